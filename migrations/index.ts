@@ -1,0 +1,5 @@
+import type { MigrationInterface } from 'typeorm';
+import { InitialSchema1795419051625 } from 'migrations/1795419051625-InitialSchema';
+
+/** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
+export const MIGRATIONS: (new () => MigrationInterface)[] = [InitialSchema1795419051625];

@@ -1,0 +1,64 @@
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { BillingProvider } from 'src/api-keys/billing-provider.entity';
+import { Project } from 'src/api-keys/project.entity';
+import { User } from 'src/api-keys/user.entity';
+
+@Entity('api_keys')
+@Index('idx_api_keys_user_created', ['userId', 'createdAt'])
+@Index('idx_api_keys_project', ['projectId'])
+export class ApiKey {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  /** Public lookup id: the 16 hex characters of `ksk_<keyId>_<secret>`, or a provider key's embedded id. */
+  @Column({ name: 'key_id', type: 'varchar', length: 64, unique: true })
+  keyId: string;
+
+  /** SHA-256 of the whole presented key, hex. */
+  @Column({ name: 'key_hash', type: 'char', length: 64, select: false })
+  keyHash: string;
+
+  /** First 12 characters of the plaintext. */
+  @Column({ name: 'key_prefix', type: 'varchar', length: 12 })
+  keyPrefix: string;
+
+  /** Shown in the UI; provisioning uses it as the key's name. */
+  @Column({ type: 'varchar', length: 100, nullable: true })
+  label: string | null;
+
+  @Column({ name: 'user_id', type: 'uuid' })
+  userId: string;
+
+  @ManyToOne(() => User, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id' })
+  user?: User;
+
+  @Column({ name: 'project_id', type: 'uuid' })
+  projectId: string;
+
+  @ManyToOne(() => Project, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'project_id' })
+  project?: Project;
+
+  @Column({ name: 'billing_provider_id', type: 'uuid', nullable: true })
+  billingProviderId: string | null;
+
+  @ManyToOne(() => BillingProvider, { onDelete: 'RESTRICT', nullable: true })
+  @JoinColumn({ name: 'billing_provider_id' })
+  billingProvider?: BillingProvider | null;
+
+  @Column({ name: 'allowed_origins', type: 'text', array: true, default: () => "'{}'" })
+  allowedOrigins: string[];
+
+  @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
+  createdAt: Date;
+
+  @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
+  lastUsedAt: Date | null;
+
+  @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
+  revokedAt: Date | null;
+
+  @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
+  expiresAt: Date | null;
+}

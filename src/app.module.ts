@@ -1,0 +1,42 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import type { DestinationStream } from 'pino';
+import { AuditModule } from 'src/audit/audit.module';
+import { AuthModule } from 'src/auth/auth.module';
+import { loadAppConfig, type Env } from 'src/config/app-config';
+import { AppConfigModule } from 'src/config/config.module';
+import { DatabaseModule } from 'src/database/database.module';
+import { HttpExceptionFilter } from 'src/errors/http-exception.filter';
+import { HealthModule } from 'src/health/health.module';
+import { createValidationPipe } from 'src/http/validation.pipe';
+import { LoggingModule } from 'src/logging/logging.module';
+import { MetricsModule } from 'src/metrics/metrics.module';
+
+export interface AppModuleOptions {
+  env: Env;
+  /** Where logs go; tests pass a capturing stream. Default: stdout. */
+  logDestination?: DestinationStream;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot({ env, logDestination }: AppModuleOptions): DynamicModule {
+    const config = loadAppConfig(env);
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(env),
+        LoggingModule.forRoot(config, logDestination),
+        DatabaseModule,
+        AuditModule,
+        AuthModule,
+        HealthModule,
+        MetricsModule,
+      ],
+      providers: [
+        { provide: APP_PIPE, useFactory: createValidationPipe },
+        { provide: APP_FILTER, useClass: HttpExceptionFilter },
+      ],
+    };
+  }
+}

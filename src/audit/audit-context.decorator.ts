@@ -1,0 +1,13 @@
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import type { Request } from 'express';
+import type { AuditContext } from 'src/audit/audit.service';
+
+/** The audit context of the current request: the authenticated actor, the client IP and the request id. */
+export const Audit = createParamDecorator((_: unknown, ctx: ExecutionContext): AuditContext => {
+  const req = ctx.switchToHttp().getRequest<Request>();
+  return {
+    actor: req.principal?.actor ?? 'anonymous',
+    ip: req.ip ?? null,
+    requestId: typeof req.id === 'string' ? req.id : null,
+  };
+});

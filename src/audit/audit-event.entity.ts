@@ -1,0 +1,33 @@
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+
+@Entity('audit_events')
+@Index('idx_audit_events_at', ['at', 'id'])
+export class AuditEvent {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  @Column({ type: 'timestamptz', default: () => 'now()' })
+  at: Date;
+
+  /** Who did it: `session:<sub>`, `org-token:<prefix>`, `admin-token`, `m2m:<clientId>`, ... */
+  @Column({ type: 'varchar', length: 300 })
+  actor: string;
+
+  @Column({ type: 'varchar', length: 64 })
+  action: string;
+
+  @Column({ name: 'target_type', type: 'varchar', length: 64 })
+  targetType: string;
+
+  @Column({ name: 'target_id', type: 'varchar', length: 255, nullable: true })
+  targetId: string | null;
+
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  ip: string | null;
+
+  @Column({ name: 'request_id', type: 'varchar', length: 128, nullable: true })
+  requestId: string | null;
+
+  @Column({ type: 'jsonb', default: () => "'{}'::jsonb" })
+  metadata: Record<string, unknown>;
+}

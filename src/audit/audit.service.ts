@@ -1,0 +1,47 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, LessThan, Repository } from 'typeorm';
+import { AuditEvent } from 'src/audit/audit-event.entity';
+
+/** Who acted, from where: taken from the authenticated request. */
+export interface AuditContext {
+  actor: string;
+  ip: string | null;
+  requestId: string | null;
+}
+
+export interface AuditEntry {
+  action: string;
+  targetType: string;
+  targetId?: string | null;
+  /** Never a secret: ids, prefixes, names, counts. */
+  metadata?: Record<string, unknown>;
+}
+
+@Injectable()
+export class AuditService {
+  constructor(@InjectRepository(AuditEvent) private readonly events: Repository<AuditEvent>) {}
+
+  /** Pass the transaction's manager so the row commits or rolls back with the change it records. */
+  async record(ctx: AuditContext, entry: AuditEntry, manager?: EntityManager): Promise<void> {
+    const repo = manager ? manager.getRepository(AuditEvent) : this.events;
+    await repo.insert({
+      actor: ctx.actor,
+      action: entry.action,
+      targetType: entry.targetType,
+      targetId: entry.targetId ?? null,
+      ip: ctx.ip,
+      requestId: ctx.requestId,
+      metadata: (entry.metadata ?? {}) as never,
+    });
+  }
+
+  /** Newest first; `before` pages by time. */
+  list(limit: number, before?: Date): Promise<AuditEvent[]> {
+    return this.events.find({
+      where: before ? { at: LessThan(before) } : {},
+      order: { at: 'DESC', id: 'DESC' },
+      take: limit,
+    });
+  }
+}

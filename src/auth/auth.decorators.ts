@@ -1,0 +1,37 @@
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+
+/** What credential a route takes. Every route must declare one: the global guard denies routes that don't. */
+export type AuthRequirement =
+  { kind: 'public' } | { kind: 'admin' } | { kind: 'session' } | { kind: 'm2m'; scope: string };
+
+export const AUTH_REQUIREMENT = 'keysmith:auth-requirement';
+
+/** Open to anyone (health, metrics, JWKS, the provider's OAuth redirect). */
+export const Public = (): MethodDecorator & ClassDecorator =>
+  SetMetadata(AUTH_REQUIREMENT, { kind: 'public' } satisfies AuthRequirement);
+
+/** The org admin surface: the tiered AdminAuth guard (bootstrap, session, org token, ADMIN_TOKEN, API key). */
+export const AdminAuth = (): MethodDecorator & ClassDecorator =>
+  applyDecorators(
+    SetMetadata(AUTH_REQUIREMENT, { kind: 'admin' } satisfies AuthRequirement),
+    ApiBearerAuth('admin'),
+    ApiUnauthorizedResponse({ description: 'No valid admin credential (`unauthorized`).' }),
+  );
+
+/** A canvas settings UI user (session JWT). */
+export const SessionAuth = (): MethodDecorator & ClassDecorator =>
+  applyDecorators(
+    SetMetadata(AUTH_REQUIREMENT, { kind: 'session' } satisfies AuthRequirement),
+    ApiBearerAuth('session'),
+    ApiUnauthorizedResponse({ description: 'No valid session JWT (`unauthorized`).' }),
+  );
+
+/** An internal service holding an M2M JWT with `scope`. */
+export const M2MAuth = (scope: string): MethodDecorator & ClassDecorator =>
+  applyDecorators(
+    SetMetadata(AUTH_REQUIREMENT, { kind: 'm2m', scope } satisfies AuthRequirement),
+    ApiBearerAuth('m2m'),
+    ApiUnauthorizedResponse({ description: 'No valid M2M JWT (`unauthorized`).' }),
+    ApiForbiddenResponse({ description: `The token lacks the \`${scope}\` scope (\`forbidden\`).` }),
+  );

@@ -1,0 +1,52 @@
+import { Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { AdminAuthService } from 'src/auth/admin-auth.service';
+import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
+import { M2MAuthService } from 'src/auth/m2m-auth.service';
+import { SessionAuthService } from 'src/auth/session-auth.service';
+import { ApiError } from 'src/errors/api-error';
+import { assertUnreachable } from 'src/errors/assert-unreachable';
+
+/**
+ * Deny by default: every route states the credential it takes with `@Public`, `@AdminAuth`, `@SessionAuth`
+ * or `@M2MAuth(scope)`. A route without one answers 401, so a forgotten decorator never opens a route.
+ */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  private readonly logger = new Logger('AuthGuard');
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly admin: AdminAuthService,
+    private readonly session: SessionAuthService,
+    private readonly m2m: M2MAuthService,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const requirement = this.reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    const req = context.switchToHttp().getRequest<Request>();
+    if (!requirement) {
+      this.logger.error({ path: req.path }, 'route declares no auth requirement; denied');
+      throw ApiError.unauthorized();
+    }
+    switch (requirement.kind) {
+      case 'public':
+        return true;
+      case 'admin':
+        req.principal = await this.admin.authenticate(req);
+        return true;
+      case 'session':
+        req.principal = await this.session.authenticate(req);
+        return true;
+      case 'm2m':
+        req.principal = await this.m2m.authenticate(req, requirement.scope);
+        return true;
+      default:
+        return assertUnreachable(requirement);
+    }
+  }
+}

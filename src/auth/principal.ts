@@ -1,0 +1,32 @@
+export type AdminTier = 'bootstrap' | 'session' | 'org_token' | 'admin_token' | 'api_key';
+
+/** Who passed the AdminAuth guard, and through which tier. */
+export interface AdminPrincipal {
+  kind: 'admin';
+  tier: AdminTier;
+  actor: string;
+}
+
+/** A canvas settings UI user, from a verified session JWT. */
+export interface SessionPrincipal {
+  kind: 'session';
+  sub: string;
+  orgId?: string;
+  actor: string;
+}
+
+/** An internal service, from a verified client-credentials JWT. */
+export interface M2MPrincipal {
+  kind: 'm2m';
+  clientId: string;
+  scopes: string[];
+  actor: string;
+}
+
+export type Principal = AdminPrincipal | SessionPrincipal | M2MPrincipal;
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal;
+  }
+}

@@ -1,0 +1,10 @@
+// The DataSource the TypeORM CLI uses (migration:generate / run / revert). Needs DATABASE_URL.
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from 'src/database/data-source-options';
+
+const url = process.env.DATABASE_URL;
+if (!url)
+  throw new Error('DATABASE_URL must be set for the TypeORM CLI (npm start prints the embedded one).');
+
+export default new DataSource(dataSourceOptions(url));

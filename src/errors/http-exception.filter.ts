@@ -1,0 +1,146 @@
+import {
+  ArgumentsHost,
+  Catch,
+  HttpException,
+  HttpStatus,
+  Logger,
+  type ExceptionFilter,
+} from '@nestjs/common';
+import { ThrottlerException } from '@nestjs/throttler';
+import type { Request, Response } from 'express';
+import { ApiError, type ErrorDetail } from 'src/errors/api-error';
+import type { ErrorType } from 'src/errors/error-type';
+
+interface ErrorBody {
+  error: { type: ErrorType; status: number; message: string; details?: ErrorDetail[] };
+}
+
+/** Statuses Nest or Express raise on their own, mapped onto the contract's error types. */
+function typeForStatus(status: number): ErrorType {
+  switch (status) {
+    case 400:
+      return 'validation_failed';
+    case 401:
+      return 'unauthorized';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not_found';
+    case 409:
+      return 'conflict';
+    case 413:
+      return 'payload_too_large';
+    case 429:
+      return 'rate_limited';
+    case 502:
+      return 'upstream_failed';
+    case 503:
+      return 'service_unavailable';
+    default:
+      return status >= 500 ? 'internal_error' : 'validation_failed';
+  }
+}
+
+const GENERIC_MESSAGES: Partial<Record<ErrorType, string>> = {
+  unauthorized: 'Authentication required.',
+  forbidden: 'Not allowed.',
+  not_found: 'Not found.',
+  payload_too_large: 'Request body exceeds the 64 KiB limit.',
+  rate_limited: 'Too many requests. Retry later.',
+  internal_error: 'Internal server error.',
+};
+
+/** Body-parser errors carry `type` and `status`; they must never surface as a 500. */
+interface BodyParserError {
+  type: string;
+  status?: number;
+  statusCode?: number;
+}
+
+function isBodyParserError(e: unknown): e is BodyParserError {
+  return (
+    typeof e === 'object' && e !== null && typeof (e as BodyParserError).type === 'string' && 'expose' in e
+  );
+}
+
+@Catch()
+export class HttpExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpExceptionFilter');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const res = ctx.getResponse<Response>();
+    const req = ctx.getRequest<Request>();
+    const { body, retryAfterSeconds } = this.toBody(exception, req);
+
+    if (body.error.status >= 500) {
+      const err = exception instanceof Error ? exception : new Error(String(exception));
+      this.logger.error({ err, requestId: req.id }, 'request failed');
+    }
+    if (retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(retryAfterSeconds));
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(body.error.status).json(body);
+  }
+
+  private toBody(exception: unknown, req: Request): { body: ErrorBody; retryAfterSeconds?: number } {
+    if (exception instanceof ApiError) {
+      const body: ErrorBody = {
+        error: { type: exception.type, status: exception.status, message: exception.message },
+      };
+      if (exception.options.details) body.error.details = exception.options.details;
+      return { body, retryAfterSeconds: exception.options.retryAfterSeconds };
+    }
+    if (exception instanceof ThrottlerException) {
+      const retry = Number(req.res?.getHeader('Retry-After')) || 60;
+      return { body: this.generic('rate_limited', 429), retryAfterSeconds: retry };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const type = typeForStatus(status);
+      if (type === 'validation_failed') {
+        return { body: this.validationBody(exception) };
+      }
+      if (type === 'not_found') {
+        return { body: { error: { type, status, message: `Route ${req.method} ${req.path} not found.` } } };
+      }
+      return { body: this.generic(type, status) };
+    }
+    if (isBodyParserError(exception)) {
+      const status = exception.status ?? exception.statusCode ?? 400;
+      if (status === 413) return { body: this.generic('payload_too_large', 413) };
+      if (status < 500) {
+        const message =
+          exception.type === 'entity.parse.failed'
+            ? 'Malformed JSON body.'
+            : 'The request body could not be read.';
+        return { body: { error: { type: typeForStatus(status), status, message } } };
+      }
+    }
+    return { body: this.generic('internal_error', HttpStatus.INTERNAL_SERVER_ERROR) };
+  }
+
+  private generic(type: ErrorType, status: number): ErrorBody {
+    return { error: { type, status, message: GENERIC_MESSAGES[type] ?? 'Request failed.' } };
+  }
+
+  private validationBody(exception: HttpException): ErrorBody {
+    const response = exception.getResponse();
+    const raw =
+      typeof response === 'object' && response !== null
+        ? (response as { message?: unknown }).message
+        : undefined;
+    const messages = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? [raw] : [];
+    const details: ErrorDetail[] = [];
+    for (const m of messages) {
+      const field = m.split(' ')[0] ?? '';
+      const existing = details.find((d) => d.field === field);
+      if (existing) existing.messages.push(m);
+      else details.push({ field, messages: [m] });
+    }
+    const body: ErrorBody = {
+      error: { type: 'validation_failed', status: 400, message: messages[0] ?? 'Invalid request.' },
+    };
+    if (details.length) body.error.details = details;
+    return body;
+  }
+}

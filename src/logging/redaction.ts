@@ -1,0 +1,32 @@
+/**
+ * Paths pino censors in every log line. Requests are logged without bodies, but any object a service logs
+ * passes through the same list, so a secret-bearing field name is redacted wherever it appears.
+ */
+const SECRET_FIELDS = [
+  'token',
+  'apiKey',
+  'api_key',
+  'secret',
+  'rawApiKey',
+  'refreshToken',
+  'refresh_token',
+  'accessToken',
+  'access_token',
+  'clientSecret',
+  'client_secret',
+  'password',
+  'key',
+  'authorization',
+  'privateKeyPem',
+];
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-api-key"]',
+  'res.headers["set-cookie"]',
+  'req.query.token',
+  'req.query.state',
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((f) => `*.${f}`),
+];

@@ -1,0 +1,56 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { AppModule } from 'src/app.module';
+import { configureApp } from 'src/app.setup';
+import { ConfigValidationError, loadAppConfig } from 'src/config/app-config';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from 'src/database/embedded-postgres';
+
+async function bootstrap(): Promise<void> {
+  const env = { ...process.env };
+  const config = loadAppConfig(env);
+
+  let embedded: EmbeddedDatabase | undefined;
+  if (!config.databaseUrl) {
+    process.stdout.write('DATABASE_URL is unset: starting embedded PostgreSQL under ./.data/postgres\n');
+    embedded = await startEmbeddedPostgres({ dataDir: '.data/postgres', database: 'keysmith' });
+    env.DATABASE_URL = embedded.url;
+  }
+
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ env }), {
+    bodyParser: false,
+    bufferLogs: true,
+  });
+  configureApp(app);
+
+  let stopping = false;
+  const shutdown = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${signal} received: draining requests and stopping\n`);
+    try {
+      await app.close();
+      await embedded?.stop();
+    } finally {
+      process.exit(0);
+    }
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+  try {
+    await app.listen(config.port, config.host);
+  } catch (err) {
+    await app.close();
+    await embedded?.stop();
+    throw err;
+  }
+}
+
+bootstrap().catch(async (err: unknown) => {
+  // Config problems name variables, never values; anything else prints its message only.
+  const message =
+    err instanceof ConfigValidationError ? err.message : `Startup failed: ${(err as Error).message}`;
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,137 @@
+import request from 'supertest';
+import { startTestApp, type TestApp } from 'test/helpers/app';
+import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+
+describe('foundation: HTTP pipeline, health, docs, metrics', () => {
+  let db: TestDatabase;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    t = await startTestApp(db);
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await db?.drop();
+  });
+
+  const errorShape = (type: string, status: number) => ({
+    error: expect.objectContaining({ type, status, message: expect.any(String) }) as unknown,
+  });
+
+  describe('error shape', () => {
+    it('answers an unknown route with 404 not_found', async () => {
+      const res = await request(t.http).get('/api/v1/nope').expect(404);
+      expect(res.body).toEqual(errorShape('not_found', 404));
+    });
+
+    it('answers malformed JSON with 400 validation_failed', async () => {
+      const res = await request(t.http)
+        .post('/api/v1/nope')
+        .set('content-type', 'application/json')
+        .send('{"a":')
+        .expect(400);
+      expect(res.body).toEqual(errorShape('validation_failed', 400));
+    });
+
+    it('answers a body over 64 KiB with 413 payload_too_large, whatever its type', async () => {
+      const big = JSON.stringify({ a: 'x'.repeat(70 * 1024) });
+      const json = await request(t.http)
+        .post('/api/v1/nope')
+        .set('content-type', 'application/json')
+        .send(big);
+      expect(json.status).toBe(413);
+      expect(json.body).toEqual(errorShape('payload_too_large', 413));
+      const text = await request(t.http).post('/api/v1/nope').set('content-type', 'text/plain').send(big);
+      expect(text.status).toBe(413);
+      expect(text.body).toEqual(errorShape('payload_too_large', 413));
+    });
+
+    it('lets a body just under 64 KiB through to routing', async () => {
+      const body = JSON.stringify({ a: 'x'.repeat(60 * 1024) });
+      await request(t.http)
+        .post('/api/v1/nope')
+        .set('content-type', 'application/json')
+        .send(body)
+        .expect(404);
+    });
+  });
+
+  describe('x-request-id', () => {
+    it('echoes a well-formed id', async () => {
+      const res = await request(t.http).get('/health/live').set('x-request-id', 'abc.DEF_123-x').expect(200);
+      expect(res.headers['x-request-id']).toBe('abc.DEF_123-x');
+    });
+
+    it.each([['has spaces in it'], ['<script>'], ['x'.repeat(129)]])(
+      'replaces a malformed id (%s)',
+      async (bad) => {
+        const res = await request(t.http).get('/health/live').set('x-request-id', bad).expect(200);
+        expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      },
+    );
+
+    it('generates one when absent, also on errors', async () => {
+      const res = await request(t.http).get('/api/v1/nope').expect(404);
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    });
+  });
+
+  describe('health', () => {
+    it('live answers 200', async () => {
+      await request(t.http).get('/health/live').expect(200, { status: 'ok' });
+    });
+
+    it('ready pings the database', async () => {
+      const res = await request(t.http).get('/health/ready').expect(200);
+      expect(res.body).toMatchObject({ status: 'ok', info: { database: { status: 'up' } } });
+    });
+  });
+
+  it('sets security headers', async () => {
+    const res = await request(t.http).get('/health/live').expect(200);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(res.headers['x-powered-by']).toBeUndefined();
+  });
+
+  describe('OpenAPI', () => {
+    it('serves the JSON document with the health routes', async () => {
+      const res = await request(t.http).get('/api/docs-json').expect(200);
+      expect(res.body).toMatchObject({ openapi: expect.any(String), info: { title: 'keysmith' } });
+      expect(Object.keys(res.body.paths as object)).toEqual(
+        expect.arrayContaining(['/health/live', '/health/ready']),
+      );
+    });
+
+    it('serves the UI', async () => {
+      const res = await request(t.http).get('/api/docs/').expect(200);
+      expect(res.text).toContain('swagger');
+    });
+  });
+
+  describe('metrics', () => {
+    it('counts requests by route pattern and status, with process metrics', async () => {
+      await request(t.http).get('/health/live').expect(200);
+      await request(t.http).get('/api/v1/nope').expect(404);
+      const res = await request(t.http).get('/metrics').expect(200);
+      expect(res.headers['content-type']).toContain('text/plain');
+      expect(res.text).toMatch(/http_requests_total\{method="GET",route="\/health\/live",status="200"\} \d+/);
+      expect(res.text).toMatch(/http_requests_total\{method="GET",route="unmatched",status="404"\} \d+/);
+      expect(res.text).toContain('http_request_duration_seconds_bucket');
+      expect(res.text).toContain('process_cpu_user_seconds_total');
+    });
+  });
+
+  it('writes structured JSON request logs without bodies or Authorization', async () => {
+    await request(t.http)
+      .post('/api/v1/nope')
+      .set('authorization', 'Bearer very-secret-credential-value')
+      .send({ password: 'body-secret-value' })
+      .expect(404);
+    const lines = t.logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.some((l) => (l.req as { url?: string } | undefined)?.url === '/api/v1/nope')).toBe(true);
+    expect(t.logs.leaked(['very-secret-credential-value', 'body-secret-value'])).toEqual([]);
+  });
+});
