@@ -1,0 +1,53 @@
+import { passportJwtSecret } from 'jwks-rsa';
+import { ExtractJwt, type StrategyOptionsWithoutRequest } from 'passport-jwt';
+import type { JwtIssuerConfig } from 'src/config/app-config';
+
+/** Asymmetric algorithms a JWKS may publish keys for. `none` and HS* are never accepted with a JWKS. */
+export const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256'] as const;
+
+/**
+ * passport-jwt options for an issuer: a cached, rate-limited JWKS (RS256/ES256) or an HS256 secret — never
+ * both, so a public key can never be used as an HMAC secret — plus issuer and audience when configured.
+ * The token is read from the Authorization header only, never from the query string.
+ */
+export function jwtStrategyOptions(issuer: JwtIssuerConfig): StrategyOptionsWithoutRequest {
+  const common = {
+    jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+    ignoreExpiration: false,
+    ...(issuer.issuer ? { issuer: issuer.issuer } : {}),
+    ...(issuer.audience ? { audience: issuer.audience } : {}),
+    jsonWebTokenOptions: { clockTolerance: 5 },
+  };
+  if (issuer.jwksUri) {
+    return {
+      ...common,
+      algorithms: [...ASYMMETRIC_ALGORITHMS],
+      secretOrKeyProvider: passportJwtSecret({
+        jwksUri: issuer.jwksUri,
+        cache: true,
+        cacheMaxEntries: 10,
+        cacheMaxAge: 10 * 60 * 1000,
+        // An unknown `kid` triggers a refetch (key rotation), at most this often, so forged kids cannot
+        // make us hammer the identity provider.
+        rateLimit: true,
+        jwksRequestsPerMinute: 10,
+        timeout: 5_000,
+      }),
+    };
+  }
+  if (issuer.secret) return { ...common, algorithms: ['HS256'], secretOrKey: issuer.secret };
+  throw new Error('jwtStrategyOptions needs a JWKS URI or a secret');
+}
+
+/** Claims every verified JWT payload may carry that we read. */
+export interface JwtClaims {
+  sub?: unknown;
+  org_id?: unknown;
+  gty?: unknown;
+  scope?: unknown;
+  scp?: unknown;
+  permissions?: unknown;
+  client_id?: unknown;
+  azp?: unknown;
+  [claim: string]: unknown;
+}

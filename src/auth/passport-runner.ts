@@ -1,0 +1,40 @@
+import type { Request } from 'express';
+import type { Strategy } from 'passport';
+
+interface StrategyOutcome<T> {
+  user: T | null;
+  /** Why it failed, for a debug log line; never shown to the caller. */
+  reason?: string;
+}
+
+/**
+ * Runs one passport strategy instance against a request and reports the outcome, the way passport's
+ * middleware does but without its global registry: several app instances in one process (the e2e suite) each
+ * run their own strategy with their own configuration.
+ */
+export function runStrategy<T>(strategy: Strategy, req: Request): Promise<StrategyOutcome<T>> {
+  return new Promise((resolve, reject) => {
+    const attempt = Object.create(strategy) as Strategy & {
+      success(user: T): void;
+      fail(challenge?: unknown): void;
+      error(err: unknown): void;
+      pass(): void;
+      redirect(): void;
+    };
+    attempt.success = (user) => resolve({ user });
+    attempt.fail = (challenge) =>
+      resolve({
+        user: null,
+        reason: challenge instanceof Error ? challenge.message : String(challenge ?? ''),
+      });
+    attempt.error = (err) => reject(err instanceof Error ? err : new Error(String(err)));
+    attempt.pass = () => resolve({ user: null, reason: 'pass' });
+    attempt.redirect = () => resolve({ user: null, reason: 'redirect' });
+    (attempt.authenticate as (this: unknown, r: Request, options: object) => void).call(attempt, req, {});
+  });
+}
+
+/** A request carrying only `Authorization: Bearer <credential>`, for verifying a credential on its own. */
+export function bearerRequest(credential: string): Request {
+  return { headers: { authorization: `Bearer ${credential}` } } as Request;
+}

@@ -1,0 +1,25 @@
+import { Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import { Strategy } from 'passport-jwt';
+import { jwtStrategyOptions, type JwtClaims } from 'src/auth/jwt-options';
+import type { SessionPrincipal } from 'src/auth/principal';
+import type { JwtIssuerConfig } from 'src/config/app-config';
+
+export const SESSION_STRATEGY = 'session-jwt';
+
+/** Verifies a canvas settings UI session JWT; the user is its `sub`. */
+@Injectable()
+export class SessionJwtStrategy extends PassportStrategy(Strategy, SESSION_STRATEGY) {
+  constructor(issuer: JwtIssuerConfig) {
+    super(jwtStrategyOptions(issuer));
+  }
+
+  validate(payload: JwtClaims): SessionPrincipal | false {
+    const sub = payload.sub;
+    if (typeof sub !== 'string' || sub.trim() === '' || sub.length > 255) return false;
+    // A client-credentials token names a service, not a person, even when the issuer is shared.
+    if (payload.gty === 'client-credentials') return false;
+    const orgId = typeof payload.org_id === 'string' && payload.org_id !== '' ? payload.org_id : undefined;
+    return { kind: 'session', sub, ...(orgId ? { orgId } : {}), actor: `session:${sub}` };
+  }
+}
