@@ -35,5 +35,5 @@ export async function startTestApp(db: TestDatabase, env: Env = {}): Promise<Tes
   });
   configureApp(app);
   await app.init();
-  return { app, http: app.getHttpServer() as Server, logs, close: () => app.close() };
+  return { app, http: app.getHttpServer(), logs, close: () => app.close() };
 }
