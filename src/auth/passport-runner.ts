@@ -25,7 +25,12 @@ export function runStrategy<T>(strategy: Strategy, req: Request): Promise<Strate
     attempt.fail = (challenge) =>
       resolve({
         user: null,
-        reason: challenge instanceof Error ? challenge.message : String(challenge ?? ''),
+        reason:
+          challenge instanceof Error
+            ? challenge.message
+            : typeof challenge === 'string'
+              ? challenge
+              : 'failed',
       });
     attempt.error = (err) => reject(err instanceof Error ? err : new Error(String(err)));
     attempt.pass = () => resolve({ user: null, reason: 'pass' });
