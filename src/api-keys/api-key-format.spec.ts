@@ -1,0 +1,80 @@
+import { createHash } from 'node:crypto';
+import {
+  API_KEY_PATTERN,
+  generateApiKey,
+  hashApiKey,
+  hashesEqual,
+  keyPrefix,
+  parseApiKey,
+  verifyApiKey,
+} from 'src/api-keys/api-key-format';
+
+describe('api-key-format', () => {
+  describe('generateApiKey', () => {
+    it('makes ksk_<16 hex>_<64 hex> with matching parts, hash and prefix', () => {
+      const key = generateApiKey();
+      expect(key.plaintext).toMatch(API_KEY_PATTERN);
+      expect(key.plaintext).toBe(`ksk_${key.keyId}_${key.secret}`);
+      expect(key.keyId).toMatch(/^[0-9a-f]{16}$/);
+      expect(key.secret).toMatch(/^[0-9a-f]{64}$/);
+      expect(key.hash).toBe(createHash('sha256').update(key.plaintext).digest('hex'));
+      expect(key.prefix).toBe(key.plaintext.slice(0, 12));
+      expect(key.prefix).toHaveLength(12);
+    });
+
+    it('never repeats', () => {
+      const keys = new Set(Array.from({ length: 200 }, () => generateApiKey().plaintext));
+      expect(keys.size).toBe(200);
+    });
+  });
+
+  describe('parseApiKey', () => {
+    it('returns the key id and secret of a well-formed key', () => {
+      const key = generateApiKey();
+      expect(parseApiKey(key.plaintext)).toEqual({ keyId: key.keyId, secret: key.secret });
+    });
+
+    it.each([
+      ['empty', ''],
+      ['not a string', 42],
+      ['null', null],
+      ['wrong scheme', `ksx_${'a'.repeat(16)}_${'b'.repeat(64)}`],
+      ['uppercase hex', `ksk_${'A'.repeat(16)}_${'b'.repeat(64)}`],
+      ['short key id', `ksk_${'a'.repeat(15)}_${'b'.repeat(65)}`],
+      ['short secret', `ksk_${'a'.repeat(16)}_${'b'.repeat(63)}`],
+      ['long secret', `ksk_${'a'.repeat(16)}_${'b'.repeat(65)}`],
+      ['non-hex', `ksk_${'g'.repeat(16)}_${'b'.repeat(64)}`],
+      ['trailing newline', `ksk_${'a'.repeat(16)}_${'b'.repeat(63)}\n`],
+      ['leading space', ` ksk_${'a'.repeat(16)}_${'b'.repeat(63)}`],
+      ['huge', 'k'.repeat(100_000)],
+    ])('rejects %s', (_name, value) => {
+      expect(parseApiKey(value)).toBeNull();
+    });
+  });
+
+  describe('hashing and comparison', () => {
+    it('hashes to 64 lowercase hex characters', () => {
+      expect(hashApiKey('anything')).toMatch(/^[0-9a-f]{64}$/);
+    });
+
+    it('verifies the right key and refuses any other', () => {
+      const key = generateApiKey();
+      const other = generateApiKey();
+      expect(verifyApiKey(key.plaintext, key.hash)).toBe(true);
+      expect(verifyApiKey(other.plaintext, key.hash)).toBe(false);
+      const flipped = key.plaintext.slice(0, -1) + (key.plaintext.endsWith('0') ? '1' : '0');
+      expect(verifyApiKey(flipped, key.hash)).toBe(false);
+    });
+
+    it('never matches digests of another length', () => {
+      expect(hashesEqual('ab', 'ab')).toBe(false);
+      expect(hashesEqual(hashApiKey('x'), hashApiKey('x') + '0')).toBe(false);
+      expect(hashesEqual(hashApiKey('x'), hashApiKey('x'))).toBe(true);
+    });
+
+    it('takes the first 12 characters as the prefix', () => {
+      expect(keyPrefix('abcdefghijklmnop')).toBe('abcdefghijkl');
+      expect(keyPrefix('short')).toBe('short');
+    });
+  });
+});

@@ -1,0 +1,149 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { Project } from 'src/api-keys/project.entity';
+import { ApiError } from 'src/errors/api-error';
+
+export const DEFAULT_PROJECT_NAME = 'Default';
+
+export interface ProjectWithCount {
+  project: Project;
+  /** Keys in the project that are not revoked. */
+  apiKeyCount: number;
+}
+
+interface ProjectRow {
+  id: string;
+  user_id: string;
+  name: string;
+  is_default: boolean;
+  created_at: Date;
+  api_key_count: string;
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+function isUniqueViolation(err: unknown): boolean {
+  const e = err as { code?: string; driverError?: { code?: string } };
+  return e?.code === UNIQUE_VIOLATION || e?.driverError?.code === UNIQUE_VIOLATION;
+}
+
+/**
+ * A user's projects. Every lookup is scoped by `userId`: a project of another user is indistinguishable
+ * from one that does not exist. Find-or-create leans on the unique indexes (`(user_id, name)` and the
+ * partial one on `(user_id) WHERE is_default`) with `ON CONFLICT DO NOTHING` and a re-select, so racing
+ * requests converge on one row and never abort a surrounding transaction.
+ */
+@Injectable()
+export class ProjectsService {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /** The user's projects, default first, then oldest first, with live key counts in one query. */
+  async list(userId: string): Promise<ProjectWithCount[]> {
+    const rows: ProjectRow[] = await this.dataSource.query(
+      `SELECT p.id, p.user_id, p.name, p.is_default, p.created_at,
+              COUNT(k.id) AS api_key_count
+         FROM projects p
+         LEFT JOIN api_keys k ON k.project_id = p.id AND k.revoked_at IS NULL
+        WHERE p.user_id = $1
+        GROUP BY p.id
+        ORDER BY p.is_default DESC, p.created_at ASC, p.name ASC`,
+      [userId],
+    );
+    return rows.map((r) => ({
+      project: Object.assign(new Project(), {
+        id: r.id,
+        userId: r.user_id,
+        name: r.name,
+        isDefault: r.is_default,
+        createdAt: r.created_at,
+      }),
+      apiKeyCount: Number(r.api_key_count),
+    }));
+  }
+
+  /** Creates a project; a name the user already has is a 409. */
+  async create(userId: string, name: string): Promise<Project> {
+    const inserted: { id: string }[] = await this.dataSource.query(
+      `INSERT INTO projects (user_id, name) VALUES ($1, $2)
+       ON CONFLICT (user_id, name) DO NOTHING RETURNING id`,
+      [userId, name],
+    );
+    const id = inserted[0]?.id;
+    if (!id) throw ApiError.conflict('You already have a project with this name.');
+    return this.dataSource.getRepository(Project).findOneByOrFail({ id });
+  }
+
+  /** The user's project `projectId`, or 404 when it does not exist or belongs to someone else. */
+  async findOwned(userId: string, projectId: string, manager?: EntityManager): Promise<Project> {
+    const project = await (manager ?? this.dataSource.manager)
+      .getRepository(Project)
+      .findOneBy({ id: projectId, userId });
+    if (!project) throw ApiError.notFound('Project');
+    return project;
+  }
+
+  /** The user's project called `name`, created (not as default) if missing. */
+  async findOrCreateByName(userId: string, name: string, manager?: EntityManager): Promise<Project> {
+    const m = manager ?? this.dataSource.manager;
+    const repo = m.getRepository(Project);
+    const existing = await repo.findOneBy({ userId, name });
+    if (existing) return existing;
+    await m.query(
+      `INSERT INTO projects (user_id, name) VALUES ($1, $2) ON CONFLICT (user_id, name) DO NOTHING`,
+      [userId, name],
+    );
+    return repo.findOneByOrFail({ userId, name });
+  }
+
+  /**
+   * The user's default project, created if missing. Safe under concurrent calls: the partial unique index
+   * admits one default per user, losers of the race re-select the winner's row. When the user already has
+   * a non-default project named "Default", that project becomes the default.
+   */
+  async findOrCreateDefault(userId: string, manager?: EntityManager): Promise<Project> {
+    const m = manager ?? this.dataSource.manager;
+    const repo = m.getRepository(Project);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const existing = await repo.findOneBy({ userId, isDefault: true });
+      if (existing) return existing;
+
+      // No conflict target: a clash on either unique index (a concurrent default, or the name) is a no-op.
+      const inserted: { id: string }[] = await m.query(
+        `INSERT INTO projects (user_id, name, is_default) VALUES ($1, $2, true)
+         ON CONFLICT DO NOTHING RETURNING id`,
+        [userId, DEFAULT_PROJECT_NAME],
+      );
+      if (inserted[0]) return repo.findOneByOrFail({ id: inserted[0].id });
+
+      const promoted = await this.promoteNamedDefault(m, userId);
+      if (promoted) return repo.findOneByOrFail({ id: promoted });
+    }
+    // Three rounds of losing races means something else is wrong; surface it rather than loop.
+    throw new Error('could not find or create the default project');
+  }
+
+  /**
+   * Marks the user's project named "Default" as the default. A concurrent default makes the UPDATE fail
+   * the partial unique index; inside a caller's transaction a savepoint keeps that failure contained.
+   */
+  private async promoteNamedDefault(m: EntityManager, userId: string): Promise<string | undefined> {
+    const inTransaction = m.queryRunner?.isTransactionActive === true;
+    if (inTransaction) await m.query('SAVEPOINT ks_promote_default');
+    try {
+      const rows: [{ id: string }[], number] = await m.query(
+        `UPDATE projects SET is_default = true
+          WHERE user_id = $1 AND name = $2 AND NOT is_default
+            AND NOT EXISTS (SELECT 1 FROM projects d WHERE d.user_id = $1 AND d.is_default)
+          RETURNING id`,
+        [userId, DEFAULT_PROJECT_NAME],
+      );
+      if (inTransaction) await m.query('RELEASE SAVEPOINT ks_promote_default');
+      return rows[0]?.[0]?.id;
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      if (inTransaction) await m.query('ROLLBACK TO SAVEPOINT ks_promote_default');
+      return undefined;
+    }
+  }
+}
