@@ -1,0 +1,114 @@
+import { ConfigValidationError, loadAppConfig, type Env } from 'src/config/app-config';
+
+function problemsOf(env: Env): string[] {
+  try {
+    loadAppConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigValidationError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('loadAppConfig', () => {
+  it('runs with no configuration at all, on the documented defaults', () => {
+    const config = loadAppConfig({});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      logLevel: 'info',
+      adminBootstrapOpen: true,
+      adminAuthAllowApiKeys: false,
+      billingProviders: [],
+      oauthCallbackOrigin: 'http://127.0.0.1:3000',
+    });
+    expect(config.databaseUrl).toBeUndefined();
+    expect(config.provisionAllowedOrgIds).toBeUndefined();
+  });
+
+  it('closes bootstrap by default in production', () => {
+    const config = loadAppConfig({ NODE_ENV: 'production', OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com' });
+    expect(config.adminBootstrapOpen).toBe(false);
+  });
+
+  it.each([
+    ['PORT', { PORT: 'eighty' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
+    ['REDIS_URL', { REDIS_URL: 'http://x' }],
+    ['ADMIN_BOOTSTRAP_OPEN', { ADMIN_BOOTSTRAP_OPEN: 'maybe' }],
+    ['ADMIN_AUTH_ALLOW_API_KEYS', { ADMIN_AUTH_ALLOW_API_KEYS: 'sure' }],
+    ['AUTH_SESSION_JWKS_URI', { AUTH_SESSION_JWKS_URI: 'not a url' }],
+    ['AUTH_M2M_JWKS_URI', { AUTH_M2M_JWKS_URI: 'ftp://x' }],
+    ['ENCRYPTION_KEYS', { ENCRYPTION_KEYS: 'no-version-here' }],
+    ['TOKEN_SIGNING_KEY', { TOKEN_SIGNING_KEY: 'definitely-not-a-pem' }],
+    ['BILLING_PROVIDERS', { BILLING_PROVIDERS: '{not json' }],
+    ['OAUTH_CALLBACK_ORIGIN', { NODE_ENV: 'production' }],
+  ])('refuses a bad %s and names it', (variable, env) => {
+    const problems = problemsOf(env);
+    expect(problems.some((p) => p.includes(variable))).toBe(true);
+  });
+
+  it('never echoes a secret’s value in its message', () => {
+    const secret = 'short-admin-secret';
+    const sessionSecret = 'tiny-hs-secret';
+    const signingKey = 'super-secret-not-a-key-material';
+    let message = '';
+    try {
+      loadAppConfig({
+        NODE_ENV: 'production',
+        ADMIN_TOKEN: secret,
+        AUTH_SESSION_SECRET: sessionSecret,
+        TOKEN_SIGNING_KEY: signingKey,
+        OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+      });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toContain('ADMIN_TOKEN');
+    expect(message).toContain('AUTH_SESSION_SECRET');
+    expect(message).toContain('TOKEN_SIGNING_KEY');
+    for (const value of [secret, sessionSecret, signingKey]) expect(message).not.toContain(value);
+  });
+
+  it('refuses a session JWKS and secret together (no RS/HS confusion by configuration)', () => {
+    expect(problemsOf({ AUTH_SESSION_JWKS_URI: 'https://idp.example/jwks', AUTH_SESSION_SECRET: 'x'.repeat(40) })).toEqual([
+      expect.stringContaining('exclusive'),
+    ]);
+  });
+
+  it('parses TRUST_PROXY as hops, booleans or an Express trust value', () => {
+    expect(loadAppConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadAppConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadAppConfig({ TRUST_PROXY: 'loopback' }).trustProxy).toBe('loopback');
+    expect(loadAppConfig({}).trustProxy).toBeUndefined();
+  });
+
+  it('parses the provisioning allowlist', () => {
+    expect(loadAppConfig({ PROVISION_ALLOWED_ORG_IDS: ' org-a, org-b ,,' }).provisionAllowedOrgIds).toEqual([
+      'org-a',
+      'org-b',
+    ]);
+  });
+
+  describe('BILLING_PROVIDERS', () => {
+    const good = { slug: 'acme', name: 'Acme Billing', authUrl: 'https://acme.test/auth', apiBase: 'https://api.acme.test/' };
+
+    it('parses entries, trims apiBase and defaults enabled to true', () => {
+      expect(loadAppConfig({ BILLING_PROVIDERS: JSON.stringify([good]) }).billingProviders).toEqual([
+        { ...good, apiBase: 'https://api.acme.test', enabled: true },
+      ]);
+    });
+
+    it.each([
+      ['a non-array', { a: 1 }, 'must be a JSON array'],
+      ['a bad slug', [{ ...good, slug: 'Not A Slug' }], 'BILLING_PROVIDERS[0].slug'],
+      ['a duplicate slug', [good, good], 'BILLING_PROVIDERS[1].slug'],
+      ['a bad URL', [{ ...good, authUrl: 'javascript:alert(1)' }], 'BILLING_PROVIDERS[0].authUrl'],
+      ['an unknown field', [{ ...good, secret: 'x' }], 'unknown fields'],
+      ['a non-boolean enabled', [{ ...good, enabled: 'yes' }], 'BILLING_PROVIDERS[0].enabled'],
+    ])('refuses %s', (_label, value, expected) => {
+      expect(problemsOf({ BILLING_PROVIDERS: JSON.stringify(value) }).join('\n')).toContain(expected);
+    });
+  });
+});
