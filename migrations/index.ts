@@ -1,5 +1,9 @@
 import type { MigrationInterface } from 'typeorm';
 import { InitialSchema1795419051625 } from 'migrations/1795419051625-InitialSchema';
+import { UniqueApiKeyHash1795419499683 } from 'migrations/1795419499683-UniqueApiKeyHash';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
-export const MIGRATIONS: (new () => MigrationInterface)[] = [InitialSchema1795419051625];
+export const MIGRATIONS: (new () => MigrationInterface)[] = [
+  InitialSchema1795419051625,
+  UniqueApiKeyHash1795419499683,
+];

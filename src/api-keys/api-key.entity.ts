@@ -6,6 +6,8 @@ import { User } from 'src/api-keys/user.entity';
 @Entity('api_keys')
 @Index('idx_api_keys_user_created', ['userId', 'createdAt'])
 @Index('idx_api_keys_project', ['projectId'])
+// A key is stored once: a provider key submitted again (whatever its shape) is a 409, not a second row.
+@Index('uq_api_keys_key_hash', ['keyHash'], { unique: true })
 export class ApiKey {
   @PrimaryGeneratedColumn('uuid')
   id: string;
