@@ -1,12 +1,61 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Request } from 'express';
+import { bearerCredential } from 'src/auth/bearer';
+import { M2MJwtStrategy } from 'src/auth/m2m-jwt.strategy';
+import { bearerRequest, runStrategy } from 'src/auth/passport-runner';
 import type { M2MPrincipal } from 'src/auth/principal';
+import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 import { ApiError } from 'src/errors/api-error';
 
+/**
+ * Internal services: a client-credentials JWT verified against AUTH_M2M_JWKS_URI, pinned to AUTH_M2M_ISSUER
+ * and AUTH_M2M_AUDIENCE (all three required; otherwise every internal call is a 401). The session tier has
+ * its own issuer, audience and keys, so a session token never passes here and an M2M token never passes
+ * there. Any verification failure is the one 401; a verified token without the route's scope is a 403.
+ */
 @Injectable()
 export class M2MAuthService {
-  // Replaced by the passport-jwt M2M strategy (internal ApiKeys issue).
-  authenticate(_req: Request, _scope: string): Promise<M2MPrincipal> {
-    return Promise.reject(ApiError.unauthorized());
+  private readonly logger = new Logger('M2MAuth');
+  private readonly strategy: M2MJwtStrategy | null = null;
+
+  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+    const { jwksUri, issuer, audience } = config.m2m;
+    if (jwksUri && issuer && audience) this.strategy = new M2MJwtStrategy(config.m2m);
+    else if (jwksUri || issuer || audience) {
+      this.logger.warn(
+        'AUTH_M2M_JWKS_URI, AUTH_M2M_ISSUER and AUTH_M2M_AUDIENCE must all be set: internal routes answer 401',
+      );
+    }
+  }
+
+  get enabled(): boolean {
+    return this.strategy !== null;
+  }
+
+  /** The principal a credential proves (whatever its scopes), or null. Never throws for a bad credential. */
+  async verify(credential: string): Promise<M2MPrincipal | null> {
+    if (!this.strategy) return null;
+    try {
+      const { user, reason } = await runStrategy<Omit<M2MPrincipal, 'kind'>>(
+        this.strategy,
+        bearerRequest(credential),
+      );
+      if (!user) {
+        this.logger.debug({ reason }, 'M2M JWT refused');
+        return null;
+      }
+      return { kind: 'm2m', ...user };
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'M2M JWT verification failed');
+      return null;
+    }
+  }
+
+  async authenticate(req: Request, scope: string): Promise<M2MPrincipal> {
+    const credential = bearerCredential(req);
+    const principal = credential ? await this.verify(credential) : null;
+    if (!principal) throw ApiError.unauthorized();
+    if (!principal.scopes.includes(scope)) throw ApiError.forbidden(`The token lacks the ${scope} scope.`);
+    return principal;
   }
 }
