@@ -19,7 +19,7 @@ export interface GeneratedApiKey extends ParsedApiKey {
 
 /** A new key from 8 + 32 random bytes. */
 export function generateApiKey(): GeneratedApiKey {
-  const keyId = randomBytes(8).toString('hex');
+  const keyId = randomLookupId();
   const secret = randomBytes(32).toString('hex');
   const plaintext = `ksk_${keyId}_${secret}`;
   return { keyId, secret, plaintext, hash: hashApiKey(plaintext), prefix: keyPrefix(plaintext) };
@@ -58,4 +58,20 @@ export function hashesEqual(a: string, b: string): boolean {
 /** Hashes `presented` and compares it with `storedHash` in constant time. */
 export function verifyApiKey(presented: string, storedHash: string): boolean {
   return hashesEqual(hashApiKey(presented), storedHash.trim());
+}
+
+/**
+ * Provider-issued keys shaped `<prefix>_<id>_<secret>` carry their own lookup id, the middle part.
+ * Anything else gets a random one.
+ */
+const PROVIDER_KEY_SHAPE = /^[A-Za-z][A-Za-z0-9]{0,15}_([A-Za-z0-9]{8,64})_[A-Za-z0-9-]{16,}$/;
+
+/** The lookup id stored for a provider-issued key: its embedded id, or 16 random hex characters. */
+export function providerKeyLookupId(rawKey: string): string {
+  return PROVIDER_KEY_SHAPE.exec(rawKey)?.[1] ?? randomLookupId();
+}
+
+/** 16 random lowercase hex characters, the same shape as a minted key's id. */
+export function randomLookupId(): string {
+  return randomBytes(8).toString('hex');
 }

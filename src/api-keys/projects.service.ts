@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Project } from 'src/api-keys/project.entity';
-import { ApiError } from 'src/errors/api-error';
+import { apiKeysError, ApiKeysErrorCode } from 'src/api-keys/api-keys.errors';
 
 export const DEFAULT_PROJECT_NAME = 'Default';
 
@@ -70,7 +70,7 @@ export class ProjectsService {
       [userId, name],
     );
     const id = inserted[0]?.id;
-    if (!id) throw ApiError.conflict('You already have a project with this name.');
+    if (!id) throw apiKeysError(ApiKeysErrorCode.ProjectNameTaken);
     return this.dataSource.getRepository(Project).findOneByOrFail({ id });
   }
 
@@ -79,7 +79,7 @@ export class ProjectsService {
     const project = await (manager ?? this.dataSource.manager)
       .getRepository(Project)
       .findOneBy({ id: projectId, userId });
-    if (!project) throw ApiError.notFound('Project');
+    if (!project) throw apiKeysError(ApiKeysErrorCode.ProjectNotFound);
     return project;
   }
 

@@ -1,0 +1,107 @@
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Header,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Query,
+} from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import { DeveloperKeysService } from 'src/api-keys/developer-keys.service';
+import {
+  ApiKeyListResponseDto,
+  ApiKeyResponseDto,
+  CreateApiKeyDto,
+  CreatedApiKeyResponseDto,
+  ListApiKeysQueryDto,
+  RevokedApiKeyResponseDto,
+} from 'src/api-keys/dto/api-key.dto';
+import { SessionUser } from 'src/api-keys/session-user.decorator';
+import { Audit } from 'src/audit/audit-context.decorator';
+import type { AuditContext } from 'src/audit/audit.service';
+import { SessionAuth } from 'src/auth/auth.decorators';
+import type { SessionPrincipal } from 'src/auth/principal';
+
+const uuid = new ParseUUIDPipe();
+
+@ApiTags('developer')
+@SessionAuth()
+@Controller('api/v1/developer/keys')
+export class DeveloperKeysController {
+  constructor(private readonly keys: DeveloperKeysService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List your API keys (newest first, revoked ones only with includeRevoked=true)' })
+  @ApiOkResponse({ type: ApiKeyListResponseDto })
+  @ApiBadRequestResponse({ description: 'Invalid query (`validation_failed`).' })
+  @ApiNotFoundResponse({ description: '`projectId` is not one of your projects (`not_found`).' })
+  list(
+    @SessionUser() principal: SessionPrincipal,
+    @Query() query: ListApiKeysQueryDto,
+  ): Promise<ApiKeyListResponseDto> {
+    return this.keys.list(principal, query);
+  }
+
+  @Post()
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    summary: 'Mint an API key, or store a provider-issued one',
+    description:
+      'Without `billingProviderId`/`rawApiKey`: mints `ksk_<keyId>_<secret>` and returns it once as `secret`. ' +
+      'With both: stores the provider key as a hash and never returns it. The project is `projectId`, ' +
+      'else `projectName` (found or created), else your default project (found or created).',
+  })
+  @ApiCreatedResponse({ type: CreatedApiKeyResponseDto, description: 'Sent with `Cache-Control: no-store`.' })
+  @ApiBadRequestResponse({ description: 'Invalid body (`validation_failed`).' })
+  @ApiNotFoundResponse({ description: 'Unknown project or billing provider (`not_found`).' })
+  @ApiConflictResponse({ description: 'This provider key is already stored (`conflict`).' })
+  create(
+    @SessionUser() principal: SessionPrincipal,
+    @Body() dto: CreateApiKeyDto,
+    @Audit() ctx: AuditContext,
+  ): Promise<CreatedApiKeyResponseDto> {
+    return this.keys.create(principal, dto, ctx);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One of your API keys' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: ApiKeyResponseDto })
+  @ApiBadRequestResponse({ description: 'Malformed id (`validation_failed`).' })
+  @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`).' })
+  async get(
+    @SessionUser() principal: SessionPrincipal,
+    @Param('id', uuid) id: string,
+  ): Promise<ApiKeyResponseDto> {
+    return { key: await this.keys.get(principal, id) };
+  }
+
+  @Delete(':id')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Revoke one of your API keys (idempotent)' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: RevokedApiKeyResponseDto })
+  @ApiBadRequestResponse({ description: 'Malformed id (`validation_failed`).' })
+  @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`).' })
+  async revoke(
+    @SessionUser() principal: SessionPrincipal,
+    @Param('id', uuid) id: string,
+    @Audit() ctx: AuditContext,
+  ): Promise<RevokedApiKeyResponseDto> {
+    await this.keys.revoke(principal, id, ctx);
+    return { id, status: 'REVOKED' };
+  }
+}

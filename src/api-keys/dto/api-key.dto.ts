@@ -1,0 +1,184 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsISO8601,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  MaxLength,
+} from 'class-validator';
+import { IsOrigin, MAX_ORIGIN_LENGTH } from 'src/api-keys/origin';
+
+export const MAX_ALLOWED_ORIGINS = 50;
+export const RAW_API_KEY_MIN = 24;
+export const RAW_API_KEY_MAX = 512;
+
+const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
+
+export class CreateApiKeyDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'One of your projects; wins over `projectName`.' })
+  @IsOptional()
+  @IsUUID()
+  projectId?: string;
+
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: 100,
+    description: 'Your project with this name, created if missing. Without either: your default project.',
+  })
+  @IsOptional()
+  @Transform(trim)
+  @IsString()
+  @Length(1, 100)
+  projectName?: string;
+
+  @ApiPropertyOptional({ maxLength: 100, description: 'Trimmed; an empty label is stored as none.' })
+  @IsOptional()
+  @Transform(trim)
+  @IsString()
+  @MaxLength(100)
+  label?: string;
+
+  @ApiPropertyOptional({ format: 'date-time', description: 'ISO 8601, in the future.' })
+  @IsOptional()
+  @IsISO8601({ strict: true, strictSeparator: true })
+  expiresAt?: string;
+
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: MAX_ALLOWED_ORIGINS,
+    example: ['https://app.example.com'],
+    description: `Browser origins (scheme://host[:port], no path), at most ${MAX_ALLOWED_ORIGINS}; stored lowercase, deduplicated.`,
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(MAX_ALLOWED_ORIGINS)
+  @IsString({ each: true })
+  @MaxLength(MAX_ORIGIN_LENGTH, { each: true })
+  @IsOrigin({ each: true })
+  allowedOrigins?: string[];
+
+  @ApiPropertyOptional({ format: 'uuid', description: 'An enabled billing provider; requires `rawApiKey`.' })
+  @IsOptional()
+  @IsUUID()
+  billingProviderId?: string;
+
+  @ApiPropertyOptional({
+    minLength: RAW_API_KEY_MIN,
+    maxLength: RAW_API_KEY_MAX,
+    writeOnly: true,
+    description:
+      'A key the billing provider issued (printable ASCII, no spaces; surrounding whitespace trimmed). ' +
+      'Requires `billingProviderId`. Stored as a hash and never returned.',
+  })
+  @IsOptional()
+  @Transform(trim)
+  @IsString()
+  @Length(RAW_API_KEY_MIN, RAW_API_KEY_MAX)
+  @Matches(/^[\x21-\x7e]+$/, { message: 'rawApiKey must be printable ASCII without spaces' })
+  rawApiKey?: string;
+}
+
+export class ListApiKeysQueryDto {
+  @ApiPropertyOptional({ format: 'uuid', description: 'Only keys of this project (yours; others 404).' })
+  @IsOptional()
+  @IsUUID()
+  projectId?: string;
+
+  @ApiPropertyOptional({ enum: ['true', 'false'], description: 'Include revoked keys. Default false.' })
+  @IsOptional()
+  @Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value))
+  @IsBoolean({ message: 'includeRevoked must be "true" or "false"' })
+  includeRevoked?: boolean;
+}
+
+export class KeyProjectDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty()
+  name: string;
+}
+
+export class KeyBillingProviderDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty()
+  slug: string;
+
+  @ApiProperty()
+  name: string;
+}
+
+export class ApiKeyDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ type: String, nullable: true })
+  label: string | null;
+
+  @ApiProperty({ example: 'ksk_0f3a9c2e', description: 'The first 12 characters of the key.' })
+  keyPrefix: string;
+
+  @ApiProperty({ enum: ['ACTIVE', 'REVOKED'] })
+  status: 'ACTIVE' | 'REVOKED';
+
+  @ApiProperty({ type: KeyProjectDto })
+  project: KeyProjectDto;
+
+  @ApiProperty({ type: KeyBillingProviderDto, nullable: true, description: 'Set for provider-issued keys.' })
+  billingProvider: KeyBillingProviderDto | null;
+
+  @ApiProperty({ type: [String], description: 'Browser origins the key may be used from (empty: any).' })
+  allowedOrigins: string[];
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  lastUsedAt: string | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  revokedAt: string | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  expiresAt: string | null;
+}
+
+export class ApiKeyListResponseDto {
+  @ApiProperty({ type: [ApiKeyDto], description: `Newest first, at most 500.` })
+  keys: ApiKeyDto[];
+
+  @ApiProperty({ description: 'How many keys match the filters (may exceed the keys returned).' })
+  total: number;
+}
+
+export class ApiKeyResponseDto {
+  @ApiProperty({ type: ApiKeyDto })
+  key: ApiKeyDto;
+}
+
+export class CreatedApiKeyResponseDto {
+  @ApiProperty({ type: ApiKeyDto })
+  key: ApiKeyDto;
+
+  @ApiPropertyOptional({
+    example: `ksk_${'0'.repeat(16)}_${'0'.repeat(64)}`,
+    description: 'The minted key in plaintext, returned only here. Absent for provider-issued keys.',
+  })
+  secret?: string;
+}
+
+export class RevokedApiKeyResponseDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ enum: ['REVOKED'] })
+  status: 'REVOKED';
+}

@@ -1,0 +1,40 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { Transform } from 'class-transformer';
+import { IsString, Length } from 'class-validator';
+
+const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
+
+export class CreateProjectDto {
+  @ApiProperty({
+    minLength: 1,
+    maxLength: 100,
+    example: 'Storefront',
+    description: 'Surrounding whitespace is trimmed; names are unique per user (case-sensitive).',
+  })
+  @Transform(trim)
+  @IsString()
+  @Length(1, 100)
+  name: string;
+}
+
+export class ProjectDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty()
+  name: string;
+
+  @ApiProperty({ description: 'The project keys go to when a mint names no project.' })
+  isDefault: boolean;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
+
+  @ApiProperty({ description: 'Keys in the project that are not revoked.' })
+  apiKeyCount: number;
+}
+
+export class ProjectsResponseDto {
+  @ApiProperty({ type: [ProjectDto], description: 'Default project first, then oldest first.' })
+  projects: ProjectDto[];
+}
