@@ -48,6 +48,7 @@ const GENERIC_MESSAGES: Partial<Record<ErrorType, string>> = {
   payload_too_large: 'Request body exceeds the 64 KiB limit.',
   rate_limited: 'Too many requests. Retry later.',
   internal_error: 'Internal server error.',
+  service_unavailable: 'Service temporarily unavailable. Retry later.',
 };
 
 /** Body-parser errors carry `type` and `status`; they must never surface as a 500. */
@@ -103,7 +104,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
       if (type === 'not_found') {
         return { body: { error: { type, status, message: `Route ${req.method} ${req.path} not found.` } } };
       }
-      return { body: this.generic(type, status) };
+      // A dependency that is down (the database, for /health/ready) is worth retrying shortly.
+      return {
+        body: this.generic(type, status),
+        retryAfterSeconds: type === 'service_unavailable' ? 5 : undefined,
+      };
     }
     if (isBodyParserError(exception)) {
       const status = exception.status ?? exception.statusCode ?? 400;

@@ -87,6 +87,19 @@ describe('foundation: HTTP pipeline, health, docs, metrics', () => {
       const res = await request(t.http).get('/health/ready').expect(200);
       expect(res.body).toMatchObject({ status: 'ok', info: { database: { status: 'up' } } });
     });
+
+    it('ready answers 503 service_unavailable with Retry-After while the database is down, then recovers', async () => {
+      const outage = await db.outage();
+      try {
+        const down = await request(t.http).get('/health/ready').expect(503);
+        expect(down.body).toEqual(errorShape('service_unavailable', 503));
+        expect(Number(down.headers['retry-after'])).toBeGreaterThan(0);
+        await request(t.http).get('/health/live').expect(200);
+      } finally {
+        await outage.restore();
+      }
+      await request(t.http).get('/health/ready').expect(200);
+    });
   });
 
   it('sets security headers', async () => {

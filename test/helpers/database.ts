@@ -5,6 +5,11 @@ export interface TestDatabase {
   url: string;
   /** Runs SQL against this file's database (for scanning rows, forcing states). */
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * A real outage for the app: the database refuses new connections and every other session on it is
+   * terminated. `restore()` lets connections in again.
+   */
+  outage(): Promise<{ restore(): Promise<void> }>;
   drop(): Promise<void>;
 }
 
@@ -26,16 +31,40 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   await admin.end();
 
   const url = serverUrl(name);
-  const client = new Client({ connectionString: url });
+  let client = new Client({ connectionString: url });
   await client.connect();
+  // An outage terminates this connection too; the next query reconnects.
+  const live = async (): Promise<Client> => {
+    try {
+      await client.query('SELECT 1');
+    } catch {
+      client = new Client({ connectionString: url });
+      client.on('error', () => undefined);
+      await client.connect();
+    }
+    return client;
+  };
+  client.on('error', () => undefined);
   return {
     url,
     async query<T>(sql: string, params?: unknown[]): Promise<T[]> {
-      const result = await client.query(sql, params);
+      const result = await (await live()).query(sql, params);
       return result.rows as T[];
     },
+    async outage() {
+      const admin = new Client({ connectionString: serverUrl('postgres') });
+      await admin.connect();
+      await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS false`);
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
+      return {
+        restore: async () => {
+          await admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS true`);
+          await admin.end();
+        },
+      };
+    },
     async drop(): Promise<void> {
-      await client.end();
+      await client.end().catch(() => undefined);
       const a = new Client({ connectionString: serverUrl('postgres') });
       await a.connect();
       await a.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
