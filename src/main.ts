@@ -17,11 +17,19 @@ async function bootstrap(): Promise<void> {
     env.DATABASE_URL = embedded.url;
   }
 
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ env }), {
-    bodyParser: false,
-    bufferLogs: true,
-  });
-  configureApp(app);
+  let app: NestExpressApplication;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ env }), {
+      bodyParser: false,
+      bufferLogs: true,
+      // Startup errors (a failed migration, say) are reported once, below, and the database is stopped.
+      abortOnError: false,
+    });
+    configureApp(app);
+  } catch (err) {
+    await embedded?.stop();
+    throw err;
+  }
 
   let stopping = false;
   const shutdown = async (signal: string): Promise<void> => {

@@ -1,0 +1,74 @@
+import { BadRequestException, type ArgumentsHost } from '@nestjs/common';
+import { ThrottlerException } from '@nestjs/throttler';
+import { ApiError } from 'src/errors/api-error';
+import { HttpExceptionFilter } from 'src/errors/http-exception.filter';
+
+interface Captured {
+  status?: number;
+  body?: unknown;
+  headers: Record<string, string>;
+}
+
+function run(exception: unknown, responseHeaders: Record<string, string> = {}): Captured {
+  const captured: Captured = { headers: {} };
+  const res = {
+    setHeader: (k: string, v: string) => (captured.headers[k.toLowerCase()] = v),
+    getHeader: (k: string) => responseHeaders[k.toLowerCase()],
+    status(code: number) {
+      captured.status = code;
+      return this;
+    },
+    json(body: unknown) {
+      captured.body = body;
+      return this;
+    },
+  };
+  const req = { method: 'GET', path: '/x', id: 'req-1', res };
+  const host = {
+    switchToHttp: () => ({ getResponse: () => res, getRequest: () => req }),
+  } as unknown as ArgumentsHost;
+  new HttpExceptionFilter().catch(exception, host);
+  return captured;
+}
+
+describe('HttpExceptionFilter', () => {
+  it('renders an ApiError in the contract shape, with Retry-After when it has one', () => {
+    const out = run(new ApiError('key_resolution_unavailable', 'Try again.', { retryAfterSeconds: 3 }));
+    expect(out.status).toBe(503);
+    expect(out.body).toEqual({
+      error: { type: 'key_resolution_unavailable', status: 503, message: 'Try again.' },
+    });
+    expect(out.headers['retry-after']).toBe('3');
+  });
+
+  it('turns an unexpected error into a generic 500 without its message or stack', () => {
+    const out = run(new Error('relation "secret_table" does not exist at /srv/app.js:12'));
+    expect(out.status).toBe(500);
+    expect(out.body).toEqual({
+      error: { type: 'internal_error', status: 500, message: 'Internal server error.' },
+    });
+    expect(JSON.stringify(out.body)).not.toMatch(/secret_table|app\.js/);
+  });
+
+  it('turns a thrown non-Error into a generic 500', () => {
+    expect(run('boom').status).toBe(500);
+  });
+
+  it('maps throttling to 429 rate_limited with Retry-After', () => {
+    const out = run(new ThrottlerException(), { 'retry-after': '42' });
+    expect(out.status).toBe(429);
+    expect(out.body).toMatchObject({ error: { type: 'rate_limited', status: 429 } });
+    expect(out.headers['retry-after']).toBe('42');
+  });
+
+  it('maps a plain 400 from a pipe to validation_failed', () => {
+    const out = run(new BadRequestException('Validation failed (uuid is expected)'));
+    expect(out.body).toMatchObject({
+      error: { type: 'validation_failed', status: 400, message: 'Validation failed (uuid is expected)' },
+    });
+  });
+
+  it('marks every error response no-store', () => {
+    expect(run(ApiError.notFound()).headers['cache-control']).toBe('no-store');
+  });
+});
