@@ -1,5 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
 import { ApiKeysModule } from 'src/api-keys/api-keys.module';
 import { AuditModule } from 'src/audit/audit.module';
@@ -9,9 +9,11 @@ import { AppConfigModule } from 'src/config/config.module';
 import { DatabaseModule } from 'src/database/database.module';
 import { HttpExceptionFilter } from 'src/errors/http-exception.filter';
 import { HealthModule } from 'src/health/health.module';
+import { RateLimitGuard, ThrottlingModule } from 'src/http/throttling';
 import { createValidationPipe } from 'src/http/validation.pipe';
 import { LoggingModule } from 'src/logging/logging.module';
 import { MetricsModule } from 'src/metrics/metrics.module';
+import { OrgTokensModule } from 'src/org-tokens/org-tokens.module';
 
 export interface AppModuleOptions {
   env: Env;
@@ -30,12 +32,17 @@ export class AppModule {
         LoggingModule.forRoot(config, logDestination),
         DatabaseModule,
         AuditModule,
+        ThrottlingModule,
         AuthModule,
+        OrgTokensModule,
         HealthModule,
         MetricsModule,
         ApiKeysModule,
       ],
       providers: [
+        // Global guards run in registration order and AppModule's come before AuthModule's AuthGuard: rate
+        // limits count unauthenticated requests too (test/e2e/admin-auth-rate-limits.e2e-spec.ts).
+        { provide: APP_GUARD, useExisting: RateLimitGuard },
         { provide: APP_PIPE, useFactory: createValidationPipe },
         { provide: APP_FILTER, useClass: HttpExceptionFilter },
       ],

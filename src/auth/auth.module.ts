@@ -1,14 +1,20 @@
 import { Global, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { ApiKeyTableVerifier } from 'src/auth/admin-api-key.verifier';
 import { AdminAuthService } from 'src/auth/admin-auth.service';
+import { AdminController } from 'src/auth/admin.controller';
 import { AuthGuard } from 'src/auth/auth.guard';
 import { M2MAuthService } from 'src/auth/m2m-auth.service';
 import { SessionAuthService } from 'src/auth/session-auth.service';
+import { OrgTokensModule } from 'src/org-tokens/org-tokens.module';
 
 @Global()
 @Module({
+  imports: [OrgTokensModule],
+  controllers: [AdminController],
   providers: [
     AdminAuthService,
+    ApiKeyTableVerifier,
     SessionAuthService,
     M2MAuthService,
     { provide: APP_GUARD, useClass: AuthGuard },

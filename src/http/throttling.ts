@@ -1,0 +1,242 @@
+import {
+  applyDecorators,
+  Global,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  SetMetadata,
+  UseGuards,
+  type CanActivate,
+  type ExecutionContext,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import { normalizeIp, ThrottlerStorage, ThrottlerStorageService } from '@nestjs/throttler';
+import type { Request, Response } from 'express';
+import Redis from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
+import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
+import { ApiError } from 'src/errors/api-error';
+
+/**
+ * Rate limits. A bucket is a named limit shared by every route that uses it, counted per client IP (the
+ * Express `req.ip`, so TRUST_PROXY decides it) or per authenticated M2M client.
+ *
+ * - IP buckets are checked by `RateLimitGuard`, a global guard registered before the global AuthGuard, so
+ *   requests without (or with wrong) credentials are counted and limited too: brute force is bounded.
+ * - Client buckets need the principal, so `@RateLimit` attaches `PrincipalRateLimitGuard` to the route;
+ *   route guards run after the global ones.
+ *
+ * Every `@AdminAuth` route is on the `admin` bucket unless it names its own buckets with `@RateLimit`.
+ * Counts live in memory, or in Redis when REDIS_URL is set so that every instance shares them.
+ */
+export type RateLimitBucket = 'admin' | 'org-token-mint' | 'provision' | 'oauth-start';
+
+export interface RateLimitPolicy {
+  limit: number;
+  windowSeconds: number;
+  /** What a request is counted against. */
+  per: 'ip' | 'client';
+}
+
+export const RATE_LIMIT_POLICIES: Record<RateLimitBucket, RateLimitPolicy> = {
+  admin: { limit: 300, windowSeconds: 60, per: 'ip' },
+  'org-token-mint': { limit: 10, windowSeconds: 60 * 60, per: 'ip' },
+  provision: { limit: 60, windowSeconds: 60, per: 'client' },
+  'oauth-start': { limit: 5, windowSeconds: 60, per: 'ip' },
+};
+
+export const RATE_LIMIT_BUCKETS = 'keysmith:rate-limit-buckets';
+
+/** Which buckets a route's requests count against. Replaces the default `admin` bucket of admin routes. */
+export const RateLimit = (
+  ...buckets: [RateLimitBucket, ...RateLimitBucket[]]
+): MethodDecorator & ClassDecorator => {
+  const decorators = [
+    SetMetadata(RATE_LIMIT_BUCKETS, buckets),
+    ApiTooManyRequestsResponse({
+      description: `Rate limited (\`rate_limited\`, with \`Retry-After\`): ${buckets
+        .map((b) => describePolicy(b, RATE_LIMIT_POLICIES[b]))
+        .join('; ')}.`,
+    }),
+  ];
+  if (buckets.some((b) => RATE_LIMIT_POLICIES[b].per === 'client')) {
+    decorators.push(UseGuards(PrincipalRateLimitGuard));
+  }
+  return applyDecorators(...decorators);
+};
+
+function describePolicy(bucket: RateLimitBucket, p: RateLimitPolicy): string {
+  const window = p.windowSeconds % 3600 === 0 ? `${p.windowSeconds / 3600} h` : `${p.windowSeconds} s`;
+  return `${bucket}: ${p.limit} per ${window} per ${p.per === 'ip' ? 'client IP' : 'client'}`;
+}
+
+/** The buckets a route counts against: its `@RateLimit` buckets, else `admin` for admin routes. */
+export function routeBuckets(reflector: Reflector, context: ExecutionContext): RateLimitBucket[] {
+  const targets = [context.getHandler(), context.getClass()];
+  const explicit = reflector.getAllAndOverride<RateLimitBucket[] | undefined>(RATE_LIMIT_BUCKETS, targets);
+  if (explicit) return explicit;
+  const auth = reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, targets);
+  return auth?.kind === 'admin' ? ['admin'] : [];
+}
+
+abstract class BucketGuard implements CanActivate {
+  protected abstract readonly per: RateLimitPolicy['per'];
+
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(ThrottlerStorage) private readonly storage: ThrottlerStorage,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const buckets = routeBuckets(this.reflector, context).filter(
+      (b) => RATE_LIMIT_POLICIES[b].per === this.per,
+    );
+    if (!buckets.length) return true;
+    const req = context.switchToHttp().getRequest<Request>();
+    const res = context.switchToHttp().getResponse<Response>();
+    const tracker = this.tracker(req);
+    let tightest: { limit: number; remaining: number } | undefined;
+    for (const bucket of buckets) {
+      const policy = RATE_LIMIT_POLICIES[bucket];
+      const record = await this.storage.increment(
+        `keysmith:rl:${bucket}:${tracker}`,
+        policy.windowSeconds * 1000,
+        policy.limit,
+        0, // no penalty block: a sliding window, so Retry-After is when the oldest counted hit leaves it
+        bucket,
+      );
+      if (record.isBlocked) {
+        throw new ApiError('rate_limited', 'Too many requests. Retry later.', {
+          retryAfterSeconds: Math.max(1, record.timeToBlockExpire),
+        });
+      }
+      const remaining = Math.max(0, policy.limit - record.totalHits);
+      if (!tightest || remaining < tightest.remaining) tightest = { limit: policy.limit, remaining };
+    }
+    if (tightest) {
+      res.setHeader('X-RateLimit-Limit', tightest.limit);
+      res.setHeader('X-RateLimit-Remaining', tightest.remaining);
+    }
+    return true;
+  }
+
+  protected abstract tracker(req: Request): string;
+}
+
+/** Global: IP buckets, before authentication. Registered in AppModule ahead of the AuthGuard. */
+@Injectable()
+export class RateLimitGuard extends BucketGuard {
+  protected readonly per = 'ip' as const;
+
+  protected tracker(req: Request): string {
+    return normalizeIp(req.ip ?? req.socket.remoteAddress ?? 'unknown');
+  }
+}
+
+/** Route-level (added by `@RateLimit`): client buckets, after authentication. */
+@Injectable()
+export class PrincipalRateLimitGuard extends BucketGuard {
+  protected readonly per = 'client' as const;
+
+  protected tracker(req: Request): string {
+    const principal = req.principal;
+    // The AuthGuard has run; a client bucket on a route without an M2M principal is a programming error.
+    if (principal?.kind !== 'm2m') throw new Error('client rate limit on a route without an M2M principal');
+    return `client:${principal.clientId}`;
+  }
+}
+
+/**
+ * Sliding-window counts in Redis, shared by every instance: a sorted set of hit times per key, trimmed and
+ * counted atomically in one script, on the Redis server's clock so instance clocks do not matter.
+ */
+const SLIDING_WINDOW_SCRIPT = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
+  redis.call('ZADD', KEYS[1], now, now .. ':' .. ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return {count + 1, 0, window}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {count + 1, 1, tonumber(oldest[2]) + window - now}
+`;
+
+type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
+
+export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShutdown {
+  private readonly logger = new Logger('RateLimit');
+
+  constructor(private readonly redis: Redis) {
+    redis.defineCommand('keysmithSlidingWindow', { numberOfKeys: 1, lua: SLIDING_WINDOW_SCRIPT });
+    // ioredis reconnects by itself; without a listener an outage would be an unhandled 'error' event.
+    redis.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'redis error'));
+  }
+
+  async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+    const run = (this.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)
+      .keysmithSlidingWindow!;
+    let reply: [number, number, number];
+    try {
+      reply = (await run.call(this.redis, key, ttl, limit, randomBytes(6).toString('hex'))) as typeof reply;
+    } catch (err) {
+      // Fail open: rate limits are a second line behind authentication, and a Redis outage must not take
+      // the admin surface down with it. Loud, so the outage is noticed.
+      this.logger.error(
+        { err: (err as Error).message },
+        'rate-limit storage unavailable; request not counted',
+      );
+      return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
+    }
+    const [totalHits, blocked, msLeft] = reply;
+    const secondsLeft = Math.max(1, Math.ceil(msLeft / 1000));
+    return {
+      totalHits,
+      timeToExpire: secondsLeft,
+      isBlocked: blocked === 1,
+      timeToBlockExpire: blocked === 1 ? secondsLeft : 0,
+    };
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: ThrottlerStorage,
+      inject: [APP_CONFIG],
+      useFactory: async (config: AppConfig): Promise<ThrottlerStorage> => {
+        if (!config.redisUrl) return new ThrottlerStorageService();
+        // No offline queue: while Redis is unreachable a count fails at once (and the request is let
+        // through, see increment) instead of waiting for a reconnect.
+        const redis = new Redis(config.redisUrl, {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+        });
+        const storage = new RedisThrottlerStorage(redis);
+        await redis.connect().catch((err: Error) => {
+          new Logger('RateLimit').error({ err: err.message }, 'redis unreachable at start; retrying');
+        });
+        return storage;
+      },
+    },
+    RateLimitGuard,
+    PrincipalRateLimitGuard,
+  ],
+  exports: [ThrottlerStorage, RateLimitGuard, PrincipalRateLimitGuard],
+})
+export class ThrottlingModule {}

@@ -1,0 +1,62 @@
+import { Body, Controller, Delete, Get, Header, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiCreatedResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
+import { Audit } from 'src/audit/audit-context.decorator';
+import type { AuditContext } from 'src/audit/audit.service';
+import { AdminAuth } from 'src/auth/auth.decorators';
+import { RateLimit } from 'src/http/throttling';
+import { CreateOrgTokenDto } from 'src/org-tokens/dto/create-org-token.dto';
+import { MintedOrgTokenDto, OrgTokenListDto, RevokedOrgTokenDto } from 'src/org-tokens/dto/org-token.dto';
+import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
+
+@ApiTags('org tokens')
+@AdminAuth()
+@Controller('api/v1/org/tokens')
+export class OrgTokensController {
+  constructor(private readonly tokens: OrgTokensService) {}
+
+  @Post()
+  @RateLimit('org-token-mint')
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    summary: 'Mint an org token',
+    description:
+      'The plaintext `token` is in this response only. An empty body mints an unnamed token that never ' +
+      'expires. `createdBy` is the caller’s actor. 10 mints per hour per client IP, a bucket of its own.',
+  })
+  @ApiCreatedResponse({ type: MintedOrgTokenDto })
+  @ApiBadRequestResponse({
+    description: 'Name over 100 characters, unknown field, date not ISO or not future.',
+  })
+  mint(@Audit() ctx: AuditContext, @Body() dto: CreateOrgTokenDto): Promise<MintedOrgTokenDto> {
+    return this.tokens.mint(ctx, dto);
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List live org tokens (newest first, at most 500; no secrets)' })
+  @ApiOkResponse({ type: OrgTokenListDto })
+  @ApiTooManyRequestsResponse({ description: 'Admin rate limit (`rate_limited`, with `Retry-After`).' })
+  list(): Promise<OrgTokenListDto> {
+    return this.tokens.list();
+  }
+
+  @Delete(':id')
+  @ApiOperation({
+    summary: 'Revoke an org token',
+    description: 'Idempotent: revoking a revoked token answers 200 again. Effective on the next request.',
+  })
+  @ApiOkResponse({ type: RevokedOrgTokenDto })
+  @ApiBadRequestResponse({ description: 'The id is not a UUID.' })
+  @ApiNotFoundResponse({ description: 'No such token.' })
+  @ApiTooManyRequestsResponse({ description: 'Admin rate limit (`rate_limited`, with `Retry-After`).' })
+  revoke(@Audit() ctx: AuditContext, @Param('id', ParseUUIDPipe) id: string): Promise<RevokedOrgTokenDto> {
+    return this.tokens.revoke(ctx, id);
+  }
+}
