@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import type { DestinationStream } from 'pino';
 import { ApiKeysModule } from 'src/api-keys/api-keys.module';
+import { InternalApiKeysModule } from 'src/api-keys/internal-api-keys.module';
 import { AuditModule } from 'src/audit/audit.module';
 import { AuthModule } from 'src/auth/auth.module';
 import { loadAppConfig, type Env } from 'src/config/app-config';
@@ -38,6 +39,7 @@ export class AppModule {
         HealthModule,
         MetricsModule,
         ApiKeysModule,
+        InternalApiKeysModule,
       ],
       providers: [
         // Global guards run in registration order and AppModule's come before AuthModule's AuthGuard: rate

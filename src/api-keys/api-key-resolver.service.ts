@@ -1,0 +1,129 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { ApiKeyCache, type ResolvedApiKey, type Resolution } from 'src/api-keys/api-key-cache';
+import { hashApiKey, hashesEqual, parseApiKey } from 'src/api-keys/api-key-format';
+import { ApiKeyUsageRecorder } from 'src/api-keys/api-key-usage.service';
+import { ApiError } from 'src/errors/api-error';
+
+/** How long a caller should wait before retrying when the database cannot be reached. */
+export const RESOLUTION_RETRY_AFTER_SECONDS = 5;
+
+interface KeyRow {
+  id: string;
+  key_id: string;
+  key_hash: string;
+  key_prefix: string;
+  allowed_origins: string[];
+  revoked_at: Date | null;
+  expires_at: Date | null;
+  user_id: string;
+  external_id: string;
+  email: string | null;
+  user_name: string | null;
+  disabled_at: Date | null;
+  project_id: string;
+  project_name: string;
+}
+
+// One indexed lookup (the unique index on key_id) that also brings the user and the project.
+const LOOKUP_SQL = `
+  SELECT k.id, k.key_id, k.key_hash, k.key_prefix, k.allowed_origins, k.revoked_at, k.expires_at,
+         u.id AS user_id, u.external_id, u.email, u.name AS user_name, u.disabled_at,
+         p.id AS project_id, p.name AS project_name
+    FROM api_keys k
+    JOIN users u ON u.id = k.user_id
+    JOIN projects p ON p.id = k.project_id
+   WHERE k.key_id = $1`;
+
+const INVALID: Resolution = { kind: 'invalid' };
+
+/**
+ * Turns a presented API key into an identity: parse (a malformed key never reaches the database), then
+ * the cache, then one indexed lookup by key id, a constant-time comparison of the hash, and the revoked,
+ * expired and user-disabled checks. Definitive answers are cached (see ApiKeyCache); a database failure is
+ * never cached and surfaces as 503 `key_resolution_unavailable`.
+ */
+@Injectable()
+export class ApiKeyResolver {
+  private readonly logger = new Logger('ApiKeyResolver');
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly cache: ApiKeyCache,
+    private readonly usage: ApiKeyUsageRecorder,
+  ) {}
+
+  /**
+   * The live key `presented` proves, or throws: 401 `invalid_api_key` (malformed, unknown, wrong secret,
+   * revoked, expired — all alike), 403 `identity_not_allowed` (the user is disabled), 503
+   * `key_resolution_unavailable` with Retry-After (the database cannot be reached).
+   */
+  async resolve(presented: string): Promise<ResolvedApiKey> {
+    const resolution = await this.lookup(presented);
+    switch (resolution.kind) {
+      case 'ok':
+        this.usage.record(resolution.key.id);
+        return resolution.key;
+      case 'invalid':
+        throw new ApiError('invalid_api_key', 'Invalid API key.');
+      case 'user_disabled':
+        throw new ApiError('identity_not_allowed', 'The identity behind this API key is not allowed.');
+    }
+  }
+
+  /**
+   * For the deprecated API-key admin tier: the live key and its user, or null for any key that would not
+   * resolve (including a disabled user). Mints nothing. Throws 503 `key_resolution_unavailable` when the
+   * database cannot be reached, so an outage is not reported as a bad credential.
+   */
+  async verify(presented: string): Promise<ResolvedApiKey | null> {
+    const resolution = await this.lookup(presented);
+    if (resolution.kind !== 'ok') return null;
+    this.usage.record(resolution.key.id);
+    return resolution.key;
+  }
+
+  private async lookup(presented: string): Promise<Resolution> {
+    const parsed = parseApiKey(presented);
+    if (!parsed) return INVALID;
+    // The cache key is the key's SHA-256, never the key; it is also what the stored hash is compared with.
+    const hash = hashApiKey(presented);
+    const cached = this.cache.get(hash);
+    if (cached) return cached;
+
+    const generation = this.cache.generation;
+    let rows: KeyRow[];
+    try {
+      rows = await this.dataSource.query<KeyRow[]>(LOOKUP_SQL, [parsed.keyId]);
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, 'API key lookup failed');
+      throw new ApiError('key_resolution_unavailable', 'API key resolution is unavailable. Retry later.', {
+        retryAfterSeconds: RESOLUTION_RETRY_AFTER_SECONDS,
+      });
+    }
+    const resolution = decide(rows[0], hash);
+    this.cache.set(hash, resolution, generation);
+    return resolution;
+  }
+}
+
+function decide(row: KeyRow | undefined, hash: string): Resolution {
+  // The comparison runs whether or not a row was found, against a dummy hash for an unknown key id.
+  const matches = hashesEqual(hash, row?.key_hash ?? '0'.repeat(64)) && row !== undefined;
+  if (!row || !matches || row.revoked_at) return INVALID;
+  if (row.expires_at && row.expires_at.getTime() <= Date.now()) return INVALID;
+  if (row.disabled_at) return { kind: 'user_disabled' };
+  return {
+    kind: 'ok',
+    key: {
+      id: row.id,
+      keyId: row.key_id,
+      keyPrefix: row.key_prefix,
+      allowedOrigins: row.allowed_origins ?? [],
+      expiresAt: row.expires_at,
+      user: { id: row.user_id, externalId: row.external_id, email: row.email, name: row.user_name },
+      project: { id: row.project_id, name: row.project_name },
+    },
+  };
+}

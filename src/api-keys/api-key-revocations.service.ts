@@ -1,0 +1,159 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { Client, type Notification } from 'pg';
+import type { EntityManager } from 'typeorm';
+import { ApiKeyCache } from 'src/api-keys/api-key-cache';
+import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
+
+/** The NOTIFY channel every revocation of an API key is announced on; the payload is key ids, comma-joined. */
+export const REVOCATION_CHANNEL = 'keysmith_api_key_revoked';
+// NOTIFY payloads must stay under 8000 bytes: 400 ids of ≤ 17 characters each.
+const IDS_PER_NOTIFY = 400;
+const KEY_ID = /^[0-9a-f]{16}$/;
+
+const BACKOFF_MIN_MS = 250;
+const BACKOFF_MAX_MS = 10_000;
+/** A silently dead connection (no RST) is found by this ping, so staleness stays bounded. */
+const PING_INTERVAL_MS = 10_000;
+const PING_TIMEOUT_MS = 5_000;
+
+/**
+ * Announces and receives API-key revocations, so a revoked key fails on the very next call on every
+ * instance.
+ *
+ * Sending: every code path that revokes a key calls `notify(keyIds, manager)` inside its transaction;
+ * `pg_notify` is delivered on commit and never if the transaction rolls back. Afterwards it may call
+ * `invalidateLocally(keyIds)` to drop this instance's entries without waiting for the round trip.
+ *
+ * Receiving: a dedicated connection LISTENs on the channel and reconnects with exponential backoff. While it
+ * is down the cache stops serving positive answers (every resolution goes to the database), and once it is
+ * back the cache starts empty, because notifications sent meanwhile are lost.
+ */
+@Injectable()
+export class ApiKeyRevocations implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('ApiKeyRevocations');
+  private client?: Client;
+  private stopped = false;
+  private backoffMs = BACKOFF_MIN_MS;
+  private retryTimer?: NodeJS.Timeout;
+  private pingTimer?: NodeJS.Timeout;
+  private connecting?: Promise<void>;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly cache: ApiKeyCache,
+  ) {}
+
+  /** Queues a NOTIFY for `keyIds` in the caller's transaction: it fires on commit, on every instance. */
+  async notify(keyIds: readonly string[], manager: EntityManager): Promise<void> {
+    for (let i = 0; i < keyIds.length; i += IDS_PER_NOTIFY) {
+      const chunk = keyIds.slice(i, i + IDS_PER_NOTIFY);
+      await manager.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, chunk.join(',')]);
+    }
+  }
+
+  /** Drops this instance's cached answers for `keyIds`; call it after the revoking transaction committed. */
+  invalidateLocally(keyIds: readonly string[]): void {
+    if (keyIds.length) this.cache.invalidate(keyIds);
+  }
+
+  /** True while revocations are being received (the cache may serve positive answers). */
+  get listening(): boolean {
+    return this.cache.trustPositives;
+  }
+
+  async onModuleInit(): Promise<void> {
+    // The first attempt is awaited so a healthy instance serves from the cache right away; a failure only
+    // schedules retries and never blocks startup.
+    await this.connect();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    await this.connecting?.catch(() => undefined);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  private connect(): Promise<void> {
+    this.connecting ??= this.doConnect().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async doConnect(): Promise<void> {
+    if (this.stopped || !this.config.databaseUrl) return;
+    const client = new Client({
+      connectionString: this.config.databaseUrl,
+      application_name: 'keysmith-revocation-listener',
+      keepAlive: true,
+      connectionTimeoutMillis: 5_000,
+    });
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client));
+    client.on('notification', (msg) => this.onNotification(msg));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${REVOCATION_CHANNEL}`);
+    } catch (err) {
+      client.removeAllListeners('end');
+      await client.end().catch(() => undefined);
+      this.logger.warn({ err: (err as Error).message }, 'revocation listener could not connect; retrying');
+      this.scheduleRetry();
+      return;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    this.backoffMs = BACKOFF_MIN_MS;
+    this.cache.setTrustPositives(true);
+    this.pingTimer = setInterval(() => void this.ping(client), PING_INTERVAL_MS).unref();
+    this.logger.log('revocation listener connected');
+  }
+
+  private onNotification(msg: Notification): void {
+    if (msg.channel !== REVOCATION_CHANNEL || !msg.payload) return;
+    this.cache.invalidate(msg.payload.split(',').filter((id) => KEY_ID.test(id)));
+  }
+
+  private async ping(client: Client): Promise<void> {
+    if (this.client !== client) return;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('ping timed out')), PING_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([client.query('SELECT 1'), timeout]);
+    } catch (err) {
+      this.lost(client, err as Error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private lost(client: Client, err?: Error): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    clearInterval(this.pingTimer);
+    this.cache.setTrustPositives(false);
+    client.removeAllListeners('end');
+    void client.end().catch(() => undefined);
+    if (this.stopped) return;
+    this.logger.warn(
+      { err: err?.message },
+      'revocation listener lost its connection; resolving from the database until it is back',
+    );
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    this.retryTimer = setTimeout(() => void this.connect(), delay).unref();
+  }
+}
