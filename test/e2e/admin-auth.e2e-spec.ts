@@ -1,0 +1,376 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { sign } from 'jsonwebtoken';
+import request from 'supertest';
+import { generateApiKey } from 'src/api-keys/api-key-format';
+import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
+import { orgTokenChecksum } from 'src/org-tokens/org-token-format';
+import { startTestApp, type TestApp } from 'test/helpers/app';
+import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { TestIssuer } from 'test/helpers/issuer';
+import type { LogCapture } from 'test/helpers/log-capture';
+
+const ADMIN_TOKEN = 'break-glass-admin-token-for-admin-auth-tests';
+const ORG = 'org-admins';
+const UNAUTHORIZED = { error: { type: 'unauthorized', status: 401, message: 'Authentication required.' } };
+const WHOAMI = '/api/v1/admin/whoami';
+
+/** Base64url JSON segment, for hand-built tokens a real library refuses to produce. */
+const seg = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+interface Minted {
+  id: string;
+  prefix: string;
+  token: string;
+}
+
+describe('AdminAuth: the tiers, their order and one 401 for every failure', () => {
+  let db: TestDatabase;
+  let issuer: TestIssuer;
+  let foreign: TestIssuer;
+  const apps: TestApp[] = [];
+  const secrets: string[] = [ADMIN_TOKEN];
+  // nestjs-pino keeps one process-wide logger, created by the first app of the file, so every app's lines
+  // land in some capture of this file: log assertions read all of them, from a mark taken beforehand.
+  const captures: LogCapture[] = [];
+  const logMark = (): number[] => captures.map((c) => c.lines.length);
+  const logsSince = (mark: number[] = []): string =>
+    captures.map((c, i) => c.lines.slice(mark[i] ?? 0).join('\n')).join('\n');
+  const leaked = (): string[] => secrets.filter((secret) => logsSince().includes(secret));
+
+  const sessionEnv = (): Record<string, string> => ({
+    AUTH_SESSION_JWKS_URI: issuer.jwksUri,
+    AUTH_SESSION_ISSUER: issuer.url,
+    AUTH_SESSION_AUDIENCE: issuer.audience,
+  });
+
+  async function boot(env: Record<string, string>, database = db): Promise<TestApp> {
+    const t = await startTestApp(database, env);
+    apps.push(t);
+    captures.push(t.logs);
+    return t;
+  }
+
+  const whoami = (t: TestApp, credential?: string) => {
+    const req = request(t.http).get(WHOAMI);
+    return credential === undefined ? req : req.set('authorization', `Bearer ${credential}`);
+  };
+
+  async function mint(t: TestApp, credential: string, body: object = {}): Promise<Minted> {
+    const res = await request(t.http)
+      .post('/api/v1/org/tokens')
+      .set('authorization', `Bearer ${credential}`)
+      .send(body)
+      .expect(201);
+    secrets.push((res.body as Minted).token);
+    return res.body as Minted;
+  }
+
+  async function insertApiKey(database: TestDatabase, opts: { revoked?: boolean } = {}): Promise<string> {
+    const key = generateApiKey();
+    secrets.push(key.plaintext);
+    const [user] = await database.query<{ id: string }>(
+      `INSERT INTO users (external_id) VALUES ($1) RETURNING id`,
+      [`user-${key.keyId}`],
+    );
+    const [project] = await database.query<{ id: string }>(
+      `INSERT INTO projects (user_id, name, is_default) VALUES ($1, 'default', true) RETURNING id`,
+      [user!.id],
+    );
+    await database.query(
+      `INSERT INTO api_keys (key_id, key_hash, key_prefix, user_id, project_id, revoked_at)
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [key.keyId, key.hash, key.prefix, user!.id, project!.id, opts.revoked ? new Date() : null],
+    );
+    return key.plaintext;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    issuer = await TestIssuer.start('keysmith-ui');
+    foreign = await TestIssuer.start('keysmith-ui');
+  });
+
+  afterAll(async () => {
+    for (const t of apps) {
+      await t.app.get(OrgTokensService).settle();
+      await t.close();
+    }
+    expect(leaked()).toEqual([]);
+    await issuer?.stop();
+    await foreign?.stop();
+    await db?.drop();
+  });
+
+  describe('with ADMIN_TOKEN, sessions and ORG_ID configured', () => {
+    let t: TestApp;
+    let orgToken: Minted;
+    let revoked: Minted;
+    let expired: Minted;
+
+    beforeAll(async () => {
+      t = await boot({ ...sessionEnv(), ADMIN_TOKEN, ORG_ID: ORG });
+      orgToken = await mint(t, ADMIN_TOKEN, { name: 'live' });
+      revoked = await mint(t, ADMIN_TOKEN, { name: 'revoked' });
+      expired = await mint(t, ADMIN_TOKEN, { name: 'expired' });
+      await request(t.http)
+        .delete(`/api/v1/org/tokens/${revoked.id}`)
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .expect(200);
+      await db.query(`UPDATE org_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [
+        expired.id,
+      ]);
+    });
+
+    it('tier 1: a session JWT of an org admin → session:<sub>', async () => {
+      const jwt = await issuer.token({ sub: 'alice', org_id: ORG });
+      await whoami(t, jwt).expect(200, { tier: 'session', actor: 'session:alice' });
+    });
+
+    it('tier 2: a live org token → org-token:<prefix>', async () => {
+      await whoami(t, orgToken.token).expect(200, {
+        tier: 'org_token',
+        actor: `org-token:${orgToken.prefix}`,
+      });
+    });
+
+    it('tier 3: ADMIN_TOKEN → admin-token', async () => {
+      await whoami(t, ADMIN_TOKEN).expect(200, { tier: 'admin_token', actor: 'admin-token' });
+    });
+
+    it('a valid session still passes when the user’s org token is revoked; the revoked token does not', async () => {
+      const jwt = await issuer.token({ sub: 'bob', org_id: ORG });
+      await whoami(t, revoked.token).expect(401, UNAUTHORIZED);
+      await whoami(t, jwt).expect(200, { tier: 'session', actor: 'session:bob' });
+    });
+
+    it('a bad session JWT is refused even though ADMIN_TOKEN is configured, which still works', async () => {
+      const bad = await foreign.token({ sub: 'mallory', org_id: ORG, iss: issuer.url });
+      await whoami(t, bad).expect(401, UNAUTHORIZED);
+      await whoami(t, ADMIN_TOKEN).expect(200, { tier: 'admin_token', actor: 'admin-token' });
+    });
+
+    it('the deprecated API-key tier is off unless its flag is set', async () => {
+      const key = await insertApiKey(db);
+      await whoami(t, key).expect(401, UNAUTHORIZED);
+    });
+
+    it('answers every failure with the same 401 status, body and headers', async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const unknownBody = `kso_${'Q'.repeat(32)}`;
+      const typo =
+        orgToken.token.slice(0, 8) + (orgToken.token[8] === 'x' ? 'y' : 'x') + orgToken.token.slice(9);
+      const failures: [string, string | undefined][] = [
+        ['no credential', undefined],
+        ['empty bearer', ''],
+        ['garbage', 'hello'],
+        ['oversized garbage', 'x'.repeat(8000)],
+        ['wrong ADMIN_TOKEN', `${ADMIN_TOKEN}x`],
+        ['ADMIN_TOKEN prefix', ADMIN_TOKEN.slice(0, -1)],
+        ['org token with a checksum typo', typo],
+        ['unknown well-formed org token', unknownBody + orgTokenChecksum(unknownBody)],
+        ['revoked org token', revoked.token],
+        ['expired org token', expired.token],
+        ['session of another org', await issuer.token({ sub: 'eve', org_id: 'org-other' })],
+        ['session without org', await issuer.token({ sub: 'eve' })],
+        ['expired session', await issuer.token({ sub: 'alice', org_id: ORG }, { expiresIn: -60 })],
+        [
+          'session signed by a foreign key',
+          await foreign.token({ sub: 'alice', org_id: ORG, iss: issuer.url }),
+        ],
+        [
+          'session signed by an unpublished key',
+          sign({ sub: 'alice', org_id: ORG, iss: issuer.url, aud: issuer.audience }, privateKey, {
+            algorithm: 'RS256',
+            keyid: 'made-up',
+            expiresIn: 60,
+          }),
+        ],
+        ['session for another audience', await issuer.token({ sub: 'alice', org_id: ORG, aud: 'other-app' })],
+        ['session with empty sub', await issuer.token({ sub: '', org_id: ORG })],
+        [
+          'alg none',
+          `${seg({ alg: 'none', typ: 'JWT' })}.${seg({ sub: 'alice', org_id: ORG, iss: issuer.url, aud: issuer.audience, exp: now + 60 })}.`,
+        ],
+        [
+          'an M2M (client-credentials) token',
+          await issuer.token({ sub: 'svc@clients', org_id: ORG, gty: 'client-credentials' }),
+        ],
+        [
+          'an M2M token of another issuer',
+          await foreign.token({ sub: 'svc@clients', gty: 'client-credentials' }),
+        ],
+        ['an API key while the API-key tier is off', await insertApiKey(db)],
+      ];
+      const seen = new Set<string>();
+      for (const [label, credential] of failures) {
+        const res = await whoami(t, credential);
+        expect({ label, status: res.status, body: res.body as unknown }).toEqual({
+          label,
+          status: 401,
+          body: UNAUTHORIZED,
+        });
+        const headers = { ...res.headers };
+        for (const volatile of ['date', 'x-request-id', 'x-ratelimit-remaining']) delete headers[volatile];
+        seen.add(JSON.stringify(headers));
+      }
+      // Basic auth and other schemes are refused the same way.
+      const basic = await request(t.http).get(WHOAMI).set('authorization', `Basic ${ADMIN_TOKEN}`);
+      expect(basic.status).toBe(401);
+      expect(basic.body).toEqual(UNAUTHORIZED);
+      expect(seen.size).toBe(1);
+    });
+
+    it('never accepts a credential from the query string', async () => {
+      await request(t.http).get(`${WHOAMI}?access_token=${ADMIN_TOKEN}`).expect(401);
+      await request(t.http).get(`${WHOAMI}?token=${orgToken.token}`).expect(401);
+    });
+  });
+
+  describe('session tier without ORG_ID', () => {
+    it('accepts any valid session (no org required)', async () => {
+      const t = await boot({ ...sessionEnv(), ADMIN_TOKEN });
+      await whoami(t, await issuer.token({ sub: 'carol' })).expect(200, {
+        tier: 'session',
+        actor: 'session:carol',
+      });
+      await whoami(t, await issuer.token({ sub: 'dave', org_id: 'any-org' })).expect(200, {
+        tier: 'session',
+        actor: 'session:dave',
+      });
+    });
+  });
+
+  describe('tier 0: bootstrap', () => {
+    let bdb: TestDatabase;
+    let t: TestApp;
+    let startLogs: string;
+
+    beforeAll(async () => {
+      bdb = await createTestDatabase();
+      const mark = logMark();
+      t = await boot({ ...sessionEnv(), ORG_ID: ORG }, bdb);
+      startLogs = logsSince(mark);
+    });
+    afterAll(async () => {
+      await t.app.get(OrgTokensService).settle();
+      await t.close();
+      apps.splice(apps.indexOf(t), 1);
+      await bdb.drop();
+    });
+
+    it('warns at start', () => {
+      expect(startLogs).toMatch(/"level":40.*bootstrap is open/);
+    });
+
+    it('is open while no live org token exists: even a request with no credential passes, with a warning and an audit row', async () => {
+      const mark = logMark();
+      const res = await whoami(t).set('x-request-id', 'bootstrap-use-1').expect(200);
+      expect(res.body).toEqual({ tier: 'bootstrap', actor: 'bootstrap' });
+      expect(logsSince(mark)).toMatch(/"level":40.*bootstrap is open/);
+      const rows = await bdb.query(
+        `SELECT actor, action, request_id FROM audit_events WHERE request_id = $1`,
+        ['bootstrap-use-1'],
+      );
+      expect(rows).toEqual([
+        { actor: 'bootstrap', action: 'admin.bootstrap_use', request_id: 'bootstrap-use-1' },
+      ]);
+    });
+
+    it('comes first: a valid session is served as bootstrap while it is open', async () => {
+      const jwt = await issuer.token({ sub: 'alice', org_id: ORG });
+      await whoami(t, jwt).expect(200, { tier: 'bootstrap', actor: 'bootstrap' });
+    });
+
+    it('an expired token does not close it', async () => {
+      const old = await mint(t, 'anything');
+      await bdb.query(`UPDATE org_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [
+        old.id,
+      ]);
+      await whoami(t).expect(200, { tier: 'bootstrap', actor: 'bootstrap' });
+    });
+
+    it('closes when the first live token exists, then the tiers after it apply; reopens when none is live', async () => {
+      const first = await mint(t, 'anything', { name: 'first' });
+      const rows = await bdb.query(`SELECT created_by FROM org_tokens WHERE id = $1`, [first.id]);
+      expect(rows).toEqual([{ created_by: 'bootstrap' }]);
+
+      await whoami(t).expect(401, UNAUTHORIZED);
+      await whoami(t, 'anything').expect(401, UNAUTHORIZED);
+      await whoami(t, first.token).expect(200, { tier: 'org_token', actor: `org-token:${first.prefix}` });
+      const jwt = await issuer.token({ sub: 'alice', org_id: ORG });
+      await whoami(t, jwt).expect(200, { tier: 'session', actor: 'session:alice' });
+
+      await request(t.http)
+        .delete(`/api/v1/org/tokens/${first.id}`)
+        .set('authorization', `Bearer ${first.token}`)
+        .expect(200);
+      await whoami(t).expect(200, { tier: 'bootstrap', actor: 'bootstrap' });
+    });
+
+    it.each([
+      ['ADMIN_TOKEN is set', { ADMIN_TOKEN }],
+      ['ADMIN_BOOTSTRAP_OPEN=false', { ADMIN_BOOTSTRAP_OPEN: 'false' }],
+      [
+        'NODE_ENV=production (default false)',
+        { NODE_ENV: 'production', OAUTH_CALLBACK_ORIGIN: 'https://ks.example' },
+      ],
+    ])('is closed when %s', async (_label, env) => {
+      const empty = await createTestDatabase();
+      const mark = logMark();
+      const closed = await startTestApp(empty, env);
+      captures.push(closed.logs);
+      try {
+        await whoami(closed).expect(401, UNAUTHORIZED);
+        expect(logsSince(mark)).toMatch(/Mapped \{\/api\/v1\/admin\/whoami, GET\} route/);
+        expect(logsSince(mark)).not.toMatch(/bootstrap is open/);
+      } finally {
+        await closed.close();
+        await empty.drop();
+      }
+    });
+  });
+
+  describe('tier 4: deprecated API keys', () => {
+    it('accepts a live API key only when ADMIN_AUTH_ALLOW_API_KEYS=true and ADMIN_TOKEN is unset', async () => {
+      const kdb = await createTestDatabase();
+      try {
+        const mark = logMark();
+        const on = await boot({ ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_BOOTSTRAP_OPEN: 'false' }, kdb);
+        expect(logsSince(mark)).toMatch(/ADMIN_AUTH_ALLOW_API_KEYS=true/);
+        const key = await insertApiKey(kdb);
+        await whoami(on, key).expect(200, { tier: 'api_key', actor: `api-key:${key.slice(0, 12)}` });
+        const revokedKey = await insertApiKey(kdb, { revoked: true });
+        await whoami(on, revokedKey).expect(401, UNAUTHORIZED);
+        const wrongSecret = key.slice(0, -4) + (key.endsWith('0000') ? '1111' : '0000');
+        await whoami(on, wrongSecret).expect(401, UNAUTHORIZED);
+
+        const withAdminToken = await boot({ ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_TOKEN }, kdb);
+        await whoami(withAdminToken, key).expect(401, UNAUTHORIZED);
+        await whoami(withAdminToken, ADMIN_TOKEN).expect(200);
+        for (const app of [on, withAdminToken]) {
+          await app.close();
+          apps.splice(apps.indexOf(app), 1);
+        }
+      } finally {
+        await kdb.drop();
+      }
+    });
+  });
+
+  describe('several instances on one database', () => {
+    it('a revocation on one instance holds on the very next request on another', async () => {
+      const a = await boot({ ADMIN_TOKEN });
+      const b = await boot({ ADMIN_TOKEN });
+      const token = await mint(a, ADMIN_TOKEN, { name: 'multi' });
+      await whoami(b, token.token).expect(200);
+      await whoami(b, token.token).expect(200);
+      await request(a.http)
+        .delete(`/api/v1/org/tokens/${token.id}`)
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .expect(200);
+      await whoami(b, token.token).expect(401, UNAUTHORIZED);
+      await whoami(a, token.token).expect(401, UNAUTHORIZED);
+    });
+  });
+});
