@@ -27,7 +27,10 @@ describe('loadAppConfig', () => {
   });
 
   it('closes bootstrap by default in production', () => {
-    const config = loadAppConfig({ NODE_ENV: 'production', OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com' });
+    const config = loadAppConfig({
+      NODE_ENV: 'production',
+      OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+    });
     expect(config.adminBootstrapOpen).toBe(false);
   });
 
@@ -72,9 +75,9 @@ describe('loadAppConfig', () => {
   });
 
   it('refuses a session JWKS and secret together (no RS/HS confusion by configuration)', () => {
-    expect(problemsOf({ AUTH_SESSION_JWKS_URI: 'https://idp.example/jwks', AUTH_SESSION_SECRET: 'x'.repeat(40) })).toEqual([
-      expect.stringContaining('exclusive'),
-    ]);
+    expect(
+      problemsOf({ AUTH_SESSION_JWKS_URI: 'https://idp.example/jwks', AUTH_SESSION_SECRET: 'x'.repeat(40) }),
+    ).toEqual([expect.stringContaining('exclusive')]);
   });
 
   it('parses TRUST_PROXY as hops, booleans or an Express trust value', () => {
@@ -92,7 +95,12 @@ describe('loadAppConfig', () => {
   });
 
   describe('BILLING_PROVIDERS', () => {
-    const good = { slug: 'acme', name: 'Acme Billing', authUrl: 'https://acme.test/auth', apiBase: 'https://api.acme.test/' };
+    const good = {
+      slug: 'acme',
+      name: 'Acme Billing',
+      authUrl: 'https://acme.test/auth',
+      apiBase: 'https://api.acme.test/',
+    };
 
     it('parses entries, trims apiBase and defaults enabled to true', () => {
       expect(loadAppConfig({ BILLING_PROVIDERS: JSON.stringify([good]) }).billingProviders).toEqual([
