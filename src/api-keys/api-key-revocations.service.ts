@@ -6,9 +6,9 @@ import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 
 /** The NOTIFY channel every revocation of an API key is announced on; the payload is key ids, comma-joined. */
 export const REVOCATION_CHANNEL = 'keysmith_api_key_revoked';
-// NOTIFY payloads must stay under 8000 bytes: 400 ids of ≤ 17 characters each.
-const IDS_PER_NOTIFY = 400;
-const KEY_ID = /^[0-9a-f]{16}$/;
+// NOTIFY payloads must stay under 8000 bytes; key ids are ASCII (16 hex, or a provider key's id ≤ 64).
+const MAX_PAYLOAD = 7_000;
+const KEY_ID = /^[A-Za-z0-9]{1,64}$/;
 
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
@@ -45,10 +45,20 @@ export class ApiKeyRevocations implements OnModuleInit, OnApplicationShutdown {
 
   /** Queues a NOTIFY for `keyIds` in the caller's transaction: it fires on commit, on every instance. */
   async notify(keyIds: readonly string[], manager: EntityManager): Promise<void> {
-    for (let i = 0; i < keyIds.length; i += IDS_PER_NOTIFY) {
-      const chunk = keyIds.slice(i, i + IDS_PER_NOTIFY);
-      await manager.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, chunk.join(',')]);
+    let chunk: string[] = [];
+    let length = 0;
+    const send = async (): Promise<void> => {
+      if (chunk.length)
+        await manager.query('SELECT pg_notify($1, $2)', [REVOCATION_CHANNEL, chunk.join(',')]);
+      chunk = [];
+      length = 0;
+    };
+    for (const keyId of keyIds) {
+      if (length + keyId.length + 1 > MAX_PAYLOAD) await send();
+      chunk.push(keyId);
+      length += keyId.length + 1;
     }
+    await send();
   }
 
   /** Drops this instance's cached answers for `keyIds`; call it after the revoking transaction committed. */

@@ -8,6 +8,7 @@ import {
   providerKeyLookupId,
   randomLookupId,
 } from 'src/api-keys/api-key-format';
+import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
 import { ApiKey } from 'src/api-keys/api-key.entity';
 import { apiKeysError, ApiKeysErrorCode } from 'src/api-keys/api-keys.errors';
 import { BillingProvidersService } from 'src/api-keys/billing-providers.service';
@@ -50,6 +51,7 @@ export class DeveloperKeysService {
     private readonly projects: ProjectsService,
     private readonly providers: BillingProvidersService,
     private readonly audit: AuditService,
+    private readonly revocations: ApiKeyRevocations,
   ) {}
 
   async create(principal: SessionPrincipal, dto: CreateApiKeyDto, ctx: AuditContext): Promise<CreatedKey> {
@@ -148,15 +150,17 @@ export class DeveloperKeysService {
   /** Idempotent: the first revocation stamps `revokedAt` and writes the audit row; later ones change nothing. */
   async revoke(principal: SessionPrincipal, id: string, ctx: AuditContext): Promise<void> {
     const user = await this.userOf(principal);
-    await this.dataSource.transaction(async (m) => {
-      const [rows]: [{ id: string; key_prefix: string }[], number] = await m.query(
+    const revokedKeyId = await this.dataSource.transaction(async (m) => {
+      const [rows]: [{ id: string; key_id: string; key_prefix: string }[], number] = await m.query(
         `UPDATE api_keys SET revoked_at = now()
           WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
-          RETURNING id, key_prefix`,
+          RETURNING id, key_id, key_prefix`,
         [id, user.id],
       );
       const revoked = rows[0];
       if (revoked) {
+        // Fires on commit: every instance drops its cached resolution of this key.
+        await this.revocations.notify([revoked.key_id], m);
         await this.audit.record(
           ctx,
           {
@@ -167,11 +171,13 @@ export class DeveloperKeysService {
           },
           m,
         );
-        return;
+        return revoked.key_id;
       }
       const exists = await m.getRepository(ApiKey).existsBy({ id, userId: user.id });
       if (!exists) throw apiKeysError(ApiKeysErrorCode.KeyNotFound);
+      return undefined;
     });
+    if (revokedKeyId) this.revocations.invalidateLocally([revokedKeyId]);
   }
 
   private userOf(principal: SessionPrincipal): Promise<User> {
