@@ -1,0 +1,99 @@
+import type { DataSource } from 'typeorm';
+import type { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
+import type { BillingProvidersService } from 'src/api-keys/billing-providers.service';
+import { DeveloperKeysService, toView } from 'src/api-keys/developer-keys.service';
+import type { CreateApiKeyDto } from 'src/api-keys/dto/api-key.dto';
+import type { ApiKey } from 'src/api-keys/api-key.entity';
+import type { ProjectsService } from 'src/api-keys/projects.service';
+import type { UsersService } from 'src/api-keys/users.service';
+import type { AuditService } from 'src/audit/audit.service';
+import type { SessionPrincipal } from 'src/auth/principal';
+import { ApiError } from 'src/errors/api-error';
+
+/**
+ * The checks that must refuse a request before anything is read or written. Every collaborator throws if
+ * touched, so a passing test also proves nothing was stored.
+ */
+describe('DeveloperKeysService.create: refusals before any storage', () => {
+  const untouchable = <T extends object>(name: string): T =>
+    new Proxy({} as T, {
+      get: (_t, prop) => {
+        throw new Error(`${name}.${String(prop)} must not be touched`);
+      },
+    });
+  const service = new DeveloperKeysService(
+    untouchable<DataSource>('dataSource'),
+    untouchable<UsersService>('users'),
+    untouchable<ProjectsService>('projects'),
+    untouchable<BillingProvidersService>('providers'),
+    untouchable<AuditService>('audit'),
+    untouchable<ApiKeyRevocations>('revocations'),
+  );
+  const principal: SessionPrincipal = { kind: 'session', sub: 'u1', actor: 'session:u1' };
+  const ctx = { actor: 'session:u1', ip: null, requestId: null };
+
+  const refusal = async (dto: CreateApiKeyDto): Promise<ApiError> => {
+    const err = await service.create(principal, dto, ctx).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(ApiError);
+    return err as ApiError;
+  };
+
+  it('refuses rawApiKey without billingProviderId', async () => {
+    const err = await refusal({ rawApiKey: 'pk_abcdefgh_0123456789abcdefghij' });
+    expect(err.type).toBe('validation_failed');
+    expect(err.message).not.toContain('pk_abcdefgh');
+  });
+
+  it('refuses billingProviderId without rawApiKey', async () => {
+    expect((await refusal({ billingProviderId: '00000000-0000-4000-8000-000000000000' })).type).toBe(
+      'validation_failed',
+    );
+  });
+
+  it.each([
+    ['in the past', '2000-01-01T00:00:00Z'],
+    ['now-ish', new Date(Date.now() - 1).toISOString()],
+  ])('refuses an expiry %s', async (_name, expiresAt) => {
+    const err = await refusal({ expiresAt });
+    expect(err.type).toBe('validation_failed');
+    expect(err.options.details).toEqual([{ field: 'expiresAt', messages: [expect.any(String)] }]);
+  });
+});
+
+describe('toView', () => {
+  const base = {
+    id: 'k1',
+    keyId: '0123456789abcdef',
+    keyHash: 'h'.repeat(64),
+    keyPrefix: 'ksk_01234567',
+    label: null,
+    userId: 'u1',
+    projectId: 'p1',
+    project: { id: 'p1', userId: 'u1', name: 'Default', isDefault: true, createdAt: new Date(0) },
+    billingProviderId: null,
+    billingProvider: null,
+    allowedOrigins: [],
+    createdAt: new Date('2030-01-01T00:00:00Z'),
+    lastUsedAt: null,
+    revokedAt: null,
+    expiresAt: null,
+  } satisfies ApiKey;
+
+  it('never exposes the hash or the lookup id', () => {
+    const view = toView(base);
+    expect(JSON.stringify(view)).not.toContain(base.keyHash);
+    expect(view).not.toHaveProperty('keyId');
+    expect(view).not.toHaveProperty('keyHash');
+  });
+
+  it('reports REVOKED exactly when revokedAt is set', () => {
+    expect(toView(base).status).toBe('ACTIVE');
+    expect(toView({ ...base, revokedAt: new Date('2030-01-02T00:00:00Z') })).toMatchObject({
+      status: 'REVOKED',
+      revokedAt: '2030-01-02T00:00:00.000Z',
+    });
+  });
+});
