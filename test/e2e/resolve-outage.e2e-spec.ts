@@ -1,0 +1,87 @@
+import { generateApiKey } from 'src/api-keys/api-key-format';
+import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
+import { startTestApp, type TestApp } from 'test/helpers/app';
+import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { TestIssuer } from 'test/helpers/issuer';
+import {
+  eventually,
+  internalEnv,
+  M2M_AUDIENCE,
+  m2mToken,
+  provision,
+  resolveKey,
+  SESSION_AUDIENCE,
+  type Provisioned,
+} from 'test/helpers/m2m';
+
+/**
+ * The database really goes away: connections to this file's database are refused and the existing ones
+ * terminated, then it comes back. No mocks.
+ */
+describe('internal: resolve while the database is unavailable', () => {
+  let db: TestDatabase;
+  let m2m: TestIssuer;
+  let session: TestIssuer;
+  let t: TestApp;
+  let resolver: string;
+  let cached: Provisioned;
+  let uncached: Provisioned;
+
+  const unavailable = {
+    error: {
+      type: 'key_resolution_unavailable',
+      status: 503,
+      message: expect.any(String) as unknown,
+    },
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    m2m = await TestIssuer.start(M2M_AUDIENCE);
+    session = await TestIssuer.start(SESSION_AUDIENCE);
+    t = await startTestApp(db, internalEnv(m2m, session));
+    const provisioner = await m2mToken(m2m, 'provisioner', 'provision:apikey');
+    resolver = await m2mToken(m2m, 'gateway', 'apikeys:resolve');
+    cached = await provision(t.http, provisioner, { externalId: 'outage-cached' });
+    uncached = await provision(t.http, provisioner, { externalId: 'outage-uncached' });
+    await eventually(() => t.app.get(ApiKeyRevocations).listening);
+    await resolveKey(t.http, resolver, cached.apiKey).expect(200);
+  });
+
+  afterAll(async () => {
+    expect(t.logs.leaked([cached.apiKey, uncached.apiKey])).toEqual([]);
+    await t?.close();
+    await m2m?.stop();
+    await session?.stop();
+    await db?.drop();
+  });
+
+  it('answers 503 key_resolution_unavailable with Retry-After, never a 500, then recovers', async () => {
+    const outage = await db.outage();
+    try {
+      const res = await resolveKey(t.http, resolver, uncached.apiKey);
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual(unavailable);
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+
+      // A key that cannot be well-formed is refused without the database.
+      await resolveKey(t.http, resolver, 'ksk_not-a-key').expect(401);
+
+      // With the revocation feed lost, cached positives are not trusted: a revocation could be missed.
+      await eventually(() => !t.app.get(ApiKeyRevocations).listening);
+      const fromCache = await resolveKey(t.http, resolver, cached.apiKey);
+      expect(fromCache.status).toBe(503);
+      expect(fromCache.headers['retry-after']).toBeDefined();
+
+      // An unknown (well-formed) key is also a 503: without the database nothing is known about it.
+      await resolveKey(t.http, resolver, generateApiKey().plaintext).expect(503);
+    } finally {
+      await outage.restore();
+    }
+
+    // The outage was never cached as a refusal: both keys resolve as soon as the database is back.
+    await resolveKey(t.http, resolver, uncached.apiKey).expect(200);
+    await resolveKey(t.http, resolver, cached.apiKey).expect(200);
+    await eventually(() => t.app.get(ApiKeyRevocations).listening, 600);
+  });
+});
