@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { UsersService } from 'src/api-keys/users.service';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { TestIssuer } from 'test/helpers/issuer';
@@ -69,6 +70,25 @@ describe('developer surface: projects and users', () => {
     expect(statuses).toEqual(Array.from({ length: 10 }, () => 200));
     const users = await db.query('SELECT 1 FROM users WHERE external_id = $1', ['first-sight-racer']);
     expect(users).toHaveLength(1);
+  });
+
+  it('UsersService: concurrent find-or-create with profiles makes one row; given fields win, absent ones stay', async () => {
+    const users = t.app.get(UsersService);
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        users.findOrCreateByExternalId('provisioned-x', {
+          email: 'x@example.com',
+          ...(i === 0 ? { name: 'X' } : {}),
+        }),
+      ),
+    );
+    expect(new Set(results.map((u) => u.id)).size).toBe(1);
+    const updated = await users.findOrCreateByExternalId('provisioned-x', { email: 'new@example.com' });
+    expect(updated).toMatchObject({ id: results[0]!.id, email: 'new@example.com', name: 'X' });
+    const plain = await users.findOrCreateByExternalId('provisioned-x');
+    expect(plain).toMatchObject({ email: 'new@example.com', name: 'X' });
+    const cleared = await users.findOrCreateByExternalId('provisioned-x', { name: null });
+    expect(cleared).toMatchObject({ email: 'new@example.com', name: null });
   });
 
   it('creates a project (name trimmed) and answers 201 with its view', async () => {
