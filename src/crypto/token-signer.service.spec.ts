@@ -21,7 +21,7 @@ function verifyWithJwks(signer: TokenSigner, token: string): JwtPayload {
     typ: 'JWT',
   });
   return verify(token, createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }), {
-    algorithms: [jwk!.alg as 'RS256'],
+    algorithms: [jwk!.alg],
   }) as JwtPayload;
 }
 
