@@ -1,0 +1,211 @@
+import { spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import Redis from 'ioredis';
+import request from 'supertest';
+import { RATE_LIMIT_POLICIES } from 'src/http/throttling';
+import { startTestApp, type TestApp } from 'test/helpers/app';
+import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { TestIssuer } from 'test/helpers/issuer';
+import { internalEnv, m2mToken } from 'test/helpers/m2m';
+
+const ADMIN_TOKEN = 'break-glass-admin-token-for-rate-limit-tests';
+const REDIS_URL = process.env.KEYSMITH_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const MINT = '/api/v1/org/tokens';
+
+/** Whether a Redis server answers, checked synchronously so the suite can be declared or skipped. */
+function redisAvailable(url: string): boolean {
+  const { hostname, port } = new URL(url);
+  const probe = spawnSync(
+    process.execPath,
+    [
+      '-e',
+      `const s=require('net').connect(${Number(port) || 6379},'${hostname}');` +
+        `s.on('connect',()=>{s.write('PING\\r\\n')});s.on('data',d=>process.exit(String(d).startsWith('+PONG')?0:1));` +
+        `s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),2000);`,
+    ],
+    { timeout: 5000 },
+  );
+  return probe.status === 0;
+}
+
+/** A client IP of this run only (TEST-NET-3 with random host bits), so Redis counts never carry over. */
+const randomIp = (): string => `203.0.${randomInt(0, 256)}.${randomInt(1, 255)}`;
+
+const expectRateLimited = (res: request.Response, maxRetryAfter: number): void => {
+  expect(res.status).toBe(429);
+  expect(res.body).toEqual({
+    error: { type: 'rate_limited', status: 429, message: expect.any(String) },
+  });
+  const retryAfter = Number(res.headers['retry-after']);
+  expect(Number.isInteger(retryAfter)).toBe(true);
+  expect(retryAfter).toBeGreaterThanOrEqual(1);
+  expect(retryAfter).toBeLessThanOrEqual(maxRetryAfter);
+};
+
+describe('rate limits: the mint bucket, the admin limiter, client IPs, shared storage', () => {
+  let db: TestDatabase;
+  const secrets: string[] = [ADMIN_TOKEN];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+  });
+  afterAll(async () => {
+    await db?.drop();
+  });
+
+  const mint = (t: TestApp, ip?: string) => {
+    const req = request(t.http).post(MINT).set('authorization', `Bearer ${ADMIN_TOKEN}`);
+    return (ip ? req.set('x-forwarded-for', ip) : req).send({});
+  };
+
+  describe('one instance, socket address (TRUST_PROXY unset)', () => {
+    let t: TestApp;
+
+    beforeAll(async () => {
+      t = await startTestApp(db, { ADMIN_TOKEN });
+    });
+    afterAll(async () => {
+      expect(t.logs.leaked(secrets)).toEqual([]);
+      await t.close();
+    });
+
+    it('the 11th mint in an hour is a 429 with Retry-After, while list and revoke still answer', async () => {
+      let last: { id: string } | undefined;
+      for (let i = 0; i < 10; i++) {
+        // A spoofed X-Forwarded-For is ignored without TRUST_PROXY: every mint counts against the socket.
+        const res = await mint(t, randomIp()).expect(201);
+        secrets.push((res.body as { token: string }).token);
+        last = res.body as { id: string };
+      }
+      const eleventh = await mint(t, randomIp());
+      expectRateLimited(eleventh, 3600);
+      expect(Number(eleventh.headers['retry-after'])).toBeGreaterThan(3500);
+
+      await request(t.http).get(MINT).set('authorization', `Bearer ${ADMIN_TOKEN}`).expect(200);
+      await request(t.http)
+        .delete(`${MINT}/${last!.id}`)
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .expect(200, { id: last!.id, revoked: true });
+      await request(t.http)
+        .get('/api/v1/admin/whoami')
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .expect(200);
+      expect(eleventh.headers['cache-control']).toBe('no-store');
+    });
+
+    it('counts requests without valid credentials too: brute force meets 429 before 401', async () => {
+      const { limit } = RATE_LIMIT_POLICIES.admin;
+      // Already spent in this window by the previous test: 3 admin requests (list, revoke, whoami).
+      let refused = 0;
+      let limited: request.Response | undefined;
+      for (let i = 0; i < limit + 5 && !limited; i++) {
+        const res = await request(t.http)
+          .get('/api/v1/admin/whoami')
+          .set('authorization', `Bearer guess-${i}`);
+        if (res.status === 401) refused++;
+        else limited = res;
+      }
+      expect(refused).toBe(limit - 3);
+      expectRateLimited(limited!, RATE_LIMIT_POLICIES.admin.windowSeconds);
+      // The same bucket covers every admin route, valid credential or not.
+      const withToken = await request(t.http).get(MINT).set('authorization', `Bearer ${ADMIN_TOKEN}`);
+      expectRateLimited(withToken, 60);
+      // Routes outside the admin surface are not on it.
+      await request(t.http).get('/health/live').expect(200);
+    });
+  });
+
+  describe('TRUST_PROXY', () => {
+    it('set: each forwarded client IP has its own mint bucket', async () => {
+      const t = await startTestApp(db, { ADMIN_TOKEN, TRUST_PROXY: '1' });
+      try {
+        const a = randomIp();
+        for (let i = 0; i < 10; i++)
+          secrets.push(((await mint(t, a).expect(201)).body as { token: string }).token);
+        expectRateLimited(await mint(t, a), 3600);
+        const other = await mint(t, `${a.split('.').slice(0, 3).join('.')}.255`).expect(201);
+        secrets.push((other.body as { token: string }).token);
+      } finally {
+        await t.close();
+      }
+    });
+  });
+
+  describe('the provision bucket is per M2M client', () => {
+    let m2m: TestIssuer;
+    let session: TestIssuer;
+    let t: TestApp;
+
+    beforeAll(async () => {
+      m2m = await TestIssuer.start('keysmith-internal');
+      session = await TestIssuer.start('keysmith-ui');
+      t = await startTestApp(db, internalEnv(m2m, session));
+    });
+    afterAll(async () => {
+      await t?.close();
+      await m2m?.stop();
+      await session?.stop();
+    });
+
+    it('the 61st call of one client in a minute is a 429; another client still gets through', async () => {
+      const { limit, windowSeconds } = RATE_LIMIT_POLICIES.provision;
+      const one = await m2mToken(m2m, 'client-one', 'provision:apikey');
+      const two = await m2mToken(m2m, 'client-two', 'provision:apikey');
+      const call = (jwt: string) =>
+        request(t.http)
+          .post('/api/v1/internal/provision-apikey')
+          .set('authorization', `Bearer ${jwt}`)
+          .send({});
+      // Invalid bodies keep this fast and database-free; they still count, as any call does.
+      for (let i = 0; i < limit; i++) await call(one).expect(400);
+      expectRateLimited(await call(one), windowSeconds);
+      await call(two).expect(400);
+      // Unauthenticated calls are refused by authentication, not counted against a client.
+      await request(t.http).post('/api/v1/internal/provision-apikey').send({}).expect(401);
+    });
+  });
+
+  (redisAvailable(REDIS_URL) ? describe : describe.skip)('with REDIS_URL: counts shared by instances', () => {
+    const ip = randomIp();
+    let a: TestApp;
+    let b: TestApp;
+    let redis: Redis;
+
+    beforeAll(async () => {
+      redis = new Redis(REDIS_URL);
+      a = await startTestApp(db, { ADMIN_TOKEN, TRUST_PROXY: 'true', REDIS_URL });
+      b = await startTestApp(db, { ADMIN_TOKEN, TRUST_PROXY: 'true', REDIS_URL });
+    });
+    afterAll(async () => {
+      await a?.close();
+      await b?.close();
+      await redis?.del(`keysmith:rl:org-token-mint:${ip}`, `keysmith:rl:admin:${ip}`);
+      await redis?.quit();
+    });
+
+    it('10 mints spread over two instances exhaust the bucket on both', async () => {
+      for (let i = 0; i < 10; i++) {
+        const res = await mint(i % 2 ? a : b, ip).expect(201);
+        secrets.push((res.body as { token: string }).token);
+      }
+      const onA = await mint(a, ip);
+      const onB = await mint(b, ip);
+      expectRateLimited(onA, 3600);
+      expectRateLimited(onB, 3600);
+      expect(Number(onA.headers['retry-after'])).toBeGreaterThan(3500);
+      expect(await redis.zcard(`keysmith:rl:org-token-mint:${ip}`)).toBe(10);
+    });
+  });
+
+  it('with Redis unreachable, requests are let through (fail open)', async () => {
+    const t = await startTestApp(db, { ADMIN_TOKEN, REDIS_URL: 'redis://127.0.0.1:1' });
+    try {
+      await request(t.http)
+        .get('/api/v1/admin/whoami')
+        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+        .expect(200, { tier: 'admin_token', actor: 'admin-token' });
+    } finally {
+      await t.close();
+    }
+  });
+});
