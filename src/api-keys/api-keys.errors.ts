@@ -34,8 +34,13 @@ export function apiKeysError(code: ApiKeysErrorCode): ApiError {
         { field: 'rawApiKey', messages: ['rawApiKey is required with billingProviderId'] },
       ]);
     case ApiKeysErrorCode.ExpiryNotInFuture:
-      return ApiError.validation('expiresAt must be in the future', [
-        { field: 'expiresAt', messages: ['expiresAt must be a date in the future (before year 10000)'] },
+      return ApiError.validation('expiresAt must be a future date-time with a time zone', [
+        {
+          field: 'expiresAt',
+          messages: [
+            'expiresAt must be an ISO 8601 date-time with Z or an offset, in the future, before year 10000',
+          ],
+        },
       ]);
     default:
       return assertUnreachable(code);

@@ -56,6 +56,7 @@ describe('DeveloperKeysService.create: refusals before any storage', () => {
   it.each([
     ['in the past', '2000-01-01T00:00:00Z'],
     ['now-ish', new Date(Date.now() - 1).toISOString()],
+    ['without a time zone', '2099-01-01T00:00:00'],
   ])('refuses an expiry %s', async (_name, expiresAt) => {
     const err = await refusal({ expiresAt });
     expect(err.type).toBe('validation_failed');

@@ -192,6 +192,9 @@ export class DeveloperKeysService {
 
   private parseExpiry(value: string | undefined): Date | null {
     if (value === undefined) return null;
+    // A date-time without an offset would be read in the server's time zone: refuse the ambiguity.
+    if (value.includes('T') && !/(Z|[+-]\d{2}(:?\d{2})?)$/i.test(value))
+      throw apiKeysError(ApiKeysErrorCode.ExpiryNotInFuture);
     const at = new Date(value);
     const ms = at.getTime();
     if (Number.isNaN(ms) || ms <= Date.now() || ms > MAX_EXPIRY)

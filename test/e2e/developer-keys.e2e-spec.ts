@@ -456,6 +456,7 @@ describe('developer surface: API keys', () => {
       ['an impossible expiresAt', { expiresAt: '2099-02-30T00:00:00Z' }],
       ['a numeric expiresAt', { expiresAt: 4102444800000 }],
       ['a past expiresAt', { expiresAt: '2001-01-01T00:00:00Z' }],
+      ['an expiresAt without a time zone', { expiresAt: '2099-01-01T00:00:00' }],
       ['a far-future expiresAt', { expiresAt: '+275760-01-01T00:00:00Z' }],
       ['a malformed projectId', { projectId: 'not-a-uuid' }],
       ['an empty projectName', { projectName: '   ' }],

@@ -44,7 +44,10 @@ export class CreateApiKeyDto {
   @MaxLength(100)
   label?: string;
 
-  @ApiPropertyOptional({ format: 'date-time', description: 'ISO 8601, in the future.' })
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'ISO 8601 date, or date-time with Z or an offset; in the future.',
+  })
   @IsOptional()
   @IsISO8601({ strict: true, strictSeparator: true })
   expiresAt?: string;
