@@ -1,6 +1,6 @@
 import { Controller, Get, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
-import { AuditService } from 'src/audit/audit.service';
+import { AuditQueryService } from 'src/audit/audit-query.service';
 import {
   AUDIT_EVENTS_DEFAULT_LIMIT,
   AuditEventListDto,
@@ -12,7 +12,7 @@ import { AdminAuth } from 'src/auth/auth.decorators';
 @AdminAuth()
 @Controller('api/v1/audit-events')
 export class AuditController {
-  constructor(private readonly audit: AuditService) {}
+  constructor(private readonly audit: AuditQueryService) {}
 
   @Get()
   @ApiOperation({
@@ -21,10 +21,7 @@ export class AuditController {
   @ApiOkResponse({ type: AuditEventListDto })
   @ApiTooManyRequestsResponse({ description: 'Admin rate limit (`rate_limited`, with `Retry-After`).' })
   async list(@Query() query: ListAuditEventsQueryDto): Promise<AuditEventListDto> {
-    const rows = await this.audit.list(
-      query.limit ?? AUDIT_EVENTS_DEFAULT_LIMIT,
-      query.before ? new Date(query.before) : undefined,
-    );
+    const rows = await this.audit.list(query.limit ?? AUDIT_EVENTS_DEFAULT_LIMIT, query.before);
     return {
       events: rows.map(({ id, at, actor, action, targetType, targetId, ip, requestId, metadata }) => ({
         id,

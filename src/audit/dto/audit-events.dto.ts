@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsISO8601, IsOptional, Max, Min } from 'class-validator';
+import { IsInt, IsISO8601, IsOptional, isUUID, Max, Min, ValidateIf } from 'class-validator';
 
 export const AUDIT_EVENTS_MAX_LIMIT = 500;
 export const AUDIT_EVENTS_DEFAULT_LIMIT = 100;
@@ -15,11 +15,17 @@ export class ListAuditEventsQueryDto {
   limit?: number;
 
   @ApiPropertyOptional({
-    format: 'date-time',
-    description: 'Only events strictly older than this instant; pass the `at` of the last event to page on.',
+    description:
+      'An event id: only events older than that event (pass the `id` of the last event of a page to get the ' +
+      'next one; exact, nothing skipped or repeated). Or an ISO 8601 instant: only events strictly older.',
+    example: '3f0c8a4e-8a5b-4c1e-9d2f-0a1b2c3d4e5f',
   })
   @IsOptional()
-  @IsISO8601({ strict: true, strictSeparator: true })
+  @ValidateIf((_o, v: unknown) => typeof v !== 'string' || !isUUID(v))
+  @IsISO8601(
+    { strict: true, strictSeparator: true },
+    { message: 'before must be an event id or an ISO 8601 date' },
+  )
   before?: string;
 }
 
