@@ -1,0 +1,157 @@
+import type { Request } from 'express';
+import type { AuditService } from 'src/audit/audit.service';
+import type { ApiKeyTableVerifier } from 'src/auth/admin-api-key.verifier';
+import { AdminAuthService } from 'src/auth/admin-auth.service';
+import type { SessionPrincipal } from 'src/auth/principal';
+import type { SessionAuthService } from 'src/auth/session-auth.service';
+import { loadAppConfig, type Env } from 'src/config/app-config';
+import { ApiError } from 'src/errors/api-error';
+import type { OrgTokensService, VerifiedOrgToken } from 'src/org-tokens/org-tokens.service';
+
+const ADMIN_TOKEN = 'admin-token-value-for-unit-tests';
+const JWT = 'aaa.bbb.ccc';
+const ORG_TOKEN = 'kso_0123456789abcdefghijABCDEFGHIJ12ab3Cd4';
+const API_KEY = `ksk_${'0'.repeat(16)}_${'1'.repeat(64)}`;
+
+interface Fakes {
+  sessions: { enabled: boolean; verify: jest.Mock<Promise<SessionPrincipal | null>, [string]> };
+  tokens: {
+    verify: jest.Mock<Promise<VerifiedOrgToken | null>, [string]>;
+    hasLiveToken: jest.Mock<Promise<boolean>, []>;
+  };
+  audit: { record: jest.Mock<Promise<void>, unknown[]> };
+  apiKeys: { verify: jest.Mock<Promise<{ keyPrefix: string } | null>, [string]> };
+}
+
+function build(env: Env, overrides: Partial<{ session: SessionPrincipal | null; liveToken: boolean }> = {}) {
+  const fakes: Fakes = {
+    sessions: {
+      enabled: true,
+      verify: jest.fn((c: string) =>
+        Promise.resolve(
+          c === JWT
+            ? overrides.session === undefined
+              ? { kind: 'session' as const, sub: 'alice', orgId: 'org-1', actor: 'session:alice' }
+              : overrides.session
+            : null,
+        ),
+      ),
+    },
+    tokens: {
+      verify: jest.fn((c: string) =>
+        Promise.resolve(c === ORG_TOKEN ? { id: 'id-1', prefix: c.slice(0, 12) } : null),
+      ),
+      hasLiveToken: jest.fn(() => Promise.resolve(overrides.liveToken ?? true)),
+    },
+    audit: { record: jest.fn(() => Promise.resolve()) },
+    apiKeys: {
+      verify: jest.fn((c: string) => Promise.resolve(c === API_KEY ? { keyPrefix: c.slice(0, 12) } : null)),
+    },
+  };
+  const service = new AdminAuthService(
+    loadAppConfig({ NODE_ENV: 'test', ...env }),
+    fakes.sessions as unknown as SessionAuthService,
+    fakes.tokens as unknown as OrgTokensService,
+    fakes.audit as unknown as AuditService,
+    fakes.apiKeys as unknown as ApiKeyTableVerifier,
+  );
+  return { service, fakes };
+}
+
+const req = (credential?: string): Request =>
+  ({
+    headers: credential === undefined ? {} : { authorization: `Bearer ${credential}` },
+    method: 'GET',
+    path: '/api/v1/admin/whoami',
+    ip: '127.0.0.1',
+    id: 'req-1',
+  }) as unknown as Request;
+
+describe('AdminAuthService', () => {
+  it('composes the tiers in API order', () => {
+    const { service } = build({});
+    expect(service.tiers.map((t) => t.tier)).toEqual([
+      'bootstrap',
+      'session',
+      'org_token',
+      'admin_token',
+      'api_key',
+    ]);
+  });
+
+  it('the first accepting tier wins and later tiers are not consulted', async () => {
+    const { service, fakes } = build({ ADMIN_TOKEN });
+    await expect(service.authenticate(req(JWT))).resolves.toEqual({
+      kind: 'admin',
+      tier: 'session',
+      actor: 'session:alice',
+    });
+    expect(fakes.tokens.verify).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['an org token', ORG_TOKEN, { tier: 'org_token', actor: `org-token:${ORG_TOKEN.slice(0, 12)}` }],
+    ['ADMIN_TOKEN', ADMIN_TOKEN, { tier: 'admin_token', actor: 'admin-token' }],
+  ])('accepts %s', async (_label, credential, expected) => {
+    const { service } = build({ ADMIN_TOKEN });
+    await expect(service.authenticate(req(credential))).resolves.toEqual({ kind: 'admin', ...expected });
+  });
+
+  it('requires ORG_ID membership of a session when ORG_ID is set', async () => {
+    const member = build({ ADMIN_TOKEN, ORG_ID: 'org-1' });
+    await expect(member.service.authenticate(req(JWT))).resolves.toMatchObject({ tier: 'session' });
+    const outsider = build({ ADMIN_TOKEN, ORG_ID: 'org-2' });
+    await expect(outsider.service.authenticate(req(JWT))).rejects.toEqual(ApiError.unauthorized());
+  });
+
+  it('does not verify a credential that is not shaped like a JWT as a session', async () => {
+    const { service, fakes } = build({ ADMIN_TOKEN });
+    await service.authenticate(req(ORG_TOKEN));
+    expect(fakes.sessions.verify).not.toHaveBeenCalled();
+  });
+
+  it('bootstrap: open only with no live token, no ADMIN_TOKEN and the flag; audited', async () => {
+    const open = build({}, { liveToken: false });
+    await expect(open.service.authenticate(req())).resolves.toEqual({
+      kind: 'admin',
+      tier: 'bootstrap',
+      actor: 'bootstrap',
+    });
+    expect(open.fakes.audit.record).toHaveBeenCalledWith(
+      { actor: 'bootstrap', ip: '127.0.0.1', requestId: 'req-1' },
+      expect.objectContaining({ action: 'admin.bootstrap_use' }),
+    );
+    await expect(build({}, { liveToken: true }).service.authenticate(req())).rejects.toEqual(
+      ApiError.unauthorized(),
+    );
+    const withAdminToken = build({ ADMIN_TOKEN }, { liveToken: false });
+    await expect(withAdminToken.service.authenticate(req())).rejects.toEqual(ApiError.unauthorized());
+    expect(withAdminToken.fakes.tokens.hasLiveToken).not.toHaveBeenCalled();
+    const flagOff = build({ ADMIN_BOOTSTRAP_OPEN: 'false' }, { liveToken: false });
+    await expect(flagOff.service.authenticate(req())).rejects.toEqual(ApiError.unauthorized());
+  });
+
+  it('API-key tier: only with the flag and without ADMIN_TOKEN', async () => {
+    const on = build({ ADMIN_AUTH_ALLOW_API_KEYS: 'true' });
+    await expect(on.service.authenticate(req(API_KEY))).resolves.toEqual({
+      kind: 'admin',
+      tier: 'api_key',
+      actor: `api-key:${API_KEY.slice(0, 12)}`,
+    });
+    const off = build({});
+    await expect(off.service.authenticate(req(API_KEY))).rejects.toEqual(ApiError.unauthorized());
+    const shadowed = build({ ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_TOKEN });
+    await expect(shadowed.service.authenticate(req(API_KEY))).rejects.toEqual(ApiError.unauthorized());
+    expect(shadowed.fakes.apiKeys.verify).not.toHaveBeenCalled();
+  });
+
+  it('refuses with one error whatever failed', async () => {
+    const { service } = build({ ADMIN_TOKEN });
+    const errors = await Promise.all(
+      [undefined, '', 'x', `${ADMIN_TOKEN}x`, JWT.replace('a', 'b'), ORG_TOKEN.slice(0, -1)].map((c) =>
+        service.authenticate(req(c)).catch((e: unknown) => e),
+      ),
+    );
+    for (const e of errors) expect(e).toEqual(ApiError.unauthorized());
+  });
+});
