@@ -2,6 +2,7 @@ import { BadRequestException, type ArgumentsHost } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import { ApiError } from 'src/errors/api-error';
 import { HttpExceptionFilter } from 'src/errors/http-exception.filter';
+import { QueryFailedError } from 'typeorm';
 
 interface Captured {
   status?: number;
@@ -70,5 +71,28 @@ describe('HttpExceptionFilter', () => {
 
   it('marks every error response no-store', () => {
     expect(run(ApiError.notFound()).headers['cache-control']).toBe('no-store');
+  });
+});
+
+describe('HttpExceptionFilter and database errors', () => {
+  const dbError = (code: string) =>
+    new QueryFailedError(
+      'INSERT INTO t VALUES ($1)',
+      ['plaintext-value'],
+      Object.assign(new Error('bad'), { code }),
+    );
+
+  it.each([['22021'], ['22P02'], ['22001']])('answers SQLSTATE %s (bad input) with 400', (code) => {
+    expect(run(dbError(code)).body).toMatchObject({ error: { type: 'validation_failed', status: 400 } });
+  });
+
+  it('answers a unique violation with 409', () => {
+    expect(run(dbError('23505')).body).toMatchObject({ error: { type: 'conflict', status: 409 } });
+  });
+
+  it('answers any other database error with a generic 500', () => {
+    expect(run(dbError('57P01')).body).toEqual({
+      error: { type: 'internal_error', status: 500, message: 'Internal server error.' },
+    });
   });
 });

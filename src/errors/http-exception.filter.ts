@@ -8,6 +8,7 @@ import {
 } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
+import { QueryFailedError } from 'typeorm';
 import { ApiError, type ErrorDetail } from 'src/errors/api-error';
 import type { ErrorType } from 'src/errors/error-type';
 
@@ -64,6 +65,46 @@ function isBodyParserError(e: unknown): e is BodyParserError {
   );
 }
 
+/** PostgreSQL error codes (SQLSTATE) that mean the input was bad, whatever a DTO missed. */
+const INVALID_INPUT_CODES = new Set(['22001', '22003', '22007', '22008', '22021', '22P02', '22P05']);
+const UNIQUE_VIOLATION = '23505';
+
+function sqlState(error: QueryFailedError<unknown>): string | undefined {
+  const code = (error.driverError as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A safety net behind validation: bad input PostgreSQL refused is a 400, a unique violation a 409. */
+function mapDatabaseError(error: QueryFailedError<unknown>): ErrorBody | undefined {
+  const code = sqlState(error);
+  if (code && INVALID_INPUT_CODES.has(code)) {
+    return { error: { type: 'validation_failed', status: 400, message: 'Invalid input.' } };
+  }
+  if (code === UNIQUE_VIOLATION) {
+    return { error: { type: 'conflict', status: 409, message: 'Conflicts with an existing resource.' } };
+  }
+  return undefined;
+}
+
+/**
+ * What a failed request logs about its error. A database error's message, query and parameters can hold
+ * the request's values (labels, hashes, tokens), so only its SQLSTATE and constraint are kept.
+ */
+function loggableError(exception: unknown): Record<string, unknown> {
+  if (exception instanceof QueryFailedError) {
+    const driver = exception.driverError as { constraint?: unknown; table?: unknown } | undefined;
+    return {
+      type: 'QueryFailedError',
+      code: sqlState(exception),
+      constraint: driver?.constraint,
+      table: driver?.table,
+    };
+  }
+  if (exception instanceof Error)
+    return { type: exception.name, message: exception.message, stack: exception.stack };
+  return { type: typeof exception };
+}
+
 @Catch()
 export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpExceptionFilter');
@@ -74,10 +115,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const req = ctx.getRequest<Request>();
     const { body, retryAfterSeconds } = this.toBody(exception, req);
 
-    if (body.error.status >= 500) {
-      const err = exception instanceof Error ? exception : new Error(String(exception));
-      this.logger.error({ err, requestId: req.id }, 'request failed');
-    }
+    if (body.error.status >= 500)
+      this.logger.error({ err: loggableError(exception), requestId: req.id }, 'request failed');
     if (retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(retryAfterSeconds));
     res.setHeader('Cache-Control', 'no-store');
     res.status(body.error.status).json(body);
@@ -109,6 +148,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
         body: this.generic(type, status),
         retryAfterSeconds: type === 'service_unavailable' ? 5 : undefined,
       };
+    }
+    if (exception instanceof QueryFailedError) {
+      const mapped = mapDatabaseError(exception);
+      if (mapped) return { body: mapped };
     }
     if (isBodyParserError(exception)) {
       const status = exception.status ?? exception.statusCode ?? 400;

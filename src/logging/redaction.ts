@@ -27,6 +27,10 @@ export const REDACT_PATHS = [
   'res.headers["set-cookie"]',
   'req.query.token',
   'req.query.state',
+  // A database error carries the statement's values; the exception filter never logs them, nor may anyone.
+  'err.parameters',
+  'err.query',
+  'err.driverError',
   ...SECRET_FIELDS,
   ...SECRET_FIELDS.map((f) => `*.${f}`),
 ];
