@@ -69,13 +69,13 @@ function isBodyParserError(e: unknown): e is BodyParserError {
 const INVALID_INPUT_CODES = new Set(['22001', '22003', '22007', '22008', '22021', '22P02', '22P05']);
 const UNIQUE_VIOLATION = '23505';
 
-function sqlState(error: QueryFailedError<unknown>): string | undefined {
+function sqlState(error: QueryFailedError<Error>): string | undefined {
   const code = (error.driverError as { code?: unknown } | undefined)?.code;
   return typeof code === 'string' ? code : undefined;
 }
 
 /** A safety net behind validation: bad input PostgreSQL refused is a 400, a unique violation a 409. */
-function mapDatabaseError(error: QueryFailedError<unknown>): ErrorBody | undefined {
+function mapDatabaseError(error: QueryFailedError<Error>): ErrorBody | undefined {
   const code = sqlState(error);
   if (code && INVALID_INPUT_CODES.has(code)) {
     return { error: { type: 'validation_failed', status: 400, message: 'Invalid input.' } };
@@ -95,7 +95,7 @@ function loggableError(exception: unknown): Record<string, unknown> {
     const driver = exception.driverError as { constraint?: unknown; table?: unknown } | undefined;
     return {
       type: 'QueryFailedError',
-      code: sqlState(exception),
+      code: sqlState(exception as QueryFailedError<Error>),
       constraint: driver?.constraint,
       table: driver?.table,
     };
@@ -150,7 +150,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       };
     }
     if (exception instanceof QueryFailedError) {
-      const mapped = mapDatabaseError(exception);
+      const mapped = mapDatabaseError(exception as QueryFailedError<Error>);
       if (mapped) return { body: mapped };
     }
     if (isBodyParserError(exception)) {
