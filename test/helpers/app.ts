@@ -11,6 +11,7 @@ import { LogCapture } from 'test/helpers/log-capture';
 export interface TestApp {
   app: INestApplication;
   http: Server;
+  /** Every line logged by every app of this test file (see `fileLogs`). */
   logs: LogCapture;
   close(): Promise<void>;
 }
@@ -19,8 +20,15 @@ export interface TestApp {
  * Boots the real AppModule, with the same pipeline as main.ts, on `db`. `env` is the whole environment the
  * app sees (plus DATABASE_URL): tests state every variable they rely on.
  */
+/**
+ * nestjs-pino keeps one pino-http instance per process, built by the first app that logs, so every app a
+ * test file boots writes into the same destination. One capture per file (Jest gives each file its own
+ * module registry) therefore holds every line of every app in the file, and scanning it misses nothing.
+ */
+const fileLogs = new LogCapture();
+
 export async function startTestApp(db: TestDatabase, env: Env = {}): Promise<TestApp> {
-  const logs = new LogCapture();
+  const logs = fileLogs;
   const moduleRef = await Test.createTestingModule({
     imports: [
       AppModule.forRoot({
