@@ -39,6 +39,11 @@ export function configureApp(app: NestExpressApplication): void {
   app.useBodyParser('json', { limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] });
   app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false });
   app.useBodyParser('raw', { limit: BODY_LIMIT, type: () => true });
+  // A POST with no body at all (Content-Length: 0, no type) is an empty body, as `{}` would be.
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    if (Buffer.isBuffer(req.body) && req.body.length === 0) req.body = {};
+    next();
+  });
 
   const document = SwaggerModule.createDocument(
     app,

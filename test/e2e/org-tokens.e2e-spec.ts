@@ -106,6 +106,10 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
         .expect(201);
       secrets.push((none.body as Minted).token);
       expect(none.body).toMatchObject({ name: null, expiresAt: null });
+      // No body and no content type at all (curl -X POST): the same as `{}`.
+      const bare = await admin().post('/api/v1/org/tokens').set('content-length', '0').expect(201);
+      secrets.push((bare.body as Minted).token);
+      expect(bare.body).toMatchObject({ name: null, expiresAt: null });
     });
 
     it.each([
