@@ -1,11 +1,19 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Request } from 'express';
+import { LRUCache } from 'lru-cache';
+import { createHash } from 'node:crypto';
 import { bearerCredential } from 'src/auth/bearer';
-import { M2MJwtStrategy } from 'src/auth/m2m-jwt.strategy';
+import { M2MJwtStrategy, type VerifiedM2MToken } from 'src/auth/m2m-jwt.strategy';
 import { bearerRequest, runStrategy } from 'src/auth/passport-runner';
 import type { M2MPrincipal } from 'src/auth/principal';
 import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 import { ApiError } from 'src/errors/api-error';
+
+const VERIFIED_TTL_MS = 60_000;
+
+function principal({ clientId, scopes, actor }: VerifiedM2MToken): M2MPrincipal {
+  return { kind: 'm2m', clientId, scopes, actor };
+}
 
 /**
  * Internal services: a client-credentials JWT verified against AUTH_M2M_JWKS_URI, pinned to AUTH_M2M_ISSUER
@@ -17,6 +25,12 @@ import { ApiError } from 'src/errors/api-error';
 export class M2MAuthService {
   private readonly logger = new Logger('M2MAuth');
   private readonly strategy: M2MJwtStrategy | null = null;
+  /**
+   * Internal callers present the same token on every request until it expires: a token that verified is
+   * remembered (by its SHA-256) for at most a minute and never past its `exp`, so the signature check runs
+   * once per token per minute rather than once per request. Only byte-identical tokens hit.
+   */
+  private readonly verified = new LRUCache<string, VerifiedM2MToken>({ max: 1_000, ttl: VERIFIED_TTL_MS });
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     const { jwksUri, issuer, audience } = config.m2m;
@@ -35,16 +49,18 @@ export class M2MAuthService {
   /** The principal a credential proves (whatever its scopes), or null. Never throws for a bad credential. */
   async verify(credential: string): Promise<M2MPrincipal | null> {
     if (!this.strategy) return null;
+    const cacheKey = createHash('sha256').update(credential).digest('base64url');
+    const known = this.verified.get(cacheKey);
+    if (known && (known.expiresAtMs === undefined || known.expiresAtMs > Date.now())) return principal(known);
     try {
-      const { user, reason } = await runStrategy<Omit<M2MPrincipal, 'kind'>>(
-        this.strategy,
-        bearerRequest(credential),
-      );
+      const { user, reason } = await runStrategy<VerifiedM2MToken>(this.strategy, bearerRequest(credential));
       if (!user) {
         this.logger.debug({ reason }, 'M2M JWT refused');
         return null;
       }
-      return { kind: 'm2m', ...user };
+      const ttl = Math.min(VERIFIED_TTL_MS, (user.expiresAtMs ?? Infinity) - Date.now());
+      if (ttl > 0) this.verified.set(cacheKey, user, { ttl });
+      return principal(user);
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'M2M JWT verification failed');
       return null;

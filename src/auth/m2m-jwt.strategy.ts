@@ -7,6 +7,11 @@ import type { JwtIssuerConfig } from 'src/config/app-config';
 
 export const M2M_STRATEGY = 'm2m-jwt';
 
+/** What a verified client-credentials token proves, and until when (its `exp`, in ms). */
+export interface VerifiedM2MToken extends Omit<M2MPrincipal, 'kind'> {
+  expiresAtMs?: number;
+}
+
 /** The scopes a client-credentials token grants: `scope` (space-separated), or the `scp`/`permissions` arrays. */
 export function scopesOf(claims: JwtClaims): string[] {
   const scopes = new Set<string>();
@@ -38,11 +43,12 @@ export class M2MJwtStrategy extends PassportStrategy(Strategy, M2M_STRATEGY) {
     super(jwtStrategyOptions({ jwksUri: issuer.jwksUri, issuer: issuer.issuer, audience: issuer.audience }));
   }
 
-  validate(payload: JwtClaims): Omit<M2MPrincipal, 'kind'> | false {
+  validate(payload: JwtClaims): VerifiedM2MToken | false {
     // A token from a user-facing grant names a person, not a service, even when the issuer is shared.
     if (payload.gty !== undefined && payload.gty !== 'client-credentials') return false;
     const clientId = clientIdOf(payload);
     if (!clientId) return false;
-    return { clientId, scopes: scopesOf(payload), actor: `m2m:${clientId}` };
+    const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
+    return { clientId, scopes: scopesOf(payload), actor: `m2m:${clientId}`, expiresAtMs: exp };
   }
 }
