@@ -26,7 +26,9 @@ interface KeyRow {
   project_name: string;
 }
 
-// One indexed lookup (the unique index on key_id) that also brings the user and the project.
+// One indexed lookup (the unique index on key_id) that also brings the user and the project. Only
+// keysmith-minted keys resolve: a provider-issued key is the provider's credential, not one of ours, even
+// when it happens to be shaped like `ksk_<id>_<secret>`.
 const LOOKUP_SQL = `
   SELECT k.id, k.key_id, k.key_hash, k.key_prefix, k.allowed_origins, k.revoked_at, k.expires_at,
          u.id AS user_id, u.external_id, u.email, u.name AS user_name, u.disabled_at,
@@ -34,7 +36,7 @@ const LOOKUP_SQL = `
     FROM api_keys k
     JOIN users u ON u.id = k.user_id
     JOIN projects p ON p.id = k.project_id
-   WHERE k.key_id = $1`;
+   WHERE k.key_id = $1 AND k.billing_provider_id IS NULL`;
 
 const INVALID: Resolution = { kind: 'invalid' };
 

@@ -6,8 +6,9 @@ import { User } from 'src/api-keys/user.entity';
 @Entity('api_keys')
 @Index('idx_api_keys_user_created', ['userId', 'createdAt'])
 @Index('idx_api_keys_project', ['projectId'])
-// A key is stored once: a provider key submitted again (whatever its shape) is a 409, not a second row.
-@Index('uq_api_keys_key_hash', ['keyHash'], { unique: true })
+// A user stores a key once: a provider key they submit again (whatever its shape) is a 409, not a second
+// row. Per user, so that storing a key someone else also holds neither fails nor reveals their row.
+@Index('uq_api_keys_user_key_hash', ['userId', 'keyHash'], { unique: true })
 export class ApiKey {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -63,9 +63,4 @@ export class BillingProvidersService implements OnModuleInit {
       .getRepository(BillingProvider)
       .findOneBy({ id, enabled: true });
   }
-
-  /** The enabled provider with `slug`, or null. */
-  findEnabledBySlug(slug: string): Promise<BillingProvider | null> {
-    return this.dataSource.getRepository(BillingProvider).findOneBy({ slug, enabled: true });
-  }
 }

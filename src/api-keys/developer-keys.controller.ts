@@ -1,15 +1,4 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  Header,
-  HttpCode,
-  Param,
-  ParseUUIDPipe,
-  Post,
-  Query,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -29,13 +18,13 @@ import {
   ListApiKeysQueryDto,
   RevokedApiKeyResponseDto,
 } from 'src/api-keys/dto/api-key.dto';
-import { SessionUser } from 'src/api-keys/session-user.decorator';
 import { Audit } from 'src/audit/audit-context.decorator';
 import type { AuditContext } from 'src/audit/audit.service';
 import { SessionAuth } from 'src/auth/auth.decorators';
 import type { SessionPrincipal } from 'src/auth/principal';
-
-const uuid = new ParseUUIDPipe();
+import { SessionUser } from 'src/auth/session-user.decorator';
+import { ParseUuidPipe } from 'src/http/parse-uuid.pipe';
+import { RateLimit } from 'src/http/throttling';
 
 @ApiTags('developer')
 @SessionAuth()
@@ -56,6 +45,7 @@ export class DeveloperKeysController {
   }
 
   @Post()
+  @RateLimit('developer-write')
   @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary: 'Mint an API key, or store a provider-issued one',
@@ -84,13 +74,14 @@ export class DeveloperKeysController {
   @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`).' })
   async get(
     @SessionUser() principal: SessionPrincipal,
-    @Param('id', uuid) id: string,
+    @Param('id', ParseUuidPipe) id: string,
   ): Promise<ApiKeyResponseDto> {
     return { key: await this.keys.get(principal, id) };
   }
 
   @Delete(':id')
   @HttpCode(200)
+  @RateLimit('developer-write')
   @ApiOperation({ summary: 'Revoke one of your API keys (idempotent)' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: RevokedApiKeyResponseDto })
@@ -98,7 +89,7 @@ export class DeveloperKeysController {
   @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`).' })
   async revoke(
     @SessionUser() principal: SessionPrincipal,
-    @Param('id', uuid) id: string,
+    @Param('id', ParseUuidPipe) id: string,
     @Audit() ctx: AuditContext,
   ): Promise<RevokedApiKeyResponseDto> {
     await this.keys.revoke(principal, id, ctx);

@@ -47,6 +47,20 @@ describe('DeveloperKeysService.create: refusals before any storage', () => {
     expect(err.message).not.toContain('pk_abcdefgh');
   });
 
+  // The DTO refuses nulls; should one slip through, it must not turn a provider key into a keysmith one.
+  it.each([
+    [
+      'a null billingProviderId with a rawApiKey',
+      { billingProviderId: null, rawApiKey: 'opaque-0123456789abcdef01' },
+    ],
+    [
+      'a null rawApiKey with a billingProviderId',
+      { billingProviderId: '00000000-0000-4000-8000-000000000000', rawApiKey: null },
+    ],
+  ])('treats null as absent: refuses %s', async (_name, dto) => {
+    expect((await refusal(dto as unknown as CreateApiKeyDto)).type).toBe('validation_failed');
+  });
+
   it('refuses billingProviderId without rawApiKey', async () => {
     expect((await refusal({ billingProviderId: '00000000-0000-4000-8000-000000000000' })).type).toBe(
       'validation_failed',

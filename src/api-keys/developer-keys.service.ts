@@ -9,6 +9,7 @@ import {
   randomLookupId,
 } from 'src/api-keys/api-key-format';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
+import { insertApiKey, type NewApiKeyRow } from 'src/api-keys/api-key-rows';
 import { ApiKey } from 'src/api-keys/api-key.entity';
 import { apiKeysError, ApiKeysErrorCode } from 'src/api-keys/api-keys.errors';
 import { BillingProvidersService } from 'src/api-keys/billing-providers.service';
@@ -36,11 +37,7 @@ export interface CreatedKey {
   secret?: string;
 }
 
-interface KeyMaterial {
-  keyId: string;
-  hash: string;
-  prefix: string;
-}
+type KeyMaterial = Pick<NewApiKeyRow, 'keyId' | 'hash' | 'prefix'>;
 
 /** The developer surface's API keys. Every query is scoped to the caller's user. */
 @Injectable()
@@ -55,9 +52,10 @@ export class DeveloperKeysService {
   ) {}
 
   async create(principal: SessionPrincipal, dto: CreateApiKeyDto, ctx: AuditContext): Promise<CreatedKey> {
-    if (dto.rawApiKey !== undefined && dto.billingProviderId === undefined)
+    // The DTO already refuses nulls; treating null as absent here keeps a provider-less raw key impossible.
+    if (dto.rawApiKey != null && dto.billingProviderId == null)
       throw apiKeysError(ApiKeysErrorCode.ProviderKeyWithoutProvider);
-    if (dto.billingProviderId !== undefined && dto.rawApiKey === undefined)
+    if (dto.billingProviderId != null && dto.rawApiKey == null)
       throw apiKeysError(ApiKeysErrorCode.ProviderWithoutKey);
     const expiresAt = this.parseExpiry(dto.expiresAt);
     const allowedOrigins = [...new Set((dto.allowedOrigins ?? []).map((o) => normalizeOrigin(o)!))];
@@ -72,7 +70,7 @@ export class DeveloperKeysService {
       const project = await this.resolveProject(user, dto, m);
 
       const insert = (material: KeyMaterial): Promise<string | undefined> =>
-        this.insertKey(m, {
+        insertApiKey(m, {
           ...material,
           label,
           userId: user.id,
@@ -84,12 +82,13 @@ export class DeveloperKeysService {
 
       let id: string | undefined;
       let secret: string | undefined;
-      if (dto.rawApiKey !== undefined) {
+      if (provider && dto.rawApiKey != null) {
         const raw = dto.rawApiKey;
         const material = { keyId: providerKeyLookupId(raw), hash: hashApiKey(raw), prefix: keyPrefix(raw) };
         id = await insert(material);
-        // A conflict is either this very key stored before, or an embedded id that another key already uses.
-        if (!id && !(await this.hashStored(m, material.hash)))
+        // A conflict is either this very key stored before by this user, or an embedded id that another key
+        // (maybe another user's copy of it) already uses: then a random id. Nothing about others' rows shows.
+        if (!id && !(await this.hashStored(m, user.id, material.hash)))
           id = await insert({ ...material, keyId: randomLookupId() });
         if (!id) throw apiKeysError(ApiKeysErrorCode.ProviderKeyAlreadyStored);
       } else {
@@ -132,14 +131,17 @@ export class DeveloperKeysService {
       .createQueryBuilder('k')
       .innerJoinAndSelect('k.project', 'p')
       .leftJoinAndSelect('k.billingProvider', 'bp')
+      // The window runs before LIMIT: every matching key is counted in the same query.
+      .addSelect('COUNT(*) OVER ()', 'total')
       .where('k.userId = :userId', { userId: user.id });
     if (query.projectId) qb.andWhere('k.projectId = :projectId', { projectId: query.projectId });
     if (query.includeRevoked !== true) qb.andWhere('k.revokedAt IS NULL');
-    const [rows, total] = await Promise.all([
-      qb.clone().orderBy('k.createdAt', 'DESC').addOrderBy('k.id', 'DESC').limit(LIST_LIMIT).getMany(),
-      qb.clone().getCount(),
-    ]);
-    return { keys: rows.map(toView), total };
+    const { entities, raw } = await qb
+      .orderBy('k.createdAt', 'DESC')
+      .addOrderBy('k.id', 'DESC')
+      .limit(LIST_LIMIT)
+      .getRawAndEntities<{ total: string }>();
+    return { keys: entities.map(toView), total: Number(raw[0]?.total ?? 0) };
   }
 
   async get(principal: SessionPrincipal, id: string): Promise<ApiKeyDto> {
@@ -202,43 +204,12 @@ export class DeveloperKeysService {
     return at;
   }
 
-  /**
-   * Inserts a key row; undefined when its lookup id or hash is taken. `ON CONFLICT DO NOTHING` instead of
-   * catching the unique violation keeps the surrounding transaction usable.
-   */
-  private async insertKey(
-    m: EntityManager,
-    row: KeyMaterial & {
-      label: string | null;
-      userId: string;
-      projectId: string;
-      billingProviderId: string | null;
-      allowedOrigins: string[];
-      expiresAt: Date | null;
-    },
-  ): Promise<string | undefined> {
-    const inserted: { id: string }[] = await m.query(
-      `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, billing_provider_id,
-                             allowed_origins, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9)
-       ON CONFLICT DO NOTHING RETURNING id`,
-      [
-        row.keyId,
-        row.hash,
-        row.prefix,
-        row.label,
-        row.userId,
-        row.projectId,
-        row.billingProviderId,
-        row.allowedOrigins,
-        row.expiresAt,
-      ],
-    );
-    return inserted[0]?.id;
-  }
-
-  private async hashStored(m: EntityManager, hash: string): Promise<boolean> {
-    const rows: unknown[] = await m.query(`SELECT 1 FROM api_keys WHERE key_hash = $1`, [hash]);
+  /** Whether `userId` already stored this key. Scoped to the user: others' rows are never revealed. */
+  private async hashStored(m: EntityManager, userId: string, hash: string): Promise<boolean> {
+    const rows: unknown[] = await m.query(`SELECT 1 FROM api_keys WHERE user_id = $1 AND key_hash = $2`, [
+      userId,
+      hash,
+    ]);
     return rows.length > 0;
   }
 

@@ -1,24 +1,32 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { Project } from 'src/api-keys/project.entity';
 import { apiKeysError, ApiKeysErrorCode } from 'src/api-keys/api-keys.errors';
+import type { CreateProjectDto, ProjectDto, ProjectsResponseDto } from 'src/api-keys/dto/project.dto';
+import { Project } from 'src/api-keys/project.entity';
+import { UsersService } from 'src/api-keys/users.service';
+import type { SessionPrincipal } from 'src/auth/principal';
 
 export const DEFAULT_PROJECT_NAME = 'Default';
-
-export interface ProjectWithCount {
-  project: Project;
-  /** Keys in the project that are not revoked. */
-  apiKeyCount: number;
-}
+/** A user with more projects than a settings page can show sees the first ones (default, then oldest). */
+export const PROJECT_LIST_LIMIT = 500;
 
 interface ProjectRow {
   id: string;
-  user_id: string;
   name: string;
   is_default: boolean;
   created_at: Date;
-  api_key_count: string;
+  api_key_count: string | number;
+}
+
+function toView(r: ProjectRow): ProjectDto {
+  return {
+    id: r.id,
+    name: r.name,
+    isDefault: r.is_default,
+    createdAt: r.created_at.toISOString(),
+    apiKeyCount: Number(r.api_key_count),
+  };
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -36,42 +44,38 @@ function isUniqueViolation(err: unknown): boolean {
  */
 @Injectable()
 export class ProjectsService {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly users: UsersService,
+  ) {}
 
-  /** The user's projects, default first, then oldest first, with live key counts in one query. */
-  async list(userId: string): Promise<ProjectWithCount[]> {
+  /** The caller's projects, default first, then oldest first, with live key counts in one query. */
+  async list(principal: SessionPrincipal): Promise<ProjectsResponseDto> {
+    const user = await this.users.findOrCreateByExternalId(principal.sub);
     const rows: ProjectRow[] = await this.dataSource.query(
-      `SELECT p.id, p.user_id, p.name, p.is_default, p.created_at,
-              COUNT(k.id) AS api_key_count
+      `SELECT p.id, p.name, p.is_default, p.created_at, COUNT(k.id) AS api_key_count
          FROM projects p
          LEFT JOIN api_keys k ON k.project_id = p.id AND k.revoked_at IS NULL
         WHERE p.user_id = $1
         GROUP BY p.id
-        ORDER BY p.is_default DESC, p.created_at ASC, p.name ASC`,
-      [userId],
+        ORDER BY p.is_default DESC, p.created_at ASC, p.name ASC
+        LIMIT ${PROJECT_LIST_LIMIT}`,
+      [user.id],
     );
-    return rows.map((r) => ({
-      project: Object.assign(new Project(), {
-        id: r.id,
-        userId: r.user_id,
-        name: r.name,
-        isDefault: r.is_default,
-        createdAt: r.created_at,
-      }),
-      apiKeyCount: Number(r.api_key_count),
-    }));
+    return { projects: rows.map(toView) };
   }
 
-  /** Creates a project; a name the user already has is a 409. */
-  async create(userId: string, name: string): Promise<Project> {
-    const inserted: { id: string }[] = await this.dataSource.query(
+  /** Creates a project for the caller; a name they already have is a 409. */
+  async create(principal: SessionPrincipal, dto: CreateProjectDto): Promise<ProjectDto> {
+    const user = await this.users.findOrCreateByExternalId(principal.sub);
+    const [row]: ProjectRow[] = await this.dataSource.query(
       `INSERT INTO projects (user_id, name) VALUES ($1, $2)
-       ON CONFLICT (user_id, name) DO NOTHING RETURNING id`,
-      [userId, name],
+       ON CONFLICT (user_id, name) DO NOTHING
+       RETURNING id, name, is_default, created_at, 0 AS api_key_count`,
+      [user.id, dto.name],
     );
-    const id = inserted[0]?.id;
-    if (!id) throw apiKeysError(ApiKeysErrorCode.ProjectNameTaken);
-    return this.dataSource.getRepository(Project).findOneByOrFail({ id });
+    if (!row) throw apiKeysError(ApiKeysErrorCode.ProjectNameTaken);
+    return toView(row);
   }
 
   /** The user's project `projectId`, or 404 when it does not exist or belongs to someone else. */
@@ -99,10 +103,10 @@ export class ProjectsService {
   /**
    * The user's default project, created if missing. Safe under concurrent calls: the partial unique index
    * admits one default per user, losers of the race re-select the winner's row. When the user already has
-   * a non-default project named "Default", that project becomes the default.
+   * a non-default project named "Default", that project becomes the default. `m` must be a transaction's
+   * manager (every caller creates the project along with a key): the promotion relies on a savepoint.
    */
-  async findOrCreateDefault(userId: string, manager?: EntityManager): Promise<Project> {
-    const m = manager ?? this.dataSource.manager;
+  async findOrCreateDefault(userId: string, m: EntityManager): Promise<Project> {
     const repo = m.getRepository(Project);
     for (let attempt = 0; attempt < 3; attempt++) {
       const existing = await repo.findOneBy({ userId, isDefault: true });
@@ -125,11 +129,10 @@ export class ProjectsService {
 
   /**
    * Marks the user's project named "Default" as the default. A concurrent default makes the UPDATE fail
-   * the partial unique index; inside a caller's transaction a savepoint keeps that failure contained.
+   * the partial unique index; a savepoint keeps that failure from aborting the caller's transaction.
    */
   private async promoteNamedDefault(m: EntityManager, userId: string): Promise<string | undefined> {
-    const inTransaction = m.queryRunner?.isTransactionActive === true;
-    if (inTransaction) await m.query('SAVEPOINT ks_promote_default');
+    await m.query('SAVEPOINT ks_promote_default');
     try {
       const rows: [{ id: string }[], number] = await m.query(
         `UPDATE projects SET is_default = true
@@ -138,11 +141,11 @@ export class ProjectsService {
           RETURNING id`,
         [userId, DEFAULT_PROJECT_NAME],
       );
-      if (inTransaction) await m.query('RELEASE SAVEPOINT ks_promote_default');
+      await m.query('RELEASE SAVEPOINT ks_promote_default');
       return rows[0]?.[0]?.id;
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
-      if (inTransaction) await m.query('ROLLBACK TO SAVEPOINT ks_promote_default');
+      await m.query('ROLLBACK TO SAVEPOINT ks_promote_default');
       return undefined;
     }
   }

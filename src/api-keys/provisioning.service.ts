@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { generateApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
+import { insertApiKey } from 'src/api-keys/api-key-rows';
 import {
   DEFAULT_PROVISIONED_KEY_NAME,
   type ProvisionApiKeyDto,
@@ -65,17 +66,23 @@ export class ProvisioningService implements OnModuleInit {
       }
       const project = await this.projects.findOrCreateDefault(user.id, manager);
 
+      // Only keysmith-minted keys are replaced: a provider key the user stored under this label is theirs.
       const [revoked] = await manager.query<[{ id: string; key_id: string }[], number]>(
         `UPDATE api_keys SET revoked_at = now()
-          WHERE user_id = $1 AND label = $2 AND revoked_at IS NULL
+          WHERE user_id = $1 AND label = $2 AND revoked_at IS NULL AND billing_provider_id IS NULL
           RETURNING id, key_id`,
         [user.id, keyName],
       );
-      const [created] = await manager.query<{ id: string }[]>(
-        `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id)
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`,
-        [key.keyId, key.hash, key.prefix, keyName, user.id, project.id],
-      );
+      const createdId = await insertApiKey(manager, {
+        keyId: key.keyId,
+        hash: key.hash,
+        prefix: key.prefix,
+        label: keyName,
+        userId: user.id,
+        projectId: project.id,
+      });
+      // 64 random bits of key id: a collision is not worth a retry loop, but must not pass silently.
+      if (!createdId) throw new Error('could not store the provisioned key: its id is taken');
 
       const revokedKeyIds = revoked.map((r) => r.key_id);
       await this.revocations.notify(revokedKeyIds, manager);
@@ -84,7 +91,7 @@ export class ProvisioningService implements OnModuleInit {
         {
           action: 'api_key.provisioned',
           targetType: 'api_key',
-          targetId: created!.id,
+          targetId: createdId,
           metadata: {
             keyId: key.keyId,
             keyPrefix: key.prefix,

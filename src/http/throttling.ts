@@ -18,35 +18,40 @@ import type { Request, Response } from 'express';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
+import type { Principal } from 'src/auth/principal';
 import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 import { ApiError } from 'src/errors/api-error';
+import { assertUnreachable } from 'src/errors/assert-unreachable';
 
 /**
  * Rate limits. A bucket is a named limit shared by every route that uses it, counted per client IP (the
- * Express `req.ip`, so TRUST_PROXY decides it) or per authenticated M2M client.
+ * Express `req.ip`, so TRUST_PROXY decides it) or per authenticated principal (an M2M client, a session
+ * user, an admin actor).
  *
  * - IP buckets are checked by `RateLimitGuard`, a global guard registered before the global AuthGuard, so
  *   requests without (or with wrong) credentials are counted and limited too: brute force is bounded.
- * - Client buckets need the principal, so `@RateLimit` attaches `PrincipalRateLimitGuard` to the route;
- *   route guards run after the global ones.
+ * - Principal buckets need the principal, so `@RateLimit` attaches `PrincipalRateLimitGuard` to the route;
+ *   route guards run after the global ones (and before pipes: invalid bodies count too).
  *
  * Every `@AdminAuth` route is on the `admin` bucket unless it names its own buckets with `@RateLimit`.
  * Counts live in memory, or in Redis when REDIS_URL is set so that every instance shares them.
  */
-export type RateLimitBucket = 'admin' | 'org-token-mint' | 'provision' | 'oauth-start';
+export type RateLimitBucket = 'admin' | 'org-token-mint' | 'provision' | 'oauth-start' | 'developer-write';
 
 export interface RateLimitPolicy {
   limit: number;
   windowSeconds: number;
-  /** What a request is counted against. */
-  per: 'ip' | 'client';
+  /** What a request is counted against: the client IP, or the authenticated principal. */
+  per: 'ip' | 'principal';
 }
 
 export const RATE_LIMIT_POLICIES: Record<RateLimitBucket, RateLimitPolicy> = {
   admin: { limit: 300, windowSeconds: 60, per: 'ip' },
   'org-token-mint': { limit: 10, windowSeconds: 60 * 60, per: 'ip' },
-  provision: { limit: 60, windowSeconds: 60, per: 'client' },
+  provision: { limit: 60, windowSeconds: 60, per: 'principal' },
   'oauth-start': { limit: 5, windowSeconds: 60, per: 'ip' },
+  // Creating projects, minting, storing and revoking keys from the settings UI: generous for a person.
+  'developer-write': { limit: 60, windowSeconds: 60, per: 'principal' },
 };
 
 export const RATE_LIMIT_BUCKETS = 'keysmith:rate-limit-buckets';
@@ -63,7 +68,7 @@ export const RateLimit = (
         .join('; ')}.`,
     }),
   ];
-  if (buckets.some((b) => RATE_LIMIT_POLICIES[b].per === 'client')) {
+  if (buckets.some((b) => RATE_LIMIT_POLICIES[b].per === 'principal')) {
     decorators.push(UseGuards(PrincipalRateLimitGuard));
   }
   return applyDecorators(...decorators);
@@ -71,7 +76,7 @@ export const RateLimit = (
 
 function describePolicy(bucket: RateLimitBucket, p: RateLimitPolicy): string {
   const window = p.windowSeconds % 3600 === 0 ? `${p.windowSeconds / 3600} h` : `${p.windowSeconds} s`;
-  return `${bucket}: ${p.limit} per ${window} per ${p.per === 'ip' ? 'client IP' : 'client'}`;
+  return `${bucket}: ${p.limit} per ${window} per ${p.per === 'ip' ? 'client IP' : 'caller'}`;
 }
 
 /** The buckets a route counts against: its `@RateLimit` buckets, else `admin` for admin routes. */
@@ -138,16 +143,29 @@ export class RateLimitGuard extends BucketGuard {
   }
 }
 
-/** Route-level (added by `@RateLimit`): client buckets, after authentication. */
+/** Route-level (added by `@RateLimit`): principal buckets, after authentication. */
 @Injectable()
 export class PrincipalRateLimitGuard extends BucketGuard {
-  protected readonly per = 'client' as const;
+  protected readonly per = 'principal' as const;
 
   protected tracker(req: Request): string {
-    const principal = req.principal;
-    // The AuthGuard has run; a client bucket on a route without an M2M principal is a programming error.
-    if (principal?.kind !== 'm2m') throw new Error('client rate limit on a route without an M2M principal');
-    return `client:${principal.clientId}`;
+    return principalTracker(req.principal);
+  }
+}
+
+/** Who a principal bucket counts: distinct prefixes, so a session `sub` never shares a count with a client. */
+export function principalTracker(principal: Principal | undefined): string {
+  // The AuthGuard has run; a principal bucket on a route without a principal is a programming error.
+  if (!principal) throw new Error('principal rate limit on a route without an authenticated principal');
+  switch (principal.kind) {
+    case 'm2m':
+      return `client:${principal.clientId}`;
+    case 'session':
+      return `user:${principal.sub}`;
+    case 'admin':
+      return `admin:${principal.actor}`;
+    default:
+      return assertUnreachable(principal);
   }
 }
 

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Header, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, Param, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiCreatedResponse,
@@ -11,6 +11,7 @@ import {
 import { Audit } from 'src/audit/audit-context.decorator';
 import type { AuditContext } from 'src/audit/audit.service';
 import { AdminAuth } from 'src/auth/auth.decorators';
+import { ParseUuidPipe } from 'src/http/parse-uuid.pipe';
 import { RateLimit } from 'src/http/throttling';
 import { CreateOrgTokenDto } from 'src/org-tokens/dto/create-org-token.dto';
 import { MintedOrgTokenDto, OrgTokenListDto, RevokedOrgTokenDto } from 'src/org-tokens/dto/org-token.dto';
@@ -56,7 +57,7 @@ export class OrgTokensController {
   @ApiBadRequestResponse({ description: 'The id is not a UUID.' })
   @ApiNotFoundResponse({ description: 'No such token.' })
   @ApiTooManyRequestsResponse({ description: 'Admin rate limit (`rate_limited`, with `Retry-After`).' })
-  revoke(@Audit() ctx: AuditContext, @Param('id', ParseUUIDPipe) id: string): Promise<RevokedOrgTokenDto> {
+  revoke(@Audit() ctx: AuditContext, @Param('id', ParseUuidPipe) id: string): Promise<RevokedOrgTokenDto> {
     return this.tokens.revoke(ctx, id);
   }
 }

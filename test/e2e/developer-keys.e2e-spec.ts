@@ -361,18 +361,68 @@ describe('developer surface: API keys', () => {
       expect(row!.key_hash).toBe(sha256(unshaped));
     });
 
-    it('answers 409 when the same provider key is stored again, by anyone', async () => {
-      for (const sub of ['provider-user', 'someone-else']) {
-        for (const raw of [shaped, unshaped]) {
-          const res = await as(sub).post(
-            '/api/v1/developer/keys',
-            { billingProviderId: acmeId, rawApiKey: raw },
-            409,
-          );
-          expect(res.body).toEqual(errorShape('conflict', 409));
-          expect(JSON.stringify(res.body)).not.toContain(raw);
-        }
+    it('answers 409 when the same user stores the same provider key again', async () => {
+      for (const raw of [shaped, unshaped]) {
+        const res = await as('provider-user').post(
+          '/api/v1/developer/keys',
+          { billingProviderId: acmeId, rawApiKey: raw },
+          409,
+        );
+        expect(res.body).toEqual(errorShape('conflict', 409));
+        expect(JSON.stringify(res.body)).not.toContain(raw);
       }
+    });
+
+    it('lets another user store a provider key someone else stored, without revealing that row', async () => {
+      for (const raw of [shaped, unshaped]) {
+        const res = await as('someone-else').post(
+          '/api/v1/developer/keys',
+          { billingProviderId: acmeId, rawApiKey: raw },
+          201,
+        );
+        expect((res.body as { key: KeyView }).key.keyPrefix).toBe(raw.slice(0, 12));
+      }
+      // Each user holds their own row; the embedded lookup id stays with the first one stored.
+      const rows = await db.query<{ external_id: string; key_id: string }>(
+        `SELECT u.external_id, k.key_id FROM api_keys k JOIN users u ON u.id = k.user_id
+          WHERE k.key_hash = $1 ORDER BY k.created_at`,
+        [sha256(shaped)],
+      );
+      expect(rows.map((r) => r.external_id)).toEqual(['provider-user', 'someone-else']);
+      expect(rows[1]!.key_id).toMatch(/^[0-9a-f]{16}$/);
+      await as('someone-else').post(
+        '/api/v1/developer/keys',
+        { billingProviderId: acmeId, rawApiKey: shaped },
+        409,
+      );
+    });
+
+    it('refuses a rawApiKey shaped like a keysmith key (any case) with 400', async () => {
+      const kskShaped = `ksk_${'1'.repeat(16)}_${'2'.repeat(64)}`;
+      secrets.push(kskShaped);
+      for (const raw of [kskShaped, kskShaped.toUpperCase(), `KsK_${'3'.repeat(40)}`]) {
+        const res = await as('provider-user').post(
+          '/api/v1/developer/keys',
+          { billingProviderId: acmeId, rawApiKey: raw },
+          400,
+        );
+        expect(res.body).toEqual(errorShape('validation_failed', 400));
+      }
+      expect(await db.query('SELECT 1 FROM api_keys WHERE key_hash = $1', [sha256(kskShaped)])).toEqual([]);
+    });
+
+    it.each<[string, (acme: string) => Record<string, unknown>]>([
+      ['a null rawApiKey with a provider', (acme) => ({ billingProviderId: acme, rawApiKey: null })],
+      [
+        'a null billingProviderId with a rawApiKey',
+        () => ({ billingProviderId: null, rawApiKey: 'opaqueproviderkey-nullprovider-0123456789' }),
+      ],
+      ['a null billingProviderId alone', () => ({ billingProviderId: null })],
+    ])('rejects %s with 400 and stores nothing', async (_name, body) => {
+      const before = await db.query('SELECT 1 FROM api_keys');
+      const res = await as('provider-user').post('/api/v1/developer/keys', body(acmeId), 400);
+      expect(res.body).toEqual(errorShape('validation_failed', 400));
+      expect(await db.query('SELECT 1 FROM api_keys')).toHaveLength(before.length);
     });
 
     it('stores a second key whose embedded id another key already uses under a random id', async () => {
@@ -461,6 +511,17 @@ describe('developer surface: API keys', () => {
       ['a malformed projectId', { projectId: 'not-a-uuid' }],
       ['an empty projectName', { projectName: '   ' }],
       ['an over-long projectName', { projectName: 'p'.repeat(101) }],
+      ['a null label', { label: null }],
+      ['a null projectId', { projectId: null }],
+      ['a null projectName', { projectName: null }],
+      ['a null expiresAt', { expiresAt: null }],
+      ['a null allowedOrigins', { allowedOrigins: null }],
+      ['a null rawApiKey', { rawApiKey: null }],
+      ['a NUL in the label', { label: 'ci\u0000key' }],
+      ['an escape sequence in the label', { label: '\u001b[31mred' }],
+      ['a newline inside the label', { label: 'two\nlines' }],
+      ['a NUL in the projectName', { projectName: 'proj\u0000ect' }],
+      ['a DEL in the projectName', { projectName: 'proj\u007fect' }],
     ];
 
     it.each(bad)('rejects %s with 400 and stores nothing', async (_name, body) => {
@@ -539,7 +600,14 @@ describe('developer surface: API keys', () => {
         404,
       );
       expect(foreign.body).toEqual(unknown.body);
-      await as('lister-a').get('/api/v1/developer/keys/not-a-uuid', 400);
+      const malformed = await as('lister-a').get('/api/v1/developer/keys/not-a-uuid', 400);
+      expect(malformed.body).toEqual({
+        error: expect.objectContaining({
+          type: 'validation_failed',
+          message: 'id must be a UUID',
+          details: [{ field: 'id', messages: ['id must be a UUID'] }],
+        }) as unknown,
+      });
     });
 
     it("refuses to revoke another user's key with 404 and leaves it active", async () => {

@@ -189,6 +189,10 @@ describe('developer surface: projects and users', () => {
     ['an unknown field', { name: 'ok', extra: true }],
     ['a smuggled userId', { name: 'ok', userId: '00000000-0000-4000-8000-000000000000' }],
     ['a smuggled isDefault', { name: 'ok', isDefault: true }],
+    ['a null name', { name: null }],
+    ['a NUL in the name', { name: 'Store\u0000front' }],
+    ['a control character in the name', { name: 'Store\u0008front' }],
+    ['a line break inside the name', { name: 'Store\r\nfront' }],
   ])('rejects %s with 400', async (_name, body) => {
     const res = await create('validator', body);
     expect(res.status).toBe(400);
@@ -203,6 +207,47 @@ describe('developer surface: projects and users', () => {
   it('rejects a body over 64 KiB with 413', async () => {
     const res = await create('validator', { name: 'x'.repeat(70_000) });
     expect(res.status).toBe(413);
+  });
+
+  it('limits developer writes per user: the 61st in a minute is 429 with Retry-After, shared by key writes', async () => {
+    const auth = await token('busy-writer');
+    // Invalid bodies count too: the limit is checked before the body is validated.
+    for (let i = 0; i < 60; i++) {
+      const res = await request(t.http)
+        .post('/api/v1/developer/projects')
+        .set('authorization', auth)
+        .send({});
+      expect(res.status).toBe(400);
+    }
+    const limited = await request(t.http)
+      .post('/api/v1/developer/projects')
+      .set('authorization', auth)
+      .send({ name: 'one too many' });
+    expect(limited.status).toBe(429);
+    expect(limited.body).toEqual(errorShape('rate_limited', 429));
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    // One bucket for every developer write of this user; reads are not limited by it.
+    await request(t.http).post('/api/v1/developer/keys').set('authorization', auth).send({}).expect(429);
+    await request(t.http)
+      .delete('/api/v1/developer/keys/00000000-0000-4000-8000-000000000000')
+      .set('authorization', auth)
+      .expect(429);
+    await request(t.http).get('/api/v1/developer/projects').set('authorization', auth).expect(200);
+    // Counted per user, not per IP: another user from the same address writes on.
+    expect((await create('calm-writer', { name: 'Fine' })).status).toBe(201);
+    expect(await db.query(`SELECT 1 FROM projects WHERE name = 'one too many'`)).toEqual([]);
+  });
+
+  it('lists at most 500 projects', async () => {
+    const [user] = await db.query<{ id: string }>(
+      `INSERT INTO users (external_id) VALUES ('hoarder') RETURNING id`,
+    );
+    await db.query(
+      `INSERT INTO projects (user_id, name) SELECT $1, 'p' || g FROM generate_series(1, 501) g`,
+      [user!.id],
+    );
+    const projects = await list('hoarder');
+    expect(projects).toHaveLength(500);
   });
 
   it('answers 401 without or with a bad session', async () => {

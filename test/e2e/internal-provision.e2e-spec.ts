@@ -128,6 +128,12 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
       ['an empty keyName', { keyName: '' }],
       ['an over-long name', { name: 'n'.repeat(201) }],
       ['a numeric orgId', { orgId: 7 }],
+      ['a null name', { name: null }],
+      ['a null keyName', { keyName: null }],
+      ['a NUL in the externalId', { externalId: 'u-\u0000nul' }],
+      ['a NUL in the name', { name: 'Ada\u0000' }],
+      ['a control character in the keyName', { keyName: 'agent\u0007' }],
+      ['a NUL in the orgId', { orgId: 'org\u0000' }],
     ])('answers 400 validation_failed for %s', async (_label, patch) => {
       const res = await post({ ...valid('u-invalid'), ...patch }).expect(400);
       expect(res.body).toEqual(errorOf('validation_failed', 400));
@@ -220,6 +226,35 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
       keep(b.apiKey);
       await resolveKey(t.http, resolver, a.apiKey).expect(200);
       await resolveKey(t.http, resolver, b.apiKey).expect(200);
+    });
+
+    it('replaces only keysmith-minted keys: a provider key labelled like the key name survives', async () => {
+      const first = await provision(t.http, token, { externalId: 'u-provider-label' });
+      keep(first.apiKey);
+      const [provider] = await db.query<{ id: string }>(
+        `INSERT INTO billing_providers (slug, name, auth_url, api_base)
+         VALUES ('prov-label', 'Prov Label', 'https://p.test/auth', 'https://api.p.test') RETURNING id`,
+      );
+      const providerKey = 'pk_provlabel1_providerSecret0123456789abcdef';
+      keep(providerKey);
+      const [stored] = await db.query<{ id: string }>(
+        `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, billing_provider_id)
+         VALUES ('provlabel1', $1, $2, 'provisioned', $3, $4, $5) RETURNING id`,
+        [hashApiKey(providerKey), providerKey.slice(0, 12), first.userId, first.projectId, provider!.id],
+      );
+      const second = await provision(t.http, token, { externalId: 'u-provider-label' });
+      keep(second.apiKey);
+      await resolveKey(t.http, resolver, first.apiKey).expect(401);
+      const rows = await db.query<{ revoked_at: Date | null }>(
+        'SELECT revoked_at FROM api_keys WHERE id = $1',
+        [stored!.id],
+      );
+      expect(rows).toEqual([{ revoked_at: null }]);
+      const [audit] = await db.query<{ metadata: { revokedKeyIds: string[] } }>(
+        `SELECT metadata FROM audit_events WHERE action = 'api_key.provisioned' AND metadata->>'keyId' = $1`,
+        [second.keyId],
+      );
+      expect(audit?.metadata.revokedKeyIds).toEqual([first.keyId]);
     });
 
     it('twenty concurrent provisions for one (new) user leave exactly one live key, and it resolves', async () => {

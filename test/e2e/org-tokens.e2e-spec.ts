@@ -272,7 +272,13 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
         .expect(404);
       expect(unknown.body).toMatchObject({ error: { type: 'not_found', status: 404 } });
       const malformed = await admin().delete('/api/v1/org/tokens/not-a-uuid').expect(400);
-      expect(malformed.body).toMatchObject({ error: { type: 'validation_failed', status: 400 } });
+      expect(malformed.body).toMatchObject({
+        error: {
+          type: 'validation_failed',
+          status: 400,
+          details: [{ field: 'id', messages: ['id must be a UUID'] }],
+        },
+      });
     });
 
     it('lets a token revoke itself, after which it is refused', async () => {

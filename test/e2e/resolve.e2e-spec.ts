@@ -2,6 +2,7 @@ import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { decode, verify, type JwtPayload } from 'jsonwebtoken';
 import request from 'supertest';
 import { generateApiKey } from 'src/api-keys/api-key-format';
+import { ApiKeyResolver } from 'src/api-keys/api-key-resolver.service';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
 import { ApiKeyUsageRecorder } from 'src/api-keys/api-key-usage.service';
 import { startTestApp, type TestApp } from 'test/helpers/app';
@@ -249,6 +250,26 @@ describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
       // The refusals are cached briefly, and still identical the second time.
       await resolveKey(a.http, resolver, wrongSecret).expect(401, invalid);
       await resolveKey(a.http, resolver, live.apiKey).expect(200);
+    });
+
+    it('never resolves a provider-issued key, even one shaped like a keysmith key', async () => {
+      // Stored before the developer surface refused ksk_-shaped provider keys, or by any other path.
+      const owner = await newKey('res-provider-owner');
+      const lookalike = generateApiKey();
+      secrets.push(lookalike.plaintext);
+      const [provider] = await db.query<{ id: string }>(
+        `INSERT INTO billing_providers (slug, name, auth_url, api_base)
+         VALUES ('lookalike', 'Lookalike', 'https://l.test/auth', 'https://api.l.test') RETURNING id`,
+      );
+      await db.query(
+        `INSERT INTO api_keys (key_id, key_hash, key_prefix, user_id, project_id, billing_provider_id)
+         VALUES ($1, $2, $3, $4, $5, $6)`,
+        [lookalike.keyId, lookalike.hash, lookalike.prefix, owner.userId, owner.projectId, provider!.id],
+      );
+      await resolveKey(a.http, resolver, lookalike.plaintext).expect(401, invalid);
+      await resolveKey(b.http, resolver, lookalike.plaintext).expect(401, invalid);
+      // The deprecated API-key admin tier goes through the same lookup.
+      expect(await a.app.get(ApiKeyResolver).verify(lookalike.plaintext)).toBeNull();
     });
 
     it('answers 403 identity_not_allowed for a key whose user is disabled', async () => {

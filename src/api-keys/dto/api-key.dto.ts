@@ -5,24 +5,37 @@ import {
   IsArray,
   IsBoolean,
   IsISO8601,
-  IsOptional,
   IsString,
   IsUUID,
   Length,
   Matches,
   MaxLength,
+  ValidateBy,
 } from 'class-validator';
 import { IsOrigin, MAX_ORIGIN_LENGTH } from 'src/api-keys/origin';
+import { NoControlCharacters, OptionalNotNull, Trim } from 'src/http/validation.decorators';
 
 export const MAX_ALLOWED_ORIGINS = 50;
 export const RAW_API_KEY_MIN = 24;
 export const RAW_API_KEY_MAX = 512;
 
-const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
+/**
+ * A provider key must not look like one of ours: stored, it would otherwise be presented as a keysmith key.
+ * The resolver also ignores provider rows; refusing the shape up front keeps the two namespaces apart.
+ */
+function IsNotKeysmithKey(): PropertyDecorator {
+  return ValidateBy({
+    name: 'isNotKeysmithKey',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || !/^ksk_/i.test(value),
+      defaultMessage: () => 'rawApiKey must be a key the billing provider issued, not a keysmith key (ksk_)',
+    },
+  });
+}
 
 export class CreateApiKeyDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'One of your projects; wins over `projectName`.' })
-  @IsOptional()
+  @OptionalNotNull()
   @IsUUID()
   projectId?: string;
 
@@ -31,24 +44,26 @@ export class CreateApiKeyDto {
     maxLength: 100,
     description: 'Your project with this name, created if missing. Without either: your default project.',
   })
-  @IsOptional()
-  @Transform(trim)
+  @OptionalNotNull()
+  @Trim()
   @IsString()
   @Length(1, 100)
+  @NoControlCharacters()
   projectName?: string;
 
   @ApiPropertyOptional({ maxLength: 100, description: 'Trimmed; an empty label is stored as none.' })
-  @IsOptional()
-  @Transform(trim)
+  @OptionalNotNull()
+  @Trim()
   @IsString()
   @MaxLength(100)
+  @NoControlCharacters()
   label?: string;
 
   @ApiPropertyOptional({
     format: 'date-time',
     description: 'ISO 8601 date, or date-time with Z or an offset; in the future.',
   })
-  @IsOptional()
+  @OptionalNotNull()
   @IsISO8601({ strict: true, strictSeparator: true })
   expiresAt?: string;
 
@@ -58,7 +73,7 @@ export class CreateApiKeyDto {
     example: ['https://app.example.com'],
     description: `Browser origins (scheme://host[:port], no path), at most ${MAX_ALLOWED_ORIGINS}; stored lowercase, deduplicated.`,
   })
-  @IsOptional()
+  @OptionalNotNull()
   @IsArray()
   @ArrayMaxSize(MAX_ALLOWED_ORIGINS)
   @IsString({ each: true })
@@ -67,7 +82,7 @@ export class CreateApiKeyDto {
   allowedOrigins?: string[];
 
   @ApiPropertyOptional({ format: 'uuid', description: 'An enabled billing provider; requires `rawApiKey`.' })
-  @IsOptional()
+  @OptionalNotNull()
   @IsUUID()
   billingProviderId?: string;
 
@@ -77,24 +92,25 @@ export class CreateApiKeyDto {
     writeOnly: true,
     description:
       'A key the billing provider issued (printable ASCII, no spaces; surrounding whitespace trimmed). ' +
-      'Requires `billingProviderId`. Stored as a hash and never returned.',
+      'Requires `billingProviderId`; a `ksk_` key is refused. Stored as a hash and never returned.',
   })
-  @IsOptional()
-  @Transform(trim)
+  @OptionalNotNull()
+  @Trim()
   @IsString()
   @Length(RAW_API_KEY_MIN, RAW_API_KEY_MAX)
   @Matches(/^[\x21-\x7e]+$/, { message: 'rawApiKey must be printable ASCII without spaces' })
+  @IsNotKeysmithKey()
   rawApiKey?: string;
 }
 
 export class ListApiKeysQueryDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'Only keys of this project (yours; others 404).' })
-  @IsOptional()
+  @OptionalNotNull()
   @IsUUID()
   projectId?: string;
 
   @ApiPropertyOptional({ enum: ['true', 'false'], description: 'Include revoked keys. Default false.' })
-  @IsOptional()
+  @OptionalNotNull()
   @Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value))
   @IsBoolean({ message: 'includeRevoked must be "true" or "false"' })
   includeRevoked?: boolean;

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsEmail, IsOptional, IsString, Length, MaxLength } from 'class-validator';
+import { IsEmail, IsString, Length, MaxLength } from 'class-validator';
+import { NoControlCharacters, OptionalNotNull } from 'src/http/validation.decorators';
 
 export const DEFAULT_PROVISIONED_KEY_NAME = 'provisioned';
 
@@ -12,6 +13,7 @@ export class ProvisionApiKeyDto {
   })
   @IsString()
   @Length(1, 255)
+  @NoControlCharacters()
   externalId: string;
 
   @ApiProperty({ maxLength: 320, example: 'ada@example.com', description: 'Stored on the user.' })
@@ -25,9 +27,10 @@ export class ProvisionApiKeyDto {
     example: 'Ada Lovelace',
     description: 'Stored on the user when given.',
   })
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @MaxLength(200)
+  @NoControlCharacters()
   name?: string;
 
   @ApiProperty({
@@ -38,6 +41,7 @@ export class ProvisionApiKeyDto {
   })
   @IsString()
   @Length(1, 255)
+  @NoControlCharacters()
   orgId: string;
 
   @ApiPropertyOptional({
@@ -46,9 +50,10 @@ export class ProvisionApiKeyDto {
     default: DEFAULT_PROVISIONED_KEY_NAME,
     description: 'The key’s name (its label). The user’s live keys with this name are revoked.',
   })
-  @IsOptional()
+  @OptionalNotNull()
   @IsString()
   @Length(1, 100)
+  @NoControlCharacters()
   keyName?: string;
 }
 

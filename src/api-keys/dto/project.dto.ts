@@ -1,8 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
 import { IsString, Length } from 'class-validator';
-
-const trim = ({ value }: { value: unknown }): unknown => (typeof value === 'string' ? value.trim() : value);
+import { NoControlCharacters, Trim } from 'src/http/validation.decorators';
 
 export class CreateProjectDto {
   @ApiProperty({
@@ -11,9 +9,10 @@ export class CreateProjectDto {
     example: 'Storefront',
     description: 'Surrounding whitespace is trimmed; names are unique per user (case-sensitive).',
   })
-  @Transform(trim)
+  @Trim()
   @IsString()
   @Length(1, 100)
+  @NoControlCharacters()
   name: string;
 }
 
