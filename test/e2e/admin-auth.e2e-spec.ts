@@ -29,12 +29,10 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
   let foreign: TestIssuer;
   const apps: TestApp[] = [];
   const secrets: string[] = [ADMIN_TOKEN];
-  // nestjs-pino keeps one process-wide logger, created by the first app of the file, so every app's lines
-  // land in some capture of this file: log assertions read all of them, from a mark taken beforehand.
-  const captures: LogCapture[] = [];
-  const logMark = (): number[] => captures.map((c) => c.lines.length);
-  const logsSince = (mark: number[] = []): string =>
-    captures.map((c, i) => c.lines.slice(mark[i] ?? 0).join('\n')).join('\n');
+  // Every app of this file logs into one capture (test/helpers/app.ts); assertions read it from a mark.
+  let logs: LogCapture | undefined;
+  const logMark = (): number => logs?.lines.length ?? 0;
+  const logsSince = (mark = 0): string => (logs?.lines.slice(mark) ?? []).join('\n');
   const leaked = (): string[] => secrets.filter((secret) => logsSince().includes(secret));
 
   const sessionEnv = (): Record<string, string> => ({
@@ -46,7 +44,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
   async function boot(env: Record<string, string>, database = db): Promise<TestApp> {
     const t = await startTestApp(database, env);
     apps.push(t);
-    captures.push(t.logs);
+    logs = t.logs;
     return t;
   }
 
@@ -319,7 +317,6 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
       const empty = await createTestDatabase();
       const mark = logMark();
       const closed = await startTestApp(empty, env);
-      captures.push(closed.logs);
       try {
         await whoami(closed).expect(401, UNAUTHORIZED);
         expect(logsSince(mark)).toMatch(/Mapped \{\/api\/v1\/admin\/whoami, GET\} route/);
