@@ -91,8 +91,31 @@ describe('HttpExceptionFilter and database errors', () => {
   });
 
   it('answers any other database error with a generic 500', () => {
-    expect(run(dbError('57P01')).body).toEqual({
+    expect(run(dbError('42P01')).body).toEqual({
       error: { type: 'internal_error', status: 500, message: 'Internal server error.' },
     });
+  });
+});
+
+describe('HttpExceptionFilter and an unreachable database', () => {
+  it.each([
+    [
+      'a refused connection',
+      Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+    ],
+    ['a terminated connection', new Error('Connection terminated unexpectedly')],
+    [
+      'an admin shutdown',
+      new QueryFailedError('SELECT 1', [], Object.assign(new Error('terminating'), { code: '57P01' })),
+    ],
+    [
+      'a refused database',
+      new QueryFailedError('SELECT 1', [], Object.assign(new Error('x'), { code: '08006' })),
+    ],
+  ])('answers %s with 503 service_unavailable and Retry-After', (_label, error) => {
+    const out = run(error);
+    expect(out.status).toBe(503);
+    expect(out.body).toMatchObject({ error: { type: 'service_unavailable', status: 503 } });
+    expect(Number(out.headers['retry-after'])).toBeGreaterThan(0);
   });
 });

@@ -9,6 +9,7 @@ import {
 import { ThrottlerException } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { QueryFailedError } from 'typeorm';
+import { isDatabaseUnavailable } from 'src/database/database-errors';
 import { ApiError, type ErrorDetail } from 'src/errors/api-error';
 import type { ErrorType } from 'src/errors/error-type';
 
@@ -148,6 +149,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
         body: this.generic(type, status),
         retryAfterSeconds: type === 'service_unavailable' ? 5 : undefined,
       };
+    }
+    if (isDatabaseUnavailable(exception)) {
+      return { body: this.generic('service_unavailable', 503), retryAfterSeconds: 5 };
     }
     if (exception instanceof QueryFailedError) {
       const mapped = mapDatabaseError(exception as QueryFailedError<Error>);
