@@ -1,5 +1,4 @@
 import { BadRequestException, type ArgumentsHost } from '@nestjs/common';
-import { ThrottlerException } from '@nestjs/throttler';
 import { ApiError } from 'src/errors/api-error';
 import { HttpExceptionFilter } from 'src/errors/http-exception.filter';
 import { QueryFailedError } from 'typeorm';
@@ -53,13 +52,6 @@ describe('HttpExceptionFilter', () => {
 
   it('turns a thrown non-Error into a generic 500', () => {
     expect(run('boom').status).toBe(500);
-  });
-
-  it('maps throttling to 429 rate_limited with Retry-After', () => {
-    const out = run(new ThrottlerException(), { 'retry-after': '42' });
-    expect(out.status).toBe(429);
-    expect(out.body).toMatchObject({ error: { type: 'rate_limited', status: 429 } });
-    expect(out.headers['retry-after']).toBe('42');
   });
 
   it('maps a plain 400 from a pipe to validation_failed', () => {

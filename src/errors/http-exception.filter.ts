@@ -6,7 +6,6 @@ import {
   Logger,
   type ExceptionFilter,
 } from '@nestjs/common';
-import { ThrottlerException } from '@nestjs/throttler';
 import type { Request, Response } from 'express';
 import { QueryFailedError } from 'typeorm';
 import { isDatabaseUnavailable } from 'src/database/database-errors';
@@ -130,10 +129,6 @@ export class HttpExceptionFilter implements ExceptionFilter {
       };
       if (exception.options.details) body.error.details = exception.options.details;
       return { body, retryAfterSeconds: exception.options.retryAfterSeconds };
-    }
-    if (exception instanceof ThrottlerException) {
-      const retry = Number(req.res?.getHeader('Retry-After')) || 60;
-      return { body: this.generic('rate_limited', 429), retryAfterSeconds: retry };
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
