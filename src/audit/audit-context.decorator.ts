@@ -1,13 +1,14 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import type { AuditContext } from 'src/audit/audit.service';
+import { clientIp } from 'src/http/client-ip';
 
 /** The audit context of the current request: the authenticated actor, the client IP and the request id. */
 export const Audit = createParamDecorator((_: unknown, ctx: ExecutionContext): AuditContext => {
   const req = ctx.switchToHttp().getRequest<Request>();
   return {
     actor: req.principal?.actor ?? 'anonymous',
-    ip: req.ip ?? null,
+    ip: clientIp(req),
     requestId: typeof req.id === 'string' ? req.id : null,
   };
 });

@@ -3,6 +3,11 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { isUUID } from 'class-validator';
 import { Repository } from 'typeorm';
 import { AuditEvent } from 'src/audit/audit-event.entity';
+import {
+  AUDIT_EVENTS_DEFAULT_LIMIT,
+  type AuditEventListDto,
+  type ListAuditEventsQueryDto,
+} from 'src/audit/dto/audit-events.dto';
 
 /** Reads the audit log for the admin API. */
 @Injectable()
@@ -13,7 +18,10 @@ export class AuditQueryService {
    * Newest first. `before` is an event id (exact keyset paging on (at, id), at the database's microsecond
    * precision, so no event is skipped or repeated) or an ISO instant (events strictly older).
    */
-  list(limit: number, before?: string): Promise<AuditEvent[]> {
+  async list({
+    limit = AUDIT_EVENTS_DEFAULT_LIMIT,
+    before,
+  }: ListAuditEventsQueryDto): Promise<AuditEventListDto> {
     const query = this.events
       .createQueryBuilder('e')
       .orderBy('e.at', 'DESC')
@@ -25,6 +33,19 @@ export class AuditQueryService {
     } else if (before !== undefined) {
       query.where('e.at < :before', { before: new Date(before) });
     }
-    return query.getMany();
+    const rows = await query.getMany();
+    return {
+      events: rows.map(({ id, at, actor, action, targetType, targetId, ip, requestId, metadata }) => ({
+        id,
+        at,
+        actor,
+        action,
+        targetType,
+        targetId,
+        ip,
+        requestId,
+        metadata,
+      })),
+    };
   }
 }

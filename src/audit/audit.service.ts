@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { EntityManager, LessThan, Repository } from 'typeorm';
+import { EntityManager, Repository } from 'typeorm';
 import { AuditEvent } from 'src/audit/audit-event.entity';
 
 /** Who acted, from where: taken from the authenticated request. */
@@ -33,15 +33,6 @@ export class AuditService {
       ip: ctx.ip,
       requestId: ctx.requestId,
       metadata: (entry.metadata ?? {}) as never,
-    });
-  }
-
-  /** Newest first; `before` pages by time. */
-  list(limit: number, before?: Date): Promise<AuditEvent[]> {
-    return this.events.find({
-      where: before ? { at: LessThan(before) } : {},
-      order: { at: 'DESC', id: 'DESC' },
-      take: limit,
     });
   }
 }

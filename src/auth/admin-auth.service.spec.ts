@@ -1,6 +1,5 @@
 import type { Request } from 'express';
 import type { AuditService } from 'src/audit/audit.service';
-import type { ApiKeyTableVerifier } from 'src/auth/admin-api-key.verifier';
 import { AdminAuthService } from 'src/auth/admin-auth.service';
 import type { SessionPrincipal } from 'src/auth/principal';
 import type { SessionAuthService } from 'src/auth/session-auth.service';
@@ -17,13 +16,13 @@ interface Fakes {
   sessions: { enabled: boolean; verify: jest.Mock<Promise<SessionPrincipal | null>, [string]> };
   tokens: {
     verify: jest.Mock<Promise<VerifiedOrgToken | null>, [string]>;
-    hasLiveToken: jest.Mock<Promise<boolean>, []>;
+    bootstrapClosed: jest.Mock<Promise<boolean>, []>;
   };
   audit: { record: jest.Mock<Promise<void>, unknown[]> };
   apiKeys: { verify: jest.Mock<Promise<{ keyPrefix: string } | null>, [string]> };
 }
 
-function build(env: Env, overrides: Partial<{ session: SessionPrincipal | null; liveToken: boolean }> = {}) {
+function build(env: Env, overrides: Partial<{ session: SessionPrincipal | null; anyToken: boolean }> = {}) {
   const fakes: Fakes = {
     sessions: {
       enabled: true,
@@ -41,7 +40,7 @@ function build(env: Env, overrides: Partial<{ session: SessionPrincipal | null; 
       verify: jest.fn((c: string) =>
         Promise.resolve(c === ORG_TOKEN ? { id: 'id-1', prefix: c.slice(0, 12) } : null),
       ),
-      hasLiveToken: jest.fn(() => Promise.resolve(overrides.liveToken ?? true)),
+      bootstrapClosed: jest.fn(() => Promise.resolve(overrides.anyToken ?? true)),
     },
     audit: { record: jest.fn(() => Promise.resolve()) },
     apiKeys: {
@@ -53,17 +52,18 @@ function build(env: Env, overrides: Partial<{ session: SessionPrincipal | null; 
     fakes.sessions as unknown as SessionAuthService,
     fakes.tokens as unknown as OrgTokensService,
     fakes.audit as unknown as AuditService,
-    fakes.apiKeys as unknown as ApiKeyTableVerifier,
+    fakes.apiKeys,
   );
   return { service, fakes };
 }
 
-const req = (credential?: string): Request =>
+const req = (credential?: string, method = 'GET'): Request =>
   ({
     headers: credential === undefined ? {} : { authorization: `Bearer ${credential}` },
-    method: 'GET',
+    method,
     path: '/api/v1/admin/whoami',
     ip: '127.0.0.1',
+    socket: { remoteAddress: '127.0.0.1' },
     id: 'req-1',
   }) as unknown as Request;
 
@@ -110,24 +110,30 @@ describe('AdminAuthService', () => {
     expect(fakes.sessions.verify).not.toHaveBeenCalled();
   });
 
-  it('bootstrap: open only with no live token, no ADMIN_TOKEN and the flag; audited', async () => {
-    const open = build({}, { liveToken: false });
+  it('bootstrap: open only before any token, without ADMIN_TOKEN and with the flag; writes audited', async () => {
+    const open = build({}, { anyToken: false });
     await expect(open.service.authenticate(req())).resolves.toEqual({
       kind: 'admin',
       tier: 'bootstrap',
       actor: 'bootstrap',
     });
+    // A read leaves no audit row; a write does.
+    expect(open.fakes.audit.record).not.toHaveBeenCalled();
+    await expect(open.service.authenticate(req(undefined, 'POST'))).resolves.toMatchObject({
+      tier: 'bootstrap',
+    });
+    expect(open.fakes.audit.record).toHaveBeenCalledTimes(1);
     expect(open.fakes.audit.record).toHaveBeenCalledWith(
       { actor: 'bootstrap', ip: '127.0.0.1', requestId: 'req-1' },
-      expect.objectContaining({ action: 'admin.bootstrap_use' }),
+      expect.objectContaining({ action: 'admin.bootstrap_use', targetId: 'POST /api/v1/admin/whoami' }),
     );
-    await expect(build({}, { liveToken: true }).service.authenticate(req())).rejects.toEqual(
+    await expect(build({}, { anyToken: true }).service.authenticate(req())).rejects.toEqual(
       ApiError.unauthorized(),
     );
-    const withAdminToken = build({ ADMIN_TOKEN }, { liveToken: false });
+    const withAdminToken = build({ ADMIN_TOKEN }, { anyToken: false });
     await expect(withAdminToken.service.authenticate(req())).rejects.toEqual(ApiError.unauthorized());
-    expect(withAdminToken.fakes.tokens.hasLiveToken).not.toHaveBeenCalled();
-    const flagOff = build({ ADMIN_BOOTSTRAP_OPEN: 'false' }, { liveToken: false });
+    expect(withAdminToken.fakes.tokens.bootstrapClosed).not.toHaveBeenCalled();
+    const flagOff = build({ ADMIN_BOOTSTRAP_OPEN: 'false' }, { anyToken: false });
     await expect(flagOff.service.authenticate(req())).rejects.toEqual(ApiError.unauthorized());
   });
 

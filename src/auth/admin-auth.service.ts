@@ -1,31 +1,29 @@
-import { Inject, Injectable, Logger, Optional, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Request } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import {
-  ADMIN_API_KEY_VERIFIER,
-  ApiKeyTableVerifier,
-  type AdminApiKeyVerifier,
-} from 'src/auth/admin-api-key.verifier';
+  ACTOR_ADMIN_TOKEN,
+  ACTOR_API_KEY_PREFIX,
+  ACTOR_BOOTSTRAP,
+  ACTOR_ORG_TOKEN_PREFIX,
+} from 'src/auth/actors';
+import { ADMIN_API_KEY_VERIFIER, type AdminApiKeyVerifier } from 'src/auth/admin-api-key.verifier';
 import { bearerCredential } from 'src/auth/bearer';
 import type { AdminPrincipal, AdminTier } from 'src/auth/principal';
 import { SessionAuthService } from 'src/auth/session-auth.service';
 import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 import { ApiError } from 'src/errors/api-error';
+import { clientIp } from 'src/http/client-ip';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
-
-/** Actor labels as they appear in audit rows, `createdBy` and logs. Greppable; one place to change. */
-export const ACTOR_BOOTSTRAP = 'bootstrap';
-export const ACTOR_SESSION_PREFIX = 'session:';
-export const ACTOR_ORG_TOKEN_PREFIX = 'org-token:';
-export const ACTOR_ADMIN_TOKEN = 'admin-token';
-export const ACTOR_API_KEY_PREFIX = 'api-key:';
 
 export const AUDIT_BOOTSTRAP_USE = 'admin.bootstrap_use';
 
 const BOOTSTRAP_WARNING =
-  'AdminAuth bootstrap is open: admin routes accept anyone until the first org token is minted. ' +
-  'Mint one now, or set ADMIN_TOKEN or ADMIN_BOOTSTRAP_OPEN=false.';
+  'AdminAuth bootstrap is open: admin routes accept anyone until the first org token is minted, and then ' +
+  'never again. Mint one now, or set ADMIN_TOKEN or ADMIN_BOOTSTRAP_OPEN=false.';
+/** Requests that change something; only they leave a bootstrap-use audit row (reads would flood it). */
+const MUTATING_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** One way of proving admin rights. `null`: this tier does not accept the request; the next one is tried. */
 export interface AdminTierStrategy {
@@ -35,7 +33,10 @@ export interface AdminTierStrategy {
 
 const principal = (tier: AdminTier, actor: string): AdminPrincipal => ({ kind: 'admin', tier, actor });
 
-/** Tier 0: open while no live org token exists, no ADMIN_TOKEN is set and ADMIN_BOOTSTRAP_OPEN allows it. */
+/**
+ * Tier 0: open until the first org token is minted (a one-way latch: revoking or expiring every token does
+ * not reopen it; ADMIN_TOKEN is the way back in), and only without ADMIN_TOKEN and with ADMIN_BOOTSTRAP_OPEN.
+ */
 class BootstrapTier implements AdminTierStrategy {
   readonly tier = 'bootstrap' as const;
   private readonly logger = new Logger('AdminAuth');
@@ -47,11 +48,12 @@ class BootstrapTier implements AdminTierStrategy {
   ) {}
 
   async authenticate(_credential: string | undefined, req: Request): Promise<AdminPrincipal | null> {
-    if (!this.configured || (await this.tokens.hasLiveToken())) return null;
+    if (!this.configured || (await this.tokens.bootstrapClosed())) return null;
     this.logger.warn({ method: req.method, path: req.path }, BOOTSTRAP_WARNING);
+    if (!MUTATING_METHODS.has(req.method)) return principal(this.tier, ACTOR_BOOTSTRAP);
     const ctx: AuditContext = {
       actor: ACTOR_BOOTSTRAP,
-      ip: req.ip ?? null,
+      ip: clientIp(req),
       requestId: typeof req.id === 'string' ? req.id : null,
     };
     await this.audit.record(ctx, {
@@ -78,7 +80,7 @@ class SessionTier implements AdminTierStrategy {
     const session = await this.sessions.verify(credential);
     if (!session) return null;
     if (this.orgId !== undefined && session.orgId !== this.orgId) return null;
-    return principal(this.tier, ACTOR_SESSION_PREFIX + session.sub);
+    return principal(this.tier, session.actor);
   }
 }
 
@@ -149,8 +151,7 @@ export class AdminAuthService implements OnApplicationBootstrap {
     sessions: SessionAuthService,
     private readonly tokens: OrgTokensService,
     audit: AuditService,
-    tableVerifier: ApiKeyTableVerifier,
-    @Optional() @Inject(ADMIN_API_KEY_VERIFIER) apiKeyVerifier?: AdminApiKeyVerifier,
+    @Inject(ADMIN_API_KEY_VERIFIER) apiKeyVerifier: AdminApiKeyVerifier,
   ) {
     const adminTokenSet = config.adminToken !== undefined;
     this.bootstrap = new BootstrapTier(config.adminBootstrapOpen && !adminTokenSet, tokens, audit);
@@ -160,12 +161,14 @@ export class AdminAuthService implements OnApplicationBootstrap {
       new SessionTier(sessions, config.orgId),
       new OrgTokenTier(tokens),
       new AdminTokenTier(config.adminToken),
-      new ApiKeyTier(this.apiKeyTierOn, apiKeyVerifier ?? tableVerifier),
+      new ApiKeyTier(this.apiKeyTierOn, apiKeyVerifier),
     ];
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.bootstrap.configured && !(await this.tokens.hasLiveToken())) this.logger.warn(BOOTSTRAP_WARNING);
+    if (this.bootstrap.configured && !(await this.tokens.bootstrapClosed())) {
+      this.logger.warn(BOOTSTRAP_WARNING);
+    }
     if (this.apiKeyTierOn) {
       this.logger.warn(
         'ADMIN_AUTH_ALLOW_API_KEYS=true: any live API key is an admin credential (deprecated)',

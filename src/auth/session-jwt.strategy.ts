@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-jwt';
+import { ACTOR_SESSION_PREFIX } from 'src/auth/actors';
 import { jwtStrategyOptions, type JwtClaims } from 'src/auth/jwt-options';
 import type { SessionPrincipal } from 'src/auth/principal';
 import type { JwtIssuerConfig } from 'src/config/app-config';
@@ -20,6 +21,6 @@ export class SessionJwtStrategy extends PassportStrategy(Strategy, SESSION_STRAT
     // A client-credentials token names a service, not a person, even when the issuer is shared.
     if (payload.gty === 'client-credentials') return false;
     const orgId = typeof payload.org_id === 'string' && payload.org_id !== '' ? payload.org_id : undefined;
-    return { kind: 'session', sub, ...(orgId ? { orgId } : {}), actor: `session:${sub}` };
+    return { kind: 'session', sub, ...(orgId ? { orgId } : {}), actor: ACTOR_SESSION_PREFIX + sub };
   }
 }

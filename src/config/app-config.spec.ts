@@ -80,6 +80,53 @@ describe('loadAppConfig', () => {
     ).toEqual([expect.stringContaining('exclusive')]);
   });
 
+  describe('session tokens kept apart from M2M tokens', () => {
+    const production = { NODE_ENV: 'production', OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com' };
+    const jwks = { AUTH_SESSION_JWKS_URI: 'https://idp.example/.well-known/jwks.json' };
+    const secret = { AUTH_SESSION_SECRET: 's'.repeat(40) };
+    const issuer = { AUTH_SESSION_ISSUER: 'https://idp.example/' };
+    const audience = { AUTH_SESSION_AUDIENCE: 'keysmith-ui' };
+
+    it.each([
+      ['a JWKS, neither', jwks, ['AUTH_SESSION_ISSUER', 'AUTH_SESSION_AUDIENCE']],
+      ['a JWKS, no audience', { ...jwks, ...issuer }, ['AUTH_SESSION_AUDIENCE']],
+      ['a JWKS, no issuer', { ...jwks, ...audience }, ['AUTH_SESSION_ISSUER']],
+      ['a secret, neither', secret, ['AUTH_SESSION_ISSUER', 'AUTH_SESSION_AUDIENCE']],
+    ])('in production, the session tier with %s set refuses to start', (_label, env, named) => {
+      const problems = problemsOf({ ...production, ...env });
+      expect(problems).toHaveLength(1);
+      for (const variable of named) expect(problems[0]).toContain(variable);
+    });
+
+    it('in production, the session tier starts with issuer and audience; off, it needs neither', () => {
+      expect(problemsOf({ ...production, ...jwks, ...issuer, ...audience })).toEqual([]);
+      expect(problemsOf({ ...production, ...secret, ...issuer, ...audience })).toEqual([]);
+      expect(problemsOf(production)).toEqual([]);
+    });
+
+    it('outside production, issuer and audience stay optional', () => {
+      expect(problemsOf(jwks)).toEqual([]);
+    });
+
+    it.each([
+      ['development', {}],
+      ['production', { ...production, ...issuer }],
+    ])('refuses one audience for sessions and M2M (%s)', (_label, env) => {
+      const problems = problemsOf({
+        ...env,
+        ...jwks,
+        AUTH_SESSION_AUDIENCE: 'keysmith',
+        AUTH_M2M_AUDIENCE: 'keysmith',
+      });
+      expect(problems).toEqual([
+        expect.stringMatching(/AUTH_SESSION_AUDIENCE and AUTH_M2M_AUDIENCE must differ/),
+      ]);
+      expect(problemsOf({ ...env, ...jwks, ...audience, AUTH_M2M_AUDIENCE: 'keysmith-internal' })).toEqual(
+        [],
+      );
+    });
+  });
+
   it('parses TRUST_PROXY as hops, booleans or an Express trust value', () => {
     expect(loadAppConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
     expect(loadAppConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);

@@ -118,6 +118,21 @@ export function loadAppConfig(env: Env): AppConfig {
     issuer: str('AUTH_M2M_ISSUER'),
     audience: str('AUTH_M2M_AUDIENCE'),
   };
+  // Issuer and audience are what keep a machine token from passing as a person's session; a `gty` claim is
+  // only a hint some issuers set.
+  if (isProduction && (session.jwksUri || session.secret)) {
+    const missing = ['AUTH_SESSION_ISSUER', 'AUTH_SESSION_AUDIENCE'].filter(
+      (name) => str(name) === undefined,
+    );
+    if (missing.length) {
+      problems.push(`${missing.join(' and ')} must be set in production when the session tier is on`);
+    }
+  }
+  if (session.audience && m2m.audience && session.audience === m2m.audience) {
+    problems.push(
+      'AUTH_SESSION_AUDIENCE and AUTH_M2M_AUDIENCE must differ: one audience would let M2M tokens pass as sessions',
+    );
+  }
 
   const allowedOrgs = str('PROVISION_ALLOWED_ORG_IDS');
   const provisionAllowedOrgIds = allowedOrgs

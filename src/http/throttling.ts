@@ -6,6 +6,7 @@ import {
   Logger,
   Module,
   SetMetadata,
+  type OnApplicationBootstrap,
   UseGuards,
   type CanActivate,
   type ExecutionContext,
@@ -22,32 +23,41 @@ import type { Principal } from 'src/auth/principal';
 import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 import { ApiError } from 'src/errors/api-error';
 import { assertUnreachable } from 'src/errors/assert-unreachable';
+import { clientIp } from 'src/http/client-ip';
 
 /**
- * Rate limits. A bucket is a named limit shared by every route that uses it, counted per client IP (the
- * Express `req.ip`, so TRUST_PROXY decides it) or per authenticated principal (an M2M client, a session
- * user, an admin actor).
+ * Rate limits. A bucket is a named limit shared by every route that uses it, counted per client IP
+ * (`clientIp(req)`: TRUST_PROXY decides it) or per authenticated principal (an M2M client, a session user,
+ * an admin actor).
  *
- * - IP buckets are checked by `RateLimitGuard`, a global guard registered before the global AuthGuard, so
+ * - `ip` buckets are checked by `RateLimitGuard`, a global guard registered before the global AuthGuard, so
  *   requests without (or with wrong) credentials are counted and limited too: brute force is bounded.
- * - Principal buckets need the principal, so `@RateLimit` attaches `PrincipalRateLimitGuard` to the route;
- *   route guards run after the global ones (and before pipes: invalid bodies count too).
+ * - `authenticated-ip` and `principal` buckets count only requests that authenticated, so strangers cannot
+ *   use them up: `@RateLimit` attaches `AuthenticatedRateLimitGuard` to the route; route guards run after
+ *   the global ones (and before pipes: invalid bodies count too).
  *
  * Every `@AdminAuth` route is on the `admin` bucket unless it names its own buckets with `@RateLimit`.
- * Counts live in memory, or in Redis when REDIS_URL is set so that every instance shares them.
+ * Counts live in memory, or in Redis when REDIS_URL is set so that every instance shares them; while Redis
+ * is unreachable each instance counts in its own memory.
  */
 export type RateLimitBucket = 'admin' | 'org-token-mint' | 'provision' | 'oauth-start' | 'developer-write';
 
 export interface RateLimitPolicy {
   limit: number;
   windowSeconds: number;
-  /** What a request is counted against: the client IP, or the authenticated principal. */
-  per: 'ip' | 'principal';
+  /**
+   * What a request is counted against, and which requests count: `ip`, the client IP, every request
+   * (before authentication); `authenticated-ip`, the client IP, only requests that authenticated;
+   * `principal`, the authenticated principal.
+   */
+  per: 'ip' | 'authenticated-ip' | 'principal';
 }
 
 export const RATE_LIMIT_POLICIES: Record<RateLimitBucket, RateLimitPolicy> = {
   admin: { limit: 300, windowSeconds: 60, per: 'ip' },
-  'org-token-mint': { limit: 10, windowSeconds: 60 * 60, per: 'ip' },
+  // After authentication: anonymous attempts must not use up the admins' mints (the mint route is also on
+  // `admin`, which bounds brute force before authentication).
+  'org-token-mint': { limit: 10, windowSeconds: 60 * 60, per: 'authenticated-ip' },
   provision: { limit: 60, windowSeconds: 60, per: 'principal' },
   'oauth-start': { limit: 5, windowSeconds: 60, per: 'ip' },
   // Creating projects, minting, storing and revoking keys from the settings UI: generous for a person.
@@ -68,20 +78,31 @@ export const RateLimit = (
         .join('; ')}.`,
     }),
   ];
-  if (buckets.some((b) => RATE_LIMIT_POLICIES[b].per === 'principal')) {
-    decorators.push(UseGuards(PrincipalRateLimitGuard));
+  if (buckets.some((b) => RATE_LIMIT_POLICIES[b].per !== 'ip')) {
+    decorators.push(UseGuards(AuthenticatedRateLimitGuard));
   }
   return applyDecorators(...decorators);
 };
 
 function describePolicy(bucket: RateLimitBucket, p: RateLimitPolicy): string {
   const window = p.windowSeconds % 3600 === 0 ? `${p.windowSeconds / 3600} h` : `${p.windowSeconds} s`;
-  return `${bucket}: ${p.limit} per ${window} per ${p.per === 'ip' ? 'client IP' : 'caller'}`;
+  const per = {
+    ip: 'client IP',
+    'authenticated-ip': 'client IP (authenticated requests)',
+    principal: 'caller',
+  };
+  return `${bucket}: ${p.limit} per ${window} per ${per[p.per]}`;
 }
 
-/** The buckets a route counts against: its `@RateLimit` buckets, else `admin` for admin routes. */
-export function routeBuckets(reflector: Reflector, context: ExecutionContext): RateLimitBucket[] {
-  const targets = [context.getHandler(), context.getClass()];
+type ReflectTarget = ReturnType<ExecutionContext['getHandler']> | ReturnType<ExecutionContext['getClass']>;
+
+/** The buckets a route handler counts against: its `@RateLimit` buckets, else `admin` for admin routes. */
+export function routeBuckets(
+  reflector: Reflector,
+  handler: ReflectTarget,
+  controller: ReflectTarget,
+): RateLimitBucket[] {
+  const targets = [handler, controller];
   const explicit = reflector.getAllAndOverride<RateLimitBucket[] | undefined>(RATE_LIMIT_BUCKETS, targets);
   if (explicit) return explicit;
   const auth = reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, targets);
@@ -89,7 +110,8 @@ export function routeBuckets(reflector: Reflector, context: ExecutionContext): R
 }
 
 abstract class BucketGuard implements CanActivate {
-  protected abstract readonly per: RateLimitPolicy['per'];
+  /** The kinds of bucket this guard counts. */
+  protected abstract readonly counts: readonly RateLimitPolicy['per'][];
 
   constructor(
     private readonly reflector: Reflector,
@@ -98,18 +120,17 @@ abstract class BucketGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const buckets = routeBuckets(this.reflector, context).filter(
-      (b) => RATE_LIMIT_POLICIES[b].per === this.per,
+    const buckets = routeBuckets(this.reflector, context.getHandler(), context.getClass()).filter((b) =>
+      this.counts.includes(RATE_LIMIT_POLICIES[b].per),
     );
     if (!buckets.length) return true;
     const req = context.switchToHttp().getRequest<Request>();
     const res = context.switchToHttp().getResponse<Response>();
-    const tracker = this.tracker(req);
     let tightest: { limit: number; remaining: number } | undefined;
     for (const bucket of buckets) {
       const policy = RATE_LIMIT_POLICIES[bucket];
       const record = await this.storage.increment(
-        `keysmith:rl:${bucket}:${tracker}`,
+        `keysmith:rl:${bucket}:${tracker(policy.per, req)}`,
         policy.windowSeconds * 1000,
         policy.limit,
         0, // no penalty block: a sliding window, so Retry-After is when the oldest counted hit leaves it
@@ -129,27 +150,31 @@ abstract class BucketGuard implements CanActivate {
     }
     return true;
   }
-
-  protected abstract tracker(req: Request): string;
 }
 
-/** Global: IP buckets, before authentication. Registered in AppModule ahead of the AuthGuard. */
+/** Global: `ip` buckets, before authentication. Registered in AppModule ahead of the AuthGuard. */
 @Injectable()
 export class RateLimitGuard extends BucketGuard {
-  protected readonly per = 'ip' as const;
-
-  protected tracker(req: Request): string {
-    return normalizeIp(req.ip ?? req.socket.remoteAddress ?? 'unknown');
-  }
+  protected readonly counts = ['ip'] as const;
 }
 
-/** Route-level (added by `@RateLimit`): principal buckets, after authentication. */
+/** Route-level (added by `@RateLimit`): `authenticated-ip` and `principal` buckets, after authentication. */
 @Injectable()
-export class PrincipalRateLimitGuard extends BucketGuard {
-  protected readonly per = 'principal' as const;
+export class AuthenticatedRateLimitGuard extends BucketGuard {
+  protected readonly counts = ['authenticated-ip', 'principal'] as const;
+}
 
-  protected tracker(req: Request): string {
-    return principalTracker(req.principal);
+/** Who a request is counted as in a bucket of kind `per`. */
+function tracker(per: RateLimitPolicy['per'], req: Request): string {
+  switch (per) {
+    case 'ip':
+    case 'authenticated-ip':
+      // Always an IP address (IPv6 grouped by /64), whatever a forwarded header said: keys stay small.
+      return normalizeIp(clientIp(req) ?? 'unknown');
+    case 'principal':
+      return principalTracker(req.principal);
+    default:
+      return assertUnreachable(per);
   }
 }
 
@@ -193,27 +218,33 @@ type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>
 
 export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShutdown {
   private readonly logger = new Logger('RateLimit');
+  /** Counts while Redis is unreachable: limits still hold, per instance, instead of failing open. */
+  private readonly fallback = new ThrottlerStorageService();
+  private outage = false;
 
   constructor(private readonly redis: Redis) {
     redis.defineCommand('keysmithSlidingWindow', { numberOfKeys: 1, lua: SLIDING_WINDOW_SCRIPT });
-    // ioredis reconnects by itself; without a listener an outage would be an unhandled 'error' event.
-    redis.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'redis error'));
+    // ioredis reconnects by itself and reports every failed attempt as an 'error' event (unhandled without a
+    // listener). The outage is logged once, by the first request counted in memory instead (increment).
+    redis.on('error', () => undefined);
+    redis.on('ready', () => this.reportRecovery());
   }
 
-  async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+  async increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration: number,
+    throttlerName: string,
+  ): Promise<ThrottlerStorageRecord> {
     const run = (this.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)
       .keysmithSlidingWindow!;
     let reply: [number, number, number];
     try {
       reply = (await run.call(this.redis, key, ttl, limit, randomBytes(6).toString('hex'))) as typeof reply;
     } catch (err) {
-      // Fail open: rate limits are a second line behind authentication, and a Redis outage must not take
-      // the admin surface down with it. Loud, so the outage is noticed.
-      this.logger.error(
-        { err: (err as Error).message },
-        'rate-limit storage unavailable; request not counted',
-      );
-      return { totalHits: 0, timeToExpire: 0, isBlocked: false, timeToBlockExpire: 0 };
+      this.reportOutage(err as Error);
+      return this.fallback.increment(key, ttl, limit, blockDuration, throttlerName);
     }
     const [totalHits, blocked, msLeft] = reply;
     const secondsLeft = Math.max(1, Math.ceil(msLeft / 1000));
@@ -225,7 +256,24 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
     };
   }
 
+  /** Once per outage, and never a key or a count. */
+  private reportOutage(err: Error): void {
+    if (this.outage) return;
+    this.outage = true;
+    this.logger.error(
+      { err: err.message },
+      'rate-limit storage (Redis) unavailable: counting in this instance’s memory until it is back',
+    );
+  }
+
+  private reportRecovery(): void {
+    if (!this.outage) return;
+    this.outage = false;
+    this.logger.warn('rate-limit storage (Redis) is back: counts are shared again');
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    this.fallback.onApplicationShutdown();
     // Not connected (outage): disconnect() also stops the reconnect loop, which quit() would wait on.
     if (this.redis.status === 'ready') await this.redis.quit().catch(() => this.redis.disconnect());
     else this.redis.disconnect();
@@ -240,8 +288,8 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
       inject: [APP_CONFIG],
       useFactory: async (config: AppConfig): Promise<ThrottlerStorage> => {
         if (!config.redisUrl) return new ThrottlerStorageService();
-        // No offline queue: while Redis is unreachable a count fails at once (and the request is let
-        // through, see increment) instead of waiting for a reconnect.
+        // No offline queue: while Redis is unreachable a count fails at once (and is made in memory, see
+        // increment) instead of waiting for a reconnect.
         const redis = new Redis(config.redisUrl, {
           lazyConnect: true,
           enableOfflineQueue: false,
@@ -249,14 +297,25 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
         });
         const storage = new RedisThrottlerStorage(redis);
         await redis.connect().catch((err: Error) => {
-          new Logger('RateLimit').error({ err: err.message }, 'redis unreachable at start; retrying');
+          new Logger('RateLimit').warn({ err: err.message }, 'redis unreachable at start; retrying');
         });
         return storage;
       },
     },
     RateLimitGuard,
-    PrincipalRateLimitGuard,
+    AuthenticatedRateLimitGuard,
   ],
-  exports: [ThrottlerStorage, RateLimitGuard, PrincipalRateLimitGuard],
+  exports: [ThrottlerStorage, RateLimitGuard, AuthenticatedRateLimitGuard],
 })
-export class ThrottlingModule {}
+export class ThrottlingModule implements OnApplicationBootstrap {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.trustProxy === true) {
+      new Logger('ClientIp').warn(
+        'TRUST_PROXY=true trusts every X-Forwarded-For hop: any client can choose the IP its rate limits ' +
+          'and audit rows use. Set TRUST_PROXY to the number of proxies in front of keysmith (e.g. 1).',
+      );
+    }
+  }
+}

@@ -26,3 +26,30 @@ export const NoControlCharacters = (): PropertyDecorator =>
       defaultMessage: (args) => `${args?.property ?? 'value'} must not contain control characters`,
     },
   });
+
+/** Dates past this cannot be stored in every client's date type; no credential needs to expire later. */
+export const MAX_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const WITH_ZONE = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
+
+/**
+ * Whether `value` names one future instant, before year 10000. A date-time without `Z` or an offset is
+ * refused: it would be read in the server's time zone. A bare date is midnight UTC.
+ */
+export function isFutureInstant(value: unknown, now = Date.now()): boolean {
+  if (typeof value !== 'string') return false;
+  if (value.includes('T') && !WITH_ZONE.test(value)) return false;
+  const ms = Date.parse(value);
+  return !Number.isNaN(ms) && ms > now && ms <= MAX_EXPIRY_MS;
+}
+
+/** An expiry: see `isFutureInstant`. Pair it with `@IsISO8601({ strict: true, strictSeparator: true })`. */
+export const IsFutureInstant = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'isFutureInstant',
+    validator: {
+      validate: (value: unknown) => isFutureInstant(value),
+      defaultMessage: (args) =>
+        `${args?.property ?? 'value'} must be an ISO 8601 date-time with Z or an offset, in the future, ` +
+        'before year 10000',
+    },
+  });

@@ -24,13 +24,14 @@ export class OrgTokensController {
   constructor(private readonly tokens: OrgTokensService) {}
 
   @Post()
-  @RateLimit('org-token-mint')
+  @RateLimit('admin', 'org-token-mint')
   @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary: 'Mint an org token',
     description:
       'The plaintext `token` is in this response only. An empty body mints an unnamed token that never ' +
-      'expires. `createdBy` is the caller’s actor. 10 mints per hour per client IP, a bucket of its own.',
+      'expires. `createdBy` is the caller’s actor. 10 authenticated mints per hour per client IP (a bucket ' +
+      'of its own, which refused requests do not use up), on top of the `admin` limit.',
   })
   @ApiCreatedResponse({ type: MintedOrgTokenDto })
   @ApiBadRequestResponse({

@@ -3,6 +3,8 @@ import { assertUnreachable } from 'src/errors/assert-unreachable';
 
 export enum OrgTokenErrorCode {
   NotFound = 'org_token_not_found',
+  /** A bootstrap mint that lost the race to the first token: bootstrap is closed, so it is the guard's 401. */
+  BootstrapClosed = 'org_token_bootstrap_closed',
 }
 
 /** The API error each org-token failure answers with. */
@@ -10,6 +12,8 @@ export function orgTokenError(code: OrgTokenErrorCode): ApiError {
   switch (code) {
     case OrgTokenErrorCode.NotFound:
       return ApiError.notFound('Org token');
+    case OrgTokenErrorCode.BootstrapClosed:
+      return ApiError.unauthorized();
     default:
       return assertUnreachable(code);
   }

@@ -2,8 +2,9 @@ import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/comm
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { LRUCache } from 'lru-cache';
 import type { Pool } from 'pg';
-import { DataSource, Repository } from 'typeorm';
+import { DataSource, EntityManager, Repository } from 'typeorm';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
+import { ACTOR_BOOTSTRAP } from 'src/auth/actors';
 import type { CreateOrgTokenDto } from 'src/org-tokens/dto/create-org-token.dto';
 import type {
   MintedOrgTokenDto,
@@ -30,6 +31,8 @@ export interface VerifiedOrgToken {
 }
 
 const LIVE = 'revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())';
+/** Serialises bootstrap mints across instances (a transaction-scoped advisory lock; "kso" in ASCII). */
+const BOOTSTRAP_MINT_LOCK = 0x6b736f;
 
 @Injectable()
 export class OrgTokensService implements BeforeApplicationShutdown {
@@ -37,6 +40,8 @@ export class OrgTokensService implements BeforeApplicationShutdown {
   /** Token id → when this instance last wrote its `last_used_at` (ms). Bounded: a miss only costs a write. */
   private readonly lastUseWrites = new LRUCache<string, number>({ max: 10_000 });
   private readonly pendingWrites = new Set<Promise<void>>();
+  /** Once an org token has existed bootstrap never opens again, so "closed" is remembered for good. */
+  private bootstrapLatched = false;
 
   constructor(
     @InjectRepository(OrgToken) private readonly tokens: Repository<OrgToken>,
@@ -49,6 +54,12 @@ export class OrgTokensService implements BeforeApplicationShutdown {
     const name = dto.name?.trim() || null;
     const expiresAt = dto.expiresAt ? new Date(dto.expiresAt) : null;
     const row = await this.dataSource.transaction(async (manager) => {
+      if (ctx.actor === ACTOR_BOOTSTRAP) {
+        // The bootstrap tier let this request in because no token existed when it looked; parallel
+        // anonymous mints all saw that. One at a time, and only the first finds the table still empty.
+        await manager.query('SELECT pg_advisory_xact_lock($1)', [BOOTSTRAP_MINT_LOCK]);
+        if (await this.anyTokenExists(manager)) throw orgTokenError(OrgTokenErrorCode.BootstrapClosed);
+      }
       const repo = manager.getRepository(OrgToken);
       const saved = await repo.save(
         repo.create({ name, tokenHash: hash, prefix, createdBy: ctx.actor, expiresAt }),
@@ -65,6 +76,7 @@ export class OrgTokensService implements BeforeApplicationShutdown {
       );
       return saved;
     });
+    this.bootstrapLatched = true;
     return {
       id: row.id,
       name: row.name,
@@ -81,7 +93,7 @@ export class OrgTokensService implements BeforeApplicationShutdown {
   async list(): Promise<OrgTokenListDto> {
     const rows = await this.tokens
       .createQueryBuilder('t')
-      .where(LIVE.replace(/\b(revoked_at|expires_at)\b/g, 't.$1'))
+      .where('t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())')
       .orderBy('t.created_at', 'DESC')
       .addOrderBy('t.id', 'DESC')
       .limit(ORG_TOKEN_LIST_LIMIT)
@@ -144,9 +156,18 @@ export class OrgTokensService implements BeforeApplicationShutdown {
     return (this.dataSource.driver as unknown as { master: Pool }).master;
   }
 
-  /** Whether any live token exists (closes the bootstrap tier). Not cached: that would keep it open. */
-  async hasLiveToken(): Promise<boolean> {
-    const rows = await this.dataSource.query<unknown[]>(`SELECT 1 FROM org_tokens WHERE ${LIVE} LIMIT 1`);
+  /**
+   * Whether the bootstrap tier is closed for good: an org token exists or has ever existed (revoked and
+   * expired rows are kept, so any row is the latch). Once true it is remembered and costs no more queries;
+   * until then each call looks, so a token minted on another instance closes it here on the next request.
+   */
+  async bootstrapClosed(): Promise<boolean> {
+    if (!this.bootstrapLatched && (await this.anyTokenExists())) this.bootstrapLatched = true;
+    return this.bootstrapLatched;
+  }
+
+  private async anyTokenExists(manager: EntityManager = this.dataSource.manager): Promise<boolean> {
+    const rows = await manager.query<unknown[]>('SELECT 1 FROM org_tokens LIMIT 1');
     return rows.length > 0;
   }
 
@@ -159,11 +180,15 @@ export class OrgTokensService implements BeforeApplicationShutdown {
     await this.settle();
   }
 
-  /** Records a use without delaying or failing the request: fire and forget, coalesced per token. */
+  /**
+   * Records a use without delaying or failing the request: fire and forget, coalesced per token, and
+   * skipped while requests are queueing for a pooled connection (the next use records it instead).
+   */
   private touch(id: string): void {
     const now = Date.now();
     const last = this.lastUseWrites.get(id);
     if (last !== undefined && now - last < LAST_USED_WRITE_INTERVAL_SECONDS * 1000) return;
+    if (this.pool().waitingCount > 0) return;
     this.lastUseWrites.set(id, now);
     const write = this.dataSource
       .query(

@@ -5,6 +5,7 @@ import request from 'supertest';
 import { RATE_LIMIT_POLICIES } from 'src/http/throttling';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import type { LogCapture } from 'test/helpers/log-capture';
 import { TestIssuer } from 'test/helpers/issuer';
 import { internalEnv, m2mToken } from 'test/helpers/m2m';
 
@@ -53,6 +54,15 @@ describe('rate limits: the mint bucket, the admin limiter, client IPs, shared st
     await db?.drop();
   });
 
+  // Every app of this file logs into one capture (test/helpers/app.ts); assertions read it from a mark.
+  let capture: LogCapture | undefined;
+  const logMark = (): number => capture?.lines.length ?? 0;
+  async function start(env: Record<string, string>): Promise<TestApp> {
+    const t = await startTestApp(db, env);
+    capture = t.logs;
+    return t;
+  }
+
   const mint = (t: TestApp, ip?: string) => {
     const req = request(t.http).post(MINT).set('authorization', `Bearer ${ADMIN_TOKEN}`);
     return (ip ? req.set('x-forwarded-for', ip) : req).send({});
@@ -62,7 +72,7 @@ describe('rate limits: the mint bucket, the admin limiter, client IPs, shared st
     let t: TestApp;
 
     beforeAll(async () => {
-      t = await startTestApp(db, { ADMIN_TOKEN });
+      t = await start({ ADMIN_TOKEN });
     });
     afterAll(async () => {
       expect(t.logs.leaked(secrets)).toEqual([]);
@@ -92,32 +102,86 @@ describe('rate limits: the mint bucket, the admin limiter, client IPs, shared st
         .expect(200);
       expect(eleventh.headers['cache-control']).toBe('no-store');
     });
+  });
 
-    it('counts requests without valid credentials too: brute force meets 429 before 401', async () => {
-      const { limit } = RATE_LIMIT_POLICIES.admin;
-      // Already spent in this window by the previous test: 3 admin requests (list, revoke, whoami).
+  it('counts requests without valid credentials too: brute force meets 429 before 401', async () => {
+    // An instance of its own: its in-memory counts start at zero whatever other tests did.
+    const t = await start({ ADMIN_TOKEN });
+    try {
+      const { limit, windowSeconds } = RATE_LIMIT_POLICIES.admin;
       let refused = 0;
       let limited: request.Response | undefined;
       for (let i = 0; i < limit + 5 && !limited; i++) {
-        const res = await request(t.http)
-          .get('/api/v1/admin/whoami')
-          .set('authorization', `Bearer guess-${i}`);
+        // Alternating routes: the admin bucket covers the mint route too, before authentication.
+        const res =
+          i % 2
+            ? await request(t.http).get('/api/v1/admin/whoami').set('authorization', `Bearer guess-${i}`)
+            : await request(t.http).post(MINT).set('authorization', `Bearer guess-${i}`).send({});
         if (res.status === 401) refused++;
         else limited = res;
       }
-      expect(refused).toBe(limit - 3);
-      expectRateLimited(limited!, RATE_LIMIT_POLICIES.admin.windowSeconds);
+      expect(refused).toBe(limit);
+      expectRateLimited(limited!, windowSeconds);
       // The same bucket covers every admin route, valid credential or not.
       const withToken = await request(t.http).get(MINT).set('authorization', `Bearer ${ADMIN_TOKEN}`);
-      expectRateLimited(withToken, 60);
+      expectRateLimited(withToken, windowSeconds);
       // Routes outside the admin surface are not on it.
       await request(t.http).get('/health/live').expect(200);
-    });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('refused mints do not use up the mint bucket; the 11th authenticated mint still meets 429', async () => {
+    const t = await start({ ADMIN_TOKEN });
+    try {
+      for (let i = 0; i < 10; i++) {
+        await request(t.http).post(MINT).send({}).expect(401);
+        await request(t.http).post(MINT).set('authorization', `Bearer guess-${i}`).send({}).expect(401);
+      }
+      for (let i = 0; i < 10; i++) {
+        const res = await mint(t).expect(201);
+        secrets.push((res.body as { token: string }).token);
+      }
+      const eleventh = await mint(t);
+      expectRateLimited(eleventh, 3600);
+      expect(Number(eleventh.headers['retry-after'])).toBeGreaterThan(3500);
+    } finally {
+      expect(t.logs.leaked(secrets)).toEqual([]);
+      await t.close();
+    }
   });
 
   describe('TRUST_PROXY', () => {
+    it('true: warns at start; a forwarded value that is not an IP is ignored for limits and audit rows', async () => {
+      const mark = logMark();
+      const t = await start({ ADMIN_TOKEN, TRUST_PROXY: 'true' });
+      try {
+        expect(t.logs.lines.slice(mark).join('\n')).toMatch(/"level":40.*TRUST_PROXY=true trusts every/);
+        // 80 characters of junk: minted, and the audit row has the socket address instead.
+        const junk = 'j'.repeat(80);
+        const res = await mint(t, junk).set('x-request-id', 'xff-junk-1').expect(201);
+        secrets.push((res.body as { token: string }).token);
+        const [row] = await db.query<{ ip: string }>(`SELECT ip FROM audit_events WHERE request_id = $1`, [
+          'xff-junk-1',
+        ]);
+        expect(row?.ip).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
+        // Every junk value counts against the socket address: one bucket, not one per string.
+        for (let i = 1; i < 10; i++) {
+          const more = await mint(t, `junk-${i}-${'x'.repeat(200)}`).expect(201);
+          secrets.push((more.body as { token: string }).token);
+        }
+        expectRateLimited(await mint(t, 'yet-another-junk-value'), 3600);
+        // A real forwarded address still has a bucket of its own.
+        const other = await mint(t, randomIp()).expect(201);
+        secrets.push((other.body as { token: string }).token);
+      } finally {
+        await t.close();
+      }
+    });
+
     it('set: each forwarded client IP has its own mint bucket', async () => {
-      const t = await startTestApp(db, { ADMIN_TOKEN, TRUST_PROXY: '1' });
+      const t = await start({ ADMIN_TOKEN, TRUST_PROXY: '1' });
       try {
         const a = randomIp();
         for (let i = 0; i < 10; i++)
@@ -139,7 +203,7 @@ describe('rate limits: the mint bucket, the admin limiter, client IPs, shared st
     beforeAll(async () => {
       m2m = await TestIssuer.start('keysmith-internal');
       session = await TestIssuer.start('keysmith-ui');
-      t = await startTestApp(db, internalEnv(m2m, session));
+      t = await start(internalEnv(m2m, session));
     });
     afterAll(async () => {
       await t?.close();
@@ -173,8 +237,8 @@ describe('rate limits: the mint bucket, the admin limiter, client IPs, shared st
 
     beforeAll(async () => {
       redis = new Redis(REDIS_URL);
-      a = await startTestApp(db, { ADMIN_TOKEN, TRUST_PROXY: 'true', REDIS_URL });
-      b = await startTestApp(db, { ADMIN_TOKEN, TRUST_PROXY: 'true', REDIS_URL });
+      a = await start({ ADMIN_TOKEN, TRUST_PROXY: 'true', REDIS_URL });
+      b = await start({ ADMIN_TOKEN, TRUST_PROXY: 'true', REDIS_URL });
     });
     afterAll(async () => {
       await a?.close();
@@ -197,13 +261,25 @@ describe('rate limits: the mint bucket, the admin limiter, client IPs, shared st
     });
   });
 
-  it('with Redis unreachable, requests are let through (fail open)', async () => {
-    const t = await startTestApp(db, { ADMIN_TOKEN, REDIS_URL: 'redis://127.0.0.1:1' });
+  it('with Redis unreachable, limits still hold, counted in the instance’s memory; logged once', async () => {
+    const mark = logMark();
+    const t = await start({ ADMIN_TOKEN, REDIS_URL: 'redis://127.0.0.1:1' });
     try {
       await request(t.http)
         .get('/api/v1/admin/whoami')
         .set('authorization', `Bearer ${ADMIN_TOKEN}`)
         .expect(200, { tier: 'admin_token', actor: 'admin-token' });
+      for (let i = 0; i < 10; i++) {
+        const res = await mint(t).expect(201);
+        secrets.push((res.body as { token: string }).token);
+      }
+      expectRateLimited(await mint(t), 3600);
+      const outageLines = t.logs.lines
+        .slice(mark)
+        .filter((l) => l.includes('rate-limit storage (Redis) unavailable'));
+      expect(outageLines).toHaveLength(1);
+      expect(outageLines[0]).not.toMatch(/keysmith:rl|127\.0\.0\.1:\d+:|totalHits/);
+      expect(t.logs.leaked(secrets)).toEqual([]);
     } finally {
       await t.close();
     }

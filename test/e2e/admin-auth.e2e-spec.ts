@@ -1,5 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
+import { Client } from 'pg';
 import request from 'supertest';
 import { generateApiKey } from 'src/api-keys/api-key-format';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
@@ -8,6 +9,7 @@ import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { TestIssuer } from 'test/helpers/issuer';
 import type { LogCapture } from 'test/helpers/log-capture';
+import { controllerRoutes } from 'test/helpers/routes';
 
 const ADMIN_TOKEN = 'break-glass-admin-token-for-admin-auth-tests';
 const ORG = 'org-admins';
@@ -239,6 +241,45 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
     });
   });
 
+  describe('an M2M token never passes as a session', () => {
+    it('a client-credentials token of the configured M2M issuer (no gty) is refused by every admin and session route', async () => {
+      const m2m = await TestIssuer.start('keysmith-internal');
+      try {
+        // Bootstrap closed (ADMIN_TOKEN), the session tier on `issuer`, M2M on its own issuer and audience.
+        const t = await boot({
+          ...sessionEnv(),
+          AUTH_M2M_JWKS_URI: m2m.jwksUri,
+          AUTH_M2M_ISSUER: m2m.url,
+          AUTH_M2M_AUDIENCE: m2m.audience,
+          ADMIN_TOKEN,
+        });
+        // What an authorization server that sets no `gty` issues for the client-credentials grant.
+        const machine = await m2m.token({ sub: 'svc@clients', azp: 'svc', org_id: ORG });
+        const routes = controllerRoutes(t).filter(
+          (r) => r.auth?.kind === 'admin' || r.auth?.kind === 'session',
+        );
+        expect(routes.map((r) => r.auth?.kind)).toEqual(expect.arrayContaining(['admin', 'session']));
+        for (const route of routes) {
+          const url = route.path.replace(/:\w+/g, '3f0c8a4e-8a5b-4c1e-9d2f-0a1b2c3d4e5f');
+          const verb = route.method.toLowerCase() as 'get' | 'post' | 'delete' | 'put' | 'patch';
+          const res = await request(t.http)[verb](url).set('authorization', `Bearer ${machine}`).send({});
+          expect({
+            route: `${route.method} ${route.path}`,
+            status: res.status,
+            body: res.body as unknown,
+          }).toEqual({ route: `${route.method} ${route.path}`, status: 401, body: UNAUTHORIZED });
+        }
+        // The same issuer's token for the session audience, with the session issuer claimed: still refused.
+        const forged = await m2m.token({ sub: 'svc@clients', iss: issuer.url, aud: issuer.audience });
+        await whoami(t, forged).expect(401, UNAUTHORIZED);
+        await t.close();
+        apps.splice(apps.indexOf(t), 1);
+      } finally {
+        await m2m.stop();
+      }
+    });
+  });
+
   describe('tier 0: bootstrap', () => {
     let bdb: TestDatabase;
     let t: TestApp;
@@ -257,21 +298,32 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
       await bdb.drop();
     });
 
+    const auditRows = (database: TestDatabase, requestId: string) =>
+      database.query(`SELECT actor, action, target_id FROM audit_events WHERE request_id = $1`, [requestId]);
+
     it('warns at start', () => {
       expect(startLogs).toMatch(/"level":40.*bootstrap is open/);
     });
 
-    it('is open while no live org token exists: even a request with no credential passes, with a warning and an audit row', async () => {
+    it('is open while no org token has ever existed: any request passes with a warning; writes are audited', async () => {
       const mark = logMark();
-      const res = await whoami(t).set('x-request-id', 'bootstrap-use-1').expect(200);
+      const res = await whoami(t).set('x-request-id', 'bootstrap-read-1').expect(200);
       expect(res.body).toEqual({ tier: 'bootstrap', actor: 'bootstrap' });
       expect(logsSince(mark)).toMatch(/"level":40.*bootstrap is open/);
-      const rows = await bdb.query(
-        `SELECT actor, action, request_id FROM audit_events WHERE request_id = $1`,
-        ['bootstrap-use-1'],
-      );
-      expect(rows).toEqual([
-        { actor: 'bootstrap', action: 'admin.bootstrap_use', request_id: 'bootstrap-use-1' },
+      expect(await auditRows(bdb, 'bootstrap-read-1')).toEqual([]);
+
+      // A write (here a revocation of a token that does not exist) leaves one bootstrap-use row.
+      const unknown = '3f0c8a4e-8a5b-4c1e-9d2f-0a1b2c3d4e5f';
+      await request(t.http)
+        .delete(`/api/v1/org/tokens/${unknown}`)
+        .set('x-request-id', 'bootstrap-write-1')
+        .expect(404);
+      expect(await auditRows(bdb, 'bootstrap-write-1')).toEqual([
+        {
+          actor: 'bootstrap',
+          action: 'admin.bootstrap_use',
+          target_id: `DELETE /api/v1/org/tokens/${unknown}`,
+        },
       ]);
     });
 
@@ -280,15 +332,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
       await whoami(t, jwt).expect(200, { tier: 'bootstrap', actor: 'bootstrap' });
     });
 
-    it('an expired token does not close it', async () => {
-      const old = await mint(t, 'anything');
-      await bdb.query(`UPDATE org_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [
-        old.id,
-      ]);
-      await whoami(t).expect(200, { tier: 'bootstrap', actor: 'bootstrap' });
-    });
-
-    it('closes when the first live token exists, then the tiers after it apply; reopens when none is live', async () => {
+    it('closes for good when the first token is minted: revoking every token does not reopen it', async () => {
       const first = await mint(t, 'anything', { name: 'first' });
       const rows = await bdb.query(`SELECT created_by FROM org_tokens WHERE id = $1`, [first.id]);
       expect(rows).toEqual([{ created_by: 'bootstrap' }]);
@@ -303,7 +347,90 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
         .delete(`/api/v1/org/tokens/${first.id}`)
         .set('authorization', `Bearer ${first.token}`)
         .expect(200);
-      await whoami(t).expect(200, { tier: 'bootstrap', actor: 'bootstrap' });
+      // No live token is left, and still no anonymous admin: not a read, not a mint.
+      await whoami(t).expect(401, UNAUTHORIZED);
+      await request(t.http).post('/api/v1/org/tokens').send({}).expect(401, UNAUTHORIZED);
+      expect(await bdb.query(`SELECT 1 FROM org_tokens WHERE revoked_at IS NULL`)).toEqual([]);
+
+      // Nor after a restart: the start does not even warn.
+      const mark = logMark();
+      const restarted = await boot({ ...sessionEnv(), ORG_ID: ORG }, bdb);
+      try {
+        expect(logsSince(mark)).not.toMatch(/bootstrap is open/);
+        await whoami(restarted).expect(401, UNAUTHORIZED);
+      } finally {
+        await restarted.close();
+        apps.splice(apps.indexOf(restarted), 1);
+      }
+    });
+
+    it('once closed, a checksum typo costs no database query, without ADMIN_TOKEN too', async () => {
+      const live = await mint(t, await issuer.token({ sub: 'alice', org_id: ORG }));
+      await whoami(t, live.token).expect(200);
+      await t.app.get(OrgTokensService).settle();
+      const typo = live.token.slice(0, 10) + (live.token[10] === 'a' ? 'b' : 'a') + live.token.slice(11);
+      const spy = jest.spyOn(Client.prototype, 'query');
+      try {
+        await whoami(t, typo).expect(401, UNAUTHORIZED);
+        await whoami(t).expect(401, UNAUTHORIZED);
+        expect(spy).not.toHaveBeenCalled();
+      } finally {
+        spy.mockRestore();
+      }
+    });
+
+    it('an expired token closes it on every instance, and its expiry does not reopen it', async () => {
+      const edb = await createTestDatabase();
+      try {
+        const a = await boot({}, edb);
+        const b = await boot({}, edb);
+        await whoami(b).expect(200, { tier: 'bootstrap', actor: 'bootstrap' });
+        const short = await mint(a, 'anything', { expiresAt: new Date(Date.now() + 60_000).toISOString() });
+        await edb.query(`UPDATE org_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [
+          short.id,
+        ]);
+        // b never saw the token live; the row alone closes bootstrap there too.
+        await whoami(b).expect(401, UNAUTHORIZED);
+        await whoami(a).expect(401, UNAUTHORIZED);
+        await whoami(a, short.token).expect(401, UNAUTHORIZED);
+        for (const app of [a, b]) {
+          await app.app.get(OrgTokensService).settle();
+          await app.close();
+          apps.splice(apps.indexOf(app), 1);
+        }
+      } finally {
+        await edb.drop();
+      }
+    });
+
+    it('10 parallel anonymous mints on a fresh database, over two instances: exactly one 201', async () => {
+      const rdb = await createTestDatabase();
+      try {
+        const a = await boot({}, rdb);
+        const b = await boot({}, rdb);
+        const results = await Promise.all(
+          Array.from({ length: 10 }, (_, i) =>
+            request((i % 2 ? a : b).http)
+              .post('/api/v1/org/tokens')
+              .send({ name: `race-${i}` }),
+          ),
+        );
+        const created = results.filter((r) => r.status === 201);
+        for (const r of created) secrets.push((r.body as Minted).token);
+        expect(created).toHaveLength(1);
+        for (const r of results.filter((x) => x.status !== 201)) {
+          expect({ status: r.status, body: r.body as unknown }).toEqual({ status: 401, body: UNAUTHORIZED });
+        }
+        expect(await rdb.query(`SELECT created_by FROM org_tokens`)).toEqual([{ created_by: 'bootstrap' }]);
+        expect(await rdb.query(`SELECT 1 FROM audit_events WHERE action = 'org_token.mint'`)).toHaveLength(1);
+        for (const app of [a, b]) {
+          await app.app.get(OrgTokensService).settle();
+          await app.close();
+          apps.splice(apps.indexOf(app), 1);
+        }
+      } finally {
+        await rdb.drop();
+      }
     });
 
     it.each([

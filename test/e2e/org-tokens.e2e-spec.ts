@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { Client } from 'pg';
+import { Client, type Pool } from 'pg';
+import { DataSource } from 'typeorm';
 import request from 'supertest';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { orgTokenChecksum } from 'src/org-tokens/org-token-format';
@@ -119,6 +120,8 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
       ['a past expiresAt', { expiresAt: '2001-01-01T00:00:00Z' }],
       ['an unparseable expiresAt', { expiresAt: 'next tuesday' }],
       ['an impossible date', { expiresAt: '2099-02-30T00:00:00Z' }],
+      ['a date-time without a time zone', { expiresAt: '2099-01-01T00:00:00' }],
+      ['an expiry after year 9999', { expiresAt: '+010000-01-01T00:00:00Z' }],
       ['a JSON array body', [1, 2]],
     ])('refuses %s with 400 validation_failed', async (_label, body) => {
       const res = await admin().post('/api/v1/org/tokens').send(body).expect(400);
@@ -211,6 +214,29 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
         (x) => x.id === minted.id,
       );
       expect(listed?.lastUsedAt).toEqual(expect.any(String));
+    });
+
+    it('skips the lastUsedAt write while requests queue for a pooled connection', async () => {
+      const minted = await mint({ name: 'busy pool' });
+      const pool = (t.app.get(DataSource).driver as unknown as { master: Pool }).master;
+      const busy = jest.spyOn(pool, 'waitingCount', 'get').mockReturnValue(3);
+      try {
+        await as(minted.token).get('/api/v1/admin/whoami').expect(200);
+        await t.app.get(OrgTokensService).settle();
+      } finally {
+        busy.mockRestore();
+      }
+      const lastUsed = async () =>
+        (
+          await db.query<{ last_used_at: Date | null }>('SELECT last_used_at FROM org_tokens WHERE id = $1', [
+            minted.id,
+          ])
+        )[0]!.last_used_at;
+      expect(await lastUsed()).toBeNull();
+      // Not remembered as written: the next use, with the pool idle, records it.
+      await as(minted.token).get('/api/v1/admin/whoami').expect(200);
+      await t.app.get(OrgTokensService).settle();
+      expect(await lastUsed()).toBeInstanceOf(Date);
     });
 
     it('coalesces lastUsedAt writes: a burst of uses writes once', async () => {

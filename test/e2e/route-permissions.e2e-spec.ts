@@ -1,10 +1,7 @@
-import { RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
-import { ModulesContainer, Reflector } from '@nestjs/core';
-import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
-import { RATE_LIMIT_BUCKETS, type RateLimitBucket } from 'src/http/throttling';
+import type { AuthRequirement } from 'src/auth/auth.decorators';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { controllerRoutes as declaredRoutes } from 'test/helpers/routes';
 
 /**
  * What Express serves outside the controllers, and so outside the guards: Swagger's UI and documents
@@ -18,12 +15,6 @@ interface RouteRequirement {
   rateLimits: string;
 }
 
-const joinPath = (...parts: string[]): string =>
-  `/${parts
-    .flatMap((p) => p.split('/'))
-    .filter(Boolean)
-    .join('/')}`;
-
 function describeAuth(requirement: AuthRequirement | undefined): string {
   if (!requirement) return 'NONE (denied by the global guard)';
   return requirement.kind === 'm2m' ? `m2m:${requirement.scope}` : requirement.kind;
@@ -31,37 +22,11 @@ function describeAuth(requirement: AuthRequirement | undefined): string {
 
 /** Every controller route of the running app, with the credential it takes and the rate limits it is on. */
 function controllerRoutes(t: TestApp): RouteRequirement[] {
-  const reflector = new Reflector();
-  const routes: RouteRequirement[] = [];
-  for (const module of t.app.get(ModulesContainer).values()) {
-    for (const wrapper of module.controllers.values()) {
-      const controller = wrapper.metatype as (new (...args: never[]) => object) | null;
-      if (!controller) continue;
-      const base = (Reflect.getMetadata(PATH_METADATA, controller) as string | undefined) ?? '';
-      for (const name of Object.getOwnPropertyNames(controller.prototype)) {
-        const handler = (controller.prototype as Record<string, unknown>)[name];
-        if (name === 'constructor' || typeof handler !== 'function') continue;
-        const path = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
-        const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
-        if (path === undefined || method === undefined) continue;
-        const targets = [handler, controller];
-        const auth = reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, targets);
-        const explicit = reflector.getAllAndOverride<RateLimitBucket[] | undefined>(
-          RATE_LIMIT_BUCKETS,
-          targets,
-        );
-        const buckets = explicit ?? (auth?.kind === 'admin' ? ['admin'] : []);
-        for (const p of Array.isArray(path) ? path : [path]) {
-          routes.push({
-            route: `${RequestMethod[method]} ${joinPath(base, p)}`,
-            auth: describeAuth(auth),
-            rateLimits: buckets.join(', ') || '-',
-          });
-        }
-      }
-    }
-  }
-  return routes.sort((a, b) => a.route.localeCompare(b.route));
+  return declaredRoutes(t).map((r) => ({
+    route: `${r.method} ${r.path}`,
+    auth: describeAuth(r.auth),
+    rateLimits: r.buckets.join(', ') || '-',
+  }));
 }
 
 /** What Express actually serves: `METHOD /path` for each route layer of its router. */

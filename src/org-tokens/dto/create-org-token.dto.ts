@@ -1,16 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsOptional, IsString, MaxLength, ValidateBy } from 'class-validator';
-
-/** An ISO 8601 instant strictly after now (checked when the request is validated). */
-function IsFutureInstant(): PropertyDecorator {
-  return ValidateBy({
-    name: 'isFutureInstant',
-    validator: {
-      validate: (value: unknown) => typeof value === 'string' && Date.parse(value) > Date.now(),
-      defaultMessage: (args) => `${args?.property ?? 'value'} must be in the future`,
-    },
-  });
-}
+import { IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
+import { IsFutureInstant } from 'src/http/validation.decorators';
 
 export class CreateOrgTokenDto {
   @ApiPropertyOptional({ maxLength: 100, example: 'ci deploy', description: 'A label for the settings UI.' })
@@ -22,7 +12,9 @@ export class CreateOrgTokenDto {
   @ApiPropertyOptional({
     format: 'date-time',
     example: '2030-01-01T00:00:00Z',
-    description: 'When the token stops working; must be in the future. Unset: it never expires.',
+    description:
+      'When the token stops working: a date-time with Z or an offset (or a date, midnight UTC), in the ' +
+      'future, before year 10000. Unset: it never expires.',
   })
   @IsOptional()
   @IsISO8601({ strict: true, strictSeparator: true })

@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, IntersectionType, OmitType } from '@nestjs/swagger';
 
 export class OrgTokenDto {
   @ApiProperty({ format: 'uuid' })
@@ -37,31 +37,19 @@ export class OrgTokenListDto {
   tokens: OrgTokenDto[];
 }
 
-export class MintedOrgTokenDto {
-  @ApiProperty({ format: 'uuid' })
-  id: string;
-
-  @ApiProperty({ type: String, nullable: true })
-  name: string | null;
-
-  @ApiProperty({ example: 'kso_3hG7kQ2x' })
-  prefix: string;
-
-  @ApiProperty()
-  createdBy: string;
-
-  @ApiProperty({ format: 'date-time' })
-  createdAt: Date;
-
-  @ApiProperty({ type: String, format: 'date-time', nullable: true })
-  expiresAt: Date | null;
-
+class OrgTokenSecretDto {
   @ApiProperty({ description: 'The plaintext token. Returned only in this response; store it now.' })
   token: string;
 
   @ApiProperty({ example: 'Store this token now: it will not be shown again.' })
   warning: string;
 }
+
+/** The mint answer: the token as listed (it has not been used yet), plus the one-time plaintext. */
+export class MintedOrgTokenDto extends IntersectionType(
+  OmitType(OrgTokenDto, ['lastUsedAt'] as const),
+  OrgTokenSecretDto,
+) {}
 
 export class RevokedOrgTokenDto {
   @ApiProperty({ format: 'uuid' })

@@ -1,0 +1,57 @@
+import { RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { ModulesContainer, Reflector } from '@nestjs/core';
+import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
+import { routeBuckets, type RateLimitBucket } from 'src/http/throttling';
+import type { TestApp } from 'test/helpers/app';
+
+/** One controller route of a running app, with what the app declares about it. */
+export interface ControllerRoute {
+  method: keyof typeof RequestMethod;
+  /** Express form, e.g. `/api/v1/org/tokens/:id`. */
+  path: string;
+  auth: AuthRequirement | undefined;
+  buckets: RateLimitBucket[];
+}
+
+const joinPath = (...parts: string[]): string =>
+  `/${parts
+    .flatMap((p) => p.split('/'))
+    .filter(Boolean)
+    .join('/')}`;
+
+/** Every controller route of the running app, sorted by `METHOD /path`. */
+export function controllerRoutes(t: TestApp): ControllerRoute[] {
+  const reflector = new Reflector();
+  const routes: ControllerRoute[] = [];
+  for (const module of t.app.get(ModulesContainer).values()) {
+    for (const wrapper of module.controllers.values()) {
+      const controller = wrapper.metatype as (new (...args: never[]) => object) | null;
+      if (!controller) continue;
+      const base = (Reflect.getMetadata(PATH_METADATA, controller) as string | undefined) ?? '';
+      for (const name of Object.getOwnPropertyNames(controller.prototype)) {
+        const handler = (controller.prototype as Record<string, unknown>)[name];
+        if (name === 'constructor' || typeof handler !== 'function') continue;
+        const path = Reflect.getMetadata(PATH_METADATA, handler) as string | string[] | undefined;
+        const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
+        if (path === undefined || method === undefined) continue;
+        const auth = reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, [
+          handler,
+          controller,
+        ]);
+        // The guards' own answer, so the table cannot drift from what is enforced.
+        const buckets = routeBuckets(reflector, handler, controller);
+        for (const p of Array.isArray(path) ? path : [path]) {
+          routes.push({
+            method: RequestMethod[method] as keyof typeof RequestMethod,
+            path: joinPath(base, p),
+            auth,
+            buckets,
+          });
+        }
+      }
+    }
+  }
+  const key = (r: ControllerRoute): string => `${r.method} ${r.path}`;
+  return routes.sort((a, b) => key(a).localeCompare(key(b)));
+}
