@@ -1,4 +1,4 @@
-import { BadRequestException, type ArgumentsHost } from '@nestjs/common';
+import { BadRequestException, Logger, type ArgumentsHost } from '@nestjs/common';
 import { ApiError } from 'src/errors/api-error';
 import { HttpExceptionFilter } from 'src/errors/http-exception.filter';
 import { QueryFailedError } from 'typeorm';
@@ -8,6 +8,9 @@ interface Captured {
   body?: unknown;
   headers: Record<string, string>;
 }
+
+// The filter logs 5xx errors; these tests look at responses, so keep the console quiet.
+beforeAll(() => Logger.overrideLogger(false));
 
 function run(exception: unknown, responseHeaders: Record<string, string> = {}): Captured {
   const captured: Captured = { headers: {} };
