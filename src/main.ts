@@ -58,7 +58,9 @@ async function bootstrap(): Promise<void> {
 bootstrap().catch(async (err: unknown) => {
   // Config problems name variables, never values; anything else prints its message only.
   const message =
-    err instanceof ConfigValidationError ? err.message : `Startup failed: ${(err as Error).message}`;
+    err instanceof ConfigValidationError
+      ? err.message
+      : `Startup failed: ${err instanceof Error ? err.message : 'unknown error'}`;
   process.stderr.write(`${message}\n`);
   process.exit(1);
 });

