@@ -1,0 +1,98 @@
+import request from 'supertest';
+import { startTestApp, type TestApp } from 'test/helpers/app';
+import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { TestIssuer } from 'test/helpers/issuer';
+import { internalEnv, M2M_AUDIENCE, m2mToken, SESSION_AUDIENCE } from 'test/helpers/m2m';
+import { controllerRoutes, type ControllerRoute } from 'test/helpers/routes';
+
+/**
+ * Properties every route must have, checked over the route table of the running app, so a new route gets
+ * them tested without anyone remembering to: no credential and a wrong credential are the one 401, and a
+ * body over 64 KiB is a 413 before anything else runs.
+ */
+describe('every route', () => {
+  let db: TestDatabase;
+  let session: TestIssuer;
+  let m2m: TestIssuer;
+  let t: TestApp;
+  let routes: ControllerRoute[];
+
+  const UNAUTHORIZED = { error: { type: 'unauthorized', status: 401, message: 'Authentication required.' } };
+  // A concrete path for a route pattern: ids are well-formed UUIDs, slugs plain words.
+  const concrete = (path: string): string =>
+    path.replace(/:id\b/g, '00000000-0000-4000-8000-000000000000').replace(/:(\w+)/g, 'sample');
+  const send = (r: ControllerRoute) => {
+    const method = r.method.toLowerCase() as 'get' | 'post' | 'put' | 'patch' | 'delete';
+    return request(t.http)[method](concrete(r.path));
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    session = await TestIssuer.start(SESSION_AUDIENCE);
+    m2m = await TestIssuer.start(M2M_AUDIENCE);
+    // ADMIN_TOKEN set: bootstrap is closed, so the admin routes are closed too.
+    t = await startTestApp(db, { ...internalEnv(m2m, session), ADMIN_TOKEN: 'a'.repeat(40) });
+    routes = controllerRoutes(t);
+  });
+
+  afterAll(async () => {
+    await t?.close();
+    await session?.stop();
+    await m2m?.stop();
+    await db?.drop();
+  });
+
+  const guarded = (): ControllerRoute[] => routes.filter((r) => r.auth?.kind !== 'public');
+
+  it('has routes to check, and every one declares its credential', () => {
+    expect(guarded().length).toBeGreaterThan(10);
+    expect(routes.filter((r) => r.auth === undefined)).toEqual([]);
+  });
+
+  it('answers no credential with the one 401', async () => {
+    for (const r of guarded()) {
+      const res = await send(r);
+      expect({ route: `${r.method} ${r.path}`, status: res.status, body: res.body as unknown }).toEqual({
+        route: `${r.method} ${r.path}`,
+        status: 401,
+        body: UNAUTHORIZED,
+      });
+    }
+  });
+
+  it('answers a wrong credential of every kind with the one 401', async () => {
+    const wrong = [
+      'garbage',
+      'kso_00000000000000000000000000000000000000',
+      `ksk_${'0'.repeat(16)}_${'0'.repeat(64)}`,
+      await session.token({ sub: 'u1' }, { expiresIn: -60 }),
+    ];
+    for (const r of guarded()) {
+      // An M2M route refuses a session token; every other route refuses an M2M token.
+      const crossed =
+        r.auth?.kind === 'm2m'
+          ? await session.token({ sub: 'u1' })
+          : await m2mToken(m2m, 'svc', 'provision:apikey');
+      for (const credential of [...wrong, crossed]) {
+        const res = await send(r).set('authorization', `Bearer ${credential}`);
+        expect({ route: `${r.method} ${r.path}`, status: res.status, body: res.body as unknown }).toEqual({
+          route: `${r.method} ${r.path}`,
+          status: 401,
+          body: UNAUTHORIZED,
+        });
+      }
+    }
+  });
+
+  it('answers a body over 64 KiB with 413 on every route that takes one', async () => {
+    const big = JSON.stringify({ filler: 'x'.repeat(70 * 1024) });
+    for (const r of routes.filter((x) => ['POST', 'PUT', 'PATCH'].includes(x.method))) {
+      const res = await send(r).set('content-type', 'application/json').send(big);
+      expect({ route: `${r.method} ${r.path}`, status: res.status }).toEqual({
+        route: `${r.method} ${r.path}`,
+        status: 413,
+      });
+      expect(res.body).toMatchObject({ error: { type: 'payload_too_large', status: 413 } });
+    }
+  });
+});
