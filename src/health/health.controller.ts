@@ -8,7 +8,7 @@ import {
 } from '@nestjs/terminus';
 import { Public } from 'src/auth/auth.decorators';
 
-@ApiTags('health')
+@ApiTags('operations')
 @Controller('health')
 export class HealthController {
   constructor(
