@@ -84,6 +84,16 @@ describe('every route', () => {
     }
   });
 
+  it('is described in the OpenAPI document, with a summary', async () => {
+    const doc = (await request(t.http).get('/api/docs-json').expect(200)).body as {
+      paths: Record<string, Record<string, { summary?: string }>>;
+    };
+    const undocumented = routes
+      .filter((r) => !doc.paths[r.path.replace(/:(\w+)/g, '{$1}')]?.[r.method.toLowerCase()]?.summary)
+      .map((r) => `${r.method} ${r.path}`);
+    expect(undocumented).toEqual([]);
+  });
+
   it('answers a body over 64 KiB with 413 on every route that takes one', async () => {
     const big = JSON.stringify({ filler: 'x'.repeat(70 * 1024) });
     for (const r of routes.filter((x) => ['POST', 'PUT', 'PATCH'].includes(x.method))) {
