@@ -1,7 +1,9 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { decode } from 'jsonwebtoken';
 import { passportJwtSecret } from 'jwks-rsa';
 import { ExtractJwt, type SecretOrKeyProvider, type StrategyOptionsWithoutRequest } from 'passport-jwt';
 import type { JwtIssuerConfig } from 'src/config/app-config';
+import { ApiError } from 'src/errors/api-error';
 
 /** Asymmetric algorithms a JWKS may publish keys for. `none` and HS* are never accepted with a JWKS. */
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256'] as const;
@@ -24,6 +26,7 @@ export function jwtStrategyOptions(issuer: JwtIssuerConfig): StrategyOptionsWith
       ...common,
       algorithms: [...ASYMMETRIC_ALGORITHMS],
       secretOrKeyProvider: withKeyObjects(
+        issuer,
         passportJwtSecret({
           jwksUri: issuer.jwksUri,
           cache: true,
@@ -43,14 +46,56 @@ export function jwtStrategyOptions(issuer: JwtIssuerConfig): StrategyOptionsWith
 }
 
 /**
+ * The identity provider's keys could not be fetched (network error, timeout, HTTP error, an empty set, the
+ * refetch budget spent): nothing is known about the token, so the caller gets a 503, not a 401.
+ */
+export class KeySourceUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super(`signing keys unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = 'KeySourceUnavailableError';
+  }
+}
+
+/** How long a caller should wait when the identity provider's keys cannot be fetched. */
+export const KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
+
+/** The identity provider's keys cannot be fetched: nothing can be said about the token. */
+export function keysUnavailable(): ApiError {
+  return new ApiError('service_unavailable', 'Token verification is unavailable. Retry later.', {
+    retryAfterSeconds: KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS,
+  });
+}
+
+/** Refused before any key lookup. */
+const NOT_FOR_US = new Error('issuer or audience mismatch');
+
+/** Whether an unverified token claims our issuer and audience: only then is a key worth fetching. */
+function claimsOurs(token: string, issuer: JwtIssuerConfig): boolean {
+  const payload = decode(token, { json: true });
+  if (!payload) return false;
+  if (issuer.issuer !== undefined && payload.iss !== issuer.issuer) return false;
+  if (issuer.audience !== undefined) {
+    const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    if (!aud.includes(issuer.audience)) return false;
+  }
+  return true;
+}
+
+/**
  * jwks-rsa hands out PEM strings and jsonwebtoken parses a PEM into a KeyObject on every verification (a
  * tenth of an internal request's CPU under load). A JWKS holds a handful of keys: keep them parsed.
+ *
+ * Also: a token that does not claim our issuer and audience is refused before the key lookup, so forged
+ * `kid`s cannot spend the refetch budget; and a failure to fetch keys (anything but "no key with this
+ * kid", which jwks-rsa reports as no key at all) becomes a KeySourceUnavailableError.
  */
-function withKeyObjects(provider: SecretOrKeyProvider): SecretOrKeyProvider {
+function withKeyObjects(issuer: JwtIssuerConfig, provider: SecretOrKeyProvider): SecretOrKeyProvider {
   const parsed = new Map<string, KeyObject>();
-  return (req, token, done) =>
+  return (req, token, done) => {
+    if (!claimsOurs(token as string, issuer)) return done(NOT_FOR_US);
     provider(req, token, (err: unknown, pem?: string | Buffer) => {
-      if (err || typeof pem !== 'string') return done(err, pem);
+      if (err) return done(new KeySourceUnavailableError(err));
+      if (typeof pem !== 'string') return done(err, pem);
       let key = parsed.get(pem);
       if (!key) {
         if (parsed.size >= 32) parsed.clear();
@@ -60,6 +105,7 @@ function withKeyObjects(provider: SecretOrKeyProvider): SecretOrKeyProvider {
       // jsonwebtoken takes a KeyObject as is; passport-jwt's types only know strings and buffers.
       done(null, key as unknown as string);
     });
+  };
 }
 
 /** Claims every verified JWT payload may carry that we read. */

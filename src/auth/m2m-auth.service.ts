@@ -4,13 +4,13 @@ import { LRUCache } from 'lru-cache';
 import { createHash } from 'node:crypto';
 import { bearerCredential } from 'src/auth/bearer';
 import { M2MJwtStrategy, type VerifiedM2MToken } from 'src/auth/m2m-jwt.strategy';
+import { KeySourceUnavailableError, keysUnavailable } from 'src/auth/jwt-options';
 import { bearerRequest, runStrategy } from 'src/auth/passport-runner';
 import type { M2MPrincipal } from 'src/auth/principal';
 import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 import { ApiError } from 'src/errors/api-error';
 
 const VERIFIED_TTL_MS = 60_000;
-
 function principal({ clientId, scopes, actor }: VerifiedM2MToken): M2MPrincipal {
   return { kind: 'm2m', clientId, scopes, actor };
 }
@@ -46,22 +46,31 @@ export class M2MAuthService {
     return this.strategy !== null;
   }
 
-  /** The principal a credential proves (whatever its scopes), or null. Never throws for a bad credential. */
+  /**
+   * The principal a credential proves (whatever its scopes), or null. Never throws for a bad credential;
+   * throws 503 `service_unavailable` (with Retry-After) when the issuer's keys cannot be fetched.
+   */
   async verify(credential: string): Promise<M2MPrincipal | null> {
     if (!this.strategy) return null;
     const cacheKey = createHash('sha256').update(credential).digest('base64url');
     const known = this.verified.get(cacheKey);
-    if (known && (known.expiresAtMs === undefined || known.expiresAtMs > Date.now())) return principal(known);
+    if (known && known.expiresAtMs > Date.now()) return principal(known);
     try {
       const { user, reason } = await runStrategy<VerifiedM2MToken>(this.strategy, bearerRequest(credential));
       if (!user) {
         this.logger.debug({ reason }, 'M2M JWT refused');
         return null;
       }
-      const ttl = Math.min(VERIFIED_TTL_MS, (user.expiresAtMs ?? Infinity) - Date.now());
+      // The strategy refuses tokens without `exp`; a verified token is never remembered past it.
+      if (typeof user.expiresAtMs !== 'number') return null;
+      const ttl = Math.min(VERIFIED_TTL_MS, user.expiresAtMs - Date.now());
       if (ttl > 0) this.verified.set(cacheKey, user, { ttl });
       return principal(user);
     } catch (err) {
+      if (err instanceof KeySourceUnavailableError) {
+        this.logger.warn({ err: err.message }, 'M2M JWT keys unavailable');
+        throw keysUnavailable();
+      }
       this.logger.warn({ err: (err as Error).message }, 'M2M JWT verification failed');
       return null;
     }

@@ -9,7 +9,7 @@ export const M2M_STRATEGY = 'm2m-jwt';
 
 /** What a verified client-credentials token proves, and until when (its `exp`, in ms). */
 export interface VerifiedM2MToken extends Omit<M2MPrincipal, 'kind'> {
-  expiresAtMs?: number;
+  expiresAtMs: number;
 }
 
 /** The scopes a client-credentials token grants: `scope` (space-separated), or the `scp`/`permissions` arrays. */
@@ -25,11 +25,23 @@ export function scopesOf(claims: JwtClaims): string[] {
   return [...scopes];
 }
 
-/** Authorization servers name the client in `client_id` (RFC 9068), `azp` (OIDC) or `sub` (Auth0 M2M). */
+const nonEmpty = (value: unknown): value is string =>
+  typeof value === 'string' && value.trim() !== '' && value.length <= 255;
+
+/**
+ * The client a client-credentials token names, or undefined when the token does not positively look like
+ * one: `gty: "client-credentials"` (Auth0), `sub` equal to `client_id` or `azp` (RFC 9068: for a
+ * client-credentials grant the subject is the client itself), or a `sub` ending in `@clients` (Auth0 M2M).
+ * A token from a user-facing grant of the same authorization server names a person in `sub` and is refused,
+ * whether or not it carries `gty`.
+ */
 export function clientIdOf(claims: JwtClaims): string | undefined {
-  for (const value of [claims.client_id, claims.azp, claims.sub]) {
-    if (typeof value === 'string' && value.trim() !== '' && value.length <= 255) return value;
-  }
+  const { sub, client_id: clientId, azp, gty } = claims;
+  if (gty !== undefined && gty !== 'client-credentials') return undefined;
+  const named = [clientId, azp, sub].find(nonEmpty);
+  if (!named) return undefined;
+  if (gty === 'client-credentials') return named;
+  if (nonEmpty(sub) && (sub === clientId || sub === azp || sub.endsWith('@clients'))) return named;
   return undefined;
 }
 
@@ -44,11 +56,11 @@ export class M2MJwtStrategy extends PassportStrategy(Strategy, M2M_STRATEGY) {
   }
 
   validate(payload: JwtClaims): VerifiedM2MToken | false {
+    // jsonwebtoken only checks `exp` when present: a token without one would never expire.
+    if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) return false;
     // A token from a user-facing grant names a person, not a service, even when the issuer is shared.
-    if (payload.gty !== undefined && payload.gty !== 'client-credentials') return false;
     const clientId = clientIdOf(payload);
     if (!clientId) return false;
-    const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : undefined;
-    return { clientId, scopes: scopesOf(payload), actor: `m2m:${clientId}`, expiresAtMs: exp };
+    return { clientId, scopes: scopesOf(payload), actor: `m2m:${clientId}`, expiresAtMs: payload.exp * 1000 };
   }
 }

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { Strategy } from 'passport';
+import { KeySourceUnavailableError } from 'src/auth/jwt-options';
 
 interface StrategyOutcome<T> {
   user: T | null;
@@ -10,7 +11,8 @@ interface StrategyOutcome<T> {
 /**
  * Runs one passport strategy instance against a request and reports the outcome, the way passport's
  * middleware does but without its global registry: several app instances in one process (the e2e suite) each
- * run their own strategy with their own configuration.
+ * run their own strategy with their own configuration. Rejects with KeySourceUnavailableError when the
+ * issuer's keys could not be fetched, and with the strategy's error when it errs.
  */
 export function runStrategy<T>(strategy: Strategy, req: Request): Promise<StrategyOutcome<T>> {
   return new Promise((resolve, reject) => {
@@ -23,15 +25,18 @@ export function runStrategy<T>(strategy: Strategy, req: Request): Promise<Strate
     };
     attempt.success = (user) => resolve({ user });
     attempt.fail = (challenge) =>
-      resolve({
-        user: null,
-        reason:
-          challenge instanceof Error
-            ? challenge.message
-            : typeof challenge === 'string'
-              ? challenge
-              : 'failed',
-      });
+      // Not a verdict on the token: the keys to judge it could not be fetched.
+      challenge instanceof KeySourceUnavailableError
+        ? reject(challenge)
+        : resolve({
+            user: null,
+            reason:
+              challenge instanceof Error
+                ? challenge.message
+                : typeof challenge === 'string'
+                  ? challenge
+                  : 'failed',
+          });
     attempt.error = (err) => reject(err instanceof Error ? err : new Error(String(err)));
     attempt.pass = () => resolve({ user: null, reason: 'pass' });
     attempt.redirect = () => resolve({ user: null, reason: 'redirect' });

@@ -16,6 +16,8 @@ export class SessionJwtStrategy extends PassportStrategy(Strategy, SESSION_STRAT
   }
 
   validate(payload: JwtClaims): SessionPrincipal | false {
+    // jsonwebtoken only checks `exp` when present: a session without one would never end.
+    if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) return false;
     const sub = payload.sub;
     if (typeof sub !== 'string' || sub.trim() === '' || sub.length > 255) return false;
     // A client-credentials token names a service, not a person, even when the issuer is shared.

@@ -45,6 +45,7 @@ describe('session JWT verification (passport-jwt against a real issuer)', () => 
     ['another audience', { sub: 'u', aud: 'someone-else' }],
     ['another issuer claim', { sub: 'u', iss: 'https://evil.example' }],
     ['a client-credentials (M2M) token', { sub: 'svc@clients', gty: 'client-credentials' }],
+    ['a token without exp (it would never expire)', { sub: 'u', exp: undefined }],
   ])('refuses %s', async (_label, claims) => {
     expect(await sessions.verify(await issuer.token(claims))).toBeNull();
   });
