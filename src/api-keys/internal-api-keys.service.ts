@@ -19,6 +19,8 @@ export class InternalApiKeysService {
     const { token, expiresAt } = this.signer.sign(
       { sub: key.user.id, external_id: key.user.externalId, project_id: key.project.id, key_id: key.keyId },
       RESOLVED_TOKEN_TTL_SECONDS,
+      // The token never outlives the key it was minted for.
+      key.expiresAt,
     );
     return {
       keyId: key.keyId,

@@ -57,8 +57,11 @@ export class ProvisioningService implements OnModuleInit {
         manager,
       );
       // Serializes provisioning per user until commit: the revoke-then-mint below never interleaves.
+      // FOR NO KEY UPDATE, not FOR UPDATE: it still excludes another provisioning call, but not the
+      // FOR KEY SHARE lock a concurrent insert referencing the user takes (a developer creating a key or
+      // the default project), which would deadlock against us.
       const [locked] = await manager.query<{ disabled_at: Date | null }[]>(
-        'SELECT disabled_at FROM users WHERE id = $1 FOR UPDATE',
+        'SELECT disabled_at FROM users WHERE id = $1 FOR NO KEY UPDATE',
         [user.id],
       );
       if (locked?.disabled_at) {

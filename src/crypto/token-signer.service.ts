@@ -74,11 +74,7 @@ export class TokenSigner implements OnModuleInit {
       this.key = activeKey(parseConfiguredKey(this.config.tokenSigningKey));
       return;
     }
-    if (this.config.isProduction) {
-      this.logger.warn(
-        'TOKEN_SIGNING_KEY is unset: minted JWTs are signed with a development key from the database',
-      );
-    }
+    // Only outside production (the configuration refuses production without TOKEN_SIGNING_KEY).
     this.key = activeKey({ privateKey: await this.loadOrCreateDevKey() });
   }
 
@@ -86,11 +82,16 @@ export class TokenSigner implements OnModuleInit {
     return this.config.oauthCallbackOrigin;
   }
 
-  /** A compact JWS over `claims` plus `iss`, `iat`, `exp` and a random `jti`. */
-  sign(claims: Record<string, unknown>, ttlSeconds: number): SignedToken {
+  /**
+   * A compact JWS over `claims` plus `iss`, `iat`, `exp` and a random `jti`. `exp` is `iat + ttlSeconds`,
+   * but never after `notAfter` (the credential the token stands for stops being valid then).
+   */
+  sign(claims: Record<string, unknown>, ttlSeconds: number, notAfter?: Date | null): SignedToken {
     const key = this.activeKey();
     const iat = Math.floor(Date.now() / 1000);
-    const exp = iat + ttlSeconds;
+    const exp = notAfter
+      ? Math.min(iat + ttlSeconds, Math.floor(notAfter.getTime() / 1000))
+      : iat + ttlSeconds;
     const payload = { iss: this.issuer, ...claims, iat, exp, jti: randomUUID() };
     const signingInput = `${key.encodedHeader}.${b64url(JSON.stringify(payload))}`;
     // ieee-p1363 is the raw r||s form JWS wants for ECDSA; RSA ignores it.
