@@ -1,6 +1,8 @@
 import {
   ApiKeyCache,
   CACHE_MAX_ENTRIES,
+  NEGATIVE_CACHE_MAX_ENTRIES,
+  TRUST_WINDOW_MS,
   type Resolution,
   type ResolvedApiKey,
 } from 'src/api-keys/api-key-cache';
@@ -76,5 +78,43 @@ describe('ApiKeyCache', () => {
     expect(cache.get('h0')).toBeUndefined();
     cache.invalidate(['k0']);
     expect(cache.get(`h${CACHE_MAX_ENTRIES + 99}`)).toBeDefined();
+  });
+
+  it('keeps refusals in their own, smaller LRU: a flood of bad keys never evicts live ones', () => {
+    cache.set('live', ok('k-live'), cache.generation);
+    for (let i = 0; i < CACHE_MAX_ENTRIES + 100; i++)
+      cache.set(`bad${i}`, { kind: 'invalid' }, cache.generation);
+    expect(cache.get('live')).toEqual(ok('k-live'));
+    expect(cache.size).toBe(1 + NEGATIVE_CACHE_MAX_ENTRIES);
+    expect(NEGATIVE_CACHE_MAX_ENTRIES).toBeLessThan(CACHE_MAX_ENTRIES);
+  });
+
+  describe('heartbeats', () => {
+    afterEach(() => jest.useRealTimers());
+
+    it('trusts positives only while the last heartbeat is recent, and again once one arrives', () => {
+      jest.useFakeTimers({ now: 1_000_000 });
+      cache.setTrustPositives(true);
+      cache.set('h1', ok('k1'), cache.generation);
+      jest.setSystemTime(1_000_000 + TRUST_WINDOW_MS - 1);
+      expect(cache.trustPositives).toBe(true);
+      expect(cache.get('h1')).toBeDefined();
+      jest.setSystemTime(1_000_000 + TRUST_WINDOW_MS);
+      expect(cache.trustPositives).toBe(false);
+      expect(cache.get('h1')).toBeUndefined();
+      cache.set('h2', ok('k2'), cache.generation);
+      // A heartbeat sent now proves every revocation committed before it was received.
+      cache.heartbeat(Date.now());
+      expect(cache.trustPositives).toBe(true);
+      expect(cache.get('h1')).toBeDefined();
+      expect(cache.get('h2')).toBeUndefined();
+    });
+
+    it('ignores a heartbeat older than the one already seen', () => {
+      jest.useFakeTimers({ now: 2_000_000 });
+      cache.setTrustPositives(true);
+      cache.heartbeat(2_000_000 - 10 * TRUST_WINDOW_MS);
+      expect(cache.trustPositives).toBe(true);
+    });
   });
 });

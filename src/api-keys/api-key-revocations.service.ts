@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
 import { Client, type Notification } from 'pg';
 import type { EntityManager } from 'typeorm';
 import { ApiKeyCache } from 'src/api-keys/api-key-cache';
@@ -12,9 +13,12 @@ const KEY_ID = /^[A-Za-z0-9]{1,64}$/;
 
 const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
-/** A silently dead connection (no RST) is found by this ping, so staleness stays bounded. */
-const PING_INTERVAL_MS = 10_000;
-const PING_TIMEOUT_MS = 5_000;
+/** The listener NOTIFYs itself this often; the cache trusts positives while one came back recently. */
+const HEARTBEAT_INTERVAL_MS = 1_000;
+/** No heartbeat back for this long: the connection is dropped and re-established (the cache restarts). */
+const HEARTBEAT_DEAD_MS = 5_000;
+/** The application_name of the listener's connection (pg_stat_activity). */
+export const LISTENER_APPLICATION_NAME = 'keysmith-revocation-listener';
 
 /**
  * Announces and receives API-key revocations, so a revoked key fails on the very next call on every
@@ -27,6 +31,12 @@ const PING_TIMEOUT_MS = 5_000;
  * Receiving: a dedicated connection LISTENs on the channel and reconnects with exponential backoff. While it
  * is down the cache stops serving positive answers (every resolution goes to the database), and once it is
  * back the cache starts empty, because notifications sent meanwhile are lost.
+ *
+ * Heartbeat: a connection can look alive while nothing reaches it (a half-open socket). Every second the
+ * listener NOTIFYs itself on a channel of its own; notifications reach a session in commit order, so when
+ * the heartbeat sent at T arrives, every revocation committed before T has been applied. The cache serves
+ * positives only while that T is under ApiKeyCache's TRUST_WINDOW_MS old, and after HEARTBEAT_DEAD_MS without one the
+ * connection is replaced.
  */
 @Injectable()
 export class ApiKeyRevocations implements OnModuleInit, OnApplicationShutdown {
@@ -35,8 +45,13 @@ export class ApiKeyRevocations implements OnModuleInit, OnApplicationShutdown {
   private stopped = false;
   private backoffMs = BACKOFF_MIN_MS;
   private retryTimer?: NodeJS.Timeout;
-  private pingTimer?: NodeJS.Timeout;
+  private heartbeatTimer?: NodeJS.Timeout;
+  private heartbeatInFlight = false;
+  /** When the newest heartbeat that came back was sent. */
+  private lastHeartbeatAt = 0;
   private connecting?: Promise<void>;
+  /** This instance's own heartbeat channel. */
+  private readonly heartbeatChannel = `keysmith_listener_${randomBytes(8).toString('hex')}`;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -66,7 +81,7 @@ export class ApiKeyRevocations implements OnModuleInit, OnApplicationShutdown {
     if (keyIds.length) this.cache.invalidate(keyIds);
   }
 
-  /** True while revocations are being received (the cache may serve positive answers). */
+  /** True while revocations are known to be received (the cache may serve positive answers). */
   get listening(): boolean {
     return this.cache.trustPositives;
   }
@@ -80,7 +95,7 @@ export class ApiKeyRevocations implements OnModuleInit, OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    clearInterval(this.pingTimer);
+    clearInterval(this.heartbeatTimer);
     await this.connecting?.catch(() => undefined);
     const client = this.client;
     this.client = undefined;
@@ -96,7 +111,7 @@ export class ApiKeyRevocations implements OnModuleInit, OnApplicationShutdown {
     if (this.stopped || !this.config.databaseUrl) return;
     const client = new Client({
       connectionString: this.config.databaseUrl,
-      application_name: 'keysmith-revocation-listener',
+      application_name: LISTENER_APPLICATION_NAME,
       keepAlive: true,
       connectionTimeoutMillis: 5_000,
     });
@@ -106,6 +121,7 @@ export class ApiKeyRevocations implements OnModuleInit, OnApplicationShutdown {
     try {
       await client.connect();
       await client.query(`LISTEN ${REVOCATION_CHANNEL}`);
+      await client.query(`LISTEN ${this.heartbeatChannel}`);
     } catch (err) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);
@@ -120,34 +136,48 @@ export class ApiKeyRevocations implements OnModuleInit, OnApplicationShutdown {
     this.client = client;
     this.backoffMs = BACKOFF_MIN_MS;
     this.cache.setTrustPositives(true);
-    this.pingTimer = setInterval(() => void this.ping(client), PING_INTERVAL_MS).unref();
+    this.lastHeartbeatAt = Date.now();
+    this.heartbeatInFlight = false;
+    this.heartbeatTimer = setInterval(() => void this.beat(client), HEARTBEAT_INTERVAL_MS).unref();
     this.logger.log('revocation listener connected');
   }
 
   private onNotification(msg: Notification): void {
+    if (msg.channel === this.heartbeatChannel) {
+      const sentAt = Number(msg.payload);
+      if (Number.isFinite(sentAt)) {
+        this.lastHeartbeatAt = Math.max(this.lastHeartbeatAt, sentAt);
+        this.cache.heartbeat(sentAt);
+      }
+      return;
+    }
     if (msg.channel !== REVOCATION_CHANNEL || !msg.payload) return;
     this.cache.invalidate(msg.payload.split(',').filter((id) => KEY_ID.test(id)));
   }
 
-  private async ping(client: Client): Promise<void> {
+  /** Sends the next heartbeat, or gives the connection up when heartbeats stopped coming back. */
+  private async beat(client: Client): Promise<void> {
     if (this.client !== client) return;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('ping timed out')), PING_TIMEOUT_MS);
-    });
+    if (Date.now() - this.lastHeartbeatAt >= HEARTBEAT_DEAD_MS) {
+      this.lost(client, new Error(`no heartbeat for ${HEARTBEAT_DEAD_MS} ms`));
+      return;
+    }
+    // One at a time: on a stalled connection queries would otherwise pile up in the client.
+    if (this.heartbeatInFlight) return;
+    this.heartbeatInFlight = true;
     try {
-      await Promise.race([client.query('SELECT 1'), timeout]);
+      await client.query('SELECT pg_notify($1, $2)', [this.heartbeatChannel, String(Date.now())]);
     } catch (err) {
       this.lost(client, err as Error);
     } finally {
-      clearTimeout(timer);
+      if (this.client === client) this.heartbeatInFlight = false;
     }
   }
 
   private lost(client: Client, err?: Error): void {
     if (this.client !== client) return;
     this.client = undefined;
-    clearInterval(this.pingTimer);
+    clearInterval(this.heartbeatTimer);
     this.cache.setTrustPositives(false);
     client.removeAllListeners('end');
     void client.end().catch(() => undefined);
