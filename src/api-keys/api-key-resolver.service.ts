@@ -8,6 +8,28 @@ import { ApiError } from 'src/errors/api-error';
 
 /** How long a caller should wait before retrying when the database cannot be reached. */
 export const RESOLUTION_RETRY_AFTER_SECONDS = 5;
+/**
+ * A lookup that has not answered by then is given up (503): an unresponsive database (a lock, a stalled
+ * connection) must not hold callers for the pool's statement_timeout. The query itself goes on until it
+ * finishes or statement_timeout cancels it.
+ */
+export const LOOKUP_TIMEOUT_MS = 2_000;
+
+class LookupTimeoutError extends Error {
+  constructor() {
+    super(`API key lookup took longer than ${LOOKUP_TIMEOUT_MS} ms`);
+  }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LookupTimeoutError()), ms);
+  });
+  // The abandoned query's eventual failure must not surface as an unhandled rejection.
+  work.catch(() => undefined);
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
 
 interface KeyRow {
   id: string;
@@ -49,6 +71,8 @@ const INVALID: Resolution = { kind: 'invalid' };
 @Injectable()
 export class ApiKeyResolver {
   private readonly logger = new Logger('ApiKeyResolver');
+  /** Whether the last lookup failed: an outage is logged when it starts and when it ends, not per call. */
+  private failing = false;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -97,12 +121,25 @@ export class ApiKeyResolver {
     const generation = this.cache.generation;
     let rows: KeyRow[];
     try {
-      rows = await this.dataSource.query<KeyRow[]>(LOOKUP_SQL, [parsed.keyId]);
+      rows = await withTimeout(
+        this.dataSource.query<KeyRow[]>(LOOKUP_SQL, [parsed.keyId]),
+        LOOKUP_TIMEOUT_MS,
+      );
     } catch (err) {
-      this.logger.error({ err: (err as Error).message }, 'API key lookup failed');
+      if (!this.failing) {
+        this.failing = true;
+        this.logger.error(
+          { err: (err as Error).message },
+          'API key lookups are failing: answering 503 key_resolution_unavailable until the database answers',
+        );
+      }
       throw new ApiError('key_resolution_unavailable', 'API key resolution is unavailable. Retry later.', {
         retryAfterSeconds: RESOLUTION_RETRY_AFTER_SECONDS,
       });
+    }
+    if (this.failing) {
+      this.failing = false;
+      this.logger.log('API key lookups are answering again');
     }
     const resolution = decide(rows[0], hash);
     this.cache.set(hash, resolution, generation);

@@ -2,6 +2,9 @@ import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from 'migrations/index';
 import { ENTITIES } from 'src/database/entities';
 
+/** The cap on any statement of the connection pool. */
+export const STATEMENT_TIMEOUT_MS = 10_000;
+
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {
     type: 'postgres',
@@ -14,6 +17,8 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     installExtensions: false,
     migrationsRun: false,
     logging: false,
-    extra: { max: 20, connectionTimeoutMillis: 5_000 },
+    // statement_timeout: no statement on the pool runs longer than this (an unresponsive database or a lock
+    // never holds a connection forever). The migration lock connection lifts it for itself (migrate.ts).
+    extra: { max: 20, connectionTimeoutMillis: 5_000, statement_timeout: STATEMENT_TIMEOUT_MS },
   };
 }

@@ -115,7 +115,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const req = ctx.getRequest<Request>();
     const { body, retryAfterSeconds } = this.toBody(exception, req);
 
-    if (body.error.status >= 500)
+    // A 503 ApiError is a known unavailability that whoever threw it logs (once per outage, not per call).
+    const expectedOutage = exception instanceof ApiError && exception.status === 503;
+    if (body.error.status >= 500 && !expectedOutage)
       this.logger.error({ err: loggableError(exception), requestId: req.id }, 'request failed');
     if (retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(retryAfterSeconds));
     res.setHeader('Cache-Control', 'no-store');
