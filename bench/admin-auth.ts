@@ -20,7 +20,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import autocannon, { type Result } from 'autocannon';
 import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -153,6 +153,9 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       DATABASE_URL: db.url,
       OAUTH_CALLBACK_ORIGIN: 'http://127.0.0.1',
+      TOKEN_SIGNING_KEY: generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
       ADMIN_TOKEN,
       PATH: process.env.PATH,
     });

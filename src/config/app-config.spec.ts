@@ -1,4 +1,10 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { ConfigValidationError, loadAppConfig, type Env } from 'src/config/app-config';
+
+/** A real signing key: production refuses to start without one. */
+const TOKEN_SIGNING_KEY = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+  .privateKey.export({ type: 'pkcs8', format: 'pem' })
+  .toString();
 
 function problemsOf(env: Env): string[] {
   try {
@@ -30,8 +36,20 @@ describe('loadAppConfig', () => {
     const config = loadAppConfig({
       NODE_ENV: 'production',
       OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+      TOKEN_SIGNING_KEY,
     });
     expect(config.adminBootstrapOpen).toBe(false);
+  });
+
+  it('requires TOKEN_SIGNING_KEY in production, naming it; elsewhere the development key is used', () => {
+    const production = { NODE_ENV: 'production', OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com' };
+    expect(problemsOf(production)).toEqual([expect.stringContaining('TOKEN_SIGNING_KEY')]);
+    expect(problemsOf({ ...production, TOKEN_SIGNING_KEY: '  ' })).toEqual([
+      expect.stringContaining('TOKEN_SIGNING_KEY'),
+    ]);
+    expect(problemsOf({ ...production, TOKEN_SIGNING_KEY })).toEqual([]);
+    expect(problemsOf({})).toEqual([]);
+    expect(loadAppConfig({ NODE_ENV: 'test' }).tokenSigningKey).toBeUndefined();
   });
 
   it.each([
@@ -81,7 +99,11 @@ describe('loadAppConfig', () => {
   });
 
   describe('session tokens kept apart from M2M tokens', () => {
-    const production = { NODE_ENV: 'production', OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com' };
+    const production = {
+      NODE_ENV: 'production',
+      OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+      TOKEN_SIGNING_KEY,
+    };
     const jwks = { AUTH_SESSION_JWKS_URI: 'https://idp.example/.well-known/jwks.json' };
     const secret = { AUTH_SESSION_SECRET: 's'.repeat(40) };
     const issuer = { AUTH_SESSION_ISSUER: 'https://idp.example/' };

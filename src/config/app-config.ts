@@ -149,6 +149,8 @@ export function loadAppConfig(env: Env): AppConfig {
   if (tokenSigningKey && !isPrivateKey(tokenSigningKey)) {
     problems.push('TOKEN_SIGNING_KEY must be a private key as PEM or JWK (RSA or EC)');
   }
+  // The development key lives unencrypted in the database: production signs with a configured key only.
+  if (isProduction && !tokenSigningKey) problems.push('TOKEN_SIGNING_KEY is required in production');
 
   const billingProviders = parseBillingProviders(str('BILLING_PROVIDERS'), problems);
 

@@ -10,6 +10,7 @@ import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { TestIssuer } from 'test/helpers/issuer';
 import type { LogCapture } from 'test/helpers/log-capture';
 import { controllerRoutes } from 'test/helpers/routes';
+import { testSigningKey } from 'test/helpers/signing-key';
 
 const ADMIN_TOKEN = 'break-glass-admin-token-for-admin-auth-tests';
 const ORG = 'org-admins';
@@ -438,7 +439,11 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
       ['ADMIN_BOOTSTRAP_OPEN=false', { ADMIN_BOOTSTRAP_OPEN: 'false' }],
       [
         'NODE_ENV=production (default false)',
-        { NODE_ENV: 'production', OAUTH_CALLBACK_ORIGIN: 'https://ks.example' },
+        {
+          NODE_ENV: 'production',
+          OAUTH_CALLBACK_ORIGIN: 'https://ks.example',
+          TOKEN_SIGNING_KEY: testSigningKey(),
+        },
       ],
     ])('is closed when %s', async (_label, env) => {
       const empty = await createTestDatabase();
