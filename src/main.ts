@@ -5,6 +5,7 @@ import { AppModule } from 'src/app.module';
 import { configureApp } from 'src/app.setup';
 import { ConfigValidationError, loadAppConfig } from 'src/config/app-config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from 'src/database/embedded-postgres';
+import { closeGracefully } from 'src/http/graceful-shutdown';
 
 async function bootstrap(): Promise<void> {
   const env = { ...process.env };
@@ -37,7 +38,8 @@ async function bootstrap(): Promise<void> {
     stopping = true;
     process.stdout.write(`${signal} received: draining requests and stopping\n`);
     try {
-      await app.close();
+      // The HTTP server stops (in-flight requests finish) before the shutdown hooks flush and close.
+      await closeGracefully(app);
       await embedded?.stop();
     } finally {
       process.exit(0);

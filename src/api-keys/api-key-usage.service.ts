@@ -56,7 +56,10 @@ export class ApiKeyUsageRecorder implements BeforeApplicationShutdown {
     await this.flushing;
   }
 
-  /** Before the database closes. */
+  /**
+   * Nest runs this after the HTTP server stopped taking requests when the app is closed through
+   * closeGracefully (main.ts), and before TypeORM destroys the DataSource (onApplicationShutdown).
+   */
   async beforeApplicationShutdown(): Promise<void> {
     await this.flush();
   }
