@@ -7,7 +7,6 @@ import {
   keyPrefix,
   parseApiKey,
   providerKeyLookupId,
-  verifyApiKey,
 } from 'src/api-keys/api-key-format';
 
 describe('api-key-format', () => {
@@ -56,15 +55,6 @@ describe('api-key-format', () => {
   describe('hashing and comparison', () => {
     it('hashes to 64 lowercase hex characters', () => {
       expect(hashApiKey('anything')).toMatch(/^[0-9a-f]{64}$/);
-    });
-
-    it('verifies the right key and refuses any other', () => {
-      const key = generateApiKey();
-      const other = generateApiKey();
-      expect(verifyApiKey(key.plaintext, key.hash)).toBe(true);
-      expect(verifyApiKey(other.plaintext, key.hash)).toBe(false);
-      const flipped = key.plaintext.slice(0, -1) + (key.plaintext.endsWith('0') ? '1' : '0');
-      expect(verifyApiKey(flipped, key.hash)).toBe(false);
     });
 
     it('never matches digests of another length', () => {

@@ -55,11 +55,6 @@ export function hashesEqual(a: string, b: string): boolean {
   return timingSafeEqual(bufA, bufB);
 }
 
-/** Hashes `presented` and compares it with `storedHash` in constant time. */
-export function verifyApiKey(presented: string, storedHash: string): boolean {
-  return hashesEqual(hashApiKey(presented), storedHash.trim());
-}
-
 /**
  * Provider-issued keys shaped `<prefix>_<id>_<secret>` carry their own lookup id, the middle part.
  * Anything else gets a random one.

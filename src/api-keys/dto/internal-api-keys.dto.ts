@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsEmail, IsString, Length, MaxLength } from 'class-validator';
-import { NoControlCharacters, OptionalNotNull } from 'src/http/validation.decorators';
+import { NoControlCharacters, OptionalNotNull, Trim } from 'src/http/validation.decorators';
 
 export const DEFAULT_PROVISIONED_KEY_NAME = 'provisioned';
 
@@ -9,8 +9,11 @@ export class ProvisionApiKeyDto {
     minLength: 1,
     maxLength: 255,
     example: 'auth0|64f1c2',
-    description: 'The user’s id at the identity provider (a session token’s `sub`): found or created.',
+    description:
+      'The user’s id at the identity provider (a session token’s `sub`): found or created. Surrounding ' +
+      'whitespace is trimmed.',
   })
+  @Trim()
   @IsString()
   @Length(1, 255)
   @NoControlCharacters()
