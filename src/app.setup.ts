@@ -18,6 +18,8 @@ export function configureApp(app: NestExpressApplication): void {
   app.flushLogs();
   if (config.trustProxy !== undefined) app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
+  // Every API answer is no-store and callers never revalidate: hashing each body for an ETag is wasted work.
+  app.set('etag', false);
 
   app.use(app.get(MetricsService).middleware);
 

@@ -1,6 +1,7 @@
 import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
+  ApiBody,
   ApiForbiddenResponse,
   ApiOkResponse,
   ApiOperation,
@@ -14,6 +15,7 @@ import {
   ResolveApiKeyDto,
   ResolveApiKeyResponseDto,
 } from 'src/api-keys/dto/internal-api-keys.dto';
+import { ResolveKeyBodyPipe } from 'src/api-keys/dto/resolve-key-body.pipe';
 import { InternalApiKeysService } from 'src/api-keys/internal-api-keys.service';
 import { ProvisioningService } from 'src/api-keys/provisioning.service';
 import { Audit } from 'src/audit/audit-context.decorator';
@@ -79,7 +81,10 @@ export class InternalApiKeysController {
   @ApiServiceUnavailableResponse({
     description: 'The database cannot be reached (`key_resolution_unavailable`, with Retry-After).',
   })
-  resolve(@Body() dto: ResolveApiKeyDto): Promise<ResolveApiKeyResponseDto> {
-    return this.internal.resolve(dto.key);
+  @ApiBody({ type: ResolveApiKeyDto })
+  // The hot route validates its body itself (ResolveKeyBodyPipe, the same 400s as ResolveApiKeyDto); the
+  // parameter's type is a plain shape so the global ValidationPipe does not validate it a second time.
+  resolve(@Body(ResolveKeyBodyPipe) body: { key: string }): Promise<ResolveApiKeyResponseDto> {
+    return this.internal.resolve(body.key);
   }
 }
