@@ -3,7 +3,8 @@ import { decode, sign, type JwtPayload } from 'jsonwebtoken';
 import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
-import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
+import { randomLookupId } from 'src/api-keys/api-key-format';
+import { ApiKeyRevocations, REVOCATION_CHANNEL } from 'src/api-keys/api-key-revocations.service';
 import { closeGracefully } from 'src/http/graceful-shutdown';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
@@ -325,6 +326,61 @@ describe('internal surface: review regressions', () => {
         [key.keyId],
       );
       expect(row?.last_used_at).toBeInstanceOf(Date);
+    });
+  });
+
+  describe('NOTIFY chunking', () => {
+    it('announces thousands of revoked key ids in payloads under the 8000-byte limit, on commit only', async () => {
+      const listener = new Client({ connectionString: db.url });
+      await listener.connect();
+      const payloads: string[] = [];
+      listener.on('notification', (msg) => {
+        if (msg.channel === REVOCATION_CHANNEL && msg.payload) payloads.push(msg.payload);
+      });
+      await listener.query(`LISTEN ${REVOCATION_CHANNEL}`);
+      try {
+        const revocations = a.app.get(ApiKeyRevocations);
+        const dataSource = a.app.get(DataSource);
+        const ids = Array.from({ length: 1_500 }, () => randomLookupId());
+        const rolledBack = ['deadbeefdeadbeef'];
+        await dataSource
+          .transaction(async (manager) => {
+            await revocations.notify(rolledBack, manager);
+            throw new Error('roll back');
+          })
+          .catch(() => undefined);
+        await dataSource.transaction((manager) => revocations.notify(ids, manager));
+        // A marker sent afterwards: once it arrives, everything before it has.
+        await db.query(`SELECT pg_notify($1, 'ffffffffffffffff')`, [REVOCATION_CHANNEL]);
+        await eventually(() => payloads.includes('ffffffffffffffff'));
+        const chunks = payloads.filter((p) => p !== 'ffffffffffffffff');
+        expect(chunks.length).toBeGreaterThanOrEqual(4);
+        for (const chunk of chunks) expect(Buffer.byteLength(chunk)).toBeLessThan(8_000);
+        expect(chunks.flatMap((c) => c.split(','))).toEqual(ids);
+      } finally {
+        await listener.end();
+      }
+    });
+  });
+
+  describe('provisioning input', () => {
+    it('trims externalId: padded and plain name one user; blank is a 400', async () => {
+      const plain = await newKey('trimmed-user');
+      const padded = await newKey('  trimmed-user \t');
+      expect(padded.userId).toBe(plain.userId);
+      const res = await provisionWith(provisioner, '   ');
+      expect(res.status).toBe(400);
+      expect((res.body as { error: { type: string } }).error.type).toBe('validation_failed');
+    });
+  });
+
+  describe('pipeline', () => {
+    it('sends no ETag (every answer is no-store)', async () => {
+      const key = await newKey('etag-user');
+      const res = await resolveKey(a.http, resolver, key.apiKey).expect(200);
+      expect(res.headers.etag).toBeUndefined();
+      const health = await request(a.http).get('/health/live');
+      expect(health.headers.etag).toBeUndefined();
     });
   });
 });
