@@ -7,25 +7,21 @@
  *   1. bare  — a `@Public()` route registered only by this benchmark, through the same HTTP pipeline;
  *   2. warm  — resolve with one hot key (cache hit: M2M JWT check + a freshly signed JWT per call);
  *   3. cold  — resolve with 10k distinct keys, each presented once (cache miss: one indexed lookup each);
- * then reports requests/s, p50/p99, the ratios to the bare route, and the server's RSS with 10k keys cached.
+ * then a paced run (BENCH_PACED_RATE, default 500 req/s) for latency below saturation, and reports req/s,
+ * the server's CPU µs per request (measured inside the server: less noisy than req/s on a shared VM),
+ * p50/p99, the ratios to the bare route, and the server's RSS with 10k keys cached. The server is compiled
+ * JavaScript (see buildServer), so its RSS is the app's.
  */
-import 'reflect-metadata';
-import { Controller, HttpCode, Module, Post } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import autocannon, { type Result } from 'autocannon';
-import { fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { delimiter, join } from 'node:path';
 import { Client } from 'pg';
-import { ApiKeyCache } from 'src/api-keys/api-key-cache';
+import * as ts from 'typescript';
+import type { FromServer, ServerReport } from './resolve-server';
 import { generateApiKey } from 'src/api-keys/api-key-format';
-import { AppModule } from 'src/app.module';
-import { configureApp } from 'src/app.setup';
-import { Public } from 'src/auth/auth.decorators';
 import { startEmbeddedPostgres } from 'src/database/embedded-postgres';
 import { TestIssuer } from 'test/helpers/issuer';
 
@@ -36,62 +32,45 @@ const COLD_KEYS = 10_000;
 const WARMUP_KEYS = 1_000;
 const USERS = 100;
 const RESOLVE = '/api/v1/internal/api-keys/resolve';
-const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 200);
+const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 500);
+const ROOT = join(__dirname, '..');
 
-interface ServerReport {
-  /** V8 heap in use after a full GC. */
-  heapUsed: number;
-  rss: number;
-  maxRss: number;
-  cacheSize: number;
-}
-
-type FromServer = { type: 'listening'; port: number } | ({ type: 'report' } & ServerReport);
-
-// ---------------------------------------------------------------------------------------------- server side
-
-/** The baseline: the same HTTP pipeline (helmet, metrics, logging, guards, body parsing), no work. */
-@Controller('bench')
-class BareController {
-  @Public()
-  @Post('bare')
-  @HttpCode(200)
-  bare(): { ok: true } {
-    return { ok: true };
-  }
-}
-
-async function runServer(): Promise<void> {
-  const discard = new Writable({ write: (_c, _e, done) => done() });
-  @Module({
-    imports: [AppModule.forRoot({ env: process.env, logDestination: discard })],
-    controllers: [BareController],
-  })
-  class BenchModule {}
-
-  const app = await NestFactory.create<NestExpressApplication>(BenchModule, {
-    bodyParser: false,
-    bufferLogs: true,
+/**
+ * The server runs compiled JavaScript, as in production (no ts-node, no TypeScript compiler in its heap,
+ * so its RSS means something): src/ and migrations/ compiled with tsc into a private directory (never
+ * ./dist, which a developer's watch build may be serving), plus the bench server module transpiled next
+ * to them. Bare `src/…` specifiers resolve through NODE_PATH.
+ */
+function buildServer(): { outDir: string; entry: string } {
+  const outDir = mkdtempSync(join(tmpdir(), 'keysmith-bench-dist-'));
+  execFileSync(
+    process.execPath,
+    [
+      require.resolve('typescript/bin/tsc'),
+      '-p',
+      join(ROOT, 'tsconfig.build.json'),
+      '--outDir',
+      outDir,
+      '--sourceMap',
+      'false',
+    ],
+    { stdio: 'inherit' },
+  );
+  const source = readFileSync(join(ROOT, 'bench', 'resolve-server.ts'), 'utf8');
+  const { outputText } = ts.transpileModule(source, {
+    compilerOptions: {
+      module: ts.ModuleKind.CommonJS,
+      target: ts.ScriptTarget.ES2023,
+      experimentalDecorators: true,
+      emitDecoratorMetadata: true,
+      esModuleInterop: true,
+      useDefineForClassFields: false,
+    },
   });
-  configureApp(app);
-  await app.listen(0, '127.0.0.1');
-  const address = app.getHttpServer().address() as { port: number };
-  const cache = app.get(ApiKeyCache);
-  process.on('message', (msg: { type: string }) => {
-    if (msg.type === 'report') {
-      (globalThis as { gc?: () => void }).gc?.();
-      const report: FromServer = {
-        type: 'report',
-        heapUsed: process.memoryUsage().heapUsed,
-        rss: process.memoryUsage().rss,
-        maxRss: process.resourceUsage().maxRSS * 1024,
-        cacheSize: cache.size,
-      };
-      process.send!(report);
-    }
-    if (msg.type === 'stop') void app.close().then(() => process.exit(0));
-  });
-  process.send!({ type: 'listening', port: address.port } satisfies FromServer);
+  mkdirSync(join(outDir, 'bench'), { recursive: true });
+  const entry = join(outDir, 'bench', 'resolve-server.js');
+  writeFileSync(entry, outputText);
+  return { outDir, entry };
 }
 
 // ------------------------------------------------------------------------------------------------ bench side
@@ -127,14 +106,14 @@ async function database(): Promise<{ url: string; cleanup(): Promise<void> }> {
   };
 }
 
-function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(__filename, ['--server'], {
-    env,
+function startServer(
+  build: { outDir: string; entry: string },
+  env: NodeJS.ProcessEnv,
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(build.entry, [], {
+    // The build lives outside the checkout: bare `src/…` and package specifiers resolve through NODE_PATH.
+    env: { ...env, NODE_PATH: [build.outDir, join(ROOT, 'node_modules')].join(delimiter) },
     execArgv: [
-      '-r',
-      'ts-node/register/transpile-only',
-      '-r',
-      'tsconfig-paths/register',
       '--expose-gc',
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
     ],
@@ -158,6 +137,33 @@ function report(child: ChildProcess): Promise<ServerReport> {
     child.on('message', onMessage);
     child.send({ type: 'report' });
   });
+}
+
+/** The server process's CPU time so far (user + system), in µs, measured inside the server. */
+function serverCpu(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    const onMessage = (msg: FromServer): void => {
+      if (msg.type !== 'cpu') return;
+      child.off('message', onMessage);
+      resolve(msg.micros);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'cpu' });
+  });
+}
+
+interface Measured {
+  result: Result;
+  /** Server CPU µs per request served. */
+  cpuPerRequest: number;
+}
+
+/** `run`, plus the server's CPU time per request over the run (less noisy than req/s on a shared VM). */
+async function measure(child: ChildProcess, ...args: Parameters<typeof run>): Promise<Measured> {
+  const cpuBefore = await serverCpu(child);
+  const result = await run(...args);
+  const cpuAfter = await serverCpu(child);
+  return { result, cpuPerRequest: (cpuAfter - cpuBefore) / Math.max(1, result.requests.total) };
 }
 
 /** Inserts `count` keys over USERS users (each with a default project), straight into the tables. */
@@ -228,35 +234,43 @@ function run(
   });
 }
 
-function median(results: Result[]): Result {
-  return [...results].sort((x, y) => x.requests.average - y.requests.average)[
+function median(results: Measured[]): Measured {
+  return [...results].sort((x, y) => x.result.requests.average - y.result.requests.average)[
     Math.floor(results.length / 2)
   ]!;
 }
 
-function line(name: string, r: Result, bare?: Result): string {
-  const ratio = bare ? `${(r.requests.average / bare.requests.average).toFixed(2)}×` : '1.00×';
+function medianOf(values: number[]): number {
+  return [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
+}
+
+function line(name: string, m: Measured, bare?: Measured): string {
+  const r = m.result;
+  const ratio = bare ? `${(r.requests.average / bare.result.requests.average).toFixed(2)}×` : '1.00×';
+  const cpuRatio = bare ? `${(bare.cpuPerRequest / m.cpuPerRequest).toFixed(2)}×` : '1.00×';
   const errors = r.non2xx + r.errors;
-  return `| ${name.padEnd(36)} | ${r.requests.average.toFixed(0).padStart(7)} | ${r.latency.p50
-    .toFixed(1)
-    .padStart(
-      6,
-    )} | ${r.latency.p99.toFixed(1).padStart(6)} | ${ratio.padStart(6)} | ${String(errors).padStart(6)} |`;
+  return (
+    `| ${name.padEnd(40)} | ${r.requests.average.toFixed(0).padStart(6)} | ${ratio.padStart(6)} | ` +
+    `${m.cpuPerRequest.toFixed(0).padStart(6)} | ${cpuRatio.padStart(5)} | ${r.latency.p50.toFixed(1).padStart(6)} | ` +
+    `${r.latency.p99.toFixed(1).padStart(6)} | ${String(errors).padStart(6)} |`
+  );
 }
 
 async function main(): Promise<void> {
-  if (process.argv.includes('--server')) return runServer();
-
   const started = Date.now();
+  const build = buildServer();
   const db = await database();
   const issuer = await TestIssuer.start('keysmith-bench');
   let child: ChildProcess | undefined;
   try {
-    const server = await startServer({
+    const server = await startServer(build, {
       NODE_ENV: 'production',
       LOG_LEVEL: 'warn',
       DATABASE_URL: db.url,
       OAUTH_CALLBACK_ORIGIN: 'http://127.0.0.1',
+      TOKEN_SIGNING_KEY: generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
       AUTH_M2M_JWKS_URI: issuer.jwksUri,
       AUTH_M2M_ISSUER: issuer.url,
       AUTH_M2M_AUDIENCE: issuer.audience,
@@ -286,30 +300,30 @@ async function main(): Promise<void> {
 
     // The saturating runs alternate over ROUNDS rounds and each reports its median round, so a burst of
     // load from elsewhere on the machine skews one round of every kind rather than one kind.
-    const rounds: { bare: Result[]; warm: Result[] } = { bare: [], warm: [] };
+    const rounds: { bare: Measured[]; warm: Measured[] } = { bare: [], warm: [] };
     for (let i = 0; i < ROUNDS; i++) {
-      rounds.bare.push(await run('bare', port, { path: '/bench/bare', keys: hot }));
-      rounds.warm.push(await run('warm', port, { path: RESOLVE, headers: auth, keys: hot }));
+      rounds.bare.push(await measure(child, 'bare', port, { path: '/bench/bare', keys: hot }));
+      rounds.warm.push(await measure(child, 'warm', port, { path: RESOLVE, headers: auth, keys: hot }));
     }
     const bare = median(rounds.bare);
     const warm = median(rounds.warm);
-    const coldRun = await run('cold', port, {
+    const coldRun = await measure(child, 'cold', port, {
       path: RESOLVE,
       headers: auth,
       keys: cold,
       amount: cold.length,
     });
     const after = await report(child);
-    const warm10k = await run('warm 10k', port, { path: RESOLVE, headers: auth, keys: cold });
+    const warm10k = await measure(child, 'warm 10k', port, { path: RESOLVE, headers: auth, keys: cold });
     // At saturation every run's latency is connections / throughput (Little's law); at a fixed rate below
     // it, latency is the service time.
-    const paced = await run('paced', port, {
+    const paced = await measure(child, 'paced', port, {
       path: RESOLVE,
       headers: auth,
       keys: hot,
       overallRate: PACED_RATE,
     });
-    const pacedBare = await run('paced bare', port, {
+    const pacedBare = await measure(child, 'paced bare', port, {
       path: '/bench/bare',
       keys: hot,
       overallRate: PACED_RATE,
@@ -319,8 +333,8 @@ async function main(): Promise<void> {
     const out = [
       `keysmith resolve benchmark — ${CONNECTIONS} connections, node ${process.version}, ${new Date().toISOString()}`,
       '',
-      `| ${'run'.padEnd(36)} |   req/s | p50 ms | p99 ms |  ratio | errors |`,
-      `| ${'-'.repeat(36)} | ------: | -----: | -----: | -----: | -----: |`,
+      `| ${'run'.padEnd(40)} |  req/s |  ratio | CPU µs | CPU × | p50 ms | p99 ms | errors |`,
+      `| ${'-'.repeat(40)} | -----: | -----: | -----: | ----: | -----: | -----: | -----: |`,
       line(`bare route (median of ${ROUNDS} × ${DURATION_S} s)`, bare),
       line(`warm: one hot key (median of ${ROUNDS} × ${DURATION_S} s)`, warm, bare),
       line(`cold: ${cold.length} distinct keys, once each`, coldRun, bare),
@@ -331,8 +345,11 @@ async function main(): Promise<void> {
       `server: RSS ${mb(before.rss)} before the cold run, ${mb(after.rss)} with ${after.cacheSize} keys cached, ` +
         `peak RSS ${mb(after.maxRss)}; V8 heap after GC ${mb(before.heapUsed)} → ${mb(after.heapUsed)} ` +
         `(${((after.heapUsed - before.heapUsed) / Math.max(1, after.cacheSize - before.cacheSize)).toFixed(0)} bytes per cached key)`,
-      `all rounds, req/s: bare ${rounds.bare.map((r) => r.requests.average.toFixed(0)).join(' / ')}, ` +
-        `warm ${rounds.warm.map((r) => r.requests.average.toFixed(0)).join(' / ')}; load average ${loadavg()
+      `all rounds, req/s: bare ${rounds.bare.map((m) => m.result.requests.average.toFixed(0)).join(' / ')}, ` +
+        `warm ${rounds.warm.map((m) => m.result.requests.average.toFixed(0)).join(' / ')}; ` +
+        `server CPU µs/req: bare ${rounds.bare.map((m) => m.cpuPerRequest.toFixed(0)).join(' / ')}, ` +
+        `warm ${rounds.warm.map((m) => m.cpuPerRequest.toFixed(0)).join(' / ')} ` +
+        `(median CPU ratio ${(medianOf(rounds.bare.map((m) => m.cpuPerRequest)) / medianOf(rounds.warm.map((m) => m.cpuPerRequest))).toFixed(2)}×); load average ${loadavg()
           .map((l) => l.toFixed(1))
           .join(' ')}`,
       `aims: warm ≥ 0.8× bare, cold ≥ 0.4× bare, p99 < 10 ms — took ${((Date.now() - started) / 1000).toFixed(0)} s`,
@@ -346,6 +363,7 @@ async function main(): Promise<void> {
     }
     await issuer.stop();
     await db.cleanup();
+    rmSync(build.outDir, { recursive: true, force: true });
   }
 }
 
