@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import type { Request } from 'express';
 import type { AuditService } from 'src/audit/audit.service';
 import { AdminAuthService } from 'src/auth/admin-auth.service';
@@ -6,6 +7,9 @@ import type { SessionAuthService } from 'src/auth/session-auth.service';
 import { loadAppConfig, type Env } from 'src/config/app-config';
 import { ApiError } from 'src/errors/api-error';
 import type { OrgTokensService, VerifiedOrgToken } from 'src/org-tokens/org-tokens.service';
+
+// The bootstrap tier warns on every use; these specs assert outcomes, so keep the console quiet.
+beforeAll(() => Logger.overrideLogger(false));
 
 const ADMIN_TOKEN = 'admin-token-value-for-unit-tests';
 const JWT = 'aaa.bbb.ccc';
