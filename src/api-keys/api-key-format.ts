@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** `ksk_<keyId: 16 lowercase hex>_<secret: 64 lowercase hex>` (API.md, "Credentials"). */
 export const API_KEY_PATTERN = /^ksk_([0-9a-f]{16})_([0-9a-f]{64})$/;
@@ -36,7 +36,8 @@ export function parseApiKey(presented: unknown): ParsedApiKey | null {
 
 /** SHA-256 of the whole key, lowercase hex: what the database stores in place of the key. */
 export function hashApiKey(plaintext: string): string {
-  return createHash('sha256').update(plaintext, 'utf8').digest('hex');
+  // One-shot hash (a string is hashed as UTF-8): no Hash object per call on the resolve hot path.
+  return hash('sha256', plaintext, 'hex');
 }
 
 /** The display prefix: the first 12 characters of the plaintext (`ksk_` and 8 characters of the key id). */

@@ -85,8 +85,13 @@ export class ApiKeyResolver {
    * revoked, expired — all alike), 403 `identity_not_allowed` (the user is disabled), 503
    * `key_resolution_unavailable` with Retry-After (the database cannot be reached).
    */
-  async resolve(presented: string): Promise<ResolvedApiKey> {
-    const resolution = await this.lookup(presented);
+  resolve(presented: string): Promise<ResolvedApiKey> | ResolvedApiKey {
+    // A cache hit (or a malformed key) is answered synchronously: no promise on the hot path.
+    const resolution = this.lookup(presented);
+    return resolution instanceof Promise ? resolution.then((r) => this.answer(r)) : this.answer(resolution);
+  }
+
+  private answer(resolution: Resolution): ResolvedApiKey {
     switch (resolution.kind) {
       case 'ok':
         this.usage.record(resolution.key.id);
@@ -110,21 +115,20 @@ export class ApiKeyResolver {
     return resolution.key;
   }
 
-  private async lookup(presented: string): Promise<Resolution> {
+  /** The cached or malformed-key answer at once, otherwise the database lookup's. */
+  private lookup(presented: string): Resolution | Promise<Resolution> {
     const parsed = parseApiKey(presented);
     if (!parsed) return INVALID;
     // The cache key is the key's SHA-256, never the key; it is also what the stored hash is compared with.
     const hash = hashApiKey(presented);
-    const cached = this.cache.get(hash);
-    if (cached) return cached;
+    return this.cache.get(hash) ?? this.fetch(parsed.keyId, hash);
+  }
 
+  private async fetch(keyId: string, hash: string): Promise<Resolution> {
     const generation = this.cache.generation;
     let rows: KeyRow[];
     try {
-      rows = await withTimeout(
-        this.dataSource.query<KeyRow[]>(LOOKUP_SQL, [parsed.keyId]),
-        LOOKUP_TIMEOUT_MS,
-      );
+      rows = await withTimeout(this.dataSource.query<KeyRow[]>(LOOKUP_SQL, [keyId]), LOOKUP_TIMEOUT_MS);
     } catch (err) {
       if (!this.failing) {
         this.failing = true;

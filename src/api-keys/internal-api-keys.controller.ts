@@ -84,7 +84,9 @@ export class InternalApiKeysController {
   @ApiBody({ type: ResolveApiKeyDto })
   // The hot route validates its body itself (ResolveKeyBodyPipe, the same 400s as ResolveApiKeyDto); the
   // parameter's type is a plain shape so the global ValidationPipe does not validate it a second time.
-  resolve(@Body(ResolveKeyBodyPipe) body: { key: string }): Promise<ResolveApiKeyResponseDto> {
+  resolve(
+    @Body(ResolveKeyBodyPipe) body: { key: string },
+  ): ResolveApiKeyResponseDto | Promise<ResolveApiKeyResponseDto> {
     return this.internal.resolve(body.key);
   }
 }

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { ResolvedApiKey } from 'src/api-keys/api-key-cache';
 import { ApiKeyResolver } from 'src/api-keys/api-key-resolver.service';
 import type { ResolveApiKeyResponseDto } from 'src/api-keys/dto/internal-api-keys.dto';
 import { TokenSigner } from 'src/crypto/token-signer.service';
@@ -13,9 +14,16 @@ export class InternalApiKeysService {
     private readonly signer: TokenSigner,
   ) {}
 
-  /** The key's identity (possibly from the cache) and a JWT minted for this call only. */
-  async resolve(presented: string): Promise<ResolveApiKeyResponseDto> {
-    const key = await this.resolver.resolve(presented);
+  /**
+   * The key's identity (possibly from the cache) and a JWT minted for this call only. A cache hit is
+   * answered synchronously (no promise on the hot path); a miss answers once the lookup has.
+   */
+  resolve(presented: string): ResolveApiKeyResponseDto | Promise<ResolveApiKeyResponseDto> {
+    const key = this.resolver.resolve(presented);
+    return key instanceof Promise ? key.then((k) => this.answer(k)) : this.answer(key);
+  }
+
+  private answer(key: ResolvedApiKey): ResolveApiKeyResponseDto {
     const { token, expiresAt } = this.signer.sign(
       { sub: key.user.id, external_id: key.user.externalId, project_id: key.project.id, key_id: key.keyId },
       RESOLVED_TOKEN_TTL_SECONDS,

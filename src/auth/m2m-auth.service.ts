@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Request } from 'express';
 import { LRUCache } from 'lru-cache';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { bearerCredential } from 'src/auth/bearer';
 import { M2MJwtStrategy, type VerifiedM2MToken } from 'src/auth/m2m-jwt.strategy';
 import { KeySourceUnavailableError, keysUnavailable } from 'src/auth/jwt-options';
@@ -11,6 +11,8 @@ import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 import { ApiError } from 'src/errors/api-error';
 
 const VERIFIED_TTL_MS = 60_000;
+/** The memo's key for a token: its SHA-256 (one-shot, no Hash object per request), never the token. */
+const memoKey = (credential: string): string => hash('sha256', credential, 'base64url');
 function principal({ clientId, scopes, actor }: VerifiedM2MToken): M2MPrincipal {
   return { kind: 'm2m', clientId, scopes, actor };
 }
@@ -52,11 +54,23 @@ export class M2MAuthService {
    */
   async verify(credential: string): Promise<M2MPrincipal | null> {
     if (!this.strategy) return null;
-    const cacheKey = createHash('sha256').update(credential).digest('base64url');
+    const cacheKey = memoKey(credential);
+    return this.remembered(cacheKey) ?? this.verifyAndRemember(this.strategy, credential, cacheKey);
+  }
+
+  /** The principal of a token that verified less than a minute ago (and has not expired), else undefined. */
+  private remembered(cacheKey: string): M2MPrincipal | undefined {
     const known = this.verified.get(cacheKey);
-    if (known && known.expiresAtMs > Date.now()) return principal(known);
+    return known && known.expiresAtMs > Date.now() ? principal(known) : undefined;
+  }
+
+  private async verifyAndRemember(
+    strategy: M2MJwtStrategy,
+    credential: string,
+    cacheKey: string,
+  ): Promise<M2MPrincipal | null> {
     try {
-      const { user, reason } = await runStrategy<VerifiedM2MToken>(this.strategy, bearerRequest(credential));
+      const { user, reason } = await runStrategy<VerifiedM2MToken>(strategy, bearerRequest(credential));
       if (!user) {
         this.logger.debug({ reason }, 'M2M JWT refused');
         return null;
@@ -78,7 +92,13 @@ export class M2MAuthService {
 
   async authenticate(req: Request, scope: string): Promise<M2MPrincipal> {
     const credential = bearerCredential(req);
-    const principal = credential ? await this.verify(credential) : null;
+    let principal: M2MPrincipal | null = null;
+    if (credential && this.strategy) {
+      // A remembered token (every call but the first of a minute) is answered without another await.
+      const cacheKey = memoKey(credential);
+      principal =
+        this.remembered(cacheKey) ?? (await this.verifyAndRemember(this.strategy, credential, cacheKey));
+    }
     if (!principal) throw ApiError.unauthorized();
     if (!principal.scopes.includes(scope)) throw ApiError.forbidden(`The token lacks the ${scope} scope.`);
     return principal;

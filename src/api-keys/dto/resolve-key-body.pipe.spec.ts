@@ -5,7 +5,7 @@ import { createValidationPipe } from 'src/http/validation.pipe';
 
 type Outcome = { ok: unknown } | { error: { type: string; message: string; details: unknown } };
 
-async function outcome(run: () => Promise<unknown>): Promise<Outcome> {
+async function outcome(run: () => unknown): Promise<Outcome> {
   try {
     return { ok: JSON.parse(JSON.stringify(await run())) as unknown };
   } catch (err) {

@@ -20,15 +20,19 @@ function isPlainKeyBody(value: unknown): value is ResolveApiKeyDto {
  * global strict ValidationPipe with the same DTO, so every 400 is exactly the one the DTO gives.
  */
 @Injectable()
-export class ResolveKeyBodyPipe implements PipeTransform<unknown, Promise<ResolveApiKeyDto>> {
+export class ResolveKeyBodyPipe implements PipeTransform<
+  unknown,
+  ResolveApiKeyDto | Promise<ResolveApiKeyDto>
+> {
   private readonly strict = createValidationPipe();
 
-  async transform(value: unknown): Promise<ResolveApiKeyDto> {
+  transform(value: unknown): ResolveApiKeyDto | Promise<ResolveApiKeyDto> {
+    // The fast path answers synchronously (no promise per call).
     if (isPlainKeyBody(value)) return value;
-    return (await this.strict.transform(value, {
+    return this.strict.transform(value, {
       type: 'body',
       metatype: ResolveApiKeyDto,
       data: undefined,
-    })) as ResolveApiKeyDto;
+    }) as Promise<ResolveApiKeyDto>;
   }
 }
