@@ -1,9 +1,13 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { NextFunction, Request, Response } from 'express';
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
+import { HTTP_LOGGER } from 'src/logging/logging.module';
+import { requestIdMiddleware } from 'src/logging/request-id';
 import { MetricsService } from 'src/metrics/metrics.service';
 
 export const BODY_LIMIT = 64 * 1024;
@@ -21,7 +25,11 @@ export function configureApp(app: NestExpressApplication): void {
   // Every API answer is no-store and callers never revalidate: hashing each body for an ETag is wasted work.
   app.set('etag', false);
 
+  // Ahead of everything else, so that a request the body parsers refuse still gets an id and a log line.
+  app.use(requestIdMiddleware);
+  app.use(app.get<RequestHandler>(HTTP_LOGGER));
   app.use(app.get(MetricsService).middleware);
+  answerUnparsableRequests(app.getHttpServer());
 
   const apiHelmet = helmet();
   // Swagger UI needs its inline bootstrap script; everything else gets helmet's strict defaults.
@@ -68,4 +76,41 @@ export function configureApp(app: NestExpressApplication): void {
       .build(),
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+}
+
+/** The statuses Node's HTTP parser gives up with, as Node itself would answer them. */
+function clientErrorAnswer(code: string | undefined): { status: number; reason: string; message: string } {
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    return { status: 431, reason: 'Request Header Fields Too Large', message: 'Request headers too large.' };
+  }
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    return { status: 408, reason: 'Request Timeout', message: 'Request timed out.' };
+  }
+  return { status: 400, reason: 'Bad Request', message: 'Malformed HTTP request.' };
+}
+
+/**
+ * A request Node's HTTP parser refuses (a bad Content-Length, a broken request line) never reaches Express;
+ * by default Node answers it with an empty body. It gets the contract's JSON error instead, then the
+ * connection is closed. A socket that is gone, or already carries a response, is just destroyed.
+ */
+function answerUnparsableRequests(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Node keeps the response in progress on the socket (null between keep-alive requests).
+    const responseStarted = (socket as { _httpMessage?: unknown })._httpMessage != null;
+    if (err.code === 'ECONNRESET' || !socket.writable || responseStarted) {
+      socket.destroy();
+      return;
+    }
+    const { status, reason, message } = clientErrorAnswer(err.code);
+    const body = JSON.stringify({ error: { type: 'validation_failed', status, message } });
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Cache-Control: no-store\r\n' +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+  });
 }

@@ -1,4 +1,11 @@
-import { BadRequestException, Logger, type ArgumentsHost } from '@nestjs/common';
+import {
+  BadRequestException,
+  HttpException,
+  Logger,
+  MethodNotAllowedException,
+  ParseIntPipe,
+  type ArgumentsHost,
+} from '@nestjs/common';
 import { ApiError } from 'src/errors/api-error';
 import { HttpExceptionFilter } from 'src/errors/http-exception.filter';
 import { QueryFailedError } from 'typeorm';
@@ -61,6 +68,88 @@ describe('HttpExceptionFilter', () => {
     const out = run(new BadRequestException('Validation failed (uuid is expected)'));
     expect(out.body).toMatchObject({
       error: { type: 'validation_failed', status: 400, message: 'Validation failed (uuid is expected)' },
+    });
+  });
+
+  it('gives a pipe 400 its message but never made-up details', async () => {
+    const error = await new ParseIntPipe()
+      .transform('abc', { type: 'param', data: 'id' })
+      .catch((e: unknown) => e);
+    expect(run(error).body).toEqual({
+      error: {
+        type: 'validation_failed',
+        status: 400,
+        message: 'Validation failed (numeric string is expected)',
+      },
+    });
+    expect(run(new BadRequestException(['name must be a string', 'x'])).body).toEqual({
+      error: { type: 'validation_failed', status: 400, message: 'name must be a string' },
+    });
+  });
+
+  /** What Nest's ExpressAdapter hands the filter for an error raised before routing. */
+  const mapped = (cause: Error & { status?: number }, message = cause.message) =>
+    new HttpException(message, cause.status ?? 400, { cause });
+  const httpError = (status: number, type: string, message: string) =>
+    Object.assign(new Error(message), { status, statusCode: status, type, expose: true });
+
+  it.each([
+    [
+      'a SyntaxError',
+      Object.assign(new SyntaxError("Expected property name or '}' in JSON"), { status: 400 }),
+    ],
+    ['entity.parse.failed', httpError(400, 'entity.parse.failed', 'Unexpected token " in JSON at 0')],
+  ])('answers %s with a fixed malformed-JSON message and no details', (_label, cause) => {
+    expect(run(mapped(cause)).body).toEqual({
+      error: { type: 'validation_failed', status: 400, message: 'Malformed JSON body.' },
+    });
+  });
+
+  it('answers a URIError with a fixed malformed-URL message', () => {
+    const cause = Object.assign(new URIError("Failed to decode param '%E0%A4%A'"), { status: 400 });
+    expect(run(mapped(cause)).body).toEqual({
+      error: { type: 'validation_failed', status: 400, message: 'Malformed URL.' },
+    });
+  });
+
+  it('answers other body-parser errors with a fixed message per status', () => {
+    expect(run(mapped(httpError(413, 'entity.too.large', 'request entity too large'))).body).toEqual({
+      error: { type: 'payload_too_large', status: 413, message: 'Request body exceeds the 64 KiB limit.' },
+    });
+    const encoding = httpError(415, 'encoding.unsupported', 'unsupported content encoding "br2"');
+    expect(run(mapped(encoding)).body).toEqual({
+      error: { type: 'validation_failed', status: 400, message: 'Unsupported content encoding.' },
+    });
+    const aborted = httpError(400, 'request.aborted', 'request aborted at byte 12');
+    expect(run(mapped(aborted)).body).toEqual({
+      error: { type: 'validation_failed', status: 400, message: 'The request body could not be read.' },
+    });
+  });
+
+  it.each([
+    [400, 'validation_failed'],
+    [401, 'unauthorized'],
+    [403, 'forbidden'],
+    [404, 'not_found'],
+    [409, 'conflict'],
+    [413, 'payload_too_large'],
+    [429, 'rate_limited'],
+    [500, 'internal_error'],
+    [502, 'upstream_failed'],
+    [503, 'service_unavailable'],
+  ])('maps an HttpException %i to %s', (status, type) => {
+    expect(run(new HttpException('internal detail', status)).body).toMatchObject({ error: { type, status } });
+  });
+
+  it('keeps the real status of any other 4xx, typed validation_failed, with a fixed message', () => {
+    expect(run(new MethodNotAllowedException('secret internals')).body).toEqual({
+      error: { type: 'validation_failed', status: 405, message: 'Method Not Allowed.' },
+    });
+  });
+
+  it('answers any other 5xx as a 500 internal_error', () => {
+    expect(run(new HttpException('upstream internals', 504)).body).toEqual({
+      error: { type: 'internal_error', status: 500, message: 'Internal server error.' },
     });
   });
 

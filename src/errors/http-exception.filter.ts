@@ -7,6 +7,7 @@ import {
   type ExceptionFilter,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { STATUS_CODES } from 'node:http';
 import { QueryFailedError } from 'typeorm';
 import { isDatabaseUnavailable } from 'src/database/database-errors';
 import { ApiError, type ErrorDetail } from 'src/errors/api-error';
@@ -16,29 +17,36 @@ interface ErrorBody {
   error: { type: ErrorType; status: number; message: string; details?: ErrorDetail[] };
 }
 
-/** Statuses Nest or Express raise on their own, mapped onto the contract's error types. */
-function typeForStatus(status: number): ErrorType {
+/**
+ * Statuses Nest or Express raise on their own, mapped onto the contract's error types. Any other 4xx (405,
+ * 406, 411, 414, 415, 431, ...) keeps its real status and is typed `validation_failed`: the client sent
+ * something this API cannot take, and API.md has no more specific type for it. Any other 5xx is answered
+ * as a plain 500 `internal_error`, so status and type always match API.md's list.
+ */
+function typeForStatus(status: number): { type: ErrorType; status: number } {
   switch (status) {
     case 400:
-      return 'validation_failed';
+      return { type: 'validation_failed', status };
     case 401:
-      return 'unauthorized';
+      return { type: 'unauthorized', status };
     case 403:
-      return 'forbidden';
+      return { type: 'forbidden', status };
     case 404:
-      return 'not_found';
+      return { type: 'not_found', status };
     case 409:
-      return 'conflict';
+      return { type: 'conflict', status };
     case 413:
-      return 'payload_too_large';
+      return { type: 'payload_too_large', status };
     case 429:
-      return 'rate_limited';
+      return { type: 'rate_limited', status };
     case 502:
-      return 'upstream_failed';
+      return { type: 'upstream_failed', status };
     case 503:
-      return 'service_unavailable';
+      return { type: 'service_unavailable', status };
     default:
-      return status >= 500 ? 'internal_error' : 'validation_failed';
+      return status >= 400 && status < 500
+        ? { type: 'validation_failed', status }
+        : { type: 'internal_error', status: HttpStatus.INTERNAL_SERVER_ERROR };
   }
 }
 
@@ -46,23 +54,42 @@ const GENERIC_MESSAGES: Partial<Record<ErrorType, string>> = {
   unauthorized: 'Authentication required.',
   forbidden: 'Not allowed.',
   not_found: 'Not found.',
+  conflict: 'Conflicts with an existing resource.',
   payload_too_large: 'Request body exceeds the 64 KiB limit.',
   rate_limited: 'Too many requests. Retry later.',
   internal_error: 'Internal server error.',
+  upstream_failed: 'An upstream service failed.',
   service_unavailable: 'Service temporarily unavailable. Retry later.',
 };
 
-/** Body-parser errors carry `type` and `status`; they must never surface as a 500. */
-interface BodyParserError {
-  type: string;
-  status?: number;
-  statusCode?: number;
+/** An http-errors instance (body-parser, raw-body, Express): a numeric status and a machine `type`. */
+function isHttpError(e: unknown): e is Error & { status: number; type?: unknown } {
+  return e instanceof Error && typeof (e as { status?: unknown }).status === 'number';
 }
 
-function isBodyParserError(e: unknown): e is BodyParserError {
-  return (
-    typeof e === 'object' && e !== null && typeof (e as BodyParserError).type === 'string' && 'expose' in e
-  );
+/**
+ * Errors raised before routing (body parsing, path decoding). Nest's ExpressAdapter wraps them in an
+ * HttpException whose message is the parser's own text (which can echo the input), keeping the original as
+ * `cause`; the client gets a fixed message instead.
+ */
+function parserErrorBody(cause: unknown): ErrorBody | undefined {
+  const bad = (message: string): ErrorBody => ({
+    error: { type: 'validation_failed', status: 400, message },
+  });
+  if (cause instanceof SyntaxError) return bad('Malformed JSON body.');
+  if (cause instanceof URIError) return bad('Malformed URL.');
+  if (!isHttpError(cause) || cause.status >= 500) return undefined;
+  if (cause.type === 'entity.parse.failed') return bad('Malformed JSON body.');
+  // 415 (an unsupported Content-Encoding or charset) has no type in API.md: it is a request this API
+  // cannot read, so it is answered as the 400 validation_failed the contract has for that.
+  if (cause.status === 415) return bad('Unsupported content encoding.');
+  if (cause.status === 400) return bad('The request body could not be read.');
+  const { type, status } = typeForStatus(cause.status);
+  return { error: { type, status, message: GENERIC_MESSAGES[type] ?? fixedStatusMessage(status) } };
+}
+
+function fixedStatusMessage(status: number): string {
+  return `${STATUS_CODES[status] ?? 'Request failed'}.`;
 }
 
 /** PostgreSQL error codes (SQLSTATE) that mean the input was bad, whatever a DTO missed. */
@@ -133,10 +160,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return { body, retryAfterSeconds: exception.options.retryAfterSeconds };
     }
     if (exception instanceof HttpException) {
-      const status = exception.getStatus();
-      const type = typeForStatus(status);
+      const parserBody = parserErrorBody(exception.cause);
+      if (parserBody) return { body: parserBody };
+      const { type, status } = typeForStatus(exception.getStatus());
       if (type === 'validation_failed') {
-        return { body: this.validationBody(exception) };
+        return { body: status === 400 ? this.badRequestBody(exception) : this.fixed(type, status) };
       }
       if (type === 'not_found') {
         return { body: { error: { type, status, message: `Route ${req.method} ${req.path} not found.` } } };
@@ -154,17 +182,6 @@ export class HttpExceptionFilter implements ExceptionFilter {
       const mapped = mapDatabaseError(exception as QueryFailedError<Error>);
       if (mapped) return { body: mapped };
     }
-    if (isBodyParserError(exception)) {
-      const status = exception.status ?? exception.statusCode ?? 400;
-      if (status === 413) return { body: this.generic('payload_too_large', 413) };
-      if (status < 500) {
-        const message =
-          exception.type === 'entity.parse.failed'
-            ? 'Malformed JSON body.'
-            : 'The request body could not be read.';
-        return { body: { error: { type: typeForStatus(status), status, message } } };
-      }
-    }
     return { body: this.generic('internal_error', HttpStatus.INTERNAL_SERVER_ERROR) };
   }
 
@@ -172,24 +189,22 @@ export class HttpExceptionFilter implements ExceptionFilter {
     return { error: { type, status, message: GENERIC_MESSAGES[type] ?? 'Request failed.' } };
   }
 
-  private validationBody(exception: HttpException): ErrorBody {
+  private fixed(type: ErrorType, status: number): ErrorBody {
+    return { error: { type, status, message: fixedStatusMessage(status) } };
+  }
+
+  /**
+   * A 400 Nest raised itself (a built-in pipe such as ParseIntPipe): its message is written by Nest, not
+   * the client, so it is kept. Only ApiError carries `details`, from the validation pipe's real fields.
+   */
+  private badRequestBody(exception: HttpException): ErrorBody {
     const response = exception.getResponse();
     const raw =
       typeof response === 'object' && response !== null
         ? (response as { message?: unknown }).message
-        : undefined;
-    const messages = Array.isArray(raw) ? raw.map(String) : typeof raw === 'string' ? [raw] : [];
-    const details: ErrorDetail[] = [];
-    for (const m of messages) {
-      const field = m.split(' ')[0] ?? '';
-      const existing = details.find((d) => d.field === field);
-      if (existing) existing.messages.push(m);
-      else details.push({ field, messages: [m] });
-    }
-    const body: ErrorBody = {
-      error: { type: 'validation_failed', status: 400, message: messages[0] ?? 'Invalid request.' },
-    };
-    if (details.length) body.error.details = details;
-    return body;
+        : response;
+    const first: unknown = Array.isArray(raw) ? (raw as unknown[])[0] : raw;
+    const message = typeof first === 'string' && first !== '' ? first : 'Invalid request.';
+    return { error: { type: 'validation_failed', status: 400, message } };
   }
 }

@@ -11,3 +11,17 @@ export function assignRequestId(req: IncomingMessage, res: ServerResponse): stri
   res.setHeader('x-request-id', id);
   return id;
 }
+
+/**
+ * The first middleware of the stack: every response, including the ones body parsing or path decoding
+ * refuse before any other middleware runs, carries the request id.
+ */
+export function requestIdMiddleware(req: IncomingMessage, res: ServerResponse, next: () => void): void {
+  req.id = assignRequestId(req, res);
+  next();
+}
+
+/** pino-http's `genReqId`: the id `requestIdMiddleware` already assigned. */
+export function existingRequestId(req: IncomingMessage, res: ServerResponse): string {
+  return typeof req.id === 'string' ? req.id : assignRequestId(req, res);
+}

@@ -1,3 +1,4 @@
+import { connect, type AddressInfo } from 'node:net';
 import request from 'supertest';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
@@ -26,13 +27,50 @@ describe('foundation: HTTP pipeline, health, docs, metrics', () => {
       expect(res.body).toEqual(errorShape('not_found', 404));
     });
 
-    it('answers malformed JSON with 400 validation_failed', async () => {
+    it.each([
+      ['an unparsable object', '{bad'],
+      ['a truncated object', '{"a":'],
+      ['a bare string', '"str"'],
+    ])('answers malformed JSON (%s) with a fixed 400, no parser text, no details', async (_label, raw) => {
       const res = await request(t.http)
         .post('/api/v1/nope')
         .set('content-type', 'application/json')
-        .send('{"a":')
+        .send(raw)
         .expect(400);
-      expect(res.body).toEqual(errorShape('validation_failed', 400));
+      expect(res.body).toEqual({
+        error: { type: 'validation_failed', status: 400, message: 'Malformed JSON body.' },
+      });
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
+    it('answers an undecodable path with a fixed 400', async () => {
+      const res = await request(t.http).get('/api/v1/developer/keys/%E0%A4%A').expect(400);
+      expect(res.body).toEqual({
+        error: { type: 'validation_failed', status: 400, message: 'Malformed URL.' },
+      });
+    });
+
+    it('answers an HTTP request Node cannot parse with a JSON 400 and closes the connection', async () => {
+      const server = t.http;
+      if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      const raw = await new Promise<string>((resolve, reject) => {
+        let data = '';
+        const socket = connect(port, '127.0.0.1', () =>
+          socket.write('POST /api/v1/nope HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n'),
+        );
+        socket.setEncoding('utf8');
+        socket.on('data', (chunk: string) => (data += chunk));
+        socket.on('end', () => resolve(data));
+        socket.on('error', reject);
+      });
+      const [head, body] = raw.split('\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+      expect(head).toMatch(/\r\nContent-Type: application\/json/i);
+      expect(head).toMatch(/\r\nConnection: close$/im);
+      expect(JSON.parse(body ?? '')).toEqual({
+        error: { type: 'validation_failed', status: 400, message: 'Malformed HTTP request.' },
+      });
     });
 
     it('answers a body over 64 KiB with 413 payload_too_large, whatever its type', async () => {
@@ -43,6 +81,7 @@ describe('foundation: HTTP pipeline, health, docs, metrics', () => {
         .send(big);
       expect(json.status).toBe(413);
       expect(json.body).toEqual(errorShape('payload_too_large', 413));
+      expect(json.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
       const text = await request(t.http).post('/api/v1/nope').set('content-type', 'text/plain').send(big);
       expect(text.status).toBe(413);
       expect(text.body).toEqual(errorShape('payload_too_large', 413));
@@ -135,6 +174,41 @@ describe('foundation: HTTP pipeline, health, docs, metrics', () => {
       expect(res.text).toContain('http_request_duration_seconds_bucket');
       expect(res.text).toContain('process_cpu_user_seconds_total');
     });
+  });
+
+  it('logs requests that failed before routing (malformed JSON, oversized body), with their request id', async () => {
+    await request(t.http)
+      .post('/api/v1/malformed-log-probe')
+      .set('content-type', 'application/json')
+      .set('x-request-id', 'malformed-probe-1')
+      .send('{bad')
+      .expect(400);
+    await request(t.http)
+      .post('/api/v1/oversized-log-probe')
+      .set('content-type', 'application/json')
+      .set('x-request-id', 'oversized-probe-1')
+      .send(JSON.stringify({ a: 'x'.repeat(70 * 1024) }))
+      .expect(413);
+    const lines = t.logs.lines.map(
+      (l) => JSON.parse(l) as { req?: { id?: string; url?: string }; res?: { statusCode?: number } },
+    );
+    const logged = (id: string) => lines.find((l) => l.req?.id === id && l.res?.statusCode !== undefined);
+    expect(logged('malformed-probe-1')).toMatchObject({
+      req: { url: '/api/v1/malformed-log-probe' },
+      res: { statusCode: 400 },
+    });
+    expect(logged('oversized-probe-1')).toMatchObject({
+      req: { url: '/api/v1/oversized-log-probe' },
+      res: { statusCode: 413 },
+    });
+  });
+
+  it('does not log /health/live or /metrics, even with a query string', async () => {
+    await request(t.http).get('/health/live?probe=1').expect(200);
+    await request(t.http).get('/metrics?probe=1').expect(200);
+    const urls = t.logs.lines.map((l) => (JSON.parse(l) as { req?: { url?: string } }).req?.url);
+    expect(urls).not.toContain('/health/live');
+    expect(urls).not.toContain('/metrics');
   });
 
   it('writes structured JSON request logs without bodies or Authorization', async () => {
