@@ -1,35 +1,48 @@
 #!/usr/bin/env bash
-# Proves the quick start: `npm start` with no configuration serves /health/ready (200) on the embedded
-# PostgreSQL under ./.data, and SIGTERM stops the app and the database cleanly.
+# Proves the quick start and the embedded database's lifecycle:
+#  1. `npm start` with no configuration serves /health/ready (200) on the embedded PostgreSQL under ./.data;
+#  2. SIGTERM to the app process alone drains it and stops the embedded server;
+#  3. after the app is killed outright (SIGKILL, so its server is orphaned), the next start recovers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+data="$(pwd)/.data/postgres"
 
-port=$(node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 log=$(mktemp)
-# Its own process group, so SIGTERM reaches npm, the Nest CLI and the app together, as Ctrl-C would.
-setsid env -u DATABASE_URL PORT="$port" npm start >"$log" 2>&1 &
-pid=$!
 
-ready=""
-for _ in $(seq 1 120); do
-  if curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then ready=yes; break; fi
-  if ! kill -0 "$pid" 2>/dev/null; then break; fi
-  sleep 1
-done
-
-stop() {
-  kill -TERM -- "-$pid" 2>/dev/null || true
-  for _ in $(seq 1 30); do pgrep -g "$pid" >/dev/null || return 0; sleep 1; done
+# start <command...>: runs it in its own process group, waits for /health/ready; sets $group and $port.
+start() {
+  port=$(free_port)
+  setsid env -u DATABASE_URL PORT="$port" "$@" >"$log" 2>&1 &
+  group=$!
+  for _ in $(seq 1 120); do
+    if curl -fsS "http://127.0.0.1:$port/health/ready" >/dev/null 2>&1; then return 0; fi
+    pgrep -g "$group" >/dev/null || break
+    sleep 1
+  done
+  echo "smoke: /health/ready never answered 200"; tail -40 "$log"; kill -KILL -- "-$group" 2>/dev/null || true
   return 1
 }
 
-if [ -z "$ready" ]; then
-  echo "smoke: /health/ready never answered 200"; tail -40 "$log"; stop || true; exit 1
-fi
-echo "smoke: GET /health/ready -> 200 on the embedded database (port $port)"
-stop || { echo "smoke: the app did not stop on SIGTERM"; exit 1; }
-sleep 2
-if pgrep -f "$(pwd)/.data/postgres" >/dev/null; then
-  echo "smoke: embedded PostgreSQL still running after SIGTERM"; exit 1
-fi
-echo "smoke: SIGTERM stopped the app and the embedded database"
+# The node process itself, not the `sh -c` the Nest CLI wraps it in.
+app_pid() { pgrep -g "$group" -f '^node .*dist/src/main' | head -1; }
+postgres_running() { pgrep -f -- "-D $data" >/dev/null; }
+wait_gone() { for _ in $(seq 1 30); do pgrep -g "$group" >/dev/null || return 0; sleep 1; done; return 1; }
+
+start npm start
+echo "smoke: npm start -> GET /health/ready 200 on the embedded database (port $port)"
+kill -TERM "$(app_pid)"
+wait_gone || { echo "smoke: the app did not stop on SIGTERM"; tail -20 "$log"; exit 1; }
+if postgres_running; then echo "smoke: embedded PostgreSQL still running after SIGTERM"; exit 1; fi
+echo "smoke: SIGTERM to the app stopped it and the embedded database"
+
+start node dist/src/main.js
+kill -KILL "$(app_pid)"
+sleep 1
+postgres_running || { echo "smoke: expected an orphaned PostgreSQL after SIGKILL"; exit 1; }
+start node dist/src/main.js
+echo "smoke: after SIGKILL orphaned the database, the next start recovered it (port $port)"
+kill -TERM "$(app_pid)"
+wait_gone || { echo "smoke: the app did not stop on SIGTERM"; exit 1; }
+if postgres_running; then echo "smoke: embedded PostgreSQL still running after SIGTERM"; exit 1; fi
+echo "smoke: ok"

