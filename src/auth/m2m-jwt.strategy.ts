@@ -46,8 +46,9 @@ export function clientIdOf(claims: JwtClaims): string | undefined {
 }
 
 /**
- * Verifies an internal service's client-credentials JWT (JWKS only: RS256/ES256, issuer and audience
- * pinned). The scope a route needs is checked by M2MAuthService, so a missing scope can be a 403.
+ * Verifies an internal service's client-credentials JWT (JWKS only: RS256/ES256; issuer and audience
+ * pinned when configured, which production requires). The scope a route needs is checked by
+ * M2MAuthService, so a missing scope can be a 403.
  */
 @Injectable()
 export class M2MJwtStrategy extends PassportStrategy(Strategy, M2M_STRATEGY) {

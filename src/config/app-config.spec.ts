@@ -153,7 +153,118 @@ describe('loadAppConfig', () => {
     expect(loadAppConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
     expect(loadAppConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
     expect(loadAppConfig({ TRUST_PROXY: 'loopback' }).trustProxy).toBe('loopback');
+    expect(loadAppConfig({ TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::/8, 192.168.1.1' }).trustProxy).toBe(
+      'loopback, 10.0.0.0/8, fd00::/8, 192.168.1.1',
+    );
+    expect(loadAppConfig({ TRUST_PROXY: '10.0.0.0/255.0.0.0,linklocal,uniquelocal' }).trustProxy).toBe(
+      '10.0.0.0/255.0.0.0,linklocal,uniquelocal',
+    );
     expect(loadAppConfig({}).trustProxy).toBeUndefined();
+  });
+
+  it.each([['foo'], ['10.0.0.0/33'], ['loopback,,'], ['300.1.1.1'], ['fd00::/129'], ['-1'], ['1.5']])(
+    'refuses TRUST_PROXY=%s, naming the variable and not the value',
+    (value) => {
+      const problems = problemsOf({ TRUST_PROXY: value });
+      expect(problems).toEqual([expect.stringContaining('TRUST_PROXY')]);
+      expect(problems[0]).not.toContain(value);
+    },
+  );
+
+  describe('encryption keys', () => {
+    const production = {
+      NODE_ENV: 'production',
+      OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+      TOKEN_SIGNING_KEY,
+    };
+
+    it('requires ENCRYPTION_KEY to be at least 32 characters in production only', () => {
+      const short = 'short-encryption-key';
+      const problems = problemsOf({ ...production, ENCRYPTION_KEY: short });
+      expect(problems).toEqual([expect.stringContaining('ENCRYPTION_KEY')]);
+      expect(problems[0]).not.toContain(short);
+      expect(problemsOf({ ...production, ENCRYPTION_KEY: 'k'.repeat(32) })).toEqual([]);
+      expect(problemsOf({ ENCRYPTION_KEY: short })).toEqual([]);
+    });
+
+    it('refuses ENCRYPTION_KEY and ENCRYPTION_KEYS together', () => {
+      expect(problemsOf({ ENCRYPTION_KEY: 'k'.repeat(32), ENCRYPTION_KEYS: `1:${'k'.repeat(32)}` })).toEqual([
+        expect.stringMatching(/ENCRYPTION_KEY and ENCRYPTION_KEYS are exclusive/),
+      ]);
+    });
+
+    it.each([
+      ['a duplicate version', '1:aaaa,1:bbbb'],
+      ['version 0', '0:aaaa,1:bbbb'],
+      ['a leading-zero duplicate', '1:aaaa,01:bbbb'],
+    ])('refuses ENCRYPTION_KEYS with %s, naming it and not the secrets', (_label, value) => {
+      const problems = problemsOf({ ENCRYPTION_KEYS: value });
+      expect(problems).toEqual([expect.stringContaining('ENCRYPTION_KEYS')]);
+      expect(problems[0]).not.toMatch(/aaaa|bbbb/);
+    });
+
+    it('accepts distinct positive versions', () => {
+      expect(problemsOf({ ENCRYPTION_KEYS: '1:aaaa, 2:bbbb' })).toEqual([]);
+    });
+  });
+
+  describe('OAUTH_CALLBACK_ORIGIN', () => {
+    it('accepts an origin, trailing slashes stripped', () => {
+      expect(
+        loadAppConfig({ OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com:8443//' }).oauthCallbackOrigin,
+      ).toBe('https://keys.example.com:8443');
+    });
+
+    it.each([
+      ['a path', 'https://keys.example.com/callback'],
+      ['a query', 'https://keys.example.com/?x=1'],
+      ['a fragment', 'https://keys.example.com#frag'],
+      ['credentials', 'https://user:pw@keys.example.com'],
+    ])('refuses one with %s', (_label, value) => {
+      expect(problemsOf({ OAUTH_CALLBACK_ORIGIN: value })).toEqual([
+        expect.stringContaining('OAUTH_CALLBACK_ORIGIN must be an origin'),
+      ]);
+    });
+  });
+
+  describe('M2M issuer pinning', () => {
+    const production = {
+      NODE_ENV: 'production',
+      OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+      TOKEN_SIGNING_KEY,
+    };
+    const jwks = { AUTH_M2M_JWKS_URI: 'https://idp.example/.well-known/jwks.json' };
+
+    it.each([
+      ['neither', {}, ['AUTH_M2M_ISSUER', 'AUTH_M2M_AUDIENCE']],
+      ['no audience', { AUTH_M2M_ISSUER: 'https://idp.example/' }, ['AUTH_M2M_AUDIENCE']],
+      ['no issuer', { AUTH_M2M_AUDIENCE: 'keysmith-internal' }, ['AUTH_M2M_ISSUER']],
+    ])('in production, a M2M JWKS with %s set refuses to start', (_label, env, named) => {
+      const problems = problemsOf({ ...production, ...jwks, ...env });
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toContain('M2M tier');
+      for (const variable of named) expect(problems[0]).toContain(variable);
+    });
+
+    it('starts with both in production, and needs neither outside production', () => {
+      expect(
+        problemsOf({
+          ...production,
+          ...jwks,
+          AUTH_M2M_ISSUER: 'https://idp.example/',
+          AUTH_M2M_AUDIENCE: 'keysmith-internal',
+        }),
+      ).toEqual([]);
+      expect(problemsOf(jwks)).toEqual([]);
+    });
+  });
+
+  it('says AUTH_SESSION_SECRET needs 32 characters everywhere, not only in production', () => {
+    const problems = problemsOf({ AUTH_SESSION_SECRET: 'short' });
+    expect(problems).toEqual(['AUTH_SESSION_SECRET must be at least 32 characters']);
+    expect(problemsOf({ NODE_ENV: 'production', AUTH_SESSION_SECRET: 'short' }).join('\n')).toContain(
+      'AUTH_SESSION_SECRET must be at least 32 characters\n',
+    );
   });
 
   it('parses the provisioning allowlist', () => {

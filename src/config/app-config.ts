@@ -1,4 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
+import { isIP } from 'node:net';
 
 export type Env = Record<string, string | undefined>;
 
@@ -84,11 +85,12 @@ export function loadAppConfig(env: Env): AppConfig {
     }
     return v;
   };
-  const secret = (name: string, isProduction: boolean): string | undefined => {
+  /** `enforce`: whether the minimum length applies here (some secrets need it only in production). */
+  const secret = (name: string, enforce: boolean, where = ' in production'): string | undefined => {
     const v = env[name];
     if (v === undefined || v === '') return undefined;
-    if (isProduction && v.length < MIN_SECRET_LENGTH) {
-      problems.push(`${name} must be at least ${MIN_SECRET_LENGTH} characters in production`);
+    if (enforce && v.length < MIN_SECRET_LENGTH) {
+      problems.push(`${name} must be at least ${MIN_SECRET_LENGTH} characters${where}`);
     }
     return v;
   };
@@ -106,7 +108,7 @@ export function loadAppConfig(env: Env): AppConfig {
 
   const session: JwtIssuerConfig = {
     jwksUri: url('AUTH_SESSION_JWKS_URI'),
-    secret: secret('AUTH_SESSION_SECRET', true),
+    secret: secret('AUTH_SESSION_SECRET', true, ''),
     issuer: str('AUTH_SESSION_ISSUER'),
     audience: str('AUTH_SESSION_AUDIENCE'),
   };
@@ -128,6 +130,13 @@ export function loadAppConfig(env: Env): AppConfig {
       problems.push(`${missing.join(' and ')} must be set in production when the session tier is on`);
     }
   }
+  // The same holds for machine tokens: without them pinned, any token the JWKS signs would pass.
+  if (isProduction && m2m.jwksUri) {
+    const missing = ['AUTH_M2M_ISSUER', 'AUTH_M2M_AUDIENCE'].filter((name) => str(name) === undefined);
+    if (missing.length) {
+      problems.push(`${missing.join(' and ')} must be set in production when the M2M tier is on`);
+    }
+  }
   if (session.audience && m2m.audience && session.audience === m2m.audience) {
     problems.push(
       'AUTH_SESSION_AUDIENCE and AUTH_M2M_AUDIENCE must differ: one audience would let M2M tokens pass as sessions',
@@ -140,9 +149,21 @@ export function loadAppConfig(env: Env): AppConfig {
     .map((s) => s.trim())
     .filter(Boolean);
 
+  const encryptionKey = secret('ENCRYPTION_KEY', isProduction);
   const encryptionKeys = str('ENCRYPTION_KEYS');
   if (encryptionKeys && !/^\s*\d+:[^,]+(\s*,\s*\d+:[^,]+)*\s*$/.test(encryptionKeys)) {
     problems.push('ENCRYPTION_KEYS must look like "<version>:<secret>,<version>:<secret>"');
+  } else if (encryptionKeys) {
+    const versions = encryptionKeys.split(',').map((entry) => Number(entry.trim().split(':')[0]));
+    if (
+      versions.some((v) => !Number.isSafeInteger(v) || v < 1) ||
+      new Set(versions).size !== versions.length
+    ) {
+      problems.push('ENCRYPTION_KEYS versions must be distinct positive integers');
+    }
+  }
+  if (encryptionKey && encryptionKeys) {
+    problems.push('ENCRYPTION_KEY and ENCRYPTION_KEYS are exclusive: set one');
   }
 
   const tokenSigningKey = env.TOKEN_SIGNING_KEY?.trim() || undefined;
@@ -154,8 +175,13 @@ export function loadAppConfig(env: Env): AppConfig {
 
   const billingProviders = parseBillingProviders(str('BILLING_PROVIDERS'), problems);
 
-  const callbackOrigin = url('OAUTH_CALLBACK_ORIGIN');
-  if (isProduction && !callbackOrigin) problems.push('OAUTH_CALLBACK_ORIGIN is required in production');
+  const callbackOrigin = origin(url('OAUTH_CALLBACK_ORIGIN'), problems);
+  if (isProduction && !callbackOrigin && str('OAUTH_CALLBACK_ORIGIN') === undefined) {
+    problems.push('OAUTH_CALLBACK_ORIGIN is required in production');
+  }
+
+  const trustProxy = parseTrustProxy(str('TRUST_PROXY'));
+  if (trustProxy === INVALID) problems.push(TRUST_PROXY_PROBLEM);
 
   const config: AppConfig = {
     nodeEnv,
@@ -164,7 +190,7 @@ export function loadAppConfig(env: Env): AppConfig {
     host,
     databaseUrl: url('DATABASE_URL', ['postgres:', 'postgresql:']),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
-    trustProxy: parseTrustProxy(str('TRUST_PROXY')),
+    trustProxy: trustProxy === INVALID ? undefined : trustProxy,
     logLevel,
     adminToken: secret('ADMIN_TOKEN', isProduction),
     adminBootstrapOpen: bool('ADMIN_BOOTSTRAP_OPEN', !isProduction),
@@ -173,11 +199,11 @@ export function loadAppConfig(env: Env): AppConfig {
     session,
     m2m,
     provisionAllowedOrgIds,
-    encryptionKey: env.ENCRYPTION_KEY || undefined,
+    encryptionKey,
     encryptionKeys,
     tokenSigningKey,
     billingProviders,
-    oauthCallbackOrigin: (callbackOrigin ?? `http://${host}:${port}`).replace(/\/+$/, ''),
+    oauthCallbackOrigin: callbackOrigin ?? `http://${host}:${port}`,
   };
   if (problems.length) throw new ConfigValidationError(problems);
   return config;
@@ -201,12 +227,54 @@ function isPrivateKey(value: string): boolean {
   }
 }
 
-function parseTrustProxy(value: string | undefined): TrustProxy {
+/** `scheme://host[:port]` once trailing slashes are gone: no path, query, fragment or credentials. */
+function origin(value: string | undefined, problems: string[]): string | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.replace(/\/+$/, '');
+  const parsed = new URL(trimmed);
+  if (parsed.origin !== trimmed) {
+    problems.push(
+      'OAUTH_CALLBACK_ORIGIN must be an origin (scheme://host[:port], no path, query or credentials)',
+    );
+    return undefined;
+  }
+  return trimmed;
+}
+
+const INVALID = Symbol('invalid');
+const TRUST_PROXY_PROBLEM =
+  'TRUST_PROXY must be true, false, a hop count, or a comma-separated list of IP addresses, CIDR ranges ' +
+  'and loopback, linklocal or uniquelocal';
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * The values Express's `trust proxy` accepts (what `proxy-addr` compiles), checked here so that a typo stops
+ * the start with the variable named rather than an unnamed error from Express later.
+ */
+function parseTrustProxy(value: string | undefined): TrustProxy | typeof INVALID {
   if (value === undefined) return undefined;
   if (/^\d+$/.test(value)) return Number(value);
   if (value === 'true') return true;
   if (value === 'false') return false;
-  return value;
+  const entries = value.split(',').map((e) => e.trim());
+  return entries.every(isTrustProxyEntry) ? value : INVALID;
+}
+
+function isTrustProxyEntry(entry: string): boolean {
+  if (TRUST_PROXY_NAMES.has(entry)) return true;
+  const [address = '', range, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length) return false;
+  if (range === undefined) return true;
+  const maxBits = family === 4 ? 32 : 128;
+  if (/^\d+$/.test(range)) return Number(range) <= maxBits;
+  // A netmask (IPv4 only), as proxy-addr accepts: contiguous ones.
+  if (family !== 4 || isIP(range) !== 4) return false;
+  const bits = range
+    .split('.')
+    .map((octet) => Number(octet).toString(2).padStart(8, '0'))
+    .join('');
+  return /^1*0*$/.test(bits);
 }
 
 function parseBillingProviders(raw: string | undefined, problems: string[]): BillingProviderConfig[] {
