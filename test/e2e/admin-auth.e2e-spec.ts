@@ -1,6 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
-import { Client } from 'pg';
 import request from 'supertest';
 import { generateApiKey } from 'src/api-keys/api-key-format';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
@@ -8,6 +7,7 @@ import { orgTokenChecksum } from 'src/org-tokens/org-token-format';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { TestIssuer } from 'test/helpers/issuer';
+import { spyOnQueries } from 'test/helpers/query-spy';
 import type { LogCapture } from 'test/helpers/log-capture';
 import { controllerRoutes } from 'test/helpers/routes';
 import { testSigningKey } from 'test/helpers/signing-key';
@@ -370,13 +370,13 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
       await whoami(t, live.token).expect(200);
       await t.app.get(OrgTokensService).settle();
       const typo = live.token.slice(0, 10) + (live.token[10] === 'a' ? 'b' : 'a') + live.token.slice(11);
-      const spy = jest.spyOn(Client.prototype, 'query');
+      const queries = spyOnQueries();
       try {
         await whoami(t, typo).expect(401, UNAUTHORIZED);
         await whoami(t).expect(401, UNAUTHORIZED);
-        expect(spy).not.toHaveBeenCalled();
+        expect(queries.statements()).toEqual([]);
       } finally {
-        spy.mockRestore();
+        queries.restore();
       }
     });
 

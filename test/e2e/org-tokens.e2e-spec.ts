@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { Client, type Pool } from 'pg';
+import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import request from 'supertest';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { orgTokenChecksum } from 'src/org-tokens/org-token-format';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { spyOnQueries } from 'test/helpers/query-spy';
 
 const ADMIN_TOKEN = 'break-glass-admin-token-for-org-token-tests';
 const UNAUTHORIZED = { error: { type: 'unauthorized', status: 401, message: 'Authentication required.' } };
@@ -242,16 +243,16 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
     it('coalesces lastUsedAt writes: a burst of uses writes once', async () => {
       const minted = await mint({ name: 'burst' });
       const service = t.app.get(OrgTokensService);
-      const spy = jest.spyOn(Client.prototype, 'query');
+      const queries = spyOnQueries();
       try {
         for (let i = 0; i < 5; i++) await as(minted.token).get('/api/v1/admin/whoami').expect(200);
         await service.settle();
-        const updates = spy.mock.calls.filter(
-          ([sql]) => typeof sql === 'string' && sql.startsWith('UPDATE org_tokens SET last_used_at'),
-        );
+        const updates = queries
+          .statements()
+          .filter((sql) => sql.startsWith('UPDATE org_tokens SET last_used_at'));
         expect(updates).toHaveLength(1);
       } finally {
-        spy.mockRestore();
+        queries.restore();
       }
     });
   });
@@ -335,17 +336,17 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
       const unknownBody = 'kso_' + 'Z'.repeat(32);
       const wellFormedUnknown = unknownBody + orgTokenChecksum(unknownBody);
 
-      const spy = jest.spyOn(Client.prototype, 'query');
+      const queries = spyOnQueries();
       try {
         const res = await as(typo).get('/api/v1/admin/whoami').expect(401);
         expect(res.body).toEqual(UNAUTHORIZED);
-        expect(spy).not.toHaveBeenCalled();
+        expect(queries.statements()).toEqual([]);
 
         // The counter does see the lookup a well-formed token costs.
         await as(wellFormedUnknown).get('/api/v1/admin/whoami').expect(401);
-        expect(spy).toHaveBeenCalledTimes(1);
+        expect(queries.statements()).toHaveLength(1);
       } finally {
-        spy.mockRestore();
+        queries.restore();
       }
     });
 
