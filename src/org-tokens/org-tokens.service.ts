@@ -77,16 +77,9 @@ export class OrgTokensService implements BeforeApplicationShutdown {
       return saved;
     });
     this.bootstrapLatched = true;
-    return {
-      id: row.id,
-      name: row.name,
-      prefix: row.prefix,
-      createdBy: row.createdBy,
-      createdAt: row.createdAt,
-      expiresAt: row.expiresAt,
-      token,
-      warning: MINT_WARNING,
-    };
+    // A token that was just minted has no last use: the mint answer leaves the field out.
+    const { lastUsedAt: _neverUsed, ...view } = toDto(row);
+    return { ...view, token, warning: MINT_WARNING };
   }
 
   /** Live tokens (not revoked, not expired), newest first, bounded. */
