@@ -3,6 +3,7 @@ import request from 'supertest';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { TestIssuer } from 'test/helpers/issuer';
+import { concurrently, errorShape, sessionBearer, sessionEnv } from 'test/helpers/session';
 
 interface KeyView {
   id: string;
@@ -28,9 +29,6 @@ interface ProjectView {
 
 const KEY_FORMAT = /^ksk_([0-9a-f]{16})_([0-9a-f]{64})$/;
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
-const errorShape = (type: string, status: number): unknown => ({
-  error: expect.objectContaining({ type, status, message: expect.any(String) }) as unknown,
-});
 
 describe('developer surface: API keys', () => {
   let db: TestDatabase;
@@ -47,9 +45,7 @@ describe('developer surface: API keys', () => {
     issuer = await TestIssuer.start('keysmith-developer');
     other = await TestIssuer.start('keysmith-developer');
     t = await startTestApp(db, {
-      AUTH_SESSION_JWKS_URI: issuer.jwksUri,
-      AUTH_SESSION_ISSUER: issuer.url,
-      AUTH_SESSION_AUDIENCE: issuer.audience,
+      ...sessionEnv(issuer),
       BILLING_PROVIDERS: JSON.stringify([
         {
           slug: 'acme',
@@ -78,7 +74,7 @@ describe('developer surface: API keys', () => {
     await db?.drop();
   });
 
-  const bearer = async (sub: string): Promise<string> => `Bearer ${await issuer.token({ sub })}`;
+  const bearer = (sub: string): Promise<string> => sessionBearer(issuer, sub);
   /** Calls `path` as the session user `sub` and asserts the status (with the body in the failure message). */
   const as = (sub: string) => {
     const call = async (method: 'get' | 'post' | 'delete', path: string, status: number, body?: unknown) => {
@@ -201,13 +197,11 @@ describe('developer surface: API keys', () => {
     it('ten concurrent first mints for a new user make one user, one default project and ten keys', async () => {
       const sub = 'racer-10';
       const token = await bearer(sub);
-      const responses = await Promise.all(
-        Array.from({ length: 10 }, (_, i) =>
-          request(t.http)
-            .post('/api/v1/developer/keys')
-            .set('authorization', token)
-            .send({ label: `k${i}` }),
-        ),
+      const responses = await concurrently(10, (i) =>
+        request(t.http)
+          .post('/api/v1/developer/keys')
+          .set('authorization', token)
+          .send({ label: `k${i}` }),
       );
       for (const res of responses) {
         expect(res.status).toBe(201);
@@ -238,13 +232,11 @@ describe('developer surface: API keys', () => {
 
     it('ten concurrent mints into one new project name make one project', async () => {
       const token = await bearer('racer-named');
-      const responses = await Promise.all(
-        Array.from({ length: 10 }, () =>
-          request(t.http)
-            .post('/api/v1/developer/keys')
-            .set('authorization', token)
-            .send({ projectName: 'Shared' }),
-        ),
+      const responses = await concurrently(10, () =>
+        request(t.http)
+          .post('/api/v1/developer/keys')
+          .set('authorization', token)
+          .send({ projectName: 'Shared' }),
       );
       for (const res of responses) {
         expect(res.status).toBe(201);
@@ -446,14 +438,12 @@ describe('developer surface: API keys', () => {
       const raw = 'pk_race9999_concurrentSecret0123456789abcdef';
       secrets.push(raw);
       const token = await bearer('provider-racer');
-      const statuses = await Promise.all(
-        Array.from({ length: 6 }, () =>
-          request(t.http)
-            .post('/api/v1/developer/keys')
-            .set('authorization', token)
-            .send({ billingProviderId: acmeId, rawApiKey: raw })
-            .then((r) => r.status),
-        ),
+      const statuses = await concurrently(6, () =>
+        request(t.http)
+          .post('/api/v1/developer/keys')
+          .set('authorization', token)
+          .send({ billingProviderId: acmeId, rawApiKey: raw })
+          .then((r) => r.status),
       );
       expect(statuses.sort()).toEqual([201, 409, 409, 409, 409, 409]);
       expect(await db.query('SELECT 1 FROM api_keys WHERE key_hash = $1', [sha256(raw)])).toHaveLength(1);
@@ -623,10 +613,8 @@ describe('developer surface: API keys', () => {
 
     it('revokes idempotently under concurrency with exactly one audit row', async () => {
       const token = await bearer('lister-a');
-      const responses = await Promise.all(
-        Array.from({ length: 5 }, () =>
-          request(t.http).delete(`/api/v1/developer/keys/${keyA1.id}`).set('authorization', token),
-        ),
+      const responses = await concurrently(5, () =>
+        request(t.http).delete(`/api/v1/developer/keys/${keyA1.id}`).set('authorization', token),
       );
       for (const res of responses) {
         expect(res.status).toBe(200);

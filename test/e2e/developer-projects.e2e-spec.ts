@@ -3,6 +3,7 @@ import { UsersService } from 'src/api-keys/users.service';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { TestIssuer } from 'test/helpers/issuer';
+import { concurrently, errorShape, sessionBearer, sessionEnv } from 'test/helpers/session';
 
 interface ProjectView {
   id: string;
@@ -12,10 +13,6 @@ interface ProjectView {
   apiKeyCount: number;
 }
 
-const errorShape = (type: string, status: number): unknown => ({
-  error: expect.objectContaining({ type, status, message: expect.any(String) }) as unknown,
-});
-
 describe('developer surface: projects and users', () => {
   let db: TestDatabase;
   let issuer: TestIssuer;
@@ -24,11 +21,7 @@ describe('developer surface: projects and users', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-projects');
-    t = await startTestApp(db, {
-      AUTH_SESSION_JWKS_URI: issuer.jwksUri,
-      AUTH_SESSION_ISSUER: issuer.url,
-      AUTH_SESSION_AUDIENCE: issuer.audience,
-    });
+    t = await startTestApp(db, sessionEnv(issuer));
   });
 
   afterAll(async () => {
@@ -37,7 +30,7 @@ describe('developer surface: projects and users', () => {
     await db?.drop();
   });
 
-  const token = async (sub: string): Promise<string> => `Bearer ${await issuer.token({ sub })}`;
+  const token = (sub: string): Promise<string> => sessionBearer(issuer, sub);
   const list = async (sub: string): Promise<ProjectView[]> => {
     const res = await request(t.http)
       .get('/api/v1/developer/projects')
@@ -59,13 +52,11 @@ describe('developer surface: projects and users', () => {
 
   it('concurrent first requests of one user make one user row', async () => {
     const auth = await token('first-sight-racer');
-    const statuses = await Promise.all(
-      Array.from({ length: 10 }, () =>
-        request(t.http)
-          .get('/api/v1/developer/projects')
-          .set('authorization', auth)
-          .then((r) => r.status),
-      ),
+    const statuses = await concurrently(10, () =>
+      request(t.http)
+        .get('/api/v1/developer/projects')
+        .set('authorization', auth)
+        .then((r) => r.status),
     );
     expect(statuses).toEqual(Array.from({ length: 10 }, () => 200));
     const users = await db.query('SELECT 1 FROM users WHERE external_id = $1', ['first-sight-racer']);
@@ -74,13 +65,11 @@ describe('developer surface: projects and users', () => {
 
   it('UsersService: concurrent find-or-create with profiles makes one row; given fields win, absent ones stay', async () => {
     const users = t.app.get(UsersService);
-    const results = await Promise.all(
-      Array.from({ length: 8 }, (_, i) =>
-        users.findOrCreateByExternalId('provisioned-x', {
-          email: 'x@example.com',
-          ...(i === 0 ? { name: 'X' } : {}),
-        }),
-      ),
+    const results = await concurrently(8, (i) =>
+      users.findOrCreateByExternalId('provisioned-x', {
+        email: 'x@example.com',
+        ...(i === 0 ? { name: 'X' } : {}),
+      }),
     );
     expect(new Set(results.map((u) => u.id)).size).toBe(1);
     const updated = await users.findOrCreateByExternalId('provisioned-x', { email: 'new@example.com' });
@@ -117,14 +106,12 @@ describe('developer surface: projects and users', () => {
 
   it('concurrent creations of one name make one project and 409s', async () => {
     const auth = await token('name-racer');
-    const statuses = await Promise.all(
-      Array.from({ length: 8 }, () =>
-        request(t.http)
-          .post('/api/v1/developer/projects')
-          .set('authorization', auth)
-          .send({ name: 'Contested' })
-          .then((r) => r.status),
-      ),
+    const statuses = await concurrently(8, () =>
+      request(t.http)
+        .post('/api/v1/developer/projects')
+        .set('authorization', auth)
+        .send({ name: 'Contested' })
+        .then((r) => r.status),
     );
     expect(statuses.sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
     expect(await list('name-racer')).toHaveLength(1);
@@ -139,10 +126,8 @@ describe('developer surface: projects and users', () => {
     const made = await create('named-default', { name: 'Default' });
     expect(made.status).toBe(201);
     const auth = await token('named-default');
-    const responses = await Promise.all(
-      Array.from({ length: 5 }, () =>
-        request(t.http).post('/api/v1/developer/keys').set('authorization', auth).send({}),
-      ),
+    const responses = await concurrently(5, () =>
+      request(t.http).post('/api/v1/developer/keys').set('authorization', auth).send({}),
     );
     const secrets = responses.map((r) => (r.body as { secret: string }).secret);
     for (const r of responses) expect(r.status).toBe(201);

@@ -7,7 +7,8 @@ import { randomLookupId } from 'src/api-keys/api-key-format';
 import { ApiKeyRevocations, REVOCATION_CHANNEL } from 'src/api-keys/api-key-revocations.service';
 import { closeGracefully } from 'src/http/graceful-shutdown';
 import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import type { TestDatabase } from 'test/helpers/database';
+import { internalSuite } from 'test/helpers/internal-suite';
 import { TestIssuer } from 'test/helpers/issuer';
 import {
   ALLOWED_ORG,
@@ -37,6 +38,7 @@ interface ListenerInternals {
  * unreachable JWKS, minted JWT lifetimes, tokens without `exp`, and usage writes at shutdown.
  */
 describe('internal surface: review regressions', () => {
+  const suite = internalSuite();
   let db: TestDatabase;
   let m2m: TestIssuer;
   let session: TestIssuer;
@@ -47,11 +49,9 @@ describe('internal surface: review regressions', () => {
   const secrets: string[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    m2m = await TestIssuer.start(M2M_AUDIENCE);
-    session = await TestIssuer.start(SESSION_AUDIENCE);
-    a = await startTestApp(db, internalEnv(m2m, session));
-    b = await startTestApp(db, internalEnv(m2m, session));
+    ({ db, m2m, session } = suite);
+    a = await suite.boot();
+    b = await suite.boot();
     provisioner = await m2mToken(m2m, 'provisioner', 'provision:apikey');
     resolver = await m2mToken(m2m, 'gateway', 'apikeys:resolve');
     await eventually(() => a.app.get(ApiKeyRevocations).listening && b.app.get(ApiKeyRevocations).listening);
@@ -59,11 +59,6 @@ describe('internal surface: review regressions', () => {
 
   afterAll(async () => {
     expect(a.logs.leaked(secrets)).toEqual([]);
-    await b?.close();
-    await a?.close();
-    await m2m?.stop();
-    await session?.stop();
-    await db?.drop();
   });
 
   const newKey = async (externalId: string, via: TestApp = a): Promise<Provisioned> => {

@@ -1,21 +1,15 @@
 import request from 'supertest';
 import { API_KEY_PATTERN, hashApiKey } from 'src/api-keys/api-key-format';
 import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
-import { TestIssuer } from 'test/helpers/issuer';
-import {
-  ALLOWED_ORG,
-  internalEnv,
-  M2M_AUDIENCE,
-  m2mToken,
-  provision,
-  resolveKey,
-  SESSION_AUDIENCE,
-} from 'test/helpers/m2m';
+import type { TestDatabase } from 'test/helpers/database';
+import { internalSuite } from 'test/helpers/internal-suite';
+import type { TestIssuer } from 'test/helpers/issuer';
+import { ALLOWED_ORG, internalEnv, M2M_AUDIENCE, m2mToken, provision, resolveKey } from 'test/helpers/m2m';
 
 const PROVISION = '/api/v1/internal/provision-apikey';
 
 describe('internal: POST /api/v1/internal/provision-apikey', () => {
+  const suite = internalSuite();
   let db: TestDatabase;
   let m2m: TestIssuer;
   let session: TestIssuer;
@@ -25,20 +19,14 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
   const secrets: string[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    m2m = await TestIssuer.start(M2M_AUDIENCE);
-    session = await TestIssuer.start(SESSION_AUDIENCE);
-    t = await startTestApp(db, internalEnv(m2m, session));
+    ({ db, m2m, session } = suite);
+    t = await suite.boot();
     token = await m2mToken(m2m, 'provisioner', 'provision:apikey');
     resolver = await m2mToken(m2m, 'resolver', 'apikeys:resolve');
   });
 
   afterAll(async () => {
     expect(t.logs.leaked(secrets)).toEqual([]);
-    await t?.close();
-    await m2m?.stop();
-    await session?.stop();
-    await db?.drop();
   });
 
   const post = (body: unknown, bearer: string | null = token): request.Test => {

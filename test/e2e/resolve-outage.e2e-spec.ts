@@ -1,27 +1,19 @@
 import { generateApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
-import { TestIssuer } from 'test/helpers/issuer';
-import {
-  eventually,
-  internalEnv,
-  M2M_AUDIENCE,
-  m2mToken,
-  provision,
-  resolveKey,
-  SESSION_AUDIENCE,
-  type Provisioned,
-} from 'test/helpers/m2m';
+import type { TestApp } from 'test/helpers/app';
+import type { TestDatabase } from 'test/helpers/database';
+import { internalSuite } from 'test/helpers/internal-suite';
+import type { TestIssuer } from 'test/helpers/issuer';
+import { eventually, m2mToken, provision, resolveKey, type Provisioned } from 'test/helpers/m2m';
 
 /**
  * The database really goes away: connections to this file's database are refused and the existing ones
  * terminated, then it comes back. No mocks.
  */
 describe('internal: resolve while the database is unavailable', () => {
+  const suite = internalSuite();
   let db: TestDatabase;
   let m2m: TestIssuer;
-  let session: TestIssuer;
   let t: TestApp;
   let resolver: string;
   let cached: Provisioned;
@@ -36,10 +28,8 @@ describe('internal: resolve while the database is unavailable', () => {
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    m2m = await TestIssuer.start(M2M_AUDIENCE);
-    session = await TestIssuer.start(SESSION_AUDIENCE);
-    t = await startTestApp(db, internalEnv(m2m, session));
+    ({ db, m2m } = suite);
+    t = await suite.boot();
     const provisioner = await m2mToken(m2m, 'provisioner', 'provision:apikey');
     resolver = await m2mToken(m2m, 'gateway', 'apikeys:resolve');
     cached = await provision(t.http, provisioner, { externalId: 'outage-cached' });
@@ -50,10 +40,6 @@ describe('internal: resolve while the database is unavailable', () => {
 
   afterAll(async () => {
     expect(t.logs.leaked([cached.apiKey, uncached.apiKey])).toEqual([]);
-    await t?.close();
-    await m2m?.stop();
-    await session?.stop();
-    await db?.drop();
   });
 
   it('answers 503 key_resolution_unavailable with Retry-After, never a 500, then recovers', async () => {

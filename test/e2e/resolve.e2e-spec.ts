@@ -5,19 +5,11 @@ import { generateApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeyResolver } from 'src/api-keys/api-key-resolver.service';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
 import { ApiKeyUsageRecorder } from 'src/api-keys/api-key-usage.service';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
-import { TestIssuer } from 'test/helpers/issuer';
-import {
-  eventually,
-  internalEnv,
-  M2M_AUDIENCE,
-  m2mToken,
-  provision,
-  resolveKey,
-  SESSION_AUDIENCE,
-  type Provisioned,
-} from 'test/helpers/m2m';
+import type { TestApp } from 'test/helpers/app';
+import type { TestDatabase } from 'test/helpers/database';
+import { internalSuite } from 'test/helpers/internal-suite';
+import type { TestIssuer } from 'test/helpers/issuer';
+import { eventually, m2mToken, provision, resolveKey, type Provisioned } from 'test/helpers/m2m';
 
 interface ResolveBody {
   keyId: string;
@@ -34,6 +26,7 @@ interface Jwks {
 }
 
 describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
+  const suite = internalSuite();
   let db: TestDatabase;
   let m2m: TestIssuer;
   let session: TestIssuer;
@@ -44,12 +37,10 @@ describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
   const secrets: string[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    m2m = await TestIssuer.start(M2M_AUDIENCE);
-    session = await TestIssuer.start(SESSION_AUDIENCE);
+    ({ db, m2m, session } = suite);
     // Two instances on one database, as behind a load balancer.
-    a = await startTestApp(db, internalEnv(m2m, session));
-    b = await startTestApp(db, internalEnv(m2m, session));
+    a = await suite.boot();
+    b = await suite.boot();
     provisioner = await m2mToken(m2m, 'provisioner', 'provision:apikey');
     resolver = await m2mToken(m2m, 'gateway', 'apikeys:resolve');
     // Both listeners are up, so both instances cache (and must invalidate) positive answers.
@@ -60,11 +51,6 @@ describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
     // nestjs-pino keeps one root logger per process, so `a` captures both instances' lines.
     expect(a.logs.leaked(secrets)).toEqual([]);
     expect(b.logs.leaked(secrets)).toEqual([]);
-    await b?.close();
-    await a?.close();
-    await m2m?.stop();
-    await session?.stop();
-    await db?.drop();
   });
 
   const newKey = async (

@@ -4,6 +4,7 @@ import { SessionAuthService } from 'src/auth/session-auth.service';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { TestIssuer } from 'test/helpers/issuer';
+import { sessionEnv } from 'test/helpers/session';
 
 /** Base64url JSON segment, for hand-built tokens a real library refuses to produce. */
 const seg = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -19,11 +20,7 @@ describe('session JWT verification (passport-jwt against a real issuer)', () => 
     db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-ui');
     other = await TestIssuer.start('keysmith-ui');
-    t = await startTestApp(db, {
-      AUTH_SESSION_JWKS_URI: issuer.jwksUri,
-      AUTH_SESSION_ISSUER: issuer.url,
-      AUTH_SESSION_AUDIENCE: issuer.audience,
-    });
+    t = await startTestApp(db, sessionEnv(issuer));
     sessions = t.app.get(SessionAuthService);
   });
 
