@@ -15,22 +15,14 @@
  * lifts it (unbounded limit, 1 s window): the limiter still counts every request, its cost is in the numbers.
  */
 import 'reflect-metadata';
-import { Controller, Get, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { Controller, Get } from '@nestjs/common';
 import autocannon, { type Result } from 'autocannon';
-import { fork, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { Client } from 'pg';
-import { AppModule } from 'src/app.module';
-import { configureApp } from 'src/app.setup';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { Public } from 'src/auth/auth.decorators';
-import { startEmbeddedPostgres } from 'src/database/embedded-postgres';
 import { RATE_LIMIT_POLICIES } from 'src/http/throttling';
+import { listenBenchApp } from './bench-app';
+import { baseServerEnv, benchDatabase, forkServer, ratio, runBenchmark, stopServer } from './bench-kit';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 20);
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
@@ -55,72 +47,14 @@ async function runServer(): Promise<void> {
   // its per-request work at the size it has in production (hundreds of hits, not a minute of load).
   RATE_LIMIT_POLICIES.admin.limit = Number.MAX_SAFE_INTEGER;
   RATE_LIMIT_POLICIES.admin.windowSeconds = 1;
-  const discard = new Writable({ write: (_c, _e, done) => done() });
-  @Module({
-    imports: [AppModule.forRoot({ env: process.env, logDestination: discard })],
-    controllers: [BareController],
-  })
-  class BenchModule {}
-
-  const app = await NestFactory.create<NestExpressApplication>(BenchModule, {
-    bodyParser: false,
-    bufferLogs: true,
-  });
-  configureApp(app);
-  await app.listen(0, '127.0.0.1');
-  const address = app.getHttpServer().address() as { port: number };
+  const { app, port } = await listenBenchApp([BareController]);
   process.on('message', (msg: { type: string }) => {
     if (msg.type === 'stop') void app.close().then(() => process.exit(0));
   });
-  process.send!({ type: 'listening', port: address.port } satisfies FromServer);
+  process.send!({ type: 'listening', port } satisfies FromServer);
 }
 
 // ---------------------------------------------------------------------------------------------- load side
-
-async function database(): Promise<{ url: string; cleanup(): Promise<void> }> {
-  const name = `ks_bench_admin_${randomBytes(4).toString('hex')}`;
-  if (process.env.DATABASE_URL) {
-    const server = new URL(process.env.DATABASE_URL);
-    const admin = new Client({ connectionString: server.toString() });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}"`);
-    await admin.end();
-    const url = new URL(server);
-    url.pathname = `/${name}`;
-    return {
-      url: url.toString(),
-      cleanup: async () => {
-        const a = new Client({ connectionString: server.toString() });
-        await a.connect();
-        await a.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-        await a.end();
-      },
-    };
-  }
-  const dataDir = mkdtempSync(join(tmpdir(), 'keysmith-bench-pg-'));
-  const db = await startEmbeddedPostgres({ dataDir, database: name, ephemeral: true });
-  return {
-    url: db.url,
-    cleanup: async () => {
-      await db.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(__filename, ['--server'], {
-    env,
-    execArgv: ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    child.on('message', (msg: FromServer) => {
-      if (msg.type === 'listening') resolve({ child, port: msg.port });
-    });
-  });
-}
 
 function run(port: number, path: string, authorization?: string, duration = DURATION_S): Promise<Result> {
   return autocannon({
@@ -132,12 +66,11 @@ function run(port: number, path: string, authorization?: string, duration = DURA
 }
 
 function line(name: string, r: Result, bare?: Result): string {
-  const ratio = bare ? `${(r.requests.average / bare.requests.average).toFixed(2)}×` : '1.00×';
   const errors = r.non2xx + r.errors;
   return (
     `| ${name.padEnd(34)} | ${r.requests.average.toFixed(0).padStart(7)} | ` +
     `${r.latency.p50.toFixed(1).padStart(6)} | ${r.latency.p99.toFixed(1).padStart(6)} | ` +
-    `${ratio.padStart(6)} | ${String(errors).padStart(6)} |`
+    `${ratio(r.requests.average, bare?.requests.average).padStart(6)} | ${String(errors).padStart(6)} |`
   );
 }
 
@@ -145,19 +78,13 @@ async function main(): Promise<void> {
   if (process.argv.includes('--server')) return runServer();
 
   const started = Date.now();
-  const db = await database();
+  const db = await benchDatabase('ks_bench_admin');
   let child: ChildProcess | undefined;
   try {
-    const server = await startServer({
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: db.url,
-      OAUTH_CALLBACK_ORIGIN: 'http://127.0.0.1',
-      TOKEN_SIGNING_KEY: generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-        .privateKey.export({ type: 'pkcs8', format: 'pem' })
-        .toString(),
-      ADMIN_TOKEN,
-      PATH: process.env.PATH,
+    const server = await forkServer(__filename, {
+      args: ['--server'],
+      env: { ...baseServerEnv(db.url), ADMIN_TOKEN },
+      execArgv: ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register'],
     });
     child = server.child;
     const { port } = server;
@@ -193,17 +120,9 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
-    if (child) {
-      child.removeAllListeners('exit');
-      const exited = new Promise((resolve) => child!.once('exit', resolve));
-      child.send({ type: 'stop' });
-      await exited;
-    }
+    await stopServer(child);
     await db.cleanup();
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+runBenchmark(main);

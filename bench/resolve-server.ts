@@ -3,14 +3,10 @@
  * plus a bare `@Public()` route, reporting memory and its own CPU time over IPC.
  */
 import 'reflect-metadata';
-import { Controller, HttpCode, Module, Post } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Writable } from 'node:stream';
+import { Controller, HttpCode, Post } from '@nestjs/common';
 import { ApiKeyCache } from 'src/api-keys/api-key-cache';
-import { AppModule } from 'src/app.module';
-import { configureApp } from 'src/app.setup';
 import { Public } from 'src/auth/auth.decorators';
+import { listenBenchApp } from './bench-app';
 
 export interface ServerReport {
   /** V8 heap in use after a full GC. */
@@ -35,20 +31,7 @@ class BareController {
 }
 
 async function runServer(): Promise<void> {
-  const discard = new Writable({ write: (_c, _e, done) => done() });
-  @Module({
-    imports: [AppModule.forRoot({ env: process.env, logDestination: discard })],
-    controllers: [BareController],
-  })
-  class BenchModule {}
-
-  const app = await NestFactory.create<NestExpressApplication>(BenchModule, {
-    bodyParser: false,
-    bufferLogs: true,
-  });
-  configureApp(app);
-  await app.listen(0, '127.0.0.1');
-  const address = app.getHttpServer().address() as { port: number };
+  const { app, port } = await listenBenchApp([BareController]);
   const cache = app.get(ApiKeyCache);
   const send = (msg: FromServer): void => void process.send!(msg);
   process.on('message', (msg: { type: string }) => {
@@ -68,7 +51,7 @@ async function runServer(): Promise<void> {
     }
     if (msg.type === 'stop') void app.close().then(() => process.exit(0));
   });
-  send({ type: 'listening', port: address.port });
+  send({ type: 'listening', port });
 }
 
 void runServer();

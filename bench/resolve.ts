@@ -13,16 +13,15 @@
  * JavaScript (see buildServer), so its RSS is the app's.
  */
 import autocannon, { type Result } from 'autocannon';
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Client } from 'pg';
 import * as ts from 'typescript';
+import { baseServerEnv, benchDatabase, forkServer, ratio, runBenchmark, stopServer } from './bench-kit';
 import type { FromServer, ServerReport } from './resolve-server';
 import { generateApiKey } from 'src/api-keys/api-key-format';
-import { startEmbeddedPostgres } from 'src/database/embedded-postgres';
 import { TestIssuer } from 'test/helpers/issuer';
 
 const CONNECTIONS = 50;
@@ -39,7 +38,7 @@ const ROOT = join(__dirname, '..');
  * The server runs compiled JavaScript, as in production (no ts-node, no TypeScript compiler in its heap,
  * so its RSS means something): src/ and migrations/ compiled with tsc into a private directory (never
  * ./dist, which a developer's watch build may be serving), plus the bench server module transpiled next
- * to them. Bare `src/…` specifiers resolve through NODE_PATH.
+ * to them (with bench-app.ts, which it imports). Bare `src/…` specifiers resolve through NODE_PATH.
  */
 function buildServer(): { outDir: string; entry: string } {
   const outDir = mkdtempSync(join(tmpdir(), 'keysmith-bench-dist-'));
@@ -56,74 +55,37 @@ function buildServer(): { outDir: string; entry: string } {
     ],
     { stdio: 'inherit' },
   );
-  const source = readFileSync(join(ROOT, 'bench', 'resolve-server.ts'), 'utf8');
-  const { outputText } = ts.transpileModule(source, {
-    compilerOptions: {
-      module: ts.ModuleKind.CommonJS,
-      target: ts.ScriptTarget.ES2023,
-      experimentalDecorators: true,
-      emitDecoratorMetadata: true,
-      esModuleInterop: true,
-      useDefineForClassFields: false,
-    },
-  });
   mkdirSync(join(outDir, 'bench'), { recursive: true });
-  const entry = join(outDir, 'bench', 'resolve-server.js');
-  writeFileSync(entry, outputText);
-  return { outDir, entry };
+  for (const name of ['bench-app', 'resolve-server']) {
+    const source = readFileSync(join(ROOT, 'bench', `${name}.ts`), 'utf8');
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: {
+        module: ts.ModuleKind.CommonJS,
+        target: ts.ScriptTarget.ES2023,
+        experimentalDecorators: true,
+        emitDecoratorMetadata: true,
+        esModuleInterop: true,
+        useDefineForClassFields: false,
+      },
+    });
+    writeFileSync(join(outDir, 'bench', `${name}.js`), outputText);
+  }
+  return { outDir, entry: join(outDir, 'bench', 'resolve-server.js') };
 }
 
 // ------------------------------------------------------------------------------------------------ bench side
 
-async function database(): Promise<{ url: string; cleanup(): Promise<void> }> {
-  const name = `ks_bench_resolve_${randomBytes(4).toString('hex')}`;
-  if (process.env.DATABASE_URL) {
-    const server = new URL(process.env.DATABASE_URL);
-    const admin = new Client({ connectionString: server.toString() });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE "${name}"`);
-    await admin.end();
-    const url = new URL(server);
-    url.pathname = `/${name}`;
-    return {
-      url: url.toString(),
-      cleanup: async () => {
-        const a = new Client({ connectionString: server.toString() });
-        await a.connect();
-        await a.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-        await a.end();
-      },
-    };
-  }
-  const dataDir = mkdtempSync(join(tmpdir(), 'keysmith-bench-pg-'));
-  const db = await startEmbeddedPostgres({ dataDir, database: name, ephemeral: true });
-  return {
-    url: db.url,
-    cleanup: async () => {
-      await db.stop();
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
+/** Forks the compiled server; the build lives outside the checkout, so specifiers resolve through NODE_PATH. */
 function startServer(
   build: { outDir: string; entry: string },
   env: NodeJS.ProcessEnv,
 ): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(build.entry, [], {
-    // The build lives outside the checkout: bare `src/…` and package specifiers resolve through NODE_PATH.
+  return forkServer(build.entry, {
     env: { ...env, NODE_PATH: [build.outDir, join(ROOT, 'node_modules')].join(delimiter) },
     execArgv: [
       '--expose-gc',
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
     ],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
-    child.on('message', (msg: FromServer) => {
-      if (msg.type === 'listening') resolve({ child, port: msg.port });
-    });
   });
 }
 
@@ -246,11 +208,11 @@ function medianOf(values: number[]): number {
 
 function line(name: string, m: Measured, bare?: Measured): string {
   const r = m.result;
-  const ratio = bare ? `${(r.requests.average / bare.result.requests.average).toFixed(2)}×` : '1.00×';
-  const cpuRatio = bare ? `${(bare.cpuPerRequest / m.cpuPerRequest).toFixed(2)}×` : '1.00×';
+  const rps = ratio(r.requests.average, bare?.result.requests.average);
+  const cpuRatio = bare ? ratio(bare.cpuPerRequest, m.cpuPerRequest) : ratio(1);
   const errors = r.non2xx + r.errors;
   return (
-    `| ${name.padEnd(40)} | ${r.requests.average.toFixed(0).padStart(6)} | ${ratio.padStart(6)} | ` +
+    `| ${name.padEnd(40)} | ${r.requests.average.toFixed(0).padStart(6)} | ${rps.padStart(6)} | ` +
     `${m.cpuPerRequest.toFixed(0).padStart(6)} | ${cpuRatio.padStart(5)} | ${r.latency.p50.toFixed(1).padStart(6)} | ` +
     `${r.latency.p99.toFixed(1).padStart(6)} | ${String(errors).padStart(6)} |`
   );
@@ -259,23 +221,16 @@ function line(name: string, m: Measured, bare?: Measured): string {
 async function main(): Promise<void> {
   const started = Date.now();
   const build = buildServer();
-  const db = await database();
+  const db = await benchDatabase('ks_bench_resolve');
   const issuer = await TestIssuer.start('keysmith-bench');
   let child: ChildProcess | undefined;
   try {
     const server = await startServer(build, {
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: db.url,
-      OAUTH_CALLBACK_ORIGIN: 'http://127.0.0.1',
-      TOKEN_SIGNING_KEY: generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-        .privateKey.export({ type: 'pkcs8', format: 'pem' })
-        .toString(),
+      ...baseServerEnv(db.url),
       AUTH_M2M_JWKS_URI: issuer.jwksUri,
       AUTH_M2M_ISSUER: issuer.url,
       AUTH_M2M_AUDIENCE: issuer.audience,
       PROVISION_ALLOWED_ORG_IDS: 'bench',
-      PATH: process.env.PATH,
     });
     child = server.child;
     const { port } = server;
@@ -356,18 +311,11 @@ async function main(): Promise<void> {
     ];
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
-    if (child?.connected) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.send({ type: 'stop' });
-      await exited;
-    }
+    await stopServer(child);
     await issuer.stop();
     await db.cleanup();
     rmSync(build.outDir, { recursive: true, force: true });
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-  process.exit(1);
-});
+runBenchmark(main);
