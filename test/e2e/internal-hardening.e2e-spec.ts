@@ -50,11 +50,9 @@ describe('internal surface: review regressions', () => {
 
   beforeAll(async () => {
     ({ db, m2m, session } = suite);
-    a = await suite.boot();
-    b = await suite.boot();
+    [a, b] = await suite.bootPair();
     provisioner = await m2mToken(m2m, 'provisioner', 'provision:apikey');
     resolver = await m2mToken(m2m, 'gateway', 'apikeys:resolve');
-    await eventually(() => a.app.get(ApiKeyRevocations).listening && b.app.get(ApiKeyRevocations).listening);
   });
 
   afterAll(async () => {

@@ -1,8 +1,9 @@
+import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
 import type { Env } from 'src/config/app-config';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { TestIssuer } from 'test/helpers/issuer';
-import { internalEnv, M2M_AUDIENCE, SESSION_AUDIENCE } from 'test/helpers/m2m';
+import { eventually, internalEnv, M2M_AUDIENCE, SESSION_AUDIENCE } from 'test/helpers/m2m';
 
 /** Handles filled by the suite's `beforeAll`; read them inside hooks and tests only. */
 export interface InternalSuite {
@@ -11,6 +12,11 @@ export interface InternalSuite {
   readonly session: TestIssuer;
   /** Boots an app with `internalEnv` (plus `extraEnv`); the suite closes it in its `afterAll`. */
   boot(extraEnv?: Env): Promise<TestApp>;
+  /**
+   * Two instances on the one database, as behind a load balancer, once both revocation listeners are up
+   * (so both cache, and must invalidate, positive answers).
+   */
+  bootPair(): Promise<[TestApp, TestApp]>;
 }
 
 /**
@@ -59,6 +65,14 @@ export function internalSuite(): InternalSuite {
       });
       apps.push(app);
       return app;
+    },
+    async bootPair() {
+      const a = await this.boot();
+      const b = await this.boot();
+      await eventually(
+        () => a.app.get(ApiKeyRevocations).listening && b.app.get(ApiKeyRevocations).listening,
+      );
+      return [a, b];
     },
   };
 }
