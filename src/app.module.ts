@@ -29,7 +29,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        AppConfigModule.forRoot(env),
+        AppConfigModule.forRoot(config),
         LoggingModule.forRoot(config, logDestination),
         DatabaseModule,
         AuditModule,

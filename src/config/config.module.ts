@@ -1,16 +1,15 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule as NestConfigModule } from '@nestjs/config';
-import { APP_CONFIG, loadAppConfig, type Env } from 'src/config/app-config';
+import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 
 /**
- * Validates the environment once (through @nestjs/config's `load`) and exposes the typed result as
- * `APP_CONFIG`. The environment is passed in, so tests boot the app with their own variables.
+ * Exposes the configuration AppModule validated (`loadAppConfig`) as `APP_CONFIG`, and to @nestjs/config's
+ * ConfigService under `app`. It is passed in, so tests boot the app with their own variables.
  */
 @Global()
 @Module({})
 export class AppConfigModule {
-  static forRoot(env: Env): DynamicModule {
-    const config = loadAppConfig(env);
+  static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppConfigModule,
       imports: [NestConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ app: config })] })],
