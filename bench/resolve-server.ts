@@ -4,7 +4,7 @@
  */
 import 'reflect-metadata';
 import { Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiKeyCache } from 'src/api-keys/api-key-cache';
+import { ApiKeyCache } from 'src/api-key-resolution/api-key-cache';
 import { Public } from 'src/auth/auth.decorators';
 import { listenBenchApp } from './bench-app';
 

@@ -3,7 +3,9 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from 'src/app.module';
 import { configureApp } from 'src/app.setup';
-import { ConfigValidationError, loadAppConfig } from 'src/config/app-config';
+import { appConfig } from 'src/config/app-config';
+import { loadConfig } from 'src/config/config-slice';
+import { ConfigValidationError } from 'src/config/env-reader';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from 'src/database/embedded-postgres';
 import { closeGracefully } from 'src/http/graceful-shutdown';
 
@@ -37,22 +39,25 @@ async function stop(code: number, reason: string): Promise<never> {
 
 async function bootstrap(): Promise<void> {
   const env = { ...process.env };
-  const config = loadAppConfig(env);
+  // Validated before anything starts (AppModule's imports have registered every feature's config slice).
+  let config = loadConfig(env);
 
-  if (!config.databaseUrl) {
+  if (!config.get(appConfig).databaseUrl) {
     process.stdout.write('DATABASE_URL is unset: starting embedded PostgreSQL under ./.data/postgres\n');
     embedded = await startEmbeddedPostgres({ dataDir: '.data/postgres', database: 'keysmith' });
     env.DATABASE_URL = embedded.url;
+    config = loadConfig(env);
   }
 
-  app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ env }), {
+  app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config }), {
     bodyParser: false,
     bufferLogs: true,
     // Startup errors (a failed migration, say) are reported once, by stop(), which also stops the database.
     abortOnError: false,
   });
   configureApp(app);
-  await app.listen(config.port, config.host);
+  const { port, host } = config.get(appConfig);
+  await app.listen(port, host);
 }
 
 // Registered before anything starts, so a signal during startup (migrations) still stops the database.

@@ -1,7 +1,7 @@
 import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
-import { BillingProvider } from 'src/api-keys/billing-provider.entity';
-import { Project } from 'src/api-keys/project.entity';
-import { User } from 'src/api-keys/user.entity';
+import { BillingProvider } from 'src/billing-providers/billing-provider.entity';
+import { Project } from 'src/projects/project.entity';
+import { User } from 'src/users/user.entity';
 
 @Entity('api_keys')
 @Index('idx_api_keys_user_created', ['userId', 'createdAt'])

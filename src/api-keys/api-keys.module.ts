@@ -1,19 +1,36 @@
 import { Module } from '@nestjs/common';
-import { ApiKeyResolutionModule } from 'src/api-keys/api-key-resolution.module';
-import { BillingProvidersController } from 'src/api-keys/billing-providers.controller';
-import { BillingProvidersService } from 'src/api-keys/billing-providers.service';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApiKeyResolutionModule } from 'src/api-key-resolution/api-key-resolution.module';
+import { ApiKey } from 'src/api-keys/api-key.entity';
+import { ApiKeysRepository } from 'src/api-keys/api-keys.repository';
 import { DeveloperKeysController } from 'src/api-keys/developer-keys.controller';
 import { DeveloperKeysService } from 'src/api-keys/developer-keys.service';
-import { ProjectsController } from 'src/api-keys/projects.controller';
-import { ProjectsService } from 'src/api-keys/projects.service';
-import { UsersService } from 'src/api-keys/users.service';
+import { provisioningConfig } from 'src/api-keys/provisioning.config';
+import { ProvisioningController } from 'src/api-keys/provisioning.controller';
+import { ProvisioningService } from 'src/api-keys/provisioning.service';
+import { BillingProvidersModule } from 'src/billing-providers/billing-providers.module';
+import { provideConfig } from 'src/config/config-slice';
+import { ProjectsModule } from 'src/projects/projects.module';
+import { UsersModule } from 'src/users/users.module';
 
-/** Users, projects, API keys and the billing-provider catalog. */
+/**
+ * The API-key lifecycle: developers mint, store, list and revoke their keys (session JWT); internal services
+ * provision keys for users (M2M). Revocations are announced to every instance's resolution cache.
+ */
 @Module({
-  // Revocations are announced to every instance's resolve cache.
-  imports: [ApiKeyResolutionModule],
-  controllers: [BillingProvidersController, ProjectsController, DeveloperKeysController],
-  providers: [UsersService, ProjectsService, BillingProvidersService, DeveloperKeysService],
-  exports: [UsersService, ProjectsService, BillingProvidersService],
+  imports: [
+    TypeOrmModule.forFeature([ApiKey]),
+    UsersModule,
+    ProjectsModule,
+    BillingProvidersModule,
+    ApiKeyResolutionModule,
+  ],
+  controllers: [DeveloperKeysController, ProvisioningController],
+  providers: [
+    provideConfig(provisioningConfig),
+    ApiKeysRepository,
+    DeveloperKeysService,
+    ProvisioningService,
+  ],
 })
 export class ApiKeysModule {}

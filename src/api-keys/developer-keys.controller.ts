@@ -21,10 +21,11 @@ import {
 import { Audit } from 'src/audit/audit-context.decorator';
 import type { AuditContext } from 'src/audit/audit.service';
 import { SessionAuth } from 'src/auth/auth.decorators';
+import { SessionUser } from 'src/auth/current-principal.decorator';
 import type { SessionPrincipal } from 'src/auth/principal';
-import { SessionUser } from 'src/auth/session-user.decorator';
-import { ParseUuidPipe } from 'src/http/parse-uuid.pipe';
-import { RateLimit } from 'src/http/throttling';
+import { ParseUuidPipe } from 'src/validation/parse-uuid.pipe';
+import { RateLimit } from 'src/rate-limit/rate-limit.decorator';
+import { DEVELOPER_WRITE_RATE_LIMIT } from 'src/users/users.rate-limits';
 
 @ApiTags('developer')
 @SessionAuth()
@@ -45,7 +46,7 @@ export class DeveloperKeysController {
   }
 
   @Post()
-  @RateLimit('developer-write')
+  @RateLimit(DEVELOPER_WRITE_RATE_LIMIT)
   @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary: 'Mint an API key, or store a provider-issued one',
@@ -81,7 +82,7 @@ export class DeveloperKeysController {
 
   @Delete(':id')
   @HttpCode(200)
-  @RateLimit('developer-write')
+  @RateLimit(DEVELOPER_WRITE_RATE_LIMIT)
   @ApiOperation({ summary: 'Revoke one of your API keys (idempotent)' })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: RevokedApiKeyResponseDto })

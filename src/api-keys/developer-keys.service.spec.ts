@@ -1,11 +1,14 @@
 import type { DataSource } from 'typeorm';
-import type { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
-import type { BillingProvidersService } from 'src/api-keys/billing-providers.service';
+import type { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
+import type { BillingProvidersService } from 'src/billing-providers/billing-providers.service';
 import { DeveloperKeysService, toView } from 'src/api-keys/developer-keys.service';
 import type { CreateApiKeyDto } from 'src/api-keys/dto/api-key.dto';
 import type { ApiKey } from 'src/api-keys/api-key.entity';
-import type { ProjectsService } from 'src/api-keys/projects.service';
-import type { UsersService } from 'src/api-keys/users.service';
+import type { ApiKeysRepository } from 'src/api-keys/api-keys.repository';
+import { CreateApiKeyDto as CreateApiKeyBody } from 'src/api-keys/dto/api-key.dto';
+import { createValidationPipe } from 'src/validation/validation.pipe';
+import type { ProjectsService } from 'src/projects/projects.service';
+import type { UsersService } from 'src/users/users.service';
 import type { AuditService } from 'src/audit/audit.service';
 import type { SessionPrincipal } from 'src/auth/principal';
 import { ApiError } from 'src/errors/api-error';
@@ -23,6 +26,7 @@ describe('DeveloperKeysService.create: refusals before any storage', () => {
     });
   const service = new DeveloperKeysService(
     untouchable<DataSource>('dataSource'),
+    untouchable<ApiKeysRepository>('keys'),
     untouchable<UsersService>('users'),
     untouchable<ProjectsService>('projects'),
     untouchable<BillingProvidersService>('providers'),
@@ -66,13 +70,23 @@ describe('DeveloperKeysService.create: refusals before any storage', () => {
       'validation_failed',
     );
   });
+});
+
+describe('CreateApiKeyDto: expiries refused before the service runs', () => {
+  const pipe = createValidationPipe();
 
   it.each([
     ['in the past', '2000-01-01T00:00:00Z'],
     ['now-ish', new Date(Date.now() - 1).toISOString()],
     ['without a time zone', '2099-01-01T00:00:00'],
   ])('refuses an expiry %s', async (_name, expiresAt) => {
-    const err = await refusal({ expiresAt });
+    const err = (await pipe
+      .transform({ expiresAt }, { type: 'body', metatype: CreateApiKeyBody, data: undefined })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as ApiError;
+    expect(err).toBeInstanceOf(ApiError);
     expect(err.type).toBe('validation_failed');
     expect(err.options.details).toEqual([{ field: 'expiresAt', messages: [expect.any(String)] }]);
   });

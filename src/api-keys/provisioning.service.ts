@@ -1,19 +1,20 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
 import { generateApiKey } from 'src/api-keys/api-key-format';
-import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
-import { insertApiKey } from 'src/api-keys/api-key-rows';
+import { ApiKeysAudit } from 'src/api-keys/api-keys.audit';
+import { apiKeysError, ApiKeysErrorCode } from 'src/api-keys/api-keys.errors';
+import { ApiKeysRepository } from 'src/api-keys/api-keys.repository';
 import {
   DEFAULT_PROVISIONED_KEY_NAME,
   type ProvisionApiKeyDto,
   type ProvisionApiKeyResponseDto,
-} from 'src/api-keys/dto/internal-api-keys.dto';
-import { ProjectsService } from 'src/api-keys/projects.service';
-import { UsersService } from 'src/api-keys/users.service';
+} from 'src/api-keys/dto/provisioning.dto';
+import { provisioningConfig, type ProvisioningConfig } from 'src/api-keys/provisioning.config';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
-import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
-import { ApiError } from 'src/errors/api-error';
+import { ProjectsService } from 'src/projects/projects.service';
+import { UsersService } from 'src/users/users.service';
 
 /**
  * Server-to-server provisioning: an internal service asks for a user's API key by name. The user (by
@@ -27,14 +28,15 @@ export class ProvisioningService implements OnModuleInit {
   private readonly allowedOrgIds: ReadonlySet<string>;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(provisioningConfig.KEY) config: ProvisioningConfig,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly keys: ApiKeysRepository,
     private readonly users: UsersService,
     private readonly projects: ProjectsService,
     private readonly revocations: ApiKeyRevocations,
     private readonly audit: AuditService,
   ) {
-    this.allowedOrgIds = new Set(config.provisionAllowedOrgIds ?? []);
+    this.allowedOrgIds = new Set(config.allowedOrgIds ?? []);
   }
 
   onModuleInit(): void {
@@ -44,55 +46,42 @@ export class ProvisioningService implements OnModuleInit {
   }
 
   async provision(ctx: AuditContext, dto: ProvisionApiKeyDto): Promise<ProvisionApiKeyResponseDto> {
-    if (!this.allowedOrgIds.has(dto.orgId)) {
-      throw ApiError.forbidden('This organization may not provision API keys.');
-    }
+    if (!this.allowedOrgIds.has(dto.orgId)) throw apiKeysError(ApiKeysErrorCode.OrgNotAllowed);
     const keyName = dto.keyName ?? DEFAULT_PROVISIONED_KEY_NAME;
     const key = generateApiKey();
 
-    const { userId, projectId, revokedKeyIds } = await this.dataSource.transaction(async (manager) => {
+    const { userId, projectId, revokedKeyIds } = await this.dataSource.transaction(async (m) => {
       const user = await this.users.findOrCreateByExternalId(
         dto.externalId,
         { email: dto.email, ...(dto.name !== undefined ? { name: dto.name } : {}) },
-        manager,
+        m,
       );
       // Serializes provisioning per user until commit: the revoke-then-mint below never interleaves.
-      // FOR NO KEY UPDATE, not FOR UPDATE: it still excludes another provisioning call, but not the
-      // FOR KEY SHARE lock a concurrent insert referencing the user takes (a developer creating a key or
-      // the default project), which would deadlock against us.
-      const [locked] = await manager.query<{ disabled_at: Date | null }[]>(
-        'SELECT disabled_at FROM users WHERE id = $1 FOR NO KEY UPDATE',
-        [user.id],
-      );
-      if (locked?.disabled_at) {
-        throw new ApiError('identity_not_allowed', 'This user is disabled and cannot be given API keys.');
-      }
-      const project = await this.projects.findOrCreateDefault(user.id, manager);
+      const { disabled } = await this.users.lockForKeyChanges(user.id, m);
+      if (disabled) throw apiKeysError(ApiKeysErrorCode.UserDisabled);
+      const project = await this.projects.findOrCreateDefault(user.id, m);
 
-      // Only keysmith-minted keys are replaced: a provider key the user stored under this label is theirs.
-      const [revoked] = await manager.query<[{ id: string; key_id: string }[], number]>(
-        `UPDATE api_keys SET revoked_at = now()
-          WHERE user_id = $1 AND label = $2 AND revoked_at IS NULL AND billing_provider_id IS NULL
-          RETURNING id, key_id`,
-        [user.id, keyName],
+      const revoked = await this.keys.revokeMintedByLabel(user.id, keyName, m);
+      const createdId = await this.keys.insert(
+        {
+          keyId: key.keyId,
+          hash: key.hash,
+          prefix: key.prefix,
+          label: keyName,
+          userId: user.id,
+          projectId: project.id,
+        },
+        m,
       );
-      const createdId = await insertApiKey(manager, {
-        keyId: key.keyId,
-        hash: key.hash,
-        prefix: key.prefix,
-        label: keyName,
-        userId: user.id,
-        projectId: project.id,
-      });
       // 64 random bits of key id: a collision is not worth a retry loop, but must not pass silently.
       if (!createdId) throw new Error('could not store the provisioned key: its id is taken');
 
       const revokedKeyIds = revoked.map((r) => r.key_id);
-      await this.revocations.notify(revokedKeyIds, manager);
+      await this.revocations.notify(revokedKeyIds, m);
       await this.audit.record(
         ctx,
         {
-          action: 'api_key.provisioned',
+          action: ApiKeysAudit.Provision,
           targetType: 'api_key',
           targetId: createdId,
           metadata: {
@@ -106,7 +95,7 @@ export class ProvisioningService implements OnModuleInit {
             revokedKeyIds,
           },
         },
-        manager,
+        m,
       );
       return { userId: user.id, projectId: project.id, revokedKeyIds };
     });

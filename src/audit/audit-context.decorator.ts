@@ -1,5 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
+import { Actors } from 'src/audit/actors';
 import type { AuditContext } from 'src/audit/audit.service';
 import { clientIp } from 'src/http/client-ip';
 
@@ -7,7 +8,7 @@ import { clientIp } from 'src/http/client-ip';
 export const Audit = createParamDecorator((_: unknown, ctx: ExecutionContext): AuditContext => {
   const req = ctx.switchToHttp().getRequest<Request>();
   return {
-    actor: req.principal?.actor ?? 'anonymous',
+    actor: req.principal?.actor ?? Actors.anonymous,
     ip: clientIp(req),
     requestId: typeof req.id === 'string' ? req.id : null,
   };

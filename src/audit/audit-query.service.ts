@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { isUUID } from 'class-validator';
 import { Repository } from 'typeorm';
 import { AuditEvent } from 'src/audit/audit-event.entity';
+import { iso } from 'src/http/iso';
 import {
   AUDIT_EVENTS_DEFAULT_LIMIT,
   type AuditEventListDto,
@@ -37,7 +38,7 @@ export class AuditQueryService {
     return {
       events: rows.map(({ id, at, actor, action, targetType, targetId, ip, requestId, metadata }) => ({
         id,
-        at,
+        at: iso(at),
         actor,
         action,
         targetType,

@@ -1,5 +1,7 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
 import { ApiBearerAuth, ApiForbiddenResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ADMIN_RATE_LIMIT } from 'src/auth/admin/admin.rate-limits';
+import { DefaultRateLimit } from 'src/rate-limit/rate-limit.decorator';
 
 /** What credential a route takes. Every route must declare one: the global guard denies routes that don't. */
 export type AuthRequirement =
@@ -11,10 +13,14 @@ export const AUTH_REQUIREMENT = 'keysmith:auth-requirement';
 export const Public = (): MethodDecorator & ClassDecorator =>
   SetMetadata(AUTH_REQUIREMENT, { kind: 'public' } satisfies AuthRequirement);
 
-/** The org admin surface: the tiered AdminAuth guard (bootstrap, session, org token, ADMIN_TOKEN, API key). */
+/**
+ * The org admin surface: the tiered AdminAuth guard (bootstrap, session, org token, ADMIN_TOKEN, API key), on
+ * the `admin` rate limit unless the route names its own.
+ */
 export const AdminAuth = (): MethodDecorator & ClassDecorator =>
   applyDecorators(
     SetMetadata(AUTH_REQUIREMENT, { kind: 'admin' } satisfies AuthRequirement),
+    DefaultRateLimit(ADMIN_RATE_LIMIT),
     ApiBearerAuth('admin'),
     ApiUnauthorizedResponse({ description: 'No valid admin credential (`unauthorized`).' }),
   );

@@ -1,16 +1,20 @@
 import { Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
-import { AdminAuthService } from 'src/auth/admin-auth.service';
+import { AdminAuthService } from 'src/auth/admin/admin-auth.service';
 import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
-import { M2MAuthService } from 'src/auth/m2m-auth.service';
-import { SessionAuthService } from 'src/auth/session-auth.service';
+import { bearerCredential } from 'src/auth/bearer';
+import { M2MAuthService } from 'src/auth/jwt/m2m-auth.service';
+import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
+import type { RequestFacts } from 'src/auth/request-facts';
 import { ApiError } from 'src/errors/api-error';
 import { assertUnreachable } from 'src/errors/assert-unreachable';
+import { clientIp } from 'src/http/client-ip';
 
 /**
  * Deny by default: every route states the credential it takes with `@Public`, `@AdminAuth`, `@SessionAuth`
- * or `@M2MAuth(scope)`. A route without one answers 401, so a forgotten decorator never opens a route.
+ * or `@M2MAuth(scope)`. A route without one answers 401, so a forgotten decorator never opens a route. The
+ * guard reads the request; the services it calls take plain values.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -37,16 +41,26 @@ export class AuthGuard implements CanActivate {
       case 'public':
         return true;
       case 'admin':
-        req.principal = await this.admin.authenticate(req);
+        req.principal = await this.admin.authenticate(requestFacts(req));
         return true;
       case 'session':
-        req.principal = await this.session.authenticate(req);
+        req.principal = await this.session.authenticate(bearerCredential(req));
         return true;
       case 'm2m':
-        req.principal = await this.m2m.authenticate(req, requirement.scope);
+        req.principal = await this.m2m.authenticate(bearerCredential(req), requirement.scope);
         return true;
       default:
         return assertUnreachable(requirement);
     }
   }
+}
+
+function requestFacts(req: Request): RequestFacts {
+  return {
+    credential: bearerCredential(req),
+    method: req.method,
+    path: req.path,
+    ip: clientIp(req),
+    requestId: typeof req.id === 'string' ? req.id : null,
+  };
 }

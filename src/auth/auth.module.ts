@@ -1,26 +1,52 @@
-import { Global, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
-import { ApiKeyResolutionModule } from 'src/api-keys/api-key-resolution.module';
-import { ApiKeyResolver } from 'src/api-keys/api-key-resolver.service';
-import { ADMIN_API_KEY_VERIFIER } from 'src/auth/admin-api-key.verifier';
-import { AdminAuthService } from 'src/auth/admin-auth.service';
-import { AdminController } from 'src/auth/admin.controller';
+import { Global, Module, type DynamicModule, type ModuleMetadata, type Type } from '@nestjs/common';
+import { AdminAuthService } from 'src/auth/admin/admin-auth.service';
+import {
+  ADMIN_API_KEY_VERIFIER,
+  BOOTSTRAP_LATCH,
+  ORG_TOKEN_VERIFIER,
+  type AdminApiKeyVerifier,
+  type BootstrapLatch,
+  type OrgTokenVerifier,
+} from 'src/auth/admin/admin-auth.ports';
+import { AdminController } from 'src/auth/admin/admin.controller';
+import { authConfig } from 'src/auth/auth.config';
 import { AuthGuard } from 'src/auth/auth.guard';
-import { M2MAuthService } from 'src/auth/m2m-auth.service';
-import { SessionAuthService } from 'src/auth/session-auth.service';
-import { OrgTokensModule } from 'src/org-tokens/org-tokens.module';
+import { M2MAuthService } from 'src/auth/jwt/m2m-auth.service';
+import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
+import { provideConfig } from 'src/config/config-slice';
 
+/** The features behind the AdminAuth ports, bound by the composition root (AppModule). */
+export interface AuthModuleOptions {
+  /** The modules that export the classes below. */
+  imports: NonNullable<ModuleMetadata['imports']>;
+  orgTokens: Type<OrgTokenVerifier>;
+  bootstrapLatch: Type<BootstrapLatch>;
+  apiKeys: Type<AdminApiKeyVerifier>;
+}
+
+/**
+ * Authentication: the deny-by-default guard, the AdminAuth tiers and the two JWT tiers. It imports no
+ * feature: what the admin tiers consult is reached through ports that AppModule binds.
+ */
 @Global()
-@Module({
-  imports: [OrgTokensModule, ApiKeyResolutionModule],
-  controllers: [AdminController],
-  providers: [
-    AdminAuthService,
-    { provide: ADMIN_API_KEY_VERIFIER, useExisting: ApiKeyResolver },
-    SessionAuthService,
-    M2MAuthService,
-    { provide: APP_GUARD, useClass: AuthGuard },
-  ],
-  exports: [AdminAuthService, SessionAuthService, M2MAuthService],
-})
-export class AuthModule {}
+@Module({})
+export class AuthModule {
+  static forRoot(options: AuthModuleOptions): DynamicModule {
+    return {
+      module: AuthModule,
+      imports: options.imports,
+      controllers: [AdminController],
+      providers: [
+        provideConfig(authConfig),
+        { provide: ORG_TOKEN_VERIFIER, useExisting: options.orgTokens },
+        { provide: BOOTSTRAP_LATCH, useExisting: options.bootstrapLatch },
+        { provide: ADMIN_API_KEY_VERIFIER, useExisting: options.apiKeys },
+        AdminAuthService,
+        SessionAuthService,
+        M2MAuthService,
+        AuthGuard,
+      ],
+      exports: [AdminAuthService, SessionAuthService, M2MAuthService, AuthGuard],
+    };
+  }
+}

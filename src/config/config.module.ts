@@ -1,20 +1,42 @@
-import { Global, Module, type DynamicModule } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
 import { ConfigModule as NestConfigModule } from '@nestjs/config';
-import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
+import { APP_CONFIG, appConfig, type AppConfig } from 'src/config/app-config';
+import { LoadedConfig, provideConfig } from 'src/config/config-slice';
 
 /**
- * Exposes the configuration AppModule validated (`loadAppConfig`) as `APP_CONFIG`, and to @nestjs/config's
- * ConfigService under `app`. It is passed in, so tests boot the app with their own variables.
+ * Holds the configuration AppModule validated (`loadConfig`, once per app): `LoadedConfig` for the features'
+ * `provideConfig(slice)` providers, the core settings as `APP_CONFIG`, and @nestjs/config's ConfigService
+ * (under `app`). It is passed in, so tests boot the app with their own variables.
  */
 @Global()
 @Module({})
-export class AppConfigModule {
-  static forRoot(config: AppConfig): DynamicModule {
+export class AppConfigModule implements OnApplicationBootstrap {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  static forRoot(config: LoadedConfig): DynamicModule {
     return {
       module: AppConfigModule,
-      imports: [NestConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ app: config })] })],
-      providers: [{ provide: APP_CONFIG, useValue: config }],
-      exports: [APP_CONFIG],
+      imports: [
+        NestConfigModule.forRoot({ ignoreEnvFile: true, load: [() => ({ app: config.get(appConfig) })] }),
+      ],
+      providers: [{ provide: LoadedConfig, useValue: config }, provideConfig(appConfig)],
+      exports: [LoadedConfig, APP_CONFIG],
     };
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.config.trustProxy === true) {
+      new Logger('ClientIp').warn(
+        'TRUST_PROXY=true trusts every X-Forwarded-For hop: any client can choose the IP its rate limits ' +
+          'and audit rows use. Set TRUST_PROXY to the number of proxies in front of keysmith (e.g. 1).',
+      );
+    }
   }
 }

@@ -1,15 +1,24 @@
 import type { DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from 'migrations/index';
-import { ENTITIES } from 'src/database/entities';
+import { join } from 'node:path';
 
 /** The cap on any statement of the connection pool. */
 export const STATEMENT_TIMEOUT_MS = 10_000;
 
-export function dataSourceOptions(url: string): DataSourceOptions {
+/**
+ * Every entity file of the tree, for the TypeORM CLI and the migration round trip (the app itself registers
+ * each feature's entities through `TypeOrmModule.forFeature`).
+ */
+export const ENTITY_FILES = join(__dirname, '..', '**', '*.entity.{ts,js}');
+
+export function dataSourceOptions(
+  url: string,
+  entities: DataSourceOptions['entities'] = [ENTITY_FILES],
+): DataSourceOptions {
   return {
     type: 'postgres',
     url,
-    entities: ENTITIES,
+    entities,
     migrations: MIGRATIONS,
     migrationsTableName: 'migrations',
     synchronize: false,

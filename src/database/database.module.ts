@@ -12,7 +12,8 @@ import { runMigrationsLocked } from 'src/database/migrate';
       useFactory: (config: AppConfig) => {
         if (!config.databaseUrl)
           throw new Error('DATABASE_URL is not set (main.ts starts the embedded database)');
-        return dataSourceOptions(config.databaseUrl);
+        // Each feature registers its own entities (TypeOrmModule.forFeature).
+        return { ...dataSourceOptions(config.databaseUrl, []), autoLoadEntities: true };
       },
       // Migrations run before anything else touches the database, under an advisory lock.
       dataSourceFactory: async (options) => {

@@ -11,8 +11,10 @@ import {
 import { Audit } from 'src/audit/audit-context.decorator';
 import type { AuditContext } from 'src/audit/audit.service';
 import { AdminAuth } from 'src/auth/auth.decorators';
-import { ParseUuidPipe } from 'src/http/parse-uuid.pipe';
-import { RateLimit } from 'src/http/throttling';
+import { ParseUuidPipe } from 'src/validation/parse-uuid.pipe';
+import { ADMIN_RATE_LIMIT } from 'src/auth/admin/admin.rate-limits';
+import { RateLimit } from 'src/rate-limit/rate-limit.decorator';
+import { ORG_TOKEN_MINT_RATE_LIMIT } from 'src/org-tokens/org-tokens.rate-limits';
 import { CreateOrgTokenDto } from 'src/org-tokens/dto/create-org-token.dto';
 import { MintedOrgTokenDto, OrgTokenListDto, RevokedOrgTokenDto } from 'src/org-tokens/dto/org-token.dto';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
@@ -24,7 +26,7 @@ export class OrgTokensController {
   constructor(private readonly tokens: OrgTokensService) {}
 
   @Post()
-  @RateLimit('admin', 'org-token-mint')
+  @RateLimit(ADMIN_RATE_LIMIT, ORG_TOKEN_MINT_RATE_LIMIT)
   @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary: 'Mint an org token',

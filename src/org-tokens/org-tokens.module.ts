@@ -2,12 +2,14 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OrgToken } from 'src/org-tokens/org-token.entity';
 import { OrgTokensController } from 'src/org-tokens/org-tokens.controller';
+import { OrgTokensRepository } from 'src/org-tokens/org-tokens.repository';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 
+/** Org-scoped admin tokens (mint, list, revoke), and what AdminAuth's org-token and bootstrap tiers consult. */
 @Module({
   imports: [TypeOrmModule.forFeature([OrgToken])],
   controllers: [OrgTokensController],
-  providers: [OrgTokensService],
+  providers: [OrgTokensRepository, OrgTokensService],
   exports: [OrgTokensService],
 })
 export class OrgTokensModule {}

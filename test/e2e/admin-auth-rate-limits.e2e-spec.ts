@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
-import { RATE_LIMIT_POLICIES } from 'src/http/throttling';
+import { PROVISION_RATE_LIMIT } from 'src/api-keys/provisioning.rate-limits';
+import { ADMIN_RATE_LIMIT } from 'src/auth/admin/admin.rate-limits';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import type { LogCapture } from 'test/helpers/log-capture';
@@ -108,7 +109,7 @@ describe('rate limits: the mint bucket, the admin limiter, client IPs, shared st
     // An instance of its own: its in-memory counts start at zero whatever other tests did.
     const t = await start({ ADMIN_TOKEN });
     try {
-      const { limit, windowSeconds } = RATE_LIMIT_POLICIES.admin;
+      const { limit, windowSeconds } = ADMIN_RATE_LIMIT;
       let refused = 0;
       let limited: request.Response | undefined;
       for (let i = 0; i < limit + 5 && !limited; i++) {
@@ -212,7 +213,7 @@ describe('rate limits: the mint bucket, the admin limiter, client IPs, shared st
     });
 
     it('the 61st call of one client in a minute is a 429; another client still gets through', async () => {
-      const { limit, windowSeconds } = RATE_LIMIT_POLICIES.provision;
+      const { limit, windowSeconds } = PROVISION_RATE_LIMIT;
       const one = await m2mToken(m2m, 'client-one', 'provision:apikey');
       const two = await m2mToken(m2m, 'client-two', 'provision:apikey');
       const call = (jwt: string) =>

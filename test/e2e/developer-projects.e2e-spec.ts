@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { UsersService } from 'src/api-keys/users.service';
+import { UsersService } from 'src/users/users.service';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { TestIssuer } from 'test/helpers/issuer';

@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { randomLookupId } from 'src/api-keys/api-key-format';
-import { ApiKeyRevocations, REVOCATION_CHANNEL } from 'src/api-keys/api-key-revocations.service';
+import { ApiKeyRevocations, REVOCATION_CHANNEL } from 'src/api-key-resolution/api-key-revocations';
 import { closeGracefully } from 'src/http/graceful-shutdown';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';

@@ -1,5 +1,5 @@
 import { generateApiKey } from 'src/api-keys/api-key-format';
-import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
+import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
 import type { TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';
 import { internalSuite } from 'test/helpers/internal-suite';

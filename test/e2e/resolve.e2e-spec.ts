@@ -2,8 +2,8 @@ import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { decode, verify, type JwtPayload } from 'jsonwebtoken';
 import request from 'supertest';
 import { generateApiKey } from 'src/api-keys/api-key-format';
-import { ApiKeyResolver } from 'src/api-keys/api-key-resolver.service';
-import { ApiKeyUsageRecorder } from 'src/api-keys/api-key-usage.service';
+import { ApiKeyResolutionService } from 'src/api-key-resolution/api-key-resolution.service';
+import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-recorder';
 import type { TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';
 import { internalSuite } from 'test/helpers/internal-suite';
@@ -249,7 +249,7 @@ describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
       await resolveKey(a.http, resolver, lookalike.plaintext).expect(401, invalid);
       await resolveKey(b.http, resolver, lookalike.plaintext).expect(401, invalid);
       // The deprecated API-key admin tier goes through the same lookup.
-      expect(await a.app.get(ApiKeyResolver).verify(lookalike.plaintext)).toBeNull();
+      expect(await a.app.get(ApiKeyResolutionService).verify(lookalike.plaintext)).toBeNull();
     });
 
     it('answers 403 identity_not_allowed for a key whose user is disabled', async () => {

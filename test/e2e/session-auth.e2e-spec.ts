@@ -1,6 +1,6 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
-import { SessionAuthService } from 'src/auth/session-auth.service';
+import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { TestIssuer } from 'test/helpers/issuer';

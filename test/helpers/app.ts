@@ -4,7 +4,7 @@ import { Test } from '@nestjs/testing';
 import type { Server } from 'node:http';
 import { AppModule } from 'src/app.module';
 import { configureApp } from 'src/app.setup';
-import type { Env } from 'src/config/app-config';
+import type { Env } from 'src/config/env-reader';
 import type { TestDatabase } from 'test/helpers/database';
 import { LogCapture } from 'test/helpers/log-capture';
 

@@ -1,5 +1,5 @@
-import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations.service';
-import type { Env } from 'src/config/app-config';
+import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
+import type { Env } from 'src/config/env-reader';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { TestIssuer } from 'test/helpers/issuer';

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { LISTENER_APPLICATION_NAME } from 'src/api-keys/api-key-revocations.service';
+import { LISTENER_APPLICATION_NAME } from 'src/api-key-resolution/api-key-revocations';
 
 export interface QuerySpy {
   /** SQL sent by the app's request work, in order. */

@@ -2,7 +2,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { ModulesContainer, Reflector } from '@nestjs/core';
 import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
-import { routeBuckets, type RateLimitBucket } from 'src/http/throttling';
+import { routeRateLimits } from 'src/rate-limit/rate-limit.decorator';
 import type { TestApp } from 'test/helpers/app';
 
 /** One controller route of a running app, with what the app declares about it. */
@@ -11,7 +11,8 @@ export interface ControllerRoute {
   /** Express form, e.g. `/api/v1/org/tokens/:id`. */
   path: string;
   auth: AuthRequirement | undefined;
-  buckets: RateLimitBucket[];
+  /** The names of the rate-limit policies the route counts against. */
+  buckets: string[];
 }
 
 const joinPath = (...parts: string[]): string =>
@@ -40,7 +41,7 @@ export function controllerRoutes(t: TestApp): ControllerRoute[] {
           controller,
         ]);
         // The guards' own answer, so the table cannot drift from what is enforced.
-        const buckets = routeBuckets(reflector, handler, controller);
+        const buckets = routeRateLimits(reflector, handler, controller).map((p) => p.name);
         for (const p of Array.isArray(path) ? path : [path]) {
           routes.push({
             method: RequestMethod[method] as keyof typeof RequestMethod,

@@ -4,7 +4,6 @@ import {
   ArrayMaxSize,
   IsArray,
   IsBoolean,
-  IsISO8601,
   IsString,
   IsUUID,
   Length,
@@ -13,7 +12,7 @@ import {
   ValidateBy,
 } from 'class-validator';
 import { IsOrigin, MAX_ORIGIN_LENGTH } from 'src/api-keys/origin';
-import { NoControlCharacters, OptionalNotNull, Trim } from 'src/http/validation.decorators';
+import { FreeText, FutureInstant, OptionalField, Trim } from 'src/validation/body.decorators';
 
 export const MAX_ALLOWED_ORIGINS = 50;
 export const RAW_API_KEY_MIN = 24;
@@ -35,7 +34,7 @@ function IsNotKeysmithKey(): PropertyDecorator {
 
 export class CreateApiKeyDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'One of your projects; wins over `projectName`.' })
-  @OptionalNotNull()
+  @OptionalField()
   @IsUUID()
   projectId?: string;
 
@@ -44,27 +43,21 @@ export class CreateApiKeyDto {
     maxLength: 100,
     description: 'Your project with this name, created if missing. Without either: your default project.',
   })
-  @OptionalNotNull()
-  @Trim()
-  @IsString()
-  @Length(1, 100)
-  @NoControlCharacters()
+  @OptionalField()
+  @FreeText({ min: 1, max: 100 })
   projectName?: string;
 
   @ApiPropertyOptional({ maxLength: 100, description: 'Trimmed; an empty label is stored as none.' })
-  @OptionalNotNull()
-  @Trim()
-  @IsString()
-  @MaxLength(100)
-  @NoControlCharacters()
+  @OptionalField()
+  @FreeText({ max: 100 })
   label?: string;
 
   @ApiPropertyOptional({
     format: 'date-time',
     description: 'ISO 8601 date, or date-time with Z or an offset; in the future.',
   })
-  @OptionalNotNull()
-  @IsISO8601({ strict: true, strictSeparator: true })
+  @OptionalField()
+  @FutureInstant()
   expiresAt?: string;
 
   @ApiPropertyOptional({
@@ -73,7 +66,7 @@ export class CreateApiKeyDto {
     example: ['https://app.example.com'],
     description: `Browser origins (scheme://host[:port], no path), at most ${MAX_ALLOWED_ORIGINS}; stored lowercase, deduplicated.`,
   })
-  @OptionalNotNull()
+  @OptionalField()
   @IsArray()
   @ArrayMaxSize(MAX_ALLOWED_ORIGINS)
   @IsString({ each: true })
@@ -82,7 +75,7 @@ export class CreateApiKeyDto {
   allowedOrigins?: string[];
 
   @ApiPropertyOptional({ format: 'uuid', description: 'An enabled billing provider; requires `rawApiKey`.' })
-  @OptionalNotNull()
+  @OptionalField()
   @IsUUID()
   billingProviderId?: string;
 
@@ -94,7 +87,7 @@ export class CreateApiKeyDto {
       'A key the billing provider issued (printable ASCII, no spaces; surrounding whitespace trimmed). ' +
       'Requires `billingProviderId`; a `ksk_` key is refused. Stored as a hash and never returned.',
   })
-  @OptionalNotNull()
+  @OptionalField()
   @Trim()
   @IsString()
   @Length(RAW_API_KEY_MIN, RAW_API_KEY_MAX)
@@ -105,12 +98,12 @@ export class CreateApiKeyDto {
 
 export class ListApiKeysQueryDto {
   @ApiPropertyOptional({ format: 'uuid', description: 'Only keys of this project (yours; others 404).' })
-  @OptionalNotNull()
+  @OptionalField()
   @IsUUID()
   projectId?: string;
 
   @ApiPropertyOptional({ enum: ['true', 'false'], description: 'Include revoked keys. Default false.' })
-  @OptionalNotNull()
+  @OptionalField()
   @Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value))
   @IsBoolean({ message: 'includeRevoked must be "true" or "false"' })
   includeRevoked?: boolean;

@@ -34,7 +34,7 @@ export class AuditEventDto {
   id: string;
 
   @ApiProperty({ format: 'date-time' })
-  at: Date;
+  at: string;
 
   @ApiProperty({ example: 'org-token:kso_3hG7kQ2x' })
   actor: string;

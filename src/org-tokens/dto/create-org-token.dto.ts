@@ -1,13 +1,11 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
-import { IsISO8601, IsOptional, IsString, MaxLength } from 'class-validator';
-import { IsFutureInstant } from 'src/http/validation.decorators';
+import { FreeText, FutureInstant, OptionalField } from 'src/validation/body.decorators';
 
 export class CreateOrgTokenDto {
   @ApiPropertyOptional({ maxLength: 100, example: 'ci deploy', description: 'A label for the settings UI.' })
-  @IsOptional()
-  @IsString()
-  @MaxLength(100)
-  name?: string | null;
+  @OptionalField()
+  @FreeText({ max: 100 })
+  name?: string;
 
   @ApiPropertyOptional({
     format: 'date-time',
@@ -16,8 +14,7 @@ export class CreateOrgTokenDto {
       'When the token stops working: a date-time with Z or an offset (or a date, midnight UTC), in the ' +
       'future, before year 10000. Unset: it never expires.',
   })
-  @IsOptional()
-  @IsISO8601({ strict: true, strictSeparator: true })
-  @IsFutureInstant()
-  expiresAt?: string | null;
+  @OptionalField()
+  @FutureInstant()
+  expiresAt?: string;
 }

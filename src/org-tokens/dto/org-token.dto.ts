@@ -18,10 +18,10 @@ export class OrgTokenDto {
   createdBy: string;
 
   @ApiProperty({ format: 'date-time' })
-  createdAt: Date;
+  createdAt: string;
 
   @ApiProperty({ type: String, format: 'date-time', nullable: true })
-  expiresAt: Date | null;
+  expiresAt: string | null;
 
   @ApiProperty({
     type: String,
@@ -29,7 +29,7 @@ export class OrgTokenDto {
     nullable: true,
     description: 'Last successful use; written at most once every few seconds per token.',
   })
-  lastUsedAt: Date | null;
+  lastUsedAt: string | null;
 }
 
 export class OrgTokenListDto {

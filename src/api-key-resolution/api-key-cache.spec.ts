@@ -1,0 +1,120 @@
+import {
+  ApiKeyCache,
+  CACHE_MAX_ENTRIES,
+  NEGATIVE_CACHE_MAX_ENTRIES,
+  TRUST_WINDOW_MS,
+  type Resolution,
+  type ResolvedApiKey,
+} from 'src/api-key-resolution/api-key-cache';
+
+const key = (keyId: string, expiresAt: Date | null = null): ResolvedApiKey => ({
+  id: `id-${keyId}`,
+  keyId,
+  keyPrefix: `ksk_${keyId.slice(0, 8)}`,
+  allowedOrigins: [],
+  expiresAt,
+  user: { id: 'u', externalId: 'ext', email: null, name: null },
+  project: { id: 'p', name: 'Default' },
+});
+const ok = (keyId: string, expiresAt: Date | null = null): Resolution => ({
+  kind: 'ok',
+  key: key(keyId, expiresAt),
+});
+
+describe('ApiKeyCache', () => {
+  let cache: ApiKeyCache;
+
+  beforeEach(() => {
+    cache = new ApiKeyCache();
+    cache.setTrustPositives(true);
+  });
+
+  it('serves what it stored', () => {
+    cache.set('h1', ok('k1'), cache.generation);
+    cache.set('h2', { kind: 'invalid' }, cache.generation);
+    expect(cache.get('h1')).toEqual(ok('k1'));
+    expect(cache.get('h2')).toEqual({ kind: 'invalid' });
+    expect(cache.get('h3')).toBeUndefined();
+  });
+
+  it('drops a revoked key’s positive answer by key id', () => {
+    cache.set('h1', ok('k1'), cache.generation);
+    cache.set('h2', ok('k2'), cache.generation);
+    cache.invalidate(['k1']);
+    expect(cache.get('h1')).toBeUndefined();
+    expect(cache.get('h2')).toEqual(ok('k2'));
+  });
+
+  it('does not store a positive answer looked up before an invalidation (a lookup racing a revocation)', () => {
+    const generation = cache.generation;
+    cache.invalidate(['k1']);
+    cache.set('h1', ok('k1'), generation);
+    expect(cache.get('h1')).toBeUndefined();
+  });
+
+  it('neither serves nor stores positives while the revocation feed is down, and restarts empty', () => {
+    cache.set('h1', ok('k1'), cache.generation);
+    cache.set('h2', { kind: 'invalid' }, cache.generation);
+    cache.setTrustPositives(false);
+    expect(cache.get('h1')).toBeUndefined();
+    cache.set('h3', ok('k3'), cache.generation);
+    cache.setTrustPositives(true);
+    expect(cache.get('h3')).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
+  it('never serves a key past its expiry', () => {
+    const soon = new Date(Date.now() + 30_000);
+    cache.set('h1', ok('k1', soon), cache.generation);
+    expect(cache.get('h1')).toBeDefined();
+    cache.set('h2', ok('k2', new Date(Date.now() - 1)), cache.generation);
+    expect(cache.get('h2')).toBeUndefined();
+  });
+
+  it('is bounded', () => {
+    for (let i = 0; i < CACHE_MAX_ENTRIES + 100; i++) cache.set(`h${i}`, ok(`k${i}`), cache.generation);
+    expect(cache.size).toBe(CACHE_MAX_ENTRIES);
+    // The oldest went first, and its key-id index entry with it.
+    expect(cache.get('h0')).toBeUndefined();
+    cache.invalidate(['k0']);
+    expect(cache.get(`h${CACHE_MAX_ENTRIES + 99}`)).toBeDefined();
+  });
+
+  it('keeps refusals in their own, smaller LRU: a flood of bad keys never evicts live ones', () => {
+    cache.set('live', ok('k-live'), cache.generation);
+    for (let i = 0; i < CACHE_MAX_ENTRIES + 100; i++)
+      cache.set(`bad${i}`, { kind: 'invalid' }, cache.generation);
+    expect(cache.get('live')).toEqual(ok('k-live'));
+    expect(cache.size).toBe(1 + NEGATIVE_CACHE_MAX_ENTRIES);
+    expect(NEGATIVE_CACHE_MAX_ENTRIES).toBeLessThan(CACHE_MAX_ENTRIES);
+  });
+
+  describe('heartbeats', () => {
+    afterEach(() => jest.useRealTimers());
+
+    it('trusts positives only while the last heartbeat is recent, and again once one arrives', () => {
+      jest.useFakeTimers({ now: 1_000_000 });
+      cache.setTrustPositives(true);
+      cache.set('h1', ok('k1'), cache.generation);
+      jest.setSystemTime(1_000_000 + TRUST_WINDOW_MS - 1);
+      expect(cache.trustPositives).toBe(true);
+      expect(cache.get('h1')).toBeDefined();
+      jest.setSystemTime(1_000_000 + TRUST_WINDOW_MS);
+      expect(cache.trustPositives).toBe(false);
+      expect(cache.get('h1')).toBeUndefined();
+      cache.set('h2', ok('k2'), cache.generation);
+      // A heartbeat sent now proves every revocation committed before it was received.
+      cache.heartbeat(Date.now());
+      expect(cache.trustPositives).toBe(true);
+      expect(cache.get('h1')).toBeDefined();
+      expect(cache.get('h2')).toBeUndefined();
+    });
+
+    it('ignores a heartbeat older than the one already seen', () => {
+      jest.useFakeTimers({ now: 2_000_000 });
+      cache.setTrustPositives(true);
+      cache.heartbeat(2_000_000 - 10 * TRUST_WINDOW_MS);
+      expect(cache.trustPositives).toBe(true);
+    });
+  });
+});

@@ -1,0 +1,104 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ApiKeyCache, type Resolution } from 'src/api-key-resolution/api-key-cache';
+import {
+  apiKeyResolutionError,
+  ApiKeyResolutionErrorCode,
+} from 'src/api-key-resolution/api-key-resolution.errors';
+import { hashApiKey, hashesEqual, parseApiKey } from 'src/api-keys/api-key-format';
+import { ApiKeysRepository, type ResolvableKeyRow } from 'src/api-keys/api-keys.repository';
+
+/**
+ * A lookup that has not answered by then is given up (503): an unresponsive database (a lock, a stalled
+ * connection) must not hold callers for the pool's statement_timeout. The query itself goes on until it
+ * finishes or statement_timeout cancels it.
+ */
+export const LOOKUP_TIMEOUT_MS = 2_000;
+
+class LookupTimeoutError extends Error {
+  constructor() {
+    super(`API key lookup took longer than ${LOOKUP_TIMEOUT_MS} ms`);
+  }
+}
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new LookupTimeoutError()), ms);
+  });
+  // The abandoned query's eventual failure must not surface as an unhandled rejection.
+  work.catch(() => undefined);
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+const INVALID: Resolution = { kind: 'invalid' };
+
+/**
+ * What a presented key is: parse (a malformed key never reaches the database), then the cache, then one
+ * indexed lookup by key id, a constant-time comparison of the hash, and the revoked, expired and
+ * user-disabled checks. Definitive answers are cached (see ApiKeyCache); a database failure is never cached
+ * and is thrown as 503 `key_resolution_unavailable`.
+ */
+@Injectable()
+export class ApiKeyLookup {
+  private readonly logger = new Logger('ApiKeyLookup');
+  /** Whether the last lookup failed: an outage is logged when it starts and when it ends, not per call. */
+  private failing = false;
+
+  constructor(
+    private readonly keys: ApiKeysRepository,
+    private readonly cache: ApiKeyCache,
+  ) {}
+
+  /** The cached or malformed-key answer at once (no promise on the hot path), otherwise the database's. */
+  find(presented: string): Resolution | Promise<Resolution> {
+    const parsed = parseApiKey(presented);
+    if (!parsed) return INVALID;
+    // The cache key is the key's SHA-256, never the key; it is also what the stored hash is compared with.
+    const hash = hashApiKey(presented);
+    return this.cache.get(hash) ?? this.fetch(parsed.keyId, hash);
+  }
+
+  private async fetch(keyId: string, hash: string): Promise<Resolution> {
+    const generation = this.cache.generation;
+    let row: ResolvableKeyRow | undefined;
+    try {
+      row = await withTimeout(this.keys.findResolvable(keyId), LOOKUP_TIMEOUT_MS);
+    } catch (err) {
+      if (!this.failing) {
+        this.failing = true;
+        this.logger.error(
+          { err: (err as Error).message },
+          'API key lookups are failing: answering 503 key_resolution_unavailable until the database answers',
+        );
+      }
+      throw apiKeyResolutionError(ApiKeyResolutionErrorCode.Unavailable);
+    }
+    if (this.failing) {
+      this.failing = false;
+      this.logger.log('API key lookups are answering again');
+    }
+    const resolution = decide(row, hash);
+    this.cache.set(hash, resolution, generation);
+    return resolution;
+  }
+}
+
+function decide(row: ResolvableKeyRow | undefined, hash: string): Resolution {
+  // The comparison runs whether or not a row was found, against a dummy hash for an unknown key id.
+  const matches = hashesEqual(hash, row?.key_hash ?? '0'.repeat(64)) && row !== undefined;
+  if (!row || !matches || row.revoked_at) return INVALID;
+  if (row.expires_at && row.expires_at.getTime() <= Date.now()) return INVALID;
+  if (row.disabled_at) return { kind: 'user_disabled' };
+  return {
+    kind: 'ok',
+    key: {
+      id: row.id,
+      keyId: row.key_id,
+      keyPrefix: row.key_prefix,
+      allowedOrigins: row.allowed_origins ?? [],
+      expiresAt: row.expires_at,
+      user: { id: row.user_id, externalId: row.external_id, email: row.email, name: row.user_name },
+      project: { id: row.project_id, name: row.project_name },
+    },
+  };
+}

@@ -1,0 +1,27 @@
+import { ApiError } from 'src/errors/api-error';
+import { assertUnreachable } from 'src/errors/assert-unreachable';
+
+/** How long a caller should wait before retrying when the database cannot be reached. */
+export const RESOLUTION_RETRY_AFTER_SECONDS = 5;
+
+export enum ApiKeyResolutionErrorCode {
+  /** Malformed, unknown, wrong secret, revoked or expired: indistinguishable to the caller. */
+  InvalidKey = 'invalid_key',
+  UserDisabled = 'user_disabled',
+  Unavailable = 'unavailable',
+}
+
+export function apiKeyResolutionError(code: ApiKeyResolutionErrorCode): ApiError {
+  switch (code) {
+    case ApiKeyResolutionErrorCode.InvalidKey:
+      return new ApiError('invalid_api_key', 'Invalid API key.');
+    case ApiKeyResolutionErrorCode.UserDisabled:
+      return new ApiError('identity_not_allowed', 'The identity behind this API key is not allowed.');
+    case ApiKeyResolutionErrorCode.Unavailable:
+      return new ApiError('key_resolution_unavailable', 'API key resolution is unavailable. Retry later.', {
+        retryAfterSeconds: RESOLUTION_RETRY_AFTER_SECONDS,
+      });
+    default:
+      return assertUnreachable(code);
+  }
+}

@@ -1,0 +1,80 @@
+import { Injectable } from '@nestjs/common';
+import type { ResolvedApiKey, Resolution } from 'src/api-key-resolution/api-key-cache';
+import { ApiKeyLookup } from 'src/api-key-resolution/api-key-lookup';
+import {
+  apiKeyResolutionError,
+  ApiKeyResolutionErrorCode,
+} from 'src/api-key-resolution/api-key-resolution.errors';
+import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-recorder';
+import type { ResolveApiKeyResponseDto } from 'src/api-key-resolution/dto/resolve-api-key.dto';
+import { TokenSigner } from 'src/crypto/signing/token-signer';
+import { isoOrNull } from 'src/http/iso';
+
+/** Lifetime of the JWT minted by each resolution. */
+export const RESOLVED_TOKEN_TTL_SECONDS = 300;
+
+/**
+ * Turns a presented API key into an identity and a JWT minted for this call only (`resolve`), or, for the
+ * deprecated API-key admin tier, into a yes or no (`verify`). Every successful use is recorded.
+ */
+@Injectable()
+export class ApiKeyResolutionService {
+  constructor(
+    private readonly lookup: ApiKeyLookup,
+    private readonly usage: ApiKeyUsageRecorder,
+    private readonly signer: TokenSigner,
+  ) {}
+
+  /**
+   * The key's identity and a fresh JWT, or throws: 401 `invalid_api_key` (malformed, unknown, wrong secret,
+   * revoked, expired — all alike), 403 `identity_not_allowed` (the user is disabled), 503
+   * `key_resolution_unavailable` with Retry-After. A cache hit is answered synchronously (no promise on the
+   * hot path); a miss answers once the lookup has.
+   */
+  resolve(presented: string): ResolveApiKeyResponseDto | Promise<ResolveApiKeyResponseDto> {
+    const found = this.lookup.find(presented);
+    return found instanceof Promise ? found.then((r) => this.answer(r)) : this.answer(found);
+  }
+
+  /**
+   * The live key and its user, or null for any key that would not resolve (including a disabled user).
+   * Mints nothing. Throws 503 `key_resolution_unavailable` when the database cannot be reached, so an
+   * outage is not reported as a bad credential.
+   */
+  async verify(presented: string): Promise<ResolvedApiKey | null> {
+    const resolution = await this.lookup.find(presented);
+    if (resolution.kind !== 'ok') return null;
+    this.usage.record(resolution.key.id);
+    return resolution.key;
+  }
+
+  private answer(resolution: Resolution): ResolveApiKeyResponseDto {
+    switch (resolution.kind) {
+      case 'ok':
+        this.usage.record(resolution.key.id);
+        return this.withToken(resolution.key);
+      case 'invalid':
+        throw apiKeyResolutionError(ApiKeyResolutionErrorCode.InvalidKey);
+      case 'user_disabled':
+        throw apiKeyResolutionError(ApiKeyResolutionErrorCode.UserDisabled);
+    }
+  }
+
+  private withToken(key: ResolvedApiKey): ResolveApiKeyResponseDto {
+    const { token, expiresAt } = this.signer.sign(
+      { sub: key.user.id, external_id: key.user.externalId, project_id: key.project.id, key_id: key.keyId },
+      RESOLVED_TOKEN_TTL_SECONDS,
+      // The token never outlives the key it was minted for.
+      key.expiresAt,
+    );
+    return {
+      keyId: key.keyId,
+      user: { ...key.user },
+      project: { ...key.project },
+      allowedOrigins: [...key.allowedOrigins],
+      expiresAt: isoOrNull(key.expiresAt),
+      token,
+      tokenExpiresAt: expiresAt.toISOString(),
+    };
+  }
+}

@@ -1,0 +1,48 @@
+import { ResolveApiKeyDto } from 'src/api-key-resolution/dto/resolve-api-key.dto';
+import { ResolveKeyBodyPipe } from 'src/api-key-resolution/dto/resolve-key-body.pipe';
+import { ApiError } from 'src/errors/api-error';
+import { createValidationPipe } from 'src/validation/validation.pipe';
+
+type Outcome = { ok: unknown } | { error: { type: string; message: string; details: unknown } };
+
+async function outcome(run: () => unknown): Promise<Outcome> {
+  try {
+    return { ok: JSON.parse(JSON.stringify(await run())) as unknown };
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    return { error: { type: err.type, message: err.message, details: err.options.details } };
+  }
+}
+
+describe('ResolveKeyBodyPipe', () => {
+  const fast = new ResolveKeyBodyPipe();
+  const strict = createValidationPipe();
+  const metadata = { type: 'body' as const, metatype: ResolveApiKeyDto, data: undefined };
+
+  it.each([
+    ['a key', { key: 'ksk_0123456789abcdef_x' }],
+    ['an empty key', { key: '' }],
+    ['a 1024-character key', { key: 'k'.repeat(1024) }],
+    ['a 1025-character key', { key: 'k'.repeat(1025) }],
+    ['1024 surrogate pairs', { key: '😀'.repeat(1024) }],
+    ['no key', {}],
+    ['a non-string key', { key: 42 }],
+    ['a null key', { key: null }],
+    ['an array key', { key: ['a'] }],
+    ['an unknown field', { key: 'ksk_x', extra: true }],
+    ['only an unknown field', { extra: true }],
+    ['a __proto__ field', JSON.parse('{"key":"ksk_x","__proto__":{"a":1}}') as object],
+    ['an array body', [{ key: 'x' }]],
+    ['a string body', 'ksk_x'],
+    ['a raw buffer body', Buffer.from('key=x')],
+    ['a null body', null],
+  ])('answers exactly as the strict validation pipe for %s', async (_label, body) => {
+    const expected = await outcome(() => strict.transform(body, metadata));
+    expect(await outcome(() => fast.transform(body))).toEqual(expected);
+  });
+
+  it('takes the fast path for a well-formed body (returns it as is)', async () => {
+    const body = { key: 'ksk_0123456789abcdef_x' };
+    expect(await fast.transform(body)).toBe(body);
+  });
+});

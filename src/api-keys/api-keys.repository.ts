@@ -1,0 +1,186 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { ApiKey } from 'src/api-keys/api-key.entity';
+import { poolHasWaiters, preparedQuery } from 'src/database/prepared-query';
+
+export interface NewApiKeyRow {
+  keyId: string;
+  /** SHA-256 of the whole key; the plaintext never reaches the repository. */
+  hash: string;
+  prefix: string;
+  label: string | null;
+  userId: string;
+  projectId: string;
+  /** Set for a provider-issued key; null for a keysmith-minted one (the only kind that resolves). */
+  billingProviderId?: string | null;
+  allowedOrigins?: string[];
+  expiresAt?: Date | null;
+}
+
+/** What a resolution needs of a key, its user and its project: one row. */
+export interface ResolvableKeyRow {
+  id: string;
+  key_id: string;
+  key_hash: string;
+  key_prefix: string;
+  allowed_origins: string[];
+  revoked_at: Date | null;
+  expires_at: Date | null;
+  user_id: string;
+  external_id: string;
+  email: string | null;
+  user_name: string | null;
+  disabled_at: Date | null;
+  project_id: string;
+  project_name: string;
+}
+
+export interface RevokedKeyRow {
+  id: string;
+  key_id: string;
+  key_prefix: string;
+}
+
+/**
+ * Every query on `api_keys`, for the key lifecycle (developer surface, provisioning) and for resolution.
+ * Methods that take a `manager` run in the caller's transaction; none raises a constraint error, so a
+ * transaction stays usable.
+ */
+@Injectable()
+export class ApiKeysRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Inserts a key and returns its id, or undefined when its lookup id, or the same key for the same user, is
+   * already stored (`ON CONFLICT DO NOTHING`).
+   */
+  async insert(row: NewApiKeyRow, m: EntityManager): Promise<string | undefined> {
+    const inserted = await m.query<{ id: string }[]>(
+      `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, billing_provider_id,
+                             allowed_origins, expires_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9)
+       ON CONFLICT DO NOTHING RETURNING id`,
+      [
+        row.keyId,
+        row.hash,
+        row.prefix,
+        row.label,
+        row.userId,
+        row.projectId,
+        row.billingProviderId ?? null,
+        row.allowedOrigins ?? [],
+        row.expiresAt ?? null,
+      ],
+    );
+    return inserted[0]?.id;
+  }
+
+  /** Whether `userId` already stored a key with this hash. Scoped to the user: others' rows never show. */
+  async isStoredBy(userId: string, hash: string, m: EntityManager): Promise<boolean> {
+    const rows = await m.query<unknown[]>('SELECT 1 FROM api_keys WHERE user_id = $1 AND key_hash = $2', [
+      userId,
+      hash,
+    ]);
+    return rows.length > 0;
+  }
+
+  /** One of the user's keys, with its project and billing provider; null when it is not theirs. */
+  findOwned(userId: string, id: string, m: EntityManager = this.dataSource.manager): Promise<ApiKey | null> {
+    return m.getRepository(ApiKey).findOne({
+      where: { id, userId },
+      relations: { project: true, billingProvider: true },
+    });
+  }
+
+  existsOwned(userId: string, id: string, m: EntityManager): Promise<boolean> {
+    return m.getRepository(ApiKey).existsBy({ id, userId });
+  }
+
+  /**
+   * The user's keys (newest first, at most `limit`, live ones only unless `includeRevoked`), and how many
+   * match in all: the window runs before LIMIT, so one query counts them.
+   */
+  async listOwned(
+    userId: string,
+    filter: { projectId?: string; includeRevoked: boolean },
+    limit: number,
+  ): Promise<{ keys: ApiKey[]; total: number }> {
+    const qb = this.dataSource
+      .getRepository(ApiKey)
+      .createQueryBuilder('k')
+      .innerJoinAndSelect('k.project', 'p')
+      .leftJoinAndSelect('k.billingProvider', 'bp')
+      .addSelect('COUNT(*) OVER ()', 'total')
+      .where('k.userId = :userId', { userId });
+    if (filter.projectId) qb.andWhere('k.projectId = :projectId', { projectId: filter.projectId });
+    if (!filter.includeRevoked) qb.andWhere('k.revokedAt IS NULL');
+    const { entities, raw } = await qb
+      .orderBy('k.createdAt', 'DESC')
+      .addOrderBy('k.id', 'DESC')
+      .limit(limit)
+      .getRawAndEntities<{ total: string }>();
+    return { keys: entities, total: Number(raw[0]?.total ?? 0) };
+  }
+
+  /** Revokes the user's key `id` if it is live; undefined when it is not theirs or already revoked. */
+  async revokeOwned(userId: string, id: string, m: EntityManager): Promise<RevokedKeyRow | undefined> {
+    const [rows] = await m.query<[RevokedKeyRow[], number]>(
+      `UPDATE api_keys SET revoked_at = now()
+        WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
+        RETURNING id, key_id, key_prefix`,
+      [id, userId],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Revokes the user's live keysmith-minted keys labelled `label` (provisioning replaces them); a provider
+   * key the user stored under that label is theirs and stays.
+   */
+  async revokeMintedByLabel(userId: string, label: string, m: EntityManager): Promise<RevokedKeyRow[]> {
+    const [rows] = await m.query<[RevokedKeyRow[], number]>(
+      `UPDATE api_keys SET revoked_at = now()
+        WHERE user_id = $1 AND label = $2 AND revoked_at IS NULL AND billing_provider_id IS NULL
+        RETURNING id, key_id, key_prefix`,
+      [userId, label],
+    );
+    return rows;
+  }
+
+  /**
+   * The resolution lookup: one indexed read (the unique index on key_id), prepared once per connection, that
+   * also brings the user and the project. Only keysmith-minted keys resolve: a provider-issued key is the
+   * provider's credential, not one of ours, even when it happens to be shaped like `ksk_<id>_<secret>`.
+   */
+  async findResolvable(keyId: string): Promise<ResolvableKeyRow | undefined> {
+    const rows = await preparedQuery<ResolvableKeyRow>(
+      this.dataSource,
+      'keysmith_api_key_resolve',
+      `SELECT k.id, k.key_id, k.key_hash, k.key_prefix, k.allowed_origins, k.revoked_at, k.expires_at,
+              u.id AS user_id, u.external_id, u.email, u.name AS user_name, u.disabled_at,
+              p.id AS project_id, p.name AS project_name
+         FROM api_keys k
+         JOIN users u ON u.id = k.user_id
+         JOIN projects p ON p.id = k.project_id
+        WHERE k.key_id = $1 AND k.billing_provider_id IS NULL`,
+      [keyId],
+    );
+    return rows[0];
+  }
+
+  /** Records a use of keys `ids`, skipping those written less than `precisionSeconds` ago. */
+  async markUsed(ids: string[], precisionSeconds: number): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE api_keys SET last_used_at = now()
+        WHERE id = ANY($1::uuid[])
+          AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))`,
+      [ids, precisionSeconds],
+    );
+  }
+
+  /** Whether requests are queueing for a pooled connection (last-use writes wait for a quieter moment). */
+  poolBusy(): boolean {
+    return poolHasWaiters(this.dataSource);
+  }
+}

@@ -1,0 +1,25 @@
+/**
+ * What the AdminAuth tiers need from features, as small ports: `auth/` imports no feature module, and
+ * AppModule (the composition root) binds each port to the feature that implements it (AuthModule.forRoot).
+ */
+
+/** Tier 2: the org tokens. */
+export interface OrgTokenVerifier {
+  /** The live org token `credential` is (not revoked, not expired), or null. */
+  verify(credential: string): Promise<{ prefix: string } | null>;
+}
+
+/** Tier 0: whether bootstrap is closed for good (an org token exists or has ever existed). */
+export interface BootstrapLatch {
+  bootstrapClosed(): Promise<boolean>;
+}
+
+/** Tier 4 (deprecated): API keys, checked exactly as any other presented key is. */
+export interface AdminApiKeyVerifier {
+  /** The live key `credential` is (not revoked, not expired, its user not disabled), or null. */
+  verify(credential: string): Promise<{ keyPrefix: string } | null>;
+}
+
+export const ORG_TOKEN_VERIFIER = Symbol('ORG_TOKEN_VERIFIER');
+export const BOOTSTRAP_LATCH = Symbol('BOOTSTRAP_LATCH');
+export const ADMIN_API_KEY_VERIFIER = Symbol('ADMIN_API_KEY_VERIFIER');

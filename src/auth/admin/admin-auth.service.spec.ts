@@ -1,0 +1,167 @@
+import { Logger } from '@nestjs/common';
+import type { AuditService } from 'src/audit/audit.service';
+import { AdminAuthService } from 'src/auth/admin/admin-auth.service';
+import type { SessionPrincipal } from 'src/auth/principal';
+import type { SessionAuthService } from 'src/auth/jwt/session-auth.service';
+import { authConfig } from 'src/auth/auth.config';
+import type { RequestFacts } from 'src/auth/request-facts';
+import { loadSlice } from 'src/config/config-slice';
+import type { Env } from 'src/config/env-reader';
+import { ApiError } from 'src/errors/api-error';
+
+// The bootstrap tier warns on every use; these specs assert outcomes, so keep the console quiet.
+beforeAll(() => Logger.overrideLogger(false));
+
+const ADMIN_TOKEN = 'admin-token-value-for-unit-tests';
+const JWT = 'aaa.bbb.ccc';
+const ORG_TOKEN = 'kso_0123456789abcdefghijABCDEFGHIJ12ab3Cd4';
+const API_KEY = `ksk_${'0'.repeat(16)}_${'1'.repeat(64)}`;
+
+interface Fakes {
+  sessions: { enabled: boolean; verify: jest.Mock<Promise<SessionPrincipal | null>, [string]> };
+  tokens: {
+    verify: jest.Mock<Promise<{ id: string; prefix: string } | null>, [string]>;
+    bootstrapClosed: jest.Mock<Promise<boolean>, []>;
+  };
+  audit: { record: jest.Mock<Promise<void>, unknown[]> };
+  apiKeys: { verify: jest.Mock<Promise<{ keyPrefix: string } | null>, [string]> };
+}
+
+function build(env: Env, overrides: Partial<{ session: SessionPrincipal | null; anyToken: boolean }> = {}) {
+  const fakes: Fakes = {
+    sessions: {
+      enabled: true,
+      verify: jest.fn((c: string) =>
+        Promise.resolve(
+          c === JWT
+            ? overrides.session === undefined
+              ? { kind: 'session' as const, sub: 'alice', orgId: 'org-1', actor: 'session:alice' }
+              : overrides.session
+            : null,
+        ),
+      ),
+    },
+    tokens: {
+      verify: jest.fn((c: string) =>
+        Promise.resolve(c === ORG_TOKEN ? { id: 'id-1', prefix: c.slice(0, 12) } : null),
+      ),
+      bootstrapClosed: jest.fn(() => Promise.resolve(overrides.anyToken ?? true)),
+    },
+    audit: { record: jest.fn(() => Promise.resolve()) },
+    apiKeys: {
+      verify: jest.fn((c: string) => Promise.resolve(c === API_KEY ? { keyPrefix: c.slice(0, 12) } : null)),
+    },
+  };
+  const service = new AdminAuthService(
+    loadSlice(authConfig, { NODE_ENV: 'test', ...env }),
+    fakes.sessions as unknown as SessionAuthService,
+    fakes.audit as unknown as AuditService,
+    fakes.tokens,
+    fakes.tokens,
+    fakes.apiKeys,
+  );
+  return { service, fakes };
+}
+
+const req = (credential?: string, method = 'GET'): RequestFacts => ({
+  credential,
+  method,
+  path: '/api/v1/admin/whoami',
+  ip: '127.0.0.1',
+  requestId: 'req-1',
+});
+
+describe('AdminAuthService', () => {
+  it('composes the tiers in API order', () => {
+    const { service } = build({});
+    expect(service.tiers.map((t) => t.tier)).toEqual([
+      'bootstrap',
+      'session',
+      'org_token',
+      'admin_token',
+      'api_key',
+    ]);
+  });
+
+  it('the first accepting tier wins and later tiers are not consulted', async () => {
+    const { service, fakes } = build({ ADMIN_TOKEN });
+    await expect(service.authenticate(req(JWT))).resolves.toEqual({
+      kind: 'admin',
+      tier: 'session',
+      actor: 'session:alice',
+    });
+    expect(fakes.tokens.verify).not.toHaveBeenCalled();
+  });
+
+  it.each([
+    ['an org token', ORG_TOKEN, { tier: 'org_token', actor: `org-token:${ORG_TOKEN.slice(0, 12)}` }],
+    ['ADMIN_TOKEN', ADMIN_TOKEN, { tier: 'admin_token', actor: 'admin-token' }],
+  ])('accepts %s', async (_label, credential, expected) => {
+    const { service } = build({ ADMIN_TOKEN });
+    await expect(service.authenticate(req(credential))).resolves.toEqual({ kind: 'admin', ...expected });
+  });
+
+  it('requires ORG_ID membership of a session when ORG_ID is set', async () => {
+    const member = build({ ADMIN_TOKEN, ORG_ID: 'org-1' });
+    await expect(member.service.authenticate(req(JWT))).resolves.toMatchObject({ tier: 'session' });
+    const outsider = build({ ADMIN_TOKEN, ORG_ID: 'org-2' });
+    await expect(outsider.service.authenticate(req(JWT))).rejects.toEqual(ApiError.unauthorized());
+  });
+
+  it('does not verify a credential that is not shaped like a JWT as a session', async () => {
+    const { service, fakes } = build({ ADMIN_TOKEN });
+    await service.authenticate(req(ORG_TOKEN));
+    expect(fakes.sessions.verify).not.toHaveBeenCalled();
+  });
+
+  it('bootstrap: open only before any token, without ADMIN_TOKEN and with the flag; writes audited', async () => {
+    const open = build({}, { anyToken: false });
+    await expect(open.service.authenticate(req())).resolves.toEqual({
+      kind: 'admin',
+      tier: 'bootstrap',
+      actor: 'bootstrap',
+    });
+    // A read leaves no audit row; a write does.
+    expect(open.fakes.audit.record).not.toHaveBeenCalled();
+    await expect(open.service.authenticate(req(undefined, 'POST'))).resolves.toMatchObject({
+      tier: 'bootstrap',
+    });
+    expect(open.fakes.audit.record).toHaveBeenCalledTimes(1);
+    expect(open.fakes.audit.record).toHaveBeenCalledWith(
+      { actor: 'bootstrap', ip: '127.0.0.1', requestId: 'req-1' },
+      expect.objectContaining({ action: 'admin.bootstrap_use', targetId: 'POST /api/v1/admin/whoami' }),
+    );
+    await expect(build({}, { anyToken: true }).service.authenticate(req())).rejects.toEqual(
+      ApiError.unauthorized(),
+    );
+    const withAdminToken = build({ ADMIN_TOKEN }, { anyToken: false });
+    await expect(withAdminToken.service.authenticate(req())).rejects.toEqual(ApiError.unauthorized());
+    expect(withAdminToken.fakes.tokens.bootstrapClosed).not.toHaveBeenCalled();
+    const flagOff = build({ ADMIN_BOOTSTRAP_OPEN: 'false' }, { anyToken: false });
+    await expect(flagOff.service.authenticate(req())).rejects.toEqual(ApiError.unauthorized());
+  });
+
+  it('API-key tier: only with the flag and without ADMIN_TOKEN', async () => {
+    const on = build({ ADMIN_AUTH_ALLOW_API_KEYS: 'true' });
+    await expect(on.service.authenticate(req(API_KEY))).resolves.toEqual({
+      kind: 'admin',
+      tier: 'api_key',
+      actor: `api-key:${API_KEY.slice(0, 12)}`,
+    });
+    const off = build({});
+    await expect(off.service.authenticate(req(API_KEY))).rejects.toEqual(ApiError.unauthorized());
+    const shadowed = build({ ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_TOKEN });
+    await expect(shadowed.service.authenticate(req(API_KEY))).rejects.toEqual(ApiError.unauthorized());
+    expect(shadowed.fakes.apiKeys.verify).not.toHaveBeenCalled();
+  });
+
+  it('refuses with one error whatever failed', async () => {
+    const { service } = build({ ADMIN_TOKEN });
+    const errors = await Promise.all(
+      [undefined, '', 'x', `${ADMIN_TOKEN}x`, JWT.replace('a', 'b'), ORG_TOKEN.slice(0, -1)].map((c) =>
+        service.authenticate(req(c)).catch((e: unknown) => e),
+      ),
+    );
+    for (const e of errors) expect(e).toEqual(ApiError.unauthorized());
+  });
+});

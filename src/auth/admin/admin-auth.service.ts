@@ -1,0 +1,185 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { Actors } from 'src/audit/actors';
+import { AuditService } from 'src/audit/audit.service';
+import { AdminAudit } from 'src/auth/admin/admin.audit';
+import {
+  ADMIN_API_KEY_VERIFIER,
+  BOOTSTRAP_LATCH,
+  ORG_TOKEN_VERIFIER,
+  type AdminApiKeyVerifier,
+  type BootstrapLatch,
+  type OrgTokenVerifier,
+} from 'src/auth/admin/admin-auth.ports';
+import { authConfig, type AuthConfig } from 'src/auth/auth.config';
+import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
+import type { AdminPrincipal, AdminTier } from 'src/auth/principal';
+import type { RequestFacts } from 'src/auth/request-facts';
+import { ApiError } from 'src/errors/api-error';
+
+const BOOTSTRAP_WARNING =
+  'AdminAuth bootstrap is open: admin routes accept anyone until the first org token is minted, and then ' +
+  'never again. Mint one now, or set ADMIN_TOKEN or ADMIN_BOOTSTRAP_OPEN=false.';
+/** Requests that change something; only they leave a bootstrap-use audit row (reads would flood it). */
+const MUTATING_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** One way of proving admin rights. `null`: this tier does not accept the request; the next one is tried. */
+export interface AdminTierStrategy {
+  readonly tier: AdminTier;
+  authenticate(request: RequestFacts): Promise<AdminPrincipal | null>;
+}
+
+const principal = (tier: AdminTier, actor: string): AdminPrincipal => ({ kind: 'admin', tier, actor });
+
+/**
+ * Tier 0: open until the first org token is minted (a one-way latch: revoking or expiring every token does
+ * not reopen it; ADMIN_TOKEN is the way back in), and only without ADMIN_TOKEN and with ADMIN_BOOTSTRAP_OPEN.
+ */
+class BootstrapTier implements AdminTierStrategy {
+  readonly tier = 'bootstrap' as const;
+  private readonly logger = new Logger('AdminAuth');
+
+  constructor(
+    readonly configured: boolean,
+    private readonly latch: BootstrapLatch,
+    private readonly audit: AuditService,
+  ) {}
+
+  async authenticate(request: RequestFacts): Promise<AdminPrincipal | null> {
+    if (!this.configured || (await this.latch.bootstrapClosed())) return null;
+    const { method, path, ip, requestId } = request;
+    this.logger.warn({ method, path }, BOOTSTRAP_WARNING);
+    if (MUTATING_METHODS.has(method)) {
+      await this.audit.record(
+        { actor: Actors.bootstrap, ip, requestId },
+        {
+          action: AdminAudit.BootstrapUse,
+          targetType: 'admin_route',
+          targetId: `${method} ${path}`.slice(0, 255),
+        },
+      );
+    }
+    return principal(this.tier, Actors.bootstrap);
+  }
+}
+
+/** Tier 1: a verified session JWT of an org admin (ORG_ID unset, or the token's `org_id` equals it). */
+class SessionTier implements AdminTierStrategy {
+  readonly tier = 'session' as const;
+
+  constructor(
+    private readonly sessions: SessionAuthService,
+    private readonly orgId: string | undefined,
+  ) {}
+
+  async authenticate({ credential }: RequestFacts): Promise<AdminPrincipal | null> {
+    // Only something shaped like a JWS is worth a signature check.
+    if (!credential || !this.sessions.enabled || credential.split('.').length !== 3) return null;
+    const session = await this.sessions.verify(credential);
+    if (!session) return null;
+    if (this.orgId !== undefined && session.orgId !== this.orgId) return null;
+    return principal(this.tier, session.actor);
+  }
+}
+
+/** Tier 2: a live org token. */
+class OrgTokenTier implements AdminTierStrategy {
+  readonly tier = 'org_token' as const;
+
+  constructor(private readonly tokens: OrgTokenVerifier) {}
+
+  async authenticate({ credential }: RequestFacts): Promise<AdminPrincipal | null> {
+    if (!credential) return null;
+    const token = await this.tokens.verify(credential);
+    return token ? principal(this.tier, Actors.orgToken(token.prefix)) : null;
+  }
+}
+
+/** Tier 3: the ADMIN_TOKEN break-glass credential, compared in constant time. */
+class AdminTokenTier implements AdminTierStrategy {
+  readonly tier = 'admin_token' as const;
+  // Digests have a fixed length, so the comparison takes the same time whatever the presented length.
+  private readonly expected: Buffer | undefined;
+
+  constructor(adminToken: string | undefined) {
+    this.expected = adminToken === undefined ? undefined : sha256(adminToken);
+  }
+
+  async authenticate({ credential }: RequestFacts): Promise<AdminPrincipal | null> {
+    if (!this.expected || !credential) return null;
+    return timingSafeEqual(sha256(credential), this.expected)
+      ? principal(this.tier, Actors.adminToken)
+      : null;
+  }
+}
+
+/** Tier 4 (deprecated): a live API key, only when ADMIN_TOKEN is unset and ADMIN_AUTH_ALLOW_API_KEYS=true. */
+class ApiKeyTier implements AdminTierStrategy {
+  readonly tier = 'api_key' as const;
+
+  constructor(
+    readonly configured: boolean,
+    private readonly verifier: AdminApiKeyVerifier,
+  ) {}
+
+  async authenticate({ credential }: RequestFacts): Promise<AdminPrincipal | null> {
+    if (!this.configured || !credential) return null;
+    const key = await this.verifier.verify(credential);
+    return key ? principal(this.tier, Actors.apiKey(key.keyPrefix)) : null;
+  }
+}
+
+function sha256(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/**
+ * The AdminAuth guard's logic (API.md, "AdminAuth"): the tiers in their fixed order, the first that accepts
+ * wins. Every refusal is the same 401, whatever the reason, so a caller learns nothing from it.
+ */
+@Injectable()
+export class AdminAuthService implements OnApplicationBootstrap {
+  private readonly logger = new Logger('AdminAuth');
+  private readonly bootstrap: BootstrapTier;
+  private readonly apiKeyTierOn: boolean;
+  readonly tiers: readonly AdminTierStrategy[];
+
+  constructor(
+    @Inject(authConfig.KEY) config: AuthConfig,
+    sessions: SessionAuthService,
+    audit: AuditService,
+    @Inject(ORG_TOKEN_VERIFIER) tokens: OrgTokenVerifier,
+    @Inject(BOOTSTRAP_LATCH) private readonly latch: BootstrapLatch,
+    @Inject(ADMIN_API_KEY_VERIFIER) apiKeys: AdminApiKeyVerifier,
+  ) {
+    const adminTokenSet = config.adminToken !== undefined;
+    this.bootstrap = new BootstrapTier(config.adminBootstrapOpen && !adminTokenSet, latch, audit);
+    this.apiKeyTierOn = config.adminAuthAllowApiKeys && !adminTokenSet;
+    this.tiers = [
+      this.bootstrap,
+      new SessionTier(sessions, config.orgId),
+      new OrgTokenTier(tokens),
+      new AdminTokenTier(config.adminToken),
+      new ApiKeyTier(this.apiKeyTierOn, apiKeys),
+    ];
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.bootstrap.configured && !(await this.latch.bootstrapClosed())) {
+      this.logger.warn(BOOTSTRAP_WARNING);
+    }
+    if (this.apiKeyTierOn) {
+      this.logger.warn(
+        'ADMIN_AUTH_ALLOW_API_KEYS=true: any live API key is an admin credential (deprecated)',
+      );
+    }
+  }
+
+  async authenticate(request: RequestFacts): Promise<AdminPrincipal> {
+    for (const tier of this.tiers) {
+      const accepted = await tier.authenticate(request);
+      if (accepted) return accepted;
+    }
+    throw ApiError.unauthorized();
+  }
+}

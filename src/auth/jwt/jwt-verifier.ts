@@ -1,0 +1,36 @@
+import { Logger } from '@nestjs/common';
+import type { Strategy } from 'passport';
+import { KeySourceUnavailableError, keysUnavailable } from 'src/auth/jwt/jwt-options';
+import { bearerRequest, runStrategy } from 'src/auth/jwt/passport-runner';
+
+/**
+ * The one verification path of both JWT tiers (sessions and internal services): runs the tier's passport-jwt
+ * strategy on a credential. A bad token is null (its reason logged at debug level, never shown to the
+ * caller); an issuer whose keys cannot be fetched is a 503 `service_unavailable` with Retry-After, because
+ * nothing can be said about the token then.
+ */
+export class JwtVerifier<T> {
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly tier: string,
+    private readonly strategy: Strategy,
+  ) {
+    this.logger = new Logger(tier);
+  }
+
+  async verify(credential: string): Promise<T | null> {
+    try {
+      const { user, reason } = await runStrategy<T>(this.strategy, bearerRequest(credential));
+      if (!user) this.logger.debug({ reason }, 'JWT refused');
+      return user;
+    } catch (err) {
+      if (err instanceof KeySourceUnavailableError) {
+        this.logger.warn({ err: err.message }, 'JWT signing keys unavailable');
+        throw keysUnavailable();
+      }
+      this.logger.warn({ err: (err as Error).message }, 'JWT verification failed');
+      return null;
+    }
+  }
+}

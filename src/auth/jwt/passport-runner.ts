@@ -1,0 +1,58 @@
+import type { Strategy } from 'passport';
+import { KeySourceUnavailableError } from 'src/auth/jwt/jwt-options';
+
+interface StrategyOutcome<T> {
+  user: T | null;
+  /** Why it failed, for a debug log line; never shown to the caller. */
+  reason?: string;
+}
+
+/**
+ * Runs one passport strategy instance against a request and reports the outcome, the way passport's
+ * middleware does but without its global registry: several app instances in one process (the e2e suite) each
+ * run their own strategy with their own configuration. Rejects with KeySourceUnavailableError when the
+ * issuer's keys could not be fetched, and with the strategy's error when it errs.
+ */
+export function runStrategy<T>(strategy: Strategy, req: BearerRequest): Promise<StrategyOutcome<T>> {
+  return new Promise((resolve, reject) => {
+    const attempt = Object.create(strategy) as Strategy & {
+      success(user: T): void;
+      fail(challenge?: unknown): void;
+      error(err: unknown): void;
+      pass(): void;
+      redirect(): void;
+    };
+    attempt.success = (user) => resolve({ user });
+    attempt.fail = (challenge) =>
+      // Not a verdict on the token: the keys to judge it could not be fetched.
+      challenge instanceof KeySourceUnavailableError
+        ? reject(challenge)
+        : resolve({
+            user: null,
+            reason:
+              challenge instanceof Error
+                ? challenge.message
+                : typeof challenge === 'string'
+                  ? challenge
+                  : 'failed',
+          });
+    attempt.error = (err) => reject(err instanceof Error ? err : new Error(String(err)));
+    attempt.pass = () => resolve({ user: null, reason: 'pass' });
+    attempt.redirect = () => resolve({ user: null, reason: 'redirect' });
+    (attempt.authenticate as (this: unknown, r: BearerRequest, options: object) => void).call(
+      attempt,
+      req,
+      {},
+    );
+  });
+}
+
+/** A request carrying only `Authorization: Bearer <credential>`, for verifying a credential on its own. */
+export function bearerRequest(credential: string): BearerRequest {
+  return { headers: { authorization: `Bearer ${credential}` } };
+}
+
+/** All passport-jwt reads of a request: the Authorization header. */
+export interface BearerRequest {
+  headers: { authorization: string };
+}

@@ -1,0 +1,104 @@
+import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { normalizeIp, ThrottlerStorage } from '@nestjs/throttler';
+import type { Request, Response } from 'express';
+import { ApiError } from 'src/errors/api-error';
+import { assertUnreachable } from 'src/errors/assert-unreachable';
+import { clientIp } from 'src/http/client-ip';
+import { rateLimitConfig, type RateLimitConfig } from 'src/rate-limit/rate-limit.config';
+import { routeRateLimits } from 'src/rate-limit/rate-limit.decorator';
+import type { RateLimitPolicy, RateLimitScope } from 'src/rate-limit/rate-limit-policy';
+
+/** What the principal rate limits read of an authenticated request (set by the authentication guard). */
+interface CountedPrincipal {
+  readonly kind: string;
+  readonly actor: string;
+}
+
+abstract class RateLimitGuardBase implements CanActivate {
+  /** The scopes this guard counts. */
+  protected abstract readonly counts: readonly RateLimitScope[];
+
+  constructor(
+    private readonly reflector: Reflector,
+    @Inject(ThrottlerStorage) private readonly storage: ThrottlerStorage,
+    @Inject(rateLimitConfig.KEY) private readonly config: RateLimitConfig,
+  ) {}
+
+  /** The policy's limit and window: its `RATE_LIMIT_<POLICY>` setting, or its default. */
+  private effective(policy: RateLimitPolicy): { limit: number; windowSeconds: number } {
+    return this.config.overrides.get(policy.name) ?? policy;
+  }
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    const policies = routeRateLimits(this.reflector, context.getHandler(), context.getClass()).filter((p) =>
+      this.counts.includes(p.per),
+    );
+    if (!policies.length) return true;
+    const req = context.switchToHttp().getRequest<Request>();
+    const res = context.switchToHttp().getResponse<Response>();
+    let tightest: { limit: number; remaining: number } | undefined;
+    for (const policy of policies) {
+      const { limit, windowSeconds } = this.effective(policy);
+      const record = await this.storage.increment(
+        `keysmith:rl:${policy.name}:${tracker(policy.per, req)}`,
+        windowSeconds * 1000,
+        limit,
+        0, // no penalty block: a sliding window, so Retry-After is when the oldest counted hit leaves it
+        policy.name,
+      );
+      if (record.isBlocked) {
+        throw new ApiError('rate_limited', 'Too many requests. Retry later.', {
+          retryAfterSeconds: Math.max(1, record.timeToBlockExpire),
+        });
+      }
+      const remaining = Math.max(0, limit - record.totalHits);
+      if (!tightest || remaining < tightest.remaining) tightest = { limit, remaining };
+    }
+    if (tightest) {
+      res.setHeader('X-RateLimit-Limit', tightest.limit);
+      res.setHeader('X-RateLimit-Remaining', tightest.remaining);
+    }
+    return true;
+  }
+}
+
+/**
+ * `ip` policies, counted before authentication (the first global guard), so requests without or with wrong
+ * credentials are limited too: brute force is bounded.
+ */
+@Injectable()
+export class IpRateLimitGuard extends RateLimitGuardBase {
+  protected readonly counts = ['ip'] as const;
+}
+
+/**
+ * `authenticated-ip` and `principal` policies, counted after authentication (the last global guard), so
+ * strangers cannot use them up. Guards run before pipes: requests with invalid bodies count too.
+ */
+@Injectable()
+export class PrincipalRateLimitGuard extends RateLimitGuardBase {
+  protected readonly counts = ['authenticated-ip', 'principal'] as const;
+}
+
+/** Who a request is counted as under a policy of scope `per`. */
+function tracker(per: RateLimitScope, req: Request): string {
+  switch (per) {
+    case 'ip':
+    case 'authenticated-ip':
+      // Always an IP address (IPv6 grouped by /64), whatever a forwarded header said: keys stay small.
+      return normalizeIp(clientIp(req) ?? 'unknown');
+    case 'principal':
+      return principalTracker((req as { principal?: CountedPrincipal }).principal);
+    default:
+      return assertUnreachable(per);
+  }
+}
+
+/** Who a principal policy counts: the kind prefixes the actor, so no two kinds of caller share a count. */
+export function principalTracker(principal: CountedPrincipal | undefined): string {
+  // Authentication has run; a principal policy on a route without a principal is a programming error.
+  if (!principal) throw new Error('principal rate limit on a route without an authenticated principal');
+  return `${principal.kind}:${principal.actor}`;
+}

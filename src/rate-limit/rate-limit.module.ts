@@ -1,0 +1,42 @@
+import { Global, Logger, Module } from '@nestjs/common';
+import { ThrottlerStorage, ThrottlerStorageService } from '@nestjs/throttler';
+import Redis from 'ioredis';
+import { provideConfig } from 'src/config/config-slice';
+import { rateLimitConfig, type RateLimitConfig } from 'src/rate-limit/rate-limit.config';
+import { IpRateLimitGuard, PrincipalRateLimitGuard } from 'src/rate-limit/rate-limit.guard';
+import { RedisRateLimitStorage } from 'src/rate-limit/redis-rate-limit-storage';
+
+/**
+ * Rate limits: the policies features declare (`defineRateLimit`), the `@RateLimit` decorator and the two
+ * guards AppModule registers around authentication. Counts live in memory, or in Redis when REDIS_URL is set
+ * so that every instance shares them; while Redis is unreachable each instance counts in its own memory.
+ */
+@Global()
+@Module({
+  providers: [
+    provideConfig(rateLimitConfig),
+    {
+      provide: ThrottlerStorage,
+      inject: [rateLimitConfig.KEY],
+      useFactory: async (config: RateLimitConfig): Promise<ThrottlerStorage> => {
+        if (!config.redisUrl) return new ThrottlerStorageService();
+        // No offline queue: while Redis is unreachable a count fails at once (and is made in memory, see
+        // increment) instead of waiting for a reconnect.
+        const redis = new Redis(config.redisUrl, {
+          lazyConnect: true,
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+        });
+        const storage = new RedisRateLimitStorage(redis);
+        await redis.connect().catch((err: Error) => {
+          new Logger('RateLimit').warn({ err: err.message }, 'redis unreachable at start; retrying');
+        });
+        return storage;
+      },
+    },
+    IpRateLimitGuard,
+    PrincipalRateLimitGuard,
+  ],
+  exports: [ThrottlerStorage, IpRateLimitGuard, PrincipalRateLimitGuard],
+})
+export class RateLimitModule {}

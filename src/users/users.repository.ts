@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import { User } from 'src/users/user.entity';
+
+export interface UserProfile {
+  email?: string | null;
+  name?: string | null;
+}
+
+/** Every query on `users`. Methods that take a `manager` run in the caller's transaction. */
+@Injectable()
+export class UsersRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  findByExternalId(externalId: string, m: EntityManager = this.dataSource.manager): Promise<User | null> {
+    return m.getRepository(User).findOneBy({ externalId });
+  }
+
+  getByExternalId(externalId: string, m: EntityManager = this.dataSource.manager): Promise<User> {
+    return m.getRepository(User).findOneByOrFail({ externalId });
+  }
+
+  /** Inserts the user unless one with `externalId` exists (never raises, so a transaction stays usable). */
+  async insertIfMissing(externalId: string, m: EntityManager = this.dataSource.manager): Promise<void> {
+    await m.query(`INSERT INTO users (external_id) VALUES ($1) ON CONFLICT (external_id) DO NOTHING`, [
+      externalId,
+    ]);
+  }
+
+  /**
+   * Inserts the user, or updates the given profile fields (an undefined field is left alone); the write is
+   * skipped when nothing changed.
+   */
+  async upsertProfile(
+    externalId: string,
+    profile: UserProfile,
+    m: EntityManager = this.dataSource.manager,
+  ): Promise<void> {
+    await m.query(
+      `INSERT INTO users (external_id, email, name) VALUES ($1, $2, $3)
+       ON CONFLICT (external_id) DO UPDATE SET
+         email = CASE WHEN $4 THEN EXCLUDED.email ELSE users.email END,
+         name = CASE WHEN $5 THEN EXCLUDED.name ELSE users.name END,
+         updated_at = now()
+       WHERE ($4 AND users.email IS DISTINCT FROM EXCLUDED.email)
+          OR ($5 AND users.name IS DISTINCT FROM EXCLUDED.name)`,
+      [
+        externalId,
+        profile.email ?? null,
+        profile.name ?? null,
+        profile.email !== undefined,
+        profile.name !== undefined,
+      ],
+    );
+  }
+
+  /**
+   * Locks the user's row until the transaction ends and tells whether the user is disabled. FOR NO KEY
+   * UPDATE, not FOR UPDATE: it excludes another holder of this lock, but not the FOR KEY SHARE lock that a
+   * concurrent insert referencing the user takes (a key or the default project), which would deadlock.
+   */
+  async lockForKeyChanges(userId: string, m: EntityManager): Promise<{ disabled: boolean }> {
+    const [row] = await m.query<{ disabled_at: Date | null }[]>(
+      'SELECT disabled_at FROM users WHERE id = $1 FOR NO KEY UPDATE',
+      [userId],
+    );
+    return { disabled: row?.disabled_at != null };
+  }
+}

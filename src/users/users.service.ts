@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { User } from 'src/users/user.entity';
+import { UsersRepository, type UserProfile } from 'src/users/users.repository';
+
+export type { UserProfile } from 'src/users/users.repository';
+
+/**
+ * Users exist from the first time their identity (a session `sub`, a provisioning `externalId`) is seen.
+ * Creation leans on the unique `external_id` constraint, never on check-then-insert, so two first requests
+ * racing each other end with one row.
+ */
+@Injectable()
+export class UsersService {
+  constructor(private readonly users: UsersRepository) {}
+
+  /**
+   * The user with `externalId`, created if missing. A `profile` field that is given (not undefined)
+   * overwrites the stored one; absent fields leave it alone. Pass the transaction's `manager` to take part
+   * in it: nothing here raises a constraint error, so it never aborts the caller's transaction.
+   */
+  async findOrCreateByExternalId(
+    externalId: string,
+    profile: UserProfile = {},
+    manager?: EntityManager,
+  ): Promise<User> {
+    if (profile.email === undefined && profile.name === undefined) {
+      // The hot path (every session request): one indexed read, no write.
+      const existing = await this.users.findByExternalId(externalId, manager);
+      if (existing) return existing;
+      await this.users.insertIfMissing(externalId, manager);
+    } else {
+      await this.users.upsertProfile(externalId, profile, manager);
+    }
+    return this.users.getByExternalId(externalId, manager);
+  }
+
+  /** See UsersRepository.lockForKeyChanges. */
+  lockForKeyChanges(userId: string, manager: EntityManager): Promise<{ disabled: boolean }> {
+    return this.users.lockForKeyChanges(userId, manager);
+  }
+}

@@ -1,0 +1,71 @@
+import { applyDecorators } from '@nestjs/common';
+import { Transform } from 'class-transformer';
+import { IsISO8601, IsString, Length, MaxLength, ValidateBy, ValidateIf } from 'class-validator';
+
+/**
+ * The rules every body shares, written once: an optional field that is absent or valid (never `null`),
+ * free text (names, labels), and an instant in the future (expiries). Every module's DTOs use these.
+ */
+
+/** Trims surrounding whitespace from a string; any other value is left for the type validators to refuse. */
+export const Trim = (): PropertyDecorator =>
+  Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value));
+
+/**
+ * An optional field: absent is fine, but a present one, `null` included, must pass the field's validators.
+ * `@IsOptional()` also lets `null` through, which then reaches the service as a value it never planned for.
+ */
+export const OptionalField = (): PropertyDecorator =>
+  ValidateIf((_object: object, value: unknown) => value !== undefined);
+
+const CONTROL_CHARACTER = /\p{Cc}/u;
+
+/**
+ * No control characters (C0, DEL, C1): a NUL cannot be stored in PostgreSQL text, and the rest have no
+ * business in a name or label shown in a UI or a log line.
+ */
+export const NoControlCharacters = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'noControlCharacters',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || !CONTROL_CHARACTER.test(value),
+      defaultMessage: (args) => `${args?.property ?? 'value'} must not contain control characters`,
+    },
+  });
+
+/**
+ * A name or label: a string, trimmed, `min`..`max` characters once trimmed, without control characters.
+ * (Listed in reverse: applyDecorators applies them in order, stacked decorators bottom-up.)
+ */
+export const FreeText = ({ min = 0, max }: { min?: number; max: number }): PropertyDecorator =>
+  applyDecorators(NoControlCharacters(), min > 0 ? Length(min, max) : MaxLength(max), IsString(), Trim());
+
+/** Dates past this cannot be stored in every client's date type; no credential needs to expire later. */
+export const MAX_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+const WITH_ZONE = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
+
+/**
+ * Whether `value` names one future instant, before year 10000. A date-time without `Z` or an offset is
+ * refused: it would be read in the server's time zone. A bare date is midnight UTC.
+ */
+export function isFutureInstant(value: unknown, now = Date.now()): boolean {
+  if (typeof value !== 'string') return false;
+  if (value.includes('T') && !WITH_ZONE.test(value)) return false;
+  const ms = Date.parse(value);
+  return !Number.isNaN(ms) && ms > now && ms <= MAX_EXPIRY_MS;
+}
+
+const IsFutureInstant = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'isFutureInstant',
+    validator: {
+      validate: (value: unknown) => isFutureInstant(value),
+      defaultMessage: (args) =>
+        `${args?.property ?? 'value'} must be an ISO 8601 date-time with Z or an offset, in the future, ` +
+        'before year 10000',
+    },
+  });
+
+/** An expiry: an ISO 8601 date or date-time with a zone, in the future (see `isFutureInstant`). */
+export const FutureInstant = (): PropertyDecorator =>
+  applyDecorators(IsFutureInstant(), IsISO8601({ strict: true, strictSeparator: true }));
