@@ -3,6 +3,81 @@ import eslint from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
+/**
+ * Dependency rules (docs/architecture.md): cross-cutting folders import no feature; a feature imports the
+ * cross-cutting folders and only the features it names; imports are absolute (`src/...`).
+ */
+const FEATURES = {
+  users: [],
+  projects: ['users'],
+  'billing-providers': [],
+  'api-keys': ['users', 'projects', 'billing-providers', 'api-key-resolution'],
+  // The hot path reads api_keys through the table's repository, and shares the key format and entity.
+  'api-key-resolution': [],
+  'org-tokens': [],
+  'oauth-sessions': ['users', 'billing-providers'],
+  credentials: ['users'],
+};
+const CROSS_CUTTING = [
+  'auth',
+  'audit',
+  'config',
+  'crypto',
+  'database',
+  'errors',
+  'health',
+  'http',
+  'logging',
+  'metrics',
+  'rate-limit',
+  'validation',
+];
+const featureGroup = (feature) => [`src/${feature}/*`, `src/${feature}/**`];
+const restrict = (groups) => ({
+  'no-restricted-imports': [
+    'error',
+    {
+      patterns: [{ group: ['./*', '../*'], message: 'Import with an absolute path (src/...).' }, ...groups],
+    },
+  ],
+});
+const dependencyRules = [
+  ...CROSS_CUTTING.map((folder) => ({
+    files: [`src/${folder}/**/*.ts`],
+    // A spec may compose features (the configuration spec loads every slice).
+    ignores: ['**/*.spec.ts'],
+    rules: restrict([
+      {
+        group: Object.keys(FEATURES).flatMap(featureGroup),
+        message: `src/${folder} is cross-cutting: it imports no feature (bind a port in AppModule instead).`,
+      },
+    ]),
+  })),
+  ...Object.entries(FEATURES).map(([feature, allowed]) => {
+    const forbidden = Object.keys(FEATURES).filter((f) => f !== feature && !allowed.includes(f));
+    const groups = [
+      {
+        group: forbidden.flatMap(featureGroup),
+        message: `src/${feature} may import only the features it names (${allowed.join(', ') || 'none'}).`,
+      },
+    ];
+    if (feature === 'api-key-resolution') {
+      groups[0].group = groups[0].group.filter((g) => !g.startsWith('src/api-keys/'));
+      groups.push({
+        group: [
+          'src/api-keys/*',
+          '!src/api-keys/api-keys.repository',
+          '!src/api-keys/api-key-format',
+          '!src/api-keys/api-key.entity',
+        ],
+        message: 'api-key-resolution imports only the repository, format and entity files of api-keys.',
+      });
+    }
+    return { files: [`src/${feature}/**/*.ts`], rules: restrict(groups) };
+  }),
+  { files: ['test/**/*.ts', 'src/**/*.spec.ts'], ignores: ['test/global-setup.ts'], rules: restrict([]) },
+];
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.data/**', 'coverage/**', '**/*.js', '**/*.mjs'] },
   eslint.configs.recommended,
@@ -38,4 +113,5 @@ export default tseslint.config(
       '@typescript-eslint/unbound-method': 'off',
     },
   },
+  ...dependencyRules,
 );
