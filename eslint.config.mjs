@@ -1,5 +1,6 @@
 // @ts-check
 import eslint from '@eslint/js';
+import { readdirSync } from 'node:fs';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
@@ -7,7 +8,7 @@ import tseslint from 'typescript-eslint';
  * Dependency rules (docs/architecture.md): cross-cutting folders import no feature; a feature imports the
  * cross-cutting folders and only the features it names; imports are absolute (`src/...`).
  */
-const FEATURES = {
+const NAMED_DEPENDENCIES = {
   users: [],
   projects: ['users'],
   'billing-providers': [],
@@ -32,6 +33,12 @@ const CROSS_CUTTING = [
   'rate-limit',
   'validation',
 ];
+/** Every other folder of src/ is a feature; those that import other features name them above. */
+const FEATURES = Object.fromEntries(
+  readdirSync(new URL('./src', import.meta.url), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && !CROSS_CUTTING.includes(entry.name))
+    .map((entry) => [entry.name, NAMED_DEPENDENCIES[entry.name] ?? []]),
+);
 const featureGroup = (feature) => [`src/${feature}/*`, `src/${feature}/**`];
 const restrict = (groups) => ({
   'no-restricted-imports': [
