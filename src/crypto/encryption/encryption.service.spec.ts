@@ -1,0 +1,158 @@
+import { Logger } from '@nestjs/common';
+import { loadSlice } from 'src/config/config-slice';
+import { encryptionConfig } from 'src/crypto/encryption/encryption.config';
+import { DecryptionFailedError } from 'src/crypto/encryption/encryption.errors';
+import { EncryptionService, type EncryptedField } from 'src/crypto/encryption/encryption.service';
+import type { ApiError } from 'src/errors/api-error';
+
+beforeAll(() => Logger.overrideLogger(false));
+
+const OLD = 'old-master-secret-0123456789abcdefghij';
+const NEW = 'new-master-secret-0123456789abcdefghij';
+const field: EncryptedField = {
+  table: 'mcp_oauth_credentials',
+  column: 'refresh_token',
+  row: ['u1', 'srv-a'],
+};
+
+const service = (env: Record<string, string>): EncryptionService =>
+  new EncryptionService(loadSlice(encryptionConfig, env));
+
+function flip(buf: Buffer, index: number): Buffer {
+  const copy = Buffer.from(buf);
+  copy[index] = copy[index]! ^ 0x01;
+  return copy;
+}
+
+function failure(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (err) {
+    return err;
+  }
+  throw new Error('expected a failure');
+}
+
+describe('EncryptionService', () => {
+  const one = service({ ENCRYPTION_KEY: OLD });
+
+  it('round-trips, with a fresh IV per value and no plaintext in the blob', () => {
+    const a = one.encrypt('refresh-token-value', field);
+    const b = one.encrypt('refresh-token-value', field);
+    expect(a.keyVersion).toBe(1);
+    expect(a.ciphertext.equals(b.ciphertext)).toBe(false);
+    expect(a.ciphertext.toString('latin1')).not.toContain('refresh-token-value');
+    expect(one.decrypt(a.ciphertext, a.keyVersion, field)).toBe('refresh-token-value');
+    expect(one.decrypt(one.encrypt('', field).ciphertext, 1, field)).toBe('');
+    expect(one.decrypt(one.encrypt('ünïcødé ✓', field).ciphertext, 1, field)).toBe('ünïcødé ✓');
+  });
+
+  it.each([
+    ['the format byte', 0],
+    ['the IV', 5],
+    ['the ciphertext', 14],
+    ['the tag', -1],
+  ])('fails closed when %s is tampered with', (_label, index) => {
+    const { ciphertext } = one.encrypt('secret', field);
+    const at = index < 0 ? ciphertext.length + index : index;
+    expect(failure(() => one.decrypt(flip(ciphertext, at), 1, field))).toBeInstanceOf(DecryptionFailedError);
+  });
+
+  it('fails closed on a truncated or empty blob', () => {
+    const { ciphertext } = one.encrypt('secret', field);
+    for (const cut of [
+      ciphertext.subarray(0, ciphertext.length - 1),
+      ciphertext.subarray(0, 20),
+      Buffer.alloc(0),
+    ]) {
+      expect(failure(() => one.decrypt(cut, 1, field))).toBeInstanceOf(DecryptionFailedError);
+    }
+  });
+
+  it('fails closed under another secret for the same version', () => {
+    const { ciphertext } = one.encrypt('secret', field);
+    const other = service({ ENCRYPTION_KEY: NEW });
+    expect(failure(() => other.decrypt(ciphertext, 1, field))).toBeInstanceOf(DecryptionFailedError);
+  });
+
+  it.each([
+    ['another row', { ...field, row: ['u2', 'srv-a'] }],
+    ['another server of the same user', { ...field, row: ['u1', 'srv-b'] }],
+    ['another column', { ...field, column: 'client_secret' }],
+    ['another table', { ...field, table: 'oauth_sessions' }],
+    ['ids that only join the same way', { ...field, row: ['u1/srv-a'] }],
+  ])('fails closed when the value is moved to %s (associated data)', (_label, moved) => {
+    const { ciphertext } = one.encrypt('secret', field);
+    expect(failure(() => one.decrypt(ciphertext, 1, moved))).toBeInstanceOf(DecryptionFailedError);
+  });
+
+  it('fails closed when the row claims another key version (the version is associated data)', () => {
+    const two = service({ ENCRYPTION_KEYS: `1:${OLD},2:${OLD}` });
+    const { ciphertext } = two.encrypt('secret', field);
+    expect(failure(() => two.decrypt(ciphertext, 1, field))).toBeInstanceOf(DecryptionFailedError);
+  });
+
+  it('without a key: not available, and every use is a 503 encryption_key_missing', () => {
+    const none = service({});
+    expect(none.available).toBe(false);
+    const err = failure(() => none.encrypt('secret', field)) as ApiError;
+    expect(err.type).toBe('encryption_key_missing');
+    expect(err.options.retryAfterSeconds).toBeGreaterThan(0);
+    const stored = one.encrypt('secret', field);
+    expect((failure(() => none.decrypt(stored.ciphertext, 1, field)) as ApiError).type).toBe(
+      'encryption_key_missing',
+    );
+  });
+
+  describe('rotation', () => {
+    const rotated = service({ ENCRYPTION_KEYS: `1:${OLD},2:${NEW}` });
+
+    it('writes with the newest version and still reads rows of the older one', () => {
+      const old = one.encrypt('written before the rotation', field);
+      const fresh = rotated.encrypt('written after', field);
+      expect(fresh.keyVersion).toBe(2);
+      expect(rotated.versions).toEqual([1, 2]);
+      expect(rotated.decrypt(old.ciphertext, 1, field)).toBe('written before the rotation');
+      expect(rotated.decrypt(fresh.ciphertext, 2, field)).toBe('written after');
+    });
+
+    it('orders versions whatever order ENCRYPTION_KEYS lists them in', () => {
+      expect(service({ ENCRYPTION_KEYS: `2:${NEW},1:${OLD}` }).currentVersion).toBe(2);
+    });
+
+    it('refuses a version below ENCRYPTION_MIN_VERSION (503), and an unknown one', () => {
+      const old = one.encrypt('secret', field);
+      const strict = service({ ENCRYPTION_KEYS: `1:${OLD},2:${NEW}`, ENCRYPTION_MIN_VERSION: '2' });
+      expect((failure(() => strict.decrypt(old.ciphertext, 1, field)) as ApiError).type).toBe(
+        'encryption_key_missing',
+      );
+      expect((failure(() => rotated.decrypt(old.ciphertext, 7, field)) as ApiError).type).toBe(
+        'encryption_key_missing',
+      );
+    });
+  });
+});
+
+describe('encryption configuration', () => {
+  const problems = (env: Record<string, string>): string[] => {
+    try {
+      loadSlice(encryptionConfig, env);
+      return [];
+    } catch (err) {
+      return (err as { problems: string[] }).problems;
+    }
+  };
+
+  it('names the variable and never the secret', () => {
+    const all = [
+      ...problems({ ENCRYPTION_KEYS: 'nope-secret-value' }),
+      ...problems({ ENCRYPTION_KEYS: '1:aaaa-secret,1:bbbb-secret' }),
+      ...problems({ NODE_ENV: 'production', ENCRYPTION_KEYS: '1:short-secret' }),
+      ...problems({ ENCRYPTION_MIN_VERSION: 'x' }),
+      ...problems({ ENCRYPTION_KEYS: `1:${OLD}`, ENCRYPTION_MIN_VERSION: '3' }),
+    ];
+    expect(all).toHaveLength(5);
+    expect(all.join('\n')).not.toMatch(/secret-value|aaaa-secret|bbbb-secret|short-secret|master-secret/);
+    for (const p of all) expect(p).toMatch(/ENCRYPTION_(KEYS|MIN_VERSION)/);
+  });
+});
