@@ -1,27 +1,44 @@
 // One setup for every suite. NestJS 12 and a few other dependencies ship ES modules only. Node 20 loads them
 // from our CommonJS build through require(esm), but Jest's module system cannot (before Node 24.9), so babel
 // turns them into CommonJS here, once, and test files import them like anything else.
-const { readdirSync, readFileSync } = require('node:fs');
+const { existsSync, readdirSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
 
-/** Top-level packages that ship ES modules only: the ones babel must turn into CommonJS. */
-function esmOnlyPackages(dir = join(__dirname, 'node_modules')) {
-  const names = [];
+/**
+ * Packages that ship ES modules only: the ones babel must turn into CommonJS. Nested node_modules count too
+ * (a dependency may bring its own ESM-only copy of a package).
+ */
+function esmOnlyPackages(dir = join(__dirname, 'node_modules'), found = new Set()) {
   for (const entry of readdirSync(dir)) {
     if (entry.startsWith('.')) continue;
-    if (entry.startsWith('@')) {
-      for (const sub of readdirSync(join(dir, entry))) names.push(`${entry}/${sub}`);
-    } else names.push(entry);
-  }
-  return names.filter((name) => {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, name, 'package.json'), 'utf8'));
-      return pkg.type === 'module' || /\.mjs$/.test(pkg.main ?? '');
-    } catch {
-      return false;
+    const names = entry.startsWith('@')
+      ? readdirSync(join(dir, entry)).map((sub) => `${entry}/${sub}`)
+      : [entry];
+    for (const name of names) {
+      try {
+        const pkg = JSON.parse(readFileSync(join(dir, name, 'package.json'), 'utf8'));
+        if (pkg.type === 'module' || /\.mjs$/.test(pkg.main ?? '')) found.add(name);
+      } catch {
+        // not a package
+      }
+      const nested = join(dir, name, 'node_modules');
+      if (existsSync(nested)) esmOnlyPackages(nested, found);
     }
-  });
+  }
+  return [...found];
 }
+
+/**
+ * The @nestjs/swagger CLI plugin, with the options `nest build` gives it (nest-cli.json, the one place they
+ * are written), so the OpenAPI document the suites see is the one the build serves. It documents DTO fields
+ * (`*.dto.ts`: types, `?`, class-validator rules, JSDoc descriptions and `@example`s); controllers are left
+ * out (`controllerFileNameSuffix: []`): operations keep their explicit @ApiOperation/@Api*Response.
+ */
+const SWAGGER_PLUGIN = {
+  path: '<rootDir>/swagger-plugin.ts-jest.js',
+  options: require('./nest-cli.json').compilerOptions.plugins.find((p) => p.name === '@nestjs/swagger')
+    .options,
+};
 
 const ESM_PACKAGES = esmOnlyPackages().map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
 
@@ -29,7 +46,14 @@ const shared = {
   rootDir: __dirname,
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json', diagnostics: false }],
+    '^.+\\.ts$': [
+      'ts-jest',
+      {
+        tsconfig: '<rootDir>/tsconfig.jest.json',
+        diagnostics: false,
+        astTransformers: { before: [SWAGGER_PLUGIN] },
+      },
+    ],
     '^.+\\.m?js$': [
       'babel-jest',
       {
@@ -45,7 +69,8 @@ const shared = {
       },
     ],
   },
-  transformIgnorePatterns: [`/node_modules/(?!(${ESM_PACKAGES.join('|')})/)`],
+  // The innermost node_modules of a path decides: only ESM-only packages there are transformed.
+  transformIgnorePatterns: [`/node_modules/(?!(${ESM_PACKAGES.join('|')})/)(?!.*/node_modules/)`],
   moduleNameMapper: {
     '^src/(.*)$': '<rootDir>/src/$1',
     '^test/(.*)$': '<rootDir>/test/$1',

@@ -1,10 +1,15 @@
 import { applyDecorators } from '@nestjs/common';
+import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsISO8601, IsString, Length, MaxLength, ValidateBy, ValidateIf } from 'class-validator';
 
 /**
  * The rules every body shares, written once: an optional field that is absent or valid (never `null`),
  * free text (names, labels), and an instant in the future (expiries). Every module's DTOs use these.
+ *
+ * The @nestjs/swagger CLI plugin documents the class-validator decorators it finds written in a DTO, not
+ * those inside these composites: so the composites state their length limits and format for OpenAPI
+ * themselves, from the same arguments that set the validators.
  */
 
 /** Trims surrounding whitespace from a string; any other value is left for the type validators to refuse. */
@@ -38,7 +43,13 @@ export const NoControlCharacters = (): PropertyDecorator =>
  * (Listed in reverse: applyDecorators applies them in order, stacked decorators bottom-up.)
  */
 export const FreeText = ({ min = 0, max }: { min?: number; max: number }): PropertyDecorator =>
-  applyDecorators(NoControlCharacters(), min > 0 ? Length(min, max) : MaxLength(max), IsString(), Trim());
+  applyDecorators(
+    ApiProperty(min > 0 ? { minLength: min, maxLength: max } : { maxLength: max }),
+    NoControlCharacters(),
+    min > 0 ? Length(min, max) : MaxLength(max),
+    IsString(),
+    Trim(),
+  );
 
 /** Dates past this cannot be stored in every client's date type; no credential needs to expire later. */
 export const MAX_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
@@ -68,4 +79,8 @@ const IsFutureInstant = (): PropertyDecorator =>
 
 /** An expiry: an ISO 8601 date or date-time with a zone, in the future (see `isFutureInstant`). */
 export const FutureInstant = (): PropertyDecorator =>
-  applyDecorators(IsFutureInstant(), IsISO8601({ strict: true, strictSeparator: true }));
+  applyDecorators(
+    ApiProperty({ format: 'date-time' }),
+    IsFutureInstant(),
+    IsISO8601({ strict: true, strictSeparator: true }),
+  );

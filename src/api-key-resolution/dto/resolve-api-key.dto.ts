@@ -4,12 +4,10 @@ import { IsString, MaxLength } from 'class-validator';
 export const MAX_PRESENTED_KEY_LENGTH = 1024;
 
 export class ResolveApiKeyDto {
-  @ApiProperty({
-    maxLength: MAX_PRESENTED_KEY_LENGTH,
-    example: 'ksk_0123456789abcdef_…',
-    description:
-      'The API key a caller presented. Anything not shaped like a key is a 401, without a database lookup.',
-  })
+  /**
+   * The API key a caller presented. Anything not shaped like a key is a 401, without a database lookup.
+   * @example ksk_0123456789abcdef_…
+   */
   @IsString()
   @MaxLength(MAX_PRESENTED_KEY_LENGTH)
   key: string;
@@ -19,13 +17,10 @@ export class ResolvedUserDto {
   @ApiProperty({ format: 'uuid' })
   id: string;
 
-  @ApiProperty()
   externalId: string;
 
-  @ApiProperty({ type: String, nullable: true })
   email: string | null;
 
-  @ApiProperty({ type: String, nullable: true })
   name: string | null;
 }
 
@@ -33,31 +28,28 @@ export class ResolvedProjectDto {
   @ApiProperty({ format: 'uuid' })
   id: string;
 
-  @ApiProperty()
   name: string;
 }
 
 export class ResolveApiKeyResponseDto {
-  @ApiProperty({ example: '0123456789abcdef', description: 'The key’s public lookup id (16 hex).' })
+  /**
+   * The key’s public lookup id (16 hex).
+   * @example 0123456789abcdef
+   */
   keyId: string;
 
-  @ApiProperty({ type: ResolvedUserDto })
   user: ResolvedUserDto;
 
-  @ApiProperty({ type: ResolvedProjectDto })
   project: ResolvedProjectDto;
 
-  @ApiProperty({ type: [String], description: 'Browser origins the key may be used from; empty: any.' })
+  /** Browser origins the key may be used from; empty: any. */
+  @ApiProperty({ type: [String] }) // items: see swagger-plugin.ts-jest.js
   allowedOrigins: string[];
 
-  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  @ApiProperty({ format: 'date-time' })
   expiresAt: string | null;
 
-  @ApiProperty({
-    description:
-      'A JWT minted for this call (never cached): `sub` is the user id, with `project_id`, `key_id` and ' +
-      '`external_id` claims; valid 5 minutes; verify it with `GET /.well-known/jwks.json`.',
-  })
+  /** A JWT minted for this call (never cached): `sub` is the user id, with `project_id`, `key_id` and `external_id` claims; valid 5 minutes; verify it with `GET /.well-known/jwks.json`. */
   token: string;
 
   @ApiProperty({ format: 'date-time' })

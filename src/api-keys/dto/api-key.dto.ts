@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
   ArrayMaxSize,
@@ -33,37 +33,31 @@ function IsNotKeysmithKey(): PropertyDecorator {
 }
 
 export class CreateApiKeyDto {
-  @ApiPropertyOptional({ format: 'uuid', description: 'One of your projects; wins over `projectName`.' })
+  /** One of your projects; wins over `projectName`. */
   @OptionalField()
   @IsUUID()
   projectId?: string;
 
-  @ApiPropertyOptional({
-    minLength: 1,
-    maxLength: 100,
-    description: 'Your project with this name, created if missing. Without either: your default project.',
-  })
+  /** Your project with this name, created if missing. Without either: your default project. */
   @OptionalField()
   @FreeText({ min: 1, max: 100 })
   projectName?: string;
 
-  @ApiPropertyOptional({ maxLength: 100, description: 'Trimmed; an empty label is stored as none.' })
+  /** Trimmed; an empty label is stored as none. */
   @OptionalField()
   @FreeText({ max: 100 })
   label?: string;
 
-  @ApiPropertyOptional({
-    format: 'date-time',
-    description: 'ISO 8601 date, or date-time with Z or an offset; in the future.',
-  })
+  /** ISO 8601 date, or date-time with Z or an offset; in the future. */
   @OptionalField()
   @FutureInstant()
   expiresAt?: string;
 
-  @ApiPropertyOptional({
-    type: [String],
-    maxItems: MAX_ALLOWED_ORIGINS,
-    example: ['https://app.example.com'],
+  /** @example ['https://app.example.com'] */
+  @ApiProperty({
+    type: [String], // items: see swagger-plugin.ts-jest.js
+    maxItems: MAX_ALLOWED_ORIGINS, // the plugin reads @ArrayMaxSize only from a number literal
+    // Written here, not in the comment above, to name the limit from its constant.
     description: `Browser origins (scheme://host[:port], no path), at most ${MAX_ALLOWED_ORIGINS}; stored lowercase, deduplicated.`,
   })
   @OptionalField()
@@ -74,19 +68,13 @@ export class CreateApiKeyDto {
   @IsOrigin({ each: true })
   allowedOrigins?: string[];
 
-  @ApiPropertyOptional({ format: 'uuid', description: 'An enabled billing provider; requires `rawApiKey`.' })
+  /** An enabled billing provider; requires `rawApiKey`. */
   @OptionalField()
   @IsUUID()
   billingProviderId?: string;
 
-  @ApiPropertyOptional({
-    minLength: RAW_API_KEY_MIN,
-    maxLength: RAW_API_KEY_MAX,
-    writeOnly: true,
-    description:
-      'A key the billing provider issued (printable ASCII, no spaces; surrounding whitespace trimmed). ' +
-      'Requires `billingProviderId`; a `ksk_` key is refused. Stored as a hash and never returned.',
-  })
+  /** A key the billing provider issued (printable ASCII, no spaces; surrounding whitespace trimmed). Requires `billingProviderId`; a `ksk_` key is refused. Stored as a hash and never returned. */
+  @ApiProperty({ writeOnly: true })
   @OptionalField()
   @Trim()
   @IsString()
@@ -97,12 +85,13 @@ export class CreateApiKeyDto {
 }
 
 export class ListApiKeysQueryDto {
-  @ApiPropertyOptional({ format: 'uuid', description: 'Only keys of this project (yours; others 404).' })
+  /** Only keys of this project (yours; others 404). */
   @OptionalField()
   @IsUUID()
   projectId?: string;
 
-  @ApiPropertyOptional({ enum: ['true', 'false'], description: 'Include revoked keys. Default false.' })
+  /** Include revoked keys. Default false. */
+  @ApiProperty({ enum: ['true', 'false'] }) // as written in the query string
   @OptionalField()
   @Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value))
   @IsBoolean({ message: 'includeRevoked must be "true" or "false"' })
@@ -113,7 +102,6 @@ export class KeyProjectDto {
   @ApiProperty({ format: 'uuid' })
   id: string;
 
-  @ApiProperty()
   name: string;
 }
 
@@ -121,10 +109,8 @@ export class KeyBillingProviderDto {
   @ApiProperty({ format: 'uuid' })
   id: string;
 
-  @ApiProperty()
   slug: string;
 
-  @ApiProperty()
   name: string;
 }
 
@@ -132,58 +118,58 @@ export class ApiKeyDto {
   @ApiProperty({ format: 'uuid' })
   id: string;
 
-  @ApiProperty({ type: String, nullable: true })
   label: string | null;
 
-  @ApiProperty({ example: 'ksk_0f3a9c2e', description: 'The first 12 characters of the key.' })
+  /**
+   * The first 12 characters of the key.
+   * @example ksk_0f3a9c2e
+   */
   keyPrefix: string;
 
-  @ApiProperty({ enum: ['ACTIVE', 'REVOKED'] })
   status: 'ACTIVE' | 'REVOKED';
 
-  @ApiProperty({ type: KeyProjectDto })
   project: KeyProjectDto;
 
-  @ApiProperty({ type: KeyBillingProviderDto, nullable: true, description: 'Set for provider-issued keys.' })
+  /** Set for provider-issued keys. */
   billingProvider: KeyBillingProviderDto | null;
 
-  @ApiProperty({ type: [String], description: 'Browser origins the key may be used from (empty: any).' })
+  /** Browser origins the key may be used from (empty: any). */
+  @ApiProperty({ type: [String] }) // items: see swagger-plugin.ts-jest.js
   allowedOrigins: string[];
 
   @ApiProperty({ format: 'date-time' })
   createdAt: string;
 
-  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  @ApiProperty({ format: 'date-time' })
   lastUsedAt: string | null;
 
-  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  @ApiProperty({ format: 'date-time' })
   revokedAt: string | null;
 
-  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  @ApiProperty({ format: 'date-time' })
   expiresAt: string | null;
 }
 
 export class ApiKeyListResponseDto {
-  @ApiProperty({ type: [ApiKeyDto], description: `Newest first, at most 500.` })
+  /** Newest first, at most 500. */
+  @ApiProperty({ type: [ApiKeyDto] }) // items: see swagger-plugin.ts-jest.js
   keys: ApiKeyDto[];
 
-  @ApiProperty({ description: 'How many keys match the filters (may exceed the keys returned).' })
+  /** How many keys match the filters (may exceed the keys returned). */
   total: number;
 }
 
 export class ApiKeyResponseDto {
-  @ApiProperty({ type: ApiKeyDto })
   key: ApiKeyDto;
 }
 
 export class CreatedApiKeyResponseDto {
-  @ApiProperty({ type: ApiKeyDto })
   key: ApiKeyDto;
 
-  @ApiPropertyOptional({
-    example: `ksk_${'0'.repeat(16)}_${'0'.repeat(64)}`,
-    description: 'The minted key in plaintext, returned only here. Absent for provider-issued keys.',
-  })
+  /**
+   * The minted key in plaintext, returned only here. Absent for provider-issued keys.
+   * @example ksk_0000000000000000_0000000000000000000000000000000000000000000000000000000000000000
+   */
   secret?: string;
 }
 
@@ -191,6 +177,5 @@ export class RevokedApiKeyResponseDto {
   @ApiProperty({ format: 'uuid' })
   id: string;
 
-  @ApiProperty({ enum: ['REVOKED'] })
   status: 'REVOKED';
 }

@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsISO8601, IsOptional, isUUID, Max, Min, ValidateIf } from 'class-validator';
 
@@ -6,7 +6,7 @@ export const AUDIT_EVENTS_MAX_LIMIT = 500;
 export const AUDIT_EVENTS_DEFAULT_LIMIT = 100;
 
 export class ListAuditEventsQueryDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: AUDIT_EVENTS_MAX_LIMIT, default: AUDIT_EVENTS_DEFAULT_LIMIT })
+  @ApiProperty({ default: AUDIT_EVENTS_DEFAULT_LIMIT })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -14,12 +14,10 @@ export class ListAuditEventsQueryDto {
   @Max(AUDIT_EVENTS_MAX_LIMIT)
   limit?: number;
 
-  @ApiPropertyOptional({
-    description:
-      'An event id: only events older than that event (pass the `id` of the last event of a page to get the ' +
-      'next one; exact, nothing skipped or repeated). Or an ISO 8601 instant: only events strictly older.',
-    example: '3f0c8a4e-8a5b-4c1e-9d2f-0a1b2c3d4e5f',
-  })
+  /**
+   * An event id: only events older than that event (pass the `id` of the last event of a page to get the next one; exact, nothing skipped or repeated). Or an ISO 8601 instant: only events strictly older.
+   * @example 3f0c8a4e-8a5b-4c1e-9d2f-0a1b2c3d4e5f
+   */
   @IsOptional()
   @ValidateIf((_o, v: unknown) => typeof v !== 'string' || !isUUID(v))
   @IsISO8601(
@@ -36,29 +34,27 @@ export class AuditEventDto {
   @ApiProperty({ format: 'date-time' })
   at: string;
 
-  @ApiProperty({ example: 'org-token:kso_3hG7kQ2x' })
+  /** @example org-token:kso_3hG7kQ2x */
   actor: string;
 
-  @ApiProperty({ example: 'org_token.mint' })
+  /** @example org_token.mint */
   action: string;
 
-  @ApiProperty({ example: 'org_token' })
+  /** @example org_token */
   targetType: string;
 
-  @ApiProperty({ type: String, nullable: true })
   targetId: string | null;
 
-  @ApiProperty({ type: String, nullable: true })
   ip: string | null;
 
-  @ApiProperty({ type: String, nullable: true })
   requestId: string | null;
 
-  @ApiProperty({ type: 'object', additionalProperties: true, description: 'Never a secret.' })
+  /** Never a secret. */
   metadata: Record<string, unknown>;
 }
 
 export class AuditEventListDto {
-  @ApiProperty({ type: [AuditEventDto], description: 'Newest first.' })
+  /** Newest first. */
+  @ApiProperty({ type: [AuditEventDto] }) // items: see swagger-plugin.ts-jest.js
   events: AuditEventDto[];
 }

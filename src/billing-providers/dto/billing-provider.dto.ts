@@ -4,14 +4,15 @@ export class BillingProviderDto {
   @ApiProperty({ format: 'uuid' })
   id: string;
 
-  @ApiProperty({ example: 'acme-billing' })
+  /** @example acme-billing */
   slug: string;
 
-  @ApiProperty({ example: 'Acme Billing' })
+  /** @example "Acme Billing" */
   name: string;
 }
 
 export class BillingProvidersResponseDto {
-  @ApiProperty({ type: [BillingProviderDto], description: 'Enabled providers, ordered by name.' })
+  /** Enabled providers, ordered by name. */
+  @ApiProperty({ type: [BillingProviderDto] }) // items: see swagger-plugin.ts-jest.js
   providers: BillingProviderDto[];
 }

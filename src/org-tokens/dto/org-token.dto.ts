@@ -4,44 +4,43 @@ export class OrgTokenDto {
   @ApiProperty({ format: 'uuid' })
   id: string;
 
-  @ApiProperty({ type: String, nullable: true, maxLength: 100 })
+  @ApiProperty({ maxLength: 100 })
   name: string | null;
 
-  @ApiProperty({ example: 'kso_3hG7kQ2x', description: 'The first 12 characters of the token.' })
+  /**
+   * The first 12 characters of the token.
+   * @example kso_3hG7kQ2x
+   */
   prefix: string;
 
-  @ApiProperty({
-    example: 'org-token:kso_3hG7kQ2x',
-    description:
-      'Actor that minted it: `session:<sub>`, `org-token:<prefix>`, `admin-token`, `bootstrap`, ...',
-  })
+  /**
+   * Actor that minted it: `session:<sub>`, `org-token:<prefix>`, `admin-token`, `bootstrap`, ...
+   * @example org-token:kso_3hG7kQ2x
+   */
   createdBy: string;
 
   @ApiProperty({ format: 'date-time' })
   createdAt: string;
 
-  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  @ApiProperty({ format: 'date-time' })
   expiresAt: string | null;
 
-  @ApiProperty({
-    type: String,
-    format: 'date-time',
-    nullable: true,
-    description: 'Last successful use; written at most once every few seconds per token.',
-  })
+  /** Last successful use; written at most once every few seconds per token. */
+  @ApiProperty({ format: 'date-time' })
   lastUsedAt: string | null;
 }
 
 export class OrgTokenListDto {
-  @ApiProperty({ type: [OrgTokenDto], description: 'Live tokens, newest first, at most 500.' })
+  /** Live tokens, newest first, at most 500. */
+  @ApiProperty({ type: [OrgTokenDto] }) // items: see swagger-plugin.ts-jest.js
   tokens: OrgTokenDto[];
 }
 
 class OrgTokenSecretDto {
-  @ApiProperty({ description: 'The plaintext token. Returned only in this response; store it now.' })
+  /** The plaintext token. Returned only in this response; store it now. */
   token: string;
 
-  @ApiProperty({ example: 'Store this token now: it will not be shown again.' })
+  /** @example "Store this token now: it will not be shown again." */
   warning: string;
 }
 
@@ -55,6 +54,6 @@ export class RevokedOrgTokenDto {
   @ApiProperty({ format: 'uuid' })
   id: string;
 
-  @ApiProperty({ enum: [true] })
+  @ApiProperty({ enum: [true] }) // the plugin would say boolean; the only value is true
   revoked: true;
 }

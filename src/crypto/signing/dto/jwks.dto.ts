@@ -1,10 +1,10 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 
 export class PublicJwkDto {
   @ApiProperty({ enum: ['EC', 'RSA'] })
   kty: string;
 
-  @ApiProperty({ description: 'Key id; the `kid` header of every token signed with this key.' })
+  /** Key id; the `kid` header of every token signed with this key. */
   kid: string;
 
   @ApiProperty({ enum: ['ES256', 'ES384', 'ES512', 'RS256'] })
@@ -13,23 +13,23 @@ export class PublicJwkDto {
   @ApiProperty({ enum: ['sig'] })
   use: string;
 
-  @ApiPropertyOptional({ description: 'EC: curve' })
+  /** EC: curve */
   crv?: string;
 
-  @ApiPropertyOptional({ description: 'EC: x coordinate' })
+  /** EC: x coordinate */
   x?: string;
 
-  @ApiPropertyOptional({ description: 'EC: y coordinate' })
+  /** EC: y coordinate */
   y?: string;
 
-  @ApiPropertyOptional({ description: 'RSA: modulus' })
+  /** RSA: modulus */
   n?: string;
 
-  @ApiPropertyOptional({ description: 'RSA: exponent' })
+  /** RSA: exponent */
   e?: string;
 }
 
 export class JwksDto {
-  @ApiProperty({ type: [PublicJwkDto] })
+  @ApiProperty({ type: [PublicJwkDto] }) // items: see swagger-plugin.ts-jest.js
   keys: PublicJwkDto[];
 }
