@@ -1,59 +1,88 @@
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { DynamicModule, Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { Server } from 'node:http';
-import type { Socket } from 'node:net';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import helmet from 'helmet';
-import { Logger } from 'nestjs-pino';
-import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
-import { HTTP_LOGGER } from 'src/logging/logging.module';
-import { requestIdMiddleware } from 'src/logging/request-id';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { AppConfig, TrustProxy } from 'src/config/app-config';
+import { BODY_LIMIT, registerBodyParsers } from 'src/http/body-parsing';
+import { answerUnparsableRequest } from 'src/http/client-errors';
+import { requestIdOf } from 'src/http/request-id';
+import { applySecurityHeaders, registerSecurityHeaders } from 'src/http/security-headers';
+import { AppLogger } from 'src/logging/app-logger';
+import { ROOT_LOGGER } from 'src/logging/logging.module';
+import { registerRequestLogger } from 'src/logging/request-logger';
 import { MetricsService } from 'src/metrics/metrics.service';
 
-export const BODY_LIMIT = 64 * 1024;
+/**
+ * The HTTP edge, on Fastify: options that must be set when the server is created (body limit, client IP,
+ * request ids, answers to requests Node cannot parse), for main.ts, the tests and the benchmarks alike.
+ */
+export function createAdapter(config: AppConfig): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: BODY_LIMIT,
+    trustProxy: trustProxy(config.trustProxy),
+    genReqId: requestIdOf,
+    requestIdHeader: false,
+    disableRequestLogging: true,
+    clientErrorHandler: answerUnparsableRequest,
+    // The router refuses a URL it cannot decode before any hook runs: the contract's error, with the headers
+    // the hooks would have set.
+    frameworkErrors: (_error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+      applySecurityHeaders(request.url, reply.raw);
+      void reply
+        .code(400)
+        .header('x-request-id', request.id)
+        .header('cache-control', 'no-store')
+        .send({ error: { type: 'validation_failed', status: 400, message: 'Malformed URL.' } });
+    },
+    // As Express routed: case-insensitive paths, a trailing slash ignored.
+    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+  });
+}
 
 /**
- * Everything about the HTTP pipeline that is not a provider. `main.ts` and the e2e helper both call it, so
- * the tests exercise exactly what production runs.
+ * TRUST_PROXY, with Express's grammar (proxy-addr): true/false, addresses, CIDRs and names, or a hop count —
+ * which Fastify would take as "trust nothing", so it becomes Express's function: the `n` nearest hops.
  */
-export function configureApp(app: NestExpressApplication): void {
-  const config = app.get<AppConfig>(APP_CONFIG);
-  app.useLogger(app.get(Logger));
+function trustProxy(value: TrustProxy): boolean | string | ((address: string, hop: number) => boolean) {
+  if (value === undefined) return false;
+  if (typeof value === 'number') return (_address, hop) => hop < value;
+  return value;
+}
+
+/**
+ * Creates the application on `rootModule` with the production pipeline: main.ts, the e2e helper and the
+ * benchmarks all start keysmith through here, so the tests run exactly what production runs.
+ */
+export async function createApp(
+  rootModule: Type | DynamicModule,
+  config: AppConfig,
+): Promise<NestFastifyApplication> {
+  const app = await NestFactory.create<NestFastifyApplication>(rootModule, createAdapter(config), {
+    bodyParser: false,
+    bufferLogs: true,
+    // Startup errors (a failed migration, say) are thrown to the caller, which reports them once.
+    abortOnError: false,
+  });
+  configureApp(app);
+  return app;
+}
+
+/** Everything about the HTTP pipeline that is not a provider or an adapter option, in the order it runs. */
+function configureApp(app: NestFastifyApplication): void {
+  app.useLogger(app.get(AppLogger));
   app.flushLogs();
-  if (config.trustProxy !== undefined) app.set('trust proxy', config.trustProxy);
-  app.disable('x-powered-by');
-  // Every API answer is no-store and callers never revalidate: hashing each body for an ETag is wasted work.
-  app.set('etag', false);
+  const instance = app.getHttpAdapter().getInstance();
 
-  // Ahead of everything else, so that a request the body parsers refuse still gets an id and a log line.
-  app.use(requestIdMiddleware);
-  app.use(app.get<RequestHandler>(HTTP_LOGGER));
-  app.use(app.get(MetricsService).middleware);
-  answerUnparsableRequests(app.getHttpServer());
-
-  const apiHelmet = helmet();
-  // Swagger UI needs its inline bootstrap script; everything else gets helmet's strict defaults.
-  const docsHelmet = helmet({
-    contentSecurityPolicy: {
-      directives: {
-        scriptSrc: ["'self'", "'unsafe-inline'"],
-        imgSrc: ["'self'", 'data:', 'validator.swagger.io'],
-      },
-    },
+  // First, so that a request refused before routing (a bad body, a body over the limit) still carries its id.
+  instance.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
   });
-  app.use((req: Request, res: Response, next: NextFunction) =>
-    req.path.startsWith('/api/docs') ? docsHelmet(req, res, next) : apiHelmet(req, res, next),
-  );
-
-  // Bodies of any type are capped at 64 KiB; JSON is parsed, anything else stays raw and fails validation.
-  app.useBodyParser('json', { limit: BODY_LIMIT, type: ['application/json', 'application/*+json'] });
-  app.useBodyParser('urlencoded', { limit: BODY_LIMIT, extended: false });
-  app.useBodyParser('raw', { limit: BODY_LIMIT, type: () => true });
-  // A POST with no body at all (Content-Length: 0, no type) is an empty body, as `{}` would be.
-  app.use((req: Request, _res: Response, next: NextFunction) => {
-    if (Buffer.isBuffer(req.body) && req.body.length === 0) req.body = {};
-    next();
-  });
+  registerSecurityHeaders(instance);
+  registerBodyParsers(instance);
+  registerRequestLogger(instance, app.get(ROOT_LOGGER));
+  app.get(MetricsService).register(instance);
 
   const document = SwaggerModule.createDocument(
     app,
@@ -76,41 +105,4 @@ export function configureApp(app: NestExpressApplication): void {
       .build(),
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
-}
-
-/** The statuses Node's HTTP parser gives up with, as Node itself would answer them. */
-function clientErrorAnswer(code: string | undefined): { status: number; reason: string; message: string } {
-  if (code === 'HPE_HEADER_OVERFLOW') {
-    return { status: 431, reason: 'Request Header Fields Too Large', message: 'Request headers too large.' };
-  }
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    return { status: 408, reason: 'Request Timeout', message: 'Request timed out.' };
-  }
-  return { status: 400, reason: 'Bad Request', message: 'Malformed HTTP request.' };
-}
-
-/**
- * A request Node's HTTP parser refuses (a bad Content-Length, a broken request line) never reaches Express;
- * by default Node answers it with an empty body. It gets the contract's JSON error instead, then the
- * connection is closed. A socket that is gone, or already carries a response, is just destroyed.
- */
-function answerUnparsableRequests(server: Server): void {
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    // Node keeps the response in progress on the socket (null between keep-alive requests).
-    const responseStarted = (socket as { _httpMessage?: unknown })._httpMessage != null;
-    if (err.code === 'ECONNRESET' || !socket.writable || responseStarted) {
-      socket.destroy();
-      return;
-    }
-    const { status, reason, message } = clientErrorAnswer(err.code);
-    const body = JSON.stringify({ error: { type: 'validation_failed', status, message } });
-    socket.end(
-      `HTTP/1.1 ${status} ${reason}\r\n` +
-        'Content-Type: application/json; charset=utf-8\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        'Cache-Control: no-store\r\n' +
-        'Connection: close\r\n\r\n' +
-        body,
-    );
-  });
 }

@@ -1,15 +1,14 @@
 import 'reflect-metadata';
-import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from 'src/app.module';
-import { configureApp } from 'src/app.setup';
+import { createApp } from 'src/app.setup';
 import { appConfig } from 'src/config/app-config';
 import { loadConfig } from 'src/config/config-slice';
 import { ConfigValidationError } from 'src/config/env-reader';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from 'src/database/embedded-postgres';
 import { closeGracefully } from 'src/http/graceful-shutdown';
 
-let app: NestExpressApplication | undefined;
+let app: NestFastifyApplication | undefined;
 let embedded: EmbeddedDatabase | undefined;
 let stopping = false;
 
@@ -49,13 +48,8 @@ async function bootstrap(): Promise<void> {
     config = loadConfig(env);
   }
 
-  app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config }), {
-    bodyParser: false,
-    bufferLogs: true,
-    // Startup errors (a failed migration, say) are reported once, by stop(), which also stops the database.
-    abortOnError: false,
-  });
-  configureApp(app);
+  // Startup errors (a failed migration, say) are reported once, by stop(), which also stops the database.
+  app = await createApp(AppModule.forRoot({ config }), config.get(appConfig));
   const { port, host } = config.get(appConfig);
   await app.listen(port, host);
 }

@@ -1,15 +1,15 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { Actors } from 'src/audit/actors';
 import type { AuditContext } from 'src/audit/audit.service';
 import { clientIp } from 'src/http/client-ip';
 
 /** The audit context of the current request: the authenticated actor, the client IP and the request id. */
 export const Audit = createParamDecorator((_: unknown, ctx: ExecutionContext): AuditContext => {
-  const req = ctx.switchToHttp().getRequest<Request>();
+  const req = ctx.switchToHttp().getRequest<FastifyRequest>();
   return {
     actor: req.principal?.actor ?? Actors.anonymous,
     ip: clientIp(req),
-    requestId: typeof req.id === 'string' ? req.id : null,
+    requestId: req.id,
   };
 });

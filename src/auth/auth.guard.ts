@@ -1,6 +1,6 @@
 import { Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { AdminAuthService } from 'src/auth/admin/admin-auth.service';
 import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
 import { bearerCredential } from 'src/auth/bearer';
@@ -32,9 +32,9 @@ export class AuthGuard implements CanActivate {
       context.getHandler(),
       context.getClass(),
     ]);
-    const req = context.switchToHttp().getRequest<Request>();
+    const req = context.switchToHttp().getRequest<FastifyRequest>();
     if (!requirement) {
-      this.logger.error({ path: req.path }, 'route declares no auth requirement; denied');
+      this.logger.error({ route: req.routeOptions.url }, 'route declares no auth requirement; denied');
       throw ApiError.unauthorized();
     }
     switch (requirement.kind) {
@@ -55,12 +55,12 @@ export class AuthGuard implements CanActivate {
   }
 }
 
-function requestFacts(req: Request): RequestFacts {
+function requestFacts(req: FastifyRequest): RequestFacts {
   return {
     credential: bearerCredential(req),
     method: req.method,
-    path: req.path,
+    path: req.url.split('?', 1)[0] ?? '',
     ip: clientIp(req),
-    requestId: typeof req.id === 'string' ? req.id : null,
+    requestId: req.id,
   };
 }

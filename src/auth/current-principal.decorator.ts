@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import type { Principal } from 'src/auth/principal';
 import { ApiError } from 'src/errors/api-error';
 
@@ -10,7 +10,7 @@ import { ApiError } from 'src/errors/api-error';
  */
 export const CurrentPrincipal = createParamDecorator(
   (kind: Principal['kind'], ctx: ExecutionContext): Principal => {
-    const principal = ctx.switchToHttp().getRequest<Request>().principal;
+    const principal = ctx.switchToHttp().getRequest<FastifyRequest>().principal;
     // Only reachable if a route pairs this decorator with another auth requirement.
     if (principal?.kind !== kind) throw ApiError.unauthorized();
     return principal;

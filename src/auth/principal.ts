@@ -25,8 +25,8 @@ export interface M2MPrincipal {
 
 export type Principal = AdminPrincipal | SessionPrincipal | M2MPrincipal;
 
-declare module 'express-serve-static-core' {
-  interface Request {
+declare module 'fastify' {
+  interface FastifyRequest {
     principal?: Principal;
   }
 }

@@ -3,6 +3,7 @@ import {
   HttpException,
   Logger,
   MethodNotAllowedException,
+  NotFoundException,
   ParseIntPipe,
   type ArgumentsHost,
 } from '@nestjs/common';
@@ -22,18 +23,21 @@ beforeAll(() => Logger.overrideLogger(false));
 function run(exception: unknown, responseHeaders: Record<string, string> = {}): Captured {
   const captured: Captured = { headers: {} };
   const res = {
-    setHeader: (k: string, v: string) => (captured.headers[k.toLowerCase()] = v),
+    header(k: string, v: string) {
+      captured.headers[k.toLowerCase()] = v;
+      return this;
+    },
     getHeader: (k: string) => responseHeaders[k.toLowerCase()],
     status(code: number) {
       captured.status = code;
       return this;
     },
-    json(body: unknown) {
+    send(body: unknown) {
       captured.body = body;
       return this;
     },
   };
-  const req = { method: 'GET', path: '/x', id: 'req-1', res };
+  const req = { method: 'GET', url: '/x?q=1', id: 'req-1' };
   const host = {
     switchToHttp: () => ({ getResponse: () => res, getRequest: () => req }),
   } as unknown as ArgumentsHost;
@@ -87,42 +91,43 @@ describe('HttpExceptionFilter', () => {
     });
   });
 
-  /** What Nest's ExpressAdapter hands the filter for an error raised before routing. */
-  const mapped = (cause: Error & { status?: number }, message = cause.message) =>
-    new HttpException(message, cause.status ?? 400, { cause });
-  const httpError = (status: number, type: string, message: string) =>
-    Object.assign(new Error(message), { status, statusCode: status, type, expose: true });
+  /** What Fastify hands the filter for an error raised before a handler ran: a `statusCode` and a `code`. */
+  const fastifyError = (statusCode: number, code: string, message: string) =>
+    Object.assign(new Error(message), { statusCode, code });
 
-  it.each([
-    [
-      'a SyntaxError',
-      Object.assign(new SyntaxError("Expected property name or '}' in JSON"), { status: 400 }),
-    ],
-    ['entity.parse.failed', httpError(400, 'entity.parse.failed', 'Unexpected token " in JSON at 0')],
-  ])('answers %s with a fixed malformed-JSON message and no details', (_label, cause) => {
-    expect(run(mapped(cause)).body).toEqual({
+  it('answers malformed JSON (the JSON parser’s SyntaxError) with a fixed message and no details', () => {
+    expect(run(new SyntaxError("Expected property name or '}' in JSON at position 1")).body).toEqual({
       error: { type: 'validation_failed', status: 400, message: 'Malformed JSON body.' },
     });
   });
 
-  it('answers a URIError with a fixed malformed-URL message', () => {
-    const cause = Object.assign(new URIError("Failed to decode param '%E0%A4%A'"), { status: 400 });
-    expect(run(mapped(cause)).body).toEqual({
+  it.each([
+    ['a URIError', new URIError("Failed to decode param '%E0%A4%A'")],
+    ['FST_ERR_BAD_URL', fastifyError(400, 'FST_ERR_BAD_URL', "'/x/%E0%A4%A' is not a valid url component")],
+  ])('answers %s with a fixed malformed-URL message', (_label, cause) => {
+    expect(run(cause).body).toEqual({
       error: { type: 'validation_failed', status: 400, message: 'Malformed URL.' },
     });
   });
 
-  it('answers other body-parser errors with a fixed message per status', () => {
-    expect(run(mapped(httpError(413, 'entity.too.large', 'request entity too large'))).body).toEqual({
+  it('answers other errors before the handler with a fixed message per status', () => {
+    const tooLarge = fastifyError(413, 'FST_ERR_CTP_BODY_TOO_LARGE', 'Request body is too large');
+    expect(run(tooLarge).body).toEqual({
       error: { type: 'payload_too_large', status: 413, message: 'Request body exceeds the 64 KiB limit.' },
     });
-    const encoding = httpError(415, 'encoding.unsupported', 'unsupported content encoding "br2"');
-    expect(run(mapped(encoding)).body).toEqual({
+    const mediaType = fastifyError(415, 'FST_ERR_CTP_INVALID_MEDIA_TYPE', 'Unsupported Media Type: x/y');
+    expect(run(mediaType).body).toEqual({
       error: { type: 'validation_failed', status: 400, message: 'Unsupported content encoding.' },
     });
-    const aborted = httpError(400, 'request.aborted', 'request aborted at byte 12');
-    expect(run(mapped(aborted)).body).toEqual({
+    const length = fastifyError(400, 'FST_ERR_CTP_INVALID_CONTENT_LENGTH', 'length 12 does not match 3');
+    expect(run(length).body).toEqual({
       error: { type: 'validation_failed', status: 400, message: 'The request body could not be read.' },
+    });
+  });
+
+  it('names the route of a 404 without its query string', () => {
+    expect(run(new NotFoundException()).body).toEqual({
+      error: { type: 'not_found', status: 404, message: 'Route GET /x not found.' },
     });
   });
 

@@ -6,7 +6,7 @@ import {
   Logger,
   type ExceptionFilter,
 } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { QueryFailedError } from 'typeorm';
 import { isDatabaseUnavailable } from 'src/database/database-errors';
@@ -62,15 +62,14 @@ const GENERIC_MESSAGES: Partial<Record<ErrorType, string>> = {
   service_unavailable: 'Service temporarily unavailable. Retry later.',
 };
 
-/** An http-errors instance (body-parser, raw-body, Express): a numeric status and a machine `type`. */
-function isHttpError(e: unknown): e is Error & { status: number; type?: unknown } {
-  return e instanceof Error && typeof (e as { status?: unknown }).status === 'number';
+/** An error Fastify (or Node) raised itself: a numeric `statusCode` and often a machine `code`. */
+function isFrameworkError(e: unknown): e is Error & { statusCode: number; code?: unknown } {
+  return e instanceof Error && typeof (e as { statusCode?: unknown }).statusCode === 'number';
 }
 
 /**
- * Errors raised before routing (body parsing, path decoding). Nest's ExpressAdapter wraps them in an
- * HttpException whose message is the parser's own text (which can echo the input), keeping the original as
- * `cause`; the client gets a fixed message instead.
+ * Errors raised before a handler runs (routing a malformed URL, reading or parsing the body). Their own text
+ * can echo the input, so the client gets a fixed message per kind instead.
  */
 function parserErrorBody(cause: unknown): ErrorBody | undefined {
   const bad = (message: string): ErrorBody => ({
@@ -78,13 +77,14 @@ function parserErrorBody(cause: unknown): ErrorBody | undefined {
   });
   if (cause instanceof SyntaxError) return bad('Malformed JSON body.');
   if (cause instanceof URIError) return bad('Malformed URL.');
-  if (!isHttpError(cause) || cause.status >= 500) return undefined;
-  if (cause.type === 'entity.parse.failed') return bad('Malformed JSON body.');
-  // 415 (an unsupported Content-Encoding or charset) has no type in API.md: it is a request this API
+  if (!isFrameworkError(cause) || cause.statusCode >= 500) return undefined;
+  if (cause.code === 'FST_ERR_BAD_URL' || cause.code === 'FST_ERR_ASYNC_CONSTRAINT')
+    return bad('Malformed URL.');
+  // 415 (an unsupported media type, encoding or charset) has no type in API.md: it is a request this API
   // cannot read, so it is answered as the 400 validation_failed the contract has for that.
-  if (cause.status === 415) return bad('Unsupported content encoding.');
-  if (cause.status === 400) return bad('The request body could not be read.');
-  const { type, status } = typeForStatus(cause.status);
+  if (cause.statusCode === 415) return bad('Unsupported content encoding.');
+  if (cause.statusCode === 400) return bad('The request body could not be read.');
+  const { type, status } = typeForStatus(cause.statusCode);
   return { error: { type, status, message: GENERIC_MESSAGES[type] ?? fixedStatusMessage(status) } };
 }
 
@@ -138,20 +138,20 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
-    const res = ctx.getResponse<Response>();
-    const req = ctx.getRequest<Request>();
+    const res = ctx.getResponse<FastifyReply>();
+    const req = ctx.getRequest<FastifyRequest>();
     const { body, retryAfterSeconds } = this.toBody(exception, req);
 
     // A 503 ApiError is a known unavailability that whoever threw it logs (once per outage, not per call).
     const expectedOutage = exception instanceof ApiError && exception.status === 503;
     if (body.error.status >= 500 && !expectedOutage)
       this.logger.error({ err: loggableError(exception), requestId: req.id }, 'request failed');
-    if (retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(retryAfterSeconds));
-    res.setHeader('Cache-Control', 'no-store');
-    res.status(body.error.status).json(body);
+    if (retryAfterSeconds !== undefined) res.header('Retry-After', String(retryAfterSeconds));
+    res.header('Cache-Control', 'no-store');
+    res.status(body.error.status).send(body);
   }
 
-  private toBody(exception: unknown, req: Request): { body: ErrorBody; retryAfterSeconds?: number } {
+  private toBody(exception: unknown, req: FastifyRequest): { body: ErrorBody; retryAfterSeconds?: number } {
     if (exception instanceof ApiError) {
       const body: ErrorBody = {
         error: { type: exception.type, status: exception.status, message: exception.message },
@@ -167,7 +167,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
         return { body: status === 400 ? this.badRequestBody(exception) : this.fixed(type, status) };
       }
       if (type === 'not_found') {
-        return { body: { error: { type, status, message: `Route ${req.method} ${req.path} not found.` } } };
+        const path = req.url.split('?')[0] ?? '';
+        return { body: { error: { type, status, message: `Route ${req.method} ${path} not found.` } } };
       }
       // A dependency that is down (the database, for /health/ready) is worth retrying shortly.
       return {
@@ -175,6 +176,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
         retryAfterSeconds: type === 'service_unavailable' ? 5 : undefined,
       };
     }
+    const parserBody = parserErrorBody(exception);
+    if (parserBody) return { body: parserBody };
     if (isDatabaseUnavailable(exception)) {
       return { body: this.generic('service_unavailable', 503), retryAfterSeconds: 5 };
     }

@@ -1,9 +1,9 @@
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { clientIp } from 'src/http/client-ip';
 
 const SOCKET = '10.0.0.7';
-const req = (ip: string | undefined, remoteAddress: string | null = SOCKET): Request =>
-  ({ ip, socket: { remoteAddress: remoteAddress ?? undefined } }) as unknown as Request;
+const req = (ip: string | undefined, remoteAddress: string | null = SOCKET): FastifyRequest =>
+  ({ ip, socket: { remoteAddress: remoteAddress ?? undefined } }) as unknown as FastifyRequest;
 
 describe('clientIp', () => {
   it.each([

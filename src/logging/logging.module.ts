@@ -1,56 +1,31 @@
-import type { IncomingMessage } from 'node:http';
-import { Module, type DynamicModule } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
-import pino, { type DestinationStream } from 'pino';
-import { pinoHttp, type HttpLogger, type Options } from 'pino-http';
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import pino, { type DestinationStream, type Logger as Pino } from 'pino';
 import type { AppConfig } from 'src/config/app-config';
+import { AppLogger } from 'src/logging/app-logger';
 import { redactingLoggerOptions } from 'src/logging/redaction';
-import { existingRequestId } from 'src/logging/request-id';
 
-/** The request-logging middleware; `configureApp` mounts it ahead of helmet and the body parsers. */
-export const HTTP_LOGGER = Symbol('HTTP_LOGGER');
+/** This app's pino logger (every line censored, see redaction.ts). */
+export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
-/** Probes and scrapes are not worth a log line each. Compared without the query string. */
-const UNLOGGED_PATHS = new Set(['/health/live', '/metrics']);
-
-function pathOf(req: IncomingMessage): string {
-  return (req.url ?? '').split('?')[0] ?? '';
-}
-
+/**
+ * Logging: one pino logger per app (tests run several apps in one process, each with its own destination),
+ * Nest's logger on top of it (`AppLogger`, installed by `configureApp`), and the request log (hooks added by
+ * `configureApp`, see request-logger.ts).
+ */
+@Global()
 @Module({})
 export class LoggingModule {
   /** `destination` lets tests capture every line the app writes (to scan it for secrets). */
   static forRoot(config: AppConfig, destination?: DestinationStream): DynamicModule {
     const options = redactingLoggerOptions({ level: config.logLevel });
-    const logger = destination ? pino(options, destination) : pino(options);
-    const httpOptions: Options = {
-      logger,
-      genReqId: existingRequestId,
-      // Bodies are never logged: they carry tokens and keys in both directions.
-      serializers: {
-        req: (req: { id: string; method: string; url: string; remoteAddress?: string }) => ({
-          id: req.id,
-          method: req.method,
-          // Query strings can carry OAuth `token`/`state` on the provider callback.
-          url: req.url.split('?')[0],
-          remoteAddress: req.remoteAddress,
-        }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-      },
-      customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-      autoLogging: { ignore: (req) => UNLOGGED_PATHS.has(pathOf(req)) },
-    };
-    const httpLogger: HttpLogger = pinoHttp(httpOptions);
+    const logger: Pino = destination ? pino(options, destination) : pino(options);
     return {
       module: LoggingModule,
-      imports: [
-        // The request logger runs first in the Express stack (see `configureApp`), so a request the body
-        // parsers refuse is still logged. nestjs-pino only binds that logger to the request's context.
-        LoggerModule.forRoot({ pinoHttp: httpOptions, useExisting: true }),
+      providers: [
+        { provide: ROOT_LOGGER, useValue: logger },
+        { provide: AppLogger, useValue: new AppLogger(logger) },
       ],
-      providers: [{ provide: HTTP_LOGGER, useValue: httpLogger }],
-      exports: [HTTP_LOGGER],
+      exports: [ROOT_LOGGER, AppLogger],
     };
   }
 }

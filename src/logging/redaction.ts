@@ -88,7 +88,7 @@ const BINDING_REDACT_PATHS = [
 /**
  * pino options that censor every log line: the merged log object (`formatters.log`), child bindings
  * (`formatters.bindings`, plus fixed redact paths for children) and errors. Request logs stay readable: their `req` is reduced to id, method,
- * path and address and `res` to the status code by pino-http's serializers, none of which is secret-named.
+ * path and address and `res` to the status code (request-logger.ts), none of which is secret-named.
  */
 export function redactingLoggerOptions(options: LoggerOptions): LoggerOptions {
   return {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { NextFunction, Request, Response } from 'express';
+import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
 
 /**
@@ -27,20 +27,22 @@ export class MetricsService {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Express middleware: records every request once it has finished, labelled by its route pattern. */
-  readonly middleware = (req: Request, res: Response, next: NextFunction): void => {
-    const started = process.hrtime.bigint();
-    res.once('finish', () => {
-      const route = (req.route as { path?: string } | undefined)?.path;
+  /**
+   * Records every response once it has been sent, labelled by its route template — never the raw path: ids
+   * would make the label set unbounded. Unmatched requests (404s, requests refused before routing) share
+   * one label.
+   */
+  register(instance: FastifyInstance): void {
+    instance.addHook('onResponse', (request, reply, done) => {
+      const route = request.is404 ? undefined : request.routeOptions.url;
       const labels = {
-        method: req.method,
-        // The pattern, never the raw path: ids would make the label set unbounded.
-        route: route && !route.includes('*') ? `${req.baseUrl}${route}` : 'unmatched',
-        status: String(res.statusCode),
+        method: request.method,
+        route: route && !route.includes('*') ? route : 'unmatched',
+        status: String(reply.statusCode),
       };
       this.requests.inc(labels);
-      this.duration.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
+      this.duration.observe(labels, reply.elapsedTime / 1000);
+      done();
     });
-    next();
-  };
+  }
 }

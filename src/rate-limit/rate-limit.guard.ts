@@ -1,7 +1,7 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { normalizeIp, ThrottlerStorage } from '@nestjs/throttler';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from 'src/errors/api-error';
 import { assertUnreachable } from 'src/errors/assert-unreachable';
 import { clientIp } from 'src/http/client-ip';
@@ -36,8 +36,8 @@ abstract class RateLimitGuardBase implements CanActivate {
       this.counts.includes(p.per),
     );
     if (!policies.length) return true;
-    const req = context.switchToHttp().getRequest<Request>();
-    const res = context.switchToHttp().getResponse<Response>();
+    const req = context.switchToHttp().getRequest<FastifyRequest>();
+    const res = context.switchToHttp().getResponse<FastifyReply>();
     let tightest: { limit: number; remaining: number } | undefined;
     for (const policy of policies) {
       const { limit, windowSeconds } = this.effective(policy);
@@ -57,8 +57,8 @@ abstract class RateLimitGuardBase implements CanActivate {
       if (!tightest || remaining < tightest.remaining) tightest = { limit, remaining };
     }
     if (tightest) {
-      res.setHeader('X-RateLimit-Limit', tightest.limit);
-      res.setHeader('X-RateLimit-Remaining', tightest.remaining);
+      res.header('X-RateLimit-Limit', tightest.limit);
+      res.header('X-RateLimit-Remaining', tightest.remaining);
     }
     return true;
   }
@@ -83,7 +83,7 @@ export class PrincipalRateLimitGuard extends RateLimitGuardBase {
 }
 
 /** Who a request is counted as under a policy of scope `per`. */
-function tracker(per: RateLimitScope, req: Request): string {
+function tracker(per: RateLimitScope, req: FastifyRequest): string {
   switch (per) {
     case 'ip':
     case 'authenticated-ip':

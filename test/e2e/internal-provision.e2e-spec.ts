@@ -306,7 +306,7 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
     delete (env as Record<string, string | undefined>).PROVISION_ALLOWED_ORG_IDS;
     const other = await startTestApp(db, env);
     try {
-      // nestjs-pino keeps one root logger per process: a second instance's lines land in the first capture.
+      // Every app of a test file logs into the file's one capture.
       expect(t.logs.text() + other.logs.text()).toContain('PROVISION_ALLOWED_ORG_IDS is unset');
       const res = await request(other.http)
         .post(PROVISION)

@@ -1,9 +1,9 @@
 import type { INestApplication } from '@nestjs/common';
-import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
 import type { Server } from 'node:http';
 import { AppModule } from 'src/app.module';
-import { configureApp } from 'src/app.setup';
+import { createApp } from 'src/app.setup';
+import { appConfig } from 'src/config/app-config';
+import { loadConfig } from 'src/config/config-slice';
 import type { Env } from 'src/config/env-reader';
 import type { TestDatabase } from 'test/helpers/database';
 import { LogCapture } from 'test/helpers/log-capture';
@@ -16,32 +16,19 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/**
- * Boots the real AppModule, with the same pipeline as main.ts, on `db`. `env` is the whole environment the
- * app sees (plus DATABASE_URL): tests state every variable they rely on.
- */
-/**
- * nestjs-pino keeps one pino-http instance per process, built by the first app that logs, so every app a
- * test file boots writes into the same destination. One capture per file (Jest gives each file its own
- * module registry) therefore holds every line of every app in the file, and scanning it misses nothing.
- */
+/** One capture per test file (Jest gives each file its own module registry): every app of the file logs here. */
 const fileLogs = new LogCapture();
 
+/**
+ * Boots the real AppModule, with the same pipeline as main.ts (`createApp`), on `db`. `env` is the whole
+ * environment the app sees (plus DATABASE_URL): tests state every variable they rely on.
+ */
 export async function startTestApp(db: TestDatabase, env: Env = {}): Promise<TestApp> {
   const logs = fileLogs;
-  const moduleRef = await Test.createTestingModule({
-    imports: [
-      AppModule.forRoot({
-        env: { NODE_ENV: 'test', LOG_LEVEL: 'info', ...env, DATABASE_URL: db.url },
-        logDestination: logs,
-      }),
-    ],
-  }).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({
-    bodyParser: false,
-    bufferLogs: true,
-  });
-  configureApp(app);
+  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', ...env, DATABASE_URL: db.url });
+  const app = await createApp(AppModule.forRoot({ config, logDestination: logs }), config.get(appConfig));
   await app.init();
+  // Fastify answers only once its plugins are ready; supertest would otherwise hang on the first request.
+  await app.getHttpAdapter().getInstance().ready();
   return { app, http: app.getHttpServer(), logs, close: () => app.close() };
 }

@@ -1,0 +1,40 @@
+import type { FastifyInstance } from 'fastify';
+import type { Logger as Pino } from 'pino';
+
+/** Probes and scrapes are not worth a log line each. Compared without the query string. */
+const UNLOGGED_PATHS = new Set(['/health/live', '/metrics']);
+
+/**
+ * One JSON line per response, once it is sent: `{req: {id, method, url, remoteAddress}, res: {statusCode},
+ * responseTime}`, at warn for 4xx and error for 5xx. The url never carries its query string (the provider
+ * callback's `token` and `state` travel there), and bodies and headers are never logged. Written with the
+ * app's root logger from a Fastify hook: no child logger and no serializer per request. Requests refused
+ * before routing (malformed JSON, a body over the limit) are logged too, with their request id.
+ */
+export function registerRequestLogger(instance: FastifyInstance, logger: Pino): void {
+  instance.addHook('onResponse', (request, reply, done) => {
+    const url = request.url;
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    if (!UNLOGGED_PATHS.has(path)) {
+      const statusCode = reply.statusCode;
+      const level = statusCode >= 500 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
+      if (logger.isLevelEnabled(level)) {
+        logger[level](
+          {
+            req: {
+              id: request.id,
+              method: request.method,
+              url: path,
+              remoteAddress: request.socket?.remoteAddress,
+            },
+            res: { statusCode },
+            responseTime: Math.round(reply.elapsedTime),
+          },
+          'request completed',
+        );
+      }
+    }
+    done();
+  });
+}
