@@ -1,5 +1,5 @@
 /**
- * Server side shared by the benchmarks: the real AppModule plus the benchmark's own controllers, with the
+ * The keysmith server of the benchmark: the real AppModule plus the benchmark's own controllers, with the
  * same pipeline as main.ts (`createApp`), listening on a free port of 127.0.0.1.
  */
 import 'reflect-metadata';

@@ -47,11 +47,10 @@ export async function benchDatabase(prefix: string): Promise<BenchDatabase> {
   };
 }
 
-/** The environment every benchmark server runs with; each benchmark adds its own variables. */
+/** The environment every benchmark server runs with (production, the default log level); each adds its own. */
 export function baseServerEnv(databaseUrl: string): NodeJS.ProcessEnv {
   return {
     NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
     DATABASE_URL: databaseUrl,
     OAUTH_CALLBACK_ORIGIN: 'http://127.0.0.1',
     TOKEN_SIGNING_KEY: generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
@@ -64,12 +63,13 @@ export function baseServerEnv(databaseUrl: string): NodeJS.ProcessEnv {
 /** Forks the server `entry` and resolves once it reports `{type: 'listening', port}` over IPC. */
 export function forkServer(
   entry: string,
-  options: { args?: string[]; env: NodeJS.ProcessEnv; execArgv: string[] },
+  options: { args?: string[]; env: NodeJS.ProcessEnv; execArgv: string[]; quiet?: boolean },
 ): Promise<{ child: ChildProcess; port: number }> {
   const child = fork(entry, options.args ?? [], {
     env: options.env,
     execArgv: options.execArgv,
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    // A quiet server still formats and writes every log line; they go to /dev/null instead of the terminal.
+    stdio: ['ignore', options.quiet ? 'ignore' : 'inherit', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));

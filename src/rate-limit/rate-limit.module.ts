@@ -1,8 +1,9 @@
 import { Global, Logger, Module } from '@nestjs/common';
-import { ThrottlerStorage, ThrottlerStorageService } from '@nestjs/throttler';
+import { ThrottlerStorage } from '@nestjs/throttler';
 import Redis from 'ioredis';
 import { provideConfig } from 'src/config/config-slice';
 import { rateLimitConfig, type RateLimitConfig } from 'src/rate-limit/rate-limit.config';
+import { MemoryRateLimitStorage } from 'src/rate-limit/memory-rate-limit-storage';
 import { IpRateLimitGuard, PrincipalRateLimitGuard } from 'src/rate-limit/rate-limit.guard';
 import { RedisRateLimitStorage } from 'src/rate-limit/redis-rate-limit-storage';
 
@@ -19,7 +20,7 @@ import { RedisRateLimitStorage } from 'src/rate-limit/redis-rate-limit-storage';
       provide: ThrottlerStorage,
       inject: [rateLimitConfig.KEY],
       useFactory: async (config: RateLimitConfig): Promise<ThrottlerStorage> => {
-        if (!config.redisUrl) return new ThrottlerStorageService();
+        if (!config.redisUrl) return new MemoryRateLimitStorage();
         // No offline queue: while Redis is unreachable a count fails at once (and is made in memory, see
         // increment) instead of waiting for a reconnect.
         const redis = new Redis(config.redisUrl, {

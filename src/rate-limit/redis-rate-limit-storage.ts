@@ -1,7 +1,8 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { ThrottlerStorageService, type ThrottlerStorage } from '@nestjs/throttler';
+import type { ThrottlerStorage } from '@nestjs/throttler';
 import type Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { MemoryRateLimitStorage } from 'src/rate-limit/memory-rate-limit-storage';
 
 /**
  * Sliding-window counts in Redis, shared by every instance: a sorted set of hit times per key, trimmed and
@@ -28,7 +29,7 @@ type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>
 export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShutdown {
   private readonly logger = new Logger('RateLimit');
   /** Counts while Redis is unreachable: limits still hold, per instance, instead of failing open. */
-  private readonly fallback = new ThrottlerStorageService();
+  private readonly fallback = new MemoryRateLimitStorage();
   private outage = false;
 
   constructor(private readonly redis: Redis) {
@@ -39,13 +40,7 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
     redis.on('ready', () => this.reportRecovery());
   }
 
-  async increment(
-    key: string,
-    ttl: number,
-    limit: number,
-    blockDuration: number,
-    throttlerName: string,
-  ): Promise<ThrottlerStorageRecord> {
+  async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
     const run = (this.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)
       .keysmithSlidingWindow!;
     let reply: [number, number, number];
@@ -53,7 +48,7 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
       reply = (await run.call(this.redis, key, ttl, limit, randomBytes(6).toString('hex'))) as typeof reply;
     } catch (err) {
       this.reportOutage(err as Error);
-      return this.fallback.increment(key, ttl, limit, blockDuration, throttlerName);
+      return this.fallback.increment(key, ttl, limit);
     }
     const [totalHits, blocked, msLeft] = reply;
     const secondsLeft = Math.max(1, Math.ceil(msLeft / 1000));

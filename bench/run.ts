@@ -1,0 +1,354 @@
+/**
+ * `npm run bench` (not a test): the hot paths of keysmith against bare baselines started in the same run.
+ *
+ * Every server is compiled JavaScript (as in production: no ts-node, no compiler in its heap) in a child
+ * process of its own, so the load generator (autocannon, here) never shares its event loop:
+ *   - bare `node:http` answering the same JSON as `/health/live`;
+ *   - a bare NestJS route on Express, and one on Fastify (nothing but the route);
+ *   - keysmith in production mode at the default log level (its log lines go to /dev/null), on a fresh
+ *     database (DATABASE_URL's server when set, otherwise a throwaway embedded PostgreSQL), with an M2M
+ *     issuer of its own and RATE_LIMIT_ADMIN lifted so whoami measures whoami, not 429s.
+ * For each row: req/s, p50/p99 latency, the server's own CPU µs per request (measured inside the server,
+ * less noisy than req/s on a shared machine) and the ratio of req/s to the bare Nest route on Fastify.
+ * The saturating runs use CONNECTIONS connections; the paced run sends a fixed rate below saturation, where
+ * latency is service time rather than queueing. Finally keysmith's peak RSS, after 12,000 keys resolved.
+ *
+ * Knobs: BENCH_DURATION (s per run, default 5), BENCH_ROUNDS (saturating runs alternate over rounds and
+ * report their median, default 2), BENCH_OUT (write the results as JSON there), BENCH_CPU_PROF (a directory:
+ * keysmith runs with --cpu-prof and writes its profile there on exit).
+ */
+import autocannon, { type Request, type Result } from 'autocannon';
+import { execFileSync, execSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { Client } from 'pg';
+import * as ts from 'typescript';
+import { generateApiKey } from 'src/api-keys/api-key-format';
+import { TestIssuer } from 'test/helpers/issuer';
+import { baseServerEnv, benchDatabase, forkServer, runBenchmark, stopServer } from './bench-kit';
+import type { FromServer } from './server';
+
+const CONNECTIONS = 50;
+const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const PACED_RATE = 1_000;
+/** More keys than the resolution cache holds (10,000), presented in order: every lookup misses. */
+const CYCLED_KEYS = 12_000;
+const USERS = 100;
+const ROOT = join(__dirname, '..');
+const ADMIN_TOKEN = `bench-${randomBytes(24).toString('hex')}`;
+
+interface Measured {
+  result: Result;
+  /** The server's CPU µs per request served. */
+  cpu: number;
+}
+
+interface Server {
+  child: ChildProcess;
+  port: number;
+}
+
+/** src/ and migrations/ compiled with tsc into a private directory, bench/server.ts and bench-app.ts beside. */
+function build(): string {
+  const outDir = mkdtempSync(join(tmpdir(), 'keysmith-bench-dist-'));
+  const tsc = require.resolve('typescript/bin/tsc');
+  execFileSync(
+    process.execPath,
+    [tsc, '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', outDir, '--sourceMap', 'false'],
+    {
+      stdio: 'inherit',
+    },
+  );
+  mkdirSync(join(outDir, 'bench'), { recursive: true });
+  for (const name of ['server', 'bench-app']) {
+    const { outputText } = ts.transpileModule(readFileSync(join(ROOT, 'bench', `${name}.ts`), 'utf8'), {
+      compilerOptions: {
+        module: ts.ModuleKind.CommonJS,
+        target: ts.ScriptTarget.ES2023,
+        experimentalDecorators: true,
+        emitDecoratorMetadata: true,
+        esModuleInterop: true,
+        useDefineForClassFields: false,
+      },
+    });
+    writeFileSync(join(outDir, 'bench', `${name}.js`), outputText);
+  }
+  return outDir;
+}
+
+function start(outDir: string, kind: string, env: NodeJS.ProcessEnv = {}): Promise<Server> {
+  const profile = kind === 'keysmith' && process.env.BENCH_CPU_PROF;
+  return forkServer(join(outDir, 'bench', 'server.js'), {
+    args: [kind],
+    env: { PATH: process.env.PATH, ...env, NODE_PATH: [outDir, join(ROOT, 'node_modules')].join(delimiter) },
+    execArgv: ['--expose-gc', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [])],
+    quiet: kind === 'keysmith',
+  });
+}
+
+function ask<T extends FromServer['type']>(
+  child: ChildProcess,
+  type: T,
+): Promise<Extract<FromServer, { type: T }>> {
+  return new Promise((resolve) => {
+    const onMessage = (msg: FromServer): void => {
+      if (msg.type !== type) return;
+      child.off('message', onMessage);
+      resolve(msg as Extract<FromServer, { type: T }>);
+    };
+    child.on('message', onMessage);
+    child.send({ type });
+  });
+}
+
+interface Load {
+  method?: 'GET' | 'POST';
+  path: string;
+  headers?: Record<string, string>;
+  /** Bodies are `{"key": <next key>}`, cycling in order. */
+  keys?: string[];
+  overallRate?: number;
+  duration?: number;
+}
+
+function load(port: number, spec: Load): Promise<Result> {
+  const keys = spec.keys ?? [];
+  let next = 0;
+  const request: Request = {
+    method: spec.method ?? 'GET',
+    path: spec.path,
+    headers: { ...(keys.length ? { 'content-type': 'application/json' } : {}), ...spec.headers },
+    ...(keys.length
+      ? {
+          setupRequest: (req: Request) => ({
+            ...req,
+            body: JSON.stringify({ key: keys[next++ % keys.length] }),
+          }),
+        }
+      : {}),
+  };
+  return autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: CONNECTIONS,
+    duration: spec.duration ?? DURATION_S,
+    ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
+    requests: [request],
+  });
+}
+
+async function measure(server: Server, spec: Load): Promise<Measured> {
+  const before = await ask(server.child, 'cpu');
+  const result = await load(server.port, spec);
+  const after = await ask(server.child, 'cpu');
+  return { result, cpu: (after.micros - before.micros) / Math.max(1, result.requests.total) };
+}
+
+const median = (runs: Measured[]): Measured =>
+  [...runs].sort((a, b) => a.result.requests.average - b.result.requests.average)[
+    Math.floor(runs.length / 2)
+  ]!;
+
+/** Inserts `count` keysmith-minted keys over USERS users (each with a default project), straight into the tables. */
+async function insertKeys(url: string, count: number): Promise<string[]> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const users = await client.query<{ id: string }>(
+      `INSERT INTO users (external_id, email) SELECT 'bench-' || g, 'bench' || g || '@example.com'
+         FROM generate_series(1, $1) g RETURNING id`,
+      [USERS],
+    );
+    const projects = await client.query<{ id: string; user_id: string }>(
+      `INSERT INTO projects (user_id, name, is_default) SELECT unnest($1::uuid[]), 'Default', true RETURNING id, user_id`,
+      [users.rows.map((u) => u.id)],
+    );
+    const keys = Array.from({ length: count }, () => generateApiKey());
+    const owner = (i: number) => projects.rows[i % projects.rows.length]!;
+    await client.query(
+      `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::uuid[])`,
+      [
+        keys.map((k) => k.keyId),
+        keys.map((k) => k.hash),
+        keys.map((k) => k.prefix),
+        keys.map(() => 'bench'),
+        keys.map((_, i) => owner(i).user_id),
+        keys.map((_, i) => owner(i).id),
+      ],
+    );
+    return keys.map((k) => k.plaintext);
+  } finally {
+    await client.end();
+  }
+}
+
+async function mintOrgToken(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/api/v1/org/tokens`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'bench' }),
+  });
+  if (res.status !== 201) throw new Error(`minting an org token answered ${res.status}`);
+  return ((await res.json()) as { token: string }).token;
+}
+
+interface Row {
+  path: string;
+  reqPerSec: number;
+  p50: number;
+  p99: number;
+  cpuMicros: number;
+  ratio?: number;
+  non2xx: number;
+}
+
+function row(path: string, m: Measured, baseline?: Measured): Row {
+  const r = m.result;
+  return {
+    path,
+    reqPerSec: Math.round(r.requests.average),
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    cpuMicros: Math.round(m.cpu),
+    ...(baseline ? { ratio: r.requests.average / baseline.result.requests.average } : {}),
+    non2xx: r.non2xx + r.errors,
+  };
+}
+
+function commit(): string {
+  try {
+    const sha = execSync('git rev-parse --short HEAD', { cwd: ROOT }).toString().trim();
+    const dirty = execSync('git status --porcelain --untracked-files=no', { cwd: ROOT }).toString().trim();
+    return dirty ? `${sha}+uncommitted` : sha;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const outDir = build();
+  const db = await benchDatabase('ks_bench');
+  const issuer = await TestIssuer.start('keysmith-bench');
+  const servers: Server[] = [];
+  try {
+    const launch = async (kind: string, env?: NodeJS.ProcessEnv): Promise<Server> => {
+      const server = await start(outDir, kind, env);
+      servers.push(server);
+      return server;
+    };
+    const bareHttp = await launch('node-http');
+    const nestExpress = await launch('nest-express');
+    const nestFastify = await launch('nest-fastify');
+    const keysmith = await launch('keysmith', {
+      ...baseServerEnv(db.url),
+      ADMIN_TOKEN,
+      // Lifted, not removed: every request is still counted, a 1 s window keeps the count small.
+      RATE_LIMIT_ADMIN: '100000000/1s',
+      AUTH_M2M_JWKS_URI: issuer.jwksUri,
+      AUTH_M2M_ISSUER: issuer.url,
+      AUTH_M2M_AUDIENCE: issuer.audience,
+    });
+
+    const orgToken = await mintOrgToken(keysmith.port);
+    const m2m = await issuer.token(
+      { sub: 'bench@clients', gty: 'client-credentials', scope: 'apikeys:resolve' },
+      { expiresIn: 3600 },
+    );
+    const resolve = {
+      method: 'POST' as const,
+      path: '/api/v1/internal/api-keys/resolve',
+      headers: { authorization: `Bearer ${m2m}` },
+    };
+    const keys = await insertKeys(db.url, 1 + CYCLED_KEYS);
+    const hot = keys.slice(0, 1);
+    const cycled = keys.slice(1);
+
+    const live = { path: '/health/live' };
+    const whoami = { path: '/api/v1/admin/whoami', headers: { authorization: `Bearer ${orgToken}` } };
+    // Warm-ups (JIT, pools, the M2M issuer's keys), not reported.
+    for (const server of servers) await load(server.port, { ...live, duration: 2 });
+    await load(keysmith.port, { ...whoami, duration: 2 });
+    await load(keysmith.port, { ...resolve, keys: hot, duration: 2 });
+
+    const saturating: Record<string, Measured[]> = {};
+    const plan: [string, Server, Load][] = [
+      ['bare node:http', bareHttp, live],
+      ['bare NestJS route, Express', nestExpress, live],
+      ['bare NestJS route, Fastify', nestFastify, live],
+      ['keysmith /health/live', keysmith, live],
+      ['keysmith whoami, org token', keysmith, whoami],
+      ['keysmith resolve, one hot key', keysmith, { ...resolve, keys: hot }],
+    ];
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, server, spec] of plan) (saturating[name] ??= []).push(await measure(server, spec));
+    }
+    const results = Object.fromEntries(
+      Object.entries(saturating).map(([name, runs]) => [name, median(runs)]),
+    );
+    const floor = results['bare NestJS route, Fastify']!;
+    const cycledRun = await measure(keysmith, { ...resolve, keys: cycled });
+    const paced = await measure(keysmith, { ...resolve, keys: hot, overallRate: PACED_RATE });
+    const memory = await ask(keysmith.child, 'report');
+
+    const rows: Row[] = [
+      ...plan.map(([name]) => row(name, results[name]!, floor)),
+      row(
+        `keysmith resolve, ${CYCLED_KEYS.toLocaleString('en')} keys cycled (cache holds 10,000)`,
+        cycledRun,
+        floor,
+      ),
+      row(`keysmith resolve, paced at ${PACED_RATE.toLocaleString('en')}/s`, paced),
+    ];
+    const goals = [
+      { what: '/health/live ≥ 0.5', met: rows[3]!.ratio! >= 0.5 },
+      { what: 'whoami ≥ 0.4', met: rows[4]!.ratio! >= 0.4 },
+      { what: 'resolve, one hot key ≥ 0.25', met: rows[5]!.ratio! >= 0.25 },
+      { what: 'resolve, keys cycled ≥ 0.12', met: rows[6]!.ratio! >= 0.12 },
+      { what: 'paced p99 ≤ 10 ms', met: rows[7]!.p99 <= 10 },
+      { what: 'peak RSS < 200 MB', met: memory.maxRss < 200 * 1024 * 1024 },
+    ];
+
+    const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MB`;
+    const out = [
+      `keysmith bench — commit ${commit()}, ${new Date().toISOString()}, node ${process.version}, ` +
+        `${cpus().length} CPUs, load ${loadavg()
+          .map((l) => l.toFixed(1))
+          .join(' ')}, ${CONNECTIONS} connections, ` +
+        `${DURATION_S} s per run, median of ${ROUNDS} rounds`,
+      '',
+      '| path | req/s | p50 / p99 ms | CPU µs/request | ratio to Nest on Fastify | non-2xx |',
+      '| --- | ---: | ---: | ---: | ---: | ---: |',
+      ...rows.map(
+        (r) =>
+          `| ${r.path} | ${r.reqPerSec.toLocaleString('en')} | ${r.p50} / ${r.p99} | ${r.cpuMicros} | ` +
+          `${r.ratio === undefined ? '—' : r.ratio.toFixed(2)} | ${r.non2xx} |`,
+      ),
+      '',
+      `keysmith peak RSS ${mb(memory.maxRss)} (RSS now ${mb(memory.rss)}, V8 heap after GC ${mb(memory.heapUsed)})`,
+      `goals: ${goals.map((g) => `${g.what} ${g.met ? 'met' : 'NOT met'}`).join('; ')}`,
+      `took ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+    if (process.env.BENCH_OUT) {
+      writeFileSync(
+        process.env.BENCH_OUT,
+        JSON.stringify(
+          { commit: commit(), at: new Date().toISOString(), rows, peakRss: memory.maxRss, goals },
+          null,
+          2,
+        ),
+      );
+    }
+  } finally {
+    for (const server of servers.reverse()) await stopServer(server.child);
+    await issuer.stop();
+    await db.cleanup();
+    rmSync(outDir, { recursive: true, force: true });
+  }
+}
+
+runBenchmark(main);

@@ -1,0 +1,96 @@
+/**
+ * The server side of `npm run bench` (bench/run.ts compiles it with the app and forks it once per server):
+ * `node server.js <kind>` listens on a free port of 127.0.0.1, reports `{type: 'listening', port}`, and
+ * answers `cpu` (its own CPU time so far, µs), `report` (memory) and `stop` over IPC.
+ *
+ * Kinds: `node-http` (bare node:http answering the same JSON), `nest-fastify` and `nest-express` (a bare
+ * NestJS route, nothing else), `keysmith` (the real AppModule through createApp, as main.ts runs it).
+ */
+import 'reflect-metadata';
+import { Controller, Get, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { createServer } from 'node:http';
+
+export type FromServer =
+  | { type: 'listening'; port: number }
+  | { type: 'cpu'; micros: number }
+  | { type: 'report'; rss: number; maxRss: number; heapUsed: number };
+
+const BODY = JSON.stringify({ status: 'ok' });
+
+@Controller()
+class BareController {
+  @Get('health/live')
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+}
+
+@Module({ controllers: [BareController] })
+class BareModule {}
+
+async function listen(kind: string): Promise<{ port: number; close(): Promise<unknown> }> {
+  switch (kind) {
+    case 'node-http': {
+      const server = createServer((_req, res) => {
+        res.writeHead(200, {
+          'content-type': 'application/json; charset=utf-8',
+          'content-length': BODY.length,
+        });
+        res.end(BODY);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      return {
+        port: (server.address() as { port: number }).port,
+        close: () => new Promise((r) => server.close(r)),
+      };
+    }
+    case 'nest-fastify': {
+      const { FastifyAdapter } = await import('@nestjs/platform-fastify');
+      const app = await NestFactory.create(BareModule, new FastifyAdapter(), { logger: false });
+      await app.listen(0, '127.0.0.1');
+      return { port: (app.getHttpServer().address() as { port: number }).port, close: () => app.close() };
+    }
+    case 'nest-express': {
+      const { ExpressAdapter } = await import('@nestjs/platform-express');
+      const app = await NestFactory.create(BareModule, new ExpressAdapter(), { logger: false });
+      await app.listen(0, '127.0.0.1');
+      return { port: (app.getHttpServer().address() as { port: number }).port, close: () => app.close() };
+    }
+    case 'keysmith': {
+      const { listenBenchApp } = await import('./bench-app.js');
+      const { app, port } = await listenBenchApp([]);
+      return { port, close: () => app.close() };
+    }
+    default:
+      throw new Error(`unknown server kind ${kind}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const server = await listen(process.argv[2] ?? '');
+  const send = (msg: FromServer): void => void process.send!(msg);
+  process.on('message', (msg: { type: string }) => {
+    if (msg.type === 'cpu') {
+      const { user, system } = process.cpuUsage();
+      send({ type: 'cpu', micros: user + system });
+    } else if (msg.type === 'report') {
+      (globalThis as { gc?: () => void }).gc?.();
+      const memory = process.memoryUsage();
+      send({
+        type: 'report',
+        rss: memory.rss,
+        heapUsed: memory.heapUsed,
+        maxRss: process.resourceUsage().maxRSS * 1024,
+      });
+    } else if (msg.type === 'stop') {
+      void server.close().then(() => process.exit(0));
+    }
+  });
+  send({ type: 'listening', port: server.port });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
