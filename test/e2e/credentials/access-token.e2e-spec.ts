@@ -159,10 +159,11 @@ describe('internal: POST /api/v1/internal/mcp-oauth-credentials/access-token', (
       expect(confidential.tokenRequests).toBe(count);
       expect((await rowOf(userId, 'srv')).access_token_enc).not.toBeNull();
 
+      const rotated = await storedRefreshToken(userId, 'srv');
       await expireCache(userId, 'srv');
-      const renewed = (await ask(userId, 'srv')).body as AccessTokenAnswer;
+      expect((await ask(userId, 'srv')).status).toBe(200);
       expect(confidential.tokenRequests).toBe(count + 1);
-      expect(renewed.accessToken).not.toBe(first.accessToken);
+      expect(confidential.requests.at(-1)!.refreshToken).toBe(rotated);
     });
 
     it('follows a chain of rotations, each refresh using the token the previous one stored', async () => {
