@@ -1,8 +1,9 @@
+import { Client } from 'pg';
 import type { TestApp } from 'test/helpers/app';
 import { depositCredential, requestAccessToken, type AccessTokenAnswer } from 'test/helpers/credentials';
 import { internalSuite } from 'test/helpers/internal-suite';
 import { eventually, m2mToken } from 'test/helpers/m2m';
-import { sessionBearer } from 'test/helpers/session';
+import { errorShape, sessionBearer } from 'test/helpers/session';
 import { TestTokenServer } from 'test/helpers/token-server';
 
 const ENCRYPTION_KEY = 'e2e-instances-master-secret-0123456789ab';
@@ -88,5 +89,29 @@ describe('access tokens across two instances', () => {
     );
     expect(results.map((r) => r.status)).toEqual(Array(6).fill(200));
     expect(server.tokenRequests).toBe(before + 1);
+  });
+
+  it('bounds the wait for a row lock: 503 service_unavailable with Retry-After, nothing changed', async () => {
+    // An instance with a short refresh timeout waits at most that plus 5 s for the lock.
+    const quick = await suite.boot({ ENCRYPTION_KEY, CREDENTIALS_REFRESH_TIMEOUT_MS: '300' });
+    const userId = await depositFor('u-locked');
+    const holder = new Client({ connectionString: suite.db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT 1 FROM mcp_oauth_credentials WHERE user_id = $1 FOR UPDATE', [userId]);
+      const before = server.tokenRequests;
+      const res = await requestAccessToken(quick.http, runtime, { userId, mcpServerId: 'shared-server' });
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual(errorShape('service_unavailable', 503));
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      expect(server.tokenRequests).toBe(before);
+    } finally {
+      await holder.query('ROLLBACK');
+      await holder.end();
+    }
+    expect(
+      (await requestAccessToken(quick.http, runtime, { userId, mcpServerId: 'shared-server' })).status,
+    ).toBe(200);
   });
 });

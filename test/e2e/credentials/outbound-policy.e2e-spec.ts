@@ -188,6 +188,20 @@ describe('credentials: outbound policy of token refreshes (SSRF)', () => {
       expect(calls).toBe(1);
     });
 
+    it('checks what a real name resolves to: localhost is loopback', async () => {
+      const refused = await refreshThrough(guarded, guarded, 'u-localhost', server.endpointAt('localhost'));
+      expect({ status: refused.res.status, calls: refused.calls }).toEqual({ status: 502, calls: 0 });
+      const allowed = await refreshThrough(dev, dev, 'u-localhost-dev', server.endpointAt('localhost'));
+      expect({ status: allowed.res.status, calls: allowed.calls }).toEqual({ status: 200, calls: 1 });
+    });
+
+    it('answers 502 for a name that does not resolve', async () => {
+      const { res, calls } = await refreshThrough(dev, dev, 'u-nowhere', 'http://nowhere.invalid/token');
+      expect(res.status).toBe(502);
+      expect(res.body).toEqual(errorShape('upstream_failed', 502));
+      expect(calls).toBe(0);
+    });
+
     it('keeps only the allowed addresses of a name that resolves to several', async () => {
       const { res, calls } = await refreshThrough(dev, dev, 'u-mixed', server.endpointAt('mixed.test'));
       expect(res.status).toBe(200);
