@@ -12,6 +12,7 @@ import { appConfig } from 'src/config/app-config';
 import { loadConfig, type LoadedConfig } from 'src/config/config-slice';
 import { AppConfigModule } from 'src/config/config.module';
 import type { Env } from 'src/config/env-reader';
+import { CredentialsModule } from 'src/credentials/credentials.module';
 import { EncryptionModule } from 'src/crypto/encryption/encryption.module';
 import { SigningModule } from 'src/crypto/signing/signing.module';
 import { DatabaseModule } from 'src/database/database.module';
@@ -69,6 +70,7 @@ export class AppModule {
         BillingProvidersModule,
         ApiKeysModule,
         ApiKeyResolutionModule,
+        CredentialsModule,
       ],
       providers: [
         // Guards run in this order: the per-IP limits count every request, authenticated or not (brute force

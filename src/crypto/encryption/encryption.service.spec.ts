@@ -116,6 +116,18 @@ describe('EncryptionService', () => {
       expect(rotated.decrypt(fresh.ciphertext, 2, field)).toBe('written after');
     });
 
+    it('moves a value to the new version by decrypting and encrypting it again (what the rewrap does)', () => {
+      const old = one.encrypt('rewrapped value', field);
+      const moved = rotated.encrypt(rotated.decrypt(old.ciphertext, old.keyVersion, field), field);
+      expect(moved.keyVersion).toBe(2);
+      const newOnly = service({ ENCRYPTION_KEYS: `2:${NEW}` });
+      expect(newOnly.decrypt(moved.ciphertext, 2, field)).toBe('rewrapped value');
+      // The old ciphertext needs the old secret: once it is dropped, only rewrapped rows remain readable.
+      expect((failure(() => newOnly.decrypt(old.ciphertext, 1, field)) as ApiError).type).toBe(
+        'encryption_key_missing',
+      );
+    });
+
     it('orders versions whatever order ENCRYPTION_KEYS lists them in', () => {
       expect(service({ ENCRYPTION_KEYS: `2:${NEW},1:${OLD}` }).currentVersion).toBe(2);
     });

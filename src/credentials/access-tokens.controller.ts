@@ -1,0 +1,59 @@
+import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
+import {
+  ApiBadGatewayResponse,
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiServiceUnavailableResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Audit } from 'src/audit/audit-context.decorator';
+import type { AuditContext } from 'src/audit/audit.service';
+import { M2MAuth } from 'src/auth/auth.decorators';
+import { AccessTokensService } from 'src/credentials/access-tokens.service';
+import { CREDENTIALS_ACCESS_TOKEN_RATE_LIMIT } from 'src/credentials/credentials.rate-limits';
+import { AccessTokenDto, AccessTokenRequestDto } from 'src/credentials/dto/access-token.dto';
+import { RateLimit } from 'src/rate-limit/rate-limit.decorator';
+
+@ApiTags('internal')
+@Controller('api/v1/internal/mcp-oauth-credentials')
+export class AccessTokensController {
+  constructor(private readonly tokens: AccessTokensService) {}
+
+  @Post('access-token')
+  @HttpCode(200)
+  @M2MAuth('credentials:use')
+  @RateLimit(CREDENTIALS_ACCESS_TOKEN_RATE_LIMIT)
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    summary: 'A fresh access token for a user’s MCP server (server to server)',
+    description:
+      'Runs the refresh-token grant (RFC 6749 §6) at the stored token endpoint with the stored client ' +
+      'authentication and stores a rotated refresh token; the refresh token itself is never returned. A ' +
+      'still-valid access token is served from an encrypted cache until 60 s before it expires. Concurrent ' +
+      'calls for one credential, on any instance, share one refresh.',
+  })
+  @ApiOkResponse({ type: AccessTokenDto, description: 'Sent with `Cache-Control: no-store`.' })
+  @ApiBadRequestResponse({ description: 'Invalid body (`validation_failed`).' })
+  @ApiNotFoundResponse({ description: 'No credential for this user and server (`not_found`).' })
+  @ApiConflictResponse({
+    description:
+      'The token endpoint refused the refresh token, or the client secret expired: the user must deposit ' +
+      'again (`reauthorization_required`).',
+  })
+  @ApiBadGatewayResponse({
+    description:
+      'The token endpoint failed, timed out, redirected, or is refused by the outbound policy ' +
+      '(`upstream_failed`); the stored credential is unchanged.',
+  })
+  @ApiServiceUnavailableResponse({
+    description:
+      'No encryption key (`encryption_key_missing`), or too many refreshes in progress ' +
+      '(`service_unavailable`, with `Retry-After`).',
+  })
+  accessToken(@Audit() ctx: AuditContext, @Body() dto: AccessTokenRequestDto): Promise<AccessTokenDto> {
+    return this.tokens.accessToken(ctx, dto);
+  }
+}

@@ -1,0 +1,242 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, QueryFailedError, type EntityManager } from 'typeorm';
+import { AuditService, type AuditContext } from 'src/audit/audit.service';
+import { CREDENTIAL_TARGET, CredentialsAudit } from 'src/credentials/credentials.audit';
+import { credentialsConfig, type CredentialsConfig } from 'src/credentials/credentials.config';
+import { credentialField, type CredentialColumn } from 'src/credentials/credentials.encrypted-table';
+import { credentialsError, CredentialsErrorCode } from 'src/credentials/credentials.errors';
+import type { AccessTokenDto, AccessTokenRequestDto } from 'src/credentials/dto/access-token.dto';
+import {
+  McpOAuthCredentialsRepository,
+  type UsableCredentialRow,
+} from 'src/credentials/mcp-oauth-credentials.repository';
+import { Semaphore, SingleFlight } from 'src/credentials/single-flight';
+import { TokenEndpointClient, type RefreshOutcome } from 'src/credentials/token-endpoint-client';
+import { encryptionKeyMissing } from 'src/crypto/encryption/encryption.errors';
+import { EncryptionService } from 'src/crypto/encryption/encryption.service';
+import { isoOrNull } from 'src/http/iso';
+
+/** A cached access token is served until this long before it expires, then refreshed. */
+export const CACHE_MARGIN_MS = 60_000;
+/**
+ * How much longer than the refresh timeout a caller waits for a credential's row lock (or a refresh slot):
+ * the holder keeps it for at most the refresh timeout plus a few writes.
+ */
+const LOCK_SLACK_MS = 5_000;
+/** PostgreSQL ends a session idle in a refresh transaction this long past the refresh timeout. */
+const IDLE_SLACK_MS = 10_000;
+/** lock_not_available (lock_timeout) and query_canceled (statement_timeout). */
+const LOCK_WAIT_EXCEEDED = new Set(['55P03', '57014']);
+
+type LockedOutcome = { token: AccessTokenDto } | { reauthorizationRequired: true };
+
+/**
+ * Fresh access tokens for internal runtimes, from the refresh tokens users deposited; the refresh token
+ * itself never leaves.
+ *
+ * Single flight: concurrent callers for one credential share one refresh. Within an instance they share one
+ * promise; across instances the refresh runs in a transaction holding the credential's row lock
+ * (`SELECT … FOR UPDATE`), and whoever waited re-reads the row once they hold it, finding the access token
+ * just stored. That token is kept encrypted on the row until shortly before it expires, so most calls are one
+ * indexed read and a decryption.
+ *
+ * The transaction holds a database connection while the token endpoint answers: that time is bounded by
+ * CREDENTIALS_REFRESH_TIMEOUT_MS, lock waits by the same plus a few seconds, and the number of refreshes an
+ * instance runs at once by CREDENTIALS_MAX_CONCURRENT_REFRESHES, so slow token endpoints cannot take the
+ * whole pool.
+ */
+@Injectable()
+export class AccessTokensService {
+  private readonly logger = new Logger('Credentials');
+  private readonly flights = new SingleFlight<AccessTokenDto>();
+  private readonly refreshSlots: Semaphore;
+
+  constructor(
+    @Inject(credentialsConfig.KEY) private readonly config: CredentialsConfig,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly credentials: McpOAuthCredentialsRepository,
+    private readonly encryption: EncryptionService,
+    private readonly client: TokenEndpointClient,
+    private readonly audit: AuditService,
+  ) {
+    this.refreshSlots = new Semaphore(config.maxConcurrentRefreshes);
+  }
+
+  async accessToken(ctx: AuditContext, dto: AccessTokenRequestDto): Promise<AccessTokenDto> {
+    if (!this.encryption.available) throw encryptionKeyMissing();
+    const row = await this.credentials.findUsable(dto.userId, dto.mcpServerId);
+    this.refuseUnusable(row);
+    const cached = this.cachedToken(row);
+    if (cached) return cached;
+    return this.flights.run(`${dto.userId}\n${dto.mcpServerId}`, () => this.refreshLocked(ctx, dto));
+  }
+
+  private async refreshLocked(ctx: AuditContext, dto: AccessTokenRequestDto): Promise<AccessTokenDto> {
+    const waitMs = this.config.refreshTimeoutMs + LOCK_SLACK_MS;
+    const release = await this.refreshSlots.acquire(waitMs);
+    if (!release) throw credentialsError(CredentialsErrorCode.RefreshBusy);
+    let outcome: LockedOutcome;
+    try {
+      outcome = await this.dataSource.transaction(async (m) => {
+        await this.credentials.boundTransaction(m, waitMs, this.config.refreshTimeoutMs + IDLE_SLACK_MS);
+        const row = await this.credentials.lockUsable(dto.userId, dto.mcpServerId, m);
+        this.refuseUnusable(row);
+        // Whoever held the lock before us (on any instance) may have just refreshed.
+        const cached = this.cachedToken(row);
+        if (cached) return { token: cached };
+        return this.refresh(ctx, row, m);
+      });
+    } catch (err) {
+      if (err instanceof QueryFailedError && LOCK_WAIT_EXCEEDED.has(sqlState(err) ?? '')) {
+        this.logger.warn(
+          { userId: dto.userId, mcpServerId: dto.mcpServerId },
+          'waited too long for a credential refresh in progress',
+        );
+        throw credentialsError(CredentialsErrorCode.RefreshBusy);
+      }
+      throw err;
+    } finally {
+      release();
+    }
+    if ('reauthorizationRequired' in outcome)
+      throw credentialsError(CredentialsErrorCode.ReauthorizationRequired);
+    return outcome.token;
+  }
+
+  /** Runs the grant and stores its result, in the transaction that holds the row lock. */
+  private async refresh(
+    ctx: AuditContext,
+    row: UsableCredentialRow,
+    m: EntityManager,
+  ): Promise<LockedOutcome> {
+    const refreshToken = this.decrypt(row, 'refresh_token_enc', row.refresh_token_enc);
+    const clientSecret =
+      row.client_secret_enc && this.decrypt(row, 'client_secret_enc', row.client_secret_enc);
+    const outcome = await this.client.refresh({
+      tokenEndpoint: row.token_endpoint,
+      refreshToken,
+      clientId: row.client_id,
+      clientSecret,
+      authMethod: row.auth_method,
+    });
+    switch (outcome.kind) {
+      case 'issued':
+        return { token: await this.storeIssued(row, outcome, refreshToken, clientSecret, m) };
+      case 'invalid_grant':
+        await this.credentials.markReauthorizationRequired(row.id, m);
+        await this.audit.record(
+          ctx,
+          {
+            action: CredentialsAudit.ReauthorizationRequired,
+            targetType: CREDENTIAL_TARGET,
+            targetId: row.id,
+            metadata: { userId: row.user_id, mcpServerId: row.mcp_server_id },
+          },
+          m,
+        );
+        this.logger.warn(this.about(row), 'the token endpoint refused the refresh token (invalid_grant)');
+        return { reauthorizationRequired: true };
+      case 'refused':
+        this.logger.warn(
+          { ...this.about(row), reason: outcome.reason },
+          'token endpoint refused by the outbound policy',
+        );
+        throw credentialsError(CredentialsErrorCode.UpstreamFailed);
+      case 'failed':
+        this.logger.warn(
+          {
+            ...this.about(row),
+            reason: outcome.reason,
+            status: outcome.status,
+            oauthError: outcome.oauthError,
+          },
+          'token refresh failed',
+        );
+        throw credentialsError(CredentialsErrorCode.UpstreamFailed);
+    }
+  }
+
+  /**
+   * Stores a refresh's result: the rotated refresh token (or the same one), and the access token while it has
+   * more than the cache margin to live. Every ciphertext of the row is rewritten under the current key
+   * version, so the row keeps one version.
+   */
+  private async storeIssued(
+    row: UsableCredentialRow,
+    issued: Extract<RefreshOutcome, { kind: 'issued' }>,
+    refreshToken: string,
+    clientSecret: string | null,
+    m: EntityManager,
+  ): Promise<AccessTokenDto> {
+    const now = Date.now();
+    const expiresAt =
+      issued.expiresInSeconds === null ? null : new Date(now + issued.expiresInSeconds * 1000);
+    const cacheable = expiresAt !== null && expiresAt.getTime() - CACHE_MARGIN_MS > now;
+    const encrypt = (value: string, column: CredentialColumn) =>
+      this.encryption.encrypt(value, credentialField(row.user_id, row.mcp_server_id, column));
+    const newRefreshToken = encrypt(issued.refreshToken ?? refreshToken, 'refresh_token_enc');
+    await this.credentials.storeRefreshed(
+      row.id,
+      {
+        refreshTokenEnc: newRefreshToken.ciphertext,
+        clientSecretEnc: clientSecret === null ? null : encrypt(clientSecret, 'client_secret_enc').ciphertext,
+        accessTokenEnc: cacheable ? encrypt(issued.accessToken, 'access_token_enc').ciphertext : null,
+        accessTokenType: cacheable ? issued.tokenType : null,
+        accessTokenScope: cacheable ? issued.scope : null,
+        accessTokenExpiresAt: cacheable ? expiresAt : null,
+        encKeyVersion: newRefreshToken.keyVersion,
+      },
+      m,
+    );
+    return {
+      accessToken: issued.accessToken,
+      tokenType: issued.tokenType,
+      expiresAt: isoOrNull(expiresAt),
+      scope: issued.scope ?? row.scopes,
+    };
+  }
+
+  private refuseUnusable(row: UsableCredentialRow | undefined): asserts row is UsableCredentialRow {
+    if (!row) throw credentialsError(CredentialsErrorCode.CredentialNotFound);
+    if (row.user_disabled_at) throw credentialsError(CredentialsErrorCode.UserDisabled);
+    if (row.reauthorization_required_at) throw credentialsError(CredentialsErrorCode.ReauthorizationRequired);
+    if (row.client_secret_expires_at && row.client_secret_expires_at.getTime() <= Date.now())
+      throw credentialsError(CredentialsErrorCode.ClientSecretExpired);
+  }
+
+  /** The cached access token, while it has more than the margin to live. */
+  private cachedToken(row: UsableCredentialRow): AccessTokenDto | undefined {
+    const { access_token_enc: enc, access_token_expires_at: expiresAt, access_token_type: tokenType } = row;
+    if (!enc || !expiresAt || !tokenType || expiresAt.getTime() - CACHE_MARGIN_MS <= Date.now())
+      return undefined;
+    return {
+      accessToken: this.decrypt(row, 'access_token_enc', enc),
+      tokenType,
+      expiresAt: isoOrNull(expiresAt),
+      scope: row.access_token_scope ?? row.scopes,
+    };
+  }
+
+  private decrypt(row: UsableCredentialRow, column: CredentialColumn, value: Buffer): string {
+    return this.encryption.decrypt(
+      value,
+      row.enc_key_version,
+      credentialField(row.user_id, row.mcp_server_id, column),
+    );
+  }
+
+  /** What a log line says about a credential: ids and the endpoint's host, never a value. */
+  private about(row: UsableCredentialRow): Record<string, unknown> {
+    return {
+      userId: row.user_id,
+      mcpServerId: row.mcp_server_id,
+      endpointHost: new URL(row.token_endpoint).host,
+    };
+  }
+}
+
+function sqlState(err: { driverError?: unknown }): string | undefined {
+  const code = (err.driverError as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

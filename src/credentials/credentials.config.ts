@@ -1,0 +1,93 @@
+import { isIP } from 'node:net';
+import { defineConfig } from 'src/config/config-slice';
+import type { EnvReader } from 'src/config/env-reader';
+
+export interface CredentialsConfig {
+  /**
+   * CREDENTIALS_ALLOWED_TOKEN_HOSTS: host names or IP addresses (as a URL spells its host, lowercase) that
+   * token refreshes may reach whatever address they resolve to. An operator's exception, for a token
+   * endpoint inside the private network.
+   */
+  allowedTokenHosts: ReadonlySet<string>;
+  /** CREDENTIALS_REQUIRE_HTTPS: only `https` token endpoints. Always on in production. */
+  requireHttps: boolean;
+  /**
+   * CREDENTIALS_ALLOW_LOOPBACK: loopback addresses may be called (a token server on the developer's
+   * machine, the test suite's). Never in production: name such a host in CREDENTIALS_ALLOWED_TOKEN_HOSTS.
+   */
+  allowLoopback: boolean;
+  /**
+   * CREDENTIALS_REFRESH_TIMEOUT_MS: the whole refresh exchange (resolve, connect, TLS, answer) is abandoned
+   * after this long. It also bounds how long a database connection and the credential's row lock are held.
+   */
+  refreshTimeoutMs: number;
+  /**
+   * CREDENTIALS_MAX_CONCURRENT_REFRESHES: refreshes one instance runs at once (each holds a database
+   * connection while it waits for the token endpoint); more wait their turn within the same time bound.
+   */
+  maxConcurrentRefreshes: number;
+}
+
+export const DEFAULT_REFRESH_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_CONCURRENT_REFRESHES = 5;
+
+export const credentialsConfig = defineConfig('credentials', (env): CredentialsConfig => {
+  const requireHttps = env.bool('CREDENTIALS_REQUIRE_HTTPS', env.isProduction);
+  if (env.isProduction && !requireHttps)
+    env.problem('CREDENTIALS_REQUIRE_HTTPS cannot be turned off in production');
+  const allowLoopback = env.bool('CREDENTIALS_ALLOW_LOOPBACK', !env.isProduction);
+  if (env.isProduction && allowLoopback)
+    env.problem(
+      'CREDENTIALS_ALLOW_LOOPBACK cannot be turned on in production (name the hosts in CREDENTIALS_ALLOWED_TOKEN_HOSTS)',
+    );
+  return {
+    allowedTokenHosts: new Set(parseHosts(env)),
+    requireHttps,
+    allowLoopback,
+    refreshTimeoutMs: integer(env, 'CREDENTIALS_REFRESH_TIMEOUT_MS', DEFAULT_REFRESH_TIMEOUT_MS, 100, 60_000),
+    maxConcurrentRefreshes: integer(
+      env,
+      'CREDENTIALS_MAX_CONCURRENT_REFRESHES',
+      DEFAULT_MAX_CONCURRENT_REFRESHES,
+      1,
+      100,
+    ),
+  };
+});
+
+function integer(env: EnvReader, name: string, fallback: number, min: number, max: number): number {
+  const raw = env.str(name);
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || n < min || n > max) {
+    env.problem(`${name} must be an integer from ${min} to ${max}`);
+    return fallback;
+  }
+  return n;
+}
+
+/** Each entry as `new URL()` spells a host: lowercase, IDNs in punycode, IPv6 in brackets. */
+export function normalizeHost(entry: string): string | undefined {
+  const candidate = isIP(entry) === 6 ? `[${entry}]` : entry;
+  if (/[/?#@\s]/.test(candidate)) return undefined;
+  try {
+    const url = new URL(`http://${candidate}`);
+    if (url.port !== '' || url.host !== url.hostname) return undefined;
+    return url.hostname;
+  } catch {
+    return undefined;
+  }
+}
+
+function parseHosts(env: EnvReader): string[] {
+  const hosts: string[] = [];
+  (env.list('CREDENTIALS_ALLOWED_TOKEN_HOSTS') ?? []).forEach((entry, i) => {
+    const host = normalizeHost(entry);
+    if (host === undefined)
+      env.problem(
+        `CREDENTIALS_ALLOWED_TOKEN_HOSTS[${i}] must be a host name or an IP address (no scheme or port)`,
+      );
+    else hosts.push(host);
+  });
+  return hosts;
+}

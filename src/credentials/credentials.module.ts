@@ -1,0 +1,35 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { provideConfig } from 'src/config/config-slice';
+import { AccessTokensController } from 'src/credentials/access-tokens.controller';
+import { AccessTokensService } from 'src/credentials/access-tokens.service';
+import { credentialsConfig } from 'src/credentials/credentials.config';
+import 'src/credentials/credentials.encrypted-table';
+import { HostResolver } from 'src/credentials/host-resolver';
+import { McpOAuthCredential } from 'src/credentials/mcp-oauth-credential.entity';
+import { McpOAuthCredentialsController } from 'src/credentials/mcp-oauth-credentials.controller';
+import { McpOAuthCredentialsRepository } from 'src/credentials/mcp-oauth-credentials.repository';
+import { McpOAuthCredentialsService } from 'src/credentials/mcp-oauth-credentials.service';
+import { TokenEndpointClient } from 'src/credentials/token-endpoint-client';
+import { TokenEndpointPolicy } from 'src/credentials/token-endpoint-policy';
+import { UsersModule } from 'src/users/users.module';
+
+/**
+ * Users' OAuth credentials for MCP servers, kept encrypted: deposited, listed and deleted by their user
+ * (session JWT), and turned into fresh access tokens for internal runtimes (M2M) without the refresh token
+ * ever leaving. Refreshes call user-chosen URLs, under the outbound policy of TokenEndpointPolicy.
+ */
+@Module({
+  imports: [TypeOrmModule.forFeature([McpOAuthCredential]), UsersModule],
+  controllers: [McpOAuthCredentialsController, AccessTokensController],
+  providers: [
+    provideConfig(credentialsConfig),
+    McpOAuthCredentialsRepository,
+    McpOAuthCredentialsService,
+    AccessTokensService,
+    TokenEndpointPolicy,
+    TokenEndpointClient,
+    HostResolver,
+  ],
+})
+export class CredentialsModule {}

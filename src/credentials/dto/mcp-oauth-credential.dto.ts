@@ -1,0 +1,212 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { applyDecorators } from '@nestjs/common';
+import { IsIn, IsISO8601, IsString, Length, MaxLength, ValidateBy } from 'class-validator';
+import {
+  CLIENT_ID_MAX,
+  CLIENT_SECRET_MAX,
+  MCP_SERVER_ID_MAX,
+  REFRESH_TOKEN_MAX,
+  SCOPES_MAX,
+  TOKEN_ENDPOINT_MAX,
+} from 'src/credentials/mcp-oauth-credential.entity';
+import { AUTH_METHODS, type AuthMethod } from 'src/credentials/token-endpoint-client';
+import { FreeText, MAX_EXPIRY_MS, OptionalField } from 'src/validation/body.decorators';
+
+/** RFC 6749 Appendix A: refresh tokens, client ids and secrets are VSCHAR (printable ASCII and space). */
+const VSCHAR = /^[\x20-\x7e]+$/;
+/** RFC 6749 §3.3: space-delimited scope tokens of NQCHAR without space. */
+const SCOPE_LIST = /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/;
+/** A URL as written in a request: printable ASCII without spaces (the URL parser would drop tabs silently). */
+const URL_TEXT = /^[\x21-\x7e]+$/;
+const WITH_ZONE = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
+
+/** Printable ASCII (and space), `min`..`max` characters, kept exactly as given (never trimmed). */
+const OAuthText = (max: number): PropertyDecorator =>
+  applyDecorators(
+    ValidateBy({
+      name: 'isVsChar',
+      validator: {
+        validate: (value: unknown) => typeof value !== 'string' || VSCHAR.test(value),
+        defaultMessage: (args) => `${args?.property ?? 'value'} must be printable ASCII (RFC 6749 VSCHAR)`,
+      },
+    }),
+    Length(1, max),
+    IsString(),
+  );
+
+/** Whether `value` is an absolute http(s) URL without credentials or fragment. */
+export function isTokenEndpointUrl(value: unknown): boolean {
+  if (typeof value !== 'string' || !URL_TEXT.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return (
+      (url.protocol === 'https:' || url.protocol === 'http:') &&
+      url.hostname !== '' &&
+      url.username === '' &&
+      url.password === '' &&
+      url.hash === '' &&
+      !value.includes('#')
+    );
+  } catch {
+    return false;
+  }
+}
+
+const IsTokenEndpoint = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'isTokenEndpoint',
+    validator: {
+      validate: isTokenEndpointUrl,
+      defaultMessage: () => 'tokenEndpoint must be an absolute http(s) URL without credentials or fragment',
+    },
+  });
+
+/** Whether `value` names one instant before year 10000 (a date-time must carry `Z` or an offset). */
+export function isInstant(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  if (value.includes('T') && !WITH_ZONE.test(value)) return false;
+  const ms = Date.parse(value);
+  return !Number.isNaN(ms) && ms <= MAX_EXPIRY_MS;
+}
+
+const Instant = (): PropertyDecorator =>
+  applyDecorators(
+    ValidateBy({
+      name: 'isInstant',
+      validator: {
+        validate: isInstant,
+        defaultMessage: (args) =>
+          `${args?.property ?? 'value'} must be an ISO 8601 date, or date-time with Z or an offset, before year 10000`,
+      },
+    }),
+    IsISO8601({ strict: true, strictSeparator: true }),
+  );
+
+export class DepositCredentialDto {
+  @ApiProperty({
+    minLength: 1,
+    maxLength: MCP_SERVER_ID_MAX,
+    example: 'github-mcp',
+    description:
+      'Your id for the MCP server (free text, trimmed). A second deposit for it replaces the first.',
+  })
+  @FreeText({ min: 1, max: MCP_SERVER_ID_MAX })
+  mcpServerId: string;
+
+  @ApiProperty({
+    minLength: 1,
+    maxLength: REFRESH_TOKEN_MAX,
+    description: 'The OAuth refresh token. Stored encrypted, never returned.',
+  })
+  @OAuthText(REFRESH_TOKEN_MAX)
+  refreshToken: string;
+
+  @ApiProperty({
+    maxLength: TOKEN_ENDPOINT_MAX,
+    format: 'uri',
+    example: 'https://auth.example.com/oauth/token',
+    description:
+      'The authorization server’s token endpoint: an absolute `https` URL (http only where the server ' +
+      'allows it, never in production) on a public address. Refreshes are sent here.',
+  })
+  @MaxLength(TOKEN_ENDPOINT_MAX)
+  @IsTokenEndpoint()
+  @IsString()
+  tokenEndpoint: string;
+
+  @ApiPropertyOptional({ minLength: 1, maxLength: CLIENT_ID_MAX, description: 'The OAuth client id.' })
+  @OptionalField()
+  @OAuthText(CLIENT_ID_MAX)
+  clientId?: string;
+
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: CLIENT_SECRET_MAX,
+    description: 'The OAuth client secret (confidential clients). Stored encrypted, never returned.',
+  })
+  @OptionalField()
+  @OAuthText(CLIENT_SECRET_MAX)
+  clientSecret?: string;
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description:
+      'When the client secret expires (RFC 7591 `client_secret_expires_at`); past it, access tokens ' +
+      'answer 409 `reauthorization_required`.',
+  })
+  @OptionalField()
+  @Instant()
+  clientSecretExpiresAt?: string;
+
+  @ApiPropertyOptional({
+    enum: AUTH_METHODS,
+    description:
+      'How the client authenticates at the token endpoint. Default: `client_secret_basic` with a ' +
+      'clientSecret, `none` without. The `client_secret_*` methods need clientId and clientSecret.',
+  })
+  @OptionalField()
+  @IsIn(AUTH_METHODS)
+  authMethod?: AuthMethod;
+
+  @ApiPropertyOptional({
+    maxLength: SCOPES_MAX,
+    example: 'repo read:user',
+    description: 'The granted scopes, space-separated (RFC 6749 §3.3). Metadata: not sent with refreshes.',
+  })
+  @OptionalField()
+  @MaxLength(SCOPES_MAX)
+  @ValidateBy({
+    name: 'isScopeList',
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || SCOPE_LIST.test(value),
+      defaultMessage: () => 'scopes must be space-separated scope tokens (RFC 6749 §3.3)',
+    },
+  })
+  @IsString()
+  scopes?: string;
+}
+
+export class DepositedCredentialDto {
+  @ApiProperty()
+  mcpServerId: string;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
+
+  @ApiProperty({ format: 'date-time' })
+  updatedAt: string;
+}
+
+export class CredentialDto {
+  @ApiProperty()
+  mcpServerId: string;
+
+  @ApiProperty({ format: 'uri' })
+  tokenEndpoint: string;
+
+  @ApiProperty({ type: String, nullable: true })
+  clientId: string | null;
+
+  @ApiProperty({
+    enum: AUTH_METHODS,
+    description: 'The method refreshes use (the default when none was given).',
+  })
+  authMethod: AuthMethod;
+
+  @ApiProperty({ type: String, nullable: true })
+  scopes: string | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  clientSecretExpiresAt: string | null;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
+
+  @ApiProperty({ format: 'date-time' })
+  updatedAt: string;
+}
+
+export class CredentialListDto {
+  @ApiProperty({ type: [CredentialDto], description: 'Metadata only: secrets are never returned.' })
+  credentials: CredentialDto[];
+}

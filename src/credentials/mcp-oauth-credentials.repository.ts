@@ -1,0 +1,220 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { AuthMethod } from 'src/credentials/token-endpoint-client';
+import { preparedQuery } from 'src/database/prepared-query';
+
+export interface NewCredentialRow {
+  userId: string;
+  mcpServerId: string;
+  tokenEndpoint: string;
+  clientId: string | null;
+  authMethod: AuthMethod;
+  scopes: string | null;
+  clientSecretExpiresAt: Date | null;
+  refreshTokenEnc: Buffer;
+  clientSecretEnc: Buffer | null;
+  encKeyVersion: number;
+}
+
+export interface DepositedRow {
+  id: string;
+  mcp_server_id: string;
+  created_at: Date;
+  updated_at: Date;
+  /** False when the deposit replaced the user's credential for this server. */
+  inserted: boolean;
+}
+
+export interface CredentialMetadataRow {
+  mcp_server_id: string;
+  token_endpoint: string;
+  client_id: string | null;
+  auth_method: AuthMethod;
+  scopes: string | null;
+  client_secret_expires_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Everything a refresh needs of a credential, ciphertexts included, and whether its user is disabled. */
+export interface UsableCredentialRow {
+  id: string;
+  user_id: string;
+  mcp_server_id: string;
+  token_endpoint: string;
+  client_id: string | null;
+  auth_method: AuthMethod;
+  scopes: string | null;
+  client_secret_expires_at: Date | null;
+  refresh_token_enc: Buffer;
+  client_secret_enc: Buffer | null;
+  access_token_enc: Buffer | null;
+  access_token_type: string | null;
+  access_token_scope: string | null;
+  access_token_expires_at: Date | null;
+  enc_key_version: number;
+  reauthorization_required_at: Date | null;
+  user_disabled_at: Date | null;
+}
+
+export interface RefreshedValues {
+  refreshTokenEnc: Buffer;
+  clientSecretEnc: Buffer | null;
+  accessTokenEnc: Buffer | null;
+  accessTokenType: string | null;
+  accessTokenScope: string | null;
+  accessTokenExpiresAt: Date | null;
+  encKeyVersion: number;
+}
+
+const USABLE_COLUMNS = `c.id, c.user_id, c.mcp_server_id, c.token_endpoint, c.client_id, c.auth_method, c.scopes,
+  c.client_secret_expires_at, c.refresh_token_enc, c.client_secret_enc, c.access_token_enc, c.access_token_type,
+  c.access_token_scope, c.access_token_expires_at, c.enc_key_version, c.reauthorization_required_at,
+  u.disabled_at AS user_disabled_at`;
+
+/** The most credentials one list answers with. */
+export const LIST_LIMIT = 1000;
+
+/**
+ * Every query on `mcp_oauth_credentials`. Methods that take a `manager` run in the caller's transaction; none
+ * raises a constraint error, so a transaction stays usable.
+ */
+@Injectable()
+export class McpOAuthCredentialsRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  /**
+   * Stores the user's credential for the server, replacing one already there. A replacement starts afresh:
+   * the cached access token and any "reauthorization required" mark are cleared.
+   */
+  async upsert(row: NewCredentialRow, m: EntityManager): Promise<DepositedRow> {
+    const [out] = await m.query<DepositedRow[]>(
+      `INSERT INTO mcp_oauth_credentials (user_id, mcp_server_id, token_endpoint, client_id, auth_method, scopes,
+         client_secret_expires_at, refresh_token_enc, client_secret_enc, enc_key_version)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+       ON CONFLICT (user_id, mcp_server_id) DO UPDATE SET
+         token_endpoint = EXCLUDED.token_endpoint,
+         client_id = EXCLUDED.client_id,
+         auth_method = EXCLUDED.auth_method,
+         scopes = EXCLUDED.scopes,
+         client_secret_expires_at = EXCLUDED.client_secret_expires_at,
+         refresh_token_enc = EXCLUDED.refresh_token_enc,
+         client_secret_enc = EXCLUDED.client_secret_enc,
+         enc_key_version = EXCLUDED.enc_key_version,
+         access_token_enc = NULL,
+         access_token_type = NULL,
+         access_token_scope = NULL,
+         access_token_expires_at = NULL,
+         reauthorization_required_at = NULL,
+         last_refreshed_at = NULL,
+         updated_at = now()
+       RETURNING id, mcp_server_id, created_at, updated_at, (xmax = 0) AS inserted`,
+      [
+        row.userId,
+        row.mcpServerId,
+        row.tokenEndpoint,
+        row.clientId,
+        row.authMethod,
+        row.scopes,
+        row.clientSecretExpiresAt,
+        row.refreshTokenEnc,
+        row.clientSecretEnc,
+        row.encKeyVersion,
+      ],
+    );
+    return out!;
+  }
+
+  /** The user's credentials, metadata only, by server id. */
+  listOwned(userId: string): Promise<CredentialMetadataRow[]> {
+    return this.dataSource.query<CredentialMetadataRow[]>(
+      `SELECT mcp_server_id, token_endpoint, client_id, auth_method, scopes, client_secret_expires_at, created_at,
+              updated_at
+       FROM mcp_oauth_credentials WHERE user_id = $1 ORDER BY mcp_server_id LIMIT $2`,
+      [userId, LIST_LIMIT],
+    );
+  }
+
+  /** Deletes the user's credential for the server; its id, or undefined when there was none. */
+  async deleteOwned(userId: string, mcpServerId: string, m: EntityManager): Promise<string | undefined> {
+    // DELETE … RETURNING comes back as [rows, count] through TypeORM's postgres driver.
+    const [rows] = await m.query<[{ id: string }[], number]>(
+      'DELETE FROM mcp_oauth_credentials WHERE user_id = $1 AND mcp_server_id = $2 RETURNING id',
+      [userId, mcpServerId],
+    );
+    return rows[0]?.id;
+  }
+
+  /** The credential without any lock (the cached-token path; one prepared statement). */
+  async findUsable(userId: string, mcpServerId: string): Promise<UsableCredentialRow | undefined> {
+    const [row] = await preparedQuery<UsableCredentialRow>(
+      this.dataSource,
+      'credentials_find_usable',
+      `SELECT ${USABLE_COLUMNS} FROM mcp_oauth_credentials c JOIN users u ON u.id = c.user_id
+       WHERE c.user_id = $1 AND c.mcp_server_id = $2`,
+      [userId, mcpServerId],
+    );
+    return row;
+  }
+
+  /**
+   * Bounds the caller's transaction: waiting for a row lock ends after `lockWaitMs` (SQLSTATE 55P03), any
+   * statement after `lockWaitMs` plus a second, and the session is ended by PostgreSQL if the transaction
+   * sits idle longer than `idleMs` (a process stalled while holding a credential's lock).
+   */
+  async boundTransaction(m: EntityManager, lockWaitMs: number, idleMs: number): Promise<void> {
+    await m.query(
+      `SELECT set_config('lock_timeout', $1, true), set_config('statement_timeout', $2, true),
+              set_config('idle_in_transaction_session_timeout', $3, true)`,
+      [String(lockWaitMs), String(lockWaitMs + 1000), String(idleMs)],
+    );
+  }
+
+  /**
+   * The credential, its row locked until the transaction ends: concurrent refreshes of one credential, on
+   * any instance, run one after the other, and each sees what the previous one stored.
+   */
+  async lockUsable(
+    userId: string,
+    mcpServerId: string,
+    m: EntityManager,
+  ): Promise<UsableCredentialRow | undefined> {
+    const [row] = await m.query<UsableCredentialRow[]>(
+      `SELECT ${USABLE_COLUMNS} FROM mcp_oauth_credentials c JOIN users u ON u.id = c.user_id
+       WHERE c.user_id = $1 AND c.mcp_server_id = $2 FOR UPDATE OF c`,
+      [userId, mcpServerId],
+    );
+    return row;
+  }
+
+  /** Stores what a refresh produced; every ciphertext of the row is rewritten under `encKeyVersion`. */
+  async storeRefreshed(id: string, v: RefreshedValues, m: EntityManager): Promise<void> {
+    await m.query(
+      `UPDATE mcp_oauth_credentials SET refresh_token_enc = $2, client_secret_enc = $3, access_token_enc = $4,
+         access_token_type = $5, access_token_scope = $6, access_token_expires_at = $7, enc_key_version = $8,
+         last_refreshed_at = now()
+       WHERE id = $1`,
+      [
+        id,
+        v.refreshTokenEnc,
+        v.clientSecretEnc,
+        v.accessTokenEnc,
+        v.accessTokenType,
+        v.accessTokenScope,
+        v.accessTokenExpiresAt,
+        v.encKeyVersion,
+      ],
+    );
+  }
+
+  /** Marks the credential as refused by its server; the cached access token goes with it. */
+  async markReauthorizationRequired(id: string, m: EntityManager): Promise<void> {
+    await m.query(
+      `UPDATE mcp_oauth_credentials SET reauthorization_required_at = now(), access_token_enc = NULL,
+         access_token_type = NULL, access_token_scope = NULL, access_token_expires_at = NULL
+       WHERE id = $1`,
+      [id],
+    );
+  }
+}

@@ -1,0 +1,115 @@
+import { loadSlice } from 'src/config/config-slice';
+import type { Env } from 'src/config/env-reader';
+import { credentialsConfig, DEFAULT_REFRESH_TIMEOUT_MS } from 'src/credentials/credentials.config';
+import { TokenEndpointPolicy } from 'src/credentials/token-endpoint-policy';
+
+const policy = (env: Env): TokenEndpointPolicy => new TokenEndpointPolicy(loadSlice(credentialsConfig, env));
+
+function problems(env: Env): string[] {
+  try {
+    loadSlice(credentialsConfig, env);
+    return [];
+  } catch (err) {
+    return (err as { problems: string[] }).problems;
+  }
+}
+
+describe('credentials configuration', () => {
+  it('defaults to the strict policy in production, and to loopback over http elsewhere', () => {
+    expect(loadSlice(credentialsConfig, { NODE_ENV: 'production' })).toMatchObject({
+      requireHttps: true,
+      allowLoopback: false,
+      refreshTimeoutMs: DEFAULT_REFRESH_TIMEOUT_MS,
+    });
+    expect(loadSlice(credentialsConfig, {})).toMatchObject({ requireHttps: false, allowLoopback: true });
+  });
+
+  it('cannot be loosened in production', () => {
+    expect(
+      problems({
+        NODE_ENV: 'production',
+        CREDENTIALS_REQUIRE_HTTPS: 'false',
+        CREDENTIALS_ALLOW_LOOPBACK: 'true',
+      }),
+    ).toEqual([
+      expect.stringContaining('CREDENTIALS_REQUIRE_HTTPS'),
+      expect.stringContaining('CREDENTIALS_ALLOW_LOOPBACK'),
+    ]);
+  });
+
+  it('normalizes the allowlist as URLs spell hosts, and names the variable for a bad entry', () => {
+    const config = loadSlice(credentialsConfig, {
+      CREDENTIALS_ALLOWED_TOKEN_HOSTS: 'Auth.Internal.Example, 10.0.0.7, ::1, [fd00::1]',
+    });
+    expect([...config.allowedTokenHosts]).toEqual([
+      'auth.internal.example',
+      '10.0.0.7',
+      '[::1]',
+      '[fd00::1]',
+    ]);
+    const bad = problems({
+      CREDENTIALS_ALLOWED_TOKEN_HOSTS: 'ok.example, https://x.example/, y.example:8443',
+    });
+    expect(bad).toHaveLength(2);
+    for (const p of bad) expect(p).toMatch(/^CREDENTIALS_ALLOWED_TOKEN_HOSTS\[\d\]/);
+  });
+
+  it('bounds the refresh timeout and the concurrent refreshes', () => {
+    expect(problems({ CREDENTIALS_REFRESH_TIMEOUT_MS: '10s' })).toEqual([
+      expect.stringContaining('CREDENTIALS_REFRESH_TIMEOUT_MS'),
+    ]);
+    expect(problems({ CREDENTIALS_REFRESH_TIMEOUT_MS: '600000' })).toHaveLength(1);
+    expect(problems({ CREDENTIALS_MAX_CONCURRENT_REFRESHES: '0' })).toEqual([
+      expect.stringContaining('CREDENTIALS_MAX_CONCURRENT_REFRESHES'),
+    ]);
+    expect(loadSlice(credentialsConfig, { CREDENTIALS_REFRESH_TIMEOUT_MS: '500' }).refreshTimeoutMs).toBe(
+      500,
+    );
+  });
+});
+
+describe('TokenEndpointPolicy', () => {
+  const strict = policy({ NODE_ENV: 'production' });
+  const development = policy({});
+
+  it('refuses non-https endpoints when https is required', () => {
+    expect(strict.refuseUrl('http://auth.example.com/token')).toMatch(/https/);
+    expect(strict.refuseUrl('https://auth.example.com/token')).toBeUndefined();
+    expect(development.refuseUrl('http://auth.example.com/token')).toBeUndefined();
+    expect(development.refuseUrl('ftp://auth.example.com/token')).toMatch(/http/);
+    expect(development.refuseUrl('not a url')).toMatch(/URL/);
+    expect(development.refuseUrl('https://user:pw@auth.example.com/token')).toMatch(/credentials/);
+  });
+
+  it.each([
+    'https://127.0.0.1/token',
+    'https://[::1]/token',
+    'https://10.0.0.1/token',
+    'https://169.254.169.254/latest/meta-data',
+    'https://[::ffff:169.254.169.254]/token',
+    'https://[64:ff9b::a9fe:a9fe]/token',
+    'https://0.0.0.0/token',
+    'https://0x7f.1/token',
+    'https://2130706433/token',
+    'https://[fd00::1]/token',
+    'https://100.64.1.1/token',
+  ])('refuses the literal address of %s in production', (url) => {
+    expect(strict.refuseUrl(url)).toMatch(/address/);
+  });
+
+  it('allows loopback only where the policy says, and an allowlisted host anywhere', () => {
+    expect(development.refuseUrl('http://127.0.0.1:8080/token')).toBeUndefined();
+    expect(development.refuseUrl('http://10.0.0.1/token')).toMatch(/private/);
+    expect(development.refuseAddress('auth.test', '::1')).toBeUndefined();
+    expect(strict.refuseAddress('auth.test', '127.0.0.1')).toMatch(/loopback/);
+    const allowing = policy({
+      NODE_ENV: 'production',
+      CREDENTIALS_ALLOWED_TOKEN_HOSTS: 'auth.corp.example,10.0.0.1',
+    });
+    expect(allowing.refuseAddress('auth.corp.example', '10.9.9.9')).toBeUndefined();
+    expect(allowing.refuseAddress('AUTH.corp.example', '10.9.9.9')).toBeUndefined();
+    expect(allowing.refuseUrl('https://10.0.0.1/token')).toBeUndefined();
+    expect(allowing.refuseUrl('http://10.0.0.1/token')).toMatch(/https/);
+    expect(allowing.refuseAddress('other.example', '10.9.9.9')).toMatch(/private/);
+  });
+});
