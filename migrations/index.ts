@@ -1,9 +1,11 @@
 import type { MigrationInterface } from 'typeorm';
 import { InitialSchema1795419051625 } from 'migrations/1795419051625-InitialSchema';
 import { UniqueApiKeyHash1795419499683 } from 'migrations/1795419499683-UniqueApiKeyHash';
+import { AddOAuthSessions1796151589411 } from 'migrations/1796151589411-AddOAuthSessions';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
   InitialSchema1795419051625,
   UniqueApiKeyHash1795419499683,
+  AddOAuthSessions1796151589411,
 ];
