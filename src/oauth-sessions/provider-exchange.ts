@@ -1,3 +1,5 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { OAuthFailureReason } from 'src/oauth-sessions/oauth-sessions.errors';
 
 /** The most of the provider's answer that is read; a bigger one is refused, whatever it holds. */
@@ -12,61 +14,82 @@ export type ExchangeResult =
 
 /**
  * The token-callback protocol's exchange: `POST <apiBase>/v1/api-key` with `Authorization: Bearer <token>`,
- * answering `{"api_key": "..."}`. Bounded in time (the whole exchange, body included) and in size; redirects
- * are not followed (the token would travel to wherever they point). Never throws: every failure is a reason
- * code, and nothing the provider sent back is kept but the key.
+ * answering `{"api_key": "..."}`. Bounded in time (one deadline for connecting, the answer and its body) and
+ * in size (reading stops past the bound). Redirects are not followed: the token would travel to wherever
+ * they point. Each exchange has a connection of its own (no keep-alive pool): exchanges are rare, and a
+ * pooled connection the provider has just closed would fail a request that cannot be retried. Never throws:
+ * every failure is a reason code, and nothing the provider sent is kept but the key.
  */
-export async function exchangeProviderToken(
+export function exchangeProviderToken(
   apiBase: string,
   token: string,
   timeoutMs: number,
 ): Promise<ExchangeResult> {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), timeoutMs);
-  try {
-    const res = await fetch(`${apiBase}/v1/api-key`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
-      redirect: 'manual',
-      signal: controller.signal,
-    });
-    if (res.status < 200 || res.status > 299) {
-      await res.body?.cancel().catch(() => undefined);
-      return { ok: false, reason: OAuthFailureReason.ProviderRejected, httpStatus: res.status };
-    }
-    const body = await readBounded(res, EXCHANGE_MAX_RESPONSE_BYTES);
-    const apiKey = body === undefined ? undefined : parseApiKey(body);
-    return apiKey === undefined
-      ? { ok: false, reason: OAuthFailureReason.ProviderInvalidResponse, httpStatus: res.status }
-      : { ok: true, apiKey };
-  } catch {
-    return {
-      ok: false,
-      reason: controller.signal.aborted
-        ? OAuthFailureReason.ProviderTimeout
-        : OAuthFailureReason.ProviderUnreachable,
+  return new Promise((resolve) => {
+    let settled = false;
+    let req: ReturnType<typeof httpRequest> | undefined;
+    const finish = (result: ExchangeResult): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req?.destroy();
+      resolve(result);
     };
-  } finally {
-    clearTimeout(timer);
-  }
-}
+    const unreachable = (): void => finish({ ok: false, reason: OAuthFailureReason.ProviderUnreachable });
+    const timer = setTimeout(
+      () => finish({ ok: false, reason: OAuthFailureReason.ProviderTimeout }),
+      timeoutMs,
+    );
 
-/** The body, or undefined when it is (or declares to be) bigger than `max` bytes; stops reading there. */
-async function readBounded(res: Response, max: number): Promise<Buffer | undefined> {
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (declared > max || !res.body) {
-    await res.body?.cancel().catch(() => undefined);
-    return res.body ? undefined : Buffer.alloc(0);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  // Leaving the loop early cancels the stream: the rest of an oversized body is never read.
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > max) return undefined;
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks);
+    const onResponse = (res: IncomingMessage): void => {
+      const status = res.statusCode ?? 0;
+      const invalid = (): void =>
+        finish({ ok: false, reason: OAuthFailureReason.ProviderInvalidResponse, httpStatus: status });
+      if (status < 200 || status > 299) {
+        finish({ ok: false, reason: OAuthFailureReason.ProviderRejected, httpStatus: status });
+        return;
+      }
+      if (Number(res.headers['content-length']) > EXCHANGE_MAX_RESPONSE_BYTES) {
+        invalid();
+        return;
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > EXCHANGE_MAX_RESPONSE_BYTES) invalid();
+        else chunks.push(chunk);
+      });
+      res.on('end', () => {
+        const apiKey = parseApiKey(Buffer.concat(chunks));
+        if (apiKey === undefined) invalid();
+        else finish({ ok: true, apiKey });
+      });
+      // A body cut short (the connection dropped mid-answer).
+      res.on('error', unreachable);
+      res.on('close', unreachable);
+    };
+
+    try {
+      const url = new URL(`${apiBase}/v1/api-key`);
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      req = send(
+        url,
+        {
+          method: 'POST',
+          agent: false,
+          headers: { authorization: `Bearer ${token}`, accept: 'application/json', 'content-length': '0' },
+        },
+        onResponse,
+      );
+    } catch {
+      // A URL or header Node refuses (the token is checked before, so this is a misconfigured apiBase).
+      unreachable();
+      return;
+    }
+    req.on('error', unreachable);
+    req.end();
+  });
 }
 
 /** `api_key` of a JSON object, when it is a plausible key; undefined for anything else. */
