@@ -150,6 +150,9 @@ describe('provider OAuth handoff', () => {
       expect(page.status).toBe(200);
       expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
       expect(page.headers['cache-control']).toBe('no-store');
+      // The URL holds the token and the state: no Referer carries it anywhere.
+      expect(page.headers['referrer-policy']).toBe('no-referrer');
+      expect(page.headers['x-content-type-options']).toBe('nosniff');
       expect(page.text).toContain('Signed in to Acme Billing');
       expect(page.text).toContain('window.close()');
       // The exchange: once, with the provider's token as a bearer.
