@@ -64,7 +64,7 @@ describe('the callback page', () => {
     [CallbackOutcome.MissingToken, 400, 'start linking the provider again'],
     [CallbackOutcome.UserDisabled, 403, 'administrator'],
     [CallbackOutcome.ExchangeFailed, 502, 'try again later'],
-    [CallbackOutcome.EncryptionUnavailable, 503, 'Reload this page'],
+    [CallbackOutcome.Unavailable, 503, 'Reload this page'],
     [CallbackOutcome.Internal, 500, 'start linking the provider again'],
   ])('answers %s with %i and says what to do', (outcome, status, advice) => {
     const page = renderCallbackPage(outcome, 'Acme', 'req-42');

@@ -54,8 +54,11 @@ export enum CallbackOutcome {
   MissingToken = 'missing_token',
   UserDisabled = 'user_disabled',
   ExchangeFailed = 'exchange_failed',
-  /** No encryption key on this instance: nothing was claimed, the same link works once one is configured. */
-  EncryptionUnavailable = 'encryption_unavailable',
+  /**
+   * Nothing was claimed (no encryption key on this instance, or the database failed before the claim): the
+   * same link works once the problem is gone.
+   */
+  Unavailable = 'unavailable',
   Internal = 'internal_error',
 }
 
@@ -121,11 +124,11 @@ export function callbackPageText(outcome: CallbackOutcome, provider: string): Ca
         message: `You signed in, but ${provider} did not hand over your API key.`,
         next: `${START_AGAIN} If it keeps failing, ${provider} may be having trouble; try again later.`,
       };
-    case CallbackOutcome.EncryptionUnavailable:
+    case CallbackOutcome.Unavailable:
       return {
         status: 503,
         title: 'Temporarily unavailable',
-        message: 'keysmith cannot store provider keys right now.',
+        message: 'keysmith cannot complete the sign-in right now. Nothing was used up.',
         next: 'Reload this page in a few minutes. If it keeps failing, contact your administrator.',
       };
     case CallbackOutcome.Internal:

@@ -148,6 +148,23 @@ describe('OAuthSessionsService.callback', () => {
     expect(page.status).toBe(503);
   });
 
+  it('answers a database failure before the claim with the 503 page: nothing was used up', async () => {
+    const sessions = {
+      claim: jest.fn(async () => {
+        throw new Error('connection terminated');
+      }),
+    };
+    const page = await service({ sessions, encryption: { available: true } }).callback(
+      'acme',
+      STATE,
+      'tok',
+      ctx,
+    );
+    expect(page.status).toBe(503);
+    expect(page.html).toContain('Nothing was used up');
+    expect(exchange).not.toHaveBeenCalled();
+  });
+
   describe('a state that claims nothing', () => {
     const byState = (row: Partial<SessionByState>): SessionByState => ({
       id: 's1',

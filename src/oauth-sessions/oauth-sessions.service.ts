@@ -114,8 +114,9 @@ export class OAuthSessionsService {
   }
 
   /**
-   * The provider's redirect. Never throws: every outcome is a page. The user is the session's; nothing in the
-   * query but `state` and `token` is read, and neither is logged, audited or echoed.
+   * The provider's redirect. Never throws: every outcome is a page, a database failure before the claim
+   * included (503, nothing used up). The user is the session's; nothing in the query but `state` and `token`
+   * is read, and neither is logged, audited or echoed.
    */
   async callback(
     slug: string,
@@ -128,13 +129,20 @@ export class OAuthSessionsService {
     const state = typeof stateParam === 'string' && STATE_FORMAT.test(stateParam) ? stateParam : undefined;
     if (!state) return page(CallbackOutcome.UnknownState);
     // Nothing is claimed without a key to store the result under: the same link works once one is set.
-    if (!this.encryption.available) return page(CallbackOutcome.EncryptionUnavailable);
+    if (!this.encryption.available) return page(CallbackOutcome.Unavailable);
     const stateHash = sha256(state);
 
-    const claimed = await this.sessions.claim(stateHash, slug);
-    if (!claimed) {
-      const { outcome, provider } = await this.whyNotClaimed(stateHash, slug, ctx);
-      return page(outcome, provider);
+    let claimed: ClaimedSession | undefined;
+    try {
+      claimed = await this.sessions.claim(stateHash, slug);
+      if (!claimed) {
+        const { outcome, provider } = await this.whyNotClaimed(stateHash, slug, ctx);
+        return page(outcome, provider);
+      }
+    } catch (err) {
+      // Nothing was consumed (or only an expiry recorded): the same link can be tried again.
+      this.logger.error({ err }, 'provider callback failed before claiming a session');
+      return page(CallbackOutcome.Unavailable);
     }
     const provider = claimed.provider_name;
     try {
