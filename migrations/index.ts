@@ -1,11 +1,13 @@
 import type { MigrationInterface } from 'typeorm';
 import { InitialSchema1795419051625 } from 'migrations/1795419051625-InitialSchema';
 import { UniqueApiKeyHash1795419499683 } from 'migrations/1795419499683-UniqueApiKeyHash';
+import { AddOAuthSessions1796151589411 } from 'migrations/1796151589411-AddOAuthSessions';
 import { AddMcpOAuthCredentials1796151607278 } from 'migrations/1796151607278-AddMcpOAuthCredentials';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
   InitialSchema1795419051625,
   UniqueApiKeyHash1795419499683,
+  AddOAuthSessions1796151589411,
   AddMcpOAuthCredentials1796151607278,
 ];

@@ -20,6 +20,7 @@ import { HttpExceptionFilter } from 'src/errors/http-exception.filter';
 import { HealthModule } from 'src/health/health.module';
 import { LoggingModule } from 'src/logging/logging.module';
 import { MetricsModule } from 'src/metrics/metrics.module';
+import { OAuthSessionsModule } from 'src/oauth-sessions/oauth-sessions.module';
 import { OrgTokensModule } from 'src/org-tokens/org-tokens.module';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { ProjectsModule } from 'src/projects/projects.module';
@@ -71,6 +72,7 @@ export class AppModule {
         ApiKeysModule,
         ApiKeyResolutionModule,
         CredentialsModule,
+        OAuthSessionsModule,
       ],
       providers: [
         // Guards run in this order: the per-IP limits count every request, authenticated or not (brute force

@@ -67,4 +67,11 @@ export class BillingProvidersService implements OnModuleInit {
       .getRepository(BillingProvider)
       .findOneBy({ id, enabled: true });
   }
+
+  /** The enabled provider with `slug`, or null (unknown and disabled look the same). */
+  findEnabledBySlug(slug: string, manager?: EntityManager): Promise<BillingProvider | null> {
+    return (manager ?? this.dataSource.manager)
+      .getRepository(BillingProvider)
+      .findOneBy({ slug, enabled: true });
+  }
 }

@@ -1,4 +1,6 @@
 import request from 'supertest';
+import { rateLimitVariable } from 'src/rate-limit/rate-limit.config';
+import { rateLimitPolicies } from 'src/rate-limit/rate-limit-policy';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { TestIssuer } from 'test/helpers/issuer';
@@ -30,8 +32,18 @@ describe('every route', () => {
     db = await createTestDatabase();
     session = await TestIssuer.start(SESSION_AUDIENCE);
     m2m = await TestIssuer.start(M2M_AUDIENCE);
-    // ADMIN_TOKEN set: bootstrap is closed, so the admin routes are closed too.
-    t = await startTestApp(db, { ...internalEnv(m2m, session), ADMIN_TOKEN: 'a'.repeat(40) });
+    // ADMIN_TOKEN set: bootstrap is closed, so the admin routes are closed too. Per-IP limits count before
+    // authentication, so a tight one (oauth-start: 5 a minute) would answer 429 here before the 401 under test.
+    const roomyIpLimits = Object.fromEntries(
+      rateLimitPolicies()
+        .filter((p) => p.per === 'ip')
+        .map((p) => [rateLimitVariable(p), '100000/60s']),
+    );
+    t = await startTestApp(db, {
+      ...internalEnv(m2m, session),
+      ADMIN_TOKEN: 'a'.repeat(40),
+      ...roomyIpLimits,
+    });
     routes = controllerRoutes(t);
   });
 

@@ -1,0 +1,205 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { OAuthSessionStatus } from 'src/oauth-sessions/oauth-session.entity';
+
+/** Statuses in which a session still holds, or may still receive, a provider key. */
+const LIVE = ['pending', 'exchanging', 'complete'];
+
+/** A session a callback has claimed (pending → exchanging), with what the exchange needs. */
+export interface ClaimedSession {
+  id: string;
+  user_id: string;
+  provider_id: string;
+  provider_name: string;
+  api_base: string;
+}
+
+/** What a callback that could not claim a session reads to say why. */
+export interface SessionByState {
+  id: string;
+  user_id: string;
+  provider_id: string;
+  status: OAuthSessionStatus;
+  /** Past its expiry (by the database's clock). */
+  expired: boolean;
+  provider_slug: string;
+  provider_name: string;
+  provider_enabled: boolean;
+  user_disabled: boolean;
+}
+
+/** A session as its user's poll sees it. */
+export interface OwnedSession {
+  id: string;
+  status: OAuthSessionStatus;
+  failure_reason: string | null;
+  expired: boolean;
+  provider_id: string;
+}
+
+export interface RedeemedKey {
+  provider_key: Buffer;
+  enc_key_version: number;
+}
+
+/**
+ * Every query on `oauth_sessions`. State changes are single conditional UPDATEs: whichever request's UPDATE
+ * matches first wins, the others match nothing. Methods that take a `manager` run in the caller's transaction.
+ */
+@Injectable()
+export class OAuthSessionsRepository {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  async insert(
+    row: { userId: string; providerId: string; stateHash: string; ttlSeconds: number },
+    m: EntityManager,
+  ): Promise<{ id: string; expires_at: Date }> {
+    const [inserted] = await m.query<{ id: string; expires_at: Date }[]>(
+      `INSERT INTO oauth_sessions (user_id, billing_provider_id, state_hash, expires_at)
+       VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+       RETURNING id, expires_at`,
+      [row.userId, row.providerId, row.stateHash, row.ttlSeconds],
+    );
+    return inserted!;
+  }
+
+  /**
+   * Claims the pending, unexpired session of `stateHash` for one callback (pending → exchanging), when it
+   * belongs to the enabled provider `slug` and its user is not disabled. Two callbacks with the same state:
+   * the second waits for the first's row lock, then no longer matches.
+   */
+  async claim(stateHash: string, slug: string): Promise<ClaimedSession | undefined> {
+    const [rows] = await this.dataSource.query<[ClaimedSession[], number]>(
+      `UPDATE oauth_sessions s SET status = 'exchanging'
+         FROM billing_providers p, users u
+        WHERE s.state_hash = $1 AND s.status = 'pending' AND s.expires_at > now()
+          AND p.id = s.billing_provider_id AND p.slug = $2 AND p.enabled
+          AND u.id = s.user_id AND u.disabled_at IS NULL
+       RETURNING s.id, s.user_id, p.id AS provider_id, p.name AS provider_name, p.api_base`,
+      [stateHash, slug],
+    );
+    return rows[0];
+  }
+
+  async findByState(stateHash: string): Promise<SessionByState | undefined> {
+    const rows = await this.dataSource.query<SessionByState[]>(
+      `SELECT s.id, s.user_id, s.billing_provider_id AS provider_id, s.status, s.expires_at <= now() AS expired,
+              p.slug AS provider_slug, p.name AS provider_name, p.enabled AS provider_enabled,
+              u.disabled_at IS NOT NULL AS user_disabled
+         FROM oauth_sessions s
+         JOIN billing_providers p ON p.id = s.billing_provider_id
+         JOIN users u ON u.id = s.user_id
+        WHERE s.state_hash = $1`,
+      [stateHash],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Completes a claimed session with its encrypted key, unless it expired meanwhile. True when it did.
+   */
+  async complete(
+    id: string,
+    key: { ciphertext: Buffer; keyVersion: number },
+    m: EntityManager,
+  ): Promise<boolean> {
+    const [rows] = await m.query<[unknown[], number]>(
+      `UPDATE oauth_sessions
+          SET status = 'complete', provider_key = $2, enc_key_version = $3, completed_at = now()
+        WHERE id = $1 AND status = 'exchanging' AND expires_at > now()
+       RETURNING id`,
+      [id, key.ciphertext, key.keyVersion],
+    );
+    return rows.length > 0;
+  }
+
+  /** Fails the session (erasing any key) if it is still in one of `from`; true when it did. */
+  async fail(
+    id: string,
+    from: readonly OAuthSessionStatus[],
+    reason: string,
+    m: EntityManager = this.dataSource.manager,
+  ): Promise<boolean> {
+    const [rows] = await m.query<[unknown[], number]>(
+      `UPDATE oauth_sessions
+          SET status = 'failed', failure_reason = $3, provider_key = NULL, enc_key_version = NULL
+        WHERE id = $1 AND status = ANY($2::text[])
+       RETURNING id`,
+      [id, from, reason],
+    );
+    return rows.length > 0;
+  }
+
+  /** Marks the session expired (erasing any key) if it is live and past its expiry. */
+  async expire(id: string): Promise<void> {
+    await this.dataSource.query(
+      `UPDATE oauth_sessions SET status = 'expired', provider_key = NULL, enc_key_version = NULL
+        WHERE id = $1 AND status = ANY($2::text[]) AND expires_at <= now()`,
+      [id, LIVE],
+    );
+  }
+
+  /** The session `id` of `userId` for the provider `slug`; undefined for anyone else's or none. */
+  async findOwned(id: string, userId: string, slug: string): Promise<OwnedSession | undefined> {
+    const rows = await this.dataSource.query<OwnedSession[]>(
+      `SELECT s.id, s.status, s.failure_reason, s.expires_at <= now() AS expired,
+              s.billing_provider_id AS provider_id
+         FROM oauth_sessions s
+         JOIN billing_providers p ON p.id = s.billing_provider_id
+        WHERE s.id = $1 AND s.user_id = $2 AND p.slug = $3`,
+      [id, userId, slug],
+    );
+    return rows[0];
+  }
+
+  /**
+   * The redeem: one UPDATE that marks the complete, unexpired session redeemed and erases its key, returning
+   * the ciphertext it held. RETURNING gives the new row, whose key is now NULL, so the old values come from a
+   * self-join on the row locked FOR UPDATE. A concurrent redeem waits for that lock, then finds the session
+   * redeemed and matches nothing: exactly one caller gets the key.
+   */
+  async redeem(id: string, userId: string, m: EntityManager): Promise<RedeemedKey | undefined> {
+    const [rows] = await m.query<[RedeemedKey[], number]>(
+      `UPDATE oauth_sessions s
+          SET status = 'redeemed', redeemed_at = now(), provider_key = NULL, enc_key_version = NULL
+         FROM (SELECT id, provider_key, enc_key_version FROM oauth_sessions
+                WHERE id = $1 AND user_id = $2 FOR UPDATE) old
+        WHERE s.id = old.id AND s.status = 'complete' AND s.redeemed_at IS NULL AND s.expires_at > now()
+       RETURNING old.provider_key, old.enc_key_version`,
+      [id, userId],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Takes the purge lock for the caller's transaction, without waiting: false when another instance holds
+   * it (that one is purging).
+   */
+  async tryPurgeLock(lockKey: number, m: EntityManager): Promise<boolean> {
+    const [row] = await m.query<{ locked: boolean }[]>('SELECT pg_try_advisory_xact_lock($1) AS locked', [
+      lockKey,
+    ]);
+    return row?.locked === true;
+  }
+
+  /** Marks every live session past its expiry expired, erasing any key it held; how many. */
+  async expireAll(m: EntityManager): Promise<number> {
+    const [, count] = await m.query<[unknown[], number]>(
+      `UPDATE oauth_sessions SET status = 'expired', provider_key = NULL, enc_key_version = NULL
+        WHERE status = ANY($1::text[]) AND expires_at <= now()`,
+      [LIVE],
+    );
+    return count;
+  }
+
+  /** Deletes up to `limit` sessions that expired more than `retentionSeconds` ago; how many. */
+  async deleteExpiredBefore(retentionSeconds: number, limit: number, m: EntityManager): Promise<number> {
+    const [, count] = await m.query<[unknown[], number]>(
+      `DELETE FROM oauth_sessions WHERE id IN (
+         SELECT id FROM oauth_sessions WHERE expires_at <= now() - make_interval(secs => $1) LIMIT $2)`,
+      [retentionSeconds, limit],
+    );
+    return count;
+  }
+}

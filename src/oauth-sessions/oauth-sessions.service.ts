@@ -1,0 +1,353 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { createHash, randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { AuditService, type AuditContext } from 'src/audit/audit.service';
+import type { SessionPrincipal } from 'src/auth/principal';
+import { BillingProvidersService } from 'src/billing-providers/billing-providers.service';
+import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
+import { DecryptionFailedError, encryptionKeyMissing } from 'src/crypto/encryption/encryption.errors';
+import { EncryptionService } from 'src/crypto/encryption/encryption.service';
+import { iso } from 'src/http/iso';
+import { buildAuthUrl, callbackUrl } from 'src/oauth-sessions/auth-url';
+import { renderCallbackPage, type CallbackPage } from 'src/oauth-sessions/callback-page';
+import type {
+  OAuthSessionResultDto,
+  StartOAuthSessionResponseDto,
+} from 'src/oauth-sessions/dto/oauth-session.dto';
+import type { OAuthSessionStatus } from 'src/oauth-sessions/oauth-session.entity';
+import { OAuthSessionsAudit } from 'src/oauth-sessions/oauth-sessions.audit';
+import { oauthSessionsConfig, type OAuthSessionsConfig } from 'src/oauth-sessions/oauth-sessions.config';
+import { providerKeyField } from 'src/oauth-sessions/oauth-sessions.encrypted-table';
+import {
+  CallbackOutcome,
+  OAuthFailureReason,
+  oauthSessionsError,
+  OAuthSessionsErrorCode,
+} from 'src/oauth-sessions/oauth-sessions.errors';
+import {
+  OAuthSessionsRepository,
+  type ClaimedSession,
+  type OwnedSession,
+} from 'src/oauth-sessions/oauth-sessions.repository';
+import { exchangeProviderToken } from 'src/oauth-sessions/provider-exchange';
+import type { User } from 'src/users/user.entity';
+import { UsersService } from 'src/users/users.service';
+
+/** 32 random bytes, base64url: 256 bits, 43 characters. */
+const STATE_BYTES = 32;
+const STATE_FORMAT = /^[A-Za-z0-9_-]{43}$/;
+/** A bearer token as a provider may send it: visible ASCII, bounded. Anything else is no token. */
+const TOKEN_FORMAT = /^[\x21-\x7e]{1,4096}$/;
+/** Billing provider slugs (BILLING_PROVIDERS): anything else names no provider. */
+const SLUG_FORMAT = /^[a-z0-9][a-z0-9-]{0,62}$/;
+const TARGET = 'oauth_session';
+
+const sha256 = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
+
+/**
+ * The provider login handoff. Start: a session row with the hash of a random state. Callback: the state
+ * claims the session (pending → exchanging) in one UPDATE, so only one callback ever calls the provider;
+ * the provider's token is exchanged for its API key, which is encrypted and stored by another conditional
+ * UPDATE (exchanging → complete). Result: the session's own user polls; one atomic UPDATE hands the key to
+ * exactly one poll and erases it. Every step is a database state change, so any instance serves any step.
+ */
+@Injectable()
+export class OAuthSessionsService {
+  private readonly logger = new Logger('OAuthSessions');
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(oauthSessionsConfig.KEY) private readonly config: OAuthSessionsConfig,
+    @Inject(APP_CONFIG) private readonly app: AppConfig,
+    private readonly sessions: OAuthSessionsRepository,
+    private readonly users: UsersService,
+    private readonly providers: BillingProvidersService,
+    private readonly encryption: EncryptionService,
+    private readonly audit: AuditService,
+  ) {}
+
+  async start(
+    principal: SessionPrincipal,
+    slug: string,
+    ctx: AuditContext,
+  ): Promise<StartOAuthSessionResponseDto> {
+    const provider = SLUG_FORMAT.test(slug) ? await this.providers.findEnabledBySlug(slug) : null;
+    if (!provider) throw oauthSessionsError(OAuthSessionsErrorCode.ProviderNotFound);
+    // Refused before anything is written: a session whose key could not be stored would only fail later.
+    if (!this.encryption.available) throw encryptionKeyMissing();
+    const user = await this.activeUser(principal);
+
+    const state = randomBytes(STATE_BYTES).toString('base64url');
+    const session = await this.dataSource.transaction(async (m) => {
+      const row = await this.sessions.insert(
+        {
+          userId: user.id,
+          providerId: provider.id,
+          stateHash: sha256(state),
+          ttlSeconds: this.config.ttlSeconds,
+        },
+        m,
+      );
+      await this.audit.record(
+        ctx,
+        {
+          action: OAuthSessionsAudit.Start,
+          targetType: TARGET,
+          targetId: row.id,
+          metadata: { userId: user.id, billingProviderId: provider.id, provider: provider.slug },
+        },
+        m,
+      );
+      return row;
+    });
+    return {
+      loginSessionId: session.id,
+      authUrl: buildAuthUrl(
+        provider.authUrl,
+        state,
+        callbackUrl(this.app.oauthCallbackOrigin, provider.slug),
+      ),
+      expiresAt: iso(session.expires_at),
+      pollIntervalSeconds: this.config.pollIntervalSeconds,
+    };
+  }
+
+  /**
+   * The provider's redirect. Never throws: every outcome is a page, a database failure before the claim
+   * included (503, nothing used up). The user is the session's; nothing in the query but `state` and `token`
+   * is read, and neither is logged, audited or echoed.
+   */
+  async callback(
+    slug: string,
+    stateParam: unknown,
+    tokenParam: unknown,
+    ctx: AuditContext,
+  ): Promise<CallbackPage> {
+    const page = (outcome: CallbackOutcome, provider = slug.slice(0, 63) || 'the provider'): CallbackPage =>
+      renderCallbackPage(outcome, provider, ctx.requestId);
+    const state = typeof stateParam === 'string' && STATE_FORMAT.test(stateParam) ? stateParam : undefined;
+    if (!state) return page(CallbackOutcome.UnknownState);
+    // Nothing is claimed without a key to store the result under: the same link works once one is set.
+    if (!this.encryption.available) return page(CallbackOutcome.Unavailable);
+    const stateHash = sha256(state);
+
+    let claimed: ClaimedSession | undefined;
+    try {
+      claimed = await this.sessions.claim(stateHash, slug);
+      if (!claimed) {
+        const { outcome, provider } = await this.whyNotClaimed(stateHash, slug, ctx);
+        return page(outcome, provider);
+      }
+    } catch (err) {
+      // Nothing was consumed (or only an expiry recorded): the same link can be tried again.
+      this.logger.error({ err }, 'provider callback failed before claiming a session');
+      return page(CallbackOutcome.Unavailable);
+    }
+    const provider = claimed.provider_name;
+    try {
+      const token = typeof tokenParam === 'string' && TOKEN_FORMAT.test(tokenParam) ? tokenParam : undefined;
+      if (!token) {
+        await this.failClaimed(claimed, OAuthFailureReason.MissingToken, ctx);
+        return page(CallbackOutcome.MissingToken, provider);
+      }
+      const exchanged = await exchangeProviderToken(claimed.api_base, token, this.config.exchangeTimeoutMs);
+      if (!exchanged.ok) {
+        this.logger.warn(
+          {
+            sessionId: claimed.id,
+            billingProviderId: claimed.provider_id,
+            reason: exchanged.reason,
+            httpStatus: exchanged.httpStatus,
+          },
+          'provider exchange failed',
+        );
+        await this.failClaimed(claimed, exchanged.reason, ctx, { httpStatus: exchanged.httpStatus ?? null });
+        return page(CallbackOutcome.ExchangeFailed, provider);
+      }
+      const encrypted = this.encryption.encrypt(
+        exchanged.apiKey,
+        providerKeyField({ id: claimed.id, userId: claimed.user_id }),
+      );
+      const completed = await this.dataSource.transaction(async (m) => {
+        if (!(await this.sessions.complete(claimed.id, encrypted, m))) return false;
+        await this.audit.record(
+          ctx,
+          {
+            action: OAuthSessionsAudit.Complete,
+            targetType: TARGET,
+            targetId: claimed.id,
+            metadata: { userId: claimed.user_id, billingProviderId: claimed.provider_id },
+          },
+          m,
+        );
+        return true;
+      });
+      if (!completed) {
+        // It expired while the provider answered: nothing outlives the session's expiry, its key included.
+        await this.sessions.expire(claimed.id);
+        return page(CallbackOutcome.Expired, provider);
+      }
+      return page(CallbackOutcome.Success, provider);
+    } catch (err) {
+      this.logger.error(
+        { err, sessionId: claimed.id },
+        'provider callback failed after claiming the session',
+      );
+      await this.sessions
+        .fail(claimed.id, ['exchanging'], OAuthFailureReason.Internal)
+        .catch(() => undefined);
+      return page(CallbackOutcome.Internal, provider);
+    }
+  }
+
+  /**
+   * The session's own user's poll. `complete` carries the key to exactly one poll; the key is erased in the
+   * same statement. Another user's session, or one of another provider, is 404 like a missing one.
+   */
+  async result(
+    principal: SessionPrincipal,
+    slug: string,
+    loginSessionId: string,
+    ctx: AuditContext,
+  ): Promise<OAuthSessionResultDto> {
+    const user = await this.activeUser(principal);
+    const found = await this.sessions.findOwned(loginSessionId, user.id, slug);
+    if (!found) throw oauthSessionsError(OAuthSessionsErrorCode.SessionNotFound);
+    if (found.status === 'complete' && !found.expired) {
+      const apiKey = await this.redeem(found, user.id, ctx);
+      if (apiKey !== undefined) return { status: 'complete', apiKey };
+      // Another poll redeemed it (or it expired) meanwhile: say what it is now.
+      const now = await this.sessions.findOwned(loginSessionId, user.id, slug);
+      if (!now) throw oauthSessionsError(OAuthSessionsErrorCode.SessionNotFound);
+      return this.view(now);
+    }
+    return this.view(found);
+  }
+
+  private async view(s: OwnedSession): Promise<OAuthSessionResultDto> {
+    const live: OAuthSessionStatus[] = ['pending', 'exchanging', 'complete'];
+    if (live.includes(s.status) && s.expired) {
+      await this.sessions.expire(s.id);
+      return { status: 'expired' };
+    }
+    switch (s.status) {
+      // `complete` here was not redeemed by this poll: a redemption under way rolled back. Poll again.
+      case 'pending':
+      case 'exchanging':
+      case 'complete':
+        return { status: 'pending' };
+      case 'redeemed':
+        return { status: 'redeemed' };
+      case 'expired':
+        return { status: 'expired' };
+      case 'failed':
+        return { status: 'failed', reason: s.failure_reason ?? OAuthFailureReason.Internal };
+    }
+  }
+
+  /**
+   * Redeems in a transaction with the decryption: if the key cannot be decrypted (its key version is not
+   * configured here), the redemption rolls back and the key stays for a poll that can. A ciphertext that
+   * fails authentication is beyond recovery: the session fails, and this poll gets the generic 500.
+   */
+  private async redeem(s: OwnedSession, userId: string, ctx: AuditContext): Promise<string | undefined> {
+    if (!this.encryption.available) throw encryptionKeyMissing();
+    try {
+      return await this.dataSource.transaction(async (m) => {
+        const stored = await this.sessions.redeem(s.id, userId, m);
+        if (!stored) return undefined;
+        const apiKey = this.encryption.decrypt(
+          stored.provider_key,
+          stored.enc_key_version,
+          providerKeyField({ id: s.id, userId }),
+        );
+        await this.audit.record(
+          ctx,
+          {
+            action: OAuthSessionsAudit.Redeem,
+            targetType: TARGET,
+            targetId: s.id,
+            metadata: { userId, billingProviderId: s.provider_id },
+          },
+          m,
+        );
+        return apiKey;
+      });
+    } catch (err) {
+      if (err instanceof DecryptionFailedError)
+        await this.sessions.fail(s.id, ['complete'], OAuthFailureReason.Internal).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Why a callback's state claimed nothing, marking an expired session expired on the way. */
+  private async whyNotClaimed(
+    stateHash: string,
+    slug: string,
+    ctx: AuditContext,
+  ): Promise<{ outcome: CallbackOutcome; provider?: string }> {
+    const s = await this.sessions.findByState(stateHash);
+    // Another provider's state looks exactly like an unknown one.
+    if (!s || s.provider_slug !== slug || !s.provider_enabled)
+      return { outcome: CallbackOutcome.UnknownState };
+    const provider = s.provider_name;
+    const live: OAuthSessionStatus[] = ['pending', 'exchanging'];
+    if (s.expired && live.includes(s.status)) {
+      await this.sessions.expire(s.id);
+      return { outcome: CallbackOutcome.Expired, provider };
+    }
+    if (s.status === 'expired') return { outcome: CallbackOutcome.Expired, provider };
+    if (s.status === 'pending' && s.user_disabled) {
+      const failed = await this.dataSource.transaction(async (m) => {
+        if (!(await this.sessions.fail(s.id, ['pending'], OAuthFailureReason.UserDisabled, m))) return false;
+        await this.audit.record(
+          ctx,
+          {
+            action: OAuthSessionsAudit.Fail,
+            targetType: TARGET,
+            targetId: s.id,
+            metadata: {
+              userId: s.user_id,
+              billingProviderId: s.provider_id,
+              reason: OAuthFailureReason.UserDisabled,
+            },
+          },
+          m,
+        );
+        return true;
+      });
+      if (failed) return { outcome: CallbackOutcome.UserDisabled, provider };
+    }
+    // Complete, redeemed, failed, or being exchanged by another callback right now.
+    return { outcome: CallbackOutcome.AlreadyUsed, provider };
+  }
+
+  private async failClaimed(
+    claimed: ClaimedSession,
+    reason: OAuthFailureReason,
+    ctx: AuditContext,
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
+    await this.dataSource.transaction(async (m) => {
+      if (!(await this.sessions.fail(claimed.id, ['exchanging'], reason, m))) return;
+      await this.audit.record(
+        ctx,
+        {
+          action: OAuthSessionsAudit.Fail,
+          targetType: TARGET,
+          targetId: claimed.id,
+          metadata: { userId: claimed.user_id, billingProviderId: claimed.provider_id, reason, ...extra },
+        },
+        m,
+      );
+    });
+  }
+
+  /** The session's user, created on first sight; a disabled user is refused (403 identity_not_allowed). */
+  private async activeUser(principal: SessionPrincipal): Promise<User> {
+    const user = await this.users.findOrCreateByExternalId(principal.sub);
+    if (user.disabledAt) throw oauthSessionsError(OAuthSessionsErrorCode.UserDisabled);
+    return user;
+  }
+}

@@ -1,0 +1,78 @@
+import request from 'supertest';
+import { startTestApp, type TestApp } from 'test/helpers/app';
+import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { FakeProvider } from 'test/helpers/fake-provider';
+import { TestIssuer } from 'test/helpers/issuer';
+import { oauthEnv, poll, startPath, type StartedLogin } from 'test/helpers/oauth';
+import { errorShape, sessionBearer } from 'test/helpers/session';
+
+/** The `oauth-start` policy: 5 starts per minute per client IP, configurable like every limit. */
+describe('provider OAuth handoff: the start limit', () => {
+  let db: TestDatabase;
+  let issuer: TestIssuer;
+  let acme: FakeProvider;
+  const apps: TestApp[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    issuer = await TestIssuer.start('keysmith-ui');
+    acme = await FakeProvider.start();
+  });
+
+  afterAll(async () => {
+    for (const app of apps.reverse()) await app.close();
+    await acme?.stop();
+    await issuer?.stop();
+    await db?.drop();
+  });
+
+  async function boot(env: Record<string, string> = {}): Promise<TestApp> {
+    const base = oauthEnv(issuer, [acme.entry('acme', 'Acme Billing')]);
+    delete base.RATE_LIMIT_OAUTH_START;
+    const app = await startTestApp(db, { ...base, TRUST_PROXY: 'loopback', ...env });
+    apps.push(app);
+    return app;
+  }
+
+  const startFrom = async (t: TestApp, ip: string, sub = 'gina') =>
+    request(t.http)
+      .post(startPath('acme'))
+      .set('x-forwarded-for', ip)
+      .set('authorization', await sessionBearer(issuer, sub));
+
+  it('allows 5 starts a minute per IP, then answers 429 with Retry-After', async () => {
+    const t = await boot();
+    const ip = '203.0.113.10';
+    const allowed = [];
+    for (let i = 0; i < 5; i++) allowed.push(await startFrom(t, ip, `gina-${i}`));
+    expect(allowed.map((r) => r.status)).toEqual([201, 201, 201, 201, 201]);
+    expect(allowed[4]!.headers['x-ratelimit-remaining']).toBe('0');
+
+    const refused = await startFrom(t, ip);
+    expect(refused.status).toBe(429);
+    expect(refused.body).toEqual(errorShape('rate_limited', 429));
+    const retryAfter = Number(refused.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    // Counted before authentication: without a session the answer is still 429, not a fresh try.
+    const anonymous = await request(t.http).post(startPath('acme')).set('x-forwarded-for', ip);
+    expect(anonymous.status).toBe(429);
+
+    // Another IP has its own count; polling is not limited by it.
+    expect((await startFrom(t, '203.0.113.11')).status).toBe(201);
+    const login = allowed[0]!.body as StartedLogin;
+    const res = await poll(t.http, await sessionBearer(issuer, 'gina-0'), 'acme', login.loginSessionId).set(
+      'x-forwarded-for',
+      ip,
+    );
+    expect(res.body).toEqual({ status: 'pending' });
+  });
+
+  it('takes its limit from RATE_LIMIT_OAUTH_START', async () => {
+    const t = await boot({ RATE_LIMIT_OAUTH_START: '2/60s' });
+    const ip = '203.0.113.20';
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await startFrom(t, ip)).status);
+    expect(statuses).toEqual([201, 201, 429]);
+  });
+});

@@ -1,0 +1,149 @@
+import request from 'supertest';
+import { startTestApp, type TestApp } from 'test/helpers/app';
+import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { FakeProvider } from 'test/helpers/fake-provider';
+import { TestIssuer } from 'test/helpers/issuer';
+import { followRedirect, oauthEnv, poll, startLogin, startPath } from 'test/helpers/oauth';
+import { concurrently, errorShape, sessionBearer } from 'test/helpers/session';
+
+/** Instances behind a load balancer share nothing but the database: any instance serves any step. */
+describe('provider OAuth handoff: several instances on one database', () => {
+  let db: TestDatabase;
+  let issuer: TestIssuer;
+  let acme: FakeProvider;
+  let a: TestApp;
+  let b: TestApp;
+  /** An instance without ENCRYPTION_KEY (misconfigured). */
+  let keyless: TestApp;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    issuer = await TestIssuer.start('keysmith-ui');
+    acme = await FakeProvider.start();
+    const env = oauthEnv(issuer, [acme.entry('acme', 'Acme Billing')]);
+    a = await startTestApp(db, env);
+    b = await startTestApp(db, env);
+    keyless = await startTestApp(db, { ...env, ENCRYPTION_KEY: '' });
+  });
+
+  afterAll(async () => {
+    for (const app of [keyless, b, a]) await app?.close();
+    await acme?.stop();
+    await issuer?.stop();
+    await db?.drop();
+  });
+
+  const bearer = (): Promise<string> => sessionBearer(issuer, 'frank');
+
+  it('starts on one, takes the callback on the other, and answers the poll on either, once', async () => {
+    const frank = await bearer();
+    const login = await startLogin(a.http, frank, 'acme');
+    expect((await poll(b.http, frank, 'acme', login.loginSessionId)).body).toEqual({ status: 'pending' });
+    const issued = acme.login(login.authUrl);
+    expect((await followRedirect(b.http, issued.redirect)).status).toBe(200);
+    // A replay on the first instance is refused too.
+    expect((await followRedirect(a.http, issued.redirect)).status).toBe(400);
+    expect((await poll(a.http, frank, 'acme', login.loginSessionId)).body).toEqual({
+      status: 'complete',
+      apiKey: issued.apiKey,
+    });
+    expect((await poll(b.http, frank, 'acme', login.loginSessionId)).body).toEqual({ status: 'redeemed' });
+  });
+
+  it('twenty concurrent polls spread over both instances: exactly one carries the key', async () => {
+    const frank = await bearer();
+    const login = await startLogin(b.http, frank, 'acme');
+    const issued = acme.login(login.authUrl);
+    expect((await followRedirect(a.http, issued.redirect)).status).toBe(200);
+    const answers = await concurrently(20, (i) =>
+      poll(i % 2 ? a.http : b.http, frank, 'acme', login.loginSessionId),
+    );
+    const bodies = answers.map((r) => r.body as { status: string; apiKey?: string });
+    expect(bodies.filter((x) => x.apiKey === issued.apiKey)).toHaveLength(1);
+    expect(bodies.filter((x) => x.status === 'redeemed')).toHaveLength(19);
+  });
+
+  it('two callbacks racing on two instances: one exchange, one success', async () => {
+    const frank = await bearer();
+    const login = await startLogin(a.http, frank, 'acme');
+    const issued = acme.login(login.authUrl);
+    const calls = acme.exchanges.length;
+    const pages = await Promise.all([
+      followRedirect(a.http, issued.redirect),
+      followRedirect(b.http, issued.redirect),
+    ]);
+    expect(pages.map((p) => p.status).sort()).toEqual([200, 400]);
+    expect(acme.exchanges.length).toBe(calls + 1);
+  });
+
+  describe('an instance without an encryption key', () => {
+    it('refuses a start with 503 encryption_key_missing and stores nothing', async () => {
+      const before = await db.query('SELECT id FROM oauth_sessions');
+      const res = await request(keyless.http)
+        .post(startPath('acme'))
+        .set('authorization', await bearer());
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual(errorShape('encryption_key_missing', 503));
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      expect(await db.query('SELECT id FROM oauth_sessions')).toEqual(before);
+    });
+
+    it('answers a callback with a 503 page and consumes nothing: the link then works elsewhere', async () => {
+      const frank = await bearer();
+      const login = await startLogin(a.http, frank, 'acme');
+      const issued = acme.login(login.authUrl);
+      const calls = acme.exchanges.length;
+      const page = await followRedirect(keyless.http, issued.redirect);
+      expect(page.status).toBe(503);
+      expect(page.text).toContain('Reload this page');
+      expect(acme.exchanges.length).toBe(calls);
+      expect((await poll(a.http, frank, 'acme', login.loginSessionId)).body).toEqual({ status: 'pending' });
+      expect((await followRedirect(b.http, issued.redirect)).status).toBe(200);
+    });
+
+    it('answers a poll of a complete session with 503 and keeps the key for an instance that can read it', async () => {
+      const frank = await bearer();
+      const login = await startLogin(a.http, frank, 'acme');
+      const issued = acme.login(login.authUrl);
+      expect((await followRedirect(a.http, issued.redirect)).status).toBe(200);
+      const refused = await poll(keyless.http, frank, 'acme', login.loginSessionId);
+      expect(refused.status).toBe(503);
+      expect(refused.body).toEqual(errorShape('encryption_key_missing', 503));
+      expect((await poll(b.http, frank, 'acme', login.loginSessionId)).body).toEqual({
+        status: 'complete',
+        apiKey: issued.apiKey,
+      });
+    });
+  });
+
+  it('a key written under a version this instance lacks: 503, and the key stays for one that has it', async () => {
+    const frank = await bearer();
+    const rotated = await startTestApp(db, {
+      ...oauthEnv(issuer, [acme.entry('acme', 'Acme Billing')]),
+      ENCRYPTION_KEY: '',
+      ENCRYPTION_KEYS: `1:${'x'.repeat(40)},2:${'y'.repeat(40)}`,
+    });
+    try {
+      const login = await startLogin(rotated.http, frank, 'acme');
+      const issued = acme.login(login.authUrl);
+      expect((await followRedirect(rotated.http, issued.redirect)).status).toBe(200);
+      const [row] = await db.query<{ enc_key_version: number }>(
+        'SELECT enc_key_version FROM oauth_sessions WHERE id = $1',
+        [login.loginSessionId],
+      );
+      expect(row!.enc_key_version).toBe(2);
+      // `a` knows version 1 only: the redemption rolls back.
+      expect((await poll(a.http, frank, 'acme', login.loginSessionId)).status).toBe(503);
+      expect((await poll(rotated.http, frank, 'acme', login.loginSessionId)).body).toEqual({
+        status: 'complete',
+        apiKey: issued.apiKey,
+      });
+    } finally {
+      await rotated.close();
+    }
+  });
+
+  it('no instance logged a key or a token', () => {
+    expect(a.logs.leaked(acme.secrets())).toEqual([]);
+  });
+});
