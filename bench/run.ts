@@ -15,7 +15,9 @@
  *
  * Knobs: BENCH_DURATION (s per run, default 5), BENCH_ROUNDS (saturating runs alternate over rounds and
  * report their median, default 2), BENCH_OUT (write the results as JSON there), BENCH_CPU_PROF (a directory:
- * keysmith runs with --cpu-prof and writes its profile there on exit).
+ * keysmith runs with --cpu-prof and writes its profile there on exit), BENCH_PROFILE_ONLY (with
+ * BENCH_CPU_PROF: run only the keysmith rows whose name contains it, e.g. `whoami`, so the profile shows one
+ * path; no table is printed).
  */
 import autocannon, { type Request, type Result } from 'autocannon';
 import { execFileSync, execSync, type ChildProcess } from 'node:child_process';
@@ -273,6 +275,25 @@ async function main(): Promise<void> {
     for (const server of servers) await load(server.port, { ...live, duration: 2 });
     await load(keysmith.port, { ...whoami, duration: 2 });
     await load(keysmith.port, { ...resolve, keys: hot, duration: 2 });
+
+    const only = process.env.BENCH_CPU_PROF ? process.env.BENCH_PROFILE_ONLY : undefined;
+    if (only) {
+      const cycledRow: [string, Load] = ['keysmith resolve, keys cycled', { ...resolve, keys: cycled }];
+      const rowsToProfile: [string, Load][] = [
+        ['keysmith /health/live', live],
+        ['keysmith whoami, org token', whoami],
+        ['keysmith resolve, one hot key', { ...resolve, keys: hot }],
+        cycledRow,
+        ['keysmith resolve, paced', { ...resolve, keys: hot, overallRate: PACED_RATE }],
+      ];
+      for (const [name, spec] of rowsToProfile.filter(([name]) => name.includes(only))) {
+        const m = await measure(keysmith, spec);
+        process.stdout.write(
+          `${name}: ${Math.round(m.result.requests.average)} req/s, ${Math.round(m.cpu)} µs/request\n`,
+        );
+      }
+      return;
+    }
 
     const saturating: Record<string, Measured[]> = {};
     const plan: [string, Server, Load][] = [

@@ -7,9 +7,9 @@ import type { AppConfig, TrustProxy } from 'src/config/app-config';
 import { BODY_LIMIT, registerBodyParsers } from 'src/http/body-parsing';
 import { answerUnparsableRequest } from 'src/http/client-errors';
 import { requestIdOf } from 'src/http/request-id';
-import { applySecurityHeaders, registerSecurityHeaders } from 'src/http/security-headers';
+import { applySecurityHeaders } from 'src/http/security-headers';
 import { AppLogger } from 'src/logging/app-logger';
-import { ROOT_LOGGER } from 'src/logging/logging.module';
+import { REQUEST_LOGGER } from 'src/logging/logging.module';
 import { registerRequestLogger } from 'src/logging/request-logger';
 import { MetricsService } from 'src/metrics/metrics.service';
 
@@ -74,14 +74,15 @@ function configureApp(app: NestFastifyApplication): void {
   app.flushLogs();
   const instance = app.getHttpAdapter().getInstance();
 
-  // First, so that a request refused before routing (a bad body, a body over the limit) still carries its id.
+  // First, so that a request refused before routing (a bad body, a body over the limit) still carries its id
+  // and the security headers.
   instance.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    applySecurityHeaders(request.url, reply.raw);
     done();
   });
-  registerSecurityHeaders(instance);
   registerBodyParsers(instance);
-  registerRequestLogger(instance, app.get(ROOT_LOGGER));
+  registerRequestLogger(instance, app.get(REQUEST_LOGGER));
   app.get(MetricsService).register(instance);
 
   const document = SwaggerModule.createDocument(

@@ -19,6 +19,8 @@ import { clientIp } from 'src/http/client-ip';
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly logger = new Logger('AuthGuard');
+  /** Each route's requirement, read from its metadata once (metadata never changes at run time). */
+  private readonly byHandler = new WeakMap<object, AuthRequirement | null>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -28,10 +30,16 @@ export class AuthGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const requirement = this.reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    const handler = context.getHandler();
+    let requirement = this.byHandler.get(handler);
+    if (requirement === undefined) {
+      requirement =
+        this.reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, [
+          handler,
+          context.getClass(),
+        ]) ?? null;
+      this.byHandler.set(handler, requirement);
+    }
     const req = context.switchToHttp().getRequest<FastifyRequest>();
     if (!requirement) {
       this.logger.error({ route: req.routeOptions.url }, 'route declares no auth requirement; denied');

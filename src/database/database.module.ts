@@ -1,11 +1,16 @@
-import { Logger, Module } from '@nestjs/common';
+import { Global, Logger, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 import { dataSourceOptions } from 'src/database/data-source-options';
 import { runMigrationsLocked } from 'src/database/migrate';
+import { RevocationFeed } from 'src/database/revocation-feed';
 
+/** The DataSource (migrations applied first, under a lock) and the revocation feed every credential cache uses. */
+@Global()
 @Module({
+  providers: [RevocationFeed],
+  exports: [RevocationFeed],
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [APP_CONFIG],

@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import helmet, { type HelmetOptions } from 'helmet';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
@@ -39,22 +38,15 @@ const DOCS_OPTIONS: HelmetOptions = {
   },
 };
 
-/**
- * helmet's security headers on every response — errors, 404s and requests refused before routing included
- * — with the docs page's exception. A route that sends its own `Content-Security-Policy` (`reply.header`)
- * keeps it: Fastify gives reply headers precedence over these.
- */
-export function registerSecurityHeaders(instance: FastifyInstance): void {
-  instance.addHook('onRequest', (request, reply, done) => {
-    applySecurityHeaders(request.url, reply.raw);
-    done();
-  });
-}
-
 const API_HEADERS = headersOf({});
 const DOCS_HEADERS = headersOf(DOCS_OPTIONS);
 
-/** The security headers for a request to `url`, set on the Node response (also for answers sent before routing). */
+/**
+ * helmet's security headers for a request to `url`, with the docs page's exception, set on the Node response
+ * so that every answer carries them — errors, 404s and requests refused before routing included. A route
+ * that sends its own `Content-Security-Policy` (`reply.header`) keeps it: Node gives the headers Fastify
+ * writes precedence over these.
+ */
 export function applySecurityHeaders(url: string, raw: ServerResponse): void {
   const { set, remove } = url.startsWith('/api/docs') ? DOCS_HEADERS : API_HEADERS;
   for (let i = 0; i < set.length; i++) raw.setHeader(set[i]![0], set[i]![1]);

@@ -1,4 +1,4 @@
-import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import pino, { type DestinationStream, type Logger as Pino } from 'pino';
 import type { AppConfig } from 'src/config/app-config';
 import { AppLogger } from 'src/logging/app-logger';
@@ -6,6 +6,13 @@ import { redactingLoggerOptions } from 'src/logging/redaction';
 
 /** This app's pino logger (every line censored, see redaction.ts). */
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+/**
+ * The request log's pino logger, on the same destination: without the redaction walk, because the one line
+ * it writes per request holds only fields the request logger picked (request id, method, path without its
+ * query, address, status, time), never a header, a body or a query string. See request-logger.ts.
+ */
+export const REQUEST_LOGGER = Symbol('REQUEST_LOGGER');
+const LOG_FLUSH = Symbol('LOG_FLUSH');
 
 /**
  * Logging: one pino logger per app (tests run several apps in one process, each with its own destination),
@@ -14,18 +21,30 @@ export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
  */
 @Global()
 @Module({})
-export class LoggingModule {
+export class LoggingModule implements OnApplicationShutdown {
+  constructor(@Inject(LOG_FLUSH) private readonly flush: () => void) {}
+
+  onApplicationShutdown(): void {
+    this.flush();
+  }
+
   /** `destination` lets tests capture every line the app writes (to scan it for secrets). */
   static forRoot(config: AppConfig, destination?: DestinationStream): DynamicModule {
-    const options = redactingLoggerOptions({ level: config.logLevel });
-    const logger: Pino = destination ? pino(options, destination) : pino(options);
+    // Standard output, written in chunks of at least 4 KiB off the request path (a write per request line
+    // cost more than the rest of a light request); flushed synchronously when the app shuts down.
+    const stdout = destination ? undefined : pino.destination({ dest: 1, sync: false, minLength: 4096 });
+    const out: DestinationStream = destination ?? stdout!;
+    const logger: Pino = pino(redactingLoggerOptions({ level: config.logLevel }), out);
+    const requests: Pino = pino({ level: config.logLevel }, out);
     return {
       module: LoggingModule,
       providers: [
+        { provide: LOG_FLUSH, useValue: () => stdout?.flushSync() },
         { provide: ROOT_LOGGER, useValue: logger },
+        { provide: REQUEST_LOGGER, useValue: requests },
         { provide: AppLogger, useValue: new AppLogger(logger) },
       ],
-      exports: [ROOT_LOGGER, AppLogger],
+      exports: [ROOT_LOGGER, REQUEST_LOGGER, AppLogger],
     };
   }
 }

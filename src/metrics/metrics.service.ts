@@ -23,6 +23,12 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** The label children of each method, route and status seen: prom-client hashes a label set per call. */
+  private readonly series = new Map<
+    string,
+    { requests: Counter.Internal; duration: Histogram.Internal<string> }
+  >();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -34,14 +40,17 @@ export class MetricsService {
    */
   register(instance: FastifyInstance): void {
     instance.addHook('onResponse', (request, reply, done) => {
-      const route = request.is404 ? undefined : request.routeOptions.url;
-      const labels = {
-        method: request.method,
-        route: route && !route.includes('*') ? route : 'unmatched',
-        status: String(reply.statusCode),
-      };
-      this.requests.inc(labels);
-      this.duration.observe(labels, reply.elapsedTime / 1000);
+      const template = request.is404 ? undefined : request.routeOptions.url;
+      const route = template && !template.includes('*') ? template : 'unmatched';
+      const key = `${request.method} ${route} ${reply.statusCode}`;
+      let series = this.series.get(key);
+      if (!series) {
+        const labels = { method: request.method, route, status: String(reply.statusCode) };
+        series = { requests: this.requests.labels(labels), duration: this.duration.labels(labels) };
+        this.series.set(key, series);
+      }
+      series.requests.inc();
+      series.duration.observe(reply.elapsedTime / 1000);
       done();
     });
   }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { OrgToken } from 'src/org-tokens/org-token.entity';
+import { OrgTokenCache } from 'src/org-tokens/org-token-cache';
 import { OrgTokensController } from 'src/org-tokens/org-tokens.controller';
 import { OrgTokensRepository } from 'src/org-tokens/org-tokens.repository';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
@@ -9,7 +10,7 @@ import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 @Module({
   imports: [TypeOrmModule.forFeature([OrgToken])],
   controllers: [OrgTokensController],
-  providers: [OrgTokensRepository, OrgTokensService],
+  providers: [OrgTokensRepository, OrgTokenCache, OrgTokensService],
   exports: [OrgTokensService],
 })
 export class OrgTokensModule {}

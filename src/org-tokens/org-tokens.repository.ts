@@ -52,11 +52,13 @@ export class OrgTokensRepository {
    * The live token with this hash: one lookup on the unique partial index over live hashes, prepared once
    * per connection (it runs on every admin request).
    */
-  async findLiveByHash(hash: string): Promise<{ id: string; prefix: string } | undefined> {
-    const rows = await preparedQuery<{ id: string; prefix: string }>(
+  async findLiveByHash(
+    hash: string,
+  ): Promise<{ id: string; prefix: string; expires_at: Date | null } | undefined> {
+    const rows = await preparedQuery<{ id: string; prefix: string; expires_at: Date | null }>(
       this.dataSource,
       'keysmith_org_token_verify',
-      `SELECT id, prefix FROM org_tokens WHERE token_hash = $1 AND ${LIVE}`,
+      `SELECT id, prefix, expires_at FROM org_tokens WHERE token_hash = $1 AND ${LIVE}`,
       [hash],
     );
     return rows[0];

@@ -5,6 +5,7 @@ import { Actors } from 'src/audit/actors';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import type { BootstrapLatch, OrgTokenVerifier } from 'src/auth/admin/admin-auth.ports';
 import { LastUsedRecorder } from 'src/database/last-used-recorder';
+import { RevocationFeed } from 'src/database/revocation-feed';
 import { isoOrNull, iso } from 'src/http/iso';
 import type { CreateOrgTokenDto } from 'src/org-tokens/dto/create-org-token.dto';
 import type {
@@ -14,6 +15,7 @@ import type {
   RevokedOrgTokenDto,
 } from 'src/org-tokens/dto/org-token.dto';
 import type { OrgToken } from 'src/org-tokens/org-token.entity';
+import { ORG_TOKEN_REVOCATION_CHANNEL, OrgTokenCache } from 'src/org-tokens/org-token-cache';
 import { generateOrgToken, hashOrgToken, isWellFormedOrgToken } from 'src/org-tokens/org-token-format';
 import { OrgTokensAudit } from 'src/org-tokens/org-tokens.audit';
 import { OrgTokenErrorCode, orgTokenError } from 'src/org-tokens/org-tokens.errors';
@@ -44,6 +46,8 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly tokens: OrgTokensRepository,
     private readonly audit: AuditService,
+    private readonly cache: OrgTokenCache,
+    private readonly feed: RevocationFeed,
   ) {
     this.lastUsed = new LastUsedRecorder({
       what: 'org tokens',
@@ -98,6 +102,8 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
     await this.dataSource.transaction(async (m) => {
       const revoked = await this.tokens.revoke(id, m);
       if (revoked) {
+        // Fires on commit: every instance drops its cached verification of this token.
+        await this.feed.notify(ORG_TOKEN_REVOCATION_CHANNEL, [id], m);
         await this.audit.record(
           ctx,
           {
@@ -112,20 +118,29 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
       }
       if (!(await this.tokens.exists(id, m))) throw orgTokenError(OrgTokenErrorCode.NotFound);
     });
+    this.feed.revokedLocally(ORG_TOKEN_REVOCATION_CHANNEL, [id]);
     return { id, revoked: true };
   }
 
   /**
    * The live token `credential` is, or null. A malformed string or a bad checksum is refused here, without a
-   * query. Equality on a SHA-256 digest leaks nothing about the plaintext, so no constant-time compare is
-   * needed on top. Never cached, so a revocation holds on the very next request on every instance.
+   * query. Then the cache (OrgTokenCache: a revocation still holds on the very next request on every
+   * instance), else one lookup by hash; equality on a SHA-256 digest leaks nothing about the plaintext, so no
+   * constant-time compare is needed on top.
    */
   async verify(credential: string): Promise<VerifiedOrgToken | null> {
     if (!isWellFormedOrgToken(credential)) return null;
-    const token = await this.tokens.findLiveByHash(hashOrgToken(credential));
+    const hash = hashOrgToken(credential);
+    let token = await this.cache.find(hash);
+    if (token === undefined) {
+      const generation = this.cache.generation;
+      const row = await this.tokens.findLiveByHash(hash);
+      token = row ? { id: row.id, prefix: row.prefix, expiresAtMs: row.expires_at?.getTime() ?? null } : null;
+      this.cache.set(hash, token, generation);
+    }
     if (!token) return null;
     this.lastUsed.record(token.id);
-    return token;
+    return { id: token.id, prefix: token.prefix };
   }
 
   /**

@@ -18,6 +18,8 @@ interface CountedPrincipal {
 abstract class RateLimitGuardBase implements CanActivate {
   /** The scopes this guard counts. */
   protected abstract readonly counts: readonly RateLimitScope[];
+  /** A route's policies of those scopes, read from its metadata once (metadata never changes at run time). */
+  private readonly byHandler = new WeakMap<object, readonly RateLimitPolicy[]>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -32,9 +34,14 @@ abstract class RateLimitGuardBase implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'http') return true;
-    const policies = routeRateLimits(this.reflector, context.getHandler(), context.getClass()).filter((p) =>
-      this.counts.includes(p.per),
-    );
+    const handler = context.getHandler();
+    let policies = this.byHandler.get(handler);
+    if (!policies) {
+      policies = routeRateLimits(this.reflector, handler, context.getClass()).filter((p) =>
+        this.counts.includes(p.per),
+      );
+      this.byHandler.set(handler, policies);
+    }
     if (!policies.length) return true;
     const req = context.switchToHttp().getRequest<FastifyRequest>();
     const res = context.switchToHttp().getResponse<FastifyReply>();

@@ -1,0 +1,286 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { Client, type Notification } from 'pg';
+import type { EntityManager } from 'typeorm';
+import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
+
+/** What a cache of credentials hears from the feed. */
+export interface RevocationListener {
+  /** Ids revoked somewhere (on any instance), once their transaction committed. */
+  revoked(ids: readonly string[]): void;
+  /** The feed was (re)established or lost: revocations may have been missed, start from empty. */
+  reset(): void;
+}
+
+// NOTIFY payloads must stay under 8000 bytes; ids are ASCII.
+const MAX_PAYLOAD = 7_000;
+const ID = /^[A-Za-z0-9-]{1,64}$/;
+const CHANNEL = /^keysmith_[a-z0-9_]{1,40}$/;
+const BACKOFF_MIN_MS = 250;
+const BACKOFF_MAX_MS = 10_000;
+/** With nothing else going on, the feed proves it still receives this often. */
+const HEARTBEAT_INTERVAL_MS = 1_000;
+/** No mark back for this long: the connection is dropped and re-established (caches restart). */
+const HEARTBEAT_DEAD_MS = 5_000;
+/** A barrier not passed by then answers "cannot tell": the caller asks the database instead. */
+export const BARRIER_TIMEOUT_MS = 250;
+/** The application_name of the feed's connection (pg_stat_activity). */
+export const FEED_APPLICATION_NAME = 'keysmith-revocation-listener';
+
+type Waiter = (passed: boolean) => void;
+
+/**
+ * Revocations of cached credentials (API keys, org tokens), announced to every instance through PostgreSQL
+ * LISTEN/NOTIFY, so that a revoked credential fails on the very next request everywhere.
+ *
+ * Sending: whatever revokes calls `notify(channel, ids, manager)` inside its transaction; `pg_notify` is
+ * delivered on commit and never if the transaction rolls back.
+ *
+ * Receiving: one dedicated connection per instance LISTENs on every subscribed channel and reconnects with
+ * exponential backoff. While it is down nothing is trusted (caches go to the database); once it is back
+ * every subscriber is reset, because notifications sent meanwhile are lost.
+ *
+ * Barriers: a notification reaches a session in commit order, so once a mark this connection NOTIFYs itself
+ * at T comes back, every revocation committed before T has been applied. A cache serves a positive answer
+ * only after `barrier()` passed — a mark sent after the request arrived came back — so a revocation committed
+ * before a request arrived always wins, whatever the scheduling of the instances. Requests that arrive while
+ * a mark is in flight share the next one: one NOTIFY round trip per batch, not per request. The same marks
+ * are the heartbeat: without any for HEARTBEAT_DEAD_MS (a half-open socket) the connection is replaced.
+ */
+@Injectable()
+export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('RevocationFeed');
+  private readonly listeners = new Map<string, RevocationListener>();
+  private client?: Client;
+  private stopped = false;
+  private backoffMs = BACKOFF_MIN_MS;
+  private retryTimer?: NodeJS.Timeout;
+  private heartbeatTimer?: NodeJS.Timeout;
+  /** When the newest mark that came back was received (ms). */
+  private markReceivedAt = 0;
+  /** The mark in flight and the barriers it will pass (they were asked for before it was sent). */
+  private inflight?: { seq: number; waiters: Waiter[]; timer: NodeJS.Timeout };
+  /** Barriers asked for while a mark was in flight: they wait for the next one. */
+  private next: Waiter[] = [];
+  private seq = 0;
+  private connecting?: Promise<void>;
+  /** This instance's own channel for marks. */
+  private readonly markChannel = `keysmith_mark_${randomBytes(8).toString('hex')}`;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  /** Registers the cache of `channel`, from a constructor: channels are LISTENed when the app starts. */
+  subscribe(channel: string, listener: RevocationListener): void {
+    if (!CHANNEL.test(channel)) throw new Error(`revocation channel "${channel}" is not a keysmith_* name`);
+    if (this.listeners.has(channel))
+      throw new Error(`revocation channel "${channel}" has a listener already`);
+    if (this.client)
+      throw new Error('subscribe to the revocation feed before the app starts (in a constructor)');
+    this.listeners.set(channel, listener);
+  }
+
+  /** True while the feed is connected and receiving: caches may hold positive answers. */
+  get listening(): boolean {
+    return this.client !== undefined && Date.now() - this.markReceivedAt < HEARTBEAT_DEAD_MS;
+  }
+
+  /**
+   * Resolves true once every revocation committed before this call has been applied to the caches; false when
+   * the feed cannot tell (not connected, or no mark came back within BARRIER_TIMEOUT_MS): then the caller
+   * must ask the database.
+   */
+  barrier(): Promise<boolean> {
+    if (!this.listening) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      if (this.inflight) this.next.push(resolve);
+      else this.sendMark([resolve]);
+    });
+  }
+
+  /** Queues a NOTIFY of `ids` on `channel` in the caller's transaction: it fires on commit, on every instance. */
+  async notify(channel: string, ids: readonly string[], manager: EntityManager): Promise<void> {
+    let chunk: string[] = [];
+    let length = 0;
+    const send = async (): Promise<void> => {
+      if (chunk.length) await manager.query('SELECT pg_notify($1, $2)', [channel, chunk.join(',')]);
+      chunk = [];
+      length = 0;
+    };
+    for (const id of ids) {
+      if (length + id.length + 1 > MAX_PAYLOAD) await send();
+      chunk.push(id);
+      length += id.length + 1;
+    }
+    await send();
+  }
+
+  /** This instance's revocations of `ids` on `channel`, applied at once (after the revoking commit). */
+  revokedLocally(channel: string, ids: readonly string[]): void {
+    if (ids.length) this.listeners.get(channel)?.revoked(ids);
+  }
+
+  async onModuleInit(): Promise<void> {
+    // The first attempt is awaited so a healthy instance serves from its caches right away; a failure only
+    // schedules retries and never blocks startup.
+    await this.connect();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.heartbeatTimer);
+    await this.connecting?.catch(() => undefined);
+    const client = this.client;
+    this.client = undefined;
+    this.failWaiters();
+    await client?.end().catch(() => undefined);
+  }
+
+  /**
+   * Test hook: the feed's connection as if its socket went half-open (nothing received) until the returned
+   * function is called — what a dead network path does, without reaching into the driver from a test.
+   */
+  simulateHalfOpen(): () => void {
+    const stream = (this.client as unknown as { connection?: { stream?: NodeJS.ReadableStream } } | undefined)
+      ?.connection?.stream;
+    stream?.pause();
+    return () => void stream?.resume();
+  }
+
+  /** The backend pid of the feed's connection (tests terminate it to simulate a lost connection). */
+  get backendPid(): number | undefined {
+    return (this.client as { processID?: number } | undefined)?.processID;
+  }
+
+  private connect(): Promise<void> {
+    this.connecting ??= this.doConnect().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private async doConnect(): Promise<void> {
+    if (this.stopped || !this.config.databaseUrl) return;
+    const client = new Client({
+      connectionString: this.config.databaseUrl,
+      application_name: FEED_APPLICATION_NAME,
+      keepAlive: true,
+      connectionTimeoutMillis: 5_000,
+    });
+    client.on('error', (err) => this.lost(client, err));
+    client.on('end', () => this.lost(client));
+    client.on('notification', (msg) => this.onNotification(msg));
+    try {
+      await client.connect();
+      for (const channel of [...this.listeners.keys(), this.markChannel])
+        await client.query(`LISTEN ${channel}`);
+    } catch (err) {
+      client.removeAllListeners('end');
+      await client.end().catch(() => undefined);
+      this.logger.warn({ err: (err as Error).message }, 'revocation feed could not connect; retrying');
+      this.scheduleRetry();
+      return;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.resetAll();
+    this.client = client;
+    this.backoffMs = BACKOFF_MIN_MS;
+    this.markReceivedAt = Date.now();
+    this.heartbeatTimer = setInterval(() => this.beat(client), HEARTBEAT_INTERVAL_MS).unref();
+    this.logger.log('revocation feed connected');
+  }
+
+  /** Sends a mark for `waiters` (and as a heartbeat). Only one is in flight at a time. */
+  private sendMark(waiters: Waiter[]): void {
+    const client = this.client;
+    if (!client) {
+      for (const waiter of waiters) waiter(false);
+      return;
+    }
+    const seq = ++this.seq;
+    const timer = setTimeout(() => this.markTimedOut(seq), BARRIER_TIMEOUT_MS).unref();
+    this.inflight = { seq, waiters, timer };
+    client
+      .query('SELECT pg_notify($1, $2)', [this.markChannel, String(seq)])
+      .catch((err: Error) => this.lost(client, err));
+  }
+
+  private onNotification(msg: Notification): void {
+    if (msg.channel === this.markChannel) {
+      this.markReceivedAt = Date.now();
+      const inflight = this.inflight;
+      if (!inflight || Number(msg.payload) !== inflight.seq) return;
+      clearTimeout(inflight.timer);
+      this.inflight = undefined;
+      for (const waiter of inflight.waiters) waiter(true);
+      if (this.next.length) {
+        const waiting = this.next;
+        this.next = [];
+        this.sendMark(waiting);
+      }
+      return;
+    }
+    const listener = this.listeners.get(msg.channel);
+    if (!listener || !msg.payload) return;
+    listener.revoked(msg.payload.split(',').filter((id) => ID.test(id)));
+  }
+
+  /** A mark that did not come back in time: its barriers cannot tell (the heartbeat decides on the connection). */
+  private markTimedOut(seq: number): void {
+    if (this.inflight?.seq !== seq) return;
+    const { waiters } = this.inflight;
+    this.inflight = undefined;
+    for (const waiter of waiters) waiter(false);
+    const waiting = this.next;
+    this.next = [];
+    for (const waiter of waiting) waiter(false);
+  }
+
+  /** The heartbeat: a mark when none is in flight, or gives the connection up when marks stopped coming back. */
+  private beat(client: Client): void {
+    if (this.client !== client) return;
+    if (Date.now() - this.markReceivedAt >= HEARTBEAT_DEAD_MS) {
+      this.lost(client, new Error(`no mark came back for ${HEARTBEAT_DEAD_MS} ms`));
+      return;
+    }
+    if (!this.inflight) this.sendMark([]);
+  }
+
+  private lost(client: Client, err?: Error): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    clearInterval(this.heartbeatTimer);
+    this.failWaiters();
+    this.resetAll();
+    client.removeAllListeners('end');
+    void client.end().catch(() => undefined);
+    if (this.stopped) return;
+    this.logger.warn(
+      { err: err?.message },
+      'revocation feed lost its connection; checking credentials in the database until it is back',
+    );
+    this.scheduleRetry();
+  }
+
+  private failWaiters(): void {
+    const inflight = this.inflight;
+    this.inflight = undefined;
+    if (inflight) clearTimeout(inflight.timer);
+    const waiting = [...(inflight?.waiters ?? []), ...this.next];
+    this.next = [];
+    for (const waiter of waiting) waiter(false);
+  }
+
+  private resetAll(): void {
+    for (const listener of this.listeners.values()) listener.reset();
+  }
+
+  private scheduleRetry(): void {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
+    this.retryTimer = setTimeout(() => void this.connect(), delay).unref();
+  }
+}
