@@ -22,7 +22,7 @@ import * as ts from 'typescript';
 import { baseServerEnv, benchDatabase, forkServer, ratio, runBenchmark, stopServer } from './bench-kit';
 import type { FromServer, ServerReport } from './resolve-server';
 import { generateApiKey } from 'src/api-keys/api-key-format';
-import { TestIssuer } from 'test/helpers/issuer';
+import { TestIssuer } from 'test/helpers/issuers';
 
 const CONNECTIONS = 50;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);

@@ -7,8 +7,7 @@ import { ADMIN_RATE_LIMIT } from 'src/auth/admin/admin.rate-limits';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import type { LogCapture } from 'test/helpers/log-capture';
-import { TestIssuer } from 'test/helpers/issuer';
-import { internalEnv, m2mToken } from 'test/helpers/m2m';
+import { internalEnv, m2mToken, TestIssuer } from 'test/helpers/issuers';
 
 const ADMIN_TOKEN = 'break-glass-admin-token-for-rate-limit-tests';
 const REDIS_URL = process.env.KEYSMITH_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';

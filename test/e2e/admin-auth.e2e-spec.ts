@@ -4,13 +4,12 @@ import request from 'supertest';
 import { generateApiKey } from 'src/api-keys/api-key-format';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { orgTokenChecksum } from 'src/org-tokens/org-token-format';
-import { startTestApp, type TestApp } from 'test/helpers/app';
+import { startTestApp, type TestApp, testSigningKey } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
-import { TestIssuer } from 'test/helpers/issuer';
 import { spyOnQueries } from 'test/helpers/query-spy';
 import type { LogCapture } from 'test/helpers/log-capture';
 import { controllerRoutes } from 'test/helpers/routes';
-import { testSigningKey } from 'test/helpers/signing-key';
+import { TestIssuer } from 'test/helpers/issuers';
 
 const ADMIN_TOKEN = 'break-glass-admin-token-for-admin-auth-tests';
 const ORG = 'org-admins';

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
-import { TestIssuer } from 'test/helpers/issuer';
+import { TestIssuer } from 'test/helpers/issuers';
 
 interface ProviderRow {
   id: string;

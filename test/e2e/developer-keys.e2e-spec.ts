@@ -2,8 +2,9 @@ import { createHash } from 'node:crypto';
 import request from 'supertest';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
-import { TestIssuer } from 'test/helpers/issuer';
-import { concurrently, errorShape, sessionBearer, sessionEnv } from 'test/helpers/session';
+import { sessionBearer, sessionEnv, TestIssuer } from 'test/helpers/issuers';
+import { concurrently } from 'test/helpers/waiting';
+import { errorShape } from 'test/helpers/http';
 
 interface KeyView {
   id: string;

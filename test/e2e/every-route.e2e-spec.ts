@@ -1,9 +1,8 @@
 import request from 'supertest';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
-import { TestIssuer } from 'test/helpers/issuer';
-import { internalEnv, M2M_AUDIENCE, m2mToken, SESSION_AUDIENCE } from 'test/helpers/m2m';
 import { controllerRoutes, type ControllerRoute } from 'test/helpers/routes';
+import { internalEnv, M2M_AUDIENCE, m2mToken, SESSION_AUDIENCE, TestIssuer } from 'test/helpers/issuers';
 
 /**
  * Properties every route must have, checked over the route table of the running app, so a new route gets

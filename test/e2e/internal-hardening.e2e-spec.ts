@@ -6,21 +6,19 @@ import { DataSource } from 'typeorm';
 import { randomLookupId } from 'src/api-keys/api-key-format';
 import { ApiKeyRevocations, REVOCATION_CHANNEL } from 'src/api-key-resolution/api-key-revocations';
 import { closeGracefully } from 'src/http/graceful-shutdown';
-import { startTestApp, type TestApp } from 'test/helpers/app';
+import { internalSuite, startTestApp, type TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';
-import { internalSuite } from 'test/helpers/internal-suite';
-import { TestIssuer } from 'test/helpers/issuer';
 import {
   ALLOWED_ORG,
-  eventually,
   internalEnv,
   M2M_AUDIENCE,
   m2mToken,
-  provision,
-  resolveKey,
   SESSION_AUDIENCE,
-  type Provisioned,
-} from 'test/helpers/m2m';
+  TestIssuer,
+} from 'test/helpers/issuers';
+import { eventually } from 'test/helpers/waiting';
+import { provision, type Provisioned } from 'test/helpers/factories';
+import { resolveKey } from 'test/helpers/http';
 
 jest.setTimeout(60_000);
 

@@ -1,10 +1,10 @@
 import request from 'supertest';
 import { API_KEY_PATTERN, hashApiKey } from 'src/api-keys/api-key-format';
-import { startTestApp, type TestApp } from 'test/helpers/app';
+import { internalSuite, startTestApp, type TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';
-import { internalSuite } from 'test/helpers/internal-suite';
-import type { TestIssuer } from 'test/helpers/issuer';
-import { ALLOWED_ORG, internalEnv, M2M_AUDIENCE, m2mToken, provision, resolveKey } from 'test/helpers/m2m';
+import { ALLOWED_ORG, internalEnv, M2M_AUDIENCE, m2mToken, type TestIssuer } from 'test/helpers/issuers';
+import { provision } from 'test/helpers/factories';
+import { resolveKey } from 'test/helpers/http';
 
 const PROVISION = '/api/v1/internal/provision-apikey';
 

@@ -1,5 +1,5 @@
+import { TestIssuer } from 'test/helpers/issuers';
 import { decode } from 'jsonwebtoken';
-import { TestIssuer } from 'test/helpers/issuer';
 
 describe('test issuer', () => {
   it('issues RS256 tokens with the given claims and serves its JWKS', async () => {

@@ -1,10 +1,11 @@
 import { generateApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
-import type { TestApp } from 'test/helpers/app';
+import { internalSuite, type TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';
-import { internalSuite } from 'test/helpers/internal-suite';
-import type { TestIssuer } from 'test/helpers/issuer';
-import { eventually, m2mToken, provision, resolveKey, type Provisioned } from 'test/helpers/m2m';
+import { m2mToken, type TestIssuer } from 'test/helpers/issuers';
+import { eventually } from 'test/helpers/waiting';
+import { provision, type Provisioned } from 'test/helpers/factories';
+import { resolveKey } from 'test/helpers/http';
 
 /**
  * The database really goes away: connections to this file's database are refused and the existing ones

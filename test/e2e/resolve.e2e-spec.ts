@@ -4,11 +4,11 @@ import request from 'supertest';
 import { generateApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeyResolutionService } from 'src/api-key-resolution/api-key-resolution.service';
 import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-recorder';
-import type { TestApp } from 'test/helpers/app';
+import { internalSuite, type TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';
-import { internalSuite } from 'test/helpers/internal-suite';
-import type { TestIssuer } from 'test/helpers/issuer';
-import { m2mToken, provision, resolveKey, type Provisioned } from 'test/helpers/m2m';
+import { m2mToken, type TestIssuer } from 'test/helpers/issuers';
+import { provision, type Provisioned } from 'test/helpers/factories';
+import { resolveKey } from 'test/helpers/http';
 
 interface ResolveBody {
   keyId: string;

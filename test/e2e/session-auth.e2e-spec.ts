@@ -3,8 +3,7 @@ import { sign } from 'jsonwebtoken';
 import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
-import { TestIssuer } from 'test/helpers/issuer';
-import { sessionEnv } from 'test/helpers/session';
+import { sessionEnv, TestIssuer } from 'test/helpers/issuers';
 
 /** Base64url JSON segment, for hand-built tokens a real library refuses to produce. */
 const seg = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');

@@ -1,12 +1,19 @@
-import type { INestApplication } from '@nestjs/common';
+import type { DynamicModule, INestApplication, ModuleMetadata, Provider } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { generateKeyPairSync } from 'node:crypto';
 import type { Server } from 'node:http';
+import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
 import { AppModule } from 'src/app.module';
 import { configureApp } from 'src/app.setup';
+import { loadConfig } from 'src/config/config-slice';
+import { AppConfigModule } from 'src/config/config.module';
 import type { Env } from 'src/config/env-reader';
-import type { TestDatabase } from 'test/helpers/database';
-import { LogCapture } from 'test/helpers/log-capture';
+import { DatabaseModule } from 'src/database/database.module';
+import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { internalEnv, M2M_AUDIENCE, SESSION_AUDIENCE, TestIssuer } from 'test/helpers/issuers';
+import { CapturedLogger, LogCapture } from 'test/helpers/log-capture';
+import { eventually } from 'test/helpers/waiting';
 
 export interface TestApp {
   app: INestApplication;
@@ -16,10 +23,14 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/**
- * Boots the real AppModule, with the same pipeline as main.ts, on `db`. `env` is the whole environment the
- * app sees (plus DATABASE_URL): tests state every variable they rely on.
- */
+export interface BootOptions {
+  /**
+   * Providers visible to every module of the app (a global module), for the injection points production
+   * leaves optional, such as the revocation listener's connection factory (LISTENER_CLIENT_FACTORY).
+   */
+  providers?: Provider[];
+}
+
 /**
  * nestjs-pino keeps one pino-http instance per process, built by the first app that logs, so every app a
  * test file boots writes into the same destination. One capture per file (Jest gives each file its own
@@ -27,7 +38,22 @@ export interface TestApp {
  */
 const fileLogs = new LogCapture();
 
-export async function startTestApp(db: TestDatabase, env: Env = {}): Promise<TestApp> {
+/** The `providers` as a global module, so that any module's optional injection point sees them. */
+function globalProviders(providers: Provider[]): DynamicModule[] {
+  if (!providers.length) return [];
+  const tokens = providers.map((p) => ('provide' in p ? p.provide : p));
+  return [{ module: class TestProvidersModule {}, global: true, providers, exports: tokens }];
+}
+
+/**
+ * Boots the real AppModule, with the same pipeline as main.ts, on `db`. `env` is the whole environment the
+ * app sees (plus DATABASE_URL): tests state every variable they rely on.
+ */
+export async function startTestApp(
+  db: TestDatabase,
+  env: Env = {},
+  options: BootOptions = {},
+): Promise<TestApp> {
   const logs = fileLogs;
   const moduleRef = await Test.createTestingModule({
     imports: [
@@ -35,6 +61,7 @@ export async function startTestApp(db: TestDatabase, env: Env = {}): Promise<Tes
         env: { NODE_ENV: 'test', LOG_LEVEL: 'info', ...env, DATABASE_URL: db.url },
         logDestination: logs,
       }),
+      ...globalProviders(options.providers ?? []),
     ],
   }).compile();
   const app = moduleRef.createNestApplication<NestExpressApplication>({
@@ -44,4 +71,117 @@ export async function startTestApp(db: TestDatabase, env: Env = {}): Promise<Tes
   configureApp(app);
   await app.init();
   return { app, http: app.getHttpServer(), logs, close: () => app.close() };
+}
+
+/** A fresh EC P-256 private key as PEM, for apps started with NODE_ENV=production (TOKEN_SIGNING_KEY). */
+export function testSigningKey(): string {
+  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString();
+}
+
+/** Handles filled by the suite's `beforeAll`; read them inside hooks and tests only. */
+export interface InternalSuite {
+  readonly db: TestDatabase;
+  readonly m2m: TestIssuer;
+  readonly session: TestIssuer;
+  /** Boots an app with `internalEnv` (plus `extraEnv`); the suite closes it in its `afterAll`. */
+  boot(extraEnv?: Env, options?: BootOptions): Promise<TestApp>;
+  /**
+   * Two instances on the one database, as behind a load balancer, once both revocation listeners are up
+   * (so both cache, and must invalidate, positive answers). `second` boots the second one.
+   */
+  bootPair(options?: { second?: BootOptions }): Promise<[TestApp, TestApp]>;
+}
+
+/**
+ * Registers the `beforeAll`/`afterAll` every internal-surface suite repeats: one database, an M2M and a
+ * session issuer, and teardown of every app booted through `boot` (last booted, first closed). Call it at
+ * the top of a `describe`; the suite's own `afterAll` hooks run after this teardown (declaration order).
+ */
+export function internalSuite(): InternalSuite {
+  let db: TestDatabase | undefined;
+  let m2m: TestIssuer | undefined;
+  let session: TestIssuer | undefined;
+  const apps: TestApp[] = [];
+  const ready = <T>(value: T | undefined, name: string): T => {
+    if (value === undefined)
+      throw new Error(`internalSuite: ${name} is not ready (use it inside hooks or tests)`);
+    return value;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    m2m = await TestIssuer.start(M2M_AUDIENCE);
+    session = await TestIssuer.start(SESSION_AUDIENCE);
+  });
+
+  afterAll(async () => {
+    for (const app of apps.reverse()) await app.close();
+    await m2m?.stop();
+    await session?.stop();
+    await db?.drop();
+  });
+
+  return {
+    get db() {
+      return ready(db, 'db');
+    },
+    get m2m() {
+      return ready(m2m, 'm2m');
+    },
+    get session() {
+      return ready(session, 'session');
+    },
+    async boot(extraEnv: Env = {}, options: BootOptions = {}) {
+      const app = await startTestApp(
+        ready(db, 'db'),
+        { ...internalEnv(ready(m2m, 'm2m'), ready(session, 'session')), ...extraEnv },
+        options,
+      );
+      apps.push(app);
+      return app;
+    },
+    async bootPair(options: { second?: BootOptions } = {}) {
+      const a = await this.boot();
+      const b = await this.boot({}, options.second);
+      await eventually(
+        () => a.app.get(ApiKeyRevocations).listening && b.app.get(ApiKeyRevocations).listening,
+      );
+      return [a, b];
+    },
+  };
+}
+
+export interface TestModules {
+  moduleRef: TestingModule;
+  /** What the modules logged (Nest's Logger), one JSON line per call. */
+  logs: LogCapture;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots only `imports` (feature modules) with the configuration and the database they need, on `db`, for
+ * the integration tier: a service with its real repositories on a real database (migrations applied at
+ * start, as the app does), no HTTP, no other feature.
+ */
+export async function startModules(
+  db: TestDatabase,
+  imports: NonNullable<ModuleMetadata['imports']>,
+  options: BootOptions & { env?: Env } = {},
+): Promise<TestModules> {
+  const config = loadConfig({ NODE_ENV: 'test', ...options.env, DATABASE_URL: db.url });
+  const logger = new CapturedLogger();
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      AppConfigModule.forRoot(config),
+      DatabaseModule,
+      ...imports,
+      ...globalProviders(options.providers ?? []),
+    ],
+  })
+    .setLogger(logger)
+    .compile();
+  await moduleRef.init();
+  return { moduleRef, logs: logger.capture, close: () => moduleRef.close() };
 }
