@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { UNAUTHORIZED } from 'test/helpers/http';
 import { controllerRoutes, type ControllerRoute } from 'test/helpers/routes';
 import { internalEnv, M2M_AUDIENCE, m2mToken, SESSION_AUDIENCE, TestIssuer } from 'test/helpers/issuers';
 
@@ -16,7 +17,6 @@ describe('every route', () => {
   let t: TestApp;
   let routes: ControllerRoute[];
 
-  const UNAUTHORIZED = { error: { type: 'unauthorized', status: 401, message: 'Authentication required.' } };
   // A concrete path for a route pattern: ids are well-formed UUIDs, slugs plain words.
   const concrete = (path: string): string =>
     path.replace(/:id\b/g, '00000000-0000-4000-8000-000000000000').replace(/:(\w+)/g, 'sample');

@@ -4,16 +4,16 @@ import request from 'supertest';
 import { generateApiKey } from 'src/api-keys/api-key-format';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { orgTokenChecksum } from 'src/org-tokens/org-token-format';
-import { startTestApp, type TestApp, testSigningKey } from 'test/helpers/app';
+import { startTestApp, testSigningKey, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
-import { spyOnQueries } from 'test/helpers/query-spy';
+import { UNAUTHORIZED } from 'test/helpers/http';
+import { sessionEnv, TestIssuer } from 'test/helpers/issuers';
 import type { LogCapture } from 'test/helpers/log-capture';
+import { spyOnQueries } from 'test/helpers/query-spy';
 import { controllerRoutes } from 'test/helpers/routes';
-import { TestIssuer } from 'test/helpers/issuers';
 
 const ADMIN_TOKEN = 'break-glass-admin-token-for-admin-auth-tests';
 const ORG = 'org-admins';
-const UNAUTHORIZED = { error: { type: 'unauthorized', status: 401, message: 'Authentication required.' } };
 const WHOAMI = '/api/v1/admin/whoami';
 
 /** Base64url JSON segment, for hand-built tokens a real library refuses to produce. */
@@ -36,12 +36,6 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
   const logMark = (): number => logs?.lines.length ?? 0;
   const logsSince = (mark = 0): string => (logs?.lines.slice(mark) ?? []).join('\n');
   const leaked = (): string[] => secrets.filter((secret) => logsSince().includes(secret));
-
-  const sessionEnv = (): Record<string, string> => ({
-    AUTH_SESSION_JWKS_URI: issuer.jwksUri,
-    AUTH_SESSION_ISSUER: issuer.url,
-    AUTH_SESSION_AUDIENCE: issuer.audience,
-  });
 
   async function boot(env: Record<string, string>, database = db): Promise<TestApp> {
     const t = await startTestApp(database, env);
@@ -108,7 +102,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
     let expired: Minted;
 
     beforeAll(async () => {
-      t = await boot({ ...sessionEnv(), ADMIN_TOKEN, ORG_ID: ORG });
+      t = await boot({ ...sessionEnv(issuer), ADMIN_TOKEN, ORG_ID: ORG });
       orgToken = await mint(t, ADMIN_TOKEN, { name: 'live' });
       revoked = await mint(t, ADMIN_TOKEN, { name: 'revoked' });
       expired = await mint(t, ADMIN_TOKEN, { name: 'expired' });
@@ -229,7 +223,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
 
   describe('session tier without ORG_ID', () => {
     it('accepts any valid session (no org required)', async () => {
-      const t = await boot({ ...sessionEnv(), ADMIN_TOKEN });
+      const t = await boot({ ...sessionEnv(issuer), ADMIN_TOKEN });
       await whoami(t, await issuer.token({ sub: 'carol' })).expect(200, {
         tier: 'session',
         actor: 'session:carol',
@@ -247,7 +241,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
       try {
         // Bootstrap closed (ADMIN_TOKEN), the session tier on `issuer`, M2M on its own issuer and audience.
         const t = await boot({
-          ...sessionEnv(),
+          ...sessionEnv(issuer),
           AUTH_M2M_JWKS_URI: m2m.jwksUri,
           AUTH_M2M_ISSUER: m2m.url,
           AUTH_M2M_AUDIENCE: m2m.audience,
@@ -288,7 +282,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
     beforeAll(async () => {
       bdb = await createTestDatabase();
       const mark = logMark();
-      t = await boot({ ...sessionEnv(), ORG_ID: ORG }, bdb);
+      t = await boot({ ...sessionEnv(issuer), ORG_ID: ORG }, bdb);
       startLogs = logsSince(mark);
     });
     afterAll(async () => {
@@ -354,7 +348,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
 
       // Nor after a restart: the start does not even warn.
       const mark = logMark();
-      const restarted = await boot({ ...sessionEnv(), ORG_ID: ORG }, bdb);
+      const restarted = await boot({ ...sessionEnv(issuer), ORG_ID: ORG }, bdb);
       try {
         expect(logsSince(mark)).not.toMatch(/bootstrap is open/);
         await whoami(restarted).expect(401, UNAUTHORIZED);

@@ -1,14 +1,17 @@
-import { createPublicKey, type JsonWebKey } from 'node:crypto';
-import { decode, verify, type JwtPayload } from 'jsonwebtoken';
+import { createPublicKey, generateKeyPairSync, type JsonWebKey } from 'node:crypto';
+import { decode, sign, verify, type JwtPayload } from 'jsonwebtoken';
+import { Client } from 'pg';
 import request from 'supertest';
 import { generateApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeyResolutionService } from 'src/api-key-resolution/api-key-resolution.service';
 import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-recorder';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { closeGracefully } from 'src/http/graceful-shutdown';
+import { internalSuite, startTestApp, type TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';
-import { m2mToken, type TestIssuer } from 'test/helpers/issuers';
 import { provision, type Provisioned } from 'test/helpers/factories';
-import { resolveKey } from 'test/helpers/http';
+import { INVALID_API_KEY, resolveKey, UNAUTHORIZED } from 'test/helpers/http';
+import { ALLOWED_ORG, internalEnv, M2M_AUDIENCE, m2mToken, TestIssuer } from 'test/helpers/issuers';
+import { eventually } from 'test/helpers/waiting';
 
 interface ResolveBody {
   keyId: string;
@@ -24,7 +27,11 @@ interface Jwks {
   keys: (JsonWebKey & { kid: string; alg: string; use: string })[];
 }
 
-describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
+/**
+ * An internal service presents a user's API key and gets the identity behind it and a JWT minted for the
+ * call. Two instances share the database, as behind a load balancer.
+ */
+describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => {
   const suite = internalSuite();
   let db: TestDatabase;
   let m2m: TestIssuer;
@@ -55,7 +62,11 @@ describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
     secrets.push(p.apiKey);
     return p;
   };
-  const invalid = { error: { type: 'invalid_api_key', status: 401, message: 'Invalid API key.' } };
+  const provisionWith = (token: string, externalId: string): request.Test =>
+    request(a.http)
+      .post('/api/v1/internal/provision-apikey')
+      .set('authorization', `Bearer ${token}`)
+      .send({ externalId, email: 'x@example.com', orgId: ALLOWED_ORG });
   const jwksOf = async (t: TestApp): Promise<Jwks> =>
     (await request(t.http).get('/.well-known/jwks.json').expect(200)).body as Jwks;
   const verifyWith = (jwks: Jwks, token: string): JwtPayload => {
@@ -67,7 +78,7 @@ describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
     }) as JwtPayload;
   };
 
-  describe('authentication', () => {
+  describe('who may call', () => {
     it('refuses a request without a token: 401 unauthorized', async () => {
       const res = await request(a.http)
         .post('/api/v1/internal/api-keys/resolve')
@@ -85,6 +96,75 @@ describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
     it('answers 403 forbidden when the token lacks apikeys:resolve', async () => {
       const res = await resolveKey(a.http, provisioner, 'x').expect(403);
       expect(res.body).toEqual({ error: expect.objectContaining({ type: 'forbidden', status: 403 }) });
+    });
+
+    it('refuses an M2M token that carries no exp', async () => {
+      const claims = {
+        sub: 'noexp@clients',
+        gty: 'client-credentials',
+        scope: 'apikeys:resolve provision:apikey',
+      };
+      const token = await m2m.token({ ...claims, exp: undefined });
+      expect((decode(token) as JwtPayload).exp).toBeUndefined();
+      await resolveKey(a.http, token, 'ksk_x').expect(401, UNAUTHORIZED);
+      // Twice: a refusal is never remembered as a success.
+      await resolveKey(a.http, token, 'ksk_x').expect(401, UNAUTHORIZED);
+      await provisionWith(token, 'noexp').expect(401, UNAUTHORIZED);
+    });
+
+    it("while the M2M issuer's JWKS cannot be fetched: a valid token is 503 service_unavailable with Retry-After, a forged kid with a foreign iss is 401 without a fetch", async () => {
+      const down = await TestIssuer.start(M2M_AUDIENCE);
+      const app = await startTestApp(db, internalEnv(down, session));
+      try {
+        const token = await m2mToken(down, 'svc', 'apikeys:resolve');
+        const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+        const foreign = sign(
+          {
+            sub: 'x@clients',
+            gty: 'client-credentials',
+            scope: 'apikeys:resolve',
+            aud: M2M_AUDIENCE,
+            iss: 'https://evil.example',
+          },
+          privateKey,
+          { algorithm: 'RS256', keyid: 'forged', expiresIn: 60 },
+        );
+        await down.stop();
+        const res = await resolveKey(app.http, token, 'ksk_x');
+        expect(res.status).toBe(503);
+        expect(res.body).toEqual({
+          error: { type: 'service_unavailable', status: 503, message: expect.any(String) as unknown },
+        });
+        expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+        // Issuer mismatch: refused before any key fetch, so it is the plain 401, not the outage's 503.
+        await resolveKey(app.http, foreign, 'ksk_x').expect(401, UNAUTHORIZED);
+      } finally {
+        await app.close();
+      }
+    });
+
+    describe('only client-credentials tokens are M2M callers', () => {
+      it('refuses a user token from the M2M issuer that carries no gty (sub is a person)', async () => {
+        const user = await m2m.token({
+          sub: 'auth0|person',
+          scope: 'openid apikeys:resolve provision:apikey',
+        });
+        await resolveKey(a.http, user, 'ksk_x').expect(401, UNAUTHORIZED);
+        await provisionWith(user, 'person-user').expect(401, UNAUTHORIZED);
+        // Even when it names an authorized party that is not itself.
+        const withAzp = await m2m.token({ sub: 'auth0|person', azp: 'spa', scope: 'apikeys:resolve' });
+        await resolveKey(a.http, withAzp, 'ksk_x').expect(401, UNAUTHORIZED);
+      });
+
+      it.each([
+        ['gty client-credentials', { sub: 'svc-a@clients', gty: 'client-credentials' }],
+        ['sub equal to client_id (RFC 9068), no gty', { sub: 'svc-b', client_id: 'svc-b' }],
+        ['sub equal to azp, no gty', { sub: 'svc-c', azp: 'svc-c' }],
+        ['sub ending in @clients, no gty', { sub: 'svc-d@clients' }],
+      ])('accepts %s', async (_label, claims) => {
+        const token = await m2m.token({ ...claims, scope: 'apikeys:resolve' });
+        await resolveKey(a.http, token, 'ksk_x').expect(401, INVALID_API_KEY);
+      });
     });
   });
 
@@ -198,6 +278,68 @@ describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
     });
   });
 
+  describe('the minted JWT never outlives the key', () => {
+    it('caps exp at the key’s expiresAt', async () => {
+      const st = await session.token({ sub: 'expiring-key-user' });
+      const expiresAt = new Date(Date.now() + 65_000);
+      const created = await request(a.http)
+        .post('/api/v1/developer/keys')
+        .set('authorization', `Bearer ${st}`)
+        .send({ label: 'soon', expiresAt: expiresAt.toISOString() })
+        .expect(201);
+      const secret = (created.body as { secret: string }).secret;
+      secrets.push(secret);
+      const body = (await resolveKey(a.http, resolver, secret).expect(200)).body as {
+        token: string;
+        tokenExpiresAt: string;
+      };
+      const exp = (decode(body.token) as JwtPayload).exp!;
+      expect(exp).toBe(Math.floor(expiresAt.getTime() / 1000));
+      expect(body.tokenExpiresAt).toBe(new Date(exp * 1000).toISOString());
+    });
+
+    it('keeps 300 s for a key without expiry', async () => {
+      const key = await newKey('forever-key-user');
+      const body = (await resolveKey(a.http, resolver, key.apiKey).expect(200)).body as { token: string };
+      const { iat, exp } = decode(body.token) as JwtPayload;
+      expect(exp! - iat!).toBe(300);
+    });
+  });
+
+  describe('lastUsedAt survives shutdown', () => {
+    it('a use in flight when shutdown starts is written before the database closes', async () => {
+      const key = await newKey('shutdown-usage');
+      const c = await startTestApp(db, internalEnv(m2m, session));
+      await c.app.listen(0, '127.0.0.1');
+      const { port } = c.http.address() as { port: number };
+      const locker = new Client({ connectionString: db.url });
+      await locker.connect();
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
+      // The lookup waits on the lock, so the request is in flight while shutdown begins.
+      const inFlight = resolveKey(`http://127.0.0.1:${port}` as never, resolver, key.apiKey).then(
+        (r) => r.status,
+      );
+      await eventually(async () => {
+        const rows = await db.query(
+          `SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'api_keys'::regclass`,
+        );
+        return rows.length > 0;
+      });
+      const closing = closeGracefully(c.app);
+      await new Promise((r) => setTimeout(r, 300));
+      await locker.query('ROLLBACK');
+      await locker.end();
+      expect(await inFlight).toBe(200);
+      await closing;
+      const [row] = await db.query<{ last_used_at: Date | null }>(
+        'SELECT last_used_at FROM api_keys WHERE key_id = $1',
+        [key.keyId],
+      );
+      expect(row?.last_used_at).toBeInstanceOf(Date);
+    });
+  });
+
   describe('refusals', () => {
     it('answers malformed, unknown, wrong-secret, revoked and expired keys with the same 401', async () => {
       const live = await newKey('res-refusals');
@@ -224,11 +366,11 @@ describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
         expect({ presented, status: res.status, body: res.body as unknown }).toEqual({
           presented,
           status: 401,
-          body: invalid,
+          body: INVALID_API_KEY,
         });
       }
       // The refusals are cached briefly, and still identical the second time.
-      await resolveKey(a.http, resolver, wrongSecret).expect(401, invalid);
+      await resolveKey(a.http, resolver, wrongSecret).expect(401, INVALID_API_KEY);
       await resolveKey(a.http, resolver, live.apiKey).expect(200);
     });
 
@@ -246,8 +388,8 @@ describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
          VALUES ($1, $2, $3, $4, $5, $6)`,
         [lookalike.keyId, lookalike.hash, lookalike.prefix, owner.userId, owner.projectId, provider!.id],
       );
-      await resolveKey(a.http, resolver, lookalike.plaintext).expect(401, invalid);
-      await resolveKey(b.http, resolver, lookalike.plaintext).expect(401, invalid);
+      await resolveKey(a.http, resolver, lookalike.plaintext).expect(401, INVALID_API_KEY);
+      await resolveKey(b.http, resolver, lookalike.plaintext).expect(401, INVALID_API_KEY);
       // The deprecated API-key admin tier goes through the same lookup.
       expect(await a.app.get(ApiKeyResolutionService).verify(lookalike.plaintext)).toBeNull();
     });
@@ -262,38 +404,7 @@ describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
     });
   });
 
-  describe('revocation, across instances', () => {
-    it('a key revoked through the developer surface right after a cached success fails on the next call, on both instances', async () => {
-      const key = await newKey('res-dev-revoke');
-      // Warm both caches.
-      await resolveKey(a.http, resolver, key.apiKey).expect(200);
-      await resolveKey(b.http, resolver, key.apiKey).expect(200);
-      await resolveKey(b.http, resolver, key.apiKey).expect(200);
-
-      const sessionToken = await session.token({ sub: 'res-dev-revoke' });
-      const list = await request(a.http)
-        .get('/api/v1/developer/keys')
-        .set('authorization', `Bearer ${sessionToken}`)
-        .expect(200);
-      const id = (list.body as { keys: { id: string }[] }).keys[0]!.id;
-      await request(a.http)
-        .delete(`/api/v1/developer/keys/${id}`)
-        .set('authorization', `Bearer ${sessionToken}`)
-        .expect(200);
-
-      await resolveKey(a.http, resolver, key.apiKey).expect(401, invalid);
-      await resolveKey(b.http, resolver, key.apiKey).expect(401, invalid);
-    });
-
-    it('a key replaced by provisioning on one instance fails on the next call on the other', async () => {
-      const first = await newKey('res-replace');
-      await resolveKey(b.http, resolver, first.apiKey).expect(200);
-      await resolveKey(b.http, resolver, first.apiKey).expect(200);
-      const second = await newKey('res-replace');
-      await resolveKey(b.http, resolver, first.apiKey).expect(401, invalid);
-      await resolveKey(b.http, resolver, second.apiKey).expect(200);
-    });
-
+  describe('the JWKS', () => {
     it('both instances publish the same signing key: a token from one verifies with the other’s JWKS', async () => {
       const key = await newKey('res-jwks');
       const body = (await resolveKey(b.http, resolver, key.apiKey).expect(200)).body as ResolveBody;
@@ -303,10 +414,18 @@ describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
       expect(verifyWith(jwksA, body.token).sub).toBe(key.userId);
       expect(await db.query('SELECT kid FROM signing_keys')).toHaveLength(1);
     });
+
+    it('serves the JWKS publicly with a cache lifetime', async () => {
+      const res = await request(a.http).get('/.well-known/jwks.json').expect(200);
+      expect(res.headers['cache-control']).toBe('public, max-age=300');
+    });
   });
 
-  it('serves the JWKS publicly with a cache lifetime', async () => {
-    const res = await request(a.http).get('/.well-known/jwks.json').expect(200);
-    expect(res.headers['cache-control']).toBe('public, max-age=300');
+  it('sends no ETag (every answer is no-store)', async () => {
+    const key = await newKey('etag-user');
+    const res = await resolveKey(a.http, resolver, key.apiKey).expect(200);
+    expect(res.headers.etag).toBeUndefined();
+    const health = await request(a.http).get('/health/live');
+    expect(health.headers.etag).toBeUndefined();
   });
 });

@@ -3,12 +3,16 @@ import { API_KEY_PATTERN, hashApiKey } from 'src/api-keys/api-key-format';
 import { internalSuite, startTestApp, type TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';
 import { ALLOWED_ORG, internalEnv, M2M_AUDIENCE, m2mToken, type TestIssuer } from 'test/helpers/issuers';
-import { provision } from 'test/helpers/factories';
-import { resolveKey } from 'test/helpers/http';
+import { provision, type Provisioned } from 'test/helpers/factories';
+import { errorShape, resolveKey } from 'test/helpers/http';
 
 const PROVISION = '/api/v1/internal/provision-apikey';
 
-describe('internal: POST /api/v1/internal/provision-apikey', () => {
+/**
+ * An internal service asks for a user's API key by name (M2M): the user and their default project are found
+ * or created, and the user's live key of that name is replaced.
+ */
+describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () => {
   const suite = internalSuite();
   let db: TestDatabase;
   let m2m: TestIssuer;
@@ -44,14 +48,15 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
     secrets.push(apiKey);
     return apiKey;
   };
-  const errorOf = (type: string, status: number): unknown => ({
-    error: expect.objectContaining({ type, status, message: expect.any(String) }) as unknown,
-  });
+  const keepProvisioned = (p: Provisioned): Provisioned => {
+    keep(p.apiKey);
+    return p;
+  };
 
   describe('authentication', () => {
     it('refuses a request without a token: 401 unauthorized', async () => {
       const res = await post(valid('u-noauth'), null).expect(401);
-      expect(res.body).toEqual(errorOf('unauthorized', 401));
+      expect(res.body).toEqual(errorShape('unauthorized', 401));
     });
 
     it('refuses a session token (another issuer and audience), with the same 401', async () => {
@@ -83,12 +88,12 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
       ['garbage', () => Promise.resolve('not.a.jwt')],
     ])('refuses a token that is %s with the one 401', async (_label, make) => {
       const res = await post(valid('u-bad-token'), await make()).expect(401);
-      expect(res.body).toEqual(errorOf('unauthorized', 401));
+      expect(res.body).toEqual(errorShape('unauthorized', 401));
     });
 
     it('answers 403 forbidden when the token lacks the provision:apikey scope', async () => {
       const res = await post(valid('u-scope'), resolver).expect(403);
-      expect(res.body).toEqual(errorOf('forbidden', 403));
+      expect(res.body).toEqual(errorShape('forbidden', 403));
     });
 
     it('reads the scope from `scp` or `permissions` arrays too', async () => {
@@ -102,7 +107,7 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
   describe('validation and the org allowlist', () => {
     it('answers 403 for an org that is not allowed', async () => {
       const res = await post(valid('u-org', { orgId: 'org-evil' })).expect(403);
-      expect(res.body).toEqual(errorOf('forbidden', 403));
+      expect(res.body).toEqual(errorShape('forbidden', 403));
       expect(await db.query(`SELECT 1 FROM users WHERE external_id = 'u-org'`)).toHaveLength(0);
     });
 
@@ -124,7 +129,7 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
       ['a NUL in the orgId', { orgId: 'org\u0000' }],
     ])('answers 400 validation_failed for %s', async (_label, patch) => {
       const res = await post({ ...valid('u-invalid'), ...patch }).expect(400);
-      expect(res.body).toEqual(errorOf('validation_failed', 400));
+      expect(res.body).toEqual(errorShape('validation_failed', 400));
     });
 
     it.each([['externalId'], ['email'], ['orgId']])('answers 400 without %s', async (field) => {
@@ -135,7 +140,16 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
 
     it('answers 413 for a body over 64 KiB', async () => {
       const res = await post(valid('u-big', { name: 'n'.repeat(70 * 1024) })).expect(413);
-      expect(res.body).toEqual(errorOf('payload_too_large', 413));
+      expect(res.body).toEqual(errorShape('payload_too_large', 413));
+    });
+
+    it('trims externalId: padded and plain name one user; blank is a 400', async () => {
+      const plain = keepProvisioned(await provision(t.http, token, { externalId: 'trimmed-user' }));
+      const padded = keepProvisioned(await provision(t.http, token, { externalId: '  trimmed-user \t' }));
+      expect(padded.userId).toBe(plain.userId);
+      const res = await post(valid('   '));
+      expect(res.status).toBe(400);
+      expect((res.body as { error: { type: string } }).error.type).toBe('validation_failed');
     });
   });
 
@@ -201,7 +215,7 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
       expect(second.apiKey).not.toBe(first.apiKey);
 
       const old = await resolveKey(t.http, resolver, first.apiKey).expect(401);
-      expect(old.body).toEqual(errorOf('invalid_api_key', 401));
+      expect(old.body).toEqual(errorShape('invalid_api_key', 401));
       await resolveKey(t.http, resolver, second.apiKey).expect(200);
       const [user] = await db.query<{ name: string }>(`SELECT name FROM users WHERE external_id = 'u-twice'`);
       expect(user?.name).toBe('Renamed');
@@ -281,7 +295,7 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
       keep(first.apiKey);
       await db.query(`UPDATE users SET disabled_at = now() WHERE external_id = 'u-disabled'`);
       const res = await post(valid('u-disabled')).expect(403);
-      expect(res.body).toEqual(errorOf('identity_not_allowed', 403));
+      expect(res.body).toEqual(errorShape('identity_not_allowed', 403));
       const keys = await db.query('SELECT 1 FROM api_keys WHERE user_id = $1', [first.userId]);
       expect(keys).toHaveLength(1);
     });
@@ -295,9 +309,45 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
         if (res.status === 429) limited = res;
         else expect(res.status).toBe(400);
       }
-      expect(limited?.body).toEqual(errorOf('rate_limited', 429));
+      expect(limited?.body).toEqual(errorShape('rate_limited', 429));
       expect(Number(limited?.headers['retry-after'])).toBeGreaterThan(0);
       keep(((await post(valid('u-after-limit')).expect(200)).body as { apiKey: string }).apiKey);
+    });
+  });
+
+  describe('racing a developer key create on another instance', () => {
+    let other: TestApp;
+    let racer: string;
+
+    beforeAll(async () => {
+      other = await suite.boot();
+      // A client of its own, so these calls do not count against the other tests' client.
+      racer = await m2mToken(m2m, 'racing-client', 'provision:apikey');
+    });
+
+    it('never deadlocks (no 500s) for fresh users', async () => {
+      const statuses: number[] = [];
+      for (let i = 0; i < 15; i++) {
+        const sub = `racing-user-${i}`;
+        const st = await session.token({ sub });
+        // Creates the user without a default project.
+        await request(t.http)
+          .get('/api/v1/developer/projects')
+          .set('authorization', `Bearer ${st}`)
+          .expect(200);
+        const [p, d] = await Promise.all([
+          post(valid(sub), racer),
+          request(other.http)
+            .post('/api/v1/developer/keys')
+            .set('authorization', `Bearer ${st}`)
+            .send({ label: 'dev' }),
+        ]);
+        statuses.push(p.status, d.status);
+        if (p.status === 200) keep((p.body as Provisioned).apiKey);
+        if (d.status === 201) keep((d.body as { secret: string }).secret);
+      }
+      expect(statuses.filter((s) => s >= 500)).toEqual([]);
+      expect(t.logs.text()).not.toMatch(/40P01|deadlock/i);
     });
   });
 
@@ -313,7 +363,7 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
         .set('authorization', `Bearer ${token}`)
         .send(valid('u-unset'))
         .expect(403);
-      expect(res.body).toEqual(errorOf('forbidden', 403));
+      expect(res.body).toEqual(errorShape('forbidden', 403));
     } finally {
       await other.close();
     }

@@ -45,7 +45,7 @@ function expressRoutes(t: TestApp): string[] {
 
 /**
  * The permission table. A change to it (a new route, a route that changed credential or rate limit) fails
- * this test until the snapshot is updated (`npx jest test/e2e/route-permissions -u`), so it shows up in
+ * this test until the snapshot is updated (`npx jest test/e2e/routes/route-permissions -u`), so it shows up in
  * review as a permission change.
  */
 describe('route permissions', () => {

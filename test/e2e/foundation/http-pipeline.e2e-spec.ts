@@ -2,8 +2,13 @@ import { connect, type AddressInfo } from 'node:net';
 import request from 'supertest';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { errorShape } from 'test/helpers/http';
 
-describe('foundation: HTTP pipeline, health, docs, metrics', () => {
+/**
+ * What every request meets before and around the features: the error envelope (also for requests that fail
+ * before routing), request ids, health, security headers, the OpenAPI document, metrics and request logs.
+ */
+describe('the HTTP pipeline', () => {
   let db: TestDatabase;
   let t: TestApp;
 
@@ -15,10 +20,6 @@ describe('foundation: HTTP pipeline, health, docs, metrics', () => {
   afterAll(async () => {
     await t?.close();
     await db?.drop();
-  });
-
-  const errorShape = (type: string, status: number) => ({
-    error: expect.objectContaining({ type, status, message: expect.any(String) }) as unknown,
   });
 
   describe('error shape', () => {

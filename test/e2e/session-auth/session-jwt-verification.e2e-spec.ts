@@ -1,12 +1,34 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
-import { sign } from 'jsonwebtoken';
+import { decode, sign } from 'jsonwebtoken';
+import request from 'supertest';
 import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
-import { sessionEnv, TestIssuer } from 'test/helpers/issuers';
+import { internalEnv, M2M_AUDIENCE, SESSION_AUDIENCE, sessionEnv, TestIssuer } from 'test/helpers/issuers';
 
 /** Base64url JSON segment, for hand-built tokens a real library refuses to produce. */
 const seg = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+describe('the test issuer the session and M2M suites rely on', () => {
+  it('issues RS256 tokens with the given claims and serves its JWKS', async () => {
+    const issuer = await TestIssuer.start('aud-x');
+    try {
+      const token = await issuer.token({ sub: 'user-1', org_id: 'org-1' });
+      const decoded = decode(token, { complete: true });
+      expect(decoded?.header.alg).toBe('RS256');
+      expect(decoded?.payload).toMatchObject({
+        sub: 'user-1',
+        org_id: 'org-1',
+        aud: 'aud-x',
+        iss: issuer.url,
+      });
+      const jwks = (await (await fetch(issuer.jwksUri)).json()) as { keys: unknown[] };
+      expect(jwks.keys).toHaveLength(1);
+    } finally {
+      await issuer.stop();
+    }
+  });
+});
 
 describe('session JWT verification (passport-jwt against a real issuer)', () => {
   let db: TestDatabase;
@@ -113,6 +135,37 @@ describe('session JWT verification (passport-jwt against a real issuer)', () => 
         await svc.verify(sign({ sub: 'u2', aud: 'ui' }, 'w'.repeat(40), { algorithm: 'HS256' })),
       ).toBeNull();
       expect(await svc.verify(sign({ sub: 'u2', aud: 'ui' }, secret, { algorithm: 'HS512' }))).toBeNull();
+    });
+  });
+
+  describe("while the identity provider's JWKS cannot be fetched", () => {
+    let m2m: TestIssuer;
+
+    beforeAll(async () => {
+      m2m = await TestIssuer.start(M2M_AUDIENCE);
+    });
+    afterAll(() => m2m?.stop());
+
+    it('@SessionAuth routes are 503 service_unavailable with Retry-After; AdminAuth still accepts ADMIN_TOKEN', async () => {
+      const idp = await TestIssuer.start(SESSION_AUDIENCE);
+      const adminToken = 'a'.repeat(40);
+      const app = await startTestApp(db, { ...internalEnv(m2m, idp), ADMIN_TOKEN: adminToken });
+      try {
+        const st = await idp.token({ sub: 'jwks-down-user' });
+        await idp.stop();
+        const res = await request(app.http)
+          .get('/api/v1/developer/projects')
+          .set('authorization', `Bearer ${st}`);
+        expect(res.status).toBe(503);
+        expect((res.body as { error: { type: string } }).error.type).toBe('service_unavailable');
+        expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+        await request(app.http)
+          .get('/api/v1/admin/whoami')
+          .set('authorization', `Bearer ${adminToken}`)
+          .expect(200);
+      } finally {
+        await app.close();
+      }
     });
   });
 

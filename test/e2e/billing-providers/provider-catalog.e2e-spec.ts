@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
-import { TestIssuer } from 'test/helpers/issuers';
+import { sessionEnv, TestIssuer } from 'test/helpers/issuers';
 
 interface ProviderRow {
   id: string;
@@ -20,16 +20,15 @@ const provider = (slug: string, name: string, extra: Record<string, unknown> = {
   ...extra,
 });
 
-describe('billing providers', () => {
+/** BILLING_PROVIDERS is the catalog's source of truth: synchronised at every start, listed to sessions. */
+describe('the billing-provider catalog', () => {
   let db: TestDatabase;
   let issuer: TestIssuer;
   const apps: TestApp[] = [];
 
   const start = async (providers: unknown): Promise<TestApp> => {
     const t = await startTestApp(db, {
-      AUTH_SESSION_JWKS_URI: issuer.jwksUri,
-      AUTH_SESSION_ISSUER: issuer.url,
-      AUTH_SESSION_AUDIENCE: issuer.audience,
+      ...sessionEnv(issuer),
       BILLING_PROVIDERS: typeof providers === 'string' ? providers : JSON.stringify(providers),
     });
     apps.push(t);

@@ -6,10 +6,10 @@ import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { orgTokenChecksum } from 'src/org-tokens/org-token-format';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { UNAUTHORIZED } from 'test/helpers/http';
 import { spyOnQueries } from 'test/helpers/query-spy';
 
 const ADMIN_TOKEN = 'break-glass-admin-token-for-org-token-tests';
-const UNAUTHORIZED = { error: { type: 'unauthorized', status: 401, message: 'Authentication required.' } };
 
 interface Minted {
   id: string;
