@@ -1,11 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
 import request from 'supertest';
-import { generateApiKey } from 'src/api-keys/api-key-format';
+import { parseApiKey } from 'src/api-keys/api-key-format';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { orgTokenChecksum } from 'src/org-tokens/org-token-format';
 import { startTestApp, testSigningKey, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { apiKey, expireOrgToken, revokeApiKey } from 'test/helpers/factories';
 import { UNAUTHORIZED } from 'test/helpers/http';
 import { sessionEnv, TestIssuer } from 'test/helpers/issuers';
 import type { LogCapture } from 'test/helpers/log-capture';
@@ -59,23 +60,13 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
     return res.body as Minted;
   }
 
-  async function insertApiKey(database: TestDatabase, opts: { revoked?: boolean } = {}): Promise<string> {
-    const key = generateApiKey();
-    secrets.push(key.plaintext);
-    const [user] = await database.query<{ id: string }>(
-      `INSERT INTO users (external_id) VALUES ($1) RETURNING id`,
-      [`user-${key.keyId}`],
-    );
-    const [project] = await database.query<{ id: string }>(
-      `INSERT INTO projects (user_id, name, is_default) VALUES ($1, 'default', true) RETURNING id`,
-      [user!.id],
-    );
-    await database.query(
-      `INSERT INTO api_keys (key_id, key_hash, key_prefix, user_id, project_id, revoked_at)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [key.keyId, key.hash, key.prefix, user!.id, project!.id, opts.revoked ? new Date() : null],
-    );
-    return key.plaintext;
+  /** A developer's API key (a user of its own each time), minted through `t`; revoked too if asked. */
+  let owners = 0;
+  async function newApiKey(t: TestApp, opts: { revoked?: boolean } = {}): Promise<string> {
+    const { secret } = await apiKey(t.app, `api-key-owner-${++owners}`);
+    secrets.push(secret);
+    if (opts.revoked) await revokeApiKey(t.app, parseApiKey(secret)!.keyId);
+    return secret;
   }
 
   beforeAll(async () => {
@@ -110,9 +101,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
         .delete(`/api/v1/org/tokens/${revoked.id}`)
         .set('authorization', `Bearer ${ADMIN_TOKEN}`)
         .expect(200);
-      await db.query(`UPDATE org_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [
-        expired.id,
-      ]);
+      await expireOrgToken(db, expired.id);
     });
 
     it('tier 1: a session JWT of an org admin → session:<sub>', async () => {
@@ -144,7 +133,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
     });
 
     it('the deprecated API-key tier is off unless its flag is set', async () => {
-      const key = await insertApiKey(db);
+      const key = await newApiKey(t);
       await whoami(t, key).expect(401, UNAUTHORIZED);
     });
 
@@ -194,7 +183,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
           'an M2M token of another issuer',
           await foreign.token({ sub: 'svc@clients', gty: 'client-credentials' }),
         ],
-        ['an API key while the API-key tier is off', await insertApiKey(db)],
+        ['an API key while the API-key tier is off', await newApiKey(t)],
       ];
       const seen = new Set<string>();
       for (const [label, credential] of failures) {
@@ -380,9 +369,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
         const b = await boot({}, edb);
         await whoami(b).expect(200, { tier: 'bootstrap', actor: 'bootstrap' });
         const short = await mint(a, 'anything', { expiresAt: new Date(Date.now() + 60_000).toISOString() });
-        await edb.query(`UPDATE org_tokens SET expires_at = now() - interval '1 second' WHERE id = $1`, [
-          short.id,
-        ]);
+        await expireOrgToken(edb, short.id);
         // b never saw the token live; the row alone closes bootstrap there too.
         await whoami(b).expect(401, UNAUTHORIZED);
         await whoami(a).expect(401, UNAUTHORIZED);
@@ -460,9 +447,9 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
         const mark = logMark();
         const on = await boot({ ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_BOOTSTRAP_OPEN: 'false' }, kdb);
         expect(logsSince(mark)).toMatch(/ADMIN_AUTH_ALLOW_API_KEYS=true/);
-        const key = await insertApiKey(kdb);
+        const key = await newApiKey(on);
         await whoami(on, key).expect(200, { tier: 'api_key', actor: `api-key:${key.slice(0, 12)}` });
-        const revokedKey = await insertApiKey(kdb, { revoked: true });
+        const revokedKey = await newApiKey(on, { revoked: true });
         await whoami(on, revokedKey).expect(401, UNAUTHORIZED);
         const wrongSecret = key.slice(0, -4) + (key.endsWith('0000') ? '1111' : '0000');
         await whoami(on, wrongSecret).expect(401, UNAUTHORIZED);

@@ -8,7 +8,15 @@ import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-record
 import { closeGracefully } from 'src/http/graceful-shutdown';
 import { internalSuite, startTestApp, type TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';
-import { provision, type Provisioned } from 'test/helpers/factories';
+import {
+  billingProvider,
+  disableUser,
+  expireApiKey,
+  provision,
+  revokeApiKey,
+  storedProviderKey,
+  type Provisioned,
+} from 'test/helpers/factories';
 import { INVALID_API_KEY, resolveKey, UNAUTHORIZED } from 'test/helpers/http';
 import { ALLOWED_ORG, internalEnv, M2M_AUDIENCE, m2mToken, TestIssuer } from 'test/helpers/issuers';
 import { eventually } from 'test/helpers/waiting';
@@ -344,11 +352,9 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
     it('answers malformed, unknown, wrong-secret, revoked and expired keys with the same 401', async () => {
       const live = await newKey('res-refusals');
       const revoked = await newKey('res-revoked');
-      await db.query('UPDATE api_keys SET revoked_at = now() WHERE key_id = $1', [revoked.keyId]);
+      await revokeApiKey(a.app, revoked.keyId);
       const expired = await newKey('res-expired');
-      await db.query(`UPDATE api_keys SET expires_at = now() - interval '1 minute' WHERE key_id = $1`, [
-        expired.keyId,
-      ]);
+      await expireApiKey(db, expired.keyId);
       const wrongSecret = `ksk_${live.keyId}_${'0'.repeat(64)}`;
       const unknown = generateApiKey().plaintext;
       const malformed = [
@@ -379,15 +385,17 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
       const owner = await newKey('res-provider-owner');
       const lookalike = generateApiKey();
       secrets.push(lookalike.plaintext);
-      const [provider] = await db.query<{ id: string }>(
-        `INSERT INTO billing_providers (slug, name, auth_url, api_base)
-         VALUES ('lookalike', 'Lookalike', 'https://l.test/auth', 'https://api.l.test') RETURNING id`,
-      );
-      await db.query(
-        `INSERT INTO api_keys (key_id, key_hash, key_prefix, user_id, project_id, billing_provider_id)
-         VALUES ($1, $2, $3, $4, $5, $6)`,
-        [lookalike.keyId, lookalike.hash, lookalike.prefix, owner.userId, owner.projectId, provider!.id],
-      );
+      const provider = await billingProvider(a.app, 'lookalike', 'Lookalike');
+      await storedProviderKey(a.app, 'res-provider-owner', {
+        billingProviderId: provider.id,
+        rawApiKey: lookalike.plaintext,
+      });
+      // Stored under the lookup id it embeds, where a resolution of it looks.
+      expect(
+        await db.query('SELECT user_id, project_id, billing_provider_id FROM api_keys WHERE key_id = $1', [
+          lookalike.keyId,
+        ]),
+      ).toEqual([{ user_id: owner.userId, project_id: owner.projectId, billing_provider_id: provider.id }]);
       await resolveKey(a.http, resolver, lookalike.plaintext).expect(401, INVALID_API_KEY);
       await resolveKey(b.http, resolver, lookalike.plaintext).expect(401, INVALID_API_KEY);
       // The deprecated API-key admin tier goes through the same lookup.
@@ -396,7 +404,7 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
 
     it('answers 403 identity_not_allowed for a key whose user is disabled', async () => {
       const key = await newKey('res-disabled');
-      await db.query('UPDATE users SET disabled_at = now() WHERE id = $1', [key.userId]);
+      await disableUser(db, { id: key.userId });
       const res = await resolveKey(a.http, resolver, key.apiKey).expect(403);
       expect(res.body).toEqual({
         error: expect.objectContaining({ type: 'identity_not_allowed', status: 403 }),

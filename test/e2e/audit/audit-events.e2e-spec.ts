@@ -2,6 +2,7 @@ import request from 'supertest';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { pastAuditEvents } from 'test/helpers/factories';
 
 const AUDIT = '/api/v1/audit-events';
 
@@ -100,11 +101,7 @@ describe('GET /api/v1/audit-events and the OpenAPI document of the admin surface
   });
 
   it('defaults to 100 events', async () => {
-    await db.query(
-      `INSERT INTO audit_events (actor, action, target_type, at)
-       SELECT 'test', 'test.filler', 'none', now() - interval '1 day' - i * interval '1 second'
-         FROM generate_series(1, 120) AS i`,
-    );
+    await pastAuditEvents(t.app, 120);
     expect(((await get().expect(200)).body as { events: unknown[] }).events).toHaveLength(100);
     expect(((await get('?limit=500').expect(200)).body as { events: unknown[] }).events).toHaveLength(124);
   });

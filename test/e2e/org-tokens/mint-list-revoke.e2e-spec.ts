@@ -6,6 +6,7 @@ import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { orgTokenChecksum } from 'src/org-tokens/org-token-format';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { deleteOrgTokens, expireOrgToken, orgTokens } from 'test/helpers/factories';
 import { UNAUTHORIZED } from 'test/helpers/http';
 import { spyOnQueries } from 'test/helpers/query-spy';
 
@@ -173,7 +174,7 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
       const b = await mint({ name: 'list-b' });
       const revoked = await mint({ name: 'list-revoked' });
       await admin().delete(`/api/v1/org/tokens/${revoked.id}`).expect(200);
-      await db.query(`UPDATE org_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1`, [a.id]);
+      await expireOrgToken(db, a.id, '1 minute');
 
       const res = await admin().get('/api/v1/org/tokens').expect(200);
       const tokens = (res.body as { tokens: Record<string, unknown>[] }).tokens;
@@ -191,14 +192,10 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
     });
 
     it('returns at most 500 tokens', async () => {
-      await db.query(
-        `INSERT INTO org_tokens (name, token_hash, prefix, created_by)
-         SELECT 'bulk', md5(i::text) || md5((i * 7)::text), 'kso_bulk' || i % 10, 'test'
-           FROM generate_series(1, 510) AS i`,
-      );
+      secrets.push(...(await orgTokens(t.app, 510, { createdBy: 'test', name: 'bulk' })));
       const res = await admin().get('/api/v1/org/tokens').expect(200);
       expect((res.body as { tokens: unknown[] }).tokens).toHaveLength(500);
-      await db.query(`DELETE FROM org_tokens WHERE created_by = 'test'`);
+      await deleteOrgTokens(t.app, 'test');
     });
 
     it('bumps lastUsedAt when a token is used', async () => {

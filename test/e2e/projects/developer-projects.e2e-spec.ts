@@ -2,6 +2,7 @@ import request from 'supertest';
 import { UsersService } from 'src/users/users.service';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { projects as createProjects } from 'test/helpers/factories';
 import { sessionBearer, sessionEnv, TestIssuer } from 'test/helpers/issuers';
 import { concurrently } from 'test/helpers/waiting';
 import { errorShape } from 'test/helpers/http';
@@ -225,12 +226,10 @@ describe('developer surface: projects and users', () => {
   });
 
   it('lists at most 500 projects', async () => {
-    const [user] = await db.query<{ id: string }>(
-      `INSERT INTO users (external_id) VALUES ('hoarder') RETURNING id`,
-    );
-    await db.query(
-      `INSERT INTO projects (user_id, name) SELECT $1, 'p' || g FROM generate_series(1, 501) g`,
-      [user!.id],
+    await createProjects(
+      t.app,
+      'hoarder',
+      Array.from({ length: 501 }, (_, i) => `p${i + 1}`),
     );
     const projects = await list('hoarder');
     expect(projects).toHaveLength(500);

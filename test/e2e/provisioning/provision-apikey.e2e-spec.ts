@@ -3,7 +3,13 @@ import { API_KEY_PATTERN, hashApiKey } from 'src/api-keys/api-key-format';
 import { internalSuite, startTestApp, type TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';
 import { ALLOWED_ORG, internalEnv, M2M_AUDIENCE, m2mToken, type TestIssuer } from 'test/helpers/issuers';
-import { provision, type Provisioned } from 'test/helpers/factories';
+import {
+  billingProvider,
+  disableUser,
+  provision,
+  storedProviderKey,
+  type Provisioned,
+} from 'test/helpers/factories';
 import { errorShape, resolveKey } from 'test/helpers/http';
 
 const PROVISION = '/api/v1/internal/provision-apikey';
@@ -233,23 +239,20 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
     it('replaces only keysmith-minted keys: a provider key labelled like the key name survives', async () => {
       const first = await provision(t.http, token, { externalId: 'u-provider-label' });
       keep(first.apiKey);
-      const [provider] = await db.query<{ id: string }>(
-        `INSERT INTO billing_providers (slug, name, auth_url, api_base)
-         VALUES ('prov-label', 'Prov Label', 'https://p.test/auth', 'https://api.p.test') RETURNING id`,
-      );
+      const provider = await billingProvider(t.app, 'prov-label', 'Prov Label');
       const providerKey = 'pk_provlabel1_providerSecret0123456789abcdef';
       keep(providerKey);
-      const [stored] = await db.query<{ id: string }>(
-        `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, billing_provider_id)
-         VALUES ('provlabel1', $1, $2, 'provisioned', $3, $4, $5) RETURNING id`,
-        [hashApiKey(providerKey), providerKey.slice(0, 12), first.userId, first.projectId, provider!.id],
-      );
+      const stored = await storedProviderKey(t.app, 'u-provider-label', {
+        billingProviderId: provider.id,
+        rawApiKey: providerKey,
+        label: 'provisioned',
+      });
       const second = await provision(t.http, token, { externalId: 'u-provider-label' });
       keep(second.apiKey);
       await resolveKey(t.http, resolver, first.apiKey).expect(401);
       const rows = await db.query<{ revoked_at: Date | null }>(
         'SELECT revoked_at FROM api_keys WHERE id = $1',
-        [stored!.id],
+        [stored.id],
       );
       expect(rows).toEqual([{ revoked_at: null }]);
       const [audit] = await db.query<{ metadata: { revokedKeyIds: string[] } }>(
@@ -293,7 +296,7 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
     it('answers 403 identity_not_allowed for a disabled user and mints nothing', async () => {
       const first = await provision(t.http, token, { externalId: 'u-disabled' });
       keep(first.apiKey);
-      await db.query(`UPDATE users SET disabled_at = now() WHERE external_id = 'u-disabled'`);
+      await disableUser(db, { externalId: 'u-disabled' });
       const res = await post(valid('u-disabled')).expect(403);
       expect(res.body).toEqual(errorShape('identity_not_allowed', 403));
       const keys = await db.query('SELECT 1 FROM api_keys WHERE user_id = $1', [first.userId]);
