@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import Redis from 'ioredis';
 import request from 'supertest';
@@ -7,27 +6,11 @@ import { ADMIN_RATE_LIMIT } from 'src/auth/admin/admin.rate-limits';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import type { LogCapture } from 'test/helpers/log-capture';
+import { describeWithRedis } from 'test/helpers/redis';
 import { internalEnv, m2mToken, TestIssuer } from 'test/helpers/issuers';
 
 const ADMIN_TOKEN = 'break-glass-admin-token-for-rate-limit-tests';
-const REDIS_URL = process.env.KEYSMITH_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MINT = '/api/v1/org/tokens';
-
-/** Whether a Redis server answers, checked synchronously so the suite can be declared or skipped. */
-function redisAvailable(url: string): boolean {
-  const { hostname, port } = new URL(url);
-  const probe = spawnSync(
-    process.execPath,
-    [
-      '-e',
-      `const s=require('net').connect(${Number(port) || 6379},'${hostname}');` +
-        `s.on('connect',()=>{s.write('PING\\r\\n')});s.on('data',d=>process.exit(String(d).startsWith('+PONG')?0:1));` +
-        `s.on('error',()=>process.exit(1));setTimeout(()=>process.exit(1),2000);`,
-    ],
-    { timeout: 5000 },
-  );
-  return probe.status === 0;
-}
 
 /** A client IP of this run only (TEST-NET-3 with random host bits), so Redis counts never carry over. */
 const randomIp = (): string => `203.0.${randomInt(0, 256)}.${randomInt(1, 255)}`;
@@ -229,16 +212,16 @@ describe('rate limits: the mint bucket, the admin limiter, client IPs, shared st
     });
   });
 
-  (redisAvailable(REDIS_URL) ? describe : describe.skip)('with REDIS_URL: counts shared by instances', () => {
+  describeWithRedis('with REDIS_URL: counts shared by instances', (redisUrl) => {
     const ip = randomIp();
     let a: TestApp;
     let b: TestApp;
     let redis: Redis;
 
     beforeAll(async () => {
-      redis = new Redis(REDIS_URL);
-      a = await start({ ADMIN_TOKEN, TRUST_PROXY: 'true', REDIS_URL });
-      b = await start({ ADMIN_TOKEN, TRUST_PROXY: 'true', REDIS_URL });
+      redis = new Redis(redisUrl);
+      a = await start({ ADMIN_TOKEN, TRUST_PROXY: 'true', REDIS_URL: redisUrl });
+      b = await start({ ADMIN_TOKEN, TRUST_PROXY: 'true', REDIS_URL: redisUrl });
     });
     afterAll(async () => {
       await a?.close();
