@@ -89,9 +89,9 @@ export interface InternalSuite {
   boot(extraEnv?: Env, options?: BootOptions): Promise<TestApp>;
   /**
    * Two instances on the one database, as behind a load balancer, once both revocation listeners are up
-   * (so both cache, and must invalidate, positive answers). `second` boots the second one.
+   * (so both cache, and must invalidate, positive answers).
    */
-  bootPair(options?: { second?: BootOptions }): Promise<[TestApp, TestApp]>;
+  bootPair(): Promise<[TestApp, TestApp]>;
 }
 
 /**
@@ -142,9 +142,9 @@ export function internalSuite(): InternalSuite {
       apps.push(app);
       return app;
     },
-    async bootPair(options: { second?: BootOptions } = {}) {
+    async bootPair() {
       const a = await this.boot();
-      const b = await this.boot({}, options.second);
+      const b = await this.boot();
       await eventually(
         () => a.app.get(ApiKeyRevocations).listening && b.app.get(ApiKeyRevocations).listening,
       );

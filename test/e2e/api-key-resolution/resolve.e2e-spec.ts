@@ -412,6 +412,39 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
     });
   });
 
+  describe('revocation, across instances', () => {
+    it('a key revoked through the developer surface right after a cached success fails on the next call, on both instances', async () => {
+      const key = await newKey('res-dev-revoke');
+      // Warm both caches.
+      await resolveKey(a.http, resolver, key.apiKey).expect(200);
+      await resolveKey(b.http, resolver, key.apiKey).expect(200);
+      await resolveKey(b.http, resolver, key.apiKey).expect(200);
+
+      const sessionToken = await session.token({ sub: 'res-dev-revoke' });
+      const list = await request(a.http)
+        .get('/api/v1/developer/keys')
+        .set('authorization', `Bearer ${sessionToken}`)
+        .expect(200);
+      const id = (list.body as { keys: { id: string }[] }).keys[0]!.id;
+      await request(a.http)
+        .delete(`/api/v1/developer/keys/${id}`)
+        .set('authorization', `Bearer ${sessionToken}`)
+        .expect(200);
+
+      await resolveKey(a.http, resolver, key.apiKey).expect(401, INVALID_API_KEY);
+      await resolveKey(b.http, resolver, key.apiKey).expect(401, INVALID_API_KEY);
+    });
+
+    it('a key replaced by provisioning on one instance fails on the next call on the other', async () => {
+      const first = await newKey('res-replace');
+      await resolveKey(b.http, resolver, first.apiKey).expect(200);
+      await resolveKey(b.http, resolver, first.apiKey).expect(200);
+      const second = await newKey('res-replace');
+      await resolveKey(b.http, resolver, first.apiKey).expect(401, INVALID_API_KEY);
+      await resolveKey(b.http, resolver, second.apiKey).expect(200);
+    });
+  });
+
   describe('the JWKS', () => {
     it('both instances publish the same signing key: a token from one verifies with the other’s JWKS', async () => {
       const key = await newKey('res-jwks');

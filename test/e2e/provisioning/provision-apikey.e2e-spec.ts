@@ -318,42 +318,6 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
     });
   });
 
-  describe('racing a developer key create on another instance', () => {
-    let other: TestApp;
-    let racer: string;
-
-    beforeAll(async () => {
-      other = await suite.boot();
-      // A client of its own, so these calls do not count against the other tests' client.
-      racer = await m2mToken(m2m, 'racing-client', 'provision:apikey');
-    });
-
-    it('never deadlocks (no 500s) for fresh users', async () => {
-      const statuses: number[] = [];
-      for (let i = 0; i < 15; i++) {
-        const sub = `racing-user-${i}`;
-        const st = await session.token({ sub });
-        // Creates the user without a default project.
-        await request(t.http)
-          .get('/api/v1/developer/projects')
-          .set('authorization', `Bearer ${st}`)
-          .expect(200);
-        const [p, d] = await Promise.all([
-          post(valid(sub), racer),
-          request(other.http)
-            .post('/api/v1/developer/keys')
-            .set('authorization', `Bearer ${st}`)
-            .send({ label: 'dev' }),
-        ]);
-        statuses.push(p.status, d.status);
-        if (p.status === 200) keep((p.body as Provisioned).apiKey);
-        if (d.status === 201) keep((d.body as { secret: string }).secret);
-      }
-      expect(statuses.filter((s) => s >= 500)).toEqual([]);
-      expect(t.logs.text()).not.toMatch(/40P01|deadlock/i);
-    });
-  });
-
   it('with PROVISION_ALLOWED_ORG_IDS unset, warns at start and refuses every call with 403', async () => {
     const env = internalEnv(m2m, session);
     delete (env as Record<string, string | undefined>).PROVISION_ALLOWED_ORG_IDS;

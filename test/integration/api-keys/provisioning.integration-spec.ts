@@ -8,7 +8,7 @@ import { AuditModule } from 'src/audit/audit.module';
 import type { AuditContext } from 'src/audit/audit.service';
 import { startModules, type TestModules } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
-import { sessionCaller } from 'test/helpers/factories';
+import { sessionCaller, user } from 'test/helpers/factories';
 import { concurrently, eventually } from 'test/helpers/waiting';
 
 const ORG = 'org-integration';
@@ -24,6 +24,8 @@ describe('provisioning, serialized per user', () => {
   let provisioning: ProvisioningService;
   let dataSource: DataSource;
   const ctx: AuditContext = { actor: 'm2m:integration', ip: null, requestId: null };
+  /** Every key this file minted: none may reach a log line. */
+  const secrets: string[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -35,10 +37,17 @@ describe('provisioning, serialized per user', () => {
   });
 
   afterAll(async () => {
+    expect(modules?.logs.leaked(secrets)).toEqual([]);
     await modules?.close();
     await db?.drop();
   });
 
+  /** Provisions through the service, keeping the key for the leak scan. */
+  const provision = async (body: ProvisionApiKeyDto) => {
+    const result = await provisioning.provision(ctx, body);
+    secrets.push(result.apiKey);
+    return result;
+  };
   const dto = (externalId: string, extra: Partial<ProvisionApiKeyDto> = {}): ProvisionApiKeyDto => ({
     externalId,
     email: 'integration@example.com',
@@ -53,7 +62,7 @@ describe('provisioning, serialized per user', () => {
     );
 
   it('concurrent calls for one new user leave exactly one live key of that name; each replaced the one before', async () => {
-    const results = await concurrently(16, () => provisioning.provision(ctx, dto('burst-user')));
+    const results = await concurrently(16, () => provision(dto('burst-user')));
     expect(new Set(results.map((r) => r.userId)).size).toBe(1);
     expect(new Set(results.map((r) => r.projectId)).size).toBe(1);
     const live = await liveKeys('burst-user');
@@ -77,21 +86,26 @@ describe('provisioning, serialized per user', () => {
 
   it('concurrent calls with different names for one user leave one live key per name, in one project', async () => {
     const names = ['agent', 'ci', 'cli'];
-    await concurrently(12, (i) => provisioning.provision(ctx, dto('many-names', { keyName: names[i % 3] })));
+    await concurrently(12, (i) => provision(dto('many-names', { keyName: names[i % 3] })));
     const live = await liveKeys('many-names');
     expect(live.map((k) => k.label)).toEqual(['agent', 'ci', 'cli']);
     expect(new Set(live.map((k) => k.project_id)).size).toBe(1);
   });
 
-  it('provisioning racing a developer mint for a fresh user neither deadlocks nor fails', async () => {
+  it('provisioning racing a developer key create never deadlocks (or fails) for fresh users', async () => {
     const developer = modules.moduleRef.get(DeveloperKeysService);
-    for (let i = 0; i < 10; i++) {
-      const sub = `racing-mint-${i}`;
+    for (let i = 0; i < 15; i++) {
+      const sub = `racing-user-${i}`;
+      // The user exists without a default project (a first session request creates it so): both calls
+      // race to create that project, each in its own transaction holding the user's row.
+      await user(modules.moduleRef, sub);
       const { principal, ctx: devCtx } = sessionCaller(sub);
       const outcomes = await Promise.allSettled([
-        provisioning.provision(ctx, dto(sub)),
-        developer.create(principal, { label: 'dev' }, devCtx),
-        provisioning.provision(ctx, dto(sub, { keyName: 'second' })),
+        provision(dto(sub)),
+        developer.create(principal, { label: 'dev' }, devCtx).then((created) => {
+          if (created.secret) secrets.push(created.secret);
+        }),
+        provision(dto(sub, { keyName: 'second' })),
       ]);
       expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
       const projects = await db.query(
@@ -104,7 +118,7 @@ describe('provisioning, serialized per user', () => {
   });
 
   it('waits for the user row: a call for a user whose row another transaction holds completes after it', async () => {
-    const first = await provisioning.provision(ctx, dto('lock-holder'));
+    const first = await provision(dto('lock-holder'));
     let holding!: () => void;
     const held = new Promise<void>((resolve) => (holding = resolve));
     let release!: () => void;
@@ -116,7 +130,7 @@ describe('provisioning, serialized per user', () => {
     });
     await held;
     let done = false;
-    const second = provisioning.provision(ctx, dto('lock-holder')).finally(() => (done = true));
+    const second = provision(dto('lock-holder')).finally(() => (done = true));
     await eventually(
       async () =>
         (
