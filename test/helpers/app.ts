@@ -1,18 +1,16 @@
-import type { DynamicModule, INestApplication, ModuleMetadata, Provider } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Test, type TestingModule } from '@nestjs/testing';
+import { Test } from '@nestjs/testing';
 import { generateKeyPairSync } from 'node:crypto';
 import type { Server } from 'node:http';
 import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
 import { AppModule } from 'src/app.module';
 import { configureApp } from 'src/app.setup';
-import { loadConfig } from 'src/config/config-slice';
-import { AppConfigModule } from 'src/config/config.module';
 import type { Env } from 'src/config/env-reader';
-import { DatabaseModule } from 'src/database/database.module';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { internalEnv, M2M_AUDIENCE, SESSION_AUDIENCE, TestIssuer } from 'test/helpers/issuers';
-import { CapturedLogger, LogCapture } from 'test/helpers/log-capture';
+import { LogCapture } from 'test/helpers/log-capture';
+import { globalProviders, type BootOptions } from 'test/helpers/modules';
 import { eventually } from 'test/helpers/waiting';
 
 export interface TestApp {
@@ -23,27 +21,12 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export interface BootOptions {
-  /**
-   * Providers visible to every module of the app (a global module), for the injection points production
-   * leaves optional, such as the revocation listener's connection factory (LISTENER_CLIENT_FACTORY).
-   */
-  providers?: Provider[];
-}
-
 /**
  * nestjs-pino keeps one pino-http instance per process, built by the first app that logs, so every app a
  * test file boots writes into the same destination. One capture per file (Jest gives each file its own
  * module registry) therefore holds every line of every app in the file, and scanning it misses nothing.
  */
 const fileLogs = new LogCapture();
-
-/** The `providers` as a global module, so that any module's optional injection point sees them. */
-function globalProviders(providers: Provider[]): DynamicModule[] {
-  if (!providers.length) return [];
-  const tokens = providers.map((p) => ('provide' in p ? p.provide : p));
-  return [{ module: class TestProvidersModule {}, global: true, providers, exports: tokens }];
-}
 
 /**
  * Boots the real AppModule, with the same pipeline as main.ts, on `db`. `env` is the whole environment the
@@ -151,37 +134,4 @@ export function internalSuite(): InternalSuite {
       return [a, b];
     },
   };
-}
-
-export interface TestModules {
-  moduleRef: TestingModule;
-  /** What the modules logged (Nest's Logger), one JSON line per call. */
-  logs: LogCapture;
-  close(): Promise<void>;
-}
-
-/**
- * Boots only `imports` (feature modules) with the configuration and the database they need, on `db`, for
- * the integration tier: a service with its real repositories on a real database (migrations applied at
- * start, as the app does), no HTTP, no other feature.
- */
-export async function startModules(
-  db: TestDatabase,
-  imports: NonNullable<ModuleMetadata['imports']>,
-  options: BootOptions & { env?: Env } = {},
-): Promise<TestModules> {
-  const config = loadConfig({ NODE_ENV: 'test', ...options.env, DATABASE_URL: db.url });
-  const logger = new CapturedLogger();
-  const moduleRef = await Test.createTestingModule({
-    imports: [
-      AppConfigModule.forRoot(config),
-      DatabaseModule,
-      ...imports,
-      ...globalProviders(options.providers ?? []),
-    ],
-  })
-    .setLogger(logger)
-    .compile();
-  await moduleRef.init();
-  return { moduleRef, logs: logger.capture, close: () => moduleRef.close() };
 }

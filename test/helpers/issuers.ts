@@ -1,4 +1,5 @@
 import { OAuth2Server } from 'oauth2-mock-server';
+import { nextIssuerKey } from 'test/helpers/issuer-keys';
 
 /** The audience the M2M authorization server issues internal-service tokens for. */
 export const M2M_AUDIENCE = 'keysmith-internal';
@@ -24,7 +25,10 @@ export class TestIssuer {
 
   static async start(audience: string): Promise<TestIssuer> {
     const server = new OAuth2Server();
-    await server.issuer.keys.generate('RS256');
+    // A key made by the global setup when there is one (each issuer still gets a kid of its own).
+    const pooled = nextIssuerKey();
+    if (pooled) await server.issuer.keys.add(pooled);
+    else await server.issuer.keys.generate('RS256');
     await server.start(0, '127.0.0.1');
     return new TestIssuer(server, audience);
   }

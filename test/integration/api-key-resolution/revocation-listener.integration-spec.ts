@@ -13,7 +13,7 @@ import { ApiKeysModule } from 'src/api-keys/api-keys.module';
 import type { ProvisionApiKeyResponseDto } from 'src/api-keys/dto/provisioning.dto';
 import { ProvisioningService } from 'src/api-keys/provisioning.service';
 import { AuditModule } from 'src/audit/audit.module';
-import { startModules, type TestModules } from 'test/helpers/app';
+import { startModules, type TestModules } from 'test/helpers/modules';
 import { createTestDatabase, ListenerConnections, type TestDatabase } from 'test/helpers/database';
 import { revokeApiKey } from 'test/helpers/factories';
 import { eventually } from 'test/helpers/waiting';

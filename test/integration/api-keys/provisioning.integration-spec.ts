@@ -6,7 +6,7 @@ import type { ProvisionApiKeyDto } from 'src/api-keys/dto/provisioning.dto';
 import { ProvisioningService } from 'src/api-keys/provisioning.service';
 import { AuditModule } from 'src/audit/audit.module';
 import type { AuditContext } from 'src/audit/audit.service';
-import { startModules, type TestModules } from 'test/helpers/app';
+import { startModules, type TestModules } from 'test/helpers/modules';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { sessionCaller, user } from 'test/helpers/factories';
 import { concurrently, eventually } from 'test/helpers/waiting';

@@ -1,7 +1,7 @@
 import { DataSource } from 'typeorm';
 import { ProjectsModule } from 'src/projects/projects.module';
 import { ProjectsService } from 'src/projects/projects.service';
-import { startModules, type TestModules } from 'test/helpers/app';
+import { startModules, type TestModules } from 'test/helpers/modules';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { projects, user } from 'test/helpers/factories';
 import { concurrently } from 'test/helpers/waiting';
