@@ -64,7 +64,7 @@ module.exports = {
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...shared, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
-    // A service with its real repositories on a real database (test/helpers/app.ts, startModules), no HTTP.
+    // A service with its real repositories on a real database (test/helpers/modules.ts, startModules), no HTTP.
     {
       ...shared,
       displayName: 'integration',
