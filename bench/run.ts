@@ -28,9 +28,9 @@ import { delimiter, join } from 'node:path';
 import { Client } from 'pg';
 import * as ts from 'typescript';
 import { generateApiKey } from 'src/api-keys/api-key-format';
-import { TestIssuer } from 'test/helpers/issuer';
 import { baseServerEnv, benchDatabase, forkServer, runBenchmark, stopServer } from './bench-kit';
 import type { FromServer } from './server';
+import { TestIssuer } from 'test/helpers/issuers';
 
 const CONNECTIONS = 50;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);

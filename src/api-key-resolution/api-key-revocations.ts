@@ -1,6 +1,13 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { Client, type Notification } from 'pg';
+import { Client, type ClientConfig, type Notification } from 'pg';
 import type { EntityManager } from 'typeorm';
 import { ApiKeyCache } from 'src/api-key-resolution/api-key-cache';
 import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
@@ -19,6 +26,16 @@ const HEARTBEAT_INTERVAL_MS = 1_000;
 const HEARTBEAT_DEAD_MS = 5_000;
 /** The application_name of the listener's connection (pg_stat_activity). */
 export const LISTENER_APPLICATION_NAME = 'keysmith-revocation-listener';
+
+/** Opens the listener's connection: `new Client(config)` unless something is provided for the token below. */
+export type ListenerClientFactory = (config: ClientConfig) => Client;
+/**
+ * Test hook, never provided in production. A test provides a factory here to keep a handle on the listener's
+ * connection, e.g. one whose socket it opened itself (`stream` in ClientConfig), to break it the way networks
+ * do (a half-open socket that silently stops delivering) without reaching into pg's or this class's internals.
+ */
+export const LISTENER_CLIENT_FACTORY = Symbol('LISTENER_CLIENT_FACTORY');
+const newClient: ListenerClientFactory = (config) => new Client(config);
 
 /**
  * Announces and receives API-key revocations, so a revoked key fails on the very next call on every
@@ -56,6 +73,9 @@ export class ApiKeyRevocations implements OnModuleInit, OnApplicationShutdown {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly cache: ApiKeyCache,
+    @Optional()
+    @Inject(LISTENER_CLIENT_FACTORY)
+    private readonly openClient: ListenerClientFactory = newClient,
   ) {}
 
   /** Queues a NOTIFY for `keyIds` in the caller's transaction: it fires on commit, on every instance. */
@@ -109,7 +129,7 @@ export class ApiKeyRevocations implements OnModuleInit, OnApplicationShutdown {
 
   private async doConnect(): Promise<void> {
     if (this.stopped || !this.config.databaseUrl) return;
-    const client = new Client({
+    const client = this.openClient({
       connectionString: this.config.databaseUrl,
       application_name: LISTENER_APPLICATION_NAME,
       keepAlive: true,

@@ -1,12 +1,17 @@
-import type { INestApplication } from '@nestjs/common';
+import { Module, type INestApplication } from '@nestjs/common';
+import { generateKeyPairSync } from 'node:crypto';
 import type { Server } from 'node:http';
+import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
 import { AppModule } from 'src/app.module';
 import { createApp } from 'src/app.setup';
 import { appConfig } from 'src/config/app-config';
 import { loadConfig } from 'src/config/config-slice';
 import type { Env } from 'src/config/env-reader';
-import type { TestDatabase } from 'test/helpers/database';
+import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { internalEnv, M2M_AUDIENCE, SESSION_AUDIENCE, TestIssuer } from 'test/helpers/issuers';
 import { LogCapture } from 'test/helpers/log-capture';
+import { globalProviders, type BootOptions } from 'test/helpers/modules';
+import { eventually } from 'test/helpers/waiting';
 
 export interface TestApp {
   app: INestApplication;
@@ -16,19 +21,113 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** One capture per test file (Jest gives each file its own module registry): every app of the file logs here. */
+/**
+ * One capture per test file (Jest gives each file its own module registry): every app the file boots logs
+ * into it, so scanning it for secrets misses nothing.
+ */
 const fileLogs = new LogCapture();
 
 /**
  * Boots the real AppModule, with the same pipeline as main.ts (`createApp`), on `db`. `env` is the whole
  * environment the app sees (plus DATABASE_URL): tests state every variable they rely on.
  */
-export async function startTestApp(db: TestDatabase, env: Env = {}): Promise<TestApp> {
+export async function startTestApp(
+  db: TestDatabase,
+  env: Env = {},
+  options: BootOptions = {},
+): Promise<TestApp> {
   const logs = fileLogs;
   const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', ...env, DATABASE_URL: db.url });
-  const app = await createApp(AppModule.forRoot({ config, logDestination: logs }), config.get(appConfig));
+  @Module({
+    imports: [
+      AppModule.forRoot({ config, logDestination: logs }),
+      ...globalProviders(options.providers ?? []),
+    ],
+  })
+  class TestRootModule {}
+  const app = await createApp(TestRootModule, config.get(appConfig));
   await app.init();
   // Fastify answers only once its plugins are ready; supertest would otherwise hang on the first request.
   await app.getHttpAdapter().getInstance().ready();
   return { app, http: app.getHttpServer(), logs, close: () => app.close() };
+}
+
+/** A fresh EC P-256 private key as PEM, for apps started with NODE_ENV=production (TOKEN_SIGNING_KEY). */
+export function testSigningKey(): string {
+  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString();
+}
+
+/** Handles filled by the suite's `beforeAll`; read them inside hooks and tests only. */
+export interface InternalSuite {
+  readonly db: TestDatabase;
+  readonly m2m: TestIssuer;
+  readonly session: TestIssuer;
+  /** Boots an app with `internalEnv` (plus `extraEnv`); the suite closes it in its `afterAll`. */
+  boot(extraEnv?: Env, options?: BootOptions): Promise<TestApp>;
+  /**
+   * Two instances on the one database, as behind a load balancer, once both revocation listeners are up
+   * (so both cache, and must invalidate, positive answers).
+   */
+  bootPair(): Promise<[TestApp, TestApp]>;
+}
+
+/**
+ * Registers the `beforeAll`/`afterAll` every internal-surface suite repeats: one database, an M2M and a
+ * session issuer, and teardown of every app booted through `boot` (last booted, first closed). Call it at
+ * the top of a `describe`; the suite's own `afterAll` hooks run after this teardown (declaration order).
+ */
+export function internalSuite(): InternalSuite {
+  let db: TestDatabase | undefined;
+  let m2m: TestIssuer | undefined;
+  let session: TestIssuer | undefined;
+  const apps: TestApp[] = [];
+  const ready = <T>(value: T | undefined, name: string): T => {
+    if (value === undefined)
+      throw new Error(`internalSuite: ${name} is not ready (use it inside hooks or tests)`);
+    return value;
+  };
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    m2m = await TestIssuer.start(M2M_AUDIENCE);
+    session = await TestIssuer.start(SESSION_AUDIENCE);
+  });
+
+  afterAll(async () => {
+    for (const app of apps.reverse()) await app.close();
+    await m2m?.stop();
+    await session?.stop();
+    await db?.drop();
+  });
+
+  return {
+    get db() {
+      return ready(db, 'db');
+    },
+    get m2m() {
+      return ready(m2m, 'm2m');
+    },
+    get session() {
+      return ready(session, 'session');
+    },
+    async boot(extraEnv: Env = {}, options: BootOptions = {}) {
+      const app = await startTestApp(
+        ready(db, 'db'),
+        { ...internalEnv(ready(m2m, 'm2m'), ready(session, 'session')), ...extraEnv },
+        options,
+      );
+      apps.push(app);
+      return app;
+    },
+    async bootPair() {
+      const a = await this.boot();
+      const b = await this.boot();
+      await eventually(
+        () => a.app.get(ApiKeyRevocations).listening && b.app.get(ApiKeyRevocations).listening,
+      );
+      return [a, b];
+    },
+  };
 }

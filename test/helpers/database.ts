@@ -1,5 +1,11 @@
+import type { Provider } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
+import { Socket } from 'node:net';
+import { Client, type ClientConfig } from 'pg';
+import {
+  LISTENER_CLIENT_FACTORY,
+  type ListenerClientFactory,
+} from 'src/api-key-resolution/api-key-revocations';
 
 export interface TestDatabase {
   url: string;
@@ -22,7 +28,10 @@ function serverUrl(database: string): string {
   return url.toString();
 }
 
-/** A fresh, empty database on the suite's server, so test files run in parallel without sharing rows. */
+/**
+ * A fresh, empty database on the suite's server, so test files run in parallel without sharing rows. The
+ * app (or `startModules`) applies the migrations when it starts on it, as in production.
+ */
 export async function createTestDatabase(): Promise<TestDatabase> {
   const name = `ks_test_${process.pid}_${randomBytes(4).toString('hex')}`;
   const admin = new Client({ connectionString: serverUrl('postgres') });
@@ -71,4 +80,57 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await a.end();
     },
   };
+}
+
+/** One connection of the revocation listener, on a socket the test holds. */
+export interface ListenerConnection {
+  readonly client: Client;
+  /**
+   * A half-open socket: the connection stays open and looks alive, but nothing the server sends reaches
+   * the listener any more (its heartbeats and the revocations included) until `resume()`.
+   */
+  stall(): void;
+  /** Delivers again; whatever the server sent meanwhile arrives, in order. */
+  resume(): void;
+  /** The PostgreSQL backend serving this connection (`pg_stat_activity.pid`), asked on the connection. */
+  backendPid(): Promise<number>;
+}
+
+/**
+ * Every connection the revocation listener opens, through its LISTENER_CLIENT_FACTORY hook: each is a plain
+ * pg Client on a socket this object opened, so a test can stall it or find its backend without reaching into
+ * pg's or the listener's private fields. Pass `provider` to the app (`BootOptions.providers`).
+ */
+export class ListenerConnections {
+  private readonly opened: ListenerConnection[] = [];
+
+  readonly provider: Provider = {
+    provide: LISTENER_CLIENT_FACTORY,
+    useValue: ((config: ClientConfig): Client => this.open(config)) satisfies ListenerClientFactory,
+  };
+
+  /** How many connections the listener opened so far (a reconnect opens another). */
+  get count(): number {
+    return this.opened.length;
+  }
+
+  /** The newest connection the listener opened. */
+  get current(): ListenerConnection {
+    const last = this.opened.at(-1);
+    if (!last) throw new Error('the revocation listener opened no connection yet');
+    return last;
+  }
+
+  private open(config: ClientConfig): Client {
+    const socket = new Socket();
+    const client = new Client({ ...config, stream: () => socket });
+    this.opened.push({
+      client,
+      stall: () => socket.pause(),
+      resume: () => socket.resume(),
+      backendPid: async () =>
+        (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid,
+    });
+    return client;
+  }
 }

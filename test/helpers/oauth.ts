@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
 import request from 'supertest';
-import type { TestIssuer } from 'test/helpers/issuer';
-import { sessionEnv } from 'test/helpers/session';
+import { sessionEnv, type TestIssuer } from 'test/helpers/issuers';
 
 /** A master secret for the suites' encryption (ENCRYPTION_KEY). */
 export const TEST_ENCRYPTION_KEY = 'oauth-suite-master-secret-0123456789abcdef';

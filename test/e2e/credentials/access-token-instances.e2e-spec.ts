@@ -1,10 +1,10 @@
 import { Client } from 'pg';
-import type { TestApp } from 'test/helpers/app';
+import { internalSuite, type TestApp } from 'test/helpers/app';
 import { depositCredential, requestAccessToken, type AccessTokenAnswer } from 'test/helpers/credentials';
-import { internalSuite } from 'test/helpers/internal-suite';
-import { eventually, m2mToken } from 'test/helpers/m2m';
-import { errorShape, sessionBearer } from 'test/helpers/session';
 import { TestTokenServer } from 'test/helpers/token-server';
+import { eventually } from 'test/helpers/waiting';
+import { m2mToken, sessionBearer } from 'test/helpers/issuers';
+import { errorShape } from 'test/helpers/http';
 
 const ENCRYPTION_KEY = 'e2e-instances-master-secret-0123456789ab';
 

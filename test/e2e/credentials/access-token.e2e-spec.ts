@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { credentialField } from 'src/credentials/credentials.encrypted-table';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
-import type { TestApp } from 'test/helpers/app';
+import { internalSuite, type TestApp } from 'test/helpers/app';
 import { depositCredential, requestAccessToken, type AccessTokenAnswer } from 'test/helpers/credentials';
-import { internalSuite } from 'test/helpers/internal-suite';
-import { eventually, m2mToken } from 'test/helpers/m2m';
-import { concurrently, errorShape, sessionBearer } from 'test/helpers/session';
 import { plaintextInTables } from 'test/helpers/table-scan';
 import { TestTokenServer } from 'test/helpers/token-server';
+import { concurrently, eventually } from 'test/helpers/waiting';
+import { m2mToken, sessionBearer } from 'test/helpers/issuers';
+import { errorShape } from 'test/helpers/http';
 
 const ENCRYPTION_KEY = 'e2e-access-token-master-secret-0123456789';
 /** RFC 6749 §2.3.1 form-encodes Basic credentials: these characters prove it is done. */

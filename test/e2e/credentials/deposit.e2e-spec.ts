@@ -4,9 +4,10 @@ import { EncryptionService } from 'src/crypto/encryption/encryption.service';
 import { credentialField } from 'src/credentials/credentials.encrypted-table';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
-import { TestIssuer } from 'test/helpers/issuer';
-import { concurrently, errorShape, sessionBearer, sessionEnv } from 'test/helpers/session';
 import { plaintextInTables } from 'test/helpers/table-scan';
+import { sessionBearer, sessionEnv, TestIssuer } from 'test/helpers/issuers';
+import { concurrently } from 'test/helpers/waiting';
+import { errorShape } from 'test/helpers/http';
 
 const PATH = '/api/v1/mcp-oauth-credentials';
 const ENCRYPTION_KEY = 'e2e-credentials-master-secret-0123456789';

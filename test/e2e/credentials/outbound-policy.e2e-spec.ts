@@ -1,16 +1,15 @@
 import request from 'supertest';
 import { HostResolver, type ResolvedAddress } from 'src/credentials/host-resolver';
-import type { TestApp } from 'test/helpers/app';
+import { internalSuite, type TestApp } from 'test/helpers/app';
 import {
   CREDENTIALS_PATH,
   depositCredential,
   requestAccessToken,
   type AccessTokenAnswer,
 } from 'test/helpers/credentials';
-import { internalSuite } from 'test/helpers/internal-suite';
-import { m2mToken } from 'test/helpers/m2m';
-import { errorShape, sessionBearer } from 'test/helpers/session';
 import { TestTokenServer } from 'test/helpers/token-server';
+import { m2mToken, sessionBearer } from 'test/helpers/issuers';
+import { errorShape } from 'test/helpers/http';
 
 const ENCRYPTION_KEY = 'e2e-outbound-master-secret-0123456789abc';
 

@@ -5,13 +5,11 @@ import { promisify } from 'node:util';
 import { defineEncryptedTable } from 'src/crypto/encryption/encrypted-tables';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
 import { RewrapExit, runRewrapCommand } from 'src/crypto/encryption/rewrap-command';
-import type { TestApp } from 'test/helpers/app';
+import { internalSuite, type TestApp } from 'test/helpers/app';
 import { depositCredential, requestAccessToken } from 'test/helpers/credentials';
-import { internalSuite } from 'test/helpers/internal-suite';
-import { m2mToken } from 'test/helpers/m2m';
-import { sessionBearer } from 'test/helpers/session';
 import { plaintextInTables } from 'test/helpers/table-scan';
 import { TestTokenServer } from 'test/helpers/token-server';
+import { m2mToken, sessionBearer } from 'test/helpers/issuers';
 
 const OLD = 'rotation-old-master-secret-0123456789abcd';
 const NEW = 'rotation-new-master-secret-0123456789abcd';

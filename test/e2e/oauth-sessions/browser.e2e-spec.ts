@@ -5,8 +5,8 @@ import { startTestApp, type TestApp } from 'test/helpers/app';
 import { findChromium, freePort, launchChromium, type TestBrowser } from 'test/helpers/browser';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { FakeProvider } from 'test/helpers/fake-provider';
-import { TestIssuer } from 'test/helpers/issuer';
 import { oauthEnv } from 'test/helpers/oauth';
+import { TestIssuer } from 'test/helpers/issuers';
 
 /**
  * The settings UI's side of the handoff, as a test page: a click starts the flow with the user's session

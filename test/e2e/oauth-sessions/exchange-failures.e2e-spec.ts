@@ -1,10 +1,9 @@
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { FakeProvider, type FakeProviderMode } from 'test/helpers/fake-provider';
-import { TestIssuer } from 'test/helpers/issuer';
 import { followRedirect, oauthEnv, poll, startLogin } from 'test/helpers/oauth';
-import { sessionBearer } from 'test/helpers/session';
 import { secretsInTables } from 'test/helpers/table-scan';
+import { sessionBearer, TestIssuer } from 'test/helpers/issuers';
 
 /** The exchange with the provider failing every way it can: each fails the session, with a 502 page. */
 describe('provider OAuth handoff: a failing exchange', () => {

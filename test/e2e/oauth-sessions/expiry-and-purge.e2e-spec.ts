@@ -2,11 +2,10 @@ import { OAuthSessionsPurger, PURGE_LOCK_KEY } from 'src/oauth-sessions/oauth-se
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { FakeProvider } from 'test/helpers/fake-provider';
-import { TestIssuer } from 'test/helpers/issuer';
-import { eventually } from 'test/helpers/m2m';
 import { followRedirect, oauthEnv, poll, startLogin, type StartedLogin } from 'test/helpers/oauth';
-import { sessionBearer } from 'test/helpers/session';
 import { secretsInTables } from 'test/helpers/table-scan';
+import { sessionBearer, TestIssuer } from 'test/helpers/issuers';
+import { eventually } from 'test/helpers/waiting';
 
 /**
  * Expiry (a short OAUTH_SESSION_TTL_SECONDS, or a session's expiry moved into the past, as a clock would)

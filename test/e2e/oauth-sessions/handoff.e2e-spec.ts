@@ -3,10 +3,11 @@ import request from 'supertest';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { FakeProvider } from 'test/helpers/fake-provider';
-import { TestIssuer } from 'test/helpers/issuer';
 import { followRedirect, oauthEnv, poll, startLogin, startPath, type StartedLogin } from 'test/helpers/oauth';
-import { concurrently, errorShape, sessionBearer } from 'test/helpers/session';
 import { secretsInTables } from 'test/helpers/table-scan';
+import { sessionBearer, TestIssuer } from 'test/helpers/issuers';
+import { concurrently } from 'test/helpers/waiting';
+import { errorShape } from 'test/helpers/http';
 
 const ORIGIN = 'https://keys.example.test';
 const sha256 = (s: string, encoding: 'hex' | 'base64' = 'hex'): string =>

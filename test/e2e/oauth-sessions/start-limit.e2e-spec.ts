@@ -2,9 +2,9 @@ import request from 'supertest';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { FakeProvider } from 'test/helpers/fake-provider';
-import { TestIssuer } from 'test/helpers/issuer';
 import { oauthEnv, poll, startPath, type StartedLogin } from 'test/helpers/oauth';
-import { errorShape, sessionBearer } from 'test/helpers/session';
+import { sessionBearer, TestIssuer } from 'test/helpers/issuers';
+import { errorShape } from 'test/helpers/http';
 
 /** The `oauth-start` policy: 5 starts per minute per client IP, configurable like every limit. */
 describe('provider OAuth handoff: the start limit', () => {

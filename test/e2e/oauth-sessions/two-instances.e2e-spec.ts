@@ -2,9 +2,10 @@ import request from 'supertest';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { FakeProvider } from 'test/helpers/fake-provider';
-import { TestIssuer } from 'test/helpers/issuer';
 import { followRedirect, oauthEnv, poll, startLogin, startPath } from 'test/helpers/oauth';
-import { concurrently, errorShape, sessionBearer } from 'test/helpers/session';
+import { sessionBearer, TestIssuer } from 'test/helpers/issuers';
+import { concurrently } from 'test/helpers/waiting';
+import { errorShape } from 'test/helpers/http';
 
 /** Instances behind a load balancer share nothing but the database: any instance serves any step. */
 describe('provider OAuth handoff: several instances on one database', () => {

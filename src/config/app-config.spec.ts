@@ -1,0 +1,81 @@
+import { appConfig } from 'src/config/app-config';
+import { loadSlice } from 'src/config/config-slice';
+import { ConfigValidationError, type Env } from 'src/config/env-reader';
+
+/** The problems the app slice finds in `env` (none: []). */
+function problemsOf(env: Env): string[] {
+  try {
+    loadSlice(appConfig, env);
+  } catch (err) {
+    if (err instanceof ConfigValidationError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('the app slice (PORT, HOST, LOG_LEVEL, DATABASE_URL, TRUST_PROXY, OAUTH_CALLBACK_ORIGIN)', () => {
+  it('runs on the documented defaults', () => {
+    const config = loadSlice(appConfig, {});
+    expect(config).toMatchObject({
+      port: 3000,
+      host: '127.0.0.1',
+      logLevel: 'info',
+      oauthCallbackOrigin: 'http://127.0.0.1:3000',
+    });
+    expect(config.databaseUrl).toBeUndefined();
+  });
+
+  it.each([
+    ['PORT', { PORT: 'eighty' }],
+    ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
+    ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
+    ['OAUTH_CALLBACK_ORIGIN', { NODE_ENV: 'production' }],
+  ])('refuses a bad %s and names it', (variable, env) => {
+    const problems = problemsOf(env);
+    expect(problems.some((p) => p.includes(variable))).toBe(true);
+  });
+
+  it('parses TRUST_PROXY as hops, booleans or an Express trust value', () => {
+    const trustProxy = (value?: string) =>
+      loadSlice(appConfig, value === undefined ? {} : { TRUST_PROXY: value }).trustProxy;
+    expect(trustProxy('2')).toBe(2);
+    expect(trustProxy('true')).toBe(true);
+    expect(trustProxy('loopback')).toBe('loopback');
+    expect(trustProxy('loopback, 10.0.0.0/8, fd00::/8, 192.168.1.1')).toBe(
+      'loopback, 10.0.0.0/8, fd00::/8, 192.168.1.1',
+    );
+    expect(trustProxy('10.0.0.0/255.0.0.0,linklocal,uniquelocal')).toBe(
+      '10.0.0.0/255.0.0.0,linklocal,uniquelocal',
+    );
+    expect(trustProxy()).toBeUndefined();
+  });
+
+  it.each([['foo'], ['10.0.0.0/33'], ['loopback,,'], ['300.1.1.1'], ['fd00::/129'], ['-1'], ['1.5']])(
+    'refuses TRUST_PROXY=%s, naming the variable and not the value',
+    (value) => {
+      const problems = problemsOf({ TRUST_PROXY: value });
+      expect(problems).toEqual([expect.stringContaining('TRUST_PROXY')]);
+      expect(problems[0]).not.toContain(value);
+    },
+  );
+
+  describe('OAUTH_CALLBACK_ORIGIN', () => {
+    it('accepts an origin, trailing slashes stripped', () => {
+      expect(
+        loadSlice(appConfig, { OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com:8443//' })
+          .oauthCallbackOrigin,
+      ).toBe('https://keys.example.com:8443');
+    });
+
+    it.each([
+      ['a path', 'https://keys.example.com/callback'],
+      ['a query', 'https://keys.example.com/?x=1'],
+      ['a fragment', 'https://keys.example.com#frag'],
+      ['credentials', 'https://user:pw@keys.example.com'],
+    ])('refuses one with %s', (_label, value) => {
+      expect(problemsOf({ OAUTH_CALLBACK_ORIGIN: value })).toEqual([
+        expect.stringContaining('OAUTH_CALLBACK_ORIGIN must be an origin'),
+      ]);
+    });
+  });
+});
