@@ -6,7 +6,12 @@ export interface JwtIssuerConfig {
   secret?: string;
   issuer?: string;
   audience?: string;
+  /** AUTH_JWKS_REFETCH_INTERVAL_SECONDS: at most one JWKS fetch per interval, whatever asks for it. */
+  jwksRefetchIntervalSeconds: number;
 }
+
+/** The default of AUTH_JWKS_REFETCH_INTERVAL_SECONDS: a rotated key verifies within about this long. */
+export const DEFAULT_JWKS_REFETCH_INTERVAL_SECONDS = 5;
 
 /** Who may call: the AdminAuth tiers' settings and the two JWT issuers (sessions, internal services). */
 export interface AuthConfig {
@@ -19,11 +24,18 @@ export interface AuthConfig {
 }
 
 export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
+  const jwksRefetchIntervalSeconds = env.int(
+    'AUTH_JWKS_REFETCH_INTERVAL_SECONDS',
+    DEFAULT_JWKS_REFETCH_INTERVAL_SECONDS,
+    1,
+    300,
+  );
   const session: JwtIssuerConfig = {
     jwksUri: env.url('AUTH_SESSION_JWKS_URI'),
     secret: env.secret('AUTH_SESSION_SECRET', true, ''),
     issuer: env.str('AUTH_SESSION_ISSUER'),
     audience: env.str('AUTH_SESSION_AUDIENCE'),
+    jwksRefetchIntervalSeconds,
   };
   if (session.jwksUri && session.secret) {
     env.problem('AUTH_SESSION_JWKS_URI and AUTH_SESSION_SECRET are exclusive: set one');
@@ -32,6 +44,7 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
     jwksUri: env.url('AUTH_M2M_JWKS_URI'),
     issuer: env.str('AUTH_M2M_ISSUER'),
     audience: env.str('AUTH_M2M_AUDIENCE'),
+    jwksRefetchIntervalSeconds,
   };
   // Issuer and audience are what keep a machine token from passing as a person's session; a `gty` claim is
   // only a hint some issuers set.

@@ -83,6 +83,8 @@ describe('the configuration (every slice)', () => {
     ['ADMIN_AUTH_ALLOW_API_KEYS', { ADMIN_AUTH_ALLOW_API_KEYS: 'sure' }],
     ['AUTH_SESSION_JWKS_URI', { AUTH_SESSION_JWKS_URI: 'not a url' }],
     ['AUTH_M2M_JWKS_URI', { AUTH_M2M_JWKS_URI: 'ftp://x' }],
+    ['AUTH_JWKS_REFETCH_INTERVAL_SECONDS', { AUTH_JWKS_REFETCH_INTERVAL_SECONDS: '0' }],
+    ['AUTH_JWKS_REFETCH_INTERVAL_SECONDS', { AUTH_JWKS_REFETCH_INTERVAL_SECONDS: '1.5' }],
     ['ENCRYPTION_KEYS', { ENCRYPTION_KEYS: 'no-version-here' }],
     ['TOKEN_SIGNING_KEY', { TOKEN_SIGNING_KEY: 'definitely-not-a-pem' }],
     ['BILLING_PROVIDERS', { BILLING_PROVIDERS: '{not json' }],

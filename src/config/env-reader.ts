@@ -55,6 +55,18 @@ export class EnvReader {
     return fallback;
   }
 
+  /** A whole number in [min, max], or `fallback` when unset; a problem naming the variable otherwise. */
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.str(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      this.problem(`${name} must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
+  }
+
   url(name: string, protocols = ['http:', 'https:']): string | undefined {
     const v = this.str(name);
     if (v === undefined) return undefined;

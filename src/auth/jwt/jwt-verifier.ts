@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Strategy } from 'passport';
-import { KeySourceUnavailableError, keysUnavailable } from 'src/auth/jwt/jwt-options';
+import { keysUnavailable } from 'src/auth/jwt/jwt-options';
+import { KeySourceUnavailableError } from 'src/auth/jwt/key-set';
 import { bearerRequest, runStrategy } from 'src/auth/jwt/passport-runner';
 
 /**

@@ -28,7 +28,12 @@ describe('M2M claims', () => {
   });
 
   describe('validate', () => {
-    const strategy = new M2MJwtStrategy({ jwksUri: 'http://127.0.0.1:1/jwks', issuer: 'i', audience: 'a' });
+    const strategy = new M2MJwtStrategy({
+      jwksUri: 'http://127.0.0.1:1/jwks',
+      issuer: 'i',
+      audience: 'a',
+      jwksRefetchIntervalSeconds: 5,
+    });
 
     const exp = Math.floor(Date.now() / 1000) + 60;
 

@@ -22,7 +22,8 @@ export interface VerifiedM2MToken extends Omit<M2MPrincipal, 'kind'> {
 @Injectable()
 export class M2MJwtStrategy extends PassportStrategy(Strategy, M2M_STRATEGY) {
   constructor(issuer: JwtIssuerConfig) {
-    super(jwtStrategyOptions({ jwksUri: issuer.jwksUri, issuer: issuer.issuer, audience: issuer.audience }));
+    // JWKS only: never an HS256 secret.
+    super(jwtStrategyOptions({ ...issuer, secret: undefined }, 'M2MAuth'));
   }
 
   validate(payload: JwtClaims): VerifiedM2MToken | false {

@@ -13,7 +13,7 @@ export const SESSION_STRATEGY = 'session-jwt';
 @Injectable()
 export class SessionJwtStrategy extends PassportStrategy(Strategy, SESSION_STRATEGY) {
   constructor(issuer: JwtIssuerConfig) {
-    super(jwtStrategyOptions(issuer));
+    super(jwtStrategyOptions(issuer, 'SessionAuth'));
   }
 
   validate(payload: JwtClaims): SessionPrincipal | false {
