@@ -10,6 +10,11 @@ export interface JwtIssuerConfig {
   jwksRefetchIntervalSeconds: number;
 }
 
+/** The M2M issuer, and the clients trusted by name where a token's shape cannot tell (AUTH_M2M_CLIENT_IDS). */
+export interface M2MIssuerConfig extends JwtIssuerConfig {
+  trustedClientIds: readonly string[];
+}
+
 /** The default of AUTH_JWKS_REFETCH_INTERVAL_SECONDS: a rotated key verifies within about this long. */
 export const DEFAULT_JWKS_REFETCH_INTERVAL_SECONDS = 5;
 
@@ -20,7 +25,7 @@ export interface AuthConfig {
   adminAuthAllowApiKeys: boolean;
   orgId?: string;
   session: JwtIssuerConfig;
-  m2m: JwtIssuerConfig;
+  m2m: M2MIssuerConfig;
 }
 
 export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
@@ -40,11 +45,12 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
   if (session.jwksUri && session.secret) {
     env.problem('AUTH_SESSION_JWKS_URI and AUTH_SESSION_SECRET are exclusive: set one');
   }
-  const m2m: JwtIssuerConfig = {
+  const m2m: M2MIssuerConfig = {
     jwksUri: env.url('AUTH_M2M_JWKS_URI'),
     issuer: env.str('AUTH_M2M_ISSUER'),
     audience: env.str('AUTH_M2M_AUDIENCE'),
     jwksRefetchIntervalSeconds,
+    trustedClientIds: clientIds(env, 'AUTH_M2M_CLIENT_IDS'),
   };
   // Issuer and audience are what keep a machine token from passing as a person's session; a `gty` claim is
   // only a hint some issuers set.
@@ -69,6 +75,18 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
     m2m,
   };
 });
+
+/** A comma list of client ids: each at most 255 characters, without spaces. */
+function clientIds(env: EnvReader, name: string): string[] {
+  const ids = env.list(name) ?? [];
+  if (ids.some((id) => id.length > 255 || /\s/.test(id))) {
+    env.problem(
+      `${name} must be a comma-separated list of client ids (no spaces, at most 255 characters each)`,
+    );
+    return [];
+  }
+  return ids;
+}
 
 function requireAll(env: EnvReader, names: string[], when: string): void {
   const missing = names.filter((name) => env.str(name) === undefined);

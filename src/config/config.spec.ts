@@ -84,6 +84,7 @@ describe('the configuration (every slice)', () => {
     ['AUTH_SESSION_JWKS_URI', { AUTH_SESSION_JWKS_URI: 'not a url' }],
     ['AUTH_M2M_JWKS_URI', { AUTH_M2M_JWKS_URI: 'ftp://x' }],
     ['AUTH_JWKS_REFETCH_INTERVAL_SECONDS', { AUTH_JWKS_REFETCH_INTERVAL_SECONDS: '0' }],
+    ['AUTH_M2M_CLIENT_IDS', { AUTH_M2M_CLIENT_IDS: 'a b,c' }],
     ['AUTH_JWKS_REFETCH_INTERVAL_SECONDS', { AUTH_JWKS_REFETCH_INTERVAL_SECONDS: '1.5' }],
     ['ENCRYPTION_KEYS', { ENCRYPTION_KEYS: 'no-version-here' }],
     ['TOKEN_SIGNING_KEY', { TOKEN_SIGNING_KEY: 'definitely-not-a-pem' }],

@@ -2,17 +2,23 @@
 export interface JwtClaims {
   sub?: unknown;
   exp?: unknown;
+  iat?: unknown;
   org_id?: unknown;
   gty?: unknown;
   scope?: unknown;
   scp?: unknown;
   permissions?: unknown;
+  roles?: unknown;
   client_id?: unknown;
   azp?: unknown;
   [claim: string]: unknown;
 }
 
-/** The scopes a client-credentials token grants: `scope` (space-separated), or the `scp`/`permissions` arrays. */
+/**
+ * The scopes a client-credentials token grants, wherever its provider puts them: `scope` (space-separated,
+ * or an array as IdentityServer writes it), `scp` (Okta's array; a string elsewhere), `permissions` (Auth0
+ * RBAC) and `roles` (Entra ID application permissions).
+ */
 export function scopesOf(claims: JwtClaims): string[] {
   const scopes = new Set<string>();
   const add = (value: unknown): void => {
@@ -22,27 +28,8 @@ export function scopesOf(claims: JwtClaims): string[] {
   add(claims.scope);
   add(claims.scp);
   add(claims.permissions);
+  add(claims.roles);
   return [...scopes];
-}
-
-const nonEmpty = (value: unknown): value is string =>
-  typeof value === 'string' && value.trim() !== '' && value.length <= 255;
-
-/**
- * The client a client-credentials token names, or undefined when the token does not positively look like
- * one: `gty: "client-credentials"` (Auth0), `sub` equal to `client_id` or `azp` (RFC 9068: for a
- * client-credentials grant the subject is the client itself), or a `sub` ending in `@clients` (Auth0 M2M).
- * A token from a user-facing grant of the same authorization server names a person in `sub` and is refused,
- * whether or not it carries `gty`.
- */
-export function clientIdOf(claims: JwtClaims): string | undefined {
-  const { sub, client_id: clientId, azp, gty } = claims;
-  if (gty !== undefined && gty !== 'client-credentials') return undefined;
-  const named = [clientId, azp, sub].find(nonEmpty);
-  if (!named) return undefined;
-  if (gty === 'client-credentials') return named;
-  if (nonEmpty(sub) && (sub === clientId || sub === azp || sub.endsWith('@clients'))) return named;
-  return undefined;
 }
 
 /** Whether a verified payload carries a finite numeric `exp`: jsonwebtoken only checks `exp` when present. */

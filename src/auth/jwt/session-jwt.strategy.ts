@@ -5,6 +5,7 @@ import { Actors } from 'src/audit/actors';
 import type { JwtIssuerConfig } from 'src/auth/auth.config';
 import { hasExpiry, type JwtClaims } from 'src/auth/jwt/claims';
 import { jwtStrategyOptions } from 'src/auth/jwt/jwt-options';
+import { tokenShape } from 'src/auth/jwt/token-shape';
 import type { SessionPrincipal } from 'src/auth/principal';
 
 export const SESSION_STRATEGY = 'session-jwt';
@@ -21,8 +22,9 @@ export class SessionJwtStrategy extends PassportStrategy(Strategy, SESSION_STRAT
     if (!hasExpiry(payload)) return false;
     const sub = payload.sub;
     if (typeof sub !== 'string' || sub.trim() === '' || sub.length > 255) return false;
-    // A client-credentials token names a service, not a person, even when the issuer is shared.
-    if (payload.gty === 'client-credentials') return false;
+    // A client-credentials token (of any recognised shape) names a service, not a person, even when the
+    // issuer is shared.
+    if (tokenShape(payload).kind === 'client') return false;
     const orgId = typeof payload.org_id === 'string' && payload.org_id !== '' ? payload.org_id : undefined;
     return { kind: 'session', sub, ...(orgId ? { orgId } : {}), actor: Actors.session(sub) };
   }
