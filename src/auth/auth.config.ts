@@ -8,6 +8,8 @@ export interface JwtIssuerConfig {
   audience?: string;
   /** AUTH_JWKS_REFETCH_INTERVAL_SECONDS: at most one JWKS fetch per interval, whatever asks for it. */
   jwksRefetchIntervalSeconds: number;
+  /** AUTH_<TIER>_MAX_TOKEN_LIFETIME_SECONDS: `exp - iat` (or `exp - now` without `iat`) at most this. */
+  maxTokenLifetimeSeconds: number;
 }
 
 /** The M2M issuer, and the clients trusted by name where a token's shape cannot tell (AUTH_M2M_CLIENT_IDS). */
@@ -17,6 +19,10 @@ export interface M2MIssuerConfig extends JwtIssuerConfig {
 
 /** The default of AUTH_JWKS_REFETCH_INTERVAL_SECONDS: a rotated key verifies within about this long. */
 export const DEFAULT_JWKS_REFETCH_INTERVAL_SECONDS = 5;
+
+/** The default of AUTH_SESSION_MAX_TOKEN_LIFETIME_SECONDS and AUTH_M2M_MAX_TOKEN_LIFETIME_SECONDS: a day. */
+export const DEFAULT_MAX_TOKEN_LIFETIME_SECONDS = 86_400;
+const MAX_TOKEN_LIFETIME_LIMIT_SECONDS = 365 * 86_400;
 
 /** Who may call: the AdminAuth tiers' settings and the two JWT issuers (sessions, internal services). */
 export interface AuthConfig {
@@ -41,6 +47,7 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
     issuer: env.str('AUTH_SESSION_ISSUER'),
     audience: env.str('AUTH_SESSION_AUDIENCE'),
     jwksRefetchIntervalSeconds,
+    maxTokenLifetimeSeconds: maxLifetime(env, 'AUTH_SESSION_MAX_TOKEN_LIFETIME_SECONDS'),
   };
   if (session.jwksUri && session.secret) {
     env.problem('AUTH_SESSION_JWKS_URI and AUTH_SESSION_SECRET are exclusive: set one');
@@ -50,6 +57,7 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
     issuer: env.str('AUTH_M2M_ISSUER'),
     audience: env.str('AUTH_M2M_AUDIENCE'),
     jwksRefetchIntervalSeconds,
+    maxTokenLifetimeSeconds: maxLifetime(env, 'AUTH_M2M_MAX_TOKEN_LIFETIME_SECONDS'),
     trustedClientIds: clientIds(env, 'AUTH_M2M_CLIENT_IDS'),
   };
   // Issuer and audience are what keep a machine token from passing as a person's session; a `gty` claim is
@@ -75,6 +83,10 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
     m2m,
   };
 });
+
+function maxLifetime(env: EnvReader, name: string): number {
+  return env.int(name, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, 60, MAX_TOKEN_LIFETIME_LIMIT_SECONDS);
+}
 
 /** A comma list of client ids: each at most 255 characters, without spaces. */
 function clientIds(env: EnvReader, name: string): string[] {

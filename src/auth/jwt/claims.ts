@@ -36,3 +36,22 @@ export function scopesOf(claims: JwtClaims): string[] {
 export function hasExpiry(claims: JwtClaims): claims is JwtClaims & { exp: number } {
   return typeof claims.exp === 'number' && Number.isFinite(claims.exp);
 }
+
+/**
+ * Whether a verified token's lifetime is plausible: an `iat`, when present, is a number not in the future
+ * beyond the clock skew, and `exp` is at most `maxLifetimeSeconds` after it; without `iat`, `exp` is at most
+ * that far from now. A token valid for years (or issued "tomorrow") is a mistake or a forgery's tell, and a
+ * leaked one would stay usable for as long.
+ */
+export function plausibleLifetime(
+  claims: JwtClaims & { exp: number },
+  maxLifetimeSeconds: number,
+  nowSeconds: number,
+  clockToleranceSeconds: number,
+): boolean {
+  const { iat, exp } = claims;
+  if (iat === undefined) return exp - nowSeconds <= maxLifetimeSeconds;
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return false;
+  if (iat > nowSeconds + clockToleranceSeconds) return false;
+  return exp - iat <= maxLifetimeSeconds;
+}

@@ -1,4 +1,4 @@
-import { scopesOf } from 'src/auth/jwt/claims';
+import { plausibleLifetime, scopesOf } from 'src/auth/jwt/claims';
 import { M2MJwtStrategy } from 'src/auth/jwt/m2m-jwt.strategy';
 import { PROVIDER_TOKENS } from 'test/fixtures/provider-tokens';
 
@@ -20,6 +20,7 @@ describe('M2MJwtStrategy.validate', () => {
       issuer: 'i',
       audience: 'a',
       jwksRefetchIntervalSeconds: 5,
+      maxTokenLifetimeSeconds: 86_400,
       trustedClientIds,
     });
 
@@ -67,5 +68,27 @@ describe('M2MJwtStrategy.validate', () => {
     expect(strategy().validate({ sub: 'svc@clients', gty: 'client-credentials', exp: '9999999999' })).toBe(
       false,
     );
+  });
+});
+
+describe('plausibleLifetime', () => {
+  const now = 1_800_000_000;
+  const day = 86_400;
+  const plausible = (claims: { exp: number; iat?: unknown }): boolean =>
+    plausibleLifetime(claims, day, now, 5);
+
+  it('accepts up to the maximum from iat, and from now without iat', () => {
+    expect(plausible({ iat: now, exp: now + day })).toBe(true);
+    expect(plausible({ iat: now - day, exp: now })).toBe(true);
+    expect(plausible({ exp: now + day })).toBe(true);
+  });
+
+  it('refuses a longer lifetime, an iat beyond the skew, an iat that is not a number', () => {
+    expect(plausible({ iat: now, exp: now + day + 1 })).toBe(false);
+    expect(plausible({ exp: now + day + 1 })).toBe(false);
+    expect(plausible({ iat: now + 5, exp: now + 60 })).toBe(true);
+    expect(plausible({ iat: now + 6, exp: now + 60 })).toBe(false);
+    expect(plausible({ iat: '1', exp: now + 60 })).toBe(false);
+    expect(plausible({ iat: Number.NaN, exp: now + 60 })).toBe(false);
   });
 });

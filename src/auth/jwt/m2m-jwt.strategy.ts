@@ -3,8 +3,8 @@ import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-jwt';
 import { Actors } from 'src/audit/actors';
 import type { M2MIssuerConfig } from 'src/auth/auth.config';
-import { hasExpiry, scopesOf, type JwtClaims } from 'src/auth/jwt/claims';
-import { jwtStrategyOptions } from 'src/auth/jwt/jwt-options';
+import { hasExpiry, plausibleLifetime, scopesOf, type JwtClaims } from 'src/auth/jwt/claims';
+import { CLOCK_TOLERANCE_SECONDS, jwtStrategyOptions } from 'src/auth/jwt/jwt-options';
 import { tokenShape } from 'src/auth/jwt/token-shape';
 import type { M2MPrincipal } from 'src/auth/principal';
 
@@ -23,16 +23,21 @@ export interface VerifiedM2MToken extends Omit<M2MPrincipal, 'kind'> {
 @Injectable()
 export class M2MJwtStrategy extends PassportStrategy(Strategy, M2M_STRATEGY) {
   private readonly trustedClients: ReadonlySet<string>;
+  private readonly maxLifetimeSeconds: number;
 
   constructor(issuer: M2MIssuerConfig) {
     // JWKS only: never an HS256 secret.
     super(jwtStrategyOptions({ ...issuer, secret: undefined }, 'M2MAuth'));
     this.trustedClients = new Set(issuer.trustedClientIds);
+    this.maxLifetimeSeconds = issuer.maxTokenLifetimeSeconds;
   }
 
   validate(payload: JwtClaims): VerifiedM2MToken | false {
     // A token without `exp` would never expire.
     if (!hasExpiry(payload)) return false;
+    if (!plausibleLifetime(payload, this.maxLifetimeSeconds, Date.now() / 1000, CLOCK_TOLERANCE_SECONDS)) {
+      return false;
+    }
     const clientId = this.clientOf(payload);
     if (!clientId) return false;
     return {
