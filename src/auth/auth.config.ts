@@ -30,6 +30,8 @@ export interface AuthConfig {
   adminBootstrapOpen: boolean;
   adminAuthAllowApiKeys: boolean;
   orgId?: string;
+  /** ADMIN_SESSIONS_ANY_USER: the explicit opt-in for "every valid session is an org admin" (ORG_ID unset). */
+  adminSessionsAnyUser: boolean;
   session: JwtIssuerConfig;
   m2m: M2MIssuerConfig;
 }
@@ -74,11 +76,30 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
       'AUTH_SESSION_AUDIENCE and AUTH_M2M_AUDIENCE must differ: one audience would let M2M tokens pass as sessions',
     );
   }
+  // With ORG_ID unset every valid session is an org admin: production requires saying so explicitly.
+  const orgId = env.str('ORG_ID');
+  const adminSessionsAnyUser = env.bool('ADMIN_SESSIONS_ANY_USER', false);
+  if (orgId !== undefined && adminSessionsAnyUser) {
+    env.problem(
+      'ORG_ID and ADMIN_SESSIONS_ANY_USER=true are exclusive: set ORG_ID to make only that org’s sessions admins, or ADMIN_SESSIONS_ANY_USER=true (without ORG_ID) to make every session one',
+    );
+  }
+  if (
+    env.isProduction &&
+    (session.jwksUri || session.secret) &&
+    orgId === undefined &&
+    !adminSessionsAnyUser
+  ) {
+    env.problem(
+      'ORG_ID must be set in production when the session tier is on (otherwise every valid session is an org admin); set ADMIN_SESSIONS_ANY_USER=true to allow that explicitly',
+    );
+  }
   return {
     adminToken: env.secret('ADMIN_TOKEN', env.isProduction),
     adminBootstrapOpen: env.bool('ADMIN_BOOTSTRAP_OPEN', !env.isProduction),
     adminAuthAllowApiKeys: env.bool('ADMIN_AUTH_ALLOW_API_KEYS', false),
-    orgId: env.str('ORG_ID'),
+    orgId,
+    adminSessionsAnyUser,
     session,
     m2m,
   };

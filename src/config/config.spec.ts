@@ -130,6 +130,7 @@ describe('the configuration (every slice)', () => {
       NODE_ENV: 'production',
       OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
       TOKEN_SIGNING_KEY,
+      ORG_ID: 'org-1',
     };
     const jwks = { AUTH_SESSION_JWKS_URI: 'https://idp.example/.well-known/jwks.json' };
     const secret = { AUTH_SESSION_SECRET: 's'.repeat(40) };
@@ -173,6 +174,54 @@ describe('the configuration (every slice)', () => {
       expect(problemsOf({ ...env, ...jwks, ...audience, AUTH_M2M_AUDIENCE: 'keysmith-internal' })).toEqual(
         [],
       );
+    });
+  });
+
+  describe('who is an org admin among sessions (ORG_ID, ADMIN_SESSIONS_ANY_USER)', () => {
+    const production = {
+      NODE_ENV: 'production',
+      OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+      TOKEN_SIGNING_KEY,
+    };
+    const sessionTier = {
+      AUTH_SESSION_JWKS_URI: 'https://idp.example/.well-known/jwks.json',
+      AUTH_SESSION_ISSUER: 'https://idp.example/',
+      AUTH_SESSION_AUDIENCE: 'keysmith-ui',
+    };
+
+    it('in production with the session tier on, refuses ORG_ID unset, naming both variables', () => {
+      const problems = problemsOf({ ...production, ...sessionTier });
+      expect(problems).toEqual([expect.stringContaining('ORG_ID')]);
+      expect(problems[0]).toContain('ADMIN_SESSIONS_ANY_USER');
+      const hs = {
+        AUTH_SESSION_SECRET: 's'.repeat(40),
+        AUTH_SESSION_ISSUER: 'i',
+        AUTH_SESSION_AUDIENCE: 'a',
+      };
+      expect(problemsOf({ ...production, ...hs })).toEqual([expect.stringContaining('ORG_ID')]);
+    });
+
+    it('in production, starts with ORG_ID, or with the explicit opt-in, or with the session tier off', () => {
+      expect(problemsOf({ ...production, ...sessionTier, ORG_ID: 'org-1' })).toEqual([]);
+      expect(problemsOf({ ...production, ...sessionTier, ADMIN_SESSIONS_ANY_USER: 'true' })).toEqual([]);
+      expect(problemsOf({ ...production, ADMIN_SESSIONS_ANY_USER: 'false' })).toEqual([]);
+      expect(problemsOf({ ...production, ...sessionTier, ADMIN_SESSIONS_ANY_USER: 'false' })).toEqual([
+        expect.stringContaining('ORG_ID'),
+      ]);
+    });
+
+    it('outside production, ORG_ID stays optional', () => {
+      expect(problemsOf(sessionTier)).toEqual([]);
+      expect(loadAppConfig(sessionTier)).toMatchObject({ orgId: undefined, adminSessionsAnyUser: false });
+    });
+
+    it('refuses ORG_ID together with ADMIN_SESSIONS_ANY_USER=true (which one is meant?) and a bad boolean', () => {
+      expect(problemsOf({ ORG_ID: 'org-1', ADMIN_SESSIONS_ANY_USER: 'true' })).toEqual([
+        expect.stringMatching(/ORG_ID.*ADMIN_SESSIONS_ANY_USER/),
+      ]);
+      expect(problemsOf({ ADMIN_SESSIONS_ANY_USER: 'everyone' })).toEqual([
+        expect.stringContaining('ADMIN_SESSIONS_ANY_USER'),
+      ]);
     });
   });
 

@@ -142,6 +142,9 @@ export class AdminAuthService implements OnApplicationBootstrap {
   private readonly logger = new Logger('AdminAuth');
   private readonly bootstrap: BootstrapTier;
   private readonly apiKeyTierOn: boolean;
+  /** The session tier is on and ORG_ID is unset: every valid session is an org admin. */
+  private readonly everySessionIsAdmin: boolean;
+  private readonly adminSessionsAnyUser: boolean;
   readonly tiers: readonly AdminTierStrategy[];
 
   constructor(
@@ -155,6 +158,8 @@ export class AdminAuthService implements OnApplicationBootstrap {
     const adminTokenSet = config.adminToken !== undefined;
     this.bootstrap = new BootstrapTier(config.adminBootstrapOpen && !adminTokenSet, latch, audit);
     this.apiKeyTierOn = config.adminAuthAllowApiKeys && !adminTokenSet;
+    this.everySessionIsAdmin = sessions.enabled && config.orgId === undefined;
+    this.adminSessionsAnyUser = config.adminSessionsAnyUser;
     this.tiers = [
       this.bootstrap,
       new SessionTier(sessions, config.orgId),
@@ -167,6 +172,15 @@ export class AdminAuthService implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     if (this.bootstrap.configured && !(await this.latch.bootstrapClosed())) {
       this.logger.warn(BOOTSTRAP_WARNING);
+    }
+    if (this.everySessionIsAdmin) {
+      // At every start: the configuration check refuses this in production without the opt-in.
+      this.logger.warn(
+        this.adminSessionsAnyUser
+          ? 'ADMIN_SESSIONS_ANY_USER=true and ORG_ID unset: every valid session is an org admin and can mint org tokens'
+          : 'ORG_ID is unset: every valid session is an org admin and can mint org tokens. Set ORG_ID to the ' +
+              'org whose sessions are admins; production refuses to start like this unless ADMIN_SESSIONS_ANY_USER=true',
+      );
     }
     if (this.apiKeyTierOn) {
       this.logger.warn(
