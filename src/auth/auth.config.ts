@@ -1,5 +1,7 @@
+import { allowsInsecureHttp, insecureHttpProblem } from 'src/config/app-config';
 import { defineConfig } from 'src/config/config-slice';
 import type { EnvReader } from 'src/config/env-reader';
+import { isInsecureRemoteUrl } from 'src/http/loopback';
 
 export interface JwtIssuerConfig {
   jwksUri?: string;
@@ -76,6 +78,22 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
       'AUTH_SESSION_AUDIENCE and AUTH_M2M_AUDIENCE must differ: one audience would let M2M tokens pass as sessions',
     );
   }
+  // Keys fetched in clear text from across a network could be swapped for an attacker's.
+  if (env.isProduction && !allowsInsecureHttp(env)) {
+    for (const [variable, uri] of [
+      ['AUTH_SESSION_JWKS_URI', session.jwksUri],
+      ['AUTH_M2M_JWKS_URI', m2m.jwksUri],
+    ] as const) {
+      if (uri !== undefined && isInsecureRemoteUrl(uri)) env.problem(insecureHttpProblem(variable));
+    }
+  }
+  const adminBootstrapOpen = env.bool('ADMIN_BOOTSTRAP_OPEN', !env.isProduction);
+  if (env.isProduction && adminBootstrapOpen && !env.bool('ADMIN_BOOTSTRAP_OPEN_IN_PRODUCTION', false)) {
+    env.problem(
+      'ADMIN_BOOTSTRAP_OPEN=true lets anyone mint the first org token: in production set ' +
+        'ADMIN_BOOTSTRAP_OPEN_IN_PRODUCTION=true as well to allow it explicitly',
+    );
+  }
   // With ORG_ID unset every valid session is an org admin: production requires saying so explicitly.
   const orgId = env.str('ORG_ID');
   const adminSessionsAnyUser = env.bool('ADMIN_SESSIONS_ANY_USER', false);
@@ -96,7 +114,7 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
   }
   return {
     adminToken: env.secret('ADMIN_TOKEN', env.isProduction),
-    adminBootstrapOpen: env.bool('ADMIN_BOOTSTRAP_OPEN', !env.isProduction),
+    adminBootstrapOpen,
     adminAuthAllowApiKeys: env.bool('ADMIN_AUTH_ALLOW_API_KEYS', false),
     orgId,
     adminSessionsAnyUser,

@@ -225,6 +225,90 @@ describe('the configuration (every slice)', () => {
     });
   });
 
+  describe('production refuses what only development should run with', () => {
+    const production = {
+      NODE_ENV: 'production',
+      OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+      TOKEN_SIGNING_KEY,
+    };
+    const m2m = { AUTH_M2M_ISSUER: 'https://idp.example/', AUTH_M2M_AUDIENCE: 'keysmith-internal' };
+    const session = {
+      AUTH_SESSION_ISSUER: 'https://idp.example/',
+      AUTH_SESSION_AUDIENCE: 'keysmith-ui',
+      ORG_ID: 'org-1',
+    };
+
+    it.each([
+      ['OAUTH_CALLBACK_ORIGIN', { OAUTH_CALLBACK_ORIGIN: 'http://keys.example.com' }],
+      ['AUTH_SESSION_JWKS_URI', { ...session, AUTH_SESSION_JWKS_URI: 'http://idp.example/jwks' }],
+      ['AUTH_M2M_JWKS_URI', { ...m2m, AUTH_M2M_JWKS_URI: 'http://10.0.0.7:8080/jwks' }],
+    ])(
+      'refuses an http:// %s that is not loopback, naming it and ALLOW_INSECURE_HTTP, never the value',
+      (variable, env) => {
+        const problems = problemsOf({ ...production, ...env });
+        expect(problems).toEqual([expect.stringContaining(variable)]);
+        expect(problems[0]).toContain('ALLOW_INSECURE_HTTP');
+        expect(problems[0]).not.toMatch(/example|10\.0\.0\.7/);
+        expect(problemsOf({ ...production, ...env, ALLOW_INSECURE_HTTP: 'true' })).toEqual([]);
+        // Development takes any scheme.
+        expect(problemsOf({ ...env, ORG_ID: undefined })).toEqual([]);
+      },
+    );
+
+    it.each([
+      ['http://127.0.0.1:3000'],
+      ['http://localhost:3000'],
+      ['http://[::1]:3000'],
+      ['http://127.8.9.10'],
+    ])('accepts loopback over http (%s)', (origin) => {
+      expect(
+        problemsOf({
+          ...production,
+          ...m2m,
+          ...session,
+          OAUTH_CALLBACK_ORIGIN: origin,
+          AUTH_M2M_JWKS_URI: `${origin}/jwks`,
+          AUTH_SESSION_JWKS_URI: `${origin}/jwks`,
+          AUTH_SESSION_AUDIENCE: 'keysmith-ui',
+        }),
+      ).toEqual([]);
+    });
+
+    it('does not take a name that merely starts like loopback for loopback', () => {
+      for (const origin of ['http://localhost.example.com', 'http://127.0.0.1.nip.io']) {
+        expect(problemsOf({ ...production, OAUTH_CALLBACK_ORIGIN: origin })).toEqual([
+          expect.stringContaining('OAUTH_CALLBACK_ORIGIN'),
+        ]);
+      }
+    });
+
+    it('refuses ADMIN_BOOTSTRAP_OPEN=true unless ADMIN_BOOTSTRAP_OPEN_IN_PRODUCTION=true acknowledges it', () => {
+      const problems = problemsOf({ ...production, ADMIN_BOOTSTRAP_OPEN: 'true' });
+      expect(problems).toEqual([expect.stringContaining('ADMIN_BOOTSTRAP_OPEN_IN_PRODUCTION')]);
+      expect(
+        problemsOf({
+          ...production,
+          ADMIN_BOOTSTRAP_OPEN: 'true',
+          ADMIN_BOOTSTRAP_OPEN_IN_PRODUCTION: 'true',
+        }),
+      ).toEqual([]);
+      expect(
+        loadAppConfig({
+          ...production,
+          ADMIN_BOOTSTRAP_OPEN: 'true',
+          ADMIN_BOOTSTRAP_OPEN_IN_PRODUCTION: 'true',
+        }).adminBootstrapOpen,
+      ).toBe(true);
+      expect(problemsOf({ ADMIN_BOOTSTRAP_OPEN: 'true' })).toEqual([]);
+    });
+
+    it('reports a bad ALLOW_INSECURE_HTTP once, naming it', () => {
+      expect(problemsOf({ ...production, ALLOW_INSECURE_HTTP: 'perhaps' })).toEqual([
+        expect.stringContaining('ALLOW_INSECURE_HTTP'),
+      ]);
+    });
+  });
+
   it('parses TRUST_PROXY as hops, booleans or an Express trust value', () => {
     expect(loadAppConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
     expect(loadAppConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);

@@ -30,8 +30,9 @@ export class EnvReader {
     return Object.keys(this.env).filter((name) => name.startsWith(prefix) && this.raw(name) !== undefined);
   }
 
+  /** Records a problem once: slices that read the same variable do not repeat it. */
   problem(message: string): void {
-    this.problems.push(message);
+    if (!this.problems.includes(message)) this.problems.push(message);
   }
 
   /** The value as set, untrimmed; undefined when unset or empty. */
