@@ -36,6 +36,9 @@ export interface AuthConfig {
   adminSessionsAnyUser: boolean;
   session: JwtIssuerConfig;
   m2m: M2MIssuerConfig;
+  /** METRICS_TOKEN: the bearer token /metrics requires; unset, /metrics is public. */
+  metricsToken?: string;
+  isProduction: boolean;
 }
 
 export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
@@ -120,6 +123,8 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
     adminSessionsAnyUser,
     session,
     m2m,
+    metricsToken: env.secret('METRICS_TOKEN', env.isProduction),
+    isProduction: env.isProduction,
   };
 });
 

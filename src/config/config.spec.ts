@@ -92,6 +92,7 @@ describe('the configuration (every slice)', () => {
     ['TOKEN_SIGNING_KEY', { TOKEN_SIGNING_KEY: 'definitely-not-a-pem' }],
     ['BILLING_PROVIDERS', { BILLING_PROVIDERS: '{not json' }],
     ['OAUTH_CALLBACK_ORIGIN', { NODE_ENV: 'production' }],
+    ['METRICS_TOKEN', { NODE_ENV: 'production', METRICS_TOKEN: 'too-short-for-production' }],
   ])('refuses a bad %s and names it', (variable, env) => {
     const problems = problemsOf(env);
     expect(problems.some((p) => p.includes(variable))).toBe(true);

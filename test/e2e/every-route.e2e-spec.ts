@@ -42,6 +42,8 @@ describe('every route', () => {
     t = await startTestApp(db, {
       ...internalEnv(m2m, session),
       ADMIN_TOKEN: 'a'.repeat(40),
+      // /metrics is guarded once METRICS_TOKEN is set: the same 401s as every other guarded route.
+      METRICS_TOKEN: 'm'.repeat(40),
       ...roomyIpLimits,
     });
     routes = controllerRoutes(t);

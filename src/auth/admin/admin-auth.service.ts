@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { Actors } from 'src/audit/actors';
 import { AuditService } from 'src/audit/audit.service';
 import { AdminAudit } from 'src/auth/admin/admin.audit';
@@ -13,6 +12,7 @@ import {
 } from 'src/auth/admin/admin-auth.ports';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
 import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
+import { SecretMatcher } from 'src/auth/secret-matcher';
 import type { AdminPrincipal, AdminTier } from 'src/auth/principal';
 import type { RequestFacts } from 'src/auth/request-facts';
 import { ApiError } from 'src/errors/api-error';
@@ -98,18 +98,14 @@ class OrgTokenTier implements AdminTierStrategy {
 /** Tier 3: the ADMIN_TOKEN break-glass credential, compared in constant time. */
 class AdminTokenTier implements AdminTierStrategy {
   readonly tier = 'admin_token' as const;
-  // Digests have a fixed length, so the comparison takes the same time whatever the presented length.
-  private readonly expected: Buffer | undefined;
+  private readonly expected: SecretMatcher | undefined;
 
   constructor(adminToken: string | undefined) {
-    this.expected = adminToken === undefined ? undefined : sha256(adminToken);
+    this.expected = adminToken === undefined ? undefined : new SecretMatcher(adminToken);
   }
 
   async authenticate({ credential }: RequestFacts): Promise<AdminPrincipal | null> {
-    if (!this.expected || !credential) return null;
-    return timingSafeEqual(sha256(credential), this.expected)
-      ? principal(this.tier, Actors.adminToken)
-      : null;
+    return this.expected?.matches(credential) ? principal(this.tier, Actors.adminToken) : null;
   }
 }
 
@@ -127,10 +123,6 @@ class ApiKeyTier implements AdminTierStrategy {
     const key = await this.verifier.verify(credential);
     return key ? principal(this.tier, Actors.apiKey(key.keyPrefix)) : null;
   }
-}
-
-function sha256(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
 }
 
 /**
