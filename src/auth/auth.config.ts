@@ -30,6 +30,8 @@ const MAX_TOKEN_LIFETIME_LIMIT_SECONDS = 365 * 86_400;
 export interface AuthConfig {
   adminToken?: string;
   adminBootstrapOpen: boolean;
+  /** ADMIN_BOOTSTRAP_ORIGINS: web origins whose pages may use an open bootstrap from any machine. */
+  adminBootstrapOrigins: string[];
   adminAuthAllowApiKeys: boolean;
   orgId?: string;
   /** ADMIN_SESSIONS_ANY_USER: the explicit opt-in for "every valid session is an org admin" (ORG_ID unset). */
@@ -118,6 +120,7 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
   return {
     adminToken: env.secret('ADMIN_TOKEN', env.isProduction),
     adminBootstrapOpen,
+    adminBootstrapOrigins: origins(env, 'ADMIN_BOOTSTRAP_ORIGINS'),
     adminAuthAllowApiKeys: env.bool('ADMIN_AUTH_ALLOW_API_KEYS', false),
     orgId,
     adminSessionsAnyUser,
@@ -130,6 +133,26 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
 
 function maxLifetime(env: EnvReader, name: string): number {
   return env.int(name, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, 60, MAX_TOKEN_LIFETIME_LIMIT_SECONDS);
+}
+
+/** A comma list of web origins (`scheme://host[:port]`, http or https, nothing after). */
+function origins(env: EnvReader, name: string): string[] {
+  const entries = env.list(name) ?? [];
+  const parsed = entries.map((entry) => {
+    try {
+      const url = new URL(entry);
+      return ['http:', 'https:'].includes(url.protocol) && url.origin === entry.replace(/\/+$/, '')
+        ? url.origin
+        : undefined;
+    } catch {
+      return undefined;
+    }
+  });
+  if (parsed.some((origin) => origin === undefined)) {
+    env.problem(`${name} must be a comma-separated list of origins (http(s)://host[:port], no path)`);
+    return [];
+  }
+  return parsed as string[];
 }
 
 /** A comma list of client ids: each at most 255 characters, without spaces. */

@@ -67,5 +67,14 @@ function requestFacts(req: FastifyRequest): RequestFacts {
     path: req.url.split('?', 1)[0] ?? '',
     ip: clientIp(req),
     requestId: req.id,
+    host: header(req, 'host'),
+    origin: header(req, 'origin'),
+    fetchSite: header(req, 'sec-fetch-site'),
   };
+}
+
+/** A header sent once, as a string; a repeated one counts as absent. */
+function header(req: FastifyRequest, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' ? value : undefined;
 }

@@ -93,6 +93,8 @@ describe('the configuration (every slice)', () => {
     ['BILLING_PROVIDERS', { BILLING_PROVIDERS: '{not json' }],
     ['OAUTH_CALLBACK_ORIGIN', { NODE_ENV: 'production' }],
     ['METRICS_TOKEN', { NODE_ENV: 'production', METRICS_TOKEN: 'too-short-for-production' }],
+    ['ADMIN_BOOTSTRAP_ORIGINS', { ADMIN_BOOTSTRAP_ORIGINS: 'https://admin.example.com/ui' }],
+    ['ADMIN_BOOTSTRAP_ORIGINS', { ADMIN_BOOTSTRAP_ORIGINS: 'admin.example.com' }],
   ])('refuses a bad %s and names it', (variable, env) => {
     const problems = problemsOf(env);
     expect(problems.some((p) => p.includes(variable))).toBe(true);

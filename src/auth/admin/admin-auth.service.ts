@@ -10,11 +10,13 @@ import {
   type BootstrapLatch,
   type OrgTokenVerifier,
 } from 'src/auth/admin/admin-auth.ports';
+import { BootstrapRequestPolicy } from 'src/auth/admin/bootstrap-request-policy';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
 import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
 import { SecretMatcher } from 'src/auth/secret-matcher';
 import type { AdminPrincipal, AdminTier } from 'src/auth/principal';
 import type { RequestFacts } from 'src/auth/request-facts';
+import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 import { ApiError } from 'src/errors/api-error';
 
 const BOOTSTRAP_WARNING =
@@ -33,7 +35,9 @@ const principal = (tier: AdminTier, actor: string): AdminPrincipal => ({ kind: '
 
 /**
  * Tier 0: open until the first org token is minted (a one-way latch: revoking or expiring every token does
- * not reopen it; ADMIN_TOKEN is the way back in), and only without ADMIN_TOKEN and with ADMIN_BOOTSTRAP_OPEN.
+ * not reopen it; ADMIN_TOKEN is the way back in), and only without ADMIN_TOKEN and with ADMIN_BOOTSTRAP_OPEN;
+ * even then, only for this machine or a configured origin, under the service's own Host
+ * (BootstrapRequestPolicy): a web page cannot bootstrap through an admin's browser.
  */
 class BootstrapTier implements AdminTierStrategy {
   readonly tier = 'bootstrap' as const;
@@ -43,11 +47,20 @@ class BootstrapTier implements AdminTierStrategy {
     readonly configured: boolean,
     private readonly latch: BootstrapLatch,
     private readonly audit: AuditService,
+    private readonly policy: BootstrapRequestPolicy,
   ) {}
 
   async authenticate(request: RequestFacts): Promise<AdminPrincipal | null> {
     if (!this.configured || (await this.latch.bootstrapClosed())) return null;
     const { method, path, ip, requestId } = request;
+    const refusal = this.policy.refusal(request);
+    if (refusal !== undefined) {
+      this.logger.warn(
+        { method, path, reason: refusal },
+        `AdminAuth bootstrap refused a request: ${refusal}`,
+      );
+      return null;
+    }
     this.logger.warn({ method, path }, BOOTSTRAP_WARNING);
     if (MUTATING_METHODS.has(method)) {
       await this.audit.record(
@@ -141,6 +154,7 @@ export class AdminAuthService implements OnApplicationBootstrap {
 
   constructor(
     @Inject(authConfig.KEY) config: AuthConfig,
+    @Inject(APP_CONFIG) app: AppConfig,
     sessions: SessionAuthService,
     audit: AuditService,
     @Inject(ORG_TOKEN_VERIFIER) tokens: OrgTokenVerifier,
@@ -148,7 +162,17 @@ export class AdminAuthService implements OnApplicationBootstrap {
     @Inject(ADMIN_API_KEY_VERIFIER) apiKeys: AdminApiKeyVerifier,
   ) {
     const adminTokenSet = config.adminToken !== undefined;
-    this.bootstrap = new BootstrapTier(config.adminBootstrapOpen && !adminTokenSet, latch, audit);
+    this.bootstrap = new BootstrapTier(
+      config.adminBootstrapOpen && !adminTokenSet,
+      latch,
+      audit,
+      new BootstrapRequestPolicy({
+        callbackOrigin: app.oauthCallbackOrigin,
+        listenHost: app.host,
+        listenPort: app.port,
+        extraOrigins: config.adminBootstrapOrigins,
+      }),
+    );
     this.apiKeyTierOn = config.adminAuthAllowApiKeys && !adminTokenSet;
     this.everySessionIsAdmin = sessions.enabled && config.orgId === undefined;
     this.adminSessionsAnyUser = config.adminSessionsAnyUser;
