@@ -24,7 +24,14 @@ describe('internal routes: client-credentials tokens of the common identity prov
   beforeAll(async () => {
     ({ m2m } = suite);
     t = await suite.boot();
-    trusting = await suite.boot({ AUTH_M2M_CLIENT_IDS: 'legacy-batch, settings-ui-bff' });
+    // Trusts, by name, the opaque client below and the client of every provider's user-grant token: a name
+    // on the list never lets a person's token through.
+    const personClients = PROVIDER_TOKENS.map(({ person }) =>
+      [person.client_id, person.azp, person.cid, person.appid].find((c) => typeof c === 'string'),
+    );
+    trusting = await suite.boot({
+      AUTH_M2M_CLIENT_IDS: ['legacy-batch', 'settings-ui-bff', ...personClients].join(','),
+    });
   });
 
   describe.each(PROVIDER_TOKENS)('$provider', ({ service, person, client, scopes }) => {
@@ -59,11 +66,7 @@ describe('internal routes: client-credentials tokens of the common identity prov
     it('refuses the user-grant token of the same server, even when its client is trusted by name', async () => {
       const token = await m2m.token(person);
       await resolveKey(t.http, token, 'ksk_x').expect(401, UNAUTHORIZED);
-      const clientOfPerson = [person.client_id, person.azp, person.cid, person.appid].find(
-        (c) => typeof c === 'string',
-      ) as string;
-      const app = await suite.boot({ AUTH_M2M_CLIENT_IDS: clientOfPerson });
-      await resolveKey(app.http, token, 'ksk_x').expect(401, UNAUTHORIZED);
+      await resolveKey(trusting.http, token, 'ksk_x').expect(401, UNAUTHORIZED);
     });
   });
 
