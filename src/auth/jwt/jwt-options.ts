@@ -50,13 +50,13 @@ export function jwtStrategyOptions(issuer: JwtIssuerConfig, tier: string): Strat
   throw new Error('jwtStrategyOptions needs a JWKS URI or a secret');
 }
 
-/** How long a caller should wait when the identity provider's keys cannot be fetched. */
-export const KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
-
-/** The identity provider's keys cannot be fetched: nothing can be said about the token. */
-export function keysUnavailable(): ApiError {
+/**
+ * The identity provider's keys cannot be fetched: nothing can be said about the token. Retry-After is when
+ * the key set will try again.
+ */
+export function keysUnavailable(retryAfterSeconds: number): ApiError {
   return new ApiError('service_unavailable', 'Token verification is unavailable. Retry later.', {
-    retryAfterSeconds: KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS,
+    retryAfterSeconds,
   });
 }
 

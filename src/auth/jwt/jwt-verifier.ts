@@ -28,7 +28,7 @@ export class JwtVerifier<T> {
     } catch (err) {
       if (err instanceof KeySourceUnavailableError) {
         this.logger.warn({ err: err.message }, 'JWT signing keys unavailable');
-        throw keysUnavailable();
+        throw keysUnavailable(err.retryAfterSeconds);
       }
       this.logger.warn({ err: (err as Error).message }, 'JWT verification failed');
       return null;

@@ -233,11 +233,15 @@ describe('RemoteKeySet', () => {
     const burst = Array.from({ length: 20 }, () => lookup('k1'));
     await Promise.all(burst.map((b) => b.promise));
     for (const b of burst) expect(b.error).toBeInstanceOf(KeySourceUnavailableError);
-    expect(jwks.fetches).toBe(1);
-    await expect(keys.keyFor('k1', 'ES256')).rejects.toBeInstanceOf(KeySourceUnavailableError);
+    // Retry-After: when the gate lets the next fetch start.
+    expect((burst[0]!.error as KeySourceUnavailableError).retryAfterSeconds).toBe(5);
+    await clock.advance(3_200);
+    const again = keys.keyFor('k1', 'ES256');
+    await expect(again).rejects.toBeInstanceOf(KeySourceUnavailableError);
+    await expect(again).rejects.toMatchObject({ retryAfterSeconds: 2 });
     expect(jwks.fetches).toBe(1);
     jwks.failing = false;
-    await clock.advance(INTERVAL);
+    await clock.advance(INTERVAL - 3_200);
     expect((await keys.keyFor('k1', 'ES256')).asymmetricKeyType).toBe('ec');
     expect(jwks.fetches).toBe(2);
   });

@@ -19,7 +19,11 @@ export const systemClock: Clock = {
  * caller gets a 503, not a 401.
  */
 export class KeySourceUnavailableError extends Error {
-  constructor(cause: unknown) {
+  constructor(
+    cause: unknown,
+    /** When the next fetch may start: the caller's Retry-After. */
+    readonly retryAfterSeconds = 5,
+  ) {
     super(`signing keys unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
     this.name = 'KeySourceUnavailableError';
   }
@@ -159,10 +163,17 @@ export class RemoteKeySet {
         if (!key) throw new NoMatchingKeyError();
         return key;
       }
-      if (this.lastFailure) throw new KeySourceUnavailableError(this.lastFailure);
+      if (this.lastFailure)
+        throw new KeySourceUnavailableError(this.lastFailure, this.secondsUntilNextFetch());
       // The answer was fetched after this token arrived and does not have its key: a verdict.
       if (this.attemptedAt >= arrived) throw new NoMatchingKeyError();
     }
+  }
+
+  /** Until the gate lets the next fetch start, in whole seconds (at least 1). */
+  private secondsUntilNextFetch(): number {
+    const wait = this.attemptedAt + this.options.refetchIntervalMs - this.clock.now();
+    return Math.max(1, Math.ceil(wait / 1000));
   }
 
   /** Starts a background refresh when the set is old and the gate is open; never waits. */
