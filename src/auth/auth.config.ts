@@ -141,7 +141,8 @@ function origins(env: EnvReader, name: string): string[] {
   const parsed = entries.map((entry) => {
     try {
       const url = new URL(entry);
-      return ['http:', 'https:'].includes(url.protocol) && url.origin === entry.replace(/\/+$/, '')
+      return ['http:', 'https:'].includes(url.protocol) &&
+        url.origin === entry.replace(/\/+$/, '').toLowerCase()
         ? url.origin
         : undefined;
     } catch {

@@ -95,6 +95,7 @@ describe('the configuration (every slice)', () => {
     ['METRICS_TOKEN', { NODE_ENV: 'production', METRICS_TOKEN: 'too-short-for-production' }],
     ['ADMIN_BOOTSTRAP_ORIGINS', { ADMIN_BOOTSTRAP_ORIGINS: 'https://admin.example.com/ui' }],
     ['ADMIN_BOOTSTRAP_ORIGINS', { ADMIN_BOOTSTRAP_ORIGINS: 'admin.example.com' }],
+    ['ADMIN_BOOTSTRAP_ORIGINS', { ADMIN_BOOTSTRAP_ORIGINS: 'ftp://admin.example.com' }],
   ])('refuses a bad %s and names it', (variable, env) => {
     const problems = problemsOf(env);
     expect(problems.some((p) => p.includes(variable))).toBe(true);
@@ -310,6 +311,13 @@ describe('the configuration (every slice)', () => {
         expect.stringContaining('ALLOW_INSECURE_HTTP'),
       ]);
     });
+  });
+
+  it('reads ADMIN_BOOTSTRAP_ORIGINS as origins, trailing slashes and case aside', () => {
+    expect(
+      loadAppConfig({ ADMIN_BOOTSTRAP_ORIGINS: 'https://Admin.Example.com/, http://localhost:5173' })
+        .adminBootstrapOrigins,
+    ).toEqual(['https://admin.example.com', 'http://localhost:5173']);
   });
 
   it('parses TRUST_PROXY as hops, booleans or an Express trust value', () => {
