@@ -5,13 +5,25 @@ import { DefaultRateLimit } from 'src/rate-limit/rate-limit.decorator';
 
 /** What credential a route takes. Every route must declare one: the global guard denies routes that don't. */
 export type AuthRequirement =
-  { kind: 'public' } | { kind: 'admin' } | { kind: 'session' } | { kind: 'm2m'; scope: string };
+  | { kind: 'public' }
+  | { kind: 'metrics' }
+  | { kind: 'admin' }
+  | { kind: 'session' }
+  | { kind: 'm2m'; scope: string };
 
 export const AUTH_REQUIREMENT = 'keysmith:auth-requirement';
 
-/** Open to anyone (health, metrics, JWKS, the provider's OAuth redirect). */
+/** Open to anyone (health, JWKS, the provider's OAuth redirect). */
 export const Public = (): MethodDecorator & ClassDecorator =>
   SetMetadata(AUTH_REQUIREMENT, { kind: 'public' } satisfies AuthRequirement);
+
+/** Prometheus scrapes: METRICS_TOKEN as a bearer token when it is set, anyone when it is not. */
+export const MetricsAuth = (): MethodDecorator & ClassDecorator =>
+  applyDecorators(
+    SetMetadata(AUTH_REQUIREMENT, { kind: 'metrics' } satisfies AuthRequirement),
+    ApiBearerAuth('metrics'),
+    ApiUnauthorizedResponse({ description: 'METRICS_TOKEN is set and was not presented (`unauthorized`).' }),
+  );
 
 /**
  * The org admin surface: the tiered AdminAuth guard (bootstrap, session, org token, ADMIN_TOKEN, API key), on

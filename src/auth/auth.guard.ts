@@ -5,6 +5,7 @@ import { AdminAuthService } from 'src/auth/admin/admin-auth.service';
 import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
 import { bearerCredential } from 'src/auth/bearer';
 import { M2MAuthService } from 'src/auth/jwt/m2m-auth.service';
+import { MetricsAuthService } from 'src/auth/metrics-auth.service';
 import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
 import type { RequestFacts } from 'src/auth/request-facts';
 import { ApiError } from 'src/errors/api-error';
@@ -12,8 +13,8 @@ import { assertUnreachable } from 'src/errors/assert-unreachable';
 import { clientIp } from 'src/http/client-ip';
 
 /**
- * Deny by default: every route states the credential it takes with `@Public`, `@AdminAuth`, `@SessionAuth`
- * or `@M2MAuth(scope)`. A route without one answers 401, so a forgotten decorator never opens a route. The
+ * Deny by default: every route states the credential it takes with `@Public`, `@MetricsAuth`, `@AdminAuth`,
+ * `@SessionAuth` or `@M2MAuth(scope)`. A route without one answers 401, so a forgotten decorator never opens a route. The
  * guard reads the request; the services it calls take plain values.
  */
 @Injectable()
@@ -27,6 +28,7 @@ export class AuthGuard implements CanActivate {
     private readonly admin: AdminAuthService,
     private readonly session: SessionAuthService,
     private readonly m2m: M2MAuthService,
+    private readonly metrics: MetricsAuthService,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -47,6 +49,9 @@ export class AuthGuard implements CanActivate {
     }
     switch (requirement.kind) {
       case 'public':
+        return true;
+      case 'metrics':
+        this.metrics.authenticate(bearerCredential(req));
         return true;
       case 'admin':
         req.principal = await this.admin.authenticate(requestFacts(req));
@@ -70,5 +75,14 @@ function requestFacts(req: FastifyRequest): RequestFacts {
     path: req.url.split('?', 1)[0] ?? '',
     ip: clientIp(req),
     requestId: req.id,
+    host: header(req, 'host'),
+    origin: header(req, 'origin'),
+    fetchSite: header(req, 'sec-fetch-site'),
   };
+}
+
+/** A header sent once, as a string; a repeated one counts as absent. */
+function header(req: FastifyRequest, name: string): string | undefined {
+  const value = req.headers[name];
+  return typeof value === 'string' ? value : undefined;
 }

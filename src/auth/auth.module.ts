@@ -13,6 +13,7 @@ import { authConfig } from 'src/auth/auth.config';
 import { AuthGuard } from 'src/auth/auth.guard';
 import { M2MAuthService } from 'src/auth/jwt/m2m-auth.service';
 import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
+import { MetricsAuthService } from 'src/auth/metrics-auth.service';
 import { provideConfig } from 'src/config/config-slice';
 
 /** The features behind the AdminAuth ports, bound by the composition root (AppModule). */
@@ -44,6 +45,7 @@ export class AuthModule {
         AdminAuthService,
         SessionAuthService,
         M2MAuthService,
+        MetricsAuthService,
         AuthGuard,
       ],
       exports: [AdminAuthService, SessionAuthService, M2MAuthService, AuthGuard],

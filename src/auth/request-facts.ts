@@ -10,4 +10,10 @@ export interface RequestFacts {
   path: string;
   ip: string | null;
   requestId: string | null;
+  /** The `Host` header as sent (the bootstrap tier checks it is this service's own). */
+  host: string | undefined;
+  /** The `Origin` header: which page a browser's request comes from. */
+  origin: string | undefined;
+  /** The `Sec-Fetch-Site` header: `same-origin`, `same-site`, `cross-site` or `none`. */
+  fetchSite: string | undefined;
 }

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { defineConfig } from 'src/config/config-slice';
 import type { EnvReader } from 'src/config/env-reader';
+import { isInsecureRemoteUrl } from 'src/http/loopback';
 
 export type TrustProxy = boolean | number | string | undefined;
 
@@ -15,6 +16,8 @@ export interface AppConfig {
   logLevel: string;
   /** This service's public origin: provider redirects come back to it, and it is the `iss` of minted JWTs. */
   oauthCallbackOrigin: string;
+  /** ALLOW_INSECURE_HTTP: production may use http:// URLs that are not loopback (the operator said so). */
+  allowInsecureHttp: boolean;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -33,6 +36,11 @@ export const appConfig = defineConfig('app', (env: EnvReader): AppConfig => {
     env.problem('OAUTH_CALLBACK_ORIGIN is required in production');
   }
 
+  const allowInsecureHttp = allowsInsecureHttp(env);
+  if (env.isProduction && callbackOrigin && isInsecureRemoteUrl(callbackOrigin) && !allowInsecureHttp) {
+    env.problem(insecureHttpProblem('OAUTH_CALLBACK_ORIGIN'));
+  }
+
   const trustProxy = parseTrustProxy(env.str('TRUST_PROXY'));
   if (trustProxy === INVALID) env.problem(TRUST_PROXY_PROBLEM);
 
@@ -45,8 +53,22 @@ export const appConfig = defineConfig('app', (env: EnvReader): AppConfig => {
     trustProxy: trustProxy === INVALID ? undefined : trustProxy,
     logLevel,
     oauthCallbackOrigin: callbackOrigin ?? `http://${host}:${port}`,
+    allowInsecureHttp,
   };
 });
+
+/** ALLOW_INSECURE_HTTP, read by every slice that checks a URL's scheme (a bad value is reported once). */
+export function allowsInsecureHttp(env: EnvReader): boolean {
+  return env.bool('ALLOW_INSECURE_HTTP', false);
+}
+
+/** The problem for an http:// URL to somewhere other than loopback in production. */
+export function insecureHttpProblem(variable: string): string {
+  return (
+    `${variable} must use https in production (http is allowed for loopback only); ` +
+    'set ALLOW_INSECURE_HTTP=true to allow clear-text http explicitly'
+  );
+}
 
 /** The core settings' injection token (`@Inject(APP_CONFIG) config: AppConfig`). */
 export const APP_CONFIG = appConfig.KEY;

@@ -32,6 +32,12 @@ export class AppConfigModule implements OnApplicationBootstrap {
   }
 
   onApplicationBootstrap(): void {
+    if (this.config.isProduction && this.config.allowInsecureHttp) {
+      new Logger('Config').warn(
+        'ALLOW_INSECURE_HTTP=true: production may call or publish http:// URLs that are not loopback ' +
+          '(OAUTH_CALLBACK_ORIGIN, JWKS URIs): tokens and keys can be read or swapped on the way',
+      );
+    }
     if (this.config.trustProxy === true) {
       new Logger('ClientIp').warn(
         'TRUST_PROXY=true trusts every X-Forwarded-For hop: any client can choose the IP its rate limits ' +

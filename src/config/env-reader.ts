@@ -30,8 +30,9 @@ export class EnvReader {
     return Object.keys(this.env).filter((name) => name.startsWith(prefix) && this.raw(name) !== undefined);
   }
 
+  /** Records a problem once: slices that read the same variable do not repeat it. */
   problem(message: string): void {
-    this.problems.push(message);
+    if (!this.problems.includes(message)) this.problems.push(message);
   }
 
   /** The value as set, untrimmed; undefined when unset or empty. */
@@ -53,6 +54,18 @@ export class EnvReader {
     if (/^(false|0|no)$/i.test(v)) return false;
     this.problem(`${name} must be true or false`);
     return fallback;
+  }
+
+  /** A whole number in [min, max], or `fallback` when unset; a problem naming the variable otherwise. */
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.str(name);
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!/^\d+$/.test(raw) || value < min || value > max) {
+      this.problem(`${name} must be an integer from ${min} to ${max}`);
+      return fallback;
+    }
+    return value;
   }
 
   url(name: string, protocols = ['http:', 'https:']): string | undefined {

@@ -1,6 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import { Public } from 'src/auth/auth.decorators';
+import { MetricsAuth } from 'src/auth/auth.decorators';
 import { MetricsService } from 'src/metrics/metrics.service';
 
 @ApiTags('operations')
@@ -8,12 +8,13 @@ import { MetricsService } from 'src/metrics/metrics.service';
 export class MetricsController {
   constructor(private readonly metrics: MetricsService) {}
 
-  @Public()
+  @MetricsAuth()
   @Get()
   @ApiOperation({
     summary: 'Prometheus metrics',
     description:
-      'http_requests_total and http_request_duration_seconds by method, route pattern and status, plus Node process metrics.',
+      'http_requests_total and http_request_duration_seconds by method, route pattern and status, plus Node process metrics. ' +
+      'With METRICS_TOKEN set, it requires that token as a bearer token; unset, it is public.',
   })
   @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Prometheus text exposition format.' })

@@ -18,19 +18,24 @@ export interface IssuedClaims {
  * with its own keys, as the session identity provider and the M2M authorization server do in production.
  */
 export class TestIssuer {
+  /** The key new tokens are signed with: the newest one (see `rotate`). */
+  private signingKid: string;
+
   private constructor(
     private readonly server: OAuth2Server,
     readonly audience: string,
-  ) {}
+    firstKid: string,
+  ) {
+    this.signingKid = firstKid;
+  }
 
   static async start(audience: string): Promise<TestIssuer> {
     const server = new OAuth2Server();
     // A key made by the global setup when there is one (each issuer still gets a kid of its own).
     const pooled = nextIssuerKey();
-    if (pooled) await server.issuer.keys.add(pooled);
-    else await server.issuer.keys.generate('RS256');
+    const key = pooled ? await server.issuer.keys.add(pooled) : await server.issuer.keys.generate('RS256');
     await server.start(0, '127.0.0.1');
-    return new TestIssuer(server, audience);
+    return new TestIssuer(server, audience, key.kid);
   }
 
   get url(): string {
@@ -41,9 +46,25 @@ export class TestIssuer {
     return `${this.url}/jwks`;
   }
 
+  /** The `kid` new tokens carry. */
+  get kid(): string {
+    return this.signingKid;
+  }
+
+  /**
+   * A key rotation: a new key is published next to the old ones, and tokens are signed with it from now on.
+   * Returns the new `kid`.
+   */
+  async rotate(): Promise<string> {
+    const key = await this.server.issuer.keys.generate('RS256');
+    this.signingKid = key.kid;
+    return key.kid;
+  }
+
   /** A signed JWT with `iss` and `aud` set to this issuer's; `claims` are added or override them. */
-  token(claims: IssuedClaims, options: { expiresIn?: number } = {}): Promise<string> {
+  token(claims: IssuedClaims, options: { expiresIn?: number; kid?: string } = {}): Promise<string> {
     return this.server.issuer.buildToken({
+      kid: options.kid ?? this.signingKid,
       expiresIn: options.expiresIn ?? 600,
       scopesOrTransform: (_header, payload) => {
         delete payload.scope;

@@ -5,6 +5,7 @@ import type { SessionPrincipal } from 'src/auth/principal';
 import type { SessionAuthService } from 'src/auth/jwt/session-auth.service';
 import { authConfig } from 'src/auth/auth.config';
 import type { RequestFacts } from 'src/auth/request-facts';
+import { appConfig } from 'src/config/app-config';
 import { loadSlice } from 'src/config/config-slice';
 import type { Env } from 'src/config/env-reader';
 import { ApiError } from 'src/errors/api-error';
@@ -54,6 +55,7 @@ function build(env: Env, overrides: Partial<{ session: SessionPrincipal | null; 
   };
   const service = new AdminAuthService(
     loadSlice(authConfig, { NODE_ENV: 'test', ...env }),
+    loadSlice(appConfig, { NODE_ENV: 'test', ...env }),
     fakes.sessions as unknown as SessionAuthService,
     fakes.audit as unknown as AuditService,
     fakes.tokens,
@@ -69,6 +71,9 @@ const req = (credential?: string, method = 'GET'): RequestFacts => ({
   path: '/api/v1/admin/whoami',
   ip: '127.0.0.1',
   requestId: 'req-1',
+  host: '127.0.0.1:3000',
+  origin: undefined,
+  fetchSite: undefined,
 });
 
 describe('AdminAuthService', () => {

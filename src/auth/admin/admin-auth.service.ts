@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { Actors } from 'src/audit/actors';
 import { AuditService } from 'src/audit/audit.service';
 import { AdminAudit } from 'src/auth/admin/admin.audit';
@@ -11,10 +10,13 @@ import {
   type BootstrapLatch,
   type OrgTokenVerifier,
 } from 'src/auth/admin/admin-auth.ports';
+import { BootstrapRequestPolicy } from 'src/auth/admin/bootstrap-request-policy';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
 import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
+import { SecretMatcher } from 'src/auth/secret-matcher';
 import type { AdminPrincipal, AdminTier } from 'src/auth/principal';
 import type { RequestFacts } from 'src/auth/request-facts';
+import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 import { ApiError } from 'src/errors/api-error';
 
 const BOOTSTRAP_WARNING =
@@ -33,7 +35,9 @@ const principal = (tier: AdminTier, actor: string): AdminPrincipal => ({ kind: '
 
 /**
  * Tier 0: open until the first org token is minted (a one-way latch: revoking or expiring every token does
- * not reopen it; ADMIN_TOKEN is the way back in), and only without ADMIN_TOKEN and with ADMIN_BOOTSTRAP_OPEN.
+ * not reopen it; ADMIN_TOKEN is the way back in), and only without ADMIN_TOKEN and with ADMIN_BOOTSTRAP_OPEN;
+ * even then, only for this machine or a configured origin, under the service's own Host
+ * (BootstrapRequestPolicy): a web page cannot bootstrap through an admin's browser.
  */
 class BootstrapTier implements AdminTierStrategy {
   readonly tier = 'bootstrap' as const;
@@ -43,11 +47,20 @@ class BootstrapTier implements AdminTierStrategy {
     readonly configured: boolean,
     private readonly latch: BootstrapLatch,
     private readonly audit: AuditService,
+    private readonly policy: BootstrapRequestPolicy,
   ) {}
 
   async authenticate(request: RequestFacts): Promise<AdminPrincipal | null> {
     if (!this.configured || (await this.latch.bootstrapClosed())) return null;
     const { method, path, ip, requestId } = request;
+    const refusal = this.policy.refusal(request);
+    if (refusal !== undefined) {
+      this.logger.warn(
+        { method, path, reason: refusal },
+        `AdminAuth bootstrap refused a request: ${refusal}`,
+      );
+      return null;
+    }
     this.logger.warn({ method, path }, BOOTSTRAP_WARNING);
     if (MUTATING_METHODS.has(method)) {
       await this.audit.record(
@@ -98,18 +111,14 @@ class OrgTokenTier implements AdminTierStrategy {
 /** Tier 3: the ADMIN_TOKEN break-glass credential, compared in constant time. */
 class AdminTokenTier implements AdminTierStrategy {
   readonly tier = 'admin_token' as const;
-  // Digests have a fixed length, so the comparison takes the same time whatever the presented length.
-  private readonly expected: Buffer | undefined;
+  private readonly expected: SecretMatcher | undefined;
 
   constructor(adminToken: string | undefined) {
-    this.expected = adminToken === undefined ? undefined : sha256(adminToken);
+    this.expected = adminToken === undefined ? undefined : new SecretMatcher(adminToken);
   }
 
   async authenticate({ credential }: RequestFacts): Promise<AdminPrincipal | null> {
-    if (!this.expected || !credential) return null;
-    return timingSafeEqual(sha256(credential), this.expected)
-      ? principal(this.tier, Actors.adminToken)
-      : null;
+    return this.expected?.matches(credential) ? principal(this.tier, Actors.adminToken) : null;
   }
 }
 
@@ -129,10 +138,6 @@ class ApiKeyTier implements AdminTierStrategy {
   }
 }
 
-function sha256(value: string): Buffer {
-  return createHash('sha256').update(value, 'utf8').digest();
-}
-
 /**
  * The AdminAuth guard's logic (API.md, "AdminAuth"): the tiers in their fixed order, the first that accepts
  * wins. Every refusal is the same 401, whatever the reason, so a caller learns nothing from it.
@@ -142,10 +147,14 @@ export class AdminAuthService implements OnApplicationBootstrap {
   private readonly logger = new Logger('AdminAuth');
   private readonly bootstrap: BootstrapTier;
   private readonly apiKeyTierOn: boolean;
+  /** The session tier is on and ORG_ID is unset: every valid session is an org admin. */
+  private readonly everySessionIsAdmin: boolean;
+  private readonly adminSessionsAnyUser: boolean;
   readonly tiers: readonly AdminTierStrategy[];
 
   constructor(
     @Inject(authConfig.KEY) config: AuthConfig,
+    @Inject(APP_CONFIG) app: AppConfig,
     sessions: SessionAuthService,
     audit: AuditService,
     @Inject(ORG_TOKEN_VERIFIER) tokens: OrgTokenVerifier,
@@ -153,8 +162,20 @@ export class AdminAuthService implements OnApplicationBootstrap {
     @Inject(ADMIN_API_KEY_VERIFIER) apiKeys: AdminApiKeyVerifier,
   ) {
     const adminTokenSet = config.adminToken !== undefined;
-    this.bootstrap = new BootstrapTier(config.adminBootstrapOpen && !adminTokenSet, latch, audit);
+    this.bootstrap = new BootstrapTier(
+      config.adminBootstrapOpen && !adminTokenSet,
+      latch,
+      audit,
+      new BootstrapRequestPolicy({
+        callbackOrigin: app.oauthCallbackOrigin,
+        listenHost: app.host,
+        listenPort: app.port,
+        extraOrigins: config.adminBootstrapOrigins,
+      }),
+    );
     this.apiKeyTierOn = config.adminAuthAllowApiKeys && !adminTokenSet;
+    this.everySessionIsAdmin = sessions.enabled && config.orgId === undefined;
+    this.adminSessionsAnyUser = config.adminSessionsAnyUser;
     this.tiers = [
       this.bootstrap,
       new SessionTier(sessions, config.orgId),
@@ -167,6 +188,15 @@ export class AdminAuthService implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     if (this.bootstrap.configured && !(await this.latch.bootstrapClosed())) {
       this.logger.warn(BOOTSTRAP_WARNING);
+    }
+    if (this.everySessionIsAdmin) {
+      // At every start: the configuration check refuses this in production without the opt-in.
+      this.logger.warn(
+        this.adminSessionsAnyUser
+          ? 'ADMIN_SESSIONS_ANY_USER=true and ORG_ID unset: every valid session is an org admin and can mint org tokens'
+          : 'ORG_ID is unset: every valid session is an org admin and can mint org tokens. Set ORG_ID to the ' +
+              'org whose sessions are admins; production refuses to start like this unless ADMIN_SESSIONS_ANY_USER=true',
+      );
     }
     if (this.apiKeyTierOn) {
       this.logger.warn(

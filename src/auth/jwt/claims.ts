@@ -2,17 +2,23 @@
 export interface JwtClaims {
   sub?: unknown;
   exp?: unknown;
+  iat?: unknown;
   org_id?: unknown;
   gty?: unknown;
   scope?: unknown;
   scp?: unknown;
   permissions?: unknown;
+  roles?: unknown;
   client_id?: unknown;
   azp?: unknown;
   [claim: string]: unknown;
 }
 
-/** The scopes a client-credentials token grants: `scope` (space-separated), or the `scp`/`permissions` arrays. */
+/**
+ * The scopes a client-credentials token grants, wherever its provider puts them: `scope` (space-separated,
+ * or an array as IdentityServer writes it), `scp` (Okta's array; a string elsewhere), `permissions` (Auth0
+ * RBAC) and `roles` (Entra ID application permissions).
+ */
 export function scopesOf(claims: JwtClaims): string[] {
   const scopes = new Set<string>();
   const add = (value: unknown): void => {
@@ -22,30 +28,30 @@ export function scopesOf(claims: JwtClaims): string[] {
   add(claims.scope);
   add(claims.scp);
   add(claims.permissions);
+  add(claims.roles);
   return [...scopes];
-}
-
-const nonEmpty = (value: unknown): value is string =>
-  typeof value === 'string' && value.trim() !== '' && value.length <= 255;
-
-/**
- * The client a client-credentials token names, or undefined when the token does not positively look like
- * one: `gty: "client-credentials"` (Auth0), `sub` equal to `client_id` or `azp` (RFC 9068: for a
- * client-credentials grant the subject is the client itself), or a `sub` ending in `@clients` (Auth0 M2M).
- * A token from a user-facing grant of the same authorization server names a person in `sub` and is refused,
- * whether or not it carries `gty`.
- */
-export function clientIdOf(claims: JwtClaims): string | undefined {
-  const { sub, client_id: clientId, azp, gty } = claims;
-  if (gty !== undefined && gty !== 'client-credentials') return undefined;
-  const named = [clientId, azp, sub].find(nonEmpty);
-  if (!named) return undefined;
-  if (gty === 'client-credentials') return named;
-  if (nonEmpty(sub) && (sub === clientId || sub === azp || sub.endsWith('@clients'))) return named;
-  return undefined;
 }
 
 /** Whether a verified payload carries a finite numeric `exp`: jsonwebtoken only checks `exp` when present. */
 export function hasExpiry(claims: JwtClaims): claims is JwtClaims & { exp: number } {
   return typeof claims.exp === 'number' && Number.isFinite(claims.exp);
+}
+
+/**
+ * Whether a verified token's lifetime is plausible: an `iat`, when present, is a number not in the future
+ * beyond the clock skew, and `exp` is at most `maxLifetimeSeconds` after it; without `iat`, `exp` is at most
+ * that far from now. A token valid for years (or issued "tomorrow") is a mistake or a forgery's tell, and a
+ * leaked one would stay usable for as long.
+ */
+export function plausibleLifetime(
+  claims: JwtClaims & { exp: number },
+  maxLifetimeSeconds: number,
+  nowSeconds: number,
+  clockToleranceSeconds: number,
+): boolean {
+  const { iat, exp } = claims;
+  if (iat === undefined) return exp - nowSeconds <= maxLifetimeSeconds;
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return false;
+  if (iat > nowSeconds + clockToleranceSeconds) return false;
+  return exp - iat <= maxLifetimeSeconds;
 }

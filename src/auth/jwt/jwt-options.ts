@@ -1,44 +1,49 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { Logger } from '@nestjs/common';
 import { decode } from 'jsonwebtoken';
-import { passportJwtSecret } from 'jwks-rsa';
 import { ExtractJwt, type SecretOrKeyProvider, type StrategyOptionsWithoutRequest } from 'passport-jwt';
 import type { JwtIssuerConfig } from 'src/auth/auth.config';
+import { httpJwksFetcher } from 'src/auth/jwt/jwks-fetch';
+import { RemoteKeySet } from 'src/auth/jwt/key-set';
 import { ApiError } from 'src/errors/api-error';
 
 /** Asymmetric algorithms a JWKS may publish keys for. `none` and HS* are never accepted with a JWKS. */
 export const ASYMMETRIC_ALGORITHMS = ['RS256', 'ES256'] as const;
 
+/** Clock skew allowed on `exp`, `nbf` and `iat` (seconds). */
+export const CLOCK_TOLERANCE_SECONDS = 5;
+
+/** A fetched key set is refreshed (in the background, its keys still served) once it is this old. */
+const KEY_SET_MAX_AGE_MS = 10 * 60 * 1000;
+const JWKS_FETCH_TIMEOUT_MS = 5_000;
+const JWKS_MAX_BYTES = 256 * 1024;
+
 /**
- * passport-jwt options for an issuer: a cached, rate-limited JWKS (RS256/ES256) or an HS256 secret — never
- * both, so a public key can never be used as an HMAC secret — plus issuer and audience when configured.
- * The token is read from the Authorization header only, never from the query string.
+ * passport-jwt options for an issuer: a JWKS key set (RS256/ES256) or an HS256 secret — never both, so a
+ * public key can never be used as an HMAC secret — plus issuer and audience when configured. The token is
+ * read from the Authorization header only, never from the query string.
  */
-export function jwtStrategyOptions(issuer: JwtIssuerConfig): StrategyOptionsWithoutRequest {
+export function jwtStrategyOptions(issuer: JwtIssuerConfig, tier: string): StrategyOptionsWithoutRequest {
   const common = {
     jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
     ignoreExpiration: false,
     ...(issuer.issuer ? { issuer: issuer.issuer } : {}),
     ...(issuer.audience ? { audience: issuer.audience } : {}),
-    jsonWebTokenOptions: { clockTolerance: 5 },
+    jsonWebTokenOptions: { clockTolerance: CLOCK_TOLERANCE_SECONDS },
   };
   if (issuer.jwksUri) {
+    const logger = new Logger(tier);
+    const keys = new RemoteKeySet({
+      fetch: httpJwksFetcher(issuer.jwksUri, { timeoutMs: JWKS_FETCH_TIMEOUT_MS, maxBytes: JWKS_MAX_BYTES }),
+      refetchIntervalMs: issuer.jwksRefetchIntervalSeconds * 1000,
+      maxAgeMs: KEY_SET_MAX_AGE_MS,
+      algorithms: ASYMMETRIC_ALGORITHMS,
+      onFetchFailed: (err) =>
+        logger.warn({ err: err.message }, 'JWKS fetch failed; the last good key set (if any) stays in use'),
+    });
     return {
       ...common,
       algorithms: [...ASYMMETRIC_ALGORITHMS],
-      secretOrKeyProvider: withKeyObjects(
-        issuer,
-        passportJwtSecret({
-          jwksUri: issuer.jwksUri,
-          cache: true,
-          cacheMaxEntries: 10,
-          cacheMaxAge: 10 * 60 * 1000,
-          // An unknown `kid` triggers a refetch (key rotation), at most this often, so forged kids cannot
-          // make us hammer the identity provider.
-          rateLimit: true,
-          jwksRequestsPerMinute: 10,
-          timeout: 5_000,
-        }),
-      ),
+      secretOrKeyProvider: keyProvider(issuer, keys),
     };
   }
   if (issuer.secret) return { ...common, algorithms: ['HS256'], secretOrKey: issuer.secret };
@@ -46,64 +51,56 @@ export function jwtStrategyOptions(issuer: JwtIssuerConfig): StrategyOptionsWith
 }
 
 /**
- * The identity provider's keys could not be fetched (network error, timeout, HTTP error, an empty set, the
- * refetch budget spent): nothing is known about the token, so the caller gets a 503, not a 401.
+ * The identity provider's keys cannot be fetched: nothing can be said about the token. Retry-After is when
+ * the key set will try again.
  */
-export class KeySourceUnavailableError extends Error {
-  constructor(cause: unknown) {
-    super(`signing keys unavailable: ${cause instanceof Error ? cause.message : String(cause)}`);
-    this.name = 'KeySourceUnavailableError';
-  }
-}
-
-/** How long a caller should wait when the identity provider's keys cannot be fetched. */
-export const KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS = 5;
-
-/** The identity provider's keys cannot be fetched: nothing can be said about the token. */
-export function keysUnavailable(): ApiError {
+export function keysUnavailable(retryAfterSeconds: number): ApiError {
   return new ApiError('service_unavailable', 'Token verification is unavailable. Retry later.', {
-    retryAfterSeconds: KEYS_UNAVAILABLE_RETRY_AFTER_SECONDS,
+    retryAfterSeconds,
   });
 }
 
 /** Refused before any key lookup. */
-const NOT_FOR_US = new Error('issuer or audience mismatch');
+const NOT_FOR_US = new Error('not a token of this issuer and audience, or an algorithm that is not pinned');
+const MAX_KID_LENGTH = 256;
 
-/** Whether an unverified token claims our issuer and audience: only then is a key worth fetching. */
-function claimsOurs(token: string, issuer: JwtIssuerConfig): boolean {
-  const payload = decode(token, { json: true });
-  if (!payload) return false;
-  if (issuer.issuer !== undefined && payload.iss !== issuer.issuer) return false;
+/**
+ * The header of an unverified token that claims our issuer and audience with a pinned algorithm, or
+ * undefined: only such a token is worth a key lookup (and so, possibly, a fetch).
+ */
+function headerWorthALookup(
+  token: string,
+  issuer: JwtIssuerConfig,
+): { kid: string | undefined; alg: string } | undefined {
+  const decoded = decode(token, { complete: true, json: true });
+  if (!decoded || typeof decoded.payload !== 'object') return undefined;
+  const { header, payload } = decoded;
+  if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(header.alg)) return undefined;
+  if (header.kid !== undefined && (typeof header.kid !== 'string' || header.kid.length > MAX_KID_LENGTH)) {
+    return undefined;
+  }
+  if (issuer.issuer !== undefined && payload.iss !== issuer.issuer) return undefined;
   if (issuer.audience !== undefined) {
     const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-    if (!aud.includes(issuer.audience)) return false;
+    if (!aud.includes(issuer.audience)) return undefined;
   }
-  return true;
+  return { kid: header.kid, alg: header.alg };
 }
 
 /**
- * jwks-rsa hands out PEM strings and jsonwebtoken parses a PEM into a KeyObject on every verification (a
- * tenth of an internal request's CPU under load). A JWKS holds a handful of keys: keep them parsed.
- *
- * Also: a token that does not claim our issuer and audience is refused before the key lookup, so forged
- * `kid`s cannot spend the refetch budget; and a failure to fetch keys (anything but "no key with this
- * kid", which jwks-rsa reports as no key at all) becomes a KeySourceUnavailableError.
+ * passport-jwt's key lookup: a token that does not claim our issuer and audience (or names an algorithm we do
+ * not pin) is refused before the lookup; the others get their key from the key set, as a KeyObject parsed
+ * once per fetch. "No such key" is a plain refusal; keys that cannot be fetched are a
+ * KeySourceUnavailableError, which the verifier answers with a 503.
  */
-function withKeyObjects(issuer: JwtIssuerConfig, provider: SecretOrKeyProvider): SecretOrKeyProvider {
-  const parsed = new Map<string, KeyObject>();
-  return (req, token, done) => {
-    if (!claimsOurs(token as string, issuer)) return done(NOT_FOR_US);
-    provider(req, token, (err: unknown, pem?: string | Buffer) => {
-      if (err) return done(new KeySourceUnavailableError(err));
-      if (typeof pem !== 'string') return done(err, pem);
-      let key = parsed.get(pem);
-      if (!key) {
-        if (parsed.size >= 32) parsed.clear();
-        key = createPublicKey(pem);
-        parsed.set(pem, key);
-      }
+function keyProvider(issuer: JwtIssuerConfig, keys: RemoteKeySet): SecretOrKeyProvider {
+  return (_req, token, done) => {
+    const header = headerWorthALookup(token as string, issuer);
+    if (!header) return done(NOT_FOR_US);
+    keys.keyFor(header.kid, header.alg).then(
       // jsonwebtoken takes a KeyObject as is; passport-jwt's types only know strings and buffers.
-      done(null, key as unknown as string);
-    });
+      (key) => done(null, key as unknown as string),
+      (err: unknown) => done(err as Error),
+    );
   };
 }

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { Strategy } from 'passport';
-import { KeySourceUnavailableError, keysUnavailable } from 'src/auth/jwt/jwt-options';
+import { keysUnavailable } from 'src/auth/jwt/jwt-options';
+import { KeySourceUnavailableError } from 'src/auth/jwt/key-set';
 import { bearerRequest, runStrategy } from 'src/auth/jwt/passport-runner';
 
 /**
@@ -27,7 +28,7 @@ export class JwtVerifier<T> {
     } catch (err) {
       if (err instanceof KeySourceUnavailableError) {
         this.logger.warn({ err: err.message }, 'JWT signing keys unavailable');
-        throw keysUnavailable();
+        throw keysUnavailable(err.retryAfterSeconds);
       }
       this.logger.warn({ err: (err as Error).message }, 'JWT verification failed');
       return null;

@@ -1,58 +1,94 @@
-import { clientIdOf, scopesOf } from 'src/auth/jwt/claims';
+import { plausibleLifetime, scopesOf } from 'src/auth/jwt/claims';
 import { M2MJwtStrategy } from 'src/auth/jwt/m2m-jwt.strategy';
+import { PROVIDER_TOKENS } from 'test/fixtures/provider-tokens';
 
 describe('M2M claims', () => {
-  it('reads scopes from `scope` (space-separated), `scp` and `permissions`', () => {
+  it('reads scopes from `scope` (space-separated or an array), `scp`, `permissions` and `roles`', () => {
     expect(scopesOf({ scope: 'a  b' })).toEqual(['a', 'b']);
+    expect(scopesOf({ scope: ['a', 'b'] })).toEqual(['a', 'b']);
     expect(scopesOf({ scp: ['a', 'c'], permissions: ['d', 42] })).toEqual(['a', 'c', 'd']);
     expect(scopesOf({ scp: 'x y' })).toEqual(['x', 'y']);
+    expect(scopesOf({ roles: ['r'] })).toEqual(['r']);
     expect(scopesOf({ scope: 7 })).toEqual([]);
   });
+});
 
-  it('names the client by client_id, then azp, then sub, for tokens that look like client credentials', () => {
-    const cc = { gty: 'client-credentials' };
-    expect(clientIdOf({ ...cc, client_id: 'c', azp: 'a', sub: 's' })).toBe('c');
-    expect(clientIdOf({ ...cc, azp: 'a', sub: 's' })).toBe('a');
-    expect(clientIdOf({ sub: 's@clients' })).toBe('s@clients');
-    expect(clientIdOf({ client_id: 'c', sub: 'c' })).toBe('c');
-    expect(clientIdOf({ azp: 'a', sub: 'a' })).toBe('a');
-    expect(clientIdOf({ sub: '  ' })).toBeUndefined();
-    expect(clientIdOf({})).toBeUndefined();
+describe('M2MJwtStrategy.validate', () => {
+  const strategy = (trustedClientIds: string[] = []) =>
+    new M2MJwtStrategy({
+      jwksUri: 'http://127.0.0.1:1/jwks',
+      issuer: 'i',
+      audience: 'a',
+      jwksRefetchIntervalSeconds: 5,
+      maxTokenLifetimeSeconds: 86_400,
+      trustedClientIds,
+    });
+
+  const exp = Math.floor(Date.now() / 1000) + 60;
+
+  it('accepts a client-credentials token', () => {
+    expect(strategy().validate({ sub: 'svc@clients', gty: 'client-credentials', scope: 'x', exp })).toEqual({
+      clientId: 'svc@clients',
+      scopes: ['x'],
+      actor: 'm2m:svc@clients',
+      expiresAtMs: exp * 1000,
+    });
+    expect(strategy().validate({ client_id: 'svc', sub: 'svc', exp })).toMatchObject({ clientId: 'svc' });
   });
 
-  it('refuses tokens that name a person: no gty and a sub that is not the client', () => {
-    expect(clientIdOf({ sub: 'auth0|person' })).toBeUndefined();
-    expect(clientIdOf({ sub: 'auth0|person', azp: 'spa' })).toBeUndefined();
-    expect(clientIdOf({ sub: 'auth0|person', client_id: 'spa' })).toBeUndefined();
-    expect(clientIdOf({ sub: 'svc@clients', gty: 'authorization_code' })).toBeUndefined();
-  });
-
-  describe('validate', () => {
-    const strategy = new M2MJwtStrategy({ jwksUri: 'http://127.0.0.1:1/jwks', issuer: 'i', audience: 'a' });
-
-    const exp = Math.floor(Date.now() / 1000) + 60;
-
-    it('accepts a client-credentials token', () => {
-      expect(strategy.validate({ sub: 'svc@clients', gty: 'client-credentials', scope: 'x', exp })).toEqual({
-        clientId: 'svc@clients',
-        scopes: ['x'],
-        actor: 'm2m:svc@clients',
-        expiresAtMs: exp * 1000,
+  it.each(PROVIDER_TOKENS)(
+    '$provider: accepts the service, refuses the person',
+    ({ service, person, client }) => {
+      expect(strategy().validate({ ...service, exp })).toMatchObject({
+        clientId: client,
+        actor: `m2m:${client}`,
       });
-      expect(strategy.validate({ client_id: 'svc', sub: 'svc', exp })).toMatchObject({ clientId: 'svc' });
-    });
+      expect(strategy().validate({ ...person, exp })).toBe(false);
+    },
+  );
 
-    it('refuses a user grant or a token without a client', () => {
-      expect(strategy.validate({ sub: 'person', gty: 'password', scope: 'x', exp })).toBe(false);
-      expect(strategy.validate({ sub: 'auth0|person', scope: 'x', exp })).toBe(false);
-      expect(strategy.validate({ scope: 'x', exp })).toBe(false);
-    });
+  it('refuses a user grant or a token without a client', () => {
+    expect(strategy().validate({ sub: 'person', gty: 'password', scope: 'x', exp })).toBe(false);
+    expect(strategy().validate({ sub: 'auth0|person', scope: 'x', exp })).toBe(false);
+    expect(strategy().validate({ scope: 'x', exp })).toBe(false);
+  });
 
-    it('refuses a token without a numeric exp', () => {
-      expect(strategy.validate({ sub: 'svc@clients', gty: 'client-credentials' })).toBe(false);
-      expect(strategy.validate({ sub: 'svc@clients', gty: 'client-credentials', exp: '9999999999' })).toBe(
-        false,
-      );
-    });
+  it('trusts AUTH_M2M_CLIENT_IDS only where the shape cannot tell, and never for a person’s sign-in', () => {
+    const trusting = strategy(['batch']);
+    expect(trusting.validate({ sub: 'svc-1', azp: 'batch', exp })).toMatchObject({ clientId: 'batch' });
+    expect(strategy().validate({ sub: 'svc-1', azp: 'batch', exp })).toBe(false);
+    expect(trusting.validate({ sub: 'svc-1', azp: 'other', exp })).toBe(false);
+    expect(trusting.validate({ sub: 'svc-1', azp: 'batch', auth_time: 1, exp })).toBe(false);
+    expect(trusting.validate({ sub: 'svc-1', azp: 'batch', gty: 'password', exp })).toBe(false);
+    expect(trusting.validate({ cid: 'batch', sub: 'alice', exp })).toBe(false);
+  });
+
+  it('refuses a token without a numeric exp', () => {
+    expect(strategy().validate({ sub: 'svc@clients', gty: 'client-credentials' })).toBe(false);
+    expect(strategy().validate({ sub: 'svc@clients', gty: 'client-credentials', exp: '9999999999' })).toBe(
+      false,
+    );
+  });
+});
+
+describe('plausibleLifetime', () => {
+  const now = 1_800_000_000;
+  const day = 86_400;
+  const plausible = (claims: { exp: number; iat?: unknown }): boolean =>
+    plausibleLifetime(claims, day, now, 5);
+
+  it('accepts up to the maximum from iat, and from now without iat', () => {
+    expect(plausible({ iat: now, exp: now + day })).toBe(true);
+    expect(plausible({ iat: now - day, exp: now })).toBe(true);
+    expect(plausible({ exp: now + day })).toBe(true);
+  });
+
+  it('refuses a longer lifetime, an iat beyond the skew, an iat that is not a number', () => {
+    expect(plausible({ iat: now, exp: now + day + 1 })).toBe(false);
+    expect(plausible({ exp: now + day + 1 })).toBe(false);
+    expect(plausible({ iat: now + 5, exp: now + 60 })).toBe(true);
+    expect(plausible({ iat: now + 6, exp: now + 60 })).toBe(false);
+    expect(plausible({ iat: '1', exp: now + 60 })).toBe(false);
+    expect(plausible({ iat: Number.NaN, exp: now + 60 })).toBe(false);
   });
 });

@@ -2,9 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-jwt';
 import { Actors } from 'src/audit/actors';
-import type { JwtIssuerConfig } from 'src/auth/auth.config';
-import { clientIdOf, hasExpiry, scopesOf, type JwtClaims } from 'src/auth/jwt/claims';
-import { jwtStrategyOptions } from 'src/auth/jwt/jwt-options';
+import type { M2MIssuerConfig } from 'src/auth/auth.config';
+import { hasExpiry, plausibleLifetime, scopesOf, type JwtClaims } from 'src/auth/jwt/claims';
+import { CLOCK_TOLERANCE_SECONDS, jwtStrategyOptions } from 'src/auth/jwt/jwt-options';
+import { tokenShape } from 'src/auth/jwt/token-shape';
 import type { M2MPrincipal } from 'src/auth/principal';
 
 export const M2M_STRATEGY = 'm2m-jwt';
@@ -21,15 +22,23 @@ export interface VerifiedM2MToken extends Omit<M2MPrincipal, 'kind'> {
  */
 @Injectable()
 export class M2MJwtStrategy extends PassportStrategy(Strategy, M2M_STRATEGY) {
-  constructor(issuer: JwtIssuerConfig) {
-    super(jwtStrategyOptions({ jwksUri: issuer.jwksUri, issuer: issuer.issuer, audience: issuer.audience }));
+  private readonly trustedClients: ReadonlySet<string>;
+  private readonly maxLifetimeSeconds: number;
+
+  constructor(issuer: M2MIssuerConfig) {
+    // JWKS only: never an HS256 secret.
+    super(jwtStrategyOptions({ ...issuer, secret: undefined }, 'M2MAuth'));
+    this.trustedClients = new Set(issuer.trustedClientIds);
+    this.maxLifetimeSeconds = issuer.maxTokenLifetimeSeconds;
   }
 
   validate(payload: JwtClaims): VerifiedM2MToken | false {
     // A token without `exp` would never expire.
     if (!hasExpiry(payload)) return false;
-    // A token from a user-facing grant names a person, not a service, even when the issuer is shared.
-    const clientId = clientIdOf(payload);
+    if (!plausibleLifetime(payload, this.maxLifetimeSeconds, Date.now() / 1000, CLOCK_TOLERANCE_SECONDS)) {
+      return false;
+    }
+    const clientId = this.clientOf(payload);
     if (!clientId) return false;
     return {
       clientId,
@@ -37,5 +46,24 @@ export class M2MJwtStrategy extends PassportStrategy(Strategy, M2M_STRATEGY) {
       actor: Actors.m2m(clientId),
       expiresAtMs: payload.exp * 1000,
     };
+  }
+
+  /**
+   * The client a token is a client-credentials token of: a recognised shape names it; where the shape
+   * cannot tell, AUTH_M2M_CLIENT_IDS does, unless the token carries signs of a person's sign-in. A token
+   * from a user-facing grant names a person, not a service, even when the issuer is shared.
+   */
+  private clientOf(payload: JwtClaims): string | undefined {
+    const shape = tokenShape(payload);
+    switch (shape.kind) {
+      case 'client':
+        return shape.clientId;
+      case 'unknown':
+        return shape.clientId !== undefined && !shape.endUser && this.trustedClients.has(shape.clientId)
+          ? shape.clientId
+          : undefined;
+      case 'person':
+        return undefined;
+    }
   }
 }

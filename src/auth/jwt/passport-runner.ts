@@ -1,5 +1,5 @@
 import type { Strategy } from 'passport';
-import { KeySourceUnavailableError } from 'src/auth/jwt/jwt-options';
+import { KeySourceUnavailableError } from 'src/auth/jwt/key-set';
 
 interface StrategyOutcome<T> {
   user: T | null;

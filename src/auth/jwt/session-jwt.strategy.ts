@@ -3,8 +3,9 @@ import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-jwt';
 import { Actors } from 'src/audit/actors';
 import type { JwtIssuerConfig } from 'src/auth/auth.config';
-import { hasExpiry, type JwtClaims } from 'src/auth/jwt/claims';
-import { jwtStrategyOptions } from 'src/auth/jwt/jwt-options';
+import { hasExpiry, plausibleLifetime, type JwtClaims } from 'src/auth/jwt/claims';
+import { CLOCK_TOLERANCE_SECONDS, jwtStrategyOptions } from 'src/auth/jwt/jwt-options';
+import { tokenShape } from 'src/auth/jwt/token-shape';
 import type { SessionPrincipal } from 'src/auth/principal';
 
 export const SESSION_STRATEGY = 'session-jwt';
@@ -12,17 +13,24 @@ export const SESSION_STRATEGY = 'session-jwt';
 /** Verifies a canvas settings UI session JWT; the user is its `sub`. */
 @Injectable()
 export class SessionJwtStrategy extends PassportStrategy(Strategy, SESSION_STRATEGY) {
+  private readonly maxLifetimeSeconds: number;
+
   constructor(issuer: JwtIssuerConfig) {
-    super(jwtStrategyOptions(issuer));
+    super(jwtStrategyOptions(issuer, 'SessionAuth'));
+    this.maxLifetimeSeconds = issuer.maxTokenLifetimeSeconds;
   }
 
   validate(payload: JwtClaims): SessionPrincipal | false {
     // A session without `exp` would never end.
     if (!hasExpiry(payload)) return false;
+    if (!plausibleLifetime(payload, this.maxLifetimeSeconds, Date.now() / 1000, CLOCK_TOLERANCE_SECONDS)) {
+      return false;
+    }
     const sub = payload.sub;
     if (typeof sub !== 'string' || sub.trim() === '' || sub.length > 255) return false;
-    // A client-credentials token names a service, not a person, even when the issuer is shared.
-    if (payload.gty === 'client-credentials') return false;
+    // A client-credentials token (of any recognised shape) names a service, not a person, even when the
+    // issuer is shared.
+    if (tokenShape(payload).kind === 'client') return false;
     const orgId = typeof payload.org_id === 'string' && payload.org_id !== '' ? payload.org_id : undefined;
     return { kind: 'session', sub, ...(orgId ? { orgId } : {}), actor: Actors.session(sub) };
   }

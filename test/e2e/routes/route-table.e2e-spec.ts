@@ -25,7 +25,9 @@ interface RouteRequirement {
 
 function describeAuth(requirement: AuthRequirement | undefined): string {
   if (!requirement) return 'NONE (denied by the global guard)';
-  return requirement.kind === 'm2m' ? `m2m:${requirement.scope}` : requirement.kind;
+  if (requirement.kind === 'm2m') return `m2m:${requirement.scope}`;
+  if (requirement.kind === 'metrics') return 'METRICS_TOKEN if set';
+  return requirement.kind;
 }
 
 /** Every controller route of the running app, with the credential it takes and the rate limits it is on. */
@@ -129,6 +131,8 @@ describe('every route', () => {
     t = await startTestApp(db, {
       ...internalEnv(m2m, session),
       ADMIN_TOKEN: 'a'.repeat(40),
+      // /metrics is guarded once METRICS_TOKEN is set: the same 401s as every other guarded route.
+      METRICS_TOKEN: 'm'.repeat(40),
       ...roomyIpLimits,
     });
     routes = declaredRoutes(t);
