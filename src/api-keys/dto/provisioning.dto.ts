@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsEmail, IsString, MaxLength } from 'class-validator';
-import { FreeText, OptionalField } from 'src/validation/body.decorators';
+import { FreeText, OptionalField, SafeText } from 'src/validation/body.decorators';
 
 export const DEFAULT_PROVISIONED_KEY_NAME = 'provisioned';
 
@@ -13,12 +13,14 @@ export class ProvisionApiKeyDto {
   externalId: string;
 
   /**
-   * Stored on the user.
+   * Stored on the user (see the provisioning rules for when it is written). Like a name, without control,
+   * bidirectional-control or zero-width characters: resolve hands it downstream.
    * @example ada@example.com
    */
   @IsString()
   @MaxLength(320)
   @IsEmail()
+  @SafeText()
   email: string;
 
   /**
