@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger as Pino } from 'pino';
+import { truncateEcho } from 'src/errors/echo-limits';
 
 /** Probes and scrapes are not worth a log line each. Compared without the query string. */
 const UNLOGGED_PATHS = new Set(['/health/live', '/metrics']);
@@ -25,7 +26,8 @@ export function registerRequestLogger(instance: FastifyInstance, logger: Pino): 
             req: {
               id: request.id,
               method: request.method,
-              url: path,
+              // Cut short like the 404 that echoes it: a client picks its length.
+              url: truncateEcho(path),
               remoteAddress: request.socket?.remoteAddress,
             },
             res: { statusCode },
