@@ -3,6 +3,7 @@ import { InitialSchema1795419051625 } from 'migrations/1795419051625-InitialSche
 import { UniqueApiKeyHash1795419499683 } from 'migrations/1795419499683-UniqueApiKeyHash';
 import { AddOAuthSessions1796151589411 } from 'migrations/1796151589411-AddOAuthSessions';
 import { AddMcpOAuthCredentials1796151607278 } from 'migrations/1796151607278-AddMcpOAuthCredentials';
+import { AddAuditCallerRequestId1796154835854 } from 'migrations/1796154835854-AddAuditCallerRequestId';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -10,4 +11,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   UniqueApiKeyHash1795419499683,
   AddOAuthSessions1796151589411,
   AddMcpOAuthCredentials1796151607278,
+  AddAuditCallerRequestId1796154835854,
 ];

@@ -5,8 +5,9 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig, TrustProxy } from 'src/config/app-config';
 import { BODY_LIMIT, registerBodyParsers } from 'src/http/body-parsing';
+import { registerNoStoreForAuthenticated } from 'src/http/cache-control';
 import { answerUnparsableRequest } from 'src/http/client-errors';
-import { requestIdOf } from 'src/http/request-id';
+import { echoedRequestId, registerRequestIds, requestIdOf } from 'src/http/request-id';
 import { applySecurityHeaders, registerSecurityHeaders } from 'src/http/security-headers';
 import { AppLogger } from 'src/logging/app-logger';
 import { ROOT_LOGGER } from 'src/logging/logging.module';
@@ -31,7 +32,7 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
       applySecurityHeaders(request.url, reply.raw);
       void reply
         .code(400)
-        .header('x-request-id', request.id)
+        .header('x-request-id', echoedRequestId(request))
         .header('cache-control', 'no-store')
         .send({ error: { type: 'validation_failed', status: 400, message: 'Malformed URL.' } });
     },
@@ -75,12 +76,10 @@ function configureApp(app: NestFastifyApplication): void {
   const instance = app.getHttpAdapter().getInstance();
 
   // First, so that a request refused before routing (a bad body, a body over the limit) still carries its id.
-  instance.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    done();
-  });
+  registerRequestIds(instance);
   registerSecurityHeaders(instance);
   registerBodyParsers(instance);
+  registerNoStoreForAuthenticated(instance);
   registerRequestLogger(instance, app.get(ROOT_LOGGER));
   app.get(MetricsService).register(instance);
 
