@@ -4,6 +4,7 @@ import { UniqueApiKeyHash1795419499683 } from 'migrations/1795419499683-UniqueAp
 import { AddOAuthSessions1796151589411 } from 'migrations/1796151589411-AddOAuthSessions';
 import { AddMcpOAuthCredentials1796151607278 } from 'migrations/1796151607278-AddMcpOAuthCredentials';
 import { AddAuditCallerRequestId1796154835854 } from 'migrations/1796154835854-AddAuditCallerRequestId';
+import { MaskProviderKeyPrefixes1796154900000 } from 'migrations/1796154900000-MaskProviderKeyPrefixes';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -12,4 +13,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddOAuthSessions1796151589411,
   AddMcpOAuthCredentials1796151607278,
   AddAuditCallerRequestId1796154835854,
+  MaskProviderKeyPrefixes1796154900000,
 ];

@@ -13,7 +13,7 @@ export class ApiKey {
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
-  /** Public lookup id: the 16 hex characters of `ksk_<keyId>_<secret>`, or a provider key's embedded id. */
+  /** Public lookup id: the 16 hex characters of `ksk_<keyId>_<secret>`; random 16 hex for a provider key. */
   @Column({ name: 'key_id', type: 'varchar', length: 64, unique: true })
   keyId: string;
 
@@ -21,7 +21,10 @@ export class ApiKey {
   @Column({ name: 'key_hash', type: 'char', length: 64, select: false })
   keyHash: string;
 
-  /** First 12 characters of the plaintext. */
+  /**
+   * Minted keys: the first 12 characters (`ksk_` and 8 of the public key id). Provider-issued keys: `****` and
+   * their last 4 characters, nothing more of the key.
+   */
   @Column({ name: 'key_prefix', type: 'varchar', length: 12 })
   keyPrefix: string;
 

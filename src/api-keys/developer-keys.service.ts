@@ -5,8 +5,7 @@ import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
 import {
   generateApiKey,
   hashApiKey,
-  keyPrefix,
-  providerKeyLookupId,
+  maskedProviderKeyPrefix,
   randomLookupId,
 } from 'src/api-keys/api-key-format';
 import type { ApiKey } from 'src/api-keys/api-key.entity';
@@ -61,6 +60,7 @@ export class DeveloperKeysService {
 
     const user = await this.userOf(principal);
     return this.dataSource.transaction(async (m) => {
+      await this.refuseDisabled(user.id, m);
       const provider = dto.billingProviderId
         ? await this.providers.findEnabled(dto.billingProviderId, m)
         : null;
@@ -85,10 +85,15 @@ export class DeveloperKeysService {
       let secret: string | undefined;
       if (provider && dto.rawApiKey != null) {
         const raw = dto.rawApiKey;
-        const material = { keyId: providerKeyLookupId(raw), hash: hashApiKey(raw), prefix: keyPrefix(raw) };
+        // Only the hash and a masked prefix (the last 4 characters) are kept; the lookup id is random.
+        const material = {
+          keyId: randomLookupId(),
+          hash: hashApiKey(raw),
+          prefix: maskedProviderKeyPrefix(raw),
+        };
         id = await insert(material);
-        // A conflict is either this very key stored before by this user, or an embedded id that another key
-        // (maybe another user's copy of it) already uses: then a random id. Nothing about others' rows shows.
+        // A conflict is this very key stored before by this user (409), or, once in 2^64, a lookup id already
+        // taken: then another draw. Nothing about others' rows shows.
         if (!id && !(await this.keys.isStoredBy(user.id, material.hash, m)))
           id = await insert({ ...material, keyId: randomLookupId() });
         if (!id) throw apiKeysError(ApiKeysErrorCode.ProviderKeyAlreadyStored);
@@ -140,10 +145,14 @@ export class DeveloperKeysService {
     return this.findView(user.id, id);
   }
 
-  /** Idempotent: the first revocation stamps `revokedAt` and writes the audit row; later ones change nothing. */
+  /**
+   * Idempotent: the first revocation stamps `revokedAt` and writes the audit row; later ones change nothing.
+   * A disabled user's revocation is refused like any other write.
+   */
   async revoke(principal: SessionPrincipal, id: string, ctx: AuditContext): Promise<void> {
     const user = await this.userOf(principal);
     const revokedKeyId = await this.dataSource.transaction(async (m) => {
+      await this.refuseDisabled(user.id, m);
       const revoked = await this.keys.revokeOwned(user.id, id, m);
       if (revoked) {
         // Fires on commit: every instance drops its cached resolution of this key.
@@ -164,6 +173,16 @@ export class DeveloperKeysService {
       return undefined;
     });
     if (revokedKeyId) this.revocations.invalidateLocally([revokedKeyId]);
+  }
+
+  /**
+   * A disabled user's writes are refused (403 identity_not_allowed), revocations included: a disabled
+   * identity is read-only (decision 0055). The row lock taken here also holds until commit, so a user disabled
+   * while the write runs is refused or the write completes first, never half of each.
+   */
+  private async refuseDisabled(userId: string, m: EntityManager): Promise<void> {
+    const { disabled } = await this.users.lockForKeyChanges(userId, m);
+    if (disabled) throw apiKeysError(ApiKeysErrorCode.UserDisabled);
   }
 
   private userOf(principal: SessionPrincipal): Promise<User> {
