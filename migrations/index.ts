@@ -5,6 +5,7 @@ import { AddOAuthSessions1796151589411 } from 'migrations/1796151589411-AddOAuth
 import { AddMcpOAuthCredentials1796151607278 } from 'migrations/1796151607278-AddMcpOAuthCredentials';
 import { AddAuditCallerRequestId1796154835854 } from 'migrations/1796154835854-AddAuditCallerRequestId';
 import { MaskProviderKeyPrefixes1796154900000 } from 'migrations/1796154900000-MaskProviderKeyPrefixes';
+import { AddApiKeyAdminOrg1796155398216 } from 'migrations/1796155398216-AddApiKeyAdminOrg';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -14,4 +15,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddMcpOAuthCredentials1796151607278,
   AddAuditCallerRequestId1796154835854,
   MaskProviderKeyPrefixes1796154900000,
+  AddApiKeyAdminOrg1796155398216,
 ];

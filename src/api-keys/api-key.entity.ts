@@ -53,6 +53,13 @@ export class ApiKey {
   @JoinColumn({ name: 'billing_provider_id' })
   billingProvider?: BillingProvider | null;
 
+  /**
+   * The org (`ORG_ID`) whose admin minted this key from a session, recorded at mint; null for every other key.
+   * The deprecated API-key admin tier accepts a key only while this equals the configured ORG_ID.
+   */
+  @Column({ name: 'admin_org_id', type: 'varchar', length: 255, nullable: true })
+  adminOrgId: string | null;
+
   @Column({ name: 'allowed_origins', type: 'text', array: true, default: () => "'{}'" })
   allowedOrigins: string[];
 

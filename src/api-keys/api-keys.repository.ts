@@ -16,6 +16,8 @@ export interface NewApiKeyRow {
   billingProviderId?: string | null;
   allowedOrigins?: string[];
   expiresAt?: Date | null;
+  /** The ORG_ID whose admin session minted the key; null (default) for any other key. */
+  adminOrgId?: string | null;
 }
 
 /** What a resolution needs of a key, its user and its project: one row. */
@@ -58,8 +60,8 @@ export class ApiKeysRepository {
   async insert(row: NewApiKeyRow, m: EntityManager): Promise<string | undefined> {
     const inserted = await m.query<{ id: string }[]>(
       `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, billing_provider_id,
-                             allowed_origins, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9)
+                             allowed_origins, expires_at, admin_org_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9, $10)
        ON CONFLICT DO NOTHING RETURNING id`,
       [
         row.keyId,
@@ -71,6 +73,7 @@ export class ApiKeysRepository {
         row.billingProviderId ?? null,
         row.allowedOrigins ?? [],
         row.expiresAt ?? null,
+        row.adminOrgId ?? null,
       ],
     );
     return inserted[0]?.id;
@@ -167,6 +170,18 @@ export class ApiKeysRepository {
       [keyId],
     );
     return rows[0];
+  }
+
+  /**
+   * The org whose admin minted key `id` (`api_keys.id`), or null: read only by the deprecated API-key admin
+   * tier, apart from the resolution lookup so the hot path's statement stays as it is.
+   */
+  async adminOrgOf(id: string): Promise<string | null> {
+    const rows = await this.dataSource.query<{ admin_org_id: string | null }[]>(
+      'SELECT admin_org_id FROM api_keys WHERE id = $1',
+      [id],
+    );
+    return rows[0]?.admin_org_id ?? null;
   }
 
   /** Records a use of keys `ids`, skipping those written less than `precisionSeconds` ago. */

@@ -32,6 +32,7 @@ describe('DeveloperKeysService.create: refusals before any storage', () => {
     untouchable<BillingProvidersService>('providers'),
     untouchable<AuditService>('audit'),
     untouchable<ApiKeyRevocations>('revocations'),
+    { orgId: undefined },
   );
   const principal: SessionPrincipal = { kind: 'session', sub: 'u1', actor: 'session:u1' };
   const ctx = { actor: 'session:u1', ip: null, requestId: null };
@@ -105,6 +106,7 @@ describe('toView', () => {
     billingProviderId: null,
     billingProvider: null,
     allowedOrigins: [],
+    adminOrgId: null,
     createdAt: new Date('2030-01-01T00:00:00Z'),
     lastUsedAt: null,
     revokedAt: null,

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
@@ -15,6 +15,7 @@ import { ApiKeysRepository, type NewApiKeyRow } from 'src/api-keys/api-keys.repo
 import type { ApiKeyDto, CreateApiKeyDto, ListApiKeysQueryDto } from 'src/api-keys/dto/api-key.dto';
 import { normalizeOrigin } from 'src/api-keys/origin';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
+import { authConfig, type AuthConfig } from 'src/auth/auth.config';
 import type { SessionPrincipal } from 'src/auth/principal';
 import { BillingProvidersService } from 'src/billing-providers/billing-providers.service';
 import { iso, isoOrNull } from 'src/http/iso';
@@ -46,6 +47,7 @@ export class DeveloperKeysService {
     private readonly providers: BillingProvidersService,
     private readonly audit: AuditService,
     private readonly revocations: ApiKeyRevocations,
+    @Inject(authConfig.KEY) private readonly auth: Pick<AuthConfig, 'orgId'>,
   ) {}
 
   async create(principal: SessionPrincipal, dto: CreateApiKeyDto, ctx: AuditContext): Promise<CreatedKey> {
@@ -67,7 +69,7 @@ export class DeveloperKeysService {
       if (dto.billingProviderId && !provider) throw apiKeysError(ApiKeysErrorCode.BillingProviderNotFound);
       const project = await this.projectFor(user, dto, m);
 
-      const insert = (material: KeyMaterial): Promise<string | undefined> =>
+      const insert = (material: KeyMaterial & { adminOrgId?: string | null }): Promise<string | undefined> =>
         this.keys.insert(
           {
             ...material,
@@ -98,9 +100,10 @@ export class DeveloperKeysService {
           id = await insert({ ...material, keyId: randomLookupId() });
         if (!id) throw apiKeysError(ApiKeysErrorCode.ProviderKeyAlreadyStored);
       } else {
+        const adminOrgId = this.adminOrgOf(principal);
         for (let attempt = 0; attempt < MINT_ATTEMPTS && !id; attempt++) {
           const minted = generateApiKey();
-          id = await insert(minted);
+          id = await insert({ ...minted, adminOrgId });
           if (id) secret = minted.plaintext;
         }
         if (!id) throw new Error('could not draw an unused API key id');
@@ -183,6 +186,16 @@ export class DeveloperKeysService {
   private async refuseDisabled(userId: string, m: EntityManager): Promise<void> {
     const { disabled } = await this.users.lockForKeyChanges(userId, m);
     if (disabled) throw apiKeysError(ApiKeysErrorCode.UserDisabled);
+  }
+
+  /**
+   * The org a minted key records as its minter's admin org: ORG_ID when the session is one of its admins (its
+   * `org_id` claim equals ORG_ID), else null. With ORG_ID unset no session counts: "every session is an admin"
+   * is a development convenience the deprecated API-key admin tier does not extend to keys (decision 0050).
+   */
+  private adminOrgOf(principal: SessionPrincipal): string | null {
+    const orgId = this.auth.orgId;
+    return orgId !== undefined && principal.orgId === orgId ? orgId : null;
   }
 
   private userOf(principal: SessionPrincipal): Promise<User> {

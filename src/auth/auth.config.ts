@@ -47,10 +47,15 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
       'AUTH_SESSION_AUDIENCE and AUTH_M2M_AUDIENCE must differ: one audience would let M2M tokens pass as sessions',
     );
   }
+  const adminAuthAllowApiKeys = env.bool('ADMIN_AUTH_ALLOW_API_KEYS', false);
+  // The deprecated API-key admin tier is for development only (issue 12, item 3; decision 0050).
+  if (env.isProduction && adminAuthAllowApiKeys) {
+    env.problem('ADMIN_AUTH_ALLOW_API_KEYS=true is refused in production: use org tokens or ADMIN_TOKEN');
+  }
   return {
     adminToken: env.secret('ADMIN_TOKEN', env.isProduction),
     adminBootstrapOpen: env.bool('ADMIN_BOOTSTRAP_OPEN', !env.isProduction),
-    adminAuthAllowApiKeys: env.bool('ADMIN_AUTH_ALLOW_API_KEYS', false),
+    adminAuthAllowApiKeys,
     orgId: env.str('ORG_ID'),
     session,
     m2m,

@@ -66,7 +66,10 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
     return res.body as Minted;
   }
 
-  async function insertApiKey(database: TestDatabase, opts: { revoked?: boolean } = {}): Promise<string> {
+  async function insertApiKey(
+    database: TestDatabase,
+    opts: { revoked?: boolean; adminOrgId?: string } = {},
+  ): Promise<string> {
     const key = generateApiKey();
     secrets.push(key.plaintext);
     const [user] = await database.query<{ id: string }>(
@@ -78,9 +81,17 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
       [user!.id],
     );
     await database.query(
-      `INSERT INTO api_keys (key_id, key_hash, key_prefix, user_id, project_id, revoked_at)
-       VALUES ($1, $2, $3, $4, $5, $6)`,
-      [key.keyId, key.hash, key.prefix, user!.id, project!.id, opts.revoked ? new Date() : null],
+      `INSERT INTO api_keys (key_id, key_hash, key_prefix, user_id, project_id, revoked_at, admin_org_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [
+        key.keyId,
+        key.hash,
+        key.prefix,
+        user!.id,
+        project!.id,
+        opts.revoked ? new Date() : null,
+        opts.adminOrgId ?? null,
+      ],
     );
     return key.plaintext;
   }
@@ -459,20 +470,28 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
   });
 
   describe('tier 4: deprecated API keys', () => {
-    it('accepts a live API key only when ADMIN_AUTH_ALLOW_API_KEYS=true and ADMIN_TOKEN is unset', async () => {
+    it('accepts a live admin-minted API key only when ADMIN_AUTH_ALLOW_API_KEYS=true and ADMIN_TOKEN is unset', async () => {
       const kdb = await createTestDatabase();
       try {
         const mark = logMark();
-        const on = await boot({ ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_BOOTSTRAP_OPEN: 'false' }, kdb);
+        const on = await boot(
+          { ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_BOOTSTRAP_OPEN: 'false', ORG_ID: ORG },
+          kdb,
+        );
         expect(logsSince(mark)).toMatch(/ADMIN_AUTH_ALLOW_API_KEYS=true/);
-        const key = await insertApiKey(kdb);
+        const key = await insertApiKey(kdb, { adminOrgId: ORG });
         await whoami(on, key).expect(200, { tier: 'api_key', actor: `api-key:${key.slice(0, 12)}` });
-        const revokedKey = await insertApiKey(kdb, { revoked: true });
+        // Any other live key is not an admin credential (hardening/admin-api-key-tier has the details).
+        await whoami(on, await insertApiKey(kdb)).expect(401, UNAUTHORIZED);
+        const revokedKey = await insertApiKey(kdb, { revoked: true, adminOrgId: ORG });
         await whoami(on, revokedKey).expect(401, UNAUTHORIZED);
         const wrongSecret = key.slice(0, -4) + (key.endsWith('0000') ? '1111' : '0000');
         await whoami(on, wrongSecret).expect(401, UNAUTHORIZED);
 
-        const withAdminToken = await boot({ ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_TOKEN }, kdb);
+        const withAdminToken = await boot(
+          { ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_TOKEN, ORG_ID: ORG },
+          kdb,
+        );
         await whoami(withAdminToken, key).expect(401, UNAUTHORIZED);
         await whoami(withAdminToken, ADMIN_TOKEN).expect(200);
         for (const app of [on, withAdminToken]) {
