@@ -6,6 +6,7 @@ import { AddMcpOAuthCredentials1796151607278 } from 'migrations/1796151607278-Ad
 import { AddAuditCallerRequestId1796154835854 } from 'migrations/1796154835854-AddAuditCallerRequestId';
 import { MaskProviderKeyPrefixes1796154900000 } from 'migrations/1796154900000-MaskProviderKeyPrefixes';
 import { AddApiKeyAdminOrg1796155398216 } from 'migrations/1796155398216-AddApiKeyAdminOrg';
+import { RecordProvisioningOrigin1796155751086 } from 'migrations/1796155751086-RecordProvisioningOrigin';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -16,4 +17,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddAuditCallerRequestId1796154835854,
   MaskProviderKeyPrefixes1796154900000,
   AddApiKeyAdminOrg1796155398216,
+  RecordProvisioningOrigin1796155751086,
 ];

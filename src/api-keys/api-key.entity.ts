@@ -1,9 +1,19 @@
-import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { BillingProvider } from 'src/billing-providers/billing-provider.entity';
 import { Project } from 'src/projects/project.entity';
 import { User } from 'src/users/user.entity';
 
+/**
+ * Where a key came from: `minted` by its user in the settings UI, `provisioned` by an internal service, or
+ * `provider`, a key a billing provider issued that the user stored. Provisioning revokes only its own.
+ */
+export const API_KEY_ORIGINS = ['minted', 'provisioned', 'provider'] as const;
+export type ApiKeyOrigin = (typeof API_KEY_ORIGINS)[number];
+
 @Entity('api_keys')
+@Check('chk_api_keys_origin', `"origin" IN ('minted', 'provisioned', 'provider')`)
+// A provider's key is exactly one with a billing provider.
+@Check('chk_api_keys_provider_origin', `("origin" = 'provider') = ("billing_provider_id" IS NOT NULL)`)
 @Index('idx_api_keys_user_created', ['userId', 'createdAt'])
 @Index('idx_api_keys_project', ['projectId'])
 // A user stores a key once: a provider key they submit again (whatever its shape) is a 409, not a second
@@ -27,6 +37,9 @@ export class ApiKey {
    */
   @Column({ name: 'key_prefix', type: 'varchar', length: 12 })
   keyPrefix: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  origin: ApiKeyOrigin;
 
   /** Shown in the UI; provisioning uses it as the key's name. */
   @Column({ type: 'varchar', length: 100, nullable: true })

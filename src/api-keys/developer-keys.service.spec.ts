@@ -100,6 +100,7 @@ describe('toView', () => {
     keyHash: 'h'.repeat(64),
     keyPrefix: 'ksk_01234567',
     label: null,
+    origin: 'minted',
     userId: 'u1',
     projectId: 'p1',
     project: { id: 'p1', userId: 'u1', name: 'Default', isDefault: true, createdAt: new Date(0) },

@@ -77,6 +77,7 @@ export class DeveloperKeysService {
             userId: user.id,
             projectId: project.id,
             billingProviderId: provider?.id ?? null,
+            origin: provider ? 'provider' : 'minted',
             allowedOrigins,
             expiresAt,
           },

@@ -81,8 +81,8 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
       [user!.id],
     );
     await database.query(
-      `INSERT INTO api_keys (key_id, key_hash, key_prefix, user_id, project_id, revoked_at, admin_org_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      `INSERT INTO api_keys (key_id, key_hash, key_prefix, user_id, project_id, revoked_at, admin_org_id, origin)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'minted')`,
       [
         key.keyId,
         key.hash,

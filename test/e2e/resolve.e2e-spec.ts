@@ -242,8 +242,8 @@ describe('internal: POST /api/v1/internal/api-keys/resolve', () => {
          VALUES ('lookalike', 'Lookalike', 'https://l.test/auth', 'https://api.l.test') RETURNING id`,
       );
       await db.query(
-        `INSERT INTO api_keys (key_id, key_hash, key_prefix, user_id, project_id, billing_provider_id)
-         VALUES ($1, $2, $3, $4, $5, $6)`,
+        `INSERT INTO api_keys (key_id, key_hash, key_prefix, user_id, project_id, billing_provider_id, origin)
+         VALUES ($1, $2, $3, $4, $5, $6, 'provider')`,
         [lookalike.keyId, lookalike.hash, lookalike.prefix, owner.userId, owner.projectId, provider!.id],
       );
       await resolveKey(a.http, resolver, lookalike.plaintext).expect(401, invalid);

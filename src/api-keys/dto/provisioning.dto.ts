@@ -13,7 +13,7 @@ export class ProvisionApiKeyDto {
   externalId: string;
 
   /**
-   * Stored on the user (see the provisioning rules for when it is written). Like a name, without control,
+   * Written on a user this call creates, and on one provisioning created for an org this client may serve; a settings-UI user’s or another org’s user’s profile is left as it is. Like a name, without control,
    * bidirectional-control or zero-width characters: resolve hands it downstream.
    * @example ada@example.com
    */
@@ -24,7 +24,7 @@ export class ProvisionApiKeyDto {
   email: string;
 
   /**
-   * Stored on the user when given.
+   * Stored on the user when given (same rule as `email`).
    * @example "Ada Lovelace"
    */
   @OptionalField()
@@ -32,13 +32,13 @@ export class ProvisionApiKeyDto {
   name?: string;
 
   /**
-   * Must be one of PROVISION_ALLOWED_ORG_IDS, otherwise 403.
+   * An org the calling client may provision for (PROVISION_CLIENTS, within PROVISION_ALLOWED_ORG_IDS), otherwise 403.
    * @example org_123
    */
   @FreeText({ min: 1, max: 255 })
   orgId: string;
 
-  /** The key’s name (its label). The user’s live keys with this name are revoked. */
+  /** The key’s name (its label). The user’s live keys with this name that provisioning minted are revoked; keys minted or stored in the settings UI stay. */
   @ApiProperty({ default: DEFAULT_PROVISIONED_KEY_NAME })
   @OptionalField()
   @FreeText({ min: 1, max: 100 })
