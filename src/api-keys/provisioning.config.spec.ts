@@ -1,6 +1,6 @@
 import { ProvisioningClients, provisioningConfig } from 'src/api-keys/provisioning.config';
 import { loadSlice } from 'src/config/config-slice';
-import { ConfigValidationError, type Env } from 'src/config/env-reader';
+import { type ConfigValidationError, type Env } from 'src/config/env-reader';
 
 const problems = (env: Env): string[] => {
   try {
