@@ -228,7 +228,13 @@ describe('internal: POST /api/v1/internal/provision-apikey', () => {
       const [stored] = await db.query<{ id: string }>(
         `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, billing_provider_id, origin)
          VALUES ('provlabel1', $1, $2, 'provisioned', $3, $4, $5, 'provider') RETURNING id`,
-        [hashApiKey(providerKey), `****${providerKey.slice(-4)}`, first.userId, first.projectId, provider!.id],
+        [
+          hashApiKey(providerKey),
+          `****${providerKey.slice(-4)}`,
+          first.userId,
+          first.projectId,
+          provider!.id,
+        ],
       );
       const second = await provision(t.http, token, { externalId: 'u-provider-label' });
       keep(second.apiKey);
