@@ -1,3 +1,4 @@
+import { connect, type AddressInfo } from 'node:net';
 import request from 'supertest';
 import type { TestApp } from 'test/helpers/app';
 import { FULL_ADMIN_TOKEN, fullEnv } from 'test/helpers/full-app';
@@ -83,6 +84,37 @@ describe('hardening: request ids and caching', () => {
       expect(events.find((e) => e.targetId === id)).toMatchObject({
         requestId: expect.stringMatching(UUID) as unknown,
         callerRequestId: 'listed-caller-id',
+      });
+    });
+  });
+
+  describe('requests Node cannot parse (found by the fuzzer)', () => {
+    /** Writes `raw` on a fresh connection and reads until the server closes it. */
+    const exchange = async (raw: string): Promise<string> => {
+      const server = t.http;
+      if (!server.listening) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const { port } = server.address() as AddressInfo;
+      return new Promise<string>((resolve, reject) => {
+        let data = '';
+        const socket = connect(port, '127.0.0.1', () => socket.write(raw));
+        socket.setEncoding('latin1');
+        socket.on('data', (chunk: string) => (data += chunk));
+        socket.on('end', () => resolve(data));
+        socket.on('error', reject);
+      });
+    };
+
+    it('answers a HEAD request whose headers are too large without a body (only the status and headers)', async () => {
+      const raw = await exchange(`HEAD /api/v1/org/tokens?${'x'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(raw).toMatch(/^HTTP\/1\.1 431 /);
+      expect(raw.endsWith('\r\n\r\n')).toBe(true);
+      expect(raw.split('\r\n\r\n')).toHaveLength(2);
+    });
+
+    it('answers the same GET with its JSON body', async () => {
+      const raw = await exchange(`GET /api/v1/org/tokens?${'x'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+      expect(JSON.parse(raw.split('\r\n\r\n')[1]!)).toEqual({
+        error: { type: 'validation_failed', status: 431, message: 'Request headers too large.' },
       });
     });
   });
