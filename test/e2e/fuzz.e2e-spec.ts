@@ -27,13 +27,13 @@ import { TestTokenServer } from 'test/helpers/token-server';
  *   keys it stored) in any answer, except in the field of the answer that mints or delivers it.
  *
  * The seed is printed; `FUZZ_SEED=<seed> [FUZZ_PATH=<path>] npx jest test/e2e/fuzz` replays a failure,
- * `FUZZ_RUNS` scales the run (default 2000), `FUZZ_TIME_LIMIT_MS` bounds it (default 30 s).
+ * `FUZZ_RUNS` scales the run (default 2000), `FUZZ_TIME_LIMIT_MS` bounds it (default 20 s).
  */
 
 jest.setTimeout(120_000);
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 2000);
-const TIME_LIMIT_MS = Number(process.env.FUZZ_TIME_LIMIT_MS ?? 30_000);
+const TIME_LIMIT_MS = Number(process.env.FUZZ_TIME_LIMIT_MS ?? 20_000);
 const SEED =
   process.env.FUZZ_SEED === undefined ? (Date.now() ^ 0x5f3759df) | 0 : Number(process.env.FUZZ_SEED);
 const PATH = process.env.FUZZ_PATH;
