@@ -3,6 +3,10 @@ import { InitialSchema1795419051625 } from 'migrations/1795419051625-InitialSche
 import { UniqueApiKeyHash1795419499683 } from 'migrations/1795419499683-UniqueApiKeyHash';
 import { AddOAuthSessions1796151589411 } from 'migrations/1796151589411-AddOAuthSessions';
 import { AddMcpOAuthCredentials1796151607278 } from 'migrations/1796151607278-AddMcpOAuthCredentials';
+import { AddAuditCallerRequestId1796154835854 } from 'migrations/1796154835854-AddAuditCallerRequestId';
+import { MaskProviderKeyPrefixes1796154900000 } from 'migrations/1796154900000-MaskProviderKeyPrefixes';
+import { AddApiKeyAdminOrg1796155398216 } from 'migrations/1796155398216-AddApiKeyAdminOrg';
+import { RecordProvisioningOrigin1796155751086 } from 'migrations/1796155751086-RecordProvisioningOrigin';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -10,4 +14,8 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   UniqueApiKeyHash1795419499683,
   AddOAuthSessions1796151589411,
   AddMcpOAuthCredentials1796151607278,
+  AddAuditCallerRequestId1796154835854,
+  MaskProviderKeyPrefixes1796154900000,
+  AddApiKeyAdminOrg1796155398216,
+  RecordProvisioningOrigin1796155751086,
 ];

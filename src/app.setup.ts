@@ -6,7 +6,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import type { AppConfig, TrustProxy } from 'src/config/app-config';
 import { BODY_LIMIT, registerBodyParsers } from 'src/http/body-parsing';
 import { answerUnparsableRequest } from 'src/http/client-errors';
-import { requestIdOf } from 'src/http/request-id';
+import { callerRequestIdOf, requestIdOf } from 'src/http/request-id';
 import { applySecurityHeaders } from 'src/http/security-headers';
 import { AppLogger } from 'src/logging/app-logger';
 import { REQUEST_LOGGER } from 'src/logging/logging.module';
@@ -31,7 +31,7 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
       applySecurityHeaders(request.url, reply.raw);
       void reply
         .code(400)
-        .header('x-request-id', request.id)
+        .header('x-request-id', callerRequestIdOf(request) ?? request.id)
         .header('cache-control', 'no-store')
         .send({ error: { type: 'validation_failed', status: 400, message: 'Malformed URL.' } });
     },
@@ -76,8 +76,11 @@ function configureApp(app: NestFastifyApplication): void {
 
   // First, so that a request refused before routing (a bad body, a body over the limit) still carries its id
   // and the security headers.
+  instance.decorateRequest('callerRequestId', null);
   instance.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
+    const caller = callerRequestIdOf(request);
+    request.callerRequestId = caller;
+    reply.header('x-request-id', caller ?? request.id);
     applySecurityHeaders(request.url, reply.raw);
     done();
   });

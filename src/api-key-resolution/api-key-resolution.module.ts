@@ -8,6 +8,8 @@ import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
 import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-recorder';
 import { ApiKey } from 'src/api-keys/api-key.entity';
 import { ApiKeysRepository } from 'src/api-keys/api-keys.repository';
+import { authConfig } from 'src/auth/auth.config';
+import { provideConfig } from 'src/config/config-slice';
 import { SigningModule } from 'src/crypto/signing/signing.module';
 
 /**
@@ -19,6 +21,8 @@ import { SigningModule } from 'src/crypto/signing/signing.module';
   imports: [TypeOrmModule.forFeature([ApiKey]), SigningModule],
   controllers: [ApiKeyResolutionController],
   providers: [
+    // ORG_ID, for the deprecated API-key admin tier's verifier.
+    provideConfig(authConfig),
     ApiKeysRepository,
     ApiKeyCache,
     ApiKeyRevocations,

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { ResolvedApiKey, Resolution } from 'src/api-key-resolution/api-key-cache';
 import { ApiKeyLookup } from 'src/api-key-resolution/api-key-lookup';
 import {
@@ -7,6 +7,8 @@ import {
 } from 'src/api-key-resolution/api-key-resolution.errors';
 import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-recorder';
 import type { ResolveApiKeyResponseDto } from 'src/api-key-resolution/dto/resolve-api-key.dto';
+import { ApiKeysRepository } from 'src/api-keys/api-keys.repository';
+import { authConfig, type AuthConfig } from 'src/auth/auth.config';
 import { TokenSigner } from 'src/crypto/signing/token-signer';
 import { isoOrNull } from 'src/http/iso';
 
@@ -15,15 +17,22 @@ export const RESOLVED_TOKEN_TTL_SECONDS = 300;
 
 /**
  * Turns a presented API key into an identity and a JWT minted for this call only (`resolve`), or, for the
- * deprecated API-key admin tier, into a yes or no (`verify`). Every successful use is recorded.
+ * deprecated API-key admin tier, into a yes or no (`verify`: only keys an ORG_ID admin minted). Every
+ * successful use is recorded.
  */
 @Injectable()
 export class ApiKeyResolutionService {
+  private readonly orgId: string | undefined;
+
   constructor(
     private readonly lookup: ApiKeyLookup,
     private readonly usage: ApiKeyUsageRecorder,
     private readonly signer: TokenSigner,
-  ) {}
+    private readonly keys: ApiKeysRepository,
+    @Inject(authConfig.KEY) { orgId }: AuthConfig,
+  ) {
+    this.orgId = orgId;
+  }
 
   /**
    * The key's identity and a fresh JWT, or throws: 401 `invalid_api_key` (malformed, unknown, wrong secret,
@@ -37,13 +46,17 @@ export class ApiKeyResolutionService {
   }
 
   /**
-   * The live key and its user, or null for any key that would not resolve (including a disabled user).
-   * Mints nothing. Throws 503 `key_resolution_unavailable` when the database cannot be reached, so an
-   * outage is not reported as a bad credential.
+   * The deprecated API-key admin tier's verifier: the live key and its user when the key proves admin rights,
+   * otherwise null. A key proves them only when an admin of ORG_ID minted it from a session (recorded on the
+   * key at mint) and ORG_ID is still that org: a self-service developer's key, a provisioned key, and any key
+   * while ORG_ID is unset, are refused (issue 12, item 3; decision 0050). Keys that would not resolve
+   * (including a disabled user's) are null too. Mints nothing. Throws 503 `key_resolution_unavailable` when the
+   * database cannot be reached, so an outage is not reported as a bad credential.
    */
   async verify(presented: string): Promise<ResolvedApiKey | null> {
     const resolution = await this.lookup.find(presented);
-    if (resolution.kind !== 'ok') return null;
+    if (resolution.kind !== 'ok' || this.orgId === undefined) return null;
+    if ((await this.keys.adminOrgOf(resolution.key.id)) !== this.orgId) return null;
     this.usage.record(resolution.key.id);
     return resolution.key;
   }

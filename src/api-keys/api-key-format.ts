@@ -56,15 +56,17 @@ export function hashesEqual(a: string, b: string): boolean {
   return timingSafeEqual(bufA, bufB);
 }
 
-/**
- * Provider-issued keys shaped `<prefix>_<id>_<secret>` carry their own lookup id, the middle part.
- * Anything else gets a random one.
- */
-const PROVIDER_KEY_SHAPE = /^[A-Za-z][A-Za-z0-9]{0,15}_([A-Za-z0-9]{8,64})_[A-Za-z0-9-]{16,}$/;
+/** How much of a provider-issued key is ever kept in the clear: its last characters, behind a mask. */
+export const PROVIDER_KEY_VISIBLE_CHARS = 4;
 
-/** The lookup id stored for a provider-issued key: its embedded id, or 16 random hex characters. */
-export function providerKeyLookupId(rawKey: string): string {
-  return PROVIDER_KEY_SHAPE.exec(rawKey)?.[1] ?? randomLookupId();
+/**
+ * The display `keyPrefix` of a provider-issued key: `****` and its last 4 characters (API.md: "a masked
+ * keyPrefix showing at most its last 4 characters"). Nothing else of the key is stored in the clear: its
+ * lookup id is random (`randomLookupId`), whatever the key looks like, because the parts of a provider's key
+ * are the provider's to call public or secret.
+ */
+export function maskedProviderKeyPrefix(rawKey: string): string {
+  return `****${rawKey.slice(-PROVIDER_KEY_VISIBLE_CHARS)}`;
 }
 
 /** 16 random lowercase hex characters, the same shape as a minted key's id. */

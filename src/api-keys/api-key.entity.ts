@@ -1,9 +1,19 @@
-import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { BillingProvider } from 'src/billing-providers/billing-provider.entity';
 import { Project } from 'src/projects/project.entity';
 import { User } from 'src/users/user.entity';
 
+/**
+ * Where a key came from: `minted` by its user in the settings UI, `provisioned` by an internal service, or
+ * `provider`, a key a billing provider issued that the user stored. Provisioning revokes only its own.
+ */
+export const API_KEY_ORIGINS = ['minted', 'provisioned', 'provider'] as const;
+export type ApiKeyOrigin = (typeof API_KEY_ORIGINS)[number];
+
 @Entity('api_keys')
+@Check('chk_api_keys_origin', `"origin" IN ('minted', 'provisioned', 'provider')`)
+// A provider's key is exactly one with a billing provider.
+@Check('chk_api_keys_provider_origin', `("origin" = 'provider') = ("billing_provider_id" IS NOT NULL)`)
 @Index('idx_api_keys_user_created', ['userId', 'createdAt'])
 @Index('idx_api_keys_project', ['projectId'])
 // A user stores a key once: a provider key they submit again (whatever its shape) is a 409, not a second
@@ -13,7 +23,7 @@ export class ApiKey {
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
-  /** Public lookup id: the 16 hex characters of `ksk_<keyId>_<secret>`, or a provider key's embedded id. */
+  /** Public lookup id: the 16 hex characters of `ksk_<keyId>_<secret>`; random 16 hex for a provider key. */
   @Column({ name: 'key_id', type: 'varchar', length: 64, unique: true })
   keyId: string;
 
@@ -21,9 +31,15 @@ export class ApiKey {
   @Column({ name: 'key_hash', type: 'char', length: 64, select: false })
   keyHash: string;
 
-  /** First 12 characters of the plaintext. */
+  /**
+   * Minted keys: the first 12 characters (`ksk_` and 8 of the public key id). Provider-issued keys: `****` and
+   * their last 4 characters, nothing more of the key.
+   */
   @Column({ name: 'key_prefix', type: 'varchar', length: 12 })
   keyPrefix: string;
+
+  @Column({ type: 'varchar', length: 16 })
+  origin: ApiKeyOrigin;
 
   /** Shown in the UI; provisioning uses it as the key's name. */
   @Column({ type: 'varchar', length: 100, nullable: true })
@@ -49,6 +65,13 @@ export class ApiKey {
   @ManyToOne(() => BillingProvider, { onDelete: 'RESTRICT', nullable: true })
   @JoinColumn({ name: 'billing_provider_id' })
   billingProvider?: BillingProvider | null;
+
+  /**
+   * The org (`ORG_ID`) whose admin minted this key from a session, recorded at mint; null for every other key.
+   * The deprecated API-key admin tier accepts a key only while this equals the configured ORG_ID.
+   */
+  @Column({ name: 'admin_org_id', type: 'varchar', length: 255, nullable: true })
+  adminOrgId: string | null;
 
   @Column({ name: 'allowed_origins', type: 'text', array: true, default: () => "'{}'" })
   allowedOrigins: string[];

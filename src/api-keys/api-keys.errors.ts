@@ -31,7 +31,10 @@ export function apiKeysError(code: ApiKeysErrorCode): ApiError {
     case ApiKeysErrorCode.OrgNotAllowed:
       return ApiError.forbidden('This organization may not provision API keys.');
     case ApiKeysErrorCode.UserDisabled:
-      return new ApiError('identity_not_allowed', 'This user is disabled and cannot be given API keys.');
+      return new ApiError(
+        'identity_not_allowed',
+        'This user is disabled: their API keys cannot be created or changed.',
+      );
     default:
       return assertUnreachable(code);
   }

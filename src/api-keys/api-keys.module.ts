@@ -8,6 +8,7 @@ import { DeveloperKeysService } from 'src/api-keys/developer-keys.service';
 import { provisioningConfig } from 'src/api-keys/provisioning.config';
 import { ProvisioningController } from 'src/api-keys/provisioning.controller';
 import { ProvisioningService } from 'src/api-keys/provisioning.service';
+import { authConfig } from 'src/auth/auth.config';
 import { BillingProvidersModule } from 'src/billing-providers/billing-providers.module';
 import { provideConfig } from 'src/config/config-slice';
 import { ProjectsModule } from 'src/projects/projects.module';
@@ -28,6 +29,8 @@ import { UsersModule } from 'src/users/users.module';
   controllers: [DeveloperKeysController, ProvisioningController],
   providers: [
     provideConfig(provisioningConfig),
+    // ORG_ID: a key minted from a session of an org admin records the org (the deprecated admin tier).
+    provideConfig(authConfig),
     ApiKeysRepository,
     DeveloperKeysService,
     ProvisioningService,

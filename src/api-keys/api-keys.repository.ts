@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { ApiKey } from 'src/api-keys/api-key.entity';
+import { ApiKey, type ApiKeyOrigin } from 'src/api-keys/api-key.entity';
 import { poolHasWaiters, preparedQuery } from 'src/database/prepared-query';
 
 export interface NewApiKeyRow {
@@ -12,10 +12,13 @@ export interface NewApiKeyRow {
   label: string | null;
   userId: string;
   projectId: string;
+  origin: ApiKeyOrigin;
   /** Set for a provider-issued key; null for a keysmith-minted one (the only kind that resolves). */
   billingProviderId?: string | null;
   allowedOrigins?: string[];
   expiresAt?: Date | null;
+  /** The ORG_ID whose admin session minted the key; null (default) for any other key. */
+  adminOrgId?: string | null;
 }
 
 /** What a resolution needs of a key, its user and its project: one row. */
@@ -58,8 +61,8 @@ export class ApiKeysRepository {
   async insert(row: NewApiKeyRow, m: EntityManager): Promise<string | undefined> {
     const inserted = await m.query<{ id: string }[]>(
       `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, billing_provider_id,
-                             allowed_origins, expires_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9)
+                             allowed_origins, expires_at, admin_org_id, origin)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9, $10, $11)
        ON CONFLICT DO NOTHING RETURNING id`,
       [
         row.keyId,
@@ -71,6 +74,8 @@ export class ApiKeysRepository {
         row.billingProviderId ?? null,
         row.allowedOrigins ?? [],
         row.expiresAt ?? null,
+        row.adminOrgId ?? null,
+        row.origin,
       ],
     );
     return inserted[0]?.id;
@@ -135,13 +140,13 @@ export class ApiKeysRepository {
   }
 
   /**
-   * Revokes the user's live keysmith-minted keys labelled `label` (provisioning replaces them); a provider
-   * key the user stored under that label is theirs and stays.
+   * Revokes the user's live keys that provisioning minted under `label` (provisioning replaces them). Keys
+   * the user minted in the settings UI, or stored from a provider, under that label are theirs and stay.
    */
-  async revokeMintedByLabel(userId: string, label: string, m: EntityManager): Promise<RevokedKeyRow[]> {
+  async revokeProvisionedByLabel(userId: string, label: string, m: EntityManager): Promise<RevokedKeyRow[]> {
     const [rows] = await m.query<[RevokedKeyRow[], number]>(
       `UPDATE api_keys SET revoked_at = now()
-        WHERE user_id = $1 AND label = $2 AND revoked_at IS NULL AND billing_provider_id IS NULL
+        WHERE user_id = $1 AND label = $2 AND revoked_at IS NULL AND origin = 'provisioned'
         RETURNING id, key_id, key_prefix`,
       [userId, label],
     );
@@ -167,6 +172,18 @@ export class ApiKeysRepository {
       [keyId],
     );
     return rows[0];
+  }
+
+  /**
+   * The org whose admin minted key `id` (`api_keys.id`), or null: read only by the deprecated API-key admin
+   * tier, apart from the resolution lookup so the hot path's statement stays as it is.
+   */
+  async adminOrgOf(id: string): Promise<string | null> {
+    const rows = await this.dataSource.query<{ admin_org_id: string | null }[]>(
+      'SELECT admin_org_id FROM api_keys WHERE id = $1',
+      [id],
+    );
+    return rows[0]?.admin_org_id ?? null;
   }
 
   /** Records a use of keys `ids`, skipping those written less than `precisionSeconds` ago. */

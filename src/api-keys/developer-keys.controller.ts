@@ -3,6 +3,7 @@ import {
   ApiBadRequestResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
@@ -59,6 +60,7 @@ export class DeveloperKeysController {
   @ApiBadRequestResponse({ description: 'Invalid body (`validation_failed`).' })
   @ApiNotFoundResponse({ description: 'Unknown project or billing provider (`not_found`).' })
   @ApiConflictResponse({ description: 'This provider key is already stored (`conflict`).' })
+  @ApiForbiddenResponse({ description: 'Your user is disabled (`identity_not_allowed`); nothing is stored.' })
   create(
     @SessionUser() principal: SessionPrincipal,
     @Body() dto: CreateApiKeyDto,
@@ -88,6 +90,7 @@ export class DeveloperKeysController {
   @ApiOkResponse({ type: RevokedApiKeyResponseDto })
   @ApiBadRequestResponse({ description: 'Malformed id (`validation_failed`).' })
   @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`).' })
+  @ApiForbiddenResponse({ description: 'Your user is disabled (`identity_not_allowed`); nothing changes.' })
   async revoke(
     @SessionUser() principal: SessionPrincipal,
     @Param('id', ParseUuidPipe) id: string,

@@ -32,6 +32,7 @@ describe('DeveloperKeysService.create: refusals before any storage', () => {
     untouchable<BillingProvidersService>('providers'),
     untouchable<AuditService>('audit'),
     untouchable<ApiKeyRevocations>('revocations'),
+    { orgId: undefined },
   );
   const principal: SessionPrincipal = { kind: 'session', sub: 'u1', actor: 'session:u1' };
   const ctx = { actor: 'session:u1', ip: null, requestId: null };
@@ -99,12 +100,14 @@ describe('toView', () => {
     keyHash: 'h'.repeat(64),
     keyPrefix: 'ksk_01234567',
     label: null,
+    origin: 'minted',
     userId: 'u1',
     projectId: 'p1',
     project: { id: 'p1', userId: 'u1', name: 'Default', isDefault: true, createdAt: new Date(0) },
     billingProviderId: null,
     billingProvider: null,
     allowedOrigins: [],
+    adminOrgId: null,
     createdAt: new Date('2030-01-01T00:00:00Z'),
     lastUsedAt: null,
     revokedAt: null,

@@ -1,12 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
 import {
   generateApiKey,
   hashApiKey,
-  keyPrefix,
-  providerKeyLookupId,
+  maskedProviderKeyPrefix,
   randomLookupId,
 } from 'src/api-keys/api-key-format';
 import type { ApiKey } from 'src/api-keys/api-key.entity';
@@ -16,6 +15,7 @@ import { ApiKeysRepository, type NewApiKeyRow } from 'src/api-keys/api-keys.repo
 import type { ApiKeyDto, CreateApiKeyDto, ListApiKeysQueryDto } from 'src/api-keys/dto/api-key.dto';
 import { normalizeOrigin } from 'src/api-keys/origin';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
+import { authConfig, type AuthConfig } from 'src/auth/auth.config';
 import type { SessionPrincipal } from 'src/auth/principal';
 import { BillingProvidersService } from 'src/billing-providers/billing-providers.service';
 import { iso, isoOrNull } from 'src/http/iso';
@@ -47,6 +47,7 @@ export class DeveloperKeysService {
     private readonly providers: BillingProvidersService,
     private readonly audit: AuditService,
     private readonly revocations: ApiKeyRevocations,
+    @Inject(authConfig.KEY) private readonly auth: Pick<AuthConfig, 'orgId'>,
   ) {}
 
   async create(principal: SessionPrincipal, dto: CreateApiKeyDto, ctx: AuditContext): Promise<CreatedKey> {
@@ -61,13 +62,14 @@ export class DeveloperKeysService {
 
     const user = await this.userOf(principal);
     return this.dataSource.transaction(async (m) => {
+      await this.refuseDisabled(user.id, m);
       const provider = dto.billingProviderId
         ? await this.providers.findEnabled(dto.billingProviderId, m)
         : null;
       if (dto.billingProviderId && !provider) throw apiKeysError(ApiKeysErrorCode.BillingProviderNotFound);
       const project = await this.projectFor(user, dto, m);
 
-      const insert = (material: KeyMaterial): Promise<string | undefined> =>
+      const insert = (material: KeyMaterial & { adminOrgId?: string | null }): Promise<string | undefined> =>
         this.keys.insert(
           {
             ...material,
@@ -75,6 +77,7 @@ export class DeveloperKeysService {
             userId: user.id,
             projectId: project.id,
             billingProviderId: provider?.id ?? null,
+            origin: provider ? 'provider' : 'minted',
             allowedOrigins,
             expiresAt,
           },
@@ -85,17 +88,23 @@ export class DeveloperKeysService {
       let secret: string | undefined;
       if (provider && dto.rawApiKey != null) {
         const raw = dto.rawApiKey;
-        const material = { keyId: providerKeyLookupId(raw), hash: hashApiKey(raw), prefix: keyPrefix(raw) };
+        // Only the hash and a masked prefix (the last 4 characters) are kept; the lookup id is random.
+        const material = {
+          keyId: randomLookupId(),
+          hash: hashApiKey(raw),
+          prefix: maskedProviderKeyPrefix(raw),
+        };
         id = await insert(material);
-        // A conflict is either this very key stored before by this user, or an embedded id that another key
-        // (maybe another user's copy of it) already uses: then a random id. Nothing about others' rows shows.
+        // A conflict is this very key stored before by this user (409), or, once in 2^64, a lookup id already
+        // taken: then another draw. Nothing about others' rows shows.
         if (!id && !(await this.keys.isStoredBy(user.id, material.hash, m)))
           id = await insert({ ...material, keyId: randomLookupId() });
         if (!id) throw apiKeysError(ApiKeysErrorCode.ProviderKeyAlreadyStored);
       } else {
+        const adminOrgId = this.adminOrgOf(principal);
         for (let attempt = 0; attempt < MINT_ATTEMPTS && !id; attempt++) {
           const minted = generateApiKey();
-          id = await insert(minted);
+          id = await insert({ ...minted, adminOrgId });
           if (id) secret = minted.plaintext;
         }
         if (!id) throw new Error('could not draw an unused API key id');
@@ -140,10 +149,14 @@ export class DeveloperKeysService {
     return this.findView(user.id, id);
   }
 
-  /** Idempotent: the first revocation stamps `revokedAt` and writes the audit row; later ones change nothing. */
+  /**
+   * Idempotent: the first revocation stamps `revokedAt` and writes the audit row; later ones change nothing.
+   * A disabled user's revocation is refused like any other write.
+   */
   async revoke(principal: SessionPrincipal, id: string, ctx: AuditContext): Promise<void> {
     const user = await this.userOf(principal);
     const revokedKeyId = await this.dataSource.transaction(async (m) => {
+      await this.refuseDisabled(user.id, m);
       const revoked = await this.keys.revokeOwned(user.id, id, m);
       if (revoked) {
         // Fires on commit: every instance drops its cached resolution of this key.
@@ -164,6 +177,26 @@ export class DeveloperKeysService {
       return undefined;
     });
     if (revokedKeyId) this.revocations.invalidateLocally([revokedKeyId]);
+  }
+
+  /**
+   * A disabled user's writes are refused (403 identity_not_allowed), revocations included: a disabled
+   * identity is read-only (decision 0055). The row lock taken here also holds until commit, so a user disabled
+   * while the write runs is refused or the write completes first, never half of each.
+   */
+  private async refuseDisabled(userId: string, m: EntityManager): Promise<void> {
+    const { disabled } = await this.users.lockForKeyChanges(userId, m);
+    if (disabled) throw apiKeysError(ApiKeysErrorCode.UserDisabled);
+  }
+
+  /**
+   * The org a minted key records as its minter's admin org: ORG_ID when the session is one of its admins (its
+   * `org_id` claim equals ORG_ID), else null. With ORG_ID unset no session counts: "every session is an admin"
+   * is a development convenience the deprecated API-key admin tier does not extend to keys (decision 0050).
+   */
+  private adminOrgOf(principal: SessionPrincipal): string | null {
+    const orgId = this.auth.orgId;
+    return orgId !== undefined && principal.orgId === orgId ? orgId : null;
   }
 
   private userOf(principal: SessionPrincipal): Promise<User> {

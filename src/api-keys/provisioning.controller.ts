@@ -12,6 +12,8 @@ import { ProvisioningService } from 'src/api-keys/provisioning.service';
 import { Audit } from 'src/audit/audit-context.decorator';
 import type { AuditContext } from 'src/audit/audit.service';
 import { M2MAuth } from 'src/auth/auth.decorators';
+import { CurrentPrincipal } from 'src/auth/current-principal.decorator';
+import type { M2MPrincipal } from 'src/auth/principal';
 import { RateLimit } from 'src/rate-limit/rate-limit.decorator';
 
 @ApiTags('internal')
@@ -29,9 +31,12 @@ export class ProvisioningController {
     operationId: 'InternalApiKeysController_provision',
     summary: 'Provision a user’s API key (server to server).',
     description:
-      'Finds or creates the user by `externalId` and their default project, then in one transaction revokes ' +
-      'the user’s live keys named `keyName` and mints a new one. Concurrent calls for one user leave exactly ' +
-      'one live key of that name. `orgId` must be in PROVISION_ALLOWED_ORG_IDS.',
+      '`orgId` must be one the calling client may serve (PROVISION_CLIENTS, within PROVISION_ALLOWED_ORG_IDS). ' +
+      'Finds or creates the user by `externalId` (email and name are written only for a user provisioning ' +
+      'created for an org this client serves) and their default project, then in one transaction revokes the ' +
+      'user’s live keys named `keyName` that provisioning minted, and mints a new one. Keys the user minted or ' +
+      'stored in the settings UI are never revoked. Concurrent calls for one user leave exactly one live ' +
+      'provisioned key of that name.',
   })
   @ApiOkResponse({
     type: ProvisionApiKeyResponseDto,
@@ -40,12 +45,14 @@ export class ProvisioningController {
   @ApiBadRequestResponse({ description: 'Invalid body (`validation_failed`).' })
   @ApiForbiddenResponse({
     description:
-      'Missing scope or `orgId` not allowed (`forbidden`); the user is disabled (`identity_not_allowed`).',
+      'Missing scope, or `orgId` not one this client may serve (`forbidden`); the user is disabled ' +
+      '(`identity_not_allowed`).',
   })
   provision(
     @Audit() ctx: AuditContext,
+    @CurrentPrincipal('m2m') principal: M2MPrincipal,
     @Body() dto: ProvisionApiKeyDto,
   ): Promise<ProvisionApiKeyResponseDto> {
-    return this.provisioning.provision(ctx, dto);
+    return this.provisioning.provision(ctx, principal.clientId, dto);
   }
 }

@@ -11,21 +11,26 @@ import {
   type ProvisionApiKeyDto,
   type ProvisionApiKeyResponseDto,
 } from 'src/api-keys/dto/provisioning.dto';
-import { provisioningConfig, type ProvisioningConfig } from 'src/api-keys/provisioning.config';
+import {
+  ProvisioningClients,
+  provisioningConfig,
+  type ProvisioningConfig,
+} from 'src/api-keys/provisioning.config';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import { ProjectsService } from 'src/projects/projects.service';
 import { UsersService } from 'src/users/users.service';
 
 /**
- * Server-to-server provisioning: an internal service asks for a user's API key by name. The user (by
- * externalId) and their default project are found or created, then one transaction revokes the user's
- * live keys of that name and mints the new one. The transaction holds the user's row lock, so concurrent
- * calls for one user run one after the other and leave exactly one live key of that name.
+ * Server-to-server provisioning: an internal service asks for a user's API key by name. The org is bound to
+ * the calling client (PROVISION_CLIENTS), never taken on the body's word alone. The user (by externalId) and
+ * their default project are found or created, then one transaction revokes the user's live keys of that name
+ * that provisioning minted and mints the new one. The transaction holds the user's row lock, so concurrent
+ * calls for one user run one after the other and leave exactly one live provisioned key of that name.
  */
 @Injectable()
 export class ProvisioningService implements OnModuleInit {
   private readonly logger = new Logger('Provisioning');
-  private readonly allowedOrgIds: ReadonlySet<string>;
+  private readonly clients: ProvisioningClients;
 
   constructor(
     @Inject(provisioningConfig.KEY) config: ProvisioningConfig,
@@ -36,24 +41,29 @@ export class ProvisioningService implements OnModuleInit {
     private readonly revocations: ApiKeyRevocations,
     private readonly audit: AuditService,
   ) {
-    this.allowedOrgIds = new Set(config.allowedOrgIds ?? []);
+    this.clients = new ProvisioningClients(config);
   }
 
   onModuleInit(): void {
-    if (this.allowedOrgIds.size === 0) {
-      this.logger.warn('PROVISION_ALLOWED_ORG_IDS is unset: every provisioning call answers 403');
-    }
+    for (const warning of this.clients.warnings) this.logger.warn(warning);
   }
 
-  async provision(ctx: AuditContext, dto: ProvisionApiKeyDto): Promise<ProvisionApiKeyResponseDto> {
-    if (!this.allowedOrgIds.has(dto.orgId)) throw apiKeysError(ApiKeysErrorCode.OrgNotAllowed);
+  async provision(
+    ctx: AuditContext,
+    clientId: string,
+    dto: ProvisionApiKeyDto,
+  ): Promise<ProvisionApiKeyResponseDto> {
+    // One answer whether the org is unknown or only not this client's: the body names it, the token decides.
+    if (!this.clients.mayServe(clientId, dto.orgId)) throw apiKeysError(ApiKeysErrorCode.OrgNotAllowed);
     const keyName = dto.keyName ?? DEFAULT_PROVISIONED_KEY_NAME;
     const key = generateApiKey();
 
     const { userId, projectId, revokedKeyIds } = await this.dataSource.transaction(async (m) => {
-      const user = await this.users.findOrCreateByExternalId(
+      const { user, profile } = await this.users.provisionUser(
         dto.externalId,
         { email: dto.email, ...(dto.name !== undefined ? { name: dto.name } : {}) },
+        dto.orgId,
+        this.clients.orgsOf(clientId),
         m,
       );
       // Serializes provisioning per user until commit: the revoke-then-mint below never interleaves.
@@ -61,7 +71,7 @@ export class ProvisioningService implements OnModuleInit {
       if (disabled) throw apiKeysError(ApiKeysErrorCode.UserDisabled);
       const project = await this.projects.findOrCreateDefault(user.id, m);
 
-      const revoked = await this.keys.revokeMintedByLabel(user.id, keyName, m);
+      const revoked = await this.keys.revokeProvisionedByLabel(user.id, keyName, m);
       const createdId = await this.keys.insert(
         {
           keyId: key.keyId,
@@ -70,6 +80,7 @@ export class ProvisioningService implements OnModuleInit {
           label: keyName,
           userId: user.id,
           projectId: project.id,
+          origin: 'provisioned',
         },
         m,
       );
@@ -92,6 +103,8 @@ export class ProvisioningService implements OnModuleInit {
             externalId: dto.externalId,
             projectId: project.id,
             orgId: dto.orgId,
+            // Whether the user's email and name were written: `kept` for a user provisioning may not rewrite.
+            profile,
             revokedKeyIds,
           },
         },

@@ -25,8 +25,13 @@ export class AuditEvent {
   @Column({ type: 'varchar', length: 64, nullable: true })
   ip: string | null;
 
+  /** The id keysmith gave the request (a UUID); never one a caller chose. */
   @Column({ name: 'request_id', type: 'varchar', length: 128, nullable: true })
   requestId: string | null;
+
+  /** The caller's own well-formed `x-request-id`, when it sent one: kept apart from `requestId`. */
+  @Column({ name: 'caller_request_id', type: 'varchar', length: 128, nullable: true })
+  callerRequestId: string | null;
 
   @Column({ type: 'jsonb', default: () => "'{}'" })
   metadata: Record<string, unknown>;

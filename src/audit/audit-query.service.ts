@@ -36,17 +36,20 @@ export class AuditQueryService {
     }
     const rows = await query.getMany();
     return {
-      events: rows.map(({ id, at, actor, action, targetType, targetId, ip, requestId, metadata }) => ({
-        id,
-        at: iso(at),
-        actor,
-        action,
-        targetType,
-        targetId,
-        ip,
-        requestId,
-        metadata,
-      })),
+      events: rows.map(
+        ({ id, at, actor, action, targetType, targetId, ip, requestId, callerRequestId, metadata }) => ({
+          id,
+          at: iso(at),
+          actor,
+          action,
+          targetType,
+          targetId,
+          ip,
+          requestId,
+          callerRequestId,
+          metadata,
+        }),
+      ),
     };
   }
 }

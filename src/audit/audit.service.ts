@@ -7,7 +7,10 @@ import { AuditEvent } from 'src/audit/audit-event.entity';
 export interface AuditContext {
   actor: string;
   ip: string | null;
+  /** The id this service gave the request: never one the caller chose. */
   requestId: string | null;
+  /** The caller's own well-formed `x-request-id`, kept apart; null or absent when it sent none. */
+  callerRequestId?: string | null;
 }
 
 export interface AuditEntry {
@@ -32,6 +35,7 @@ export class AuditService {
       targetId: entry.targetId ?? null,
       ip: ctx.ip,
       requestId: ctx.requestId,
+      callerRequestId: ctx.callerRequestId ?? null,
       metadata: (entry.metadata ?? {}) as never,
     });
   }

@@ -117,11 +117,16 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
       'ORG_ID must be set in production when the session tier is on (otherwise every valid session is an org admin); set ADMIN_SESSIONS_ANY_USER=true to allow that explicitly',
     );
   }
+  const adminAuthAllowApiKeys = env.bool('ADMIN_AUTH_ALLOW_API_KEYS', false);
+  // The deprecated API-key admin tier is for development only (issue 12, item 3; decision 0050).
+  if (env.isProduction && adminAuthAllowApiKeys) {
+    env.problem('ADMIN_AUTH_ALLOW_API_KEYS=true is refused in production: use org tokens or ADMIN_TOKEN');
+  }
   return {
     adminToken: env.secret('ADMIN_TOKEN', env.isProduction),
     adminBootstrapOpen,
     adminBootstrapOrigins: origins(env, 'ADMIN_BOOTSTRAP_ORIGINS'),
-    adminAuthAllowApiKeys: env.bool('ADMIN_AUTH_ALLOW_API_KEYS', false),
+    adminAuthAllowApiKeys,
     orgId,
     adminSessionsAnyUser,
     session,

@@ -1,6 +1,6 @@
 import { Injectable, Logger, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdminAuthService } from 'src/auth/admin/admin-auth.service';
 import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
 import { bearerCredential } from 'src/auth/bearer';
@@ -55,16 +55,20 @@ export class AuthGuard implements CanActivate {
         return true;
       case 'admin':
         req.principal = await this.admin.authenticate(requestFacts(req));
-        return true;
+        break;
       case 'session':
         req.principal = await this.session.authenticate(bearerCredential(req));
-        return true;
+        break;
       case 'm2m':
         req.principal = await this.m2m.authenticate(bearerCredential(req), requirement.scope);
-        return true;
+        break;
       default:
         return assertUnreachable(requirement);
     }
+    // Every answer to an authenticated request is private: no shared cache or browser disk keeps it (errors
+    // are no-store already, from the exception filter).
+    void context.switchToHttp().getResponse<FastifyReply>().header('cache-control', 'no-store');
+    return true;
   }
 }
 
@@ -75,6 +79,7 @@ function requestFacts(req: FastifyRequest): RequestFacts {
     path: req.url.split('?', 1)[0] ?? '',
     ip: clientIp(req),
     requestId: req.id,
+    callerRequestId: req.callerRequestId,
     host: header(req, 'host'),
     origin: header(req, 'origin'),
     fetchSite: header(req, 'sec-fetch-site'),

@@ -10,6 +10,8 @@ export interface RequestFacts {
   path: string;
   ip: string | null;
   requestId: string | null;
+  /** The caller's own `x-request-id` when well-formed: kept apart from the request id, never in its place. */
+  callerRequestId?: string | null;
   /** The `Host` header as sent (the bootstrap tier checks it is this service's own). */
   host: string | undefined;
   /** The `Origin` header: which page a browser's request comes from. */

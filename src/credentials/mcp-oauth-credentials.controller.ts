@@ -74,6 +74,9 @@ export class McpOAuthCredentialsController {
   @ApiNoContentResponse({ description: 'Deleted; no body.' })
   @ApiBadRequestResponse({ description: 'Malformed server id (`validation_failed`).' })
   @ApiNotFoundResponse({ description: 'You have no credential for this server (`not_found`).' })
+  @ApiForbiddenResponse({
+    description: 'Your user is disabled (`identity_not_allowed`); nothing is deleted.',
+  })
   remove(
     @SessionUser() principal: SessionPrincipal,
     @Param('mcpServerId', McpServerIdPipe) mcpServerId: string,

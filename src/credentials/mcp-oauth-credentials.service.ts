@@ -112,6 +112,9 @@ export class McpOAuthCredentialsService {
   async remove(principal: SessionPrincipal, mcpServerId: string, ctx: AuditContext): Promise<void> {
     const user = await this.users.findOrCreateByExternalId(principal.sub);
     await this.dataSource.transaction(async (m) => {
+      // A disabled identity is read-only: its deletions are refused like its deposits.
+      const { disabled } = await this.users.lockForKeyChanges(user.id, m);
+      if (disabled) throw credentialsError(CredentialsErrorCode.UserDisabled);
       const id = await this.credentials.deleteOwned(user.id, mcpServerId, m);
       if (!id) throw credentialsError(CredentialsErrorCode.CredentialNotFound);
       await this.audit.record(

@@ -11,6 +11,7 @@ import { STATUS_CODES } from 'node:http';
 import { QueryFailedError } from 'typeorm';
 import { isDatabaseUnavailable } from 'src/database/database-errors';
 import { ApiError, type ErrorDetail } from 'src/errors/api-error';
+import { MAX_ERROR_DETAILS, truncateEcho } from 'src/errors/echo-limits';
 import type { ErrorType } from 'src/errors/error-type';
 
 interface ErrorBody {
@@ -156,7 +157,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
       const body: ErrorBody = {
         error: { type: exception.type, status: exception.status, message: exception.message },
       };
-      if (exception.options.details) body.error.details = exception.options.details;
+      // Bounded whoever built them: an answer never lists more than MAX_ERROR_DETAILS entries.
+      if (exception.options.details)
+        body.error.details = exception.options.details.slice(0, MAX_ERROR_DETAILS);
       return { body, retryAfterSeconds: exception.options.retryAfterSeconds };
     }
     if (exception instanceof HttpException) {
@@ -167,7 +170,8 @@ export class HttpExceptionFilter implements ExceptionFilter {
         return { body: status === 400 ? this.badRequestBody(exception) : this.fixed(type, status) };
       }
       if (type === 'not_found') {
-        const path = req.url.split('?')[0] ?? '';
+        // The path is echoed cut short: a 404 must not repeat a 9,000-character URL back.
+        const path = truncateEcho(req.url.split('?', 1)[0] ?? '');
         return { body: { error: { type, status, message: `Route ${req.method} ${path} not found.` } } };
       }
       // A dependency that is down (the database, for /health/ready) is worth retrying shortly.
@@ -207,7 +211,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
         ? (response as { message?: unknown }).message
         : response;
     const first: unknown = Array.isArray(raw) ? (raw as unknown[])[0] : raw;
-    const message = typeof first === 'string' && first !== '' ? first : 'Invalid request.';
+    const message = typeof first === 'string' && first !== '' ? truncateEcho(first) : 'Invalid request.';
     return { error: { type: 'validation_failed', status: 400, message } };
   }
 }

@@ -25,12 +25,25 @@ export function answerUnparsableRequest(err: NodeJS.ErrnoException, socket: Sock
   }
   const { status, reason, message } = clientErrorAnswer(err.code);
   const body = JSON.stringify({ error: { type: 'validation_failed', status, message } });
+  // The answer to a HEAD request has no body (RFC 9110 §9.3.2): bytes after its headers would be read as the
+  // start of another response by whatever shares the connection. Found by the fuzzer.
+  const head = isHeadRequest(err);
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\n` +
       'Content-Type: application/json; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n` +
       'Cache-Control: no-store\r\n' +
       'Connection: close\r\n\r\n' +
-      body,
+      (head ? '' : body),
   );
+}
+
+/**
+ * Whether the bytes Node's parser gave up on (`rawPacket`, the chunk it was parsing) begin a HEAD request. A
+ * request whose head arrived in several chunks is not recognised: its answer keeps the body, which the
+ * connection's close ends anyway.
+ */
+function isHeadRequest(err: NodeJS.ErrnoException & { rawPacket?: unknown }): boolean {
+  const raw = err.rawPacket;
+  return Buffer.isBuffer(raw) && raw.subarray(0, 5).toString('latin1') === 'HEAD ';
 }

@@ -1,11 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger as Pino } from 'pino';
+import { truncateEcho } from 'src/errors/echo-limits';
 
 /** Probes and scrapes are not worth a log line each. Compared without the query string. */
 const UNLOGGED_PATHS = new Set(['/health/live', '/metrics']);
 
 /**
- * One JSON line per response, once it is sent: `{req: {id, method, url, remoteAddress}, res: {statusCode},
+ * One JSON line per response, once it is sent: `{req: {id, callerId?, method, url, remoteAddress}, res: {statusCode},
  * responseTime}`, at warn for 4xx and error for 5xx. The url never carries its query string (the provider
  * callback's `token` and `state` travel there), and bodies and headers are never logged. Written with the
  * app's root logger from a Fastify hook: no child logger and no serializer per request. Requests refused
@@ -24,8 +25,11 @@ export function registerRequestLogger(instance: FastifyInstance, logger: Pino): 
           {
             req: {
               id: request.id,
+              // The caller's own well-formed x-request-id (left out when none), apart from the request's id.
+              callerId: request.callerRequestId ?? undefined,
               method: request.method,
-              url: path,
+              // Cut short like the 404 that echoes it: a client picks its length.
+              url: truncateEcho(path),
               remoteAddress: request.socket?.remoteAddress,
             },
             res: { statusCode },

@@ -127,7 +127,9 @@ export class OAuthSessionsService {
     const page = (outcome: CallbackOutcome, provider = slug.slice(0, 63) || 'the provider'): CallbackPage =>
       renderCallbackPage(outcome, provider, ctx.requestId);
     const state = typeof stateParam === 'string' && STATE_FORMAT.test(stateParam) ? stateParam : undefined;
-    if (!state) return page(CallbackOutcome.UnknownState);
+    // A slug that is not one names no provider, and is never sent to the database (a NUL there was a 503 and
+    // an error log, found by the fuzzer).
+    if (!state || !SLUG_FORMAT.test(slug)) return page(CallbackOutcome.UnknownState);
     // Nothing is claimed without a key to store the result under: the same link works once one is set.
     if (!this.encryption.available) return page(CallbackOutcome.Unavailable);
     const stateHash = sha256(state);
@@ -212,7 +214,9 @@ export class OAuthSessionsService {
     ctx: AuditContext,
   ): Promise<OAuthSessionResultDto> {
     const user = await this.activeUser(principal);
-    const found = await this.sessions.findOwned(loginSessionId, user.id, slug);
+    const found = SLUG_FORMAT.test(slug)
+      ? await this.sessions.findOwned(loginSessionId, user.id, slug)
+      : undefined;
     if (!found) throw oauthSessionsError(OAuthSessionsErrorCode.SessionNotFound);
     if (found.status === 'complete' && !found.expired) {
       const apiKey = await this.redeem(found, user.id, ctx);

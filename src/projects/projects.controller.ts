@@ -3,6 +3,7 @@ import {
   ApiBadRequestResponse,
   ApiConflictResponse,
   ApiCreatedResponse,
+  ApiForbiddenResponse,
   ApiOkResponse,
   ApiOperation,
   ApiTags,
@@ -34,6 +35,7 @@ export class ProjectsController {
   @ApiCreatedResponse({ type: ProjectDto })
   @ApiBadRequestResponse({ description: 'Invalid body (`validation_failed`).' })
   @ApiConflictResponse({ description: 'You already have a project with this name (`conflict`).' })
+  @ApiForbiddenResponse({ description: 'Your user is disabled (`identity_not_allowed`).' })
   create(@SessionUser() principal: SessionPrincipal, @Body() dto: CreateProjectDto): Promise<ProjectDto> {
     return this.projects.create(principal, dto);
   }

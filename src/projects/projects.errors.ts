@@ -4,6 +4,7 @@ import { assertUnreachable } from 'src/errors/assert-unreachable';
 export enum ProjectsErrorCode {
   NotFound = 'project_not_found',
   NameTaken = 'project_name_taken',
+  UserDisabled = 'user_disabled',
 }
 
 /** The API error each projects failure answers with. Another user's project is "not found", never forbidden. */
@@ -13,6 +14,8 @@ export function projectsError(code: ProjectsErrorCode): ApiError {
       return ApiError.notFound('Project');
     case ProjectsErrorCode.NameTaken:
       return ApiError.conflict('You already have a project with this name.');
+    case ProjectsErrorCode.UserDisabled:
+      return new ApiError('identity_not_allowed', 'This user is disabled and cannot create projects.');
     default:
       return assertUnreachable(code);
   }

@@ -41,10 +41,14 @@ export class ProjectsService {
     return { projects: rows.map(toView) };
   }
 
-  /** Creates a project for the caller; a name they already have is a 409. */
+  /** Creates a project for the caller; a name they already have is a 409; a disabled user is refused (403). */
   async create(principal: SessionPrincipal, dto: CreateProjectDto): Promise<ProjectDto> {
     const user = await this.users.findOrCreateByExternalId(principal.sub);
-    const row = await this.projects.insert(user.id, dto.name);
+    const row = await this.dataSource.transaction(async (m) => {
+      const { disabled } = await this.users.lockForKeyChanges(user.id, m);
+      if (disabled) throw projectsError(ProjectsErrorCode.UserDisabled);
+      return this.projects.insert(user.id, dto.name, m);
+    });
     if (!row) throw projectsError(ProjectsErrorCode.NameTaken);
     return toView(row);
   }

@@ -15,6 +15,13 @@ export class User {
   @Column({ type: 'varchar', length: 200, nullable: true })
   name: string | null;
 
+  /**
+   * The org a provisioning call created this user for; null for a user first seen in the settings UI. Only
+   * provisioning clients that may serve this org write the user's email and name.
+   */
+  @Column({ name: 'provisioned_org_id', type: 'varchar', length: 255, nullable: true })
+  provisionedOrgId: string | null;
+
   /** A disabled user's keys resolve to 403 identity_not_allowed. */
   @Column({ name: 'disabled_at', type: 'timestamptz', nullable: true })
   disabledAt: Date | null;

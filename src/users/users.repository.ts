@@ -56,6 +56,43 @@ export class UsersRepository {
   }
 
   /**
+   * Provisioning's upsert: inserts the user with `profile`, recording `orgId` as the org it was provisioned
+   * for; or, for an existing user, writes the profile only when the user was provisioned for one of
+   * `writableOrgIds` (a settings-UI user, or one provisioned for another org, keeps their email and name).
+   * Answers what happened to the profile.
+   */
+  async provisionProfile(
+    externalId: string,
+    profile: UserProfile,
+    orgId: string,
+    writableOrgIds: readonly string[],
+    m: EntityManager,
+  ): Promise<'created' | 'updated' | 'kept'> {
+    const rows = await m.query<{ inserted: boolean }[]>(
+      `INSERT INTO users (external_id, email, name, provisioned_org_id) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (external_id) DO UPDATE SET
+         email = CASE WHEN $5 THEN EXCLUDED.email ELSE users.email END,
+         name = CASE WHEN $6 THEN EXCLUDED.name ELSE users.name END,
+         updated_at = now()
+       WHERE users.provisioned_org_id = ANY($7::text[])
+         AND (($5 AND users.email IS DISTINCT FROM EXCLUDED.email)
+           OR ($6 AND users.name IS DISTINCT FROM EXCLUDED.name))
+       RETURNING (xmax = 0) AS inserted`,
+      [
+        externalId,
+        profile.email ?? null,
+        profile.name ?? null,
+        orgId,
+        profile.email !== undefined,
+        profile.name !== undefined,
+        [...writableOrgIds],
+      ],
+    );
+    const row = rows[0];
+    return row === undefined ? 'kept' : row.inserted ? 'created' : 'updated';
+  }
+
+  /**
    * Locks the user's row until the transaction ends and tells whether the user is disabled. FOR NO KEY
    * UPDATE, not FOR UPDATE: it excludes another holder of this lock, but not the FOR KEY SHARE lock that a
    * concurrent insert referencing the user takes (a key or the default project), which would deadlock.

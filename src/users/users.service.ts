@@ -35,6 +35,23 @@ export class UsersService {
     return this.users.getByExternalId(externalId, manager);
   }
 
+  /**
+   * The user a provisioning call names, created if missing and recorded as provisioned for `orgId`. The
+   * profile is written on creation, and later only when the user was provisioned for one of `writableOrgIds`
+   * (the orgs the calling client may serve): provisioning never rewrites a settings-UI user's email or name,
+   * nor those of another org's user. Nothing here raises a constraint error.
+   */
+  async provisionUser(
+    externalId: string,
+    profile: UserProfile,
+    orgId: string,
+    writableOrgIds: readonly string[],
+    manager: EntityManager,
+  ): Promise<{ user: User; profile: 'created' | 'updated' | 'kept' }> {
+    const outcome = await this.users.provisionProfile(externalId, profile, orgId, writableOrgIds, manager);
+    return { user: await this.users.getByExternalId(externalId, manager), profile: outcome };
+  }
+
   /** See UsersRepository.lockForKeyChanges. */
   lockForKeyChanges(userId: string, manager: EntityManager): Promise<{ disabled: boolean }> {
     return this.users.lockForKeyChanges(userId, manager);

@@ -23,29 +23,42 @@ export const Trim = (): PropertyDecorator =>
 export const OptionalField = (): PropertyDecorator =>
   ValidateIf((_object: object, value: unknown) => value !== undefined);
 
-const CONTROL_CHARACTER = /\p{Cc}/u;
-
 /**
- * No control characters (C0, DEL, C1): a NUL cannot be stored in PostgreSQL text, and the rest have no
- * business in a name or label shown in a UI or a log line.
+ * Characters no name, label or identifier shown to a person may hold: control characters (C0, DEL, C1: a NUL
+ * cannot be stored in PostgreSQL text, a line break forges log lines and table rows), line and paragraph
+ * separators, Unicode bidirectional controls (U+061C, U+200E/U+200F, the embeddings and overrides
+ * U+202A–U+202E, the isolates U+2066–U+2069: they reorder what an admin reads, `key-\u202Egnp.exe`), zero-width
+ * characters (U+200B–U+200D, U+2060, U+FEFF: two names that look the same but differ) and lone surrogates
+ * (not text at all).
  */
-export const NoControlCharacters = (): PropertyDecorator =>
+const UNSAFE_CHARACTER =
+  /[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u061C\u200B-\u200F\u202A-\u202E\u2060\u2066-\u2069\uFEFF]/u;
+
+/** Whether `value` is free of the characters FreeText refuses (see UNSAFE_CHARACTER). */
+export function isSafeText(value: string): boolean {
+  return !UNSAFE_CHARACTER.test(value);
+}
+
+/** A string without control, bidirectional-control or zero-width characters (see UNSAFE_CHARACTER). */
+export const SafeText = (): PropertyDecorator =>
   ValidateBy({
-    name: 'noControlCharacters',
+    name: 'safeText',
     validator: {
-      validate: (value: unknown) => typeof value !== 'string' || !CONTROL_CHARACTER.test(value),
-      defaultMessage: (args) => `${args?.property ?? 'value'} must not contain control characters`,
+      validate: (value: unknown) => typeof value !== 'string' || isSafeText(value),
+      defaultMessage: (args) =>
+        `${args?.property ?? 'value'} must not contain control, bidirectional-control or zero-width characters`,
     },
   });
 
 /**
- * A name or label: a string, trimmed, `min`..`max` characters once trimmed, without control characters.
+ * A name or label, one rule for all: a string, trimmed, `min`..`max` characters once trimmed, without control,
+ * bidirectional-control or zero-width characters (`SafeText`). With `OptionalField()`, `null` is a 400.
  * (Listed in reverse: applyDecorators applies them in order, stacked decorators bottom-up.)
  */
 export const FreeText = ({ min = 0, max }: { min?: number; max: number }): PropertyDecorator =>
   applyDecorators(
     ApiProperty(min > 0 ? { minLength: min, maxLength: max } : { maxLength: max }),
-    NoControlCharacters(),
+    SafeText(),
     min > 0 ? Length(min, max) : MaxLength(max),
     IsString(),
     Trim(),

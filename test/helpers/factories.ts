@@ -27,9 +27,15 @@ import { ALLOWED_ORG } from 'test/helpers/issuers';
 type Nest = Pick<INestApplicationContext, 'get'>;
 
 /** The session user `sub` as the developer surface sees it: its principal and its audit context. */
-export function sessionCaller(sub: string): { principal: SessionPrincipal; ctx: AuditContext } {
+export function sessionCaller(
+  sub: string,
+  orgId?: string,
+): { principal: SessionPrincipal; ctx: AuditContext } {
   const actor = `session:${sub}`;
-  return { principal: { kind: 'session', sub, actor }, ctx: { actor, ip: null, requestId: null } };
+  return {
+    principal: { kind: 'session', sub, ...(orgId ? { orgId } : {}), actor },
+    ctx: { actor, ip: null, requestId: null },
+  };
 }
 
 /** The user `externalId`, created if missing, as on first sight (UsersService). */
@@ -55,9 +61,17 @@ export interface MintedApiKey {
   secret: string;
 }
 
-/** A keysmith API key of the session user `sub`, as `POST /api/v1/developer/keys` mints it. */
-export async function apiKey(nest: Nest, sub: string, dto: CreateApiKeyDto = {}): Promise<MintedApiKey> {
-  const { principal, ctx } = sessionCaller(sub);
+/**
+ * A keysmith API key of the session user `sub`, as `POST /api/v1/developer/keys` mints it; with `orgId`,
+ * from a session of that org.
+ */
+export async function apiKey(
+  nest: Nest,
+  sub: string,
+  dto: CreateApiKeyDto = {},
+  session: { orgId?: string } = {},
+): Promise<MintedApiKey> {
+  const { principal, ctx } = sessionCaller(sub, session.orgId);
   const { key, secret } = await nest.get(DeveloperKeysService).create(principal, dto, ctx);
   if (secret === undefined) throw new Error('apiKey: a provider key has no secret to return');
   return { key, secret };

@@ -121,7 +121,7 @@ export class ApiKeyDto {
   label: string | null;
 
   /**
-   * The first 12 characters of the key.
+   * A minted key: its first 12 characters (`ksk_` and 8 of its public id). A provider-issued key: `****` and its last 4 characters.
    * @example ksk_0f3a9c2e
    */
   keyPrefix: string;

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsEmail, IsString, MaxLength } from 'class-validator';
-import { FreeText, OptionalField } from 'src/validation/body.decorators';
+import { FreeText, OptionalField, SafeText } from 'src/validation/body.decorators';
 
 export const DEFAULT_PROVISIONED_KEY_NAME = 'provisioned';
 
@@ -13,16 +13,18 @@ export class ProvisionApiKeyDto {
   externalId: string;
 
   /**
-   * Stored on the user.
+   * Written on a user this call creates, and on one provisioning created for an org this client may serve; a settings-UI user’s or another org’s user’s profile is left as it is. Like a name, without control,
+   * bidirectional-control or zero-width characters: resolve hands it downstream.
    * @example ada@example.com
    */
   @IsString()
   @MaxLength(320)
   @IsEmail()
+  @SafeText()
   email: string;
 
   /**
-   * Stored on the user when given.
+   * Stored on the user when given (same rule as `email`).
    * @example "Ada Lovelace"
    */
   @OptionalField()
@@ -30,13 +32,13 @@ export class ProvisionApiKeyDto {
   name?: string;
 
   /**
-   * Must be one of PROVISION_ALLOWED_ORG_IDS, otherwise 403.
+   * An org the calling client may provision for (PROVISION_CLIENTS, within PROVISION_ALLOWED_ORG_IDS), otherwise 403.
    * @example org_123
    */
   @FreeText({ min: 1, max: 255 })
   orgId: string;
 
-  /** The key’s name (its label). The user’s live keys with this name are revoked. */
+  /** The key’s name (its label). The user’s live keys with this name that provisioning minted are revoked; keys minted or stored in the settings UI stay. */
   @ApiProperty({ default: DEFAULT_PROVISIONED_KEY_NAME })
   @OptionalField()
   @FreeText({ min: 1, max: 100 })

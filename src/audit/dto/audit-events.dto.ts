@@ -47,7 +47,11 @@ export class AuditEventDto {
 
   ip: string | null;
 
+  /** The id keysmith gave the request (a UUID): find its log lines with it. */
   requestId: string | null;
+
+  /** The `x-request-id` the caller sent, when it sent a well-formed one; never in place of `requestId`. */
+  callerRequestId: string | null;
 
   /** Never a secret. */
   metadata: Record<string, unknown>;

@@ -52,7 +52,7 @@ class BootstrapTier implements AdminTierStrategy {
 
   async authenticate(request: RequestFacts): Promise<AdminPrincipal | null> {
     if (!this.configured || (await this.latch.bootstrapClosed())) return null;
-    const { method, path, ip, requestId } = request;
+    const { method, path, ip, requestId, callerRequestId } = request;
     const refusal = this.policy.refusal(request);
     if (refusal !== undefined) {
       this.logger.warn(
@@ -64,7 +64,7 @@ class BootstrapTier implements AdminTierStrategy {
     this.logger.warn({ method, path }, BOOTSTRAP_WARNING);
     if (MUTATING_METHODS.has(method)) {
       await this.audit.record(
-        { actor: Actors.bootstrap, ip, requestId },
+        { actor: Actors.bootstrap, ip, requestId, callerRequestId },
         {
           action: AdminAudit.BootstrapUse,
           targetType: 'admin_route',
@@ -200,7 +200,7 @@ export class AdminAuthService implements OnApplicationBootstrap {
     }
     if (this.apiKeyTierOn) {
       this.logger.warn(
-        'ADMIN_AUTH_ALLOW_API_KEYS=true: any live API key is an admin credential (deprecated)',
+        'ADMIN_AUTH_ALLOW_API_KEYS=true: an API key an org admin minted is an admin credential (deprecated)',
       );
     }
   }

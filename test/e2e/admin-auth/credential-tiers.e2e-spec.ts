@@ -60,10 +60,16 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
     return res.body as Minted;
   }
 
-  /** A developer's API key (a user of its own each time), minted through `t`; revoked too if asked. */
+  /**
+   * A developer's API key (a user of its own each time), minted through `t`; revoked too if asked. With
+   * `adminOrgId`, the key is minted from a session of that org (an org admin's session when ORG_ID is it).
+   */
   let owners = 0;
-  async function newApiKey(t: TestApp, opts: { revoked?: boolean } = {}): Promise<string> {
-    const { secret } = await apiKey(t.app, `api-key-owner-${++owners}`);
+  async function newApiKey(
+    t: TestApp,
+    opts: { revoked?: boolean; adminOrgId?: string } = {},
+  ): Promise<string> {
+    const { secret } = await apiKey(t.app, `api-key-owner-${++owners}`, {}, { orgId: opts.adminOrgId });
     secrets.push(secret);
     if (opts.revoked) await revokeApiKey(t.app, parseApiKey(secret)!.keyId);
     return secret;
@@ -290,18 +296,16 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
 
     it('is open while no org token has ever existed: any request passes with a warning; writes are audited', async () => {
       const mark = logMark();
-      const res = await whoami(t).set('x-request-id', 'bootstrap-read-1').expect(200);
+      // Rows are found by the request's own id, which the answer carries when the caller sends none.
+      const res = await whoami(t).expect(200);
       expect(res.body).toEqual({ tier: 'bootstrap', actor: 'bootstrap' });
       expect(logsSince(mark)).toMatch(/"level":40.*bootstrap is open/);
-      expect(await auditRows(bdb, 'bootstrap-read-1')).toEqual([]);
+      expect(await auditRows(bdb, res.headers['x-request-id'] as string)).toEqual([]);
 
       // A write (here a revocation of a token that does not exist) leaves one bootstrap-use row.
       const unknown = '3f0c8a4e-8a5b-4c1e-9d2f-0a1b2c3d4e5f';
-      await request(t.http)
-        .delete(`/api/v1/org/tokens/${unknown}`)
-        .set('x-request-id', 'bootstrap-write-1')
-        .expect(404);
-      expect(await auditRows(bdb, 'bootstrap-write-1')).toEqual([
+      const write = await request(t.http).delete(`/api/v1/org/tokens/${unknown}`).expect(404);
+      expect(await auditRows(bdb, write.headers['x-request-id'] as string)).toEqual([
         {
           actor: 'bootstrap',
           action: 'admin.bootstrap_use',
@@ -441,20 +445,28 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
   });
 
   describe('tier 4: deprecated API keys', () => {
-    it('accepts a live API key only when ADMIN_AUTH_ALLOW_API_KEYS=true and ADMIN_TOKEN is unset', async () => {
+    it('accepts a live admin-minted API key only when ADMIN_AUTH_ALLOW_API_KEYS=true and ADMIN_TOKEN is unset', async () => {
       const kdb = await createTestDatabase();
       try {
         const mark = logMark();
-        const on = await boot({ ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_BOOTSTRAP_OPEN: 'false' }, kdb);
+        const on = await boot(
+          { ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_BOOTSTRAP_OPEN: 'false', ORG_ID: ORG },
+          kdb,
+        );
         expect(logsSince(mark)).toMatch(/ADMIN_AUTH_ALLOW_API_KEYS=true/);
-        const key = await newApiKey(on);
+        const key = await newApiKey(on, { adminOrgId: ORG });
         await whoami(on, key).expect(200, { tier: 'api_key', actor: `api-key:${key.slice(0, 12)}` });
-        const revokedKey = await newApiKey(on, { revoked: true });
+        // Any other live key is not an admin credential (hardening/admin-api-key-tier has the details).
+        await whoami(on, await newApiKey(on)).expect(401, UNAUTHORIZED);
+        const revokedKey = await newApiKey(on, { revoked: true, adminOrgId: ORG });
         await whoami(on, revokedKey).expect(401, UNAUTHORIZED);
         const wrongSecret = key.slice(0, -4) + (key.endsWith('0000') ? '1111' : '0000');
         await whoami(on, wrongSecret).expect(401, UNAUTHORIZED);
 
-        const withAdminToken = await boot({ ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_TOKEN }, kdb);
+        const withAdminToken = await boot(
+          { ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_TOKEN, ORG_ID: ORG },
+          kdb,
+        );
         await whoami(withAdminToken, key).expect(401, UNAUTHORIZED);
         await whoami(withAdminToken, ADMIN_TOKEN).expect(200);
         for (const app of [on, withAdminToken]) {

@@ -14,7 +14,6 @@ import {
   expireApiKey,
   provision,
   revokeApiKey,
-  storedProviderKey,
   type Provisioned,
 } from 'test/helpers/factories';
 import { INVALID_API_KEY, resolveKey, UNAUTHORIZED } from 'test/helpers/http';
@@ -386,16 +385,20 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
       const lookalike = generateApiKey();
       secrets.push(lookalike.plaintext);
       const provider = await billingProvider(a.app, 'lookalike', 'Lookalike');
-      await storedProviderKey(a.app, 'res-provider-owner', {
-        billingProviderId: provider.id,
-        rawApiKey: lookalike.plaintext,
-      });
-      // Stored under the lookup id it embeds, where a resolution of it looks.
-      expect(
-        await db.query('SELECT user_id, project_id, billing_provider_id FROM api_keys WHERE key_id = $1', [
+      // A provider key stored before provider keys got random lookup ids: under the id it embeds, where a
+      // resolution of it looks. No API stores one like this any more, so the row is written directly.
+      await db.query(
+        `INSERT INTO api_keys (key_id, key_hash, key_prefix, user_id, project_id, billing_provider_id, origin)
+         VALUES ($1, $2, $3, $4, $5, $6, 'provider')`,
+        [
           lookalike.keyId,
-        ]),
-      ).toEqual([{ user_id: owner.userId, project_id: owner.projectId, billing_provider_id: provider.id }]);
+          lookalike.hash,
+          '****' + lookalike.plaintext.slice(-4),
+          owner.userId,
+          owner.projectId,
+          provider.id,
+        ],
+      );
       await resolveKey(a.http, resolver, lookalike.plaintext).expect(401, INVALID_API_KEY);
       await resolveKey(b.http, resolver, lookalike.plaintext).expect(401, INVALID_API_KEY);
       // The deprecated API-key admin tier goes through the same lookup.

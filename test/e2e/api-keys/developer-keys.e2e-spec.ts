@@ -301,7 +301,7 @@ describe('developer surface: API keys', () => {
     const shaped = 'pk_live0123ABCD_s3cr3tPart0123456789abcdefXYZ';
     const unshaped = 'opaqueproviderkey-0123456789abcdefghijklmnop';
 
-    it('stores a shaped key with its embedded lookup id, never echoing it', async () => {
+    it('stores a shaped key under a random lookup id, masked to its last 4 characters, never echoing it', async () => {
       secrets.push(shaped, 's3cr3tPart0123456789abcdefXYZ');
       const res = await as('provider-user').post(
         '/api/v1/developer/keys',
@@ -317,7 +317,7 @@ describe('developer surface: API keys', () => {
       expect(JSON.stringify(res.body)).not.toContain('s3cr3tPart');
       const { key } = res.body as { key: KeyView };
       expect(key).toMatchObject({
-        keyPrefix: shaped.slice(0, 12),
+        keyPrefix: `****${shaped.slice(-4)}`,
         billingProvider: { id: acmeId, slug: 'acme', name: 'Acme Billing' },
         project: { name: 'Default' },
         status: 'ACTIVE',
@@ -326,12 +326,18 @@ describe('developer surface: API keys', () => {
         'SELECT key_id, key_hash FROM api_keys WHERE id = $1',
         [key.id],
       );
-      expect(row).toEqual({ key_id: 'live0123ABCD', key_hash: sha256(shaped) });
+      // Nothing of the key in a plaintext column: not its embedded id, not its first characters.
+      expect(row!.key_id).toMatch(/^[0-9a-f]{16}$/);
+      expect(row!.key_hash).toBe(sha256(shaped));
       const [audit] = await db.query<{ metadata: Record<string, unknown> }>(
         'SELECT metadata FROM audit_events WHERE target_id = $1',
         [key.id],
       );
-      expect(audit?.metadata).toMatchObject({ kind: 'provider', billingProviderId: acmeId });
+      expect(audit?.metadata).toMatchObject({
+        kind: 'provider',
+        billingProviderId: acmeId,
+        keyPrefix: `****${shaped.slice(-4)}`,
+      });
     });
 
     it('stores an unshaped key under a random lookup id and trims surrounding whitespace', async () => {
@@ -345,7 +351,7 @@ describe('developer surface: API keys', () => {
         201,
       );
       const { key } = res.body as { key: KeyView };
-      expect(key.keyPrefix).toBe(unshaped.slice(0, 12));
+      expect(key.keyPrefix).toBe(`****${unshaped.slice(-4)}`);
       const [row] = await db.query<{ key_id: string; key_hash: string }>(
         'SELECT key_id, key_hash FROM api_keys WHERE id = $1',
         [key.id],
@@ -373,9 +379,9 @@ describe('developer surface: API keys', () => {
           { billingProviderId: acmeId, rawApiKey: raw },
           201,
         );
-        expect((res.body as { key: KeyView }).key.keyPrefix).toBe(raw.slice(0, 12));
+        expect((res.body as { key: KeyView }).key.keyPrefix).toBe(`****${raw.slice(-4)}`);
       }
-      // Each user holds their own row; the embedded lookup id stays with the first one stored.
+      // Each user holds their own row, under a lookup id of its own.
       const rows = await db.query<{ external_id: string; key_id: string }>(
         `SELECT u.external_id, k.key_id FROM api_keys k JOIN users u ON u.id = k.user_id
           WHERE k.key_hash = $1 ORDER BY k.created_at`,
@@ -383,6 +389,7 @@ describe('developer surface: API keys', () => {
       );
       expect(rows.map((r) => r.external_id)).toEqual(['provider-user', 'someone-else']);
       expect(rows[1]!.key_id).toMatch(/^[0-9a-f]{16}$/);
+      expect(rows[1]!.key_id).not.toBe(rows[0]!.key_id);
       await as('someone-else').post(
         '/api/v1/developer/keys',
         { billingProviderId: acmeId, rawApiKey: shaped },

@@ -74,7 +74,9 @@ describe('GET /api/v1/audit-events and the OpenAPI document of the admin surface
       targetType: 'org_token',
       targetId: first.id,
       ip: expect.any(String),
-      requestId: 'audit-mint-1',
+      // The request's own id; the caller's x-request-id is kept apart.
+      requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      callerRequestId: 'audit-mint-1',
       metadata: { prefix: first.prefix, name: 'first', expiresAt: null },
     });
     const body = JSON.stringify(res.body);

@@ -191,11 +191,17 @@ describe('the HTTP pipeline', () => {
       .send(JSON.stringify({ a: 'x'.repeat(70 * 1024) }))
       .expect(413);
     const lines = t.logs.lines.map(
-      (l) => JSON.parse(l) as { req?: { id?: string; url?: string }; res?: { statusCode?: number } },
+      (l) =>
+        JSON.parse(l) as {
+          req?: { id?: string; callerId?: string; url?: string };
+          res?: { statusCode?: number };
+        },
     );
-    const logged = (id: string) => lines.find((l) => l.req?.id === id && l.res?.statusCode !== undefined);
+    // Found by the caller's id, logged apart from the request's own (a UUID).
+    const logged = (id: string) =>
+      lines.find((l) => l.req?.callerId === id && l.res?.statusCode !== undefined);
     expect(logged('malformed-probe-1')).toMatchObject({
-      req: { url: '/api/v1/malformed-log-probe' },
+      req: { id: expect.stringMatching(/^[0-9a-f-]{36}$/) as unknown, url: '/api/v1/malformed-log-probe' },
       res: { statusCode: 400 },
     });
     expect(logged('oversized-probe-1')).toMatchObject({

@@ -145,9 +145,10 @@ describe('rate limits: the mint bucket, the admin limiter, client IPs, shared st
         const junk = 'j'.repeat(80);
         const res = await mint(t, junk).set('x-request-id', 'xff-junk-1').expect(201);
         secrets.push((res.body as { token: string }).token);
-        const [row] = await db.query<{ ip: string }>(`SELECT ip FROM audit_events WHERE request_id = $1`, [
-          'xff-junk-1',
-        ]);
+        const [row] = await db.query<{ ip: string }>(
+          `SELECT ip FROM audit_events WHERE caller_request_id = $1`,
+          ['xff-junk-1'],
+        );
         expect(row?.ip).toMatch(/^(::ffff:)?127\.0\.0\.1$/);
         // Every junk value counts against the socket address: one bucket, not one per string.
         for (let i = 1; i < 10; i++) {

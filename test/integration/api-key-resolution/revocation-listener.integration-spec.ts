@@ -60,10 +60,11 @@ describe('the revocation listener', () => {
   const newKey = async (externalId: string): Promise<ProvisionApiKeyResponseDto> => {
     const key = await writer.moduleRef
       .get(ProvisioningService)
-      .provision(
-        { actor: 'm2m:integration', ip: null, requestId: null },
-        { externalId, email: 'listener@example.com', orgId: ORG },
-      );
+      .provision({ actor: 'm2m:integration', ip: null, requestId: null }, 'integration', {
+        externalId,
+        email: 'listener@example.com',
+        orgId: ORG,
+      });
     secrets.push(key.apiKey);
     return key;
   };

@@ -24,6 +24,8 @@ describe('provisioning, serialized per user', () => {
   let provisioning: ProvisioningService;
   let dataSource: DataSource;
   const ctx: AuditContext = { actor: 'm2m:integration', ip: null, requestId: null };
+  /** The M2M client provisioning for ORG (in development, with PROVISION_CLIENTS unset, any client may). */
+  const CLIENT_ID = 'integration';
   /** Every key this file minted: none may reach a log line. */
   const secrets: string[] = [];
 
@@ -44,7 +46,7 @@ describe('provisioning, serialized per user', () => {
 
   /** Provisions through the service, keeping the key for the leak scan. */
   const provision = async (body: ProvisionApiKeyDto) => {
-    const result = await provisioning.provision(ctx, body);
+    const result = await provisioning.provision(ctx, CLIENT_ID, body);
     secrets.push(result.apiKey);
     return result;
   };
