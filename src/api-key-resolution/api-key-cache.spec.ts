@@ -1,8 +1,8 @@
+import type { RevocationFeed, RevocationListener } from 'src/database/revocation-feed';
 import {
   ApiKeyCache,
   CACHE_MAX_ENTRIES,
   NEGATIVE_CACHE_MAX_ENTRIES,
-  TRUST_WINDOW_MS,
   type Resolution,
   type ResolvedApiKey,
 } from 'src/api-key-resolution/api-key-cache';
@@ -21,12 +21,36 @@ const ok = (keyId: string, expiresAt: Date | null = null): Resolution => ({
   key: key(keyId, expiresAt),
 });
 
+/**
+ * The revocation feed as the cache sees it: whether it listens, and the subscriber it calls. Connecting and
+ * dropping both reset the subscriber (notifications may have been missed), as RevocationFeed does.
+ */
+class FakeFeed {
+  listening = false;
+  private listener?: RevocationListener;
+
+  subscribe(_channel: string, listener: RevocationListener): void {
+    this.listener = listener;
+  }
+
+  setListening(listening: boolean): void {
+    this.listening = listening;
+    this.listener?.reset();
+  }
+
+  revoked(keyIds: string[]): void {
+    this.listener?.revoked(keyIds);
+  }
+}
+
 describe('ApiKeyCache', () => {
+  let feed: FakeFeed;
   let cache: ApiKeyCache;
 
   beforeEach(() => {
-    cache = new ApiKeyCache();
-    cache.setTrustPositives(true);
+    feed = new FakeFeed();
+    cache = new ApiKeyCache(feed as unknown as RevocationFeed);
+    feed.setListening(true);
   });
 
   it('serves what it stored', () => {
@@ -55,10 +79,10 @@ describe('ApiKeyCache', () => {
   it('neither serves nor stores positives while the revocation feed is down, and restarts empty', () => {
     cache.set('h1', ok('k1'), cache.generation);
     cache.set('h2', { kind: 'invalid' }, cache.generation);
-    cache.setTrustPositives(false);
+    feed.setListening(false);
     expect(cache.get('h1')).toBeUndefined();
     cache.set('h3', ok('k3'), cache.generation);
-    cache.setTrustPositives(true);
+    feed.setListening(true);
     expect(cache.get('h3')).toBeUndefined();
     expect(cache.size).toBe(0);
   });
@@ -89,32 +113,22 @@ describe('ApiKeyCache', () => {
     expect(NEGATIVE_CACHE_MAX_ENTRIES).toBeLessThan(CACHE_MAX_ENTRIES);
   });
 
-  describe('heartbeats', () => {
-    afterEach(() => jest.useRealTimers());
-
-    it('trusts positives only while the last heartbeat is recent, and again once one arrives', () => {
-      jest.useFakeTimers({ now: 1_000_000 });
-      cache.setTrustPositives(true);
+  describe('the feed', () => {
+    it('trusts positives only while the feed listens (a silent feed stops listening, see RevocationFeed)', () => {
       cache.set('h1', ok('k1'), cache.generation);
-      jest.setSystemTime(1_000_000 + TRUST_WINDOW_MS - 1);
-      expect(cache.trustPositives).toBe(true);
-      expect(cache.get('h1')).toBeDefined();
-      jest.setSystemTime(1_000_000 + TRUST_WINDOW_MS);
+      feed.listening = false; // silent past its trust window: no reset, the entry stays but is not served
       expect(cache.trustPositives).toBe(false);
       expect(cache.get('h1')).toBeUndefined();
       cache.set('h2', ok('k2'), cache.generation);
-      // A heartbeat sent now proves every revocation committed before it was received.
-      cache.heartbeat(Date.now());
-      expect(cache.trustPositives).toBe(true);
+      feed.listening = true; // a mark came back: every revocation committed before it was applied
       expect(cache.get('h1')).toBeDefined();
       expect(cache.get('h2')).toBeUndefined();
     });
 
-    it('ignores a heartbeat older than the one already seen', () => {
-      jest.useFakeTimers({ now: 2_000_000 });
-      cache.setTrustPositives(true);
-      cache.heartbeat(2_000_000 - 10 * TRUST_WINDOW_MS);
-      expect(cache.trustPositives).toBe(true);
+    it('drops a key the feed announces as revoked', () => {
+      cache.set('h1', ok('k1'), cache.generation);
+      feed.revoked(['k1']);
+      expect(cache.get('h1')).toBeUndefined();
     });
   });
 });

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
+import { RevocationFeed } from 'src/database/revocation-feed';
 
 /** Everything a resolution answers with, apart from the per-call JWT. */
 export interface ResolvedApiKey {
@@ -28,28 +29,23 @@ export const CACHE_MAX_ENTRIES = 10_000;
 export const NEGATIVE_CACHE_MAX_ENTRIES = 5_000;
 export const POSITIVE_TTL_MS = 60_000;
 export const NEGATIVE_TTL_MS = 10_000;
-/**
- * Cached positives are served only while the revocation feed's last heartbeat was sent less than this long
- * ago: the bound on how stale a served positive can be when the feed silently stops delivering.
- */
-export const TRUST_WINDOW_MS = 2_500;
+/** The NOTIFY channel every revocation of an API key is announced on; the payload is key ids, comma-joined. */
+export const REVOCATION_CHANNEL = 'keysmith_api_key_revoked';
 
 /**
  * Per-instance, bounded (LRU) cache of resolutions, keyed by the SHA-256 of the presented key (the key
  * itself is never held). Positive answers live ≤ 60 s (10k entries), negative ones ≤ 10 s (5k entries, a
- * separate LRU).
+ * separate LRU, so a flood of bad keys cannot evict live ones).
  *
- * Revocations reach every instance through `invalidate(keyIds)` (PostgreSQL NOTIFY, see
- * ApiKeyRevocations). Three rules keep a revoked key from being served from here:
+ * Revocations reach every instance through the RevocationFeed (PostgreSQL NOTIFY on REVOCATION_CHANNEL).
+ * These rules keep a revoked key from being served from here:
  * - a positive answer is only stored when no invalidation happened while it was being looked up (the
  *   `generation` a lookup started with must still be current), so a lookup racing a revocation cannot
  *   re-cache the key it read just before the revocation committed;
- * - while the listener is down, positive answers are neither served nor stored, because revocations could
- *   be missed; when it reconnects the whole cache is dropped;
- * - a listener that looks connected but silently stopped receiving (a half-open socket) is caught by its
- *   heartbeat: the listener NOTIFYs itself every second, notifications arrive in commit order, so a
- *   heartbeat sent at T proves every revocation committed before T was applied. Positives are trusted only
- *   while the newest heartbeat received was sent less than TRUST_WINDOW_MS ago.
+ * - while the feed is not listening (down, or silent for longer than its trust window), positive answers
+ *   are neither served nor stored; whenever it connects or drops, the cache starts empty;
+ * - the lookup (ApiKeyLookup) serves a cached positive only after the feed's barrier passed: every
+ *   revocation committed before the request arrived has been applied to this cache by then.
  */
 @Injectable()
 export class ApiKeyCache {
@@ -61,11 +57,12 @@ export class ApiKeyCache {
   /** keyId → cache key of its positive entry: invalidation by key id without scanning. */
   private readonly positiveByKeyId = new Map<string, string>();
   private currentGeneration = 0;
-  private listenerUp = false;
-  /** When the newest heartbeat received was sent (ms). */
-  private heartbeatAt = 0;
 
-  constructor() {
+  constructor(private readonly feed: RevocationFeed) {
+    feed.subscribe(REVOCATION_CHANNEL, {
+      revoked: (keyIds) => this.invalidate(keyIds),
+      reset: () => this.clear(),
+    });
     this.positives = new LRUCache<string, Resolution & { kind: 'ok' }>({
       max: CACHE_MAX_ENTRIES,
       ttl: POSITIVE_TTL_MS,
@@ -85,9 +82,9 @@ export class ApiKeyCache {
     return this.positives.size + this.negatives.size;
   }
 
-  /** True while the revocation feed is connected and its last heartbeat is recent. */
+  /** True while the revocation feed is listening: positive answers may be served and stored. */
   get trustPositives(): boolean {
-    return this.listenerUp && Date.now() - this.heartbeatAt < TRUST_WINDOW_MS;
+    return this.feed.listening;
   }
 
   get(cacheKey: string): Resolution | undefined {
@@ -129,16 +126,9 @@ export class ApiKeyCache {
     }
   }
 
-  /** A heartbeat sent at `sentAtMs` came back through the revocation feed. */
-  heartbeat(sentAtMs: number): void {
-    if (sentAtMs > this.heartbeatAt) this.heartbeatAt = sentAtMs;
-  }
-
-  /** The revocation feed is (re)established (true) or lost (false). Either way, start from empty. */
-  setTrustPositives(trusted: boolean): void {
+  /** The revocation feed connected or dropped: notifications may have been missed, start from empty. */
+  private clear(): void {
     this.currentGeneration++;
-    this.listenerUp = trusted;
-    if (trusted) this.heartbeatAt = Date.now();
     this.positives.clear();
     this.negatives.clear();
     this.positiveByKeyId.clear();

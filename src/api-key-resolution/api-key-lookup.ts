@@ -6,6 +6,7 @@ import {
 } from 'src/api-key-resolution/api-key-resolution.errors';
 import { hashApiKey, hashesEqual, parseApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeysRepository, type ResolvableKeyRow } from 'src/api-keys/api-keys.repository';
+import { RevocationFeed } from 'src/database/revocation-feed';
 
 /**
  * A lookup that has not answered by then is given up (503): an unresponsive database (a lock, a stalled
@@ -47,15 +48,31 @@ export class ApiKeyLookup {
   constructor(
     private readonly keys: ApiKeysRepository,
     private readonly cache: ApiKeyCache,
+    private readonly feed: RevocationFeed,
   ) {}
 
-  /** The cached or malformed-key answer at once (no promise on the hot path), otherwise the database's. */
+  /**
+   * A malformed key or a cached refusal is answered at once; a cached positive once the revocation feed's
+   * barrier passed (every revocation committed before this call has been applied: a revoked key never comes
+   * back from the cache, on any instance); anything else from the database.
+   */
   find(presented: string): Resolution | Promise<Resolution> {
     const parsed = parseApiKey(presented);
     if (!parsed) return INVALID;
     // The cache key is the key's SHA-256, never the key; it is also what the stored hash is compared with.
     const hash = hashApiKey(presented);
-    return this.cache.get(hash) ?? this.fetch(parsed.keyId, hash);
+    const cached = this.cache.get(hash);
+    if (cached === undefined) return this.fetch(parsed.keyId, hash);
+    if (cached.kind !== 'ok') return cached;
+    return this.afterBarrier(parsed.keyId, hash);
+  }
+
+  private async afterBarrier(keyId: string, hash: string): Promise<Resolution> {
+    if (await this.feed.barrier()) {
+      const cached = this.cache.get(hash);
+      if (cached) return cached;
+    }
+    return this.fetch(keyId, hash);
   }
 
   private async fetch(keyId: string, hash: string): Promise<Resolution> {

@@ -1,6 +1,13 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
-import { Client, type Notification } from 'pg';
+import { Client, type ClientConfig, type Notification } from 'pg';
 import type { EntityManager } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 
@@ -20,12 +27,27 @@ const BACKOFF_MIN_MS = 250;
 const BACKOFF_MAX_MS = 10_000;
 /** With nothing else going on, the feed proves it still receives this often. */
 const HEARTBEAT_INTERVAL_MS = 1_000;
+/**
+ * `listening` holds only while the newest mark that came back was sent less than this long ago: caches stop
+ * holding positives soon after the feed silently stops delivering (a half-open socket).
+ */
+export const TRUST_WINDOW_MS = 2_500;
 /** No mark back for this long: the connection is dropped and re-established (caches restart). */
 const HEARTBEAT_DEAD_MS = 5_000;
 /** A barrier not passed by then answers "cannot tell": the caller asks the database instead. */
 export const BARRIER_TIMEOUT_MS = 250;
 /** The application_name of the feed's connection (pg_stat_activity). */
 export const FEED_APPLICATION_NAME = 'keysmith-revocation-listener';
+
+/** Opens the feed's connection: `new Client(config)` unless something is provided for the token below. */
+export type FeedClientFactory = (config: ClientConfig) => Client;
+/**
+ * Test hook, never provided in production. A test provides a factory here to keep a handle on the feed's
+ * connection, e.g. one whose socket it opened itself (`stream` in ClientConfig), to break it the way networks
+ * do (a half-open socket that silently stops delivering) without reaching into pg's or this class's internals.
+ */
+export const FEED_CLIENT_FACTORY = Symbol('FEED_CLIENT_FACTORY');
+const newClient: FeedClientFactory = (config) => new Client(config);
 
 type Waiter = (passed: boolean) => void;
 
@@ -56,10 +78,10 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   private backoffMs = BACKOFF_MIN_MS;
   private retryTimer?: NodeJS.Timeout;
   private heartbeatTimer?: NodeJS.Timeout;
-  /** When the newest mark that came back was received (ms). */
-  private markReceivedAt = 0;
+  /** When the newest mark that came back was sent (ms). */
+  private markSentAt = 0;
   /** The mark in flight and the barriers it will pass (they were asked for before it was sent). */
-  private inflight?: { seq: number; waiters: Waiter[]; timer: NodeJS.Timeout };
+  private inflight?: { seq: number; sentAt: number; waiters: Waiter[]; timer: NodeJS.Timeout };
   /** Barriers asked for while a mark was in flight: they wait for the next one. */
   private next: Waiter[] = [];
   private seq = 0;
@@ -67,7 +89,12 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   /** This instance's own channel for marks. */
   private readonly markChannel = `keysmith_mark_${randomBytes(8).toString('hex')}`;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Optional()
+    @Inject(FEED_CLIENT_FACTORY)
+    private readonly openClient: FeedClientFactory = newClient,
+  ) {}
 
   /** Registers the cache of `channel`, from a constructor: channels are LISTENed when the app starts. */
   subscribe(channel: string, listener: RevocationListener): void {
@@ -79,9 +106,9 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     this.listeners.set(channel, listener);
   }
 
-  /** True while the feed is connected and receiving: caches may hold positive answers. */
+  /** True while the feed is connected and receiving (a recent mark came back): caches may hold positives. */
   get listening(): boolean {
-    return this.client !== undefined && Date.now() - this.markReceivedAt < HEARTBEAT_DEAD_MS;
+    return this.client !== undefined && Date.now() - this.markSentAt < TRUST_WINDOW_MS;
   }
 
   /**
@@ -136,22 +163,6 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     await client?.end().catch(() => undefined);
   }
 
-  /**
-   * Test hook: the feed's connection as if its socket went half-open (nothing received) until the returned
-   * function is called — what a dead network path does, without reaching into the driver from a test.
-   */
-  simulateHalfOpen(): () => void {
-    const stream = (this.client as unknown as { connection?: { stream?: NodeJS.ReadableStream } } | undefined)
-      ?.connection?.stream;
-    stream?.pause();
-    return () => void stream?.resume();
-  }
-
-  /** The backend pid of the feed's connection (tests terminate it to simulate a lost connection). */
-  get backendPid(): number | undefined {
-    return (this.client as { processID?: number } | undefined)?.processID;
-  }
-
   private connect(): Promise<void> {
     this.connecting ??= this.doConnect().finally(() => (this.connecting = undefined));
     return this.connecting;
@@ -159,7 +170,7 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
 
   private async doConnect(): Promise<void> {
     if (this.stopped || !this.config.databaseUrl) return;
-    const client = new Client({
+    const client = this.openClient({
       connectionString: this.config.databaseUrl,
       application_name: FEED_APPLICATION_NAME,
       keepAlive: true,
@@ -175,7 +186,7 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     } catch (err) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);
-      this.logger.warn({ err: (err as Error).message }, 'revocation feed could not connect; retrying');
+      this.logger.warn({ err: (err as Error).message }, 'revocation listener could not connect; retrying');
       this.scheduleRetry();
       return;
     }
@@ -186,9 +197,9 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     this.resetAll();
     this.client = client;
     this.backoffMs = BACKOFF_MIN_MS;
-    this.markReceivedAt = Date.now();
+    this.markSentAt = Date.now();
     this.heartbeatTimer = setInterval(() => this.beat(client), HEARTBEAT_INTERVAL_MS).unref();
-    this.logger.log('revocation feed connected');
+    this.logger.log('revocation listener connected');
   }
 
   /** Sends a mark for `waiters` (and as a heartbeat). Only one is in flight at a time. */
@@ -200,7 +211,7 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     }
     const seq = ++this.seq;
     const timer = setTimeout(() => this.markTimedOut(seq), BARRIER_TIMEOUT_MS).unref();
-    this.inflight = { seq, waiters, timer };
+    this.inflight = { seq, sentAt: Date.now(), waiters, timer };
     client
       .query('SELECT pg_notify($1, $2)', [this.markChannel, String(seq)])
       .catch((err: Error) => this.lost(client, err));
@@ -208,9 +219,9 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
 
   private onNotification(msg: Notification): void {
     if (msg.channel === this.markChannel) {
-      this.markReceivedAt = Date.now();
       const inflight = this.inflight;
       if (!inflight || Number(msg.payload) !== inflight.seq) return;
+      if (inflight.sentAt > this.markSentAt) this.markSentAt = inflight.sentAt;
       clearTimeout(inflight.timer);
       this.inflight = undefined;
       for (const waiter of inflight.waiters) waiter(true);
@@ -240,7 +251,7 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   /** The heartbeat: a mark when none is in flight, or gives the connection up when marks stopped coming back. */
   private beat(client: Client): void {
     if (this.client !== client) return;
-    if (Date.now() - this.markReceivedAt >= HEARTBEAT_DEAD_MS) {
+    if (Date.now() - this.markSentAt >= HEARTBEAT_DEAD_MS) {
       this.lost(client, new Error(`no mark came back for ${HEARTBEAT_DEAD_MS} ms`));
       return;
     }
@@ -258,7 +269,7 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     if (this.stopped) return;
     this.logger.warn(
       { err: err?.message },
-      'revocation feed lost its connection; checking credentials in the database until it is back',
+      'revocation listener lost its connection; checking credentials in the database until it is back',
     );
     this.scheduleRetry();
   }

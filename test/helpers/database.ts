@@ -2,10 +2,7 @@ import type { Provider } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { Socket } from 'node:net';
 import { Client, type ClientConfig } from 'pg';
-import {
-  LISTENER_CLIENT_FACTORY,
-  type ListenerClientFactory,
-} from 'src/api-key-resolution/api-key-revocations';
+import { FEED_CLIENT_FACTORY, type FeedClientFactory } from 'src/database/revocation-feed';
 
 export interface TestDatabase {
   url: string;
@@ -97,7 +94,7 @@ export interface ListenerConnection {
 }
 
 /**
- * Every connection the revocation listener opens, through its LISTENER_CLIENT_FACTORY hook: each is a plain
+ * Every connection the revocation listener opens, through its FEED_CLIENT_FACTORY hook: each is a plain
  * pg Client on a socket this object opened, so a test can stall it or find its backend without reaching into
  * pg's or the listener's private fields. Pass `provider` to the app (`BootOptions.providers`).
  */
@@ -105,8 +102,8 @@ export class ListenerConnections {
   private readonly opened: ListenerConnection[] = [];
 
   readonly provider: Provider = {
-    provide: LISTENER_CLIENT_FACTORY,
-    useValue: ((config: ClientConfig): Client => this.open(config)) satisfies ListenerClientFactory,
+    provide: FEED_CLIENT_FACTORY,
+    useValue: ((config: ClientConfig): Client => this.open(config)) satisfies FeedClientFactory,
   };
 
   /** How many connections the listener opened so far (a reconnect opens another). */

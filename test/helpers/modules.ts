@@ -13,7 +13,7 @@ import { CapturedLogger, type LogCapture } from 'test/helpers/log-capture';
 export interface BootOptions {
   /**
    * Providers visible to every module of the app (a global module), for the injection points production
-   * leaves optional, such as the revocation listener's connection factory (LISTENER_CLIENT_FACTORY).
+   * leaves optional, such as the revocation feed's connection factory (FEED_CLIENT_FACTORY).
    */
   providers?: Provider[];
 }

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { LISTENER_APPLICATION_NAME } from 'src/api-key-resolution/api-key-revocations';
+import { FEED_APPLICATION_NAME } from 'src/database/revocation-feed';
 
 export interface QuerySpy {
   /** SQL sent by the app's request work, in order. */
@@ -15,7 +15,7 @@ export function spyOnQueries(): QuerySpy {
   const spy = jest.spyOn(Client.prototype, 'query');
   const isListener = (client: unknown): boolean =>
     (client as { connectionParameters?: { application_name?: string } } | undefined)?.connectionParameters
-      ?.application_name === LISTENER_APPLICATION_NAME;
+      ?.application_name === FEED_APPLICATION_NAME;
   return {
     statements: () =>
       spy.mock.calls

@@ -1,18 +1,18 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
-import { ApiKeyCache, TRUST_WINDOW_MS } from 'src/api-key-resolution/api-key-cache';
+import { ApiKeyCache } from 'src/api-key-resolution/api-key-cache';
 import { ApiKeyResolutionModule } from 'src/api-key-resolution/api-key-resolution.module';
 import { ApiKeyResolutionService } from 'src/api-key-resolution/api-key-resolution.service';
-import {
-  ApiKeyRevocations,
-  LISTENER_APPLICATION_NAME,
-  REVOCATION_CHANNEL,
-} from 'src/api-key-resolution/api-key-revocations';
+import { ApiKeyRevocations, REVOCATION_CHANNEL } from 'src/api-key-resolution/api-key-revocations';
 import { hashApiKey, randomLookupId } from 'src/api-keys/api-key-format';
 import { ApiKeysModule } from 'src/api-keys/api-keys.module';
 import type { ProvisionApiKeyResponseDto } from 'src/api-keys/dto/provisioning.dto';
 import { ProvisioningService } from 'src/api-keys/provisioning.service';
 import { AuditModule } from 'src/audit/audit.module';
+import {
+  FEED_APPLICATION_NAME as LISTENER_APPLICATION_NAME,
+  TRUST_WINDOW_MS,
+} from 'src/database/revocation-feed';
 import { startModules, type TestModules } from 'test/helpers/modules';
 import { createTestDatabase, ListenerConnections, type TestDatabase } from 'test/helpers/database';
 import { revokeApiKey } from 'test/helpers/factories';
@@ -27,7 +27,7 @@ const INVALID_API_KEY = { type: 'invalid_api_key', status: 401, message: 'Invali
 /**
  * ApiKeyRevocations on a real database, as two instances of the modules: `writer` provisions and revokes
  * keys (it resolves them too), `reader` resolves them and caches the answers. The reader's listener
- * connects through sockets this file holds (ListenerConnections, the LISTENER_CLIENT_FACTORY hook), so a
+ * connects through sockets this file holds (ListenerConnections, the FEED_CLIENT_FACTORY hook), so a
  * test can terminate its backend or stall it without reaching into pg's or the listener's private fields.
  */
 describe('the revocation listener', () => {
