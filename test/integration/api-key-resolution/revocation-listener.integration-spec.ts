@@ -148,6 +148,24 @@ describe('the revocation listener', () => {
   });
 
   describe('a listener that stops receiving', () => {
+    it('never serves a key revoked while its notification is still on the way: the barrier falls back to the database', async () => {
+      const first = await newKey('in-flight');
+      expect(await resolution(reader, first.apiKey)).toBe('resolved'); // cached on the reader
+      const delayed = connections.current;
+      delayed.stall(); // the revocation's NOTIFY (and every mark) sits in the socket for now
+      try {
+        await newKey('in-flight'); // replaces (revokes) `first`, committed before the next call arrives
+        // The cache still holds `first` and the feed still counts as listening (within its trust window):
+        // only the barrier stands between the cache and a revoked key.
+        expect(servedFromCache(first.apiKey)).toBe(true);
+        expect(await resolution(reader, first.apiKey)).toEqual(INVALID_API_KEY);
+      } finally {
+        delayed.resume();
+      }
+      await eventually(() => listening());
+      expect(await resolution(reader, first.apiKey)).toEqual(INVALID_API_KEY);
+    });
+
     it('stops trusting cached keys when heartbeats stop arriving (half-open socket)', async () => {
       const first = await newKey('half-open');
       expect(await resolution(reader, first.apiKey)).toBe('resolved'); // cached on the reader
