@@ -7,6 +7,7 @@ import { bearerCredential } from 'src/auth/bearer';
 import { M2MAuthService } from 'src/auth/jwt/m2m-auth.service';
 import { MetricsAuthService } from 'src/auth/metrics-auth.service';
 import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
+import type { Principal } from 'src/auth/principal';
 import type { RequestFacts } from 'src/auth/request-facts';
 import { ApiError } from 'src/errors/api-error';
 import { assertUnreachable } from 'src/errors/assert-unreachable';
@@ -31,7 +32,8 @@ export class AuthGuard implements CanActivate {
     private readonly metrics: MetricsAuthService,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /** Synchronous on public routes and for a remembered M2M token: no promise on those paths. */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const handler = context.getHandler();
     let requirement = this.byHandler.get(handler);
     if (requirement === undefined) {
@@ -47,6 +49,7 @@ export class AuthGuard implements CanActivate {
       this.logger.error({ route: req.routeOptions.url }, 'route declares no auth requirement; denied');
       throw ApiError.unauthorized();
     }
+    let principal: Principal | Promise<Principal>;
     switch (requirement.kind) {
       case 'public':
         return true;
@@ -54,22 +57,32 @@ export class AuthGuard implements CanActivate {
         this.metrics.authenticate(bearerCredential(req));
         return true;
       case 'admin':
-        req.principal = await this.admin.authenticate(requestFacts(req));
+        principal = this.admin.authenticate(requestFacts(req));
         break;
       case 'session':
-        req.principal = await this.session.authenticate(bearerCredential(req));
+        principal = this.session.authenticate(bearerCredential(req));
         break;
       case 'm2m':
-        req.principal = await this.m2m.authenticate(bearerCredential(req), requirement.scope);
+        principal = this.m2m.authenticate(bearerCredential(req), requirement.scope);
         break;
       default:
         return assertUnreachable(requirement);
     }
-    // Every answer to an authenticated request is private: no shared cache or browser disk keeps it (errors
-    // are no-store already, from the exception filter).
-    void context.switchToHttp().getResponse<FastifyReply>().header('cache-control', 'no-store');
-    return true;
+    const reply = context.switchToHttp().getResponse<FastifyReply>();
+    if (principal instanceof Promise) return principal.then((p) => authenticated(req, reply, p));
+    return authenticated(req, reply, principal);
   }
+}
+
+/**
+ * The request's principal, set for what follows (controllers, the principal rate limits, audit rows). Every
+ * answer to an authenticated request is private: no shared cache or browser disk keeps it (errors are
+ * no-store already, from the exception filter).
+ */
+function authenticated(req: FastifyRequest, reply: FastifyReply, principal: Principal): true {
+  req.principal = principal;
+  void reply.header('cache-control', 'no-store');
+  return true;
 }
 
 function requestFacts(req: FastifyRequest): RequestFacts {

@@ -1,6 +1,7 @@
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { normalizeIp, ThrottlerStorage } from '@nestjs/throttler';
+import { MemoryRateLimitStorage } from 'src/rate-limit/memory-rate-limit-storage';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from 'src/errors/api-error';
 import { assertUnreachable } from 'src/errors/assert-unreachable';
@@ -13,6 +14,33 @@ import type { RateLimitPolicy, RateLimitScope } from 'src/rate-limit/rate-limit-
 interface CountedPrincipal {
   readonly kind: string;
   readonly actor: string;
+}
+
+type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
+
+/** The policies' verdicts on one request: refused at the first full one, else the tightest is reported. */
+class Tightest {
+  private limit = 0;
+  private remaining = Infinity;
+
+  add(record: ThrottlerStorageRecord, limit: number): void {
+    if (record.isBlocked) {
+      throw new ApiError('rate_limited', 'Too many requests. Retry later.', {
+        retryAfterSeconds: Math.max(1, record.timeToBlockExpire),
+      });
+    }
+    const remaining = Math.max(0, limit - record.totalHits);
+    if (remaining < this.remaining) {
+      this.remaining = remaining;
+      this.limit = limit;
+    }
+  }
+
+  report(res: FastifyReply): void {
+    if (this.remaining === Infinity) return;
+    void res.header('X-RateLimit-Limit', this.limit);
+    void res.header('X-RateLimit-Remaining', this.remaining);
+  }
 }
 
 abstract class RateLimitGuardBase implements CanActivate {
@@ -32,7 +60,8 @@ abstract class RateLimitGuardBase implements CanActivate {
     return this.config.overrides.get(policy.name) ?? policy;
   }
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  /** Synchronous when the route has no policy of this guard's scopes, or the counts live in this process. */
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const handler = context.getHandler();
     let policies = this.byHandler.get(handler);
@@ -45,29 +74,54 @@ abstract class RateLimitGuardBase implements CanActivate {
     if (!policies.length) return true;
     const req = context.switchToHttp().getRequest<FastifyRequest>();
     const res = context.switchToHttp().getResponse<FastifyReply>();
-    let tightest: { limit: number; remaining: number } | undefined;
+    if (this.storage instanceof MemoryRateLimitStorage) {
+      const now = Date.now();
+      const memory = this.storage;
+      return this.apply(policies, req, res, (key, ttl, limit) => memory.count(key, ttl, limit, now));
+    }
+    return this.applyAsync(policies, req, res);
+  }
+
+  private async applyAsync(
+    policies: readonly RateLimitPolicy[],
+    req: FastifyRequest,
+    res: FastifyReply,
+  ): Promise<boolean> {
+    const tightest = new Tightest();
     for (const policy of policies) {
       const { limit, windowSeconds } = this.effective(policy);
+      // no penalty block: a sliding window, so Retry-After is when the oldest counted hit leaves it
       const record = await this.storage.increment(
-        `keysmith:rl:${policy.name}:${tracker(policy.per, req)}`,
+        this.key(policy, req),
         windowSeconds * 1000,
         limit,
-        0, // no penalty block: a sliding window, so Retry-After is when the oldest counted hit leaves it
+        0,
         policy.name,
       );
-      if (record.isBlocked) {
-        throw new ApiError('rate_limited', 'Too many requests. Retry later.', {
-          retryAfterSeconds: Math.max(1, record.timeToBlockExpire),
-        });
-      }
-      const remaining = Math.max(0, limit - record.totalHits);
-      if (!tightest || remaining < tightest.remaining) tightest = { limit, remaining };
+      tightest.add(record, limit);
     }
-    if (tightest) {
-      res.header('X-RateLimit-Limit', tightest.limit);
-      res.header('X-RateLimit-Remaining', tightest.remaining);
-    }
+    tightest.report(res);
     return true;
+  }
+
+  /** Counts the request under each policy (in order) and refuses it at the first one that is full. */
+  private apply(
+    policies: readonly RateLimitPolicy[],
+    req: FastifyRequest,
+    res: FastifyReply,
+    count: (key: string, ttl: number, limit: number) => ThrottlerStorageRecord,
+  ): boolean {
+    const tightest = new Tightest();
+    for (const policy of policies) {
+      const { limit, windowSeconds } = this.effective(policy);
+      tightest.add(count(this.key(policy, req), windowSeconds * 1000, limit), limit);
+    }
+    tightest.report(res);
+    return true;
+  }
+
+  private key(policy: RateLimitPolicy, req: FastifyRequest): string {
+    return `keysmith:rl:${policy.name}:${tracker(policy.per, req)}`;
   }
 }
 

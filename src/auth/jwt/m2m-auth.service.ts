@@ -10,6 +10,13 @@ import { ApiError } from 'src/errors/api-error';
 const VERIFIED_TTL_MS = 60_000;
 /** The memo's key for a token: its SHA-256 (one-shot, no Hash object per request), never the token. */
 const memoKey = (credential: string): string => hash('sha256', credential, 'base64url');
+/** The principal, if it holds `scope`: 401 without a principal, 403 without the scope. */
+function withScope(principal: M2MPrincipal | null, scope: string): M2MPrincipal {
+  if (!principal) throw ApiError.unauthorized();
+  if (!principal.scopes.includes(scope)) throw ApiError.forbidden(`The token lacks the ${scope} scope.`);
+  return principal;
+}
+
 function principal({ clientId, scopes, actor }: VerifiedM2MToken): M2MPrincipal {
   return { kind: 'm2m', clientId, scopes, actor };
 }
@@ -55,18 +62,18 @@ export class M2MAuthService {
     return this.remembered(cacheKey) ?? this.verifyAndRemember(this.verifier, credential, cacheKey);
   }
 
-  /** For @M2MAuth routes: the principal; 401 for a bad credential, 403 without `scope`, 503 without keys. */
-  async authenticate(credential: string | undefined, scope: string): Promise<M2MPrincipal> {
-    let principal: M2MPrincipal | null = null;
-    if (credential && this.verifier) {
-      // A remembered token (every call but the first of a minute) is answered without another await.
-      const cacheKey = memoKey(credential);
-      principal =
-        this.remembered(cacheKey) ?? (await this.verifyAndRemember(this.verifier, credential, cacheKey));
-    }
-    if (!principal) throw ApiError.unauthorized();
-    if (!principal.scopes.includes(scope)) throw ApiError.forbidden(`The token lacks the ${scope} scope.`);
-    return principal;
+  /**
+   * For @M2MAuth routes: the principal; 401 for a bad credential, 403 without `scope`, 503 without keys. A
+   * remembered token (every call but the first of a minute) is answered synchronously, without a promise.
+   */
+  authenticate(credential: string | undefined, scope: string): M2MPrincipal | Promise<M2MPrincipal> {
+    if (!credential || !this.verifier) throw ApiError.unauthorized();
+    const cacheKey = memoKey(credential);
+    const remembered = this.remembered(cacheKey);
+    if (remembered) return withScope(remembered, scope);
+    return this.verifyAndRemember(this.verifier, credential, cacheKey).then((principal) =>
+      withScope(principal, scope),
+    );
   }
 
   /** The principal of a token that verified less than a minute ago (and has not expired), else undefined. */
