@@ -132,3 +132,21 @@ describe('ApiKeyCache', () => {
     });
   });
 });
+
+describe('ApiKeyCache memory bound', () => {
+  it('holds fewer entries than its maximum when they are large (bounded by bytes, not only by count)', () => {
+    const feed = new FakeFeed();
+    const cache = new ApiKeyCache(feed as unknown as RevocationFeed);
+    feed.setListening(true);
+    const origins = Array.from({ length: 50 }, (_, i) => `https://app-${i}.${'x'.repeat(270)}.example`);
+    for (let i = 0; i < 5_000; i++) {
+      const big: Resolution = { kind: 'ok', key: { ...key(`k${i}`), allowedOrigins: origins } };
+      cache.set(`h${i}`, big, cache.generation);
+    }
+    // ~30 KB an entry: the 32 MiB bound keeps about a thousand of them, the newest.
+    expect(cache.size).toBeLessThan(1_200);
+    expect(cache.size).toBeGreaterThan(800);
+    expect(cache.get('h4999')).toBeDefined();
+    expect(cache.get('h0')).toBeUndefined();
+  });
+});

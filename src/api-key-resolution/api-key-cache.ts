@@ -25,6 +25,11 @@ export type Resolution =
 
 /** Live keys held per instance. */
 export const CACHE_MAX_ENTRIES = 10_000;
+/**
+ * And at most about this many bytes of them: an entry carries the user's email and name and up to 50 allowed
+ * origins, so 10,000 entries could otherwise hold well over 100 MB.
+ */
+export const CACHE_MAX_BYTES = 32 * 1024 * 1024;
 /** Refusals are held in their own, smaller LRU, so a flood of bad keys cannot evict live ones. */
 export const NEGATIVE_CACHE_MAX_ENTRIES = 5_000;
 export const POSITIVE_TTL_MS = 60_000;
@@ -65,6 +70,8 @@ export class ApiKeyCache {
     });
     this.positives = new LRUCache<string, Resolution & { kind: 'ok' }>({
       max: CACHE_MAX_ENTRIES,
+      maxSize: CACHE_MAX_BYTES,
+      sizeCalculation: (value, cacheKey) => approximateBytes(value.key, cacheKey),
       ttl: POSITIVE_TTL_MS,
       dispose: (value, cacheKey) => {
         if (this.positiveByKeyId.get(value.key.keyId) === cacheKey) {
@@ -133,4 +140,17 @@ export class ApiKeyCache {
     this.negatives.clear();
     this.positiveByKeyId.clear();
   }
+}
+
+/** A generous estimate of what an entry holds in memory: its strings (UTF-16) and a fixed overhead. */
+function approximateBytes(key: ResolvedApiKey, cacheKey: string): number {
+  let chars = cacheKey.length + key.id.length + key.keyId.length + key.keyPrefix.length;
+  chars +=
+    key.user.id.length +
+    key.user.externalId.length +
+    (key.user.email?.length ?? 0) +
+    (key.user.name?.length ?? 0);
+  chars += key.project.id.length + key.project.name.length;
+  for (const origin of key.allowedOrigins) chars += origin.length + 16;
+  return 2 * chars + 600;
 }
