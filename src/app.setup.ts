@@ -2,7 +2,7 @@ import type { DynamicModule, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AppConfig, TrustProxy } from 'src/config/app-config';
 import { BODY_LIMIT, registerBodyParsers } from 'src/http/body-parsing';
 import { answerUnparsableRequest } from 'src/http/client-errors';
@@ -23,7 +23,8 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
     trustProxy: trustProxy(config.trustProxy),
     genReqId: requestIdOf,
     requestIdHeader: false,
-    disableRequestLogging: true,
+    // Fastify's own request log lines stay off: the request logger (logging/request-logger.ts) writes one line.
+    logController: new LogController({ disableRequestLogging: true }),
     clientErrorHandler: answerUnparsableRequest,
     // The router refuses a URL it cannot decode before any hook runs: the contract's error, with the headers
     // the hooks would have set.
@@ -42,7 +43,7 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
 
 /**
  * TRUST_PROXY, with Express's grammar (proxy-addr): true/false, addresses, CIDRs and names, or a hop count —
- * which Fastify would take as "trust nothing", so it becomes Express's function: the `n` nearest hops.
+ * which Fastify 5 takes as "trust nothing" (it fails closed), so it becomes a function: the `n` nearest hops.
  */
 function trustProxy(value: TrustProxy): boolean | string | ((address: string, hop: number) => boolean) {
   if (value === undefined) return false;

@@ -37,8 +37,8 @@ export class ApiKeyResolutionService {
   /**
    * The key's identity and a fresh JWT, or throws: 401 `invalid_api_key` (malformed, unknown, wrong secret,
    * revoked, expired — all alike), 403 `identity_not_allowed` (the user is disabled), 503
-   * `key_resolution_unavailable` with Retry-After. A cache hit is answered synchronously (no promise on the
-   * hot path); a miss answers once the lookup has.
+   * `key_resolution_unavailable` with Retry-After. A malformed key or a cached refusal is answered
+   * synchronously; a cached positive once the revocation feed's barrier has passed; a miss once the lookup has.
    */
   resolve(presented: string): ResolveApiKeyResponseDto | Promise<ResolveApiKeyResponseDto> {
     const found = this.lookup.find(presented);

@@ -94,8 +94,8 @@ const TRUST_PROXY_PROBLEM =
 const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 /**
- * The values Express's `trust proxy` accepts (what `proxy-addr` compiles), checked here so that a typo stops
- * the start with the variable named rather than an unnamed error from Express later.
+ * The values `proxy-addr` compiles (the grammar Fastify's `trustProxy` and Express's `trust proxy` share),
+ * checked here so that a typo stops the start with the variable named rather than an unnamed error later.
  */
 function parseTrustProxy(value: string | undefined): TrustProxy | typeof INVALID {
   if (value === undefined) return undefined;

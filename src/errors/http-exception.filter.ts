@@ -19,7 +19,7 @@ interface ErrorBody {
 }
 
 /**
- * Statuses Nest or Express raise on their own, mapped onto the contract's error types. Any other 4xx (405,
+ * Statuses Nest or Fastify raise on their own, mapped onto the contract's error types. Any other 4xx (405,
  * 406, 411, 414, 415, 431, ...) keeps its real status and is typed `validation_failed`: the client sent
  * something this API cannot take, and API.md has no more specific type for it. Any other 5xx is answered
  * as a plain 500 `internal_error`, so status and type always match API.md's list.

@@ -27,7 +27,7 @@ import {
 import { OAUTH_START_RATE_LIMIT } from 'src/oauth-sessions/oauth-sessions.rate-limits';
 import { OAuthSessionsService } from 'src/oauth-sessions/oauth-sessions.service';
 
-/** Express's `res` and Fastify's `reply` both have these. */
+/** The part of Fastify's `reply` this controller uses. */
 interface StatusSetter {
   status(code: number): unknown;
 }

@@ -106,15 +106,16 @@ describeWithBrowser('provider OAuth handoff in a real browser (headless Chromium
   it('starts, follows the provider into a new tab that closes itself, and gets the key by polling', async () => {
     const { context } = browser;
     const problems: string[] = [];
-    const callbacks: { status: number; headers: Promise<Record<string, string>> }[] = [];
+    const callbacks: { status: number; headers: Record<string, string> }[] = [];
     context.on('console', (msg) => {
       if (msg.type() === 'error') problems.push(msg.text());
     });
     context.on('weberror', (err) => problems.push(err.error().message));
     context.on('response', (res) => {
-      // Headers are read at once: the tab closes right after.
+      // Headers are read synchronously, from the response event itself: the tab closes right after, and
+      // allHeaders() (a round trip to the browser) can then fail with "Target page ... has been closed".
       if (new URL(res.url()).pathname.endsWith('/callback'))
-        callbacks.push({ status: res.status(), headers: res.allHeaders() });
+        callbacks.push({ status: res.status(), headers: res.headers() });
     });
 
     const settings: Page = context.pages()[0] ?? (await context.newPage());
@@ -134,7 +135,7 @@ describeWithBrowser('provider OAuth handoff in a real browser (headless Chromium
 
     expect(callbacks).toHaveLength(1);
     expect(callbacks[0]!.status).toBe(200);
-    expect((await callbacks[0]!.headers)['content-security-policy']).toContain("default-src 'none'");
+    expect(callbacks[0]!.headers['content-security-policy']).toContain("default-src 'none'");
     // The page's inline script and style ran under its CSP: nothing was refused.
     expect(problems).toEqual([]);
     expect(t.logs.leaked(acme.secrets())).toEqual([]);
