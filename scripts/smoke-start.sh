@@ -2,7 +2,8 @@
 # Proves the quick start and the embedded database's lifecycle:
 #  1. `npm start` with no configuration serves /health/ready (200) on the embedded PostgreSQL under ./.data;
 #  2. SIGTERM to the app process alone drains it and stops the embedded server;
-#  3. after the app is killed outright (SIGKILL, so its server is orphaned), the next start recovers.
+#  3. after the app is killed outright (SIGKILL, so its server is orphaned), the next start recovers;
+#  and that an idle app's buffered log lines still reach stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="$(pwd)/.data/postgres"
@@ -31,6 +32,10 @@ wait_gone() { for _ in $(seq 1 30); do pgrep -g "$group" >/dev/null || return 0;
 
 start npm start
 echo "smoke: npm start -> GET /health/ready 200 on the embedded database (port $port)"
+# Logs are buffered in 4 KiB chunks; a quiet instance still writes its last lines within a second or so.
+for _ in $(seq 1 10); do grep -q 'Nest application successfully started' "$log" && break; sleep 1; done
+grep -q 'Nest application successfully started' "$log" || { echo "smoke: the start-up log line never reached stdout"; tail -5 "$log"; exit 1; }
+echo "smoke: the last start-up log line reached stdout while the app was idle"
 kill -TERM "$(app_pid)"
 wait_gone || { echo "smoke: the app did not stop on SIGTERM"; tail -20 "$log"; exit 1; }
 if postgres_running; then echo "smoke: embedded PostgreSQL still running after SIGTERM"; exit 1; fi

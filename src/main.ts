@@ -45,6 +45,9 @@ async function bootstrap(): Promise<void> {
     process.stdout.write('DATABASE_URL is unset: starting embedded PostgreSQL under ./.data/postgres\n');
     embedded = await startEmbeddedPostgres({ dataDir: '.data/postgres', database: 'keysmith' });
     env.DATABASE_URL = embedded.url;
+    // For the TypeORM CLI and `npm run credentials:rewrap` while it runs. A fixed local password on a
+    // loopback-only development server, not a secret.
+    process.stdout.write(`embedded PostgreSQL ready: DATABASE_URL=${embedded.url}\n`);
     config = loadConfig(env);
   }
 

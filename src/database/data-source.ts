@@ -5,6 +5,8 @@ import { dataSourceOptions } from 'src/database/data-source-options';
 
 const url = process.env.DATABASE_URL;
 if (!url)
-  throw new Error('DATABASE_URL must be set for the TypeORM CLI (npm start prints the embedded one).');
+  throw new Error(
+    'DATABASE_URL must be set for the TypeORM CLI (`npm start` on the embedded database prints its DATABASE_URL).',
+  );
 
 export default new DataSource(dataSourceOptions(url));

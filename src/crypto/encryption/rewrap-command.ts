@@ -88,7 +88,7 @@ export async function runRewrapCommand(
     return RewrapExit.Failed;
   }
   if (!databaseUrl) {
-    out.write('DATABASE_URL must be set (the service prints the embedded one at start).\n');
+    out.write('DATABASE_URL must be set (`npm start` on the embedded database prints its DATABASE_URL).\n');
     return RewrapExit.Failed;
   }
   if (!encryption.available) {
