@@ -12,44 +12,17 @@ export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
  * query, address, status, time), never a header, a body or a query string. See request-logger.ts.
  */
 export const REQUEST_LOGGER = Symbol('REQUEST_LOGGER');
-const LOG_OUTPUT = Symbol('LOG_OUTPUT');
-
-/** How long a line may wait in the stdout buffer on a quiet instance before it is written anyway. */
-const FLUSH_INTERVAL_MS = 1_000;
-
-interface LogOutput {
-  stream: DestinationStream;
-  /** Writes what is buffered and stops the periodic flush. */
-  close(): void;
-}
+const LOG_STDOUT = Symbol('LOG_STDOUT');
+type Stdout = ReturnType<typeof pino.destination>;
 
 /**
  * Standard output, written in chunks of at least 4 KiB off the request path (a write per request line cost
- * more than the rest of a light request). A line written on a quiet instance is flushed within a second, so
- * start-up warnings and rare errors do not wait for 4 KiB of company; everything is flushed synchronously at
- * shutdown.
+ * more than the rest of a light request). What is buffered is also written every second, so a quiet
+ * instance's start-up warnings and rare errors do not wait for 4 KiB of company (sonic-boom's own timer:
+ * unref'd, and it retries at the next tick when a write was in progress); shutdown flushes synchronously.
  */
-function bufferedStdout(): LogOutput {
-  const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096 });
-  let pending = false;
-  const timer = setInterval(() => {
-    if (!pending) return;
-    pending = false;
-    stdout.flush();
-  }, FLUSH_INTERVAL_MS);
-  timer.unref();
-  return {
-    stream: {
-      write(line: string) {
-        pending = true;
-        return stdout.write(line);
-      },
-    },
-    close() {
-      clearInterval(timer);
-      stdout.flushSync();
-    },
-  };
+function bufferedStdout(): Stdout {
+  return pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 1_000 });
 }
 
 /**
@@ -60,22 +33,22 @@ function bufferedStdout(): LogOutput {
 @Global()
 @Module({})
 export class LoggingModule implements OnApplicationShutdown {
-  constructor(@Inject(LOG_OUTPUT) private readonly output: LogOutput | null) {}
+  constructor(@Inject(LOG_STDOUT) private readonly stdout: Stdout | null) {}
 
   onApplicationShutdown(): void {
-    this.output?.close();
+    this.stdout?.flushSync();
   }
 
   /** `destination` lets tests capture every line the app writes (to scan it for secrets). */
   static forRoot(config: AppConfig, destination?: DestinationStream): DynamicModule {
     const stdout = destination ? undefined : bufferedStdout();
-    const out: DestinationStream = destination ?? stdout!.stream;
+    const out: DestinationStream = destination ?? stdout!;
     const logger: Pino = pino(redactingLoggerOptions({ level: config.logLevel }), out);
     const requests: Pino = pino({ level: config.logLevel }, out);
     return {
       module: LoggingModule,
       providers: [
-        { provide: LOG_OUTPUT, useValue: stdout ?? null },
+        { provide: LOG_STDOUT, useValue: stdout ?? null },
         { provide: ROOT_LOGGER, useValue: logger },
         { provide: REQUEST_LOGGER, useValue: requests },
         { provide: AppLogger, useValue: new AppLogger(logger) },
