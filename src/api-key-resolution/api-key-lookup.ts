@@ -34,6 +34,18 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 const INVALID: Resolution = { kind: 'invalid' };
 
 /**
+ * Cache misses that arrive together, in one turn of the event loop, share one query of at most this many
+ * keys: under load that is one round trip to PostgreSQL for many requests instead of one each; alone, a miss
+ * waits only for the end of the current turn.
+ */
+export const MAX_LOOKUP_BATCH = 100;
+
+interface Waiter {
+  resolve(row: ResolvableKeyRow | undefined): void;
+  reject(err: unknown): void;
+}
+
+/**
  * What a presented key is: parse (a malformed key never reaches the database), then the cache, then one
  * indexed lookup by key id, a constant-time comparison of the hash, and the revoked, expired and
  * user-disabled checks. Definitive answers are cached (see ApiKeyCache); a database failure is never cached
@@ -44,6 +56,8 @@ export class ApiKeyLookup {
   private readonly logger = new Logger('ApiKeyLookup');
   /** Whether the last lookup failed: an outage is logged when it starts and when it ends, not per call. */
   private failing = false;
+  /** The misses of this turn of the event loop, by key id, waiting for their query. */
+  private batch = new Map<string, Waiter[]>();
 
   constructor(
     private readonly keys: ApiKeysRepository,
@@ -79,7 +93,7 @@ export class ApiKeyLookup {
     const generation = this.cache.generation;
     let row: ResolvableKeyRow | undefined;
     try {
-      row = await withTimeout(this.keys.findResolvable(keyId), LOOKUP_TIMEOUT_MS);
+      row = await withTimeout(this.load(keyId), LOOKUP_TIMEOUT_MS);
     } catch (err) {
       if (!this.failing) {
         this.failing = true;
@@ -97,6 +111,36 @@ export class ApiKeyLookup {
     const resolution = decide(row, hash);
     this.cache.set(hash, resolution, generation);
     return resolution;
+  }
+
+  /** The row of key id `keyId`, read with the other misses of this turn of the event loop. */
+  private load(keyId: string): Promise<ResolvableKeyRow | undefined> {
+    return new Promise((resolve, reject) => {
+      let waiting = this.batch.get(keyId);
+      if (!waiting) {
+        // setImmediate, not a microtask: the requests read from other sockets in this poll phase join in.
+        if (this.batch.size === 0) setImmediate(() => this.send());
+        waiting = [];
+        this.batch.set(keyId, waiting);
+      }
+      waiting.push({ resolve, reject });
+      if (this.batch.size >= MAX_LOOKUP_BATCH) this.send();
+    });
+  }
+
+  private send(): void {
+    const batch = this.batch;
+    if (batch.size === 0) return;
+    this.batch = new Map();
+    this.keys.findResolvable([...batch.keys()]).then(
+      (rows) => {
+        const byKeyId = new Map(rows.map((row) => [row.key_id, row]));
+        for (const [keyId, waiting] of batch) for (const w of waiting) w.resolve(byKeyId.get(keyId));
+      },
+      (err: unknown) => {
+        for (const waiting of batch.values()) for (const w of waiting) w.reject(err);
+      },
+    );
   }
 }
 

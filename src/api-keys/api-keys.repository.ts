@@ -154,24 +154,24 @@ export class ApiKeysRepository {
   }
 
   /**
-   * The resolution lookup: one indexed read (the unique index on key_id), prepared once per connection, that
-   * also brings the user and the project. Only keysmith-minted keys resolve: a provider-issued key is the
+   * The resolution lookup of keys `keyIds` (the lookups that arrived together, see ApiKeyLookup): one
+   * indexed read (the unique index on key_id), prepared once per connection, that also brings the users and
+   * the projects; at most one row per key id. Only keysmith-minted keys resolve: a provider-issued key is the
    * provider's credential, not one of ours, even when it happens to be shaped like `ksk_<id>_<secret>`.
    */
-  async findResolvable(keyId: string): Promise<ResolvableKeyRow | undefined> {
-    const rows = await preparedQuery<ResolvableKeyRow>(
+  findResolvable(keyIds: string[]): Promise<ResolvableKeyRow[]> {
+    return preparedQuery<ResolvableKeyRow>(
       this.dataSource,
-      'keysmith_api_key_resolve',
+      'keysmith_api_keys_resolve',
       `SELECT k.id, k.key_id, k.key_hash, k.key_prefix, k.allowed_origins, k.revoked_at, k.expires_at,
               u.id AS user_id, u.external_id, u.email, u.name AS user_name, u.disabled_at,
               p.id AS project_id, p.name AS project_name
          FROM api_keys k
          JOIN users u ON u.id = k.user_id
          JOIN projects p ON p.id = k.project_id
-        WHERE k.key_id = $1 AND k.billing_provider_id IS NULL`,
-      [keyId],
+        WHERE k.key_id = ANY($1::text[]) AND k.billing_provider_id IS NULL`,
+      [keyIds],
     );
-    return rows[0];
   }
 
   /**
