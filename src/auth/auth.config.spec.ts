@@ -1,26 +1,16 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { authConfig } from 'src/auth/auth.config';
 import { loadSlice } from 'src/config/config-slice';
-import { ConfigValidationError, type Env } from 'src/config/env-reader';
+import type { Env } from 'src/config/env-reader';
+import { configProblems, testSigningKey } from 'test/helpers/config';
 
 /** The problems the auth slice finds in `env` (none: []). */
-function problemsOf(env: Env): string[] {
-  try {
-    loadSlice(authConfig, env);
-  } catch (err) {
-    if (err instanceof ConfigValidationError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problemsOf = (env: Env): string[] => configProblems(() => loadSlice(authConfig, env));
 
 /** What production needs anyway (the app and signing slices), so these envs are the ones production runs. */
 const production = {
   NODE_ENV: 'production',
   OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
-  TOKEN_SIGNING_KEY: generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-    .privateKey.export({ type: 'pkcs8', format: 'pem' })
-    .toString(),
+  TOKEN_SIGNING_KEY: testSigningKey(),
   // The session tier in production names its org admins (or opts into every session, see below).
   ORG_ID: 'org-1',
 };

@@ -1,17 +1,10 @@
 import { billingProvidersConfig } from 'src/billing-providers/billing-providers.config';
 import { loadSlice } from 'src/config/config-slice';
-import { ConfigValidationError, type Env } from 'src/config/env-reader';
+import type { Env } from 'src/config/env-reader';
+import { configProblems } from 'test/helpers/config';
 
 /** The problems the billing-providers slice finds in `env` (none: []). */
-function problemsOf(env: Env): string[] {
-  try {
-    loadSlice(billingProvidersConfig, env);
-  } catch (err) {
-    if (err instanceof ConfigValidationError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problemsOf = (env: Env): string[] => configProblems(() => loadSlice(billingProvidersConfig, env));
 
 describe('the billing-providers slice (BILLING_PROVIDERS)', () => {
   const good = {

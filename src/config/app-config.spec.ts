@@ -1,17 +1,10 @@
 import { appConfig } from 'src/config/app-config';
 import { loadSlice } from 'src/config/config-slice';
-import { ConfigValidationError, type Env } from 'src/config/env-reader';
+import type { Env } from 'src/config/env-reader';
+import { configProblems } from 'test/helpers/config';
 
 /** The problems the app slice finds in `env` (none: []). */
-function problemsOf(env: Env): string[] {
-  try {
-    loadSlice(appConfig, env);
-  } catch (err) {
-    if (err instanceof ConfigValidationError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problemsOf = (env: Env): string[] => configProblems(() => loadSlice(appConfig, env));
 
 describe('the app slice (PORT, HOST, LOG_LEVEL, DATABASE_URL, TRUST_PROXY, OAUTH_CALLBACK_ORIGIN)', () => {
   it('runs on the documented defaults', () => {

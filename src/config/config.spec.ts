@@ -1,32 +1,22 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { provisioningConfig } from 'src/api-keys/provisioning.config';
 import { ADMIN_RATE_LIMIT } from 'src/auth/admin/admin.rate-limits';
 import { authConfig } from 'src/auth/auth.config';
 import { billingProvidersConfig } from 'src/billing-providers/billing-providers.config';
 import { appConfig } from 'src/config/app-config';
 import { loadConfig } from 'src/config/config-slice';
-import { ConfigValidationError, type Env } from 'src/config/env-reader';
+import type { Env } from 'src/config/env-reader';
 import { encryptionConfig } from 'src/crypto/encryption/encryption.config';
 import { signingConfig } from 'src/crypto/signing/signing.config';
 import { rateLimitConfig, rateLimitVariable } from 'src/rate-limit/rate-limit.config';
+import { configProblems, testSigningKey } from 'test/helpers/config';
 
 // Each slice's rules are specified next to it (app-config.spec, auth.config.spec, ...). This is the whole
 // configuration as the app loads it: every slice at once, one validation.
 
 /** A real signing key: production refuses to start without one. */
-const TOKEN_SIGNING_KEY = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-  .privateKey.export({ type: 'pkcs8', format: 'pem' })
-  .toString();
+const TOKEN_SIGNING_KEY = testSigningKey();
 
-function problemsOf(env: Env): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigValidationError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problemsOf = (env: Env): string[] => configProblems(() => loadConfig(env));
 
 describe('the configuration (every slice)', () => {
   it('runs with no configuration at all, on the documented defaults', () => {

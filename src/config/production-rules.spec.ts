@@ -1,26 +1,16 @@
-import { generateKeyPairSync } from 'node:crypto';
 import { authConfig } from 'src/auth/auth.config';
 import { appConfig } from 'src/config/app-config';
 import { loadConfig } from 'src/config/config-slice';
-import { ConfigValidationError, type Env } from 'src/config/env-reader';
+import type { Env } from 'src/config/env-reader';
+import { configProblems, testSigningKey } from 'test/helpers/config';
 
 // Rules that span slices (the process's origin and the auth tiers): what production refuses, and the auth
 // settings added by the hardening review, through the whole configuration as the app loads it.
 
 /** A real signing key: production refuses to start without one. */
-const TOKEN_SIGNING_KEY = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-  .privateKey.export({ type: 'pkcs8', format: 'pem' })
-  .toString();
+const TOKEN_SIGNING_KEY = testSigningKey();
 
-function problemsOf(env: Env): string[] {
-  try {
-    loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigValidationError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problemsOf = (env: Env): string[] => configProblems(() => loadConfig(env));
 
 /** The process's and the auth tiers' settings side by side. */
 function loadAppConfig(env: Env) {

@@ -1,10 +1,11 @@
 import { PROVISION_RATE_LIMIT } from 'src/api-keys/provisioning.rate-limits';
 import { ADMIN_RATE_LIMIT } from 'src/auth/admin/admin.rate-limits';
 import { loadSlice } from 'src/config/config-slice';
-import { ConfigValidationError, type Env } from 'src/config/env-reader';
+import type { Env } from 'src/config/env-reader';
 import { ORG_TOKEN_MINT_RATE_LIMIT } from 'src/org-tokens/org-tokens.rate-limits';
 import { rateLimitConfig, rateLimitVariable } from 'src/rate-limit/rate-limit.config';
 import { DEVELOPER_WRITE_RATE_LIMIT } from 'src/users/users.rate-limits';
+import { configProblems } from 'test/helpers/config';
 
 // The policies above register themselves on import, as the features that define them do in the app.
 const POLICIES = [
@@ -15,15 +16,7 @@ const POLICIES = [
 ];
 
 /** The problems the rate-limit slice finds in `env` (none: []). */
-function problemsOf(env: Env): string[] {
-  try {
-    loadSlice(rateLimitConfig, env);
-  } catch (err) {
-    if (err instanceof ConfigValidationError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problemsOf = (env: Env): string[] => configProblems(() => loadSlice(rateLimitConfig, env));
 
 const overrides = (env: Env) => Object.fromEntries(loadSlice(rateLimitConfig, env).overrides);
 

@@ -1,5 +1,4 @@
 import { Module, type INestApplication } from '@nestjs/common';
-import { generateKeyPairSync } from 'node:crypto';
 import type { Server } from 'node:http';
 import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
 import { AppModule } from 'src/app.module';
@@ -53,11 +52,7 @@ export async function startTestApp(
 }
 
 /** A fresh EC P-256 private key as PEM, for apps started with NODE_ENV=production (TOKEN_SIGNING_KEY). */
-export function testSigningKey(): string {
-  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-    .privateKey.export({ type: 'pkcs8', format: 'pem' })
-    .toString();
-}
+export { testSigningKey } from 'test/helpers/config';
 
 /** Handles filled by the suite's `beforeAll`; read them inside hooks and tests only. */
 export interface InternalSuite {

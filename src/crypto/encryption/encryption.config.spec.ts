@@ -1,17 +1,10 @@
 import { loadSlice } from 'src/config/config-slice';
-import { ConfigValidationError, type Env } from 'src/config/env-reader';
+import type { Env } from 'src/config/env-reader';
 import { encryptionConfig } from 'src/crypto/encryption/encryption.config';
+import { configProblems } from 'test/helpers/config';
 
 /** The problems the encryption slice finds in `env` (none: []). */
-function problemsOf(env: Env): string[] {
-  try {
-    loadSlice(encryptionConfig, env);
-  } catch (err) {
-    if (err instanceof ConfigValidationError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problemsOf = (env: Env): string[] => configProblems(() => loadSlice(encryptionConfig, env));
 
 describe('the encryption slice (ENCRYPTION_KEY, ENCRYPTION_KEYS)', () => {
   const production = { NODE_ENV: 'production' };

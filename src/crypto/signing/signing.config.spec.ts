@@ -1,23 +1,14 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { loadSlice } from 'src/config/config-slice';
-import { ConfigValidationError, type Env } from 'src/config/env-reader';
+import type { Env } from 'src/config/env-reader';
 import { signingConfig } from 'src/crypto/signing/signing.config';
+import { configProblems, testSigningKey } from 'test/helpers/config';
 
 /** A real signing key: production refuses to start without one. */
-const TOKEN_SIGNING_KEY = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
-  .privateKey.export({ type: 'pkcs8', format: 'pem' })
-  .toString();
+const TOKEN_SIGNING_KEY = testSigningKey();
 
 /** The problems the signing slice finds in `env` (none: []). */
-function problemsOf(env: Env): string[] {
-  try {
-    loadSlice(signingConfig, env);
-  } catch (err) {
-    if (err instanceof ConfigValidationError) return err.problems;
-    throw err;
-  }
-  return [];
-}
+const problemsOf = (env: Env): string[] => configProblems(() => loadSlice(signingConfig, env));
 
 describe('the signing slice (TOKEN_SIGNING_KEY)', () => {
   it('requires TOKEN_SIGNING_KEY in production, naming it; elsewhere the development key is used', () => {
