@@ -45,7 +45,13 @@ export async function startTestApp(
   })
   class TestRootModule {}
   const app = await createApp(TestRootModule, config.get(appConfig));
-  await app.init();
+  try {
+    await app.init();
+  } catch (err) {
+    // A refused start (the encryption key check, say) must not leave its connection pool open.
+    await app.close().catch(() => undefined);
+    throw err;
+  }
   // Fastify answers only once its plugins are ready; supertest would otherwise hang on the first request.
   await app.getHttpAdapter().getInstance().ready();
   return { app, http: app.getHttpServer(), logs, close: () => app.close() };

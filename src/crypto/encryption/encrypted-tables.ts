@@ -26,6 +26,26 @@ export interface EncryptedTable {
 
 const tables = new Map<string, EncryptedTable>();
 
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+/** `name` quoted for SQL; only plain identifiers (table descriptions are constants, never input). */
+export function quotedIdentifier(name: string): string {
+  if (!IDENTIFIER.test(name)) throw new Error(`"${name}" is not a plain SQL identifier`);
+  return `"${name}"`;
+}
+
+/** Every column a row of `table` needs to be decrypted, quoted, each once. */
+export function selectedColumns(table: EncryptedTable): string[] {
+  return [
+    ...new Set([
+      ...table.keyColumns,
+      ...(table.identityColumns ?? []),
+      table.versionColumn,
+      ...table.columns,
+    ]),
+  ].map(quotedIdentifier);
+}
+
 export function defineEncryptedTable(table: EncryptedTable): EncryptedTable {
   if (tables.has(table.table)) throw new Error(`encrypted table "${table.table}" is defined twice`);
   tables.set(table.table, table);

@@ -13,6 +13,8 @@ export interface EncryptionConfig {
    * is set: the app starts, and what needs encryption answers 503 `encryption_key_missing`.
    */
   keys: MasterKey[];
+  /** The variable the keys came from, for messages that must name it (never its value). */
+  variable?: 'ENCRYPTION_KEY' | 'ENCRYPTION_KEYS';
   /** ENCRYPTION_MIN_VERSION: rows on an older version are refused (their secret should be dropped). */
   minVersion?: number;
 }
@@ -34,7 +36,8 @@ export const encryptionConfig = defineConfig('encryption', (env): EncryptionConf
       env.problem('ENCRYPTION_MIN_VERSION is above every version of ENCRYPTION_KEYS');
     }
   }
-  return { keys, minVersion };
+  const variable = several ? 'ENCRYPTION_KEYS' : single ? 'ENCRYPTION_KEY' : undefined;
+  return { keys, minVersion, variable };
 });
 
 function parseKeys(raw: string, env: EnvReader): MasterKey[] {

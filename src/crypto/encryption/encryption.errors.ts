@@ -20,3 +20,26 @@ export class DecryptionFailedError extends Error {
     this.name = 'DecryptionFailedError';
   }
 }
+
+/**
+ * The configured secret of a key version is not the one this database's values of that version were written
+ * with: the start (and the rewrap) refuses. Names the variable and the version, never a value.
+ */
+export class KeyCheckMismatchError extends Error {
+  constructor(
+    readonly variable: 'ENCRYPTION_KEY' | 'ENCRYPTION_KEYS',
+    readonly version: number,
+    /** `recorded`: differs from the version's check value; `stored`: opens none of the version's rows. */
+    readonly against: 'recorded' | 'stored',
+  ) {
+    super(
+      `${variable}: the secret of encryption key version ${version} ` +
+        (against === 'recorded'
+          ? `is not the one recorded for version ${version} in this database (encryption_key_checks). `
+          : `decrypts none of the values stored under version ${version}. `) +
+        `Give version ${version} the secret the other instances use (a new secret needs a new version); ` +
+        `see docs/operations.md, "Secrets and recovery".`,
+    );
+    this.name = 'KeyCheckMismatchError';
+  }
+}

@@ -1,8 +1,14 @@
 import { Logger } from '@nestjs/common';
+import { createHash, hkdfSync } from 'node:crypto';
 import { loadSlice } from 'src/config/config-slice';
 import { encryptionConfig } from 'src/crypto/encryption/encryption.config';
-import { DecryptionFailedError } from 'src/crypto/encryption/encryption.errors';
-import { EncryptionService, type EncryptedField } from 'src/crypto/encryption/encryption.service';
+import { DecryptionFailedError, KeyCheckMismatchError } from 'src/crypto/encryption/encryption.errors';
+import {
+  EncryptionService,
+  KEY_CHECK_BYTES,
+  keyCheckValue,
+  type EncryptedField,
+} from 'src/crypto/encryption/encryption.service';
 import type { ApiError } from 'src/errors/api-error';
 
 beforeAll(() => Logger.overrideLogger(false));
@@ -142,6 +148,68 @@ describe('EncryptionService', () => {
         'encryption_key_missing',
       );
     });
+  });
+});
+
+describe('key-check values (encryption_key_checks)', () => {
+  it('are 32 bytes, the same for the same secret and version, and differ by version and by secret', () => {
+    const a1 = keyCheckValue(OLD, 1);
+    expect(a1).toHaveLength(KEY_CHECK_BYTES);
+    expect(keyCheckValue(OLD, 1).equals(a1)).toBe(true);
+    expect(keyCheckValue(OLD, 2).equals(a1)).toBe(false);
+    expect(keyCheckValue(NEW, 1).equals(a1)).toBe(false);
+    // One secret under two versions does not show as two equal values.
+    expect(keyCheckValue(OLD, 2).equals(keyCheckValue(OLD, 12))).toBe(false);
+  });
+
+  it('are neither the secret, nor a plain hash of it, nor the data key', () => {
+    const value = keyCheckValue(OLD, 1);
+    const text = `${value.toString('hex')} ${value.toString('base64')} ${value.toString('latin1')}`;
+    expect(text).not.toContain(OLD);
+    expect(text).not.toContain(Buffer.from(OLD).toString('hex'));
+    for (const algorithm of ['sha256', 'sha512', 'sha1', 'md5']) {
+      const digest = createHash(algorithm).update(OLD).digest();
+      expect(value.equals(digest.subarray(0, KEY_CHECK_BYTES))).toBe(false);
+    }
+    // The data key: same HKDF extract, the data label (the constants of encryption.service.ts).
+    const dataKey = Buffer.from(
+      hkdfSync('sha256', OLD, 'keysmith/data-at-rest/v1', 'keysmith aes-256-gcm data key', 32),
+    );
+    expect(value.equals(dataKey)).toBe(false);
+  });
+
+  it('do not depend on the variable: ENCRYPTION_KEY is version 1 of ENCRYPTION_KEYS', () => {
+    const single = service({ ENCRYPTION_KEY: OLD });
+    const list = service({ ENCRYPTION_KEYS: `1:${OLD},2:${NEW}` });
+    expect(single.variable).toBe('ENCRYPTION_KEY');
+    expect(list.variable).toBe('ENCRYPTION_KEYS');
+    expect(single.keyChecks()).toEqual([{ version: 1, value: keyCheckValue(OLD, 1) }]);
+    expect(list.keyChecks()).toEqual([
+      { version: 1, value: keyCheckValue(OLD, 1) },
+      { version: 2, value: keyCheckValue(NEW, 2) },
+    ]);
+    expect(service({}).keyChecks()).toEqual([]);
+  });
+
+  it('opens(): whether a stored value authenticates under the configured secret of its version', () => {
+    const stored = service({ ENCRYPTION_KEY: OLD }).encrypt('secret', field).ciphertext;
+    expect(service({ ENCRYPTION_KEY: OLD }).opens(stored, 1, field)).toBe(true);
+    expect(service({ ENCRYPTION_KEY: NEW }).opens(stored, 1, field)).toBe(false);
+    expect(service({ ENCRYPTION_KEYS: `2:${OLD}` }).opens(stored, 1, field)).toBe(false);
+    expect(service({ ENCRYPTION_KEY: OLD }).opens(flip(stored, 14), 1, field)).toBe(false);
+    // Below ENCRYPTION_MIN_VERSION the value is refused to callers, but the secret can still be tested.
+    const strict = service({ ENCRYPTION_KEYS: `1:${OLD},2:${NEW}`, ENCRYPTION_MIN_VERSION: '2' });
+    expect(strict.opens(stored, 1, field)).toBe(true);
+    expect((failure(() => strict.decrypt(stored, 1, field)) as ApiError).type).toBe('encryption_key_missing');
+  });
+
+  it('a mismatch names the variable and the version', () => {
+    const recorded = new KeyCheckMismatchError('ENCRYPTION_KEYS', 2, 'recorded');
+    expect(recorded.message).toMatch(
+      /^ENCRYPTION_KEYS: the secret of encryption key version 2 is not the one/,
+    );
+    const stored = new KeyCheckMismatchError('ENCRYPTION_KEY', 1, 'stored');
+    expect(stored.message).toMatch(/^ENCRYPTION_KEY: .*version 1 decrypts none of the values stored/);
   });
 });
 

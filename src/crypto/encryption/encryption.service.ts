@@ -33,6 +33,24 @@ const TAG_BYTES = 16;
  */
 const HKDF_SALT = Buffer.from('keysmith/data-at-rest/v1', 'utf8');
 const HKDF_INFO = Buffer.from('keysmith aes-256-gcm data key', 'utf8');
+/**
+ * The key-check value of a version (decision 0032): the same HKDF-SHA256 of the master secret, expanded under
+ * a label of its own that names the version. HKDF outputs under different labels are independent, so the
+ * stored value says nothing about the data key; all it allows is testing a guessed secret, which any stored
+ * ciphertext allows as cheaply.
+ */
+const KEY_CHECK_INFO = 'keysmith encryption key check v1';
+export const KEY_CHECK_BYTES = 32;
+
+/** What `encryption_key_checks` records for `secret` as key version `version`. */
+export function keyCheckValue(secret: string, version: number): Buffer {
+  return Buffer.from(hkdfSync('sha256', secret, HKDF_SALT, `${KEY_CHECK_INFO}:v${version}`, KEY_CHECK_BYTES));
+}
+
+export interface KeyCheck {
+  version: number;
+  value: Buffer;
+}
 
 /**
  * AES-256-GCM for secrets at rest, under versioned master secrets (ENCRYPTION_KEY, or ENCRYPTION_KEYS during a
@@ -63,6 +81,19 @@ export class EncryptionService {
     return this.config.keys.map((k) => k.version);
   }
 
+  /** The variable the keys came from, for messages (never its value). */
+  get variable(): 'ENCRYPTION_KEY' | 'ENCRYPTION_KEYS' {
+    return this.config.variable ?? 'ENCRYPTION_KEYS';
+  }
+
+  /** The key-check value of every configured version, oldest first (see `verifyKeyChecks`). */
+  keyChecks(): KeyCheck[] {
+    return this.config.keys.map(({ version, secret }) => ({
+      version,
+      value: keyCheckValue(secret, version),
+    }));
+  }
+
   encrypt(plaintext: string, field: EncryptedField): Encrypted {
     const keyVersion = this.currentVersion;
     const iv = randomBytes(IV_BYTES);
@@ -80,7 +111,27 @@ export class EncryptionService {
    * configured (or below ENCRYPTION_MIN_VERSION); DecryptionFailedError when it does not authenticate.
    */
   decrypt(stored: Buffer, keyVersion: number, field: EncryptedField): string {
-    const key = this.key(keyVersion);
+    return this.open(stored, this.key(keyVersion), keyVersion, field);
+  }
+
+  /**
+   * Whether `stored` authenticates under the configured secret of `keyVersion`, whatever
+   * ENCRYPTION_MIN_VERSION says: how the start check tests a secret against rows written before it recorded
+   * the version's check value. False for a version that is not configured.
+   */
+  opens(stored: Buffer, keyVersion: number, field: EncryptedField): boolean {
+    const key = this.derivedKey(keyVersion);
+    if (!key) return false;
+    try {
+      this.open(stored, key, keyVersion, field);
+      return true;
+    } catch (err) {
+      if (err instanceof DecryptionFailedError) return false;
+      throw err;
+    }
+  }
+
+  private open(stored: Buffer, key: Buffer, keyVersion: number, field: EncryptedField): string {
     const where = `${field.table}.${field.column}`;
     if (stored.length < 1 + IV_BYTES + TAG_BYTES || stored[0] !== FORMAT_V1)
       throw new DecryptionFailedError(where);
@@ -98,10 +149,8 @@ export class EncryptionService {
   }
 
   private key(version: number): Buffer {
-    const cached = this.derived.get(version);
-    if (cached) return cached;
-    const master = this.config.keys.find((k) => k.version === version);
-    if (!master) {
+    const key = this.derivedKey(version);
+    if (!key) {
       if (this.available)
         this.logger.error(
           { version },
@@ -116,6 +165,14 @@ export class EncryptionService {
       );
       throw encryptionKeyMissing();
     }
+    return key;
+  }
+
+  private derivedKey(version: number): Buffer | undefined {
+    const cached = this.derived.get(version);
+    if (cached) return cached;
+    const master = this.config.keys.find((k) => k.version === version);
+    if (!master) return undefined;
     const key = Buffer.from(hkdfSync('sha256', master.secret, HKDF_SALT, HKDF_INFO, 32));
     this.derived.set(version, key);
     return key;

@@ -4,7 +4,9 @@ import { loadConfig } from 'src/config/config-slice';
 import { ConfigValidationError, type Env } from 'src/config/env-reader';
 import { encryptedTables, type EncryptedTable } from 'src/crypto/encryption/encrypted-tables';
 import { encryptionConfig } from 'src/crypto/encryption/encryption.config';
+import { KeyCheckMismatchError } from 'src/crypto/encryption/encryption.errors';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
+import { verifyKeyChecks } from 'src/crypto/encryption/key-check';
 import {
   DEFAULT_REWRAP_BATCH_SIZE,
   rewrapTable,
@@ -19,7 +21,7 @@ export const RewrapExit = {
   Done: 0,
   /** Some rows cannot be decrypted (listed by key): fix or delete them before dropping a secret. */
   Unreadable: 1,
-  /** The command could not run (configuration, database). */
+  /** The command could not run (configuration, database, a secret that does not match its version). */
   Failed: 2,
   /** Some rows were in use by the service and skipped: run again. */
   RowsRemain: 3,
@@ -97,15 +99,23 @@ export async function runRewrapCommand(
   }
   const tables = options.tables ?? encryptedTables();
   const current = encryption.currentVersion;
-  out.write(
-    `Rewrapping ${tables.map((t) => t.table).join(', ') || 'no tables'} to key version ${current} ` +
-      `(configured: ${encryption.versions.join(', ')})\n`,
-  );
-
   const dataSource = new DataSource(dataSourceOptions(databaseUrl, []));
   await dataSource.initialize();
   const results: TableRewrap[] = [];
   try {
+    // The service's own start check, before any row is touched: with a wrong secret for the newest version
+    // the rewrap would move every row to a secret no instance has.
+    try {
+      await verifyKeyChecks(dataSource, encryption, tables);
+    } catch (err) {
+      if (!(err instanceof KeyCheckMismatchError)) throw err;
+      out.write(`${err.message}\n`);
+      return RewrapExit.Failed;
+    }
+    out.write(
+      `Rewrapping ${tables.map((t) => t.table).join(', ') || 'no tables'} to key version ${current} ` +
+        `(configured: ${encryption.versions.join(', ')})\n`,
+    );
     for (const table of tables) {
       results.push(
         await rewrapTable(dataSource, encryption, table, {

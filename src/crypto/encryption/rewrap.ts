@@ -1,5 +1,9 @@
 import type { DataSource } from 'typeorm';
-import type { EncryptedTable } from 'src/crypto/encryption/encrypted-tables';
+import {
+  quotedIdentifier as ident,
+  selectedColumns,
+  type EncryptedTable,
+} from 'src/crypto/encryption/encrypted-tables';
 import { DecryptionFailedError } from 'src/crypto/encryption/encryption.errors';
 import type { EncryptionService } from 'src/crypto/encryption/encryption.service';
 import { ApiError } from 'src/errors/api-error';
@@ -37,13 +41,6 @@ export interface RewrapProgress {
   total: number;
 }
 
-const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
-
-function ident(name: string): string {
-  if (!IDENTIFIER.test(name)) throw new Error(`"${name}" is not a plain SQL identifier`);
-  return `"${name}"`;
-}
-
 /** How many rows of `table` are on each version other than `current`, oldest first. */
 export async function rowsOnOtherVersions(
   dataSource: DataSource,
@@ -76,14 +73,7 @@ export async function rewrapTable(
   const batchSize = options.batchSize ?? DEFAULT_REWRAP_BATCH_SIZE;
   const keys = table.keyColumns.map(ident);
   const version = ident(table.versionColumn);
-  const selected = [
-    ...new Set([
-      ...table.keyColumns,
-      ...(table.identityColumns ?? []),
-      table.versionColumn,
-      ...table.columns,
-    ]),
-  ].map(ident);
+  const selected = selectedColumns(table);
   const total = (await rowsOnOtherVersions(dataSource, table, current)).reduce((n, v) => n + v.rows, 0);
   const unreadable: UnreadableRow[] = [];
   let rewrapped = 0;

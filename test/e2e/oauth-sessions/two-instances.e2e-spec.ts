@@ -2,7 +2,14 @@ import request from 'supertest';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { FakeProvider } from 'test/helpers/fake-provider';
-import { followRedirect, oauthEnv, poll, startLogin, startPath } from 'test/helpers/oauth';
+import {
+  followRedirect,
+  oauthEnv,
+  poll,
+  startLogin,
+  startPath,
+  TEST_ENCRYPTION_KEY,
+} from 'test/helpers/oauth';
 import { sessionBearer, TestIssuer } from 'test/helpers/issuers';
 import { concurrently } from 'test/helpers/waiting';
 import { errorShape } from 'test/helpers/http';
@@ -122,7 +129,8 @@ describe('provider OAuth handoff: several instances on one database', () => {
     const rotated = await startTestApp(db, {
       ...oauthEnv(issuer, [acme.entry('acme', 'Acme Billing')]),
       ENCRYPTION_KEY: '',
-      ENCRYPTION_KEYS: `1:${'x'.repeat(40)},2:${'y'.repeat(40)}`,
+      // Version 1 keeps the secret the other instances have (a different one would refuse to start).
+      ENCRYPTION_KEYS: `1:${TEST_ENCRYPTION_KEY},2:${'y'.repeat(40)}`,
     });
     try {
       const login = await startLogin(rotated.http, frank, 'acme');
