@@ -9,6 +9,7 @@ import {
   ApiParam,
   ApiProduces,
   ApiQuery,
+  ApiResponse,
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
@@ -80,6 +81,7 @@ export class OAuthSessionsController {
   @ApiOperation({
     summary: 'HEAD on the callback: 405 with `Allow: GET`; never runs the exchange or uses up the state',
   })
+  @ApiResponse({ status: 405, description: 'Always: only GET runs the callback (no body, `Allow: GET`).' })
   headCallback(): void {}
 
   @Get('callback')
