@@ -17,7 +17,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
 FROM node:20.20-bookworm-slim
-# Production refuses to start without TOKEN_SIGNING_KEY and OAUTH_CALLBACK_ORIGIN (see README, Configuration).
+# Production refuses to start without TOKEN_SIGNING_KEY, OAUTH_CALLBACK_ORIGIN and SETTINGS_UI_ORIGIN (see README,
+# Configuration).
 ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules

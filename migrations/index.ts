@@ -7,6 +7,7 @@ import { AddAuditCallerRequestId1796154835854 } from 'migrations/1796154835854-A
 import { MaskProviderKeyPrefixes1796154900000 } from 'migrations/1796154900000-MaskProviderKeyPrefixes';
 import { AddApiKeyAdminOrg1796155398216 } from 'migrations/1796155398216-AddApiKeyAdminOrg';
 import { RecordProvisioningOrigin1796155751086 } from 'migrations/1796155751086-RecordProvisioningOrigin';
+import { AddOAuthCompletionCode1796624300899 } from 'migrations/1796624300899-AddOAuthCompletionCode';
 import { RecordEncryptionKeyChecks1796624330437 } from 'migrations/1796624330437-RecordEncryptionKeyChecks';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
@@ -19,5 +20,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   MaskProviderKeyPrefixes1796154900000,
   AddApiKeyAdminOrg1796155398216,
   RecordProvisioningOrigin1796155751086,
+  AddOAuthCompletionCode1796624300899,
   RecordEncryptionKeyChecks1796624330437,
 ];

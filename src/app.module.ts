@@ -20,6 +20,7 @@ import { HttpExceptionFilter } from 'src/errors/http-exception.filter';
 import { HealthModule } from 'src/health/health.module';
 import { LoggingModule } from 'src/logging/logging.module';
 import { MetricsModule } from 'src/metrics/metrics.module';
+import { OutboundModule } from 'src/http/outbound.module';
 import { OAuthSessionsModule } from 'src/oauth-sessions/oauth-sessions.module';
 import { OrgTokensModule } from 'src/org-tokens/org-tokens.module';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
@@ -62,6 +63,7 @@ export class AppModule {
         }),
         SigningModule,
         EncryptionModule,
+        OutboundModule,
         HealthModule,
         MetricsModule,
         // Features

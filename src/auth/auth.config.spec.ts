@@ -10,6 +10,7 @@ const problemsOf = (env: Env): string[] => configProblems(() => loadSlice(authCo
 const production = {
   NODE_ENV: 'production',
   OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+  SETTINGS_UI_ORIGIN: 'https://settings.example.com',
   TOKEN_SIGNING_KEY: testSigningKey(),
   // The session tier in production names its org admins (or opts into every session, see below).
   ORG_ID: 'org-1',

@@ -41,3 +41,36 @@ describe('the billing-providers slice (BILLING_PROVIDERS)', () => {
     expect(problemsOf({ BILLING_PROVIDERS: JSON.stringify(value) }).join('\n')).toContain(expected);
   });
 });
+
+describe('billing providers over plain http in production (issue 16, item 6)', () => {
+  const entry = (authUrl: string, apiBase: string) =>
+    JSON.stringify([{ slug: 'acme', name: 'Acme Billing', authUrl, apiBase }]);
+
+  it.each([
+    ['authUrl', 'http://acme.example/login', 'https://api.acme.example'],
+    ['apiBase', 'https://acme.example/login', 'http://10.0.0.7:8080/api'],
+  ])(
+    'refuses an http:// %s off loopback, naming the entry field and ALLOW_INSECURE_HTTP, never the value',
+    (field, authUrl, apiBase) => {
+      const env = { NODE_ENV: 'production', BILLING_PROVIDERS: entry(authUrl, apiBase) };
+      const problems = problemsOf(env);
+      expect(problems).toEqual([expect.stringContaining(`BILLING_PROVIDERS[0].${field} must use https`)]);
+      expect(problems[0]).toContain('ALLOW_INSECURE_HTTP');
+      expect(problems[0]).not.toMatch(/acme\.example|10\.0\.0\.7/);
+      expect(problemsOf({ ...env, ALLOW_INSECURE_HTTP: 'true' })).toEqual([]);
+      // Development takes any scheme.
+      expect(problemsOf({ BILLING_PROVIDERS: entry(authUrl, apiBase) })).toEqual([]);
+    },
+  );
+
+  it('accepts https, and http on loopback', () => {
+    for (const [authUrl, apiBase] of [
+      ['https://acme.example/login', 'https://api.acme.example'],
+      ['http://127.0.0.1:4000/login', 'http://localhost:4000/api'],
+      ['http://[::1]:4000/login', 'http://127.8.9.10/api'],
+    ])
+      expect(problemsOf({ NODE_ENV: 'production', BILLING_PROVIDERS: entry(authUrl!, apiBase!) })).toEqual(
+        [],
+      );
+  });
+});

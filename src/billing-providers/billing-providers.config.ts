@@ -1,5 +1,7 @@
+import { allowsInsecureHttp, insecureHttpProblem } from 'src/config/app-config';
 import { defineConfig } from 'src/config/config-slice';
 import { isUrl, type EnvReader } from 'src/config/env-reader';
+import { isInsecureRemoteUrl } from 'src/http/loopback';
 
 export interface BillingProviderConfig {
   slug: string;
@@ -50,10 +52,17 @@ function parseBillingProviders(raw: string | undefined, env: EnvReader): Billing
     if (typeof name !== 'string' || name.trim().length === 0 || name.length > 100) {
       env.problem(`${where}.name must be a string of 1 to 100 characters`);
     }
-    if (typeof authUrl !== 'string' || !isUrl(authUrl, ['http:', 'https:']))
-      env.problem(`${where}.authUrl must be a URL`);
-    if (typeof apiBase !== 'string' || !isUrl(apiBase, ['http:', 'https:']))
-      env.problem(`${where}.apiBase must be a URL`);
+    for (const [field, value] of [
+      ['authUrl', authUrl],
+      ['apiBase', apiBase],
+    ] as const) {
+      if (typeof value !== 'string' || !isUrl(value, ['http:', 'https:']))
+        env.problem(`${where}.${field} must be a URL`);
+      // The exchange carries the provider's bearer token and returns an API key; the login page takes the
+      // user's credentials: clear text only on this machine, or when the operator said so (decision 0043).
+      else if (env.isProduction && isInsecureRemoteUrl(value) && !allowsInsecureHttp(env))
+        env.problem(insecureHttpProblem(`${where}.${field}`));
+    }
     if (enabled !== undefined && typeof enabled !== 'boolean')
       env.problem(`${where}.enabled must be a boolean`);
     if (typeof slug === 'string') seen.add(slug);

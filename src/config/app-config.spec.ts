@@ -23,6 +23,7 @@ describe('the app slice (PORT, HOST, LOG_LEVEL, DATABASE_URL, TRUST_PROXY, OAUTH
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://x' }],
     ['OAUTH_CALLBACK_ORIGIN', { NODE_ENV: 'production' }],
+    ['SETTINGS_UI_ORIGIN', { NODE_ENV: 'production' }],
   ])('refuses a bad %s and names it', (variable, env) => {
     const problems = problemsOf(env);
     expect(problems.some((p) => p.includes(variable))).toBe(true);
@@ -70,5 +71,46 @@ describe('the app slice (PORT, HOST, LOG_LEVEL, DATABASE_URL, TRUST_PROXY, OAUTH
         expect.stringContaining('OAUTH_CALLBACK_ORIGIN must be an origin'),
       ]);
     });
+  });
+});
+
+describe('SETTINGS_UI_ORIGIN (the settings UI: the completion code and CORS)', () => {
+  const settings = (env: Env) => loadSlice(appConfig, env).settingsUiOrigins;
+
+  it('defaults to OAUTH_CALLBACK_ORIGIN', () => {
+    expect(settings({})).toEqual(['http://127.0.0.1:3000']);
+    expect(settings({ OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com/' })).toEqual([
+      'https://keys.example.com',
+    ]);
+  });
+
+  it('reads a comma list of origins, trailing slashes stripped, duplicates dropped', () => {
+    expect(
+      settings({
+        SETTINGS_UI_ORIGIN:
+          'https://settings.example.com/, http://127.0.0.1:5173,https://settings.example.com',
+      }),
+    ).toEqual(['https://settings.example.com', 'http://127.0.0.1:5173']);
+  });
+
+  it.each([
+    ['a path', 'https://settings.example.com/ui'],
+    ['not a URL', 'settings.example.com'],
+    ['another scheme', 'ftp://settings.example.com'],
+    ['credentials', 'https://u:p@settings.example.com'],
+  ])('refuses %s, naming the variable and never the value', (_label, value) => {
+    const problems = problemsOf({ SETTINGS_UI_ORIGIN: `https://ok.example, ${value}` });
+    expect(problems).toEqual([expect.stringContaining('SETTINGS_UI_ORIGIN')]);
+    expect(problems[0]).not.toContain('settings.example.com');
+  });
+
+  it('is required in production, where http:// off loopback needs ALLOW_INSECURE_HTTP', () => {
+    const production = { NODE_ENV: 'production', OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com' };
+    expect(problemsOf(production)).toEqual(['SETTINGS_UI_ORIGIN is required in production']);
+    expect(problemsOf({ ...production, SETTINGS_UI_ORIGIN: 'https://settings.example.com' })).toEqual([]);
+    expect(problemsOf({ ...production, SETTINGS_UI_ORIGIN: 'http://127.0.0.1:5173' })).toEqual([]);
+    const insecure = { ...production, SETTINGS_UI_ORIGIN: 'http://settings.example.com' };
+    expect(problemsOf(insecure)).toEqual([expect.stringMatching(/SETTINGS_UI_ORIGIN.*ALLOW_INSECURE_HTTP/)]);
+    expect(problemsOf({ ...insecure, ALLOW_INSECURE_HTTP: 'true' })).toEqual([]);
   });
 });

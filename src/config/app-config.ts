@@ -16,6 +16,12 @@ export interface AppConfig {
   logLevel: string;
   /** This service's public origin: provider redirects come back to it, and it is the `iss` of minted JWTs. */
   oauthCallbackOrigin: string;
+  /**
+   * SETTINGS_UI_ORIGIN: the settings UI's origins (a comma list; default: `oauthCallbackOrigin`). The one
+   * source for every rule about the UI: the only windows the OAuth callback page hands its completion code
+   * to, and the only origins CORS allows.
+   */
+  settingsUiOrigins: readonly string[];
   /** ALLOW_INSECURE_HTTP: production may use http:// URLs that are not loopback (the operator said so). */
   allowInsecureHttp: boolean;
 }
@@ -31,7 +37,7 @@ export const appConfig = defineConfig('app', (env: EnvReader): AppConfig => {
   const logLevel = (env.str('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!LOG_LEVELS.includes(logLevel)) env.problem(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
 
-  const callbackOrigin = origin(env.url('OAUTH_CALLBACK_ORIGIN'), env);
+  const callbackOrigin = origin('OAUTH_CALLBACK_ORIGIN', env.url('OAUTH_CALLBACK_ORIGIN'), env);
   if (env.isProduction && !callbackOrigin && env.str('OAUTH_CALLBACK_ORIGIN') === undefined) {
     env.problem('OAUTH_CALLBACK_ORIGIN is required in production');
   }
@@ -40,6 +46,8 @@ export const appConfig = defineConfig('app', (env: EnvReader): AppConfig => {
   if (env.isProduction && callbackOrigin && isInsecureRemoteUrl(callbackOrigin) && !allowInsecureHttp) {
     env.problem(insecureHttpProblem('OAUTH_CALLBACK_ORIGIN'));
   }
+
+  const uiOrigins = settingsUiOrigins(env, allowInsecureHttp);
 
   const trustProxy = parseTrustProxy(env.str('TRUST_PROXY'));
   if (trustProxy === INVALID) env.problem(TRUST_PROXY_PROBLEM);
@@ -53,6 +61,7 @@ export const appConfig = defineConfig('app', (env: EnvReader): AppConfig => {
     trustProxy: trustProxy === INVALID ? undefined : trustProxy,
     logLevel,
     oauthCallbackOrigin: callbackOrigin ?? `http://${host}:${port}`,
+    settingsUiOrigins: uiOrigins ?? [callbackOrigin ?? `http://${host}:${port}`],
     allowInsecureHttp,
   };
 });
@@ -74,17 +83,48 @@ export function insecureHttpProblem(variable: string): string {
 export const APP_CONFIG = appConfig.KEY;
 
 /** `scheme://host[:port]` once trailing slashes are gone: no path, query, fragment or credentials. */
-function origin(value: string | undefined, env: EnvReader): string | undefined {
+function origin(variable: string, value: string | undefined, env: EnvReader): string | undefined {
   if (value === undefined) return undefined;
   const trimmed = value.replace(/\/+$/, '');
   const parsed = new URL(trimmed);
   if (parsed.origin !== trimmed) {
-    env.problem(
-      'OAUTH_CALLBACK_ORIGIN must be an origin (scheme://host[:port], no path, query or credentials)',
-    );
+    env.problem(`${variable} must be an origin (scheme://host[:port], no path, query or credentials)`);
     return undefined;
   }
   return trimmed;
+}
+
+/**
+ * SETTINGS_UI_ORIGIN: a comma list of origins, each as OAUTH_CALLBACK_ORIGIN is checked; undefined when
+ * unset (the default is the callback origin). Required in production, where `http://` off loopback needs
+ * ALLOW_INSECURE_HTTP like every other origin.
+ */
+function settingsUiOrigins(env: EnvReader, allowInsecureHttp: boolean): string[] | undefined {
+  const name = 'SETTINGS_UI_ORIGIN';
+  const entries = env.list(name);
+  if (!entries?.length) {
+    if (env.isProduction) env.problem(`${name} is required in production`);
+    return undefined;
+  }
+  const origins: string[] = [];
+  for (const entry of entries) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(entry);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+      env.problem(`${name} must be a comma list of origins (http or https)`);
+      return undefined;
+    }
+    const value = origin(name, entry, env);
+    if (value === undefined) return undefined;
+    if (env.isProduction && isInsecureRemoteUrl(value) && !allowInsecureHttp)
+      env.problem(insecureHttpProblem(name));
+    if (!origins.includes(value)) origins.push(value);
+  }
+  return origins;
 }
 
 const INVALID = Symbol('invalid');

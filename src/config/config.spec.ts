@@ -40,13 +40,18 @@ describe('the configuration (every slice)', () => {
     const production = {
       NODE_ENV: 'production',
       OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+      SETTINGS_UI_ORIGIN: 'https://settings.example.com',
       TOKEN_SIGNING_KEY,
     };
     expect(problemsOf(production)).toEqual([]);
     expect(loadConfig(production).get(authConfig).adminBootstrapOpen).toBe(false);
-    expect(problemsOf({ NODE_ENV: 'production', OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com' })).toEqual(
-      [expect.stringContaining('TOKEN_SIGNING_KEY')],
-    );
+    expect(
+      problemsOf({
+        NODE_ENV: 'production',
+        OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+        SETTINGS_UI_ORIGIN: 'https://settings.example.com',
+      }),
+    ).toEqual([expect.stringContaining('TOKEN_SIGNING_KEY')]);
   });
 
   it('reports a problem in every slice at once, each naming its variable and none echoing a secret', () => {
@@ -64,6 +69,7 @@ describe('the configuration (every slice)', () => {
       REDIS_URL: 'http://x',
       BILLING_PROVIDERS: '{not json',
       OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+      SETTINGS_UI_ORIGIN: 'https://settings.example.com',
     });
     const named = {
       app: 'PORT',
@@ -80,7 +86,12 @@ describe('the configuration (every slice)', () => {
     }
     let message = '';
     try {
-      loadConfig({ NODE_ENV: 'production', ...secrets, OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com' });
+      loadConfig({
+        NODE_ENV: 'production',
+        ...secrets,
+        OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+        SETTINGS_UI_ORIGIN: 'https://settings.example.com',
+      });
     } catch (err) {
       message = (err as Error).message;
     }
@@ -100,6 +111,7 @@ describe('the configuration (every slice)', () => {
         AUTH_SESSION_SECRET: sessionSecret,
         TOKEN_SIGNING_KEY: signingKey,
         OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+        SETTINGS_UI_ORIGIN: 'https://settings.example.com',
       });
     } catch (err) {
       message = (err as Error).message;

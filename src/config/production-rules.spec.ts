@@ -38,6 +38,7 @@ describe('the configuration: production rules and the hardened auth settings', (
     const production = {
       NODE_ENV: 'production',
       OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+      SETTINGS_UI_ORIGIN: 'https://settings.example.com',
       TOKEN_SIGNING_KEY,
     };
     const sessionTier = {
@@ -86,6 +87,7 @@ describe('the configuration: production rules and the hardened auth settings', (
     const production = {
       NODE_ENV: 'production',
       OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+      SETTINGS_UI_ORIGIN: 'https://settings.example.com',
       TOKEN_SIGNING_KEY,
     };
     const m2m = { AUTH_M2M_ISSUER: 'https://idp.example/', AUTH_M2M_AUDIENCE: 'keysmith-internal' };
@@ -96,7 +98,13 @@ describe('the configuration: production rules and the hardened auth settings', (
     };
 
     it.each([
-      ['OAUTH_CALLBACK_ORIGIN', { OAUTH_CALLBACK_ORIGIN: 'http://keys.example.com' }],
+      [
+        'OAUTH_CALLBACK_ORIGIN',
+        {
+          OAUTH_CALLBACK_ORIGIN: 'http://keys.example.com',
+          SETTINGS_UI_ORIGIN: 'https://settings.example.com',
+        },
+      ],
       ['AUTH_SESSION_JWKS_URI', { ...session, AUTH_SESSION_JWKS_URI: 'http://idp.example/jwks' }],
       ['AUTH_M2M_JWKS_URI', { ...m2m, AUTH_M2M_JWKS_URI: 'http://10.0.0.7:8080/jwks' }],
     ])(
@@ -124,6 +132,7 @@ describe('the configuration: production rules and the hardened auth settings', (
           ...m2m,
           ...session,
           OAUTH_CALLBACK_ORIGIN: origin,
+          SETTINGS_UI_ORIGIN: 'https://settings.example.com',
           AUTH_M2M_JWKS_URI: `${origin}/jwks`,
           AUTH_SESSION_JWKS_URI: `${origin}/jwks`,
           AUTH_SESSION_AUDIENCE: 'keysmith-ui',
@@ -133,9 +142,13 @@ describe('the configuration: production rules and the hardened auth settings', (
 
     it('does not take a name that merely starts like loopback for loopback', () => {
       for (const origin of ['http://localhost.example.com', 'http://127.0.0.1.nip.io']) {
-        expect(problemsOf({ ...production, OAUTH_CALLBACK_ORIGIN: origin })).toEqual([
-          expect.stringContaining('OAUTH_CALLBACK_ORIGIN'),
-        ]);
+        expect(
+          problemsOf({
+            ...production,
+            OAUTH_CALLBACK_ORIGIN: origin,
+            SETTINGS_UI_ORIGIN: 'https://settings.example.com',
+          }),
+        ).toEqual([expect.stringContaining('OAUTH_CALLBACK_ORIGIN')]);
       }
     });
 

@@ -5,7 +5,6 @@ import { AccessTokensController } from 'src/credentials/access-tokens.controller
 import { AccessTokensService } from 'src/credentials/access-tokens.service';
 import { credentialsConfig } from 'src/credentials/credentials.config';
 import 'src/credentials/credentials.encrypted-table';
-import { HostResolver } from 'src/credentials/host-resolver';
 import { McpOAuthCredential } from 'src/credentials/mcp-oauth-credential.entity';
 import { McpOAuthCredentialsController } from 'src/credentials/mcp-oauth-credentials.controller';
 import { McpOAuthCredentialsRepository } from 'src/credentials/mcp-oauth-credentials.repository';
@@ -29,7 +28,6 @@ import { UsersModule } from 'src/users/users.module';
     AccessTokensService,
     TokenEndpointPolicy,
     TokenEndpointClient,
-    HostResolver,
   ],
 })
 export class CredentialsModule {}

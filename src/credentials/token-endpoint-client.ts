@@ -3,7 +3,7 @@ import type { LookupAddress, LookupOptions } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { credentialsConfig, type CredentialsConfig } from 'src/credentials/credentials.config';
-import { HostResolver } from 'src/credentials/host-resolver';
+import { HostResolver } from 'src/http/host-resolver';
 import { TokenEndpointPolicy } from 'src/credentials/token-endpoint-policy';
 
 /** How the client authenticates at the token endpoint (RFC 6749 §2.3.1, RFC 7591 §2). */

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { isIP } from 'node:net';
 import { credentialsConfig, type CredentialsConfig } from 'src/credentials/credentials.config';
-import { classifyAddress } from 'src/credentials/outbound-address';
+import { classifyAddress } from 'src/http/outbound-address';
 
 /**
  * Where token refreshes may go. A token endpoint is a URL a user chose, and keysmith calls it from inside

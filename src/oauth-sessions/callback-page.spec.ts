@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { CALLBACK_PAGE_CSP, escapeHtml, renderCallbackPage } from 'src/oauth-sessions/callback-page';
+import {
+  CALLBACK_PAGE_CSP,
+  escapeHtml,
+  jsonForScriptElement,
+  renderCallbackPage,
+} from 'src/oauth-sessions/callback-page';
 import { CallbackOutcome } from 'src/oauth-sessions/oauth-sessions.errors';
 
 const block = (html: string, tag: string): string =>
@@ -49,6 +54,53 @@ describe('the callback page', () => {
     expect(block(success, 'script')).toContain('window.close()');
   });
 
+  describe('the completion hand-off (decision 0022)', () => {
+    const handoff = {
+      message: {
+        type: 'keysmith:provider-linked' as const,
+        loginSessionId: '5b2f0c1e-0000-4000-8000-000000000001',
+        completionCode: 'c0de_-'.repeat(7),
+      },
+      targetOrigins: ['https://settings.example.com', 'http://127.0.0.1:4000'],
+    };
+    const dataBlock = (html: string, id: string): string =>
+      new RegExp(`<script type="application/json" id="${id}">([\\s\\S]*?)</script>`).exec(html)![1]!;
+    const executable = (html: string): string[] =>
+      [...html.matchAll(/<script(?: [^>]*)?>([\s\S]*?)<\/script>/g)]
+        .filter((m) => !m[0].startsWith('<script type="application/json"'))
+        .map((m) => m[1]!);
+
+    it('writes the message as JSON in a data block, the targets in another; the one script stays constant', () => {
+      const { html } = renderCallbackPage(CallbackOutcome.Success, 'Acme', 'req-1', handoff);
+      expect(JSON.parse(dataBlock(html, 'keysmith-completion'))).toEqual(handoff.message);
+      expect(JSON.parse(dataBlock(html, 'keysmith-targets'))).toEqual(handoff.targetOrigins);
+      // The code appears in the message block only.
+      expect(html.split(handoff.message.completionCode)).toHaveLength(2);
+      const scripts = executable(html);
+      expect(scripts).toHaveLength(1);
+      expect(CALLBACK_PAGE_CSP).toContain(`script-src ${hashOf(scripts[0]!)}`);
+      expect(scripts[0]).toContain('window.opener.postMessage(d,o[i])');
+    });
+
+    it('is written on success only', () => {
+      const { html } = renderCallbackPage(CallbackOutcome.AlreadyUsed, 'Acme', 'req-1', handoff);
+      expect(html).not.toContain('application/json');
+      expect(html).not.toContain(handoff.message.completionCode);
+    });
+
+    it('cannot break out of its element, and reads back unchanged', () => {
+      const evil = '</script><script>alert(1)</script><!-- & \u2028\u2029';
+      expect(jsonForScriptElement({ v: evil })).not.toMatch(/[<>&\u2028\u2029]/);
+      expect(JSON.parse(jsonForScriptElement({ v: evil }))).toEqual({ v: evil });
+      const { html } = renderCallbackPage(CallbackOutcome.Success, 'Acme', 'req-1', {
+        ...handoff,
+        message: { ...handoff.message, loginSessionId: evil },
+      });
+      expect(html).not.toContain('<script>alert');
+      expect(JSON.parse(dataBlock(html, 'keysmith-completion'))).toMatchObject({ loginSessionId: evil });
+    });
+  });
+
   it('loads nothing from anywhere', () => {
     for (const outcome of Object.values(CallbackOutcome)) {
       const { html } = renderCallbackPage(outcome, 'Acme', 'req-1');
@@ -57,7 +109,7 @@ describe('the callback page', () => {
   });
 
   it.each([
-    [CallbackOutcome.Success, 200, 'go back to the settings page'],
+    [CallbackOutcome.Success, 200, 'Go back to the settings page'],
     [CallbackOutcome.UnknownState, 400, 'start linking the provider again'],
     [CallbackOutcome.AlreadyUsed, 400, 'already used'],
     [CallbackOutcome.Expired, 400, 'expired'],

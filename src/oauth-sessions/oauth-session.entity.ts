@@ -64,6 +64,17 @@ export class OAuthSession {
   @Column({ name: 'enc_key_version', type: 'integer', nullable: true })
   encKeyVersion: number | null;
 
+  /**
+   * SHA-256 (hex) of the one-time completion code the callback page hands to the settings UI window that
+   * opened it; the key is released only to a poll that presents the code. Set when the session completes.
+   */
+  @Column({ name: 'completion_code_hash', type: 'char', length: 64, nullable: true, select: false })
+  completionCodeHash: string | null;
+
+  /** Wrong completion codes presented so far; the fifth fails the session. */
+  @Column({ name: 'completion_attempts', type: 'integer', default: 0 })
+  completionAttempts: number;
+
   /** Why the session failed: a code (oauth-sessions.errors.ts), never a provider's message or a secret. */
   @Column({ name: 'failure_reason', type: 'varchar', length: 64, nullable: true })
   failureReason: string | null;

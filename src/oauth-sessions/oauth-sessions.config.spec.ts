@@ -18,6 +18,8 @@ describe('oauth-sessions configuration', () => {
       pollIntervalSeconds: 2,
       purgeIntervalSeconds: 300,
       retentionSeconds: 3600,
+      exchangeAllowedHosts: new Set(),
+      exchangeAllowLoopback: true,
     });
     expect(loadSlice(oauthSessionsConfig, {})).toEqual(OAUTH_SESSION_DEFAULTS);
   });
@@ -30,6 +32,7 @@ describe('oauth-sessions configuration', () => {
         OAUTH_POLL_INTERVAL_SECONDS: '5',
         OAUTH_SESSION_PURGE_INTERVAL_SECONDS: '60',
         OAUTH_SESSION_RETENTION_SECONDS: '0',
+        OAUTH_EXCHANGE_ALLOWED_HOSTS: 'Billing.Internal, 10.0.0.8',
       }),
     ).toEqual({
       ttlSeconds: 1,
@@ -37,7 +40,13 @@ describe('oauth-sessions configuration', () => {
       pollIntervalSeconds: 5,
       purgeIntervalSeconds: 60,
       retentionSeconds: 0,
+      exchangeAllowedHosts: new Set(['billing.internal', '10.0.0.8']),
+      exchangeAllowLoopback: true,
     });
+  });
+
+  it('never lets the exchange call loopback in production (name the host instead)', () => {
+    expect(loadSlice(oauthSessionsConfig, { NODE_ENV: 'production' }).exchangeAllowLoopback).toBe(false);
   });
 
   it.each([

@@ -15,6 +15,14 @@ export interface OAuthSessionsConfig {
    * `expired`/`redeemed`/`failed` rather than 404. Its key is gone long before (redeemed or expired).
    */
   retentionSeconds: number;
+  /**
+   * OAUTH_EXCHANGE_ALLOWED_HOSTS: provider API hosts (as a URL spells its host, lowercase) that the exchange
+   * may reach whatever address they resolve to: an operator's exception for a provider inside the private
+   * network. Every other host must resolve to public addresses (loopback too outside production).
+   */
+  exchangeAllowedHosts: ReadonlySet<string>;
+  /** Loopback providers may be called: outside production only (a provider on the developer's machine). */
+  exchangeAllowLoopback: boolean;
 }
 
 export const OAUTH_SESSION_DEFAULTS: OAuthSessionsConfig = {
@@ -23,6 +31,8 @@ export const OAUTH_SESSION_DEFAULTS: OAuthSessionsConfig = {
   pollIntervalSeconds: 2,
   purgeIntervalSeconds: 300,
   retentionSeconds: 3600,
+  exchangeAllowedHosts: new Set(),
+  exchangeAllowLoopback: true,
 };
 
 export const oauthSessionsConfig = defineConfig('oauth-sessions', (env): OAuthSessionsConfig => ({
@@ -55,6 +65,8 @@ export const oauthSessionsConfig = defineConfig('oauth-sessions', (env): OAuthSe
     0,
     30 * 86_400,
   ),
+  exchangeAllowedHosts: new Set((env.list('OAUTH_EXCHANGE_ALLOWED_HOSTS') ?? []).map((h) => h.toLowerCase())),
+  exchangeAllowLoopback: !env.isProduction,
 }));
 
 /** A whole number in [min, max], or the default when unset; a problem naming the variable otherwise. */

@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Controller, Get, Head, Header, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiCreatedResponse,
@@ -9,6 +9,7 @@ import {
   ApiParam,
   ApiProduces,
   ApiQuery,
+  ApiResponse,
   ApiServiceUnavailableResponse,
   ApiTags,
 } from '@nestjs/swagger';
@@ -24,7 +25,11 @@ import {
   OAuthSessionResultQueryDto,
   StartOAuthSessionResponseDto,
 } from 'src/oauth-sessions/dto/oauth-session.dto';
-import { OAUTH_START_RATE_LIMIT } from 'src/oauth-sessions/oauth-sessions.rate-limits';
+import {
+  OAUTH_CALLBACK_RATE_LIMIT,
+  OAUTH_START_RATE_LIMIT,
+  OAUTH_START_USER_RATE_LIMIT,
+} from 'src/oauth-sessions/oauth-sessions.rate-limits';
 import { OAuthSessionsService } from 'src/oauth-sessions/oauth-sessions.service';
 
 /** The part of Fastify's `reply` this controller uses. */
@@ -40,7 +45,7 @@ export class OAuthSessionsController {
 
   @Post('start')
   @SessionAuth()
-  @RateLimit(OAUTH_START_RATE_LIMIT)
+  @RateLimit(OAUTH_START_RATE_LIMIT, OAUTH_START_USER_RATE_LIMIT)
   @HttpCode(201)
   @Header('Cache-Control', 'no-store')
   @ApiOperation({
@@ -63,15 +68,37 @@ export class OAuthSessionsController {
     return this.sessions.start(principal, slug, ctx);
   }
 
+  /**
+   * Declared before the GET so that Fastify does not derive a HEAD route from it (which would run the
+   * exchange and use up the state): a HEAD (a link preview, a scanner) does nothing and says which method
+   * the callback serves.
+   */
+  @Head('callback')
+  @Public()
+  @HttpCode(405)
+  @Header('Allow', 'GET')
+  @Header('Cache-Control', 'no-store')
+  @ApiOperation({
+    summary: 'HEAD on the callback: 405 with `Allow: GET`; never runs the exchange or uses up the state',
+  })
+  @ApiResponse({ status: 405, description: 'Always: only GET runs the callback (no body, `Allow: GET`).' })
+  headCallback(): void {}
+
   @Get('callback')
   @Public()
+  @RateLimit(OAUTH_CALLBACK_RATE_LIMIT)
   @Header('Content-Type', 'text/html; charset=utf-8')
   @Header('Cache-Control', 'no-store')
   @Header('Content-Security-Policy', CALLBACK_PAGE_CSP)
+  // helmet's `same-origin` would cut the tab off from the settings UI window that opened it (window.opener
+  // becomes null), and the completion code could not be handed over. The page's own CSP still applies.
+  @Header('Cross-Origin-Opener-Policy', 'unsafe-none')
   @ApiOperation({
     summary: "The provider's redirect: exchanges its token for the provider's API key, answers an HTML page",
     description:
-      '200 success (the page closes itself); 400 unknown, used, mismatched or expired state, or no token; ' +
+      '200 success: the page posts `{"type":"keysmith:provider-linked", loginSessionId, completionCode}` to ' +
+      'the settings UI window that opened it (SETTINGS_UI_ORIGIN), then closes itself; ' +
+      '400 unknown, used, mismatched or expired state, or no token; ' +
       '403 disabled user; 502 the exchange with the provider failed; 503 no encryption key here (nothing ' +
       'consumed: reload later). Always `Cache-Control: no-store` and a restrictive Content-Security-Policy.',
   })
@@ -98,7 +125,10 @@ export class OAuthSessionsController {
   @Get('result')
   @SessionAuth()
   @Header('Cache-Control', 'no-store')
-  @ApiOperation({ summary: 'Poll a provider login: the provider key comes back once, to one poll' })
+  @ApiOperation({
+    summary:
+      'Poll a provider login: the provider key comes back once, to one poll that brings the completion code',
+  })
   @ApiOkResponse({ type: OAuthSessionResultDto, description: 'Sent with `Cache-Control: no-store`.' })
   @ApiBadRequestResponse({ description: '`loginSessionId` missing or not a UUID (`validation_failed`).' })
   @ApiNotFoundResponse({ description: 'No such session of yours for this provider (`not_found`).' })
@@ -112,6 +142,6 @@ export class OAuthSessionsController {
     @Query() query: OAuthSessionResultQueryDto,
     @Audit() ctx: AuditContext,
   ): Promise<OAuthSessionResultDto> {
-    return this.sessions.result(principal, slug, query.loginSessionId, ctx);
+    return this.sessions.result(principal, slug, query.loginSessionId, query.completionCode, ctx);
   }
 }

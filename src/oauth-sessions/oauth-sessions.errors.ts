@@ -31,6 +31,11 @@ export enum OAuthFailureReason {
   ProviderTimeout = 'provider_timeout',
   /** The provider could not be reached (DNS, refused, reset). */
   ProviderUnreachable = 'provider_unreachable',
+  /**
+   * The provider's API host resolved only to addresses the outbound policy refuses (loopback in production,
+   * private, link-local, unspecified, ...): nothing was sent, the provider's token included.
+   */
+  ProviderAddressRefused = 'provider_address_refused',
   /** The provider answered the exchange with a status other than 2xx (a redirect included). */
   ProviderRejected = 'provider_rejected',
   /** The provider's answer was not `{"api_key": "<key>"}` within the size bound. */
@@ -39,6 +44,8 @@ export enum OAuthFailureReason {
   MissingToken = 'missing_token',
   /** The user was disabled between the start and the callback. */
   UserDisabled = 'identity_not_allowed',
+  /** Five polls presented a wrong completion code: the key is erased, nobody gets it. */
+  CompletionCodeRejected = 'completion_code_rejected',
   /** keysmith failed after the claim (an unexpected error; logged). */
   Internal = 'internal_error',
 }
@@ -80,13 +87,16 @@ export function callbackPageText(outcome: CallbackOutcome, provider: string): Ca
         status: 200,
         title: `Signed in to ${provider}`,
         message: `keysmith received your ${provider} API key.`,
-        next: 'You can close this tab (it closes itself) and go back to the settings page.',
+        next:
+          'Go back to the settings page where you started: it finishes linking the provider (this tab ' +
+          'closes itself). Only the settings page that opened this tab can finish it.',
       };
     case CallbackOutcome.UnknownState:
       return {
         status: 400,
         title: 'Sign-in link not recognised',
-        message: `This sign-in link does not belong to a login started for ${provider}.`,
+        message:
+          'This sign-in link does not belong to a login keysmith started, or it was changed on the way.',
         next: START_AGAIN,
       };
     case CallbackOutcome.AlreadyUsed:

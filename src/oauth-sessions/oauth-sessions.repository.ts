@@ -38,9 +38,14 @@ export interface OwnedSession {
   provider_id: string;
 }
 
-export interface RedeemedKey {
-  provider_key: Buffer;
-  enc_key_version: number;
+/** A complete session locked for its confirmation: what a poll with a completion code needs. */
+export interface LockedSession {
+  id: string;
+  status: OAuthSessionStatus;
+  expired: boolean;
+  completion_code_hash: string | null;
+  provider_key: Buffer | null;
+  enc_key_version: number | null;
 }
 
 /**
@@ -102,14 +107,16 @@ export class OAuthSessionsRepository {
   async complete(
     id: string,
     key: { ciphertext: Buffer; keyVersion: number },
+    completionCodeHash: string,
     m: EntityManager,
   ): Promise<boolean> {
     const [rows] = await m.query<[unknown[], number]>(
       `UPDATE oauth_sessions
-          SET status = 'complete', provider_key = $2, enc_key_version = $3, completed_at = now()
+          SET status = 'complete', provider_key = $2, enc_key_version = $3, completion_code_hash = $4,
+              completed_at = now()
         WHERE id = $1 AND status = 'exchanging' AND expires_at > now()
        RETURNING id`,
-      [id, key.ciphertext, key.keyVersion],
+      [id, key.ciphertext, key.keyVersion, completionCodeHash],
     );
     return rows.length > 0;
   }
@@ -154,22 +161,39 @@ export class OAuthSessionsRepository {
   }
 
   /**
-   * The redeem: one UPDATE that marks the complete, unexpired session redeemed and erases its key, returning
-   * the ciphertext it held. RETURNING gives the new row, whose key is now NULL, so the old values come from a
-   * self-join on the row locked FOR UPDATE. A concurrent redeem waits for that lock, then finds the session
-   * redeemed and matches nothing: exactly one caller gets the key.
+   * The session `id` of `userId`, locked FOR UPDATE in the caller's transaction: polls that present a code
+   * for the same session take turns, so wrong codes are counted one after the other and one redemption at
+   * most sees the session complete.
    */
-  async redeem(id: string, userId: string, m: EntityManager): Promise<RedeemedKey | undefined> {
-    const [rows] = await m.query<[RedeemedKey[], number]>(
-      `UPDATE oauth_sessions s
-          SET status = 'redeemed', redeemed_at = now(), provider_key = NULL, enc_key_version = NULL
-         FROM (SELECT id, provider_key, enc_key_version FROM oauth_sessions
-                WHERE id = $1 AND user_id = $2 FOR UPDATE) old
-        WHERE s.id = old.id AND s.status = 'complete' AND s.redeemed_at IS NULL AND s.expires_at > now()
-       RETURNING old.provider_key, old.enc_key_version`,
+  async lockOwned(id: string, userId: string, m: EntityManager): Promise<LockedSession | undefined> {
+    const rows = await m.query<LockedSession[]>(
+      `SELECT id, status, expires_at <= now() AS expired, completion_code_hash, provider_key, enc_key_version
+         FROM oauth_sessions WHERE id = $1 AND user_id = $2 FOR UPDATE`,
       [id, userId],
     );
     return rows[0];
+  }
+
+  /** Counts one wrong completion code on the locked session; the count now. */
+  async countWrongCode(id: string, m: EntityManager): Promise<number> {
+    const [rows] = await m.query<[{ completion_attempts: number }[], number]>(
+      `UPDATE oauth_sessions SET completion_attempts = completion_attempts + 1 WHERE id = $1
+       RETURNING completion_attempts`,
+      [id],
+    );
+    return rows[0]?.completion_attempts ?? 0;
+  }
+
+  /** Marks the locked, complete session redeemed and erases its key (the caller read it under the lock). */
+  async redeem(id: string, m: EntityManager): Promise<boolean> {
+    const [rows] = await m.query<[unknown[], number]>(
+      `UPDATE oauth_sessions
+          SET status = 'redeemed', redeemed_at = now(), provider_key = NULL, enc_key_version = NULL
+        WHERE id = $1 AND status = 'complete' AND expires_at > now()
+       RETURNING id`,
+      [id],
+    );
+    return rows.length > 0;
   }
 
   /**

@@ -1,4 +1,6 @@
 import { Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import type { HostResolver } from 'src/http/host-resolver';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { AuditService } from 'src/audit/audit.service';
 import type { SessionPrincipal } from 'src/auth/principal';
@@ -35,6 +37,7 @@ const untouchable = <T extends object>(name: string): T =>
   });
 
 const STATE = 'A'.repeat(43);
+const CODE = 'C'.repeat(43);
 const principal: SessionPrincipal = { kind: 'session', sub: 'u1', actor: 'session:u1' };
 const ctx = { actor: 'anonymous', ip: '127.0.0.1', requestId: 'req-1' };
 const manager = {} as EntityManager;
@@ -55,12 +58,16 @@ function service(parts: Parts): OAuthSessionsService {
   return new OAuthSessionsService(
     parts.dataSource ?? untouchable<DataSource>('dataSource'),
     OAUTH_SESSION_DEFAULTS,
-    { oauthCallbackOrigin: 'https://keys.example.com' } as AppConfig,
+    {
+      oauthCallbackOrigin: 'https://keys.example.com',
+      settingsUiOrigins: ['https://settings.example.com'],
+    } as unknown as AppConfig,
     (parts.sessions as OAuthSessionsRepository) ?? untouchable<OAuthSessionsRepository>('sessions'),
     (parts.users as UsersService) ?? untouchable<UsersService>('users'),
     (parts.providers as BillingProvidersService) ?? untouchable<BillingProvidersService>('providers'),
     (parts.encryption as EncryptionService) ?? untouchable<EncryptionService>('encryption'),
     noAudit,
+    {} as HostResolver,
   );
 }
 
@@ -265,7 +272,7 @@ describe('OAuthSessionsService.callback', () => {
         encryption: { available: true, encrypt },
       }).callback('acme', STATE, 'tok', ctx);
       expect(page.status).toBe(200);
-      expect(exchange).toHaveBeenCalledWith('https://api.acme.test', 'tok', 10_000);
+      expect(exchange).toHaveBeenCalledWith('https://api.acme.test', 'tok', 10_000, expect.any(Object));
       expect(encrypt).toHaveBeenCalledWith('pk_live_1', {
         table: 'oauth_sessions',
         column: 'provider_key',
@@ -274,8 +281,22 @@ describe('OAuthSessionsService.callback', () => {
       expect(repo.complete).toHaveBeenCalledWith(
         's1',
         { ciphertext: Buffer.from('sealed'), keyVersion: 3 },
+        expect.stringMatching(/^[0-9a-f]{64}$/),
         manager,
       );
+      // The page carries the code whose hash was stored, for the settings UI origin only.
+      const message = /<script type="application\/json" id="keysmith-completion">(.*?)<\/script>/.exec(
+        page.html,
+      )?.[1];
+      const parsed = JSON.parse(message ?? 'null') as { completionCode: string };
+      expect(parsed).toEqual({
+        type: 'keysmith:provider-linked',
+        loginSessionId: 's1',
+        completionCode: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      });
+      const storedHash = (repo.complete.mock.calls[0] as unknown[])[2];
+      expect(createHash('sha256').update(parsed.completionCode).digest('hex')).toBe(storedHash);
+      expect(page.html).toContain('["https://settings.example.com"]');
     });
 
     it('answers a session that expired during the exchange as expired, and keeps no key', async () => {
@@ -320,39 +341,61 @@ describe('OAuthSessionsService.result', () => {
 
   it('answers 404 for a session that is not the caller’s', async () => {
     const sessions = { findOwned: jest.fn(async () => undefined) };
-    expect((await failure(service({ users, sessions }).result(principal, 'acme', 's1', ctx))).status).toBe(
-      404,
-    );
+    expect(
+      (await failure(service({ users, sessions }).result(principal, 'acme', 's1', CODE, ctx))).status,
+    ).toBe(404);
     expect(sessions.findOwned).toHaveBeenCalledWith('s1', 'u1', 'acme');
   });
 
   it('answers 503 without a key before touching the stored one', async () => {
     const sessions = { findOwned: jest.fn(async () => owned) };
     const err = await failure(
-      service({ users, sessions, encryption: { available: false } }).result(principal, 'acme', 's1', ctx),
+      service({ users, sessions, encryption: { available: false } }).result(
+        principal,
+        'acme',
+        's1',
+        CODE,
+        ctx,
+      ),
     );
     expect(err.type).toBe('encryption_key_missing');
   });
 
-  it('fails the session when its ciphertext does not authenticate, and lets the error through', async () => {
+  it('answers awaiting_confirmation without a code, touching nothing else', async () => {
+    const sessions = { findOwned: jest.fn(async () => owned) };
+    await expect(
+      service({ users, sessions }).result(principal, 'acme', 's1', undefined, ctx),
+    ).resolves.toEqual({ status: 'awaiting_confirmation' });
+  });
+
+  it('leaves the session and its key alone when the key cannot be decrypted here: 503, nothing failed', async () => {
     const sessions = {
       findOwned: jest.fn(async () => owned),
-      redeem: jest.fn(async () => ({ provider_key: Buffer.from('tampered'), enc_key_version: 1 })),
+      lockOwned: jest.fn(async () => ({
+        id: 's1',
+        status: 'complete' as const,
+        expired: false,
+        completion_code_hash: createHash('sha256').update(CODE).digest('hex'),
+        provider_key: Buffer.from('written-under-another-secret'),
+        enc_key_version: 1,
+      })),
+      redeem: jest.fn(async () => true),
       fail: jest.fn(async () => true),
     };
     const decrypt = () => {
       throw new DecryptionFailedError('oauth_sessions.provider_key');
     };
-    const err = await service({
-      dataSource: inTransaction,
-      users,
-      sessions,
-      encryption: { available: true, decrypt },
-    })
-      .result(principal, 'acme', 's1', ctx)
-      .catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(DecryptionFailedError);
-    expect(sessions.fail).toHaveBeenCalledWith('s1', ['complete'], 'internal_error');
+    const err = await failure(
+      service({
+        dataSource: inTransaction,
+        users,
+        sessions,
+        encryption: { available: true, decrypt },
+      }).result(principal, 'acme', 's1', CODE, ctx),
+    );
+    expect(err.type).toBe('encryption_key_missing');
+    expect(sessions.redeem).not.toHaveBeenCalled();
+    expect(sessions.fail).not.toHaveBeenCalled();
   });
 
   it('reports a failed session with its reason', async () => {
@@ -363,7 +406,7 @@ describe('OAuthSessionsService.result', () => {
         failure_reason: 'provider_timeout',
       })),
     };
-    await expect(service({ users, sessions }).result(principal, 'acme', 's1', ctx)).resolves.toEqual({
+    await expect(service({ users, sessions }).result(principal, 'acme', 's1', CODE, ctx)).resolves.toEqual({
       status: 'failed',
       reason: 'provider_timeout',
     });

@@ -1,13 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { createHash, randomBytes } from 'node:crypto';
-import { DataSource } from 'typeorm';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import type { SessionPrincipal } from 'src/auth/principal';
 import { BillingProvidersService } from 'src/billing-providers/billing-providers.service';
 import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
 import { DecryptionFailedError, encryptionKeyMissing } from 'src/crypto/encryption/encryption.errors';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
+import { HostResolver } from 'src/http/host-resolver';
+import { outboundAddressRule } from 'src/http/outbound-address';
 import { iso } from 'src/http/iso';
 import { buildAuthUrl, callbackUrl } from 'src/oauth-sessions/auth-url';
 import { renderCallbackPage, type CallbackPage } from 'src/oauth-sessions/callback-page';
@@ -28,9 +30,10 @@ import {
 import {
   OAuthSessionsRepository,
   type ClaimedSession,
+  type LockedSession,
   type OwnedSession,
 } from 'src/oauth-sessions/oauth-sessions.repository';
-import { exchangeProviderToken } from 'src/oauth-sessions/provider-exchange';
+import { exchangeProviderToken, type ExchangeOutbound } from 'src/oauth-sessions/provider-exchange';
 import type { User } from 'src/users/user.entity';
 import { UsersService } from 'src/users/users.service';
 
@@ -42,19 +45,34 @@ const TOKEN_FORMAT = /^[\x21-\x7e]{1,4096}$/;
 /** Billing provider slugs (BILLING_PROVIDERS): anything else names no provider. */
 const SLUG_FORMAT = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const TARGET = 'oauth_session';
+/** The completion code: 32 random bytes, base64url (256 bits). Only its SHA-256 is stored. */
+const COMPLETION_CODE_BYTES = 32;
+/** Wrong completion codes a session takes; the last one fails it (API.md: five). */
+export const MAX_WRONG_COMPLETION_CODES = 5;
 
 const sha256 = (value: string): string => createHash('sha256').update(value, 'utf8').digest('hex');
+
+/** Two SHA-256 hex digests compared in constant time. */
+function sameDigest(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === 32 && y.length === 32 && timingSafeEqual(x, y);
+}
 
 /**
  * The provider login handoff. Start: a session row with the hash of a random state. Callback: the state
  * claims the session (pending → exchanging) in one UPDATE, so only one callback ever calls the provider;
- * the provider's token is exchanged for its API key, which is encrypted and stored by another conditional
- * UPDATE (exchanging → complete). Result: the session's own user polls; one atomic UPDATE hands the key to
- * exactly one poll and erases it. Every step is a database state change, so any instance serves any step.
+ * the provider's token is exchanged for its API key, which is encrypted and stored, with the hash of a fresh
+ * one-time completion code, by another conditional UPDATE (exchanging → complete). The success page hands
+ * the code to the settings UI window that opened it (decision 0022). Result: the session's own user polls
+ * with the code; under the row's lock a wrong code is counted (the fifth fails the session) and the right
+ * one redeems the key and erases it, so exactly one poll gets it. Every step is a database state change, so
+ * any instance serves any step.
  */
 @Injectable()
 export class OAuthSessionsService {
   private readonly logger = new Logger('OAuthSessions');
+  private readonly outbound: ExchangeOutbound;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -65,7 +83,17 @@ export class OAuthSessionsService {
     private readonly providers: BillingProvidersService,
     private readonly encryption: EncryptionService,
     private readonly audit: AuditService,
-  ) {}
+    resolver: HostResolver,
+  ) {
+    this.outbound = {
+      resolver,
+      refuse: outboundAddressRule({
+        what: "the provider's apiBase",
+        allowLoopback: config.exchangeAllowLoopback,
+        allowedHosts: config.exchangeAllowedHosts,
+      }),
+    };
+  }
 
   async start(
     principal: SessionPrincipal,
@@ -124,7 +152,8 @@ export class OAuthSessionsService {
     tokenParam: unknown,
     ctx: AuditContext,
   ): Promise<CallbackPage> {
-    const page = (outcome: CallbackOutcome, provider = slug.slice(0, 63) || 'the provider'): CallbackPage =>
+    // Only a configured provider's name (from the session's row) is ever written: nothing from the URL.
+    const page = (outcome: CallbackOutcome, provider = 'the provider'): CallbackPage =>
       renderCallbackPage(outcome, provider, ctx.requestId);
     const state = typeof stateParam === 'string' && STATE_FORMAT.test(stateParam) ? stateParam : undefined;
     // A slug that is not one names no provider, and is never sent to the database (a NUL there was a 503 and
@@ -153,7 +182,12 @@ export class OAuthSessionsService {
         await this.failClaimed(claimed, OAuthFailureReason.MissingToken, ctx);
         return page(CallbackOutcome.MissingToken, provider);
       }
-      const exchanged = await exchangeProviderToken(claimed.api_base, token, this.config.exchangeTimeoutMs);
+      const exchanged = await exchangeProviderToken(
+        claimed.api_base,
+        token,
+        this.config.exchangeTimeoutMs,
+        this.outbound,
+      );
       if (!exchanged.ok) {
         this.logger.warn(
           {
@@ -171,8 +205,9 @@ export class OAuthSessionsService {
         exchanged.apiKey,
         providerKeyField({ id: claimed.id, userId: claimed.user_id }),
       );
+      const completionCode = randomBytes(COMPLETION_CODE_BYTES).toString('base64url');
       const completed = await this.dataSource.transaction(async (m) => {
-        if (!(await this.sessions.complete(claimed.id, encrypted, m))) return false;
+        if (!(await this.sessions.complete(claimed.id, encrypted, sha256(completionCode), m))) return false;
         await this.audit.record(
           ctx,
           {
@@ -190,7 +225,10 @@ export class OAuthSessionsService {
         await this.sessions.expire(claimed.id);
         return page(CallbackOutcome.Expired, provider);
       }
-      return page(CallbackOutcome.Success, provider);
+      return renderCallbackPage(CallbackOutcome.Success, provider, ctx.requestId, {
+        message: { type: 'keysmith:provider-linked', loginSessionId: claimed.id, completionCode },
+        targetOrigins: this.app.settingsUiOrigins,
+      });
     } catch (err) {
       this.logger.error(
         { err, sessionId: claimed.id },
@@ -204,13 +242,16 @@ export class OAuthSessionsService {
   }
 
   /**
-   * The session's own user's poll. `complete` carries the key to exactly one poll; the key is erased in the
-   * same statement. Another user's session, or one of another provider, is 404 like a missing one.
+   * The session's own user's poll. Once the callback has succeeded, the key goes only to a poll with the
+   * session's completion code: without one the answer is `awaiting_confirmation`; a wrong one is counted
+   * (the fifth fails the session and erases the key); the right one redeems, to exactly one poll. Another
+   * user's session, or one of another provider, is 404 like a missing one.
    */
   async result(
     principal: SessionPrincipal,
     slug: string,
     loginSessionId: string,
+    completionCode: string | undefined,
     ctx: AuditContext,
   ): Promise<OAuthSessionResultDto> {
     const user = await this.activeUser(principal);
@@ -218,10 +259,10 @@ export class OAuthSessionsService {
       ? await this.sessions.findOwned(loginSessionId, user.id, slug)
       : undefined;
     if (!found) throw oauthSessionsError(OAuthSessionsErrorCode.SessionNotFound);
-    if (found.status === 'complete' && !found.expired) {
-      const apiKey = await this.redeem(found, user.id, ctx);
-      if (apiKey !== undefined) return { status: 'complete', apiKey };
-      // Another poll redeemed it (or it expired) meanwhile: say what it is now.
+    if (found.status === 'complete' && !found.expired && completionCode) {
+      const answer = await this.confirm(found, user.id, completionCode, ctx);
+      if (answer) return answer;
+      // The session changed between the read and the lock (redeemed, failed or expired meanwhile).
       const now = await this.sessions.findOwned(loginSessionId, user.id, slug);
       if (!now) throw oauthSessionsError(OAuthSessionsErrorCode.SessionNotFound);
       return this.view(now);
@@ -236,11 +277,12 @@ export class OAuthSessionsService {
       return { status: 'expired' };
     }
     switch (s.status) {
-      // `complete` here was not redeemed by this poll: a redemption under way rolled back. Poll again.
       case 'pending':
       case 'exchanging':
-      case 'complete':
         return { status: 'pending' };
+      // The callback succeeded; the key waits for the poll with the completion code.
+      case 'complete':
+        return { status: 'awaiting_confirmation' };
       case 'redeemed':
         return { status: 'redeemed' };
       case 'expired':
@@ -251,21 +293,29 @@ export class OAuthSessionsService {
   }
 
   /**
-   * Redeems in a transaction with the decryption: if the key cannot be decrypted (its key version is not
-   * configured here), the redemption rolls back and the key stays for a poll that can. A ciphertext that
-   * fails authentication is beyond recovery: the session fails, and this poll gets the generic 500.
+   * A poll with a completion code, under the session row's lock (polls of one session take turns, so five
+   * concurrent wrong codes are five counts, and a sixth finds the session failed). The right code redeems
+   * in the same transaction as the decryption: if the key cannot be decrypted here (its version is not
+   * configured, or this instance's secret for it differs), everything rolls back, the row keeps its key and
+   * its status for an instance that can, and this poll gets 503 `encryption_key_missing`. A decryption
+   * failure never erases data. Undefined when the session is no longer complete.
    */
-  private async redeem(s: OwnedSession, userId: string, ctx: AuditContext): Promise<string | undefined> {
+  private async confirm(
+    s: OwnedSession,
+    userId: string,
+    code: string,
+    ctx: AuditContext,
+  ): Promise<OAuthSessionResultDto | undefined> {
     if (!this.encryption.available) throw encryptionKeyMissing();
+    const presented = sha256(code);
     try {
       return await this.dataSource.transaction(async (m) => {
-        const stored = await this.sessions.redeem(s.id, userId, m);
-        if (!stored) return undefined;
-        const apiKey = this.encryption.decrypt(
-          stored.provider_key,
-          stored.enc_key_version,
-          providerKeyField({ id: s.id, userId }),
-        );
+        const locked = await this.sessions.lockOwned(s.id, userId, m);
+        if (!locked || locked.status !== 'complete' || locked.expired) return undefined;
+        if (!locked.completion_code_hash || !sameDigest(presented, locked.completion_code_hash))
+          return this.wrongCode(s, userId, ctx, m);
+        const apiKey = this.decryptKey(locked, userId);
+        if (!(await this.sessions.redeem(s.id, m))) return undefined;
         await this.audit.record(
           ctx,
           {
@@ -276,13 +326,52 @@ export class OAuthSessionsService {
           },
           m,
         );
-        return apiKey;
+        return { status: 'complete', apiKey };
       });
     } catch (err) {
-      if (err instanceof DecryptionFailedError)
-        await this.sessions.fail(s.id, ['complete'], OAuthFailureReason.Internal).catch(() => undefined);
+      if (err instanceof DecryptionFailedError) {
+        this.logger.error(
+          { sessionId: s.id, err: { name: err.name, message: err.message } },
+          "a provider key could not be decrypted on this instance: left as it is (check this instance's encryption secrets)",
+        );
+        throw encryptionKeyMissing();
+      }
       throw err;
     }
+  }
+
+  private decryptKey(locked: LockedSession, userId: string): string {
+    if (!locked.provider_key || locked.enc_key_version === null)
+      throw new DecryptionFailedError('oauth_sessions.provider_key');
+    return this.encryption.decrypt(
+      locked.provider_key,
+      locked.enc_key_version,
+      providerKeyField({ id: locked.id, userId }),
+    );
+  }
+
+  /** Counts a wrong code on the locked session; the fifth fails it (erasing the key), audited. */
+  private async wrongCode(
+    s: OwnedSession,
+    userId: string,
+    ctx: AuditContext,
+    m: EntityManager,
+  ): Promise<OAuthSessionResultDto> {
+    const attempts = await this.sessions.countWrongCode(s.id, m);
+    if (attempts < MAX_WRONG_COMPLETION_CODES) return { status: 'awaiting_confirmation' };
+    const reason = OAuthFailureReason.CompletionCodeRejected;
+    await this.sessions.fail(s.id, ['complete'], reason, m);
+    await this.audit.record(
+      ctx,
+      {
+        action: OAuthSessionsAudit.Fail,
+        targetType: TARGET,
+        targetId: s.id,
+        metadata: { userId, billingProviderId: s.provider_id, reason },
+      },
+      m,
+    );
+    return { status: 'failed', reason };
   }
 
   /** Why a callback's state claimed nothing, marking an expired session expired on the way. */

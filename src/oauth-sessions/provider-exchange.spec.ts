@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { HostResolver } from 'src/http/host-resolver';
+import { outboundAddressRule } from 'src/http/outbound-address';
 import { OAuthFailureReason } from 'src/oauth-sessions/oauth-sessions.errors';
 import {
   EXCHANGE_MAX_RESPONSE_BYTES,
@@ -9,6 +11,11 @@ import {
 } from 'src/oauth-sessions/provider-exchange';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** The development rule: public and loopback addresses. */
+const rule = (allowLoopback: boolean, allowedHosts: string[] = []) =>
+  outboundAddressRule({ what: "the provider's apiBase", allowLoopback, allowedHosts: new Set(allowedHosts) });
+const DEV = { resolver: new HostResolver(), refuse: rule(true) };
 
 describe('the provider exchange', () => {
   let server: Server;
@@ -46,9 +53,59 @@ describe('the provider exchange', () => {
     (_req, res) =>
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 
+  describe('the outbound address policy (one policy for every outbound call)', () => {
+    const port = (): string => new URL(base).port;
+    const names = (answers: Record<string, { address: string; family: number }[]>) => ({
+      resolve: async (host: string) => answers[host] ?? [],
+    });
+
+    it.each([
+      ['0.0.0.0', `http://0.0.0.0:PORT/provider-api`],
+      ['a loopback literal where loopback is not allowed', `http://127.0.0.1:PORT/provider-api`],
+      ['a private literal', `http://10.1.2.3:PORT/provider-api`],
+      ['a mapped loopback literal', `http://[::ffff:127.0.0.1]:PORT/provider-api`],
+    ])('refuses %s before sending anything', async (_label, url) => {
+      handler = json(200, { api_key: 'pk_never' });
+      const strict = { resolver: new HostResolver(), refuse: rule(false) };
+      await expect(
+        exchangeProviderToken(url.replace('PORT', port()), 'tok-secret', 2000, strict),
+      ).resolves.toEqual({ ok: false, reason: OAuthFailureReason.ProviderAddressRefused });
+      expect(seen).toEqual([]);
+    });
+
+    it('refuses a name that resolves to 0.0.0.0, and connects to the address it checked', async () => {
+      handler = json(200, { api_key: 'pk_live_pinned' });
+      const resolver = names({
+        'zero.test': [{ address: '0.0.0.0', family: 4 }],
+        'mixed.test': [
+          { address: '0.0.0.0', family: 4 },
+          { address: '127.0.0.1', family: 4 },
+        ],
+      });
+      const outbound = { resolver, refuse: rule(true) };
+      await expect(
+        exchangeProviderToken(`http://zero.test:${port()}/provider-api`, 'tok-secret', 2000, outbound),
+      ).resolves.toEqual({ ok: false, reason: OAuthFailureReason.ProviderAddressRefused });
+      expect(seen).toEqual([]);
+      // Only the allowed address is handed to the socket: the exchange reaches the server on 127.0.0.1.
+      await expect(
+        exchangeProviderToken(`http://mixed.test:${port()}/provider-api`, 'tok-1', 2000, outbound),
+      ).resolves.toEqual({ ok: true, apiKey: 'pk_live_pinned' });
+    });
+
+    it('allows any address for a host the operator named', async () => {
+      handler = json(200, { api_key: 'pk_live_named' });
+      const resolver = names({ 'billing.internal': [{ address: '127.0.0.1', family: 4 }] });
+      const outbound = { resolver, refuse: rule(false, ['billing.internal']) };
+      await expect(
+        exchangeProviderToken(`http://billing.internal:${port()}/provider-api`, 'tok-1', 2000, outbound),
+      ).resolves.toEqual({ ok: true, apiKey: 'pk_live_named' });
+    });
+  });
+
   it('POSTs to <apiBase>/v1/api-key with the token as a bearer and returns the key', async () => {
     handler = json(200, { api_key: 'pk_live_123', other: 'ignored' });
-    await expect(exchangeProviderToken(base, 'tok-1', 2000)).resolves.toEqual({
+    await expect(exchangeProviderToken(base, 'tok-1', 2000, DEV)).resolves.toEqual({
       ok: true,
       apiKey: 'pk_live_123',
     });
@@ -59,7 +116,7 @@ describe('the provider exchange', () => {
 
   it.each([401, 403, 404, 500, 503])('answers %i as rejected, with the status', async (status) => {
     handler = json(status, { api_key: 'pk_should_not_be_used' });
-    await expect(exchangeProviderToken(base, 't', 2000)).resolves.toEqual({
+    await expect(exchangeProviderToken(base, 't', 2000, DEV)).resolves.toEqual({
       ok: false,
       reason: OAuthFailureReason.ProviderRejected,
       httpStatus: status,
@@ -71,7 +128,7 @@ describe('the provider exchange', () => {
       req.url?.endsWith('/v1/api-key')
         ? res.writeHead(307, { location: `${base}/elsewhere` }).end()
         : json(200, { api_key: 'pk_elsewhere' })(req, res);
-    await expect(exchangeProviderToken(base, 't', 2000)).resolves.toMatchObject({
+    await expect(exchangeProviderToken(base, 't', 2000, DEV)).resolves.toMatchObject({
       ok: false,
       reason: OAuthFailureReason.ProviderRejected,
       httpStatus: 307,
@@ -81,7 +138,7 @@ describe('the provider exchange', () => {
 
   it('times out when the provider never answers', async () => {
     handler = () => undefined;
-    await expect(exchangeProviderToken(base, 't', 100)).resolves.toEqual({
+    await expect(exchangeProviderToken(base, 't', 100, DEV)).resolves.toEqual({
       ok: false,
       reason: OAuthFailureReason.ProviderTimeout,
     });
@@ -92,7 +149,7 @@ describe('the provider exchange', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.write('{"api_key":');
     };
-    await expect(exchangeProviderToken(base, 't', 100)).resolves.toEqual({
+    await expect(exchangeProviderToken(base, 't', 100, DEV)).resolves.toEqual({
       ok: false,
       reason: OAuthFailureReason.ProviderTimeout,
     });
@@ -103,7 +160,7 @@ describe('the provider exchange', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    await expect(exchangeProviderToken(`http://127.0.0.1:${port}`, 't', 2000)).resolves.toEqual({
+    await expect(exchangeProviderToken(`http://127.0.0.1:${port}`, 't', 2000, DEV)).resolves.toEqual({
       ok: false,
       reason: OAuthFailureReason.ProviderUnreachable,
     });
@@ -117,12 +174,15 @@ describe('the provider exchange', () => {
 
     it('takes an answer of exactly the limit', async () => {
       handler = (_req, res) => res.writeHead(200).end(padded(EXCHANGE_MAX_RESPONSE_BYTES));
-      await expect(exchangeProviderToken(base, 't', 2000)).resolves.toEqual({ ok: true, apiKey: 'pk_big' });
+      await expect(exchangeProviderToken(base, 't', 2000, DEV)).resolves.toEqual({
+        ok: true,
+        apiKey: 'pk_big',
+      });
     });
 
     it('refuses a declared Content-Length over it without reading the body', async () => {
       handler = (_req, res) => res.writeHead(200).end(padded(EXCHANGE_MAX_RESPONSE_BYTES + 1));
-      await expect(exchangeProviderToken(base, 't', 2000)).resolves.toMatchObject({
+      await expect(exchangeProviderToken(base, 't', 2000, DEV)).resolves.toMatchObject({
         ok: false,
         reason: OAuthFailureReason.ProviderInvalidResponse,
       });
@@ -136,7 +196,7 @@ describe('the provider exchange', () => {
         for (let i = 0; i < 1024; i++) res.write('x'.repeat(1024));
         res.end('"}');
       };
-      await expect(exchangeProviderToken(base, 't', 5000)).resolves.toMatchObject({
+      await expect(exchangeProviderToken(base, 't', 5000, DEV)).resolves.toMatchObject({
         ok: false,
         reason: OAuthFailureReason.ProviderInvalidResponse,
       });
@@ -145,7 +205,7 @@ describe('the provider exchange', () => {
 
   it('refuses a 2xx answer that is not {"api_key": "<key>"}', async () => {
     handler = (_req, res) => res.writeHead(200).end('<html>hello</html>');
-    await expect(exchangeProviderToken(base, 't', 2000)).resolves.toMatchObject({
+    await expect(exchangeProviderToken(base, 't', 2000, DEV)).resolves.toMatchObject({
       ok: false,
       reason: OAuthFailureReason.ProviderInvalidResponse,
     });

@@ -1,5 +1,12 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { HostResolver } from 'src/http/host-resolver';
+import {
+  OutboundAddressRefusedError,
+  pinnedLookup,
+  refuseLiteralHost,
+  type AddressRefusal,
+} from 'src/http/outbound-address';
 import { OAuthFailureReason } from 'src/oauth-sessions/oauth-sessions.errors';
 
 /** The most of the provider's answer that is read; a bigger one is refused, whatever it holds. */
@@ -9,6 +16,12 @@ export const PROVIDER_KEY_MAX_LENGTH = 4096;
 /** Visible ASCII only: a key goes into HTTP headers and UIs; whitespace or control characters mean garbage. */
 const PROVIDER_KEY = /^[\x21-\x7e]+$/;
 
+/** Where the exchange may connect: the app's resolver and the outbound address rule (outbound-address.ts). */
+export interface ExchangeOutbound {
+  resolver: Pick<HostResolver, 'resolve'>;
+  refuse: AddressRefusal;
+}
+
 export type ExchangeResult =
   { ok: true; apiKey: string } | { ok: false; reason: OAuthFailureReason; httpStatus?: number };
 
@@ -17,13 +30,17 @@ export type ExchangeResult =
  * answering `{"api_key": "..."}`. Bounded in time (one deadline for connecting, the answer and its body) and
  * in size (reading stops past the bound). Redirects are not followed: the token would travel to wherever
  * they point. Each exchange has a connection of its own (no keep-alive pool): exchanges are rare, and a
- * pooled connection the provider has just closed would fail a request that cannot be retried. Never throws:
- * every failure is a reason code, and nothing the provider sent is kept but the key.
+ * pooled connection the provider has just closed would fail a request that cannot be retried, and a pooled
+ * socket would skip the address check. The connection goes only to an address the outbound policy allows,
+ * the one the check saw (a pinned lookup; an IP literal is checked before): otherwise nothing is sent, the
+ * token included. Never throws: every failure is a reason code, and nothing the provider sent is kept but the
+ * key.
  */
 export function exchangeProviderToken(
   apiBase: string,
   token: string,
   timeoutMs: number,
+  outbound: ExchangeOutbound,
 ): Promise<ExchangeResult> {
   return new Promise((resolve) => {
     let settled = false;
@@ -70,14 +87,20 @@ export function exchangeProviderToken(
       res.on('close', unreachable);
     };
 
+    const refused = (): void => finish({ ok: false, reason: OAuthFailureReason.ProviderAddressRefused });
     try {
       const url = new URL(`${apiBase}/v1/api-key`);
+      if (refuseLiteralHost(url, outbound.refuse) !== undefined) {
+        refused();
+        return;
+      }
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
       req = send(
         url,
         {
           method: 'POST',
           agent: false,
+          lookup: pinnedLookup(outbound.resolver, outbound.refuse),
           headers: { authorization: `Bearer ${token}`, accept: 'application/json', 'content-length': '0' },
         },
         onResponse,
@@ -87,7 +110,7 @@ export function exchangeProviderToken(
       unreachable();
       return;
     }
-    req.on('error', unreachable);
+    req.on('error', (err) => (err instanceof OutboundAddressRefusedError ? refused() : unreachable()));
     req.end();
   });
 }

@@ -12,7 +12,11 @@ const problemsOf = (env: Env): string[] => configProblems(() => loadSlice(signin
 
 describe('the signing slice (TOKEN_SIGNING_KEY)', () => {
   it('requires TOKEN_SIGNING_KEY in production, naming it; elsewhere the development key is used', () => {
-    const production = { NODE_ENV: 'production', OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com' };
+    const production = {
+      NODE_ENV: 'production',
+      OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+      SETTINGS_UI_ORIGIN: 'https://settings.example.com',
+    };
     expect(problemsOf(production)).toEqual([expect.stringContaining('TOKEN_SIGNING_KEY')]);
     expect(problemsOf({ ...production, TOKEN_SIGNING_KEY: '  ' })).toEqual([
       expect.stringContaining('TOKEN_SIGNING_KEY'),

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsUUID } from 'class-validator';
+import { IsString, IsUUID, MaxLength } from 'class-validator';
+import { OptionalField } from 'src/validation/body.decorators';
 
 export class StartOAuthSessionResponseDto {
   @ApiProperty({ format: 'uuid', description: 'What to poll `result` with.' })
@@ -23,17 +24,36 @@ export class OAuthSessionResultQueryDto {
   @ApiProperty({ format: 'uuid', description: 'The `loginSessionId` the start answered.' })
   @IsUUID()
   loginSessionId: string;
+
+  /**
+   * The one-time code the callback page posted to the settings UI window that opened it
+   * (`{"type":"keysmith:provider-linked", loginSessionId, completionCode}`). Without it, or with a wrong one,
+   * a completed login answers `awaiting_confirmation`; five wrong codes fail the session.
+   */
+  @ApiPropertyOptional({ maxLength: 128 })
+  @OptionalField()
+  @IsString()
+  @MaxLength(128)
+  completionCode?: string;
 }
 
-export const OAUTH_RESULT_STATUSES = ['pending', 'complete', 'redeemed', 'expired', 'failed'] as const;
+export const OAUTH_RESULT_STATUSES = [
+  'pending',
+  'awaiting_confirmation',
+  'complete',
+  'redeemed',
+  'expired',
+  'failed',
+] as const;
 export type OAuthResultStatus = (typeof OAUTH_RESULT_STATUSES)[number];
 
 export class OAuthSessionResultDto {
   @ApiProperty({
     enum: OAUTH_RESULT_STATUSES,
     description:
-      '`pending` until the provider sends the user back; `complete` (with `apiKey`) to exactly one poll; ' +
-      '`redeemed` to every later one; `expired` past `expiresAt` without a redemption; `failed` with `reason`.',
+      '`pending` until the provider sends the user back; then `awaiting_confirmation` until a poll brings ' +
+      'the right `completionCode`; `complete` (with `apiKey`) to exactly one such poll; `redeemed` to every ' +
+      'later one; `expired` past `expiresAt` without a redemption; `failed` with `reason`.',
   })
   status: OAuthResultStatus;
 
@@ -45,8 +65,9 @@ export class OAuthSessionResultDto {
 
   @ApiPropertyOptional({
     description:
-      'Why the session failed: `provider_timeout`, `provider_unreachable`, `provider_rejected`, ' +
-      '`provider_invalid_response`, `missing_token`, `identity_not_allowed` or `internal_error`.',
+      'Why the session failed: `provider_timeout`, `provider_unreachable`, `provider_address_refused`, ' +
+      '`provider_rejected`, `provider_invalid_response`, `missing_token`, `identity_not_allowed`, ' +
+      '`completion_code_rejected` (five wrong codes) or `internal_error`.',
   })
   reason?: string;
 }

@@ -426,6 +426,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
         {
           NODE_ENV: 'production',
           OAUTH_CALLBACK_ORIGIN: 'https://ks.example',
+          SETTINGS_UI_ORIGIN: 'https://settings.example.com',
           TOKEN_SIGNING_KEY: testSigningKey(),
         },
       ],

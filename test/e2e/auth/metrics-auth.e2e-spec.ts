@@ -65,6 +65,7 @@ describe('/metrics and METRICS_TOKEN', () => {
     const production = {
       NODE_ENV: 'production',
       OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+      SETTINGS_UI_ORIGIN: 'https://settings.example.com',
       TOKEN_SIGNING_KEY: testSigningKey(),
     };
     let mark = guarded.logs.lines.length;

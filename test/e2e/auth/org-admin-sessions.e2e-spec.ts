@@ -32,6 +32,7 @@ describe('org admins among sessions: ORG_ID and ADMIN_SESSIONS_ANY_USER', () => 
   const production = (): Record<string, string> => ({
     NODE_ENV: 'production',
     OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+    SETTINGS_UI_ORIGIN: 'https://settings.example.com',
     TOKEN_SIGNING_KEY: testSigningKey(),
     ADMIN_TOKEN: 'a'.repeat(40),
     ...sessionEnv(issuer),

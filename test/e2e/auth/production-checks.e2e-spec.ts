@@ -12,6 +12,7 @@ describe('production start checks', () => {
   const production = (): Record<string, string> => ({
     NODE_ENV: 'production',
     OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
+    SETTINGS_UI_ORIGIN: 'https://settings.example.com',
     TOKEN_SIGNING_KEY: testSigningKey(),
   });
 
@@ -35,6 +36,7 @@ describe('production start checks', () => {
     const problems = await startFails({
       ...production(),
       OAUTH_CALLBACK_ORIGIN: 'http://keys.internal.example',
+      SETTINGS_UI_ORIGIN: 'https://settings.example.com',
       AUTH_M2M_JWKS_URI: 'http://idp.internal.example/jwks',
       AUTH_M2M_ISSUER: 'https://idp.internal.example/',
       AUTH_M2M_AUDIENCE: 'keysmith-internal',
@@ -51,6 +53,7 @@ describe('production start checks', () => {
     const app = await startTestApp(db, {
       ...production(),
       OAUTH_CALLBACK_ORIGIN: 'http://keys.internal.example',
+      SETTINGS_UI_ORIGIN: 'https://settings.example.com',
       ALLOW_INSECURE_HTTP: 'true',
       ADMIN_BOOTSTRAP_OPEN: 'true',
       ADMIN_BOOTSTRAP_OPEN_IN_PRODUCTION: 'true',

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { HostResolver, type ResolvedAddress } from 'src/credentials/host-resolver';
+import { HostResolver, type ResolvedAddress } from 'src/http/host-resolver';
 import { internalSuite, type TestApp } from 'test/helpers/app';
 import {
   CREDENTIALS_PATH,

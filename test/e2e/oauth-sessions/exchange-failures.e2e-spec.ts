@@ -1,7 +1,7 @@
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { FakeProvider, type FakeProviderMode } from 'test/helpers/fake-provider';
-import { followRedirect, oauthEnv, poll, startLogin } from 'test/helpers/oauth';
+import { followRedirect, oauthEnv, poll, startLogin, completionOf } from 'test/helpers/oauth';
 import { secretsInTables } from 'test/helpers/table-scan';
 import { sessionBearer, TestIssuer } from 'test/helpers/issuers';
 
@@ -22,7 +22,13 @@ describe('provider OAuth handoff: a failing exchange', () => {
     gone = await FakeProvider.start();
     await gone.stop();
     t = await startTestApp(db, {
-      ...oauthEnv(issuer, [acme.entry('acme', 'Acme Billing'), gone.entry('gone', 'Gone Pay')]),
+      ...oauthEnv(issuer, [
+        acme.entry('acme', 'Acme Billing'),
+        gone.entry('gone', 'Gone Pay'),
+        // The provider's API behind 0.0.0.0, which reaches this machine: the review's finding (issue 16,
+        // item 13). Without the outbound policy the exchange lands on acme's server with the user's token.
+        acme.entry('zero', 'Zero Pay', { apiBase: acme.apiBase.replace('127.0.0.1', '0.0.0.0') }),
+      ]),
       OAUTH_EXCHANGE_TIMEOUT_MS: '1000',
     });
   });
@@ -50,7 +56,8 @@ describe('provider OAuth handoff: a failing exchange', () => {
     states.push(new URL(login.authUrl).searchParams.get('state')!);
     const issued = provider.login(login.authUrl);
     const page = await followRedirect(t.http, issued.redirect);
-    const result = await poll(t.http, bearer, slug, login.loginSessionId);
+    const code = page.status === 200 ? completionOf(page.text).completionCode : undefined;
+    const result = await poll(t.http, bearer, slug, login.loginSessionId, code);
     return { login, issued, page, result };
   }
 
@@ -97,6 +104,14 @@ describe('provider OAuth handoff: a failing exchange', () => {
     expect(result.body).toEqual({ status: 'failed', reason: 'provider_unreachable' });
   });
 
+  it('a provider API the outbound policy refuses (0.0.0.0) gets nothing: provider_address_refused', async () => {
+    const calls = acme.exchanges.length;
+    const { page, result } = await failWith(acme, 'zero');
+    expect(page.status).toBe(502);
+    expect(result.body).toEqual({ status: 'failed', reason: 'provider_address_refused' });
+    expect(acme.exchanges.length).toBe(calls);
+  });
+
   it('after a failure, a new login works', async () => {
     const { page, result, issued } = await failWith(acme, 'acme');
     expect(page.status).toBe(200);
@@ -105,8 +120,9 @@ describe('provider OAuth handoff: a failing exchange', () => {
 
   it('logs why, and never the token, the state or a key', async () => {
     const warnings = t.logs.lines.filter((l) => l.includes('provider exchange failed'));
-    expect(warnings).toHaveLength(5);
+    expect(warnings).toHaveLength(6);
     for (const reason of [
+      'provider_address_refused',
       'provider_timeout',
       'provider_rejected',
       'provider_invalid_response',

@@ -3,7 +3,17 @@ import request from 'supertest';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { FakeProvider } from 'test/helpers/fake-provider';
-import { followRedirect, oauthEnv, poll, startLogin, startPath, type StartedLogin } from 'test/helpers/oauth';
+import {
+  completeLogin,
+  completionOf,
+  followRedirect,
+  oauthEnv,
+  poll,
+  startLogin,
+  startPath,
+  targetOriginsOf,
+  type StartedLogin,
+} from 'test/helpers/oauth';
 import { secretsInTables } from 'test/helpers/table-scan';
 import { sessionBearer, TestIssuer } from 'test/helpers/issuers';
 import { concurrently } from 'test/helpers/waiting';
@@ -30,8 +40,9 @@ describe('provider OAuth handoff', () => {
   let acme: FakeProvider;
   let nova: FakeProvider;
   let t: TestApp;
-  /** Every state this suite saw: none may reach a log line, an audit row or a table. */
+  /** Every state and completion code this suite saw: none may reach a log line, an audit row or a table. */
   const states: string[] = [];
+  const codes: string[] = [];
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -166,22 +177,45 @@ describe('provider OAuth handoff', () => {
       expect(csp).toContain(`style-src 'sha256-${sha256(inlineBlock(page.text, 'style'), 'base64')}'`);
       expect(csp).toContain("frame-ancestors 'none'");
       expect(csp).not.toContain('unsafe-inline');
-      // No external resource of any kind.
-      expect(page.text).not.toMatch(/\s(src|href|action)=|https?:\/\//);
+      // No external resource of any kind (the JSON data blocks load nothing: the browser never runs them).
+      const withoutData = page.text.replace(/<script type="application\/json"[^>]*>[^<]*<\/script>/g, '');
+      expect(withoutData).not.toMatch(/\s(src|href|action)=|https?:\/\//);
+      // The completion message, for the settings UI origin (by default the callback origin) only.
+      const completion = completionOf(page.text);
+      expect(completion).toEqual({
+        type: 'keysmith:provider-linked',
+        loginSessionId: login.loginSessionId,
+        completionCode: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      });
+      expect(targetOriginsOf(page.text)).toEqual([ORIGIN]);
+      // Helmet's same-origin opener policy would cut the tab off from the window that opened it.
+      expect(page.headers['cross-origin-opener-policy']).toBe('unsafe-none');
 
       // Stored encrypted, with its key version; the plaintext is nowhere in the database.
       const stored = await row(login.loginSessionId);
       expect(stored).toMatchObject({ status: 'complete', enc_key_version: 1, redeemed_at: null });
       expect(stored.completed_at).toBeInstanceOf(Date);
       expect(stored.provider_key).toBeInstanceOf(Buffer);
-      expect(await secretsInTables(db, [issued.apiKey, issued.token, ...states])).toEqual([]);
+      // The code is stored as its hash only.
+      codes.push(completion.completionCode);
+      expect(await secretsInTables(db, [issued.apiKey, issued.token, ...states, ...codes])).toEqual([]);
+      const [hashed] = await db.query<{ completion_code_hash: string }>(
+        'SELECT completion_code_hash FROM oauth_sessions WHERE id = $1',
+        [login.loginSessionId],
+      );
+      expect(hashed!.completion_code_hash).toBe(sha256(completion.completionCode));
 
-      const first = await poll(t.http, alice, 'acme', login.loginSessionId);
+      // Without the code, the key stays where it is.
+      const unconfirmed = await poll(t.http, alice, 'acme', login.loginSessionId);
+      expect(unconfirmed.headers['cache-control']).toBe('no-store');
+      expect(unconfirmed.body).toEqual({ status: 'awaiting_confirmation' });
+
+      const first = await poll(t.http, alice, 'acme', login.loginSessionId, completion.completionCode);
       expect(first.status).toBe(200);
       expect(first.headers['cache-control']).toBe('no-store');
       expect(first.body).toEqual({ status: 'complete', apiKey: issued.apiKey });
 
-      const again = await poll(t.http, alice, 'acme', login.loginSessionId);
+      const again = await poll(t.http, alice, 'acme', login.loginSessionId, completion.completionCode);
       expect(again.headers['cache-control']).toBe('no-store');
       expect(again.body).toEqual({ status: 'redeemed' });
       // Redeemed: the ciphertext is gone.
@@ -199,15 +233,18 @@ describe('provider OAuth handoff', () => {
         'oauth_session.start',
       ]);
       const auditText = JSON.stringify(audit);
-      for (const secret of [issued.apiKey, issued.token, ...states]) expect(auditText).not.toContain(secret);
+      for (const secret of [issued.apiKey, issued.token, ...states, ...codes])
+        expect(auditText).not.toContain(secret);
     });
 
-    it('twenty concurrent polls: exactly one carries the key', async () => {
+    it('twenty concurrent polls with the code: exactly one carries the key', async () => {
       const login = await start('alice');
-      const issued = acme.login(login.authUrl);
-      expect((await followRedirect(t.http, issued.redirect)).status).toBe(200);
+      const issued = await completeLogin(t.http, acme, login.authUrl);
+      codes.push(issued.completionCode);
       const alice = await bearer('alice');
-      const answers = await concurrently(20, () => poll(t.http, alice, 'acme', login.loginSessionId));
+      const answers = await concurrently(20, () =>
+        poll(t.http, alice, 'acme', login.loginSessionId, issued.completionCode),
+      );
       expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
       const withKey = answers.filter((a) => (a.body as { apiKey?: string }).apiKey !== undefined);
       expect(withKey.map((a) => a.body as unknown)).toEqual([{ status: 'complete', apiKey: issued.apiKey }]);
@@ -223,15 +260,18 @@ describe('provider OAuth handoff', () => {
     it('refuses a replayed callback (400, already used) without calling the provider again', async () => {
       const login = await start('alice');
       const issued = acme.login(login.authUrl);
-      expect((await followRedirect(t.http, issued.redirect)).status).toBe(200);
+      const firstPage = await followRedirect(t.http, issued.redirect);
+      expect(firstPage.status).toBe(200);
+      const { completionCode } = completionOf(firstPage.text);
       const calls = acme.exchanges.length;
       const replay = await followRedirect(t.http, issued.redirect);
       expect(replay.status).toBe(400);
       expect(replay.headers['cache-control']).toBe('no-store');
       expect(replay.text).toContain('already used');
+      expect(replay.text).not.toContain('application/json');
       expect(acme.exchanges.length).toBe(calls);
       // The first callback's key is still there for its user.
-      const res = await poll(t.http, await bearer('alice'), 'acme', login.loginSessionId);
+      const res = await poll(t.http, await bearer('alice'), 'acme', login.loginSessionId, completionCode);
       expect(res.body).toEqual({ status: 'complete', apiKey: issued.apiKey });
       // Redeemed, the link is still refused.
       expect((await followRedirect(t.http, issued.redirect)).status).toBe(400);
@@ -245,10 +285,10 @@ describe('provider OAuth handoff', () => {
       expect(pages.map((p) => p.status).sort()).toEqual([200, 400]);
       expect(pages.find((p) => p.status === 400)!.text).toContain('already used');
       expect(acme.exchanges.length).toBe(calls + 1);
-      expect((await poll(t.http, await bearer('alice'), 'acme', login.loginSessionId)).body).toEqual({
-        status: 'complete',
-        apiKey: issued.apiKey,
-      });
+      const { completionCode } = completionOf(pages.find((p) => p.status === 200)!.text);
+      expect(
+        (await poll(t.http, await bearer('alice'), 'acme', login.loginSessionId, completionCode)).body,
+      ).toEqual({ status: 'complete', apiKey: issued.apiKey });
     });
 
     it("refuses a state at another provider's callback, and leaves the session to its own provider", async () => {
@@ -265,7 +305,7 @@ describe('provider OAuth handoff', () => {
       expect((await followRedirect(t.http, issued.redirect)).status).toBe(200);
     });
 
-    it('escapes what it echoes: <script> in the path and the query never comes back as markup', async () => {
+    it('echoes nothing of the URL: <script> in the path and the query never comes back', async () => {
       const evil = '<script>alert(1)</script>';
       const res = await request(t.http).get(
         `/api/v1/auth/providers/${encodeURIComponent(evil)}/callback?state=${encodeURIComponent(evil)}` +
@@ -273,8 +313,8 @@ describe('provider OAuth handoff', () => {
       );
       expect(res.status).toBe(400);
       expect(res.headers['content-security-policy']).toContain("default-src 'none'");
-      expect(res.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
-      expect(res.text).not.toContain('<script>alert');
+      // Nothing of the URL is written at all, escaped or not (issue 16, item 13).
+      expect(res.text).not.toContain('alert');
       expect(res.text).not.toContain('<img');
       // The only script is the page's own.
       expect(res.text.match(/<script>/g)).toHaveLength(1);
@@ -322,13 +362,16 @@ describe('provider OAuth handoff', () => {
       expect(theirs.body).toEqual({
         error: { type: 'not_found', status: 404, message: 'Login session not found.' },
       });
-      // Bob completing Alice's login in his browser still gives the key to Alice only.
+      // The login completed in some browser: Bob, even with the code, gets nothing of Alice's session.
       const issued = acme.login(login.authUrl);
-      expect((await followRedirect(t.http, issued.redirect).set('authorization', bob)).status).toBe(200);
-      expect((await poll(t.http, bob, 'acme', login.loginSessionId)).status).toBe(404);
+      const page = await followRedirect(t.http, issued.redirect).set('authorization', bob);
+      expect(page.status).toBe(200);
+      const { completionCode } = completionOf(page.text);
+      expect((await poll(t.http, bob, 'acme', login.loginSessionId, completionCode)).status).toBe(404);
       // Under another provider's path, the session is not found either.
-      expect((await poll(t.http, await bearer('alice'), 'nova', login.loginSessionId)).status).toBe(404);
-      expect((await poll(t.http, await bearer('alice'), 'acme', login.loginSessionId)).body).toEqual({
+      const alice = await bearer('alice');
+      expect((await poll(t.http, alice, 'nova', login.loginSessionId, completionCode)).status).toBe(404);
+      expect((await poll(t.http, alice, 'acme', login.loginSessionId, completionCode)).body).toEqual({
         status: 'complete',
         apiKey: issued.apiKey,
       });
@@ -342,6 +385,14 @@ describe('provider OAuth handoff', () => {
         '/api/v1/auth/providers/acme/result?loginSessionId=00000000-0000-4000-8000-000000000000&x=1',
       ],
       ['an oversized id', `/api/v1/auth/providers/acme/result?loginSessionId=${'a'.repeat(5000)}`],
+      [
+        'a repeated completion code',
+        '/api/v1/auth/providers/acme/result?loginSessionId=00000000-0000-4000-8000-000000000000&completionCode=a&completionCode=b',
+      ],
+      [
+        'an oversized completion code',
+        `/api/v1/auth/providers/acme/result?loginSessionId=00000000-0000-4000-8000-000000000000&completionCode=${'a'.repeat(129)}`,
+      ],
       [
         'a repeated id',
         '/api/v1/auth/providers/acme/result?loginSessionId=00000000-0000-4000-8000-000000000000&loginSessionId=00000000-0000-4000-8000-000000000000',
@@ -383,8 +434,8 @@ describe('provider OAuth handoff', () => {
     });
   });
 
-  it('never logs nor stores in the clear a provider key, a provider token or a state', async () => {
-    const secrets = [...acme.secrets(), ...nova.secrets(), ...states];
+  it('never logs nor stores in the clear a provider key, a provider token, a state or a completion code', async () => {
+    const secrets = [...acme.secrets(), ...nova.secrets(), ...states, ...codes];
     expect(secrets.length).toBeGreaterThan(20);
     expect(t.logs.leaked(secrets)).toEqual([]);
     expect(await secretsInTables(db, secrets)).toEqual([]);

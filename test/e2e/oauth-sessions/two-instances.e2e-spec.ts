@@ -3,6 +3,8 @@ import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { FakeProvider } from 'test/helpers/fake-provider';
 import {
+  completeLogin,
+  completionOf,
   followRedirect,
   oauthEnv,
   poll,
@@ -48,23 +50,29 @@ describe('provider OAuth handoff: several instances on one database', () => {
     const login = await startLogin(a.http, frank, 'acme');
     expect((await poll(b.http, frank, 'acme', login.loginSessionId)).body).toEqual({ status: 'pending' });
     const issued = acme.login(login.authUrl);
-    expect((await followRedirect(b.http, issued.redirect)).status).toBe(200);
+    const page = await followRedirect(b.http, issued.redirect);
+    expect(page.status).toBe(200);
+    const { completionCode } = completionOf(page.text);
     // A replay on the first instance is refused too.
     expect((await followRedirect(a.http, issued.redirect)).status).toBe(400);
     expect((await poll(a.http, frank, 'acme', login.loginSessionId)).body).toEqual({
+      status: 'awaiting_confirmation',
+    });
+    expect((await poll(a.http, frank, 'acme', login.loginSessionId, completionCode)).body).toEqual({
       status: 'complete',
       apiKey: issued.apiKey,
     });
-    expect((await poll(b.http, frank, 'acme', login.loginSessionId)).body).toEqual({ status: 'redeemed' });
+    expect((await poll(b.http, frank, 'acme', login.loginSessionId, completionCode)).body).toEqual({
+      status: 'redeemed',
+    });
   });
 
   it('twenty concurrent polls spread over both instances: exactly one carries the key', async () => {
     const frank = await bearer();
     const login = await startLogin(b.http, frank, 'acme');
-    const issued = acme.login(login.authUrl);
-    expect((await followRedirect(a.http, issued.redirect)).status).toBe(200);
+    const issued = await completeLogin(a.http, acme, login.authUrl);
     const answers = await concurrently(20, (i) =>
-      poll(i % 2 ? a.http : b.http, frank, 'acme', login.loginSessionId),
+      poll(i % 2 ? a.http : b.http, frank, 'acme', login.loginSessionId, issued.completionCode),
     );
     const bodies = answers.map((r) => r.body as { status: string; apiKey?: string });
     expect(bodies.filter((x) => x.apiKey === issued.apiKey)).toHaveLength(1);
@@ -112,12 +120,11 @@ describe('provider OAuth handoff: several instances on one database', () => {
     it('answers a poll of a complete session with 503 and keeps the key for an instance that can read it', async () => {
       const frank = await bearer();
       const login = await startLogin(a.http, frank, 'acme');
-      const issued = acme.login(login.authUrl);
-      expect((await followRedirect(a.http, issued.redirect)).status).toBe(200);
-      const refused = await poll(keyless.http, frank, 'acme', login.loginSessionId);
+      const issued = await completeLogin(a.http, acme, login.authUrl);
+      const refused = await poll(keyless.http, frank, 'acme', login.loginSessionId, issued.completionCode);
       expect(refused.status).toBe(503);
       expect(refused.body).toEqual(errorShape('encryption_key_missing', 503));
-      expect((await poll(b.http, frank, 'acme', login.loginSessionId)).body).toEqual({
+      expect((await poll(b.http, frank, 'acme', login.loginSessionId, issued.completionCode)).body).toEqual({
         status: 'complete',
         apiKey: issued.apiKey,
       });
@@ -134,22 +141,74 @@ describe('provider OAuth handoff: several instances on one database', () => {
     });
     try {
       const login = await startLogin(rotated.http, frank, 'acme');
-      const issued = acme.login(login.authUrl);
-      expect((await followRedirect(rotated.http, issued.redirect)).status).toBe(200);
+      const issued = await completeLogin(rotated.http, acme, login.authUrl);
       const [row] = await db.query<{ enc_key_version: number }>(
         'SELECT enc_key_version FROM oauth_sessions WHERE id = $1',
         [login.loginSessionId],
       );
       expect(row!.enc_key_version).toBe(2);
       // `a` knows version 1 only: the redemption rolls back.
-      expect((await poll(a.http, frank, 'acme', login.loginSessionId)).status).toBe(503);
-      expect((await poll(rotated.http, frank, 'acme', login.loginSessionId)).body).toEqual({
+      expect((await poll(a.http, frank, 'acme', login.loginSessionId, issued.completionCode)).status).toBe(
+        503,
+      );
+      expect(
+        (await poll(rotated.http, frank, 'acme', login.loginSessionId, issued.completionCode)).body,
+      ).toEqual({
         status: 'complete',
         apiKey: issued.apiKey,
       });
     } finally {
       await rotated.close();
     }
+  });
+
+  it('a key this instance cannot decrypt (wrong secret, tampered, moved) is never erased: 503, row intact', async () => {
+    const frank = await bearer();
+    const first = await startLogin(a.http, frank, 'acme');
+    const one = await completeLogin(a.http, acme, first.authUrl);
+    const second = await startLogin(a.http, frank, 'acme');
+    const two = await completeLogin(a.http, acme, second.authUrl);
+    const keyOf = async (id: string) =>
+      (
+        await db.query<{ provider_key: Buffer; status: string; completion_attempts: number }>(
+          'SELECT provider_key, status, completion_attempts FROM oauth_sessions WHERE id = $1',
+          [id],
+        )
+      )[0]!;
+    const original = (await keyOf(first.loginSessionId)).provider_key;
+    // The first session now holds a ciphertext that does not authenticate under its row: what an instance
+    // sees whose secret for this version differs from the writer's.
+    await db.query('UPDATE oauth_sessions SET provider_key = $2 WHERE id = $1', [
+      first.loginSessionId,
+      (await keyOf(second.loginSessionId)).provider_key,
+    ]);
+    const moved = (await keyOf(first.loginSessionId)).provider_key;
+    for (const instance of [a, b]) {
+      const res = await poll(instance.http, frank, 'acme', first.loginSessionId, one.completionCode);
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual(errorShape('encryption_key_missing', 503));
+      expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    }
+    // Nothing erased, nothing failed, no wrong code counted.
+    expect(await keyOf(first.loginSessionId)).toEqual({
+      provider_key: moved,
+      status: 'complete',
+      completion_attempts: 0,
+    });
+    // Once an instance can read it (here: the right bytes back), the key is there for its user.
+    await db.query('UPDATE oauth_sessions SET provider_key = $2 WHERE id = $1', [
+      first.loginSessionId,
+      original,
+    ]);
+    expect((await poll(b.http, frank, 'acme', first.loginSessionId, one.completionCode)).body).toEqual({
+      status: 'complete',
+      apiKey: one.apiKey,
+    });
+    expect((await poll(a.http, frank, 'acme', second.loginSessionId, two.completionCode)).body).toEqual({
+      status: 'complete',
+      apiKey: two.apiKey,
+    });
+    expect(a.logs.leaked([one.apiKey, two.apiKey, one.completionCode, two.completionCode])).toEqual([]);
   });
 
   it('no instance logged a key or a token', () => {

@@ -88,7 +88,13 @@ describe('route permissions', () => {
   });
 
   it('the table covers every route Fastify serves', () => {
-    const declared = new Set(controllerRoutes(t).map((r) => r.route.replace(/\/:(\w+)/g, '/:$1')));
+    // A declared HEAD route (the provider callback's) looks like the HEAD routes Fastify derives, which
+    // servedRoutes leaves out: the snapshot above covers it.
+    const declared = new Set(
+      controllerRoutes(t)
+        .filter((r) => !r.route.startsWith('HEAD '))
+        .map((r) => r.route.replace(/\/:(\w+)/g, '/:$1')),
+    );
     const served = servedRoutes(t);
     const outside = served.filter((r) => !declared.has(r));
     expect(outside.filter((r) => !OUTSIDE_CONTROLLERS.test(r))).toEqual([]);

@@ -1,8 +1,10 @@
+import type { LookupAddress, LookupOptions } from 'node:dns';
 import { isIP } from 'node:net';
 
 /**
- * What an IP address is, for the outbound policy of token refreshes. Only `public` addresses are called
- * without an operator's say-so; `loopback` only where the policy allows it (development and tests).
+ * What an IP address is, for the outbound policy of every outbound call (token refreshes, provider
+ * exchanges). Only `public` addresses are called without an operator's say-so; `loopback` only where the
+ * policy allows it (development and tests).
  */
 export type AddressClass =
   | 'public'
@@ -137,4 +139,89 @@ export function classifyAddress(address: string): AddressClass | undefined {
     return groups ? classifyV6(groups) : 'reserved';
   }
   return undefined;
+}
+
+/**
+ * Why a connection to `address` (which `hostname` resolved to, or is) is refused; undefined when it may be
+ * made. Each feature states its own rule (which hosts an operator allowed, whether loopback is allowed);
+ * `outboundAddressRule` is the usual one.
+ */
+export type AddressRefusal = (hostname: string, address: string) => string | undefined;
+
+/**
+ * The outbound address rule: public addresses only; loopback when `allowLoopback` (development and tests);
+ * any address for a host the operator named in `allowedHosts` (lowercase, as a URL spells its host).
+ * `what` names the URL in the reason ("the provider's apiBase").
+ */
+export function outboundAddressRule(rule: {
+  what: string;
+  allowLoopback: boolean;
+  allowedHosts: ReadonlySet<string>;
+}): AddressRefusal {
+  return (hostname, address) => {
+    if (rule.allowedHosts.has(hostname.toLowerCase())) return undefined;
+    const cls = classifyAddress(address);
+    if (cls === undefined) return `${rule.what} resolved to something that is not an IP address`;
+    if (cls === 'public') return undefined;
+    if (cls === 'loopback' && rule.allowLoopback) return undefined;
+    return `${rule.what} points to a ${cls} address, which is not allowed`;
+  };
+}
+
+/**
+ * The refusal for a URL whose host is an IP literal (Node connects to those without a lookup, so the
+ * pinned lookup below never sees them); undefined for a name, or an allowed address.
+ */
+export function refuseLiteralHost(url: URL, refuse: AddressRefusal): string | undefined {
+  const bare = url.hostname.replace(/^\[|\]$/g, '');
+  return isIP(bare) === 0 ? undefined : refuse(url.hostname, bare);
+}
+
+/** A connection refused by the outbound address policy: nothing was sent. */
+export class OutboundAddressRefusedError extends Error {
+  readonly code = 'EOUTBOUNDREFUSED';
+  constructor(reason: string) {
+    super(reason);
+    this.name = 'OutboundAddressRefusedError';
+  }
+}
+
+type LookupCallback = (
+  err: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
+
+/**
+ * A `lookup` for `http(s).request`: resolves the name with `resolver`, keeps the addresses `refuse` allows,
+ * and hands the socket only those, so the address checked is the address connected to (no second
+ * resolution can send it elsewhere). Use with `agent: false`: a pooled socket would skip it.
+ */
+export function pinnedLookup(
+  resolver: { resolve(hostname: string): Promise<{ address: string; family: number }[]> },
+  refuse: AddressRefusal,
+): (hostname: string, options: LookupOptions, callback: LookupCallback) => void {
+  return (hostname, options, callback) => {
+    resolver.resolve(hostname).then(
+      (resolved) => {
+        const wanted =
+          options.family === 4 || options.family === 6
+            ? resolved.filter((a) => a.family === options.family)
+            : resolved;
+        const allowed = wanted.filter((a) => refuse(hostname, a.address) === undefined);
+        const first = allowed[0];
+        if (!first) {
+          const reason =
+            wanted[0] === undefined
+              ? `${hostname} did not resolve to any address`
+              : refuse(hostname, wanted[0].address)!;
+          callback(new OutboundAddressRefusedError(reason), '', 0);
+          return;
+        }
+        if (options.all) callback(null, allowed);
+        else callback(null, first.address, first.family);
+      },
+      (err: NodeJS.ErrnoException) => callback(err, '', 0),
+    );
+  };
 }

@@ -1,4 +1,4 @@
-import { classifyAddress } from 'src/credentials/outbound-address';
+import { classifyAddress } from 'src/http/outbound-address';
 
 describe('classifyAddress', () => {
   it.each([
