@@ -28,7 +28,7 @@ export function jwtStrategyOptions(issuer: JwtIssuerConfig, tier: string): Strat
     jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
     ignoreExpiration: false,
     ...(issuer.issuer ? { issuer: issuer.issuer } : {}),
-    ...(issuer.audience ? { audience: issuer.audience } : {}),
+    ...(issuer.audiences.length ? { audience: [...issuer.audiences] } : {}),
     jsonWebTokenOptions: { clockTolerance: CLOCK_TOLERANCE_SECONDS },
   };
   if (issuer.jwksUri) {
@@ -79,9 +79,12 @@ function headerWorthALookup(
     return 'bad-kid';
   }
   if (issuer.issuer !== undefined && payload.iss !== issuer.issuer) return 'issuer';
-  if (issuer.audience !== undefined) {
-    const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-    if (!aud.includes(issuer.audience)) return 'audience';
+  if (issuer.audiences.length) {
+    // An array `aud` passes when any of its entries is one of ours (as jsonwebtoken then checks it too).
+    const aud: unknown[] = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    if (!aud.some((entry) => typeof entry === 'string' && issuer.audiences.includes(entry))) {
+      return 'audience';
+    }
   }
   return { kid: header.kid, alg: header.alg };
 }

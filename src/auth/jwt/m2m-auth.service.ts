@@ -32,9 +32,9 @@ export class M2MAuthService {
   private readonly verified = new LRUCache<string, VerifiedM2MToken>({ max: 1_000, ttl: VERIFIED_TTL_MS });
 
   constructor(@Inject(authConfig.KEY) { m2m }: AuthConfig) {
-    if (m2m.jwksUri && m2m.issuer && m2m.audience) {
+    if (m2m.jwksUri && m2m.issuer && m2m.audiences.length) {
       this.verifier = new JwtVerifier('M2MAuth', new M2MJwtStrategy(m2m));
-    } else if (m2m.jwksUri || m2m.issuer || m2m.audience) {
+    } else if (m2m.jwksUri || m2m.issuer || m2m.audiences.length) {
       this.logger.warn(
         'AUTH_M2M_JWKS_URI, AUTH_M2M_ISSUER and AUTH_M2M_AUDIENCE must all be set: internal routes answer 401',
       );

@@ -19,7 +19,7 @@ describe('M2MJwtStrategy.validate', () => {
     new M2MJwtStrategy({
       jwksUri: 'http://127.0.0.1:1/jwks',
       issuer: 'i',
-      audience: 'a',
+      audiences: ['a'],
       jwksRefetchIntervalSeconds: 5,
       maxTokenLifetimeSeconds: 86_400,
       trustedClientIds,
