@@ -12,7 +12,7 @@ export interface JwtIssuerConfig {
    * checked. Sessions have at most one (AUTH_SESSION_AUDIENCE); AUTH_M2M_AUDIENCE is a comma list.
    */
   audiences: readonly string[];
-  /** AUTH_JWKS_REFETCH_INTERVAL_SECONDS: at most one JWKS fetch per interval, whatever asks for it. */
+  /** AUTH_JWKS_REFETCH_INTERVAL_SECONDS: how long unknown kids wait after a fetch spent on junk, or failed. */
   jwksRefetchIntervalSeconds: number;
   /** AUTH_<TIER>_MAX_TOKEN_LIFETIME_SECONDS: `exp - iat` (or `exp - now` without `iat`) at most this. */
   maxTokenLifetimeSeconds: number;
@@ -23,7 +23,7 @@ export interface M2MIssuerConfig extends JwtIssuerConfig {
   trustedClientIds: readonly string[];
 }
 
-/** The default of AUTH_JWKS_REFETCH_INTERVAL_SECONDS: a rotated key verifies within about this long. */
+/** The default of AUTH_JWKS_REFETCH_INTERVAL_SECONDS: junk costs at most one JWKS fetch per this long. */
 export const DEFAULT_JWKS_REFETCH_INTERVAL_SECONDS = 5;
 
 /** The default of AUTH_SESSION_MAX_TOKEN_LIFETIME_SECONDS and AUTH_M2M_MAX_TOKEN_LIFETIME_SECONDS: a day. */

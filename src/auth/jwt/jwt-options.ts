@@ -91,8 +91,8 @@ function headerWorthALookup(
 
 /**
  * passport-jwt's key lookup: a token that does not claim our issuer and audience (or names an algorithm we do
- * not pin) is refused before the lookup, with the rule it breaks; the others get their key from the key set, as a KeyObject parsed
- * once per fetch. "No such key" is a plain refusal; keys that cannot be fetched are a
+ * not pin) is refused before the lookup, with the rule it breaks; the others get their key from the key set,
+ * as a KeyObject parsed once per fetch. "No such key" is a plain refusal; keys that cannot be fetched are a
  * KeySourceUnavailableError, which the verifier answers with a 503.
  */
 function keyProvider(issuer: JwtIssuerConfig, keys: RemoteKeySet): SecretOrKeyProvider {

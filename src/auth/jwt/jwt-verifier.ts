@@ -7,8 +7,8 @@ import { bearerRequest, runStrategy } from 'src/auth/jwt/passport-runner';
 /**
  * The one verification path of both JWT tiers (sessions and internal services): runs the tier's passport-jwt
  * strategy on a credential. A bad token is null (the rule that refused it logged at debug level, never the
- * token, never shown to the caller); an issuer whose keys cannot be fetched is a 503 `service_unavailable` with Retry-After, because
- * nothing can be said about the token then.
+ * token, never shown to the caller); an issuer whose keys cannot be fetched is a 503 `service_unavailable`
+ * with Retry-After, because nothing can be said about the token then.
  */
 export class JwtVerifier<T> {
   private readonly logger: Logger;
