@@ -41,6 +41,7 @@ describe('socketPeer', () => {
 describe('hasForwardingHeader', () => {
   it.each([
     'forwarded',
+    'x-forwarded',
     'x-forwarded-for',
     'x-forwarded-host',
     'x-forwarded-proto',

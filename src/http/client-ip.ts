@@ -30,6 +30,8 @@ export function socketPeer(req: Pick<FastifyRequest, 'socket'>): string | null {
  */
 const FORWARDING_HEADERS = new Set([
   'forwarded',
+  'forwarded-for',
+  'x-forwarded',
   'x-real-ip',
   'via',
   'x-client-ip',
