@@ -97,6 +97,24 @@ describe('the auth slice (ADMIN_*, ORG_ID, AUTH_SESSION_*, AUTH_M2M_*)', () => {
       expect(problemsOf({ ...env, ...jwks, ...audience, AUTH_M2M_AUDIENCE: 'keysmith-internal' })).toEqual(
         [],
       );
+      // One of several M2M audiences is enough to collide.
+      expect(
+        problemsOf({
+          ...env,
+          ...jwks,
+          AUTH_SESSION_AUDIENCE: 'keysmith',
+          AUTH_M2M_AUDIENCE: 'https://keysmith.example,keysmith',
+        }),
+      ).toEqual([expect.stringMatching(/AUTH_SESSION_AUDIENCE and AUTH_M2M_AUDIENCE must differ/)]);
+    });
+
+    it('reads AUTH_M2M_AUDIENCE as a comma list (a resource indicator next to an older audience)', () => {
+      const config = loadSlice(authConfig, {
+        AUTH_M2M_AUDIENCE: 'keysmith-internal, https://keysmith.example',
+        AUTH_SESSION_AUDIENCE: 'keysmith-ui,not-a-list',
+      });
+      expect(config.m2m.audiences).toEqual(['keysmith-internal', 'https://keysmith.example']);
+      expect(config.session.audiences).toEqual(['keysmith-ui,not-a-list']);
     });
   });
 

@@ -7,8 +7,12 @@ export interface JwtIssuerConfig {
   jwksUri?: string;
   secret?: string;
   issuer?: string;
-  audience?: string;
-  /** AUTH_JWKS_REFETCH_INTERVAL_SECONDS: at most one JWKS fetch per interval, whatever asks for it. */
+  /**
+   * The `aud` values accepted (a token passes when any of its `aud` entries is one of them); empty: not
+   * checked. Sessions have at most one (AUTH_SESSION_AUDIENCE); AUTH_M2M_AUDIENCE is a comma list.
+   */
+  audiences: readonly string[];
+  /** AUTH_JWKS_REFETCH_INTERVAL_SECONDS: how long unknown kids wait after a fetch spent on junk, or failed. */
   jwksRefetchIntervalSeconds: number;
   /** AUTH_<TIER>_MAX_TOKEN_LIFETIME_SECONDS: `exp - iat` (or `exp - now` without `iat`) at most this. */
   maxTokenLifetimeSeconds: number;
@@ -19,7 +23,7 @@ export interface M2MIssuerConfig extends JwtIssuerConfig {
   trustedClientIds: readonly string[];
 }
 
-/** The default of AUTH_JWKS_REFETCH_INTERVAL_SECONDS: a rotated key verifies within about this long. */
+/** The default of AUTH_JWKS_REFETCH_INTERVAL_SECONDS: junk costs at most one JWKS fetch per this long. */
 export const DEFAULT_JWKS_REFETCH_INTERVAL_SECONDS = 5;
 
 /** The default of AUTH_SESSION_MAX_TOKEN_LIFETIME_SECONDS and AUTH_M2M_MAX_TOKEN_LIFETIME_SECONDS: a day. */
@@ -54,7 +58,7 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
     jwksUri: env.url('AUTH_SESSION_JWKS_URI'),
     secret: env.secret('AUTH_SESSION_SECRET', true, ''),
     issuer: env.str('AUTH_SESSION_ISSUER'),
-    audience: env.str('AUTH_SESSION_AUDIENCE'),
+    audiences: oneOrNone(env.str('AUTH_SESSION_AUDIENCE')),
     jwksRefetchIntervalSeconds,
     maxTokenLifetimeSeconds: maxLifetime(env, 'AUTH_SESSION_MAX_TOKEN_LIFETIME_SECONDS'),
   };
@@ -64,7 +68,8 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
   const m2m: M2MIssuerConfig = {
     jwksUri: env.url('AUTH_M2M_JWKS_URI'),
     issuer: env.str('AUTH_M2M_ISSUER'),
-    audience: env.str('AUTH_M2M_AUDIENCE'),
+    // Several, so that a resource-indicator audience (RFC 8707) can be added next to an older one.
+    audiences: env.list('AUTH_M2M_AUDIENCE') ?? [],
     jwksRefetchIntervalSeconds,
     maxTokenLifetimeSeconds: maxLifetime(env, 'AUTH_M2M_MAX_TOKEN_LIFETIME_SECONDS'),
     trustedClientIds: clientIds(env, 'AUTH_M2M_CLIENT_IDS'),
@@ -78,7 +83,7 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
   if (env.isProduction && m2m.jwksUri) {
     requireAll(env, ['AUTH_M2M_ISSUER', 'AUTH_M2M_AUDIENCE'], 'the M2M tier is on');
   }
-  if (session.audience && m2m.audience && session.audience === m2m.audience) {
+  if (session.audiences.some((audience) => m2m.audiences.includes(audience))) {
     env.problem(
       'AUTH_SESSION_AUDIENCE and AUTH_M2M_AUDIENCE must differ: one audience would let M2M tokens pass as sessions',
     );
@@ -135,6 +140,10 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
     isProduction: env.isProduction,
   };
 });
+
+function oneOrNone(value: string | undefined): string[] {
+  return value === undefined ? [] : [value];
+}
 
 function maxLifetime(env: EnvReader, name: string): number {
   return env.int(name, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS, 60, MAX_TOKEN_LIFETIME_LIMIT_SECONDS);

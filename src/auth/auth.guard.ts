@@ -11,7 +11,7 @@ import type { Principal } from 'src/auth/principal';
 import type { RequestFacts } from 'src/auth/request-facts';
 import { ApiError } from 'src/errors/api-error';
 import { assertUnreachable } from 'src/errors/assert-unreachable';
-import { clientIp } from 'src/http/client-ip';
+import { clientIp, hasForwardingHeader, socketPeer } from 'src/http/client-ip';
 
 /**
  * Deny by default: every route states the credential it takes with `@Public`, `@MetricsAuth`, `@AdminAuth`,
@@ -91,6 +91,8 @@ function requestFacts(req: FastifyRequest): RequestFacts {
     method: req.method,
     path: req.url.split('?', 1)[0] ?? '',
     ip: clientIp(req),
+    peer: socketPeer(req),
+    forwarded: hasForwardingHeader(req.headers),
     requestId: req.id,
     callerRequestId: req.callerRequestId,
     host: header(req, 'host'),

@@ -8,7 +8,12 @@ export interface RequestFacts {
   method: string;
   /** The path, without the query string. */
   path: string;
+  /** The client IP as TRUST_PROXY decides it (rate limits, audit rows). */
   ip: string | null;
+  /** The TCP peer's own address, whatever TRUST_PROXY or any header says (behind a proxy: the proxy). */
+  peer: string | null;
+  /** Whether a forwarding header (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`, …) came with the request. */
+  forwarded: boolean;
   requestId: string | null;
   /** The caller's own `x-request-id` when well-formed: kept apart from the request id, never in its place. */
   callerRequestId?: string | null;

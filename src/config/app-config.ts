@@ -51,6 +51,13 @@ export const appConfig = defineConfig('app', (env: EnvReader): AppConfig => {
 
   const trustProxy = parseTrustProxy(env.str('TRUST_PROXY'));
   if (trustProxy === INVALID) env.problem(TRUST_PROXY_PROBLEM);
+  if (env.isProduction && trustProxy === true && !env.bool('TRUST_PROXY_TRUE_IN_PRODUCTION', false)) {
+    env.problem(
+      'TRUST_PROXY=true trusts every X-Forwarded-For hop, so any client picks its own address and escapes every ' +
+        'per-IP limit: in production set TRUST_PROXY to your proxies (their IPs or CIDRs, or loopback), or set ' +
+        'TRUST_PROXY_TRUE_IN_PRODUCTION=true as well to allow it explicitly',
+    );
+  }
 
   return {
     nodeEnv: env.nodeEnv,

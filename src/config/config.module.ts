@@ -41,7 +41,8 @@ export class AppConfigModule implements OnApplicationBootstrap {
     if (this.config.trustProxy === true) {
       new Logger('ClientIp').warn(
         'TRUST_PROXY=true trusts every X-Forwarded-For hop: any client can choose the IP its rate limits ' +
-          'and audit rows use. Set TRUST_PROXY to the number of proxies in front of keysmith (e.g. 1).',
+          'and audit rows use. Set TRUST_PROXY to the addresses of the proxies in front of keysmith (IPs, CIDRs ' +
+          'or loopback).',
       );
     }
   }

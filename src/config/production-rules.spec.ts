@@ -172,6 +172,30 @@ describe('the configuration: production rules and the hardened auth settings', (
       expect(problemsOf({ ADMIN_BOOTSTRAP_OPEN: 'true' })).toEqual([]);
     });
 
+    it('refuses TRUST_PROXY=true unless TRUST_PROXY_TRUE_IN_PRODUCTION=true acknowledges it', () => {
+      const problems = problemsOf({ ...production, TRUST_PROXY: 'true' });
+      expect(problems).toEqual([expect.stringContaining('TRUST_PROXY_TRUE_IN_PRODUCTION')]);
+      expect(problems[0]).toMatch(/^TRUST_PROXY=true /);
+      expect(
+        problemsOf({ ...production, TRUST_PROXY: 'true', TRUST_PROXY_TRUE_IN_PRODUCTION: 'true' }),
+      ).toEqual([]);
+      expect(
+        loadAppConfig({ ...production, TRUST_PROXY: 'true', TRUST_PROXY_TRUE_IN_PRODUCTION: 'true' })
+          .trustProxy,
+      ).toBe(true);
+      expect(
+        problemsOf({ ...production, TRUST_PROXY: 'true', TRUST_PROXY_TRUE_IN_PRODUCTION: 'maybe' }),
+      ).toEqual([
+        expect.stringContaining('TRUST_PROXY_TRUE_IN_PRODUCTION must be true or false'),
+        expect.stringContaining('TRUST_PROXY=true'),
+      ]);
+      // Listed proxies, a hop count, or none: no acknowledgement needed; outside production, true is allowed.
+      for (const value of ['10.0.0.0/8,loopback', '1', 'false']) {
+        expect(problemsOf({ ...production, TRUST_PROXY: value })).toEqual([]);
+      }
+      expect(problemsOf({ TRUST_PROXY: 'true' })).toEqual([]);
+    });
+
     it('reports a bad ALLOW_INSECURE_HTTP once, naming it', () => {
       expect(problemsOf({ ...production, ALLOW_INSECURE_HTTP: 'perhaps' })).toEqual([
         expect.stringContaining('ALLOW_INSECURE_HTTP'),

@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import { clientIp } from 'src/http/client-ip';
+import { clientIp, hasForwardingHeader, socketPeer } from 'src/http/client-ip';
 
 const SOCKET = '10.0.0.7';
 const req = (ip: string | undefined, remoteAddress: string | null = SOCKET): FastifyRequest =>
@@ -27,5 +27,36 @@ describe('clientIp', () => {
 
   it('answers null when neither is known', () => {
     expect(clientIp(req('nonsense', null))).toBeNull();
+  });
+});
+
+describe('socketPeer', () => {
+  it('is the socket address whatever req.ip says, without a zone id', () => {
+    expect(socketPeer(req('127.0.0.1', '203.0.113.9'))).toBe('203.0.113.9');
+    expect(socketPeer(req(undefined, 'fe80::1%eth0'))).toBe('fe80::1');
+    expect(socketPeer(req('127.0.0.1', null))).toBeNull();
+  });
+});
+
+describe('hasForwardingHeader', () => {
+  it.each([
+    'forwarded',
+    'x-forwarded',
+    'x-forwarded-for',
+    'x-forwarded-host',
+    'x-forwarded-proto',
+    'x-forwarded-port',
+    'x-real-ip',
+    'via',
+    'true-client-ip',
+    'cf-connecting-ip',
+  ])('sees %s', (name) => {
+    expect(hasForwardingHeader({ host: 'localhost', [name]: '127.0.0.1' })).toBe(true);
+  });
+
+  it('sees none in an ordinary request', () => {
+    expect(hasForwardingHeader({ host: 'localhost', origin: 'http://localhost', 'x-request-id': 'a' })).toBe(
+      false,
+    );
   });
 });

@@ -70,6 +70,8 @@ const req = (credential?: string, method = 'GET'): RequestFacts => ({
   method,
   path: '/api/v1/admin/whoami',
   ip: '127.0.0.1',
+  peer: '127.0.0.1',
+  forwarded: false,
   requestId: 'req-1',
   host: '127.0.0.1:3000',
   origin: undefined,

@@ -13,6 +13,8 @@ const facts = (overrides: Partial<RequestFacts>): RequestFacts => ({
   method: 'POST',
   path: '/api/v1/org/tokens',
   ip: '127.0.0.1',
+  peer: '127.0.0.1',
+  forwarded: false,
   requestId: 'r',
   host: 'localhost:3000',
   origin: undefined,
@@ -83,11 +85,22 @@ describe('BootstrapRequestPolicy', () => {
   });
 
   it('refuses another machine unless it comes from a configured origin (the public callback origin is not one)', () => {
-    expect(refusal({ ip: '203.0.113.7' })).toMatch(/another machine/);
-    expect(refusal({ ip: null })).toMatch(/another machine/);
-    expect(refusal({ ip: '203.0.113.7', origin: 'https://keys.example.com' })).toMatch(/another machine/);
-    expect(refusal({ ip: '203.0.113.7', origin: 'https://admin.example.com' })).toBeUndefined();
-    expect(refusal({ ip: '::1' })).toBeUndefined();
-    expect(refusal({ ip: '::ffff:127.0.0.1' })).toBeUndefined();
+    expect(refusal({ peer: '203.0.113.7' })).toMatch(/another machine/);
+    expect(refusal({ peer: '::ffff:203.0.113.7' })).toMatch(/another machine/);
+    expect(refusal({ peer: null })).toMatch(/another machine/);
+    expect(refusal({ peer: '203.0.113.7', origin: 'https://keys.example.com' })).toMatch(/another machine/);
+    expect(refusal({ peer: '203.0.113.7', origin: 'https://admin.example.com' })).toBeUndefined();
+    expect(refusal({ peer: '::1' })).toBeUndefined();
+    expect(refusal({ peer: '::ffff:127.0.0.1' })).toBeUndefined();
+  });
+
+  it('judges the socket peer, never the client IP a forwarded header made', () => {
+    expect(refusal({ peer: '203.0.113.7', ip: '127.0.0.1' })).toMatch(/another machine/);
+    expect(refusal({ peer: '127.0.0.1', ip: '203.0.113.7' })).toBeUndefined();
+  });
+
+  it('refuses any request with a forwarding header, from loopback and from a configured origin alike', () => {
+    expect(refusal({ forwarded: true })).toMatch(/forwarding header/);
+    expect(refusal({ forwarded: true, origin: 'https://admin.example.com' })).toMatch(/forwarding header/);
   });
 });

@@ -51,8 +51,12 @@ function siteOf(origin: string): { hostname: string; ports: Set<string> } {
  *   service's own origin (OAUTH_CALLBACK_ORIGIN, or the origin its Host header names: pages it serves
  *   itself, such as /api/docs) or from ADMIN_BOOTSTRAP_ORIGINS; `Origin: null` never passes;
  *   `Sec-Fetch-Site: cross-site` or `same-site` passes only with an ADMIN_BOOTSTRAP_ORIGINS origin.
- * - **Client**: the client IP is loopback, or the request carries an ADMIN_BOOTSTRAP_ORIGINS origin. (The
- *   public OAUTH_CALLBACK_ORIGIN does not count here: anyone could send it.)
+ * - **Client**: the request carries no forwarding header (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`, …), and
+ *   its socket peer is loopback or it carries an ADMIN_BOOTSTRAP_ORIGINS origin (the public
+ *   OAUTH_CALLBACK_ORIGIN does not count: anyone could send it). The socket peer, never the client IP that
+ *   TRUST_PROXY derives from a header: a proxy or sidecar on this host gives every client a loopback peer,
+ *   and any client can write a header, so a request that came through a proxy (or says it did) is refused
+ *   whatever TRUST_PROXY says.
  */
 export class BootstrapRequestPolicy {
   private readonly sites: { hostname: string; ports: Set<string> }[];
@@ -81,7 +85,8 @@ export class BootstrapRequestPolicy {
     if ((fetchSite === 'cross-site' || fetchSite === 'same-site') && !configured) {
       return 'it comes from another site’s page';
     }
-    if (!configured && (request.ip === null || !isLoopbackIp(request.ip))) {
+    if (request.forwarded) return 'it carries a forwarding header (it came through a proxy, or claims to)';
+    if (!configured && (request.peer === null || !isLoopbackIp(request.peer))) {
       return 'it comes from another machine without a configured origin';
     }
     return undefined;

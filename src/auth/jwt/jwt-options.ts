@@ -4,6 +4,7 @@ import { ExtractJwt, type SecretOrKeyProvider, type StrategyOptionsWithoutReques
 import type { JwtIssuerConfig } from 'src/auth/auth.config';
 import { httpJwksFetcher } from 'src/auth/jwt/jwks-fetch';
 import { RemoteKeySet } from 'src/auth/jwt/key-set';
+import { JwtRefusal, type JwtRefusalRule } from 'src/auth/jwt/refusal';
 import { ApiError } from 'src/errors/api-error';
 
 /** Asymmetric algorithms a JWKS may publish keys for. `none` and HS* are never accepted with a JWKS. */
@@ -27,7 +28,7 @@ export function jwtStrategyOptions(issuer: JwtIssuerConfig, tier: string): Strat
     jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
     ignoreExpiration: false,
     ...(issuer.issuer ? { issuer: issuer.issuer } : {}),
-    ...(issuer.audience ? { audience: issuer.audience } : {}),
+    ...(issuer.audiences.length ? { audience: [...issuer.audiences] } : {}),
     jsonWebTokenOptions: { clockTolerance: CLOCK_TOLERANCE_SECONDS },
   };
   if (issuer.jwksUri) {
@@ -60,43 +61,44 @@ export function keysUnavailable(retryAfterSeconds: number): ApiError {
   });
 }
 
-/** Refused before any key lookup. */
-const NOT_FOR_US = new Error('not a token of this issuer and audience, or an algorithm that is not pinned');
 const MAX_KID_LENGTH = 256;
 
 /**
- * The header of an unverified token that claims our issuer and audience with a pinned algorithm, or
- * undefined: only such a token is worth a key lookup (and so, possibly, a fetch).
+ * The header of an unverified token that claims our issuer and audience with a pinned algorithm, or the
+ * rule it breaks: only such a token is worth a key lookup (and so, possibly, a fetch).
  */
 function headerWorthALookup(
   token: string,
   issuer: JwtIssuerConfig,
-): { kid: string | undefined; alg: string } | undefined {
+): { kid: string | undefined; alg: string } | JwtRefusalRule {
   const decoded = decode(token, { complete: true, json: true });
-  if (!decoded || typeof decoded.payload !== 'object') return undefined;
+  if (!decoded || typeof decoded.payload !== 'object') return 'malformed';
   const { header, payload } = decoded;
-  if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(header.alg)) return undefined;
+  if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(header.alg)) return 'algorithm';
   if (header.kid !== undefined && (typeof header.kid !== 'string' || header.kid.length > MAX_KID_LENGTH)) {
-    return undefined;
+    return 'bad-kid';
   }
-  if (issuer.issuer !== undefined && payload.iss !== issuer.issuer) return undefined;
-  if (issuer.audience !== undefined) {
-    const aud = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
-    if (!aud.includes(issuer.audience)) return undefined;
+  if (issuer.issuer !== undefined && payload.iss !== issuer.issuer) return 'issuer';
+  if (issuer.audiences.length) {
+    // An array `aud` passes when any of its entries is one of ours (as jsonwebtoken then checks it too).
+    const aud: unknown[] = Array.isArray(payload.aud) ? payload.aud : [payload.aud];
+    if (!aud.some((entry) => typeof entry === 'string' && issuer.audiences.includes(entry))) {
+      return 'audience';
+    }
   }
   return { kid: header.kid, alg: header.alg };
 }
 
 /**
  * passport-jwt's key lookup: a token that does not claim our issuer and audience (or names an algorithm we do
- * not pin) is refused before the lookup; the others get their key from the key set, as a KeyObject parsed
- * once per fetch. "No such key" is a plain refusal; keys that cannot be fetched are a
+ * not pin) is refused before the lookup, with the rule it breaks; the others get their key from the key set,
+ * as a KeyObject parsed once per fetch. "No such key" is a plain refusal; keys that cannot be fetched are a
  * KeySourceUnavailableError, which the verifier answers with a 503.
  */
 function keyProvider(issuer: JwtIssuerConfig, keys: RemoteKeySet): SecretOrKeyProvider {
   return (_req, token, done) => {
     const header = headerWorthALookup(token as string, issuer);
-    if (!header) return done(NOT_FOR_US);
+    if (typeof header === 'string') return done(new JwtRefusal(header));
     keys.keyFor(header.kid, header.alg).then(
       // jsonwebtoken takes a KeyObject as is; passport-jwt's types only know strings and buffers.
       (key) => done(null, key as unknown as string),

@@ -6,9 +6,9 @@ import { bearerRequest, runStrategy } from 'src/auth/jwt/passport-runner';
 
 /**
  * The one verification path of both JWT tiers (sessions and internal services): runs the tier's passport-jwt
- * strategy on a credential. A bad token is null (its reason logged at debug level, never shown to the
- * caller); an issuer whose keys cannot be fetched is a 503 `service_unavailable` with Retry-After, because
- * nothing can be said about the token then.
+ * strategy on a credential. A bad token is null (the rule that refused it logged at debug level, never the
+ * token, never shown to the caller); an issuer whose keys cannot be fetched is a 503 `service_unavailable`
+ * with Retry-After, because nothing can be said about the token then.
  */
 export class JwtVerifier<T> {
   private readonly logger: Logger;
@@ -22,8 +22,8 @@ export class JwtVerifier<T> {
 
   async verify(credential: string): Promise<T | null> {
     try {
-      const { user, reason } = await runStrategy<T>(this.strategy, bearerRequest(credential));
-      if (!user) this.logger.debug({ reason }, 'JWT refused');
+      const { user, rule } = await runStrategy<T>(this.strategy, bearerRequest(credential));
+      if (!user) this.logger.debug({ rule }, `JWT refused: ${rule ?? 'other'}`);
       return user;
     } catch (err) {
       if (err instanceof KeySourceUnavailableError) {

@@ -113,17 +113,40 @@ describe('RemoteKeySet', () => {
     expect(jwks.fetches).toBe(1);
   });
 
-  it('concurrent unknown kids share one fetch; within the interval they wait for the next one, together', async () => {
+  it('a rotated key verifies after one immediate refetch, however recently the set was fetched', async () => {
+    await keys.keyFor('k1', 'ES256');
+    jwks.keys = [...jwks.keys, publicJwk('k2')];
+    // No clock advance: nothing waits on a gate or a timer.
+    const rotated = lookup('k2');
+    await settle();
+    expect(rotated.done).toBe(true);
+    expect(rotated.error).toBeUndefined();
+    expect(jwks.fetches).toBe(2);
+    expect(clock.sleeping).toBe(0);
+    // And the next rotation, a second later, the same.
+    await clock.advance(1_000);
+    jwks.keys = [...jwks.keys, publicJwk('k3')];
+    expect((await keys.keyFor('k3', 'ES256')).asymmetricKeyType).toBe('ec');
+    expect(jwks.fetches).toBe(3);
+  });
+
+  it('concurrent unknown kids share one fetch; once it was spent in vain, the next ones wait for the gate, together', async () => {
     await keys.keyFor('k1', 'ES256');
     const junk = Array.from({ length: 100 }, (_, i) => lookup(`junk-${i}`));
     await settle();
-    // The gate is closed (a fetch just happened): everyone waits for it to open, nobody fetches.
-    expect(jwks.fetches).toBe(1);
-    expect(junk.every((j) => !j.done)).toBe(true);
-    await clock.advance(INTERVAL);
-    await Promise.all(junk.map((j) => j.promise));
     expect(jwks.fetches).toBe(2);
+    await Promise.all(junk.map((j) => j.promise));
     for (const j of junk) expect(j.error).toBeInstanceOf(NoMatchingKeyError);
+    // That fetch found none of the kids it was asked for: the gate is closed for an interval.
+    await clock.advance(1_000);
+    const more = Array.from({ length: 100 }, (_, i) => lookup(`junk-more-${i}`));
+    await settle();
+    expect(jwks.fetches).toBe(2);
+    expect(more.every((j) => !j.done)).toBe(true);
+    await clock.advance(INTERVAL - 1_000);
+    await Promise.all(more.map((j) => j.promise));
+    expect(jwks.fetches).toBe(3);
+    for (const j of more) expect(j.error).toBeInstanceOf(NoMatchingKeyError);
   });
 
   it('a known kid never waits on a pending refetch', async () => {
@@ -143,13 +166,15 @@ describe('RemoteKeySet', () => {
     expect(junk.error).toBeInstanceOf(NoMatchingKeyError);
   });
 
-  it('a rotated key verifies at the next gate opening, however many junk kids keep arriving', async () => {
+  it('while junk arrives, a rotated key verifies at the next gate opening, and junk costs one fetch per interval', async () => {
     await keys.keyFor('k1', 'ES256');
     let junkCount = 0;
     const flood = (): void => {
       for (let i = 0; i < 10; i++) void lookup(`junk-${junkCount++}`).promise;
     };
-    flood();
+    flood(); // fetched at once, in vain: the gate closes for 5 s
+    await settle();
+    expect(jwks.fetches).toBe(2);
     await clock.advance(1_000);
     jwks.keys = [...jwks.keys, publicJwk('k2')];
     flood();
@@ -157,20 +182,37 @@ describe('RemoteKeySet', () => {
     await clock.advance(1_000);
     flood();
     expect(rotated.done).toBe(false);
-    await clock.advance(3_000); // the gate opens 5 s after the first fetch
+    await clock.advance(3_000); // the gate opens 5 s after the fetch spent on junk
     await rotated.promise;
     expect(rotated.error).toBeUndefined();
-    expect(jwks.fetches).toBe(2);
+    expect(jwks.fetches).toBe(3);
     // 5 s more of junk at 10 per second: one more fetch.
     for (let s = 0; s < 5; s++) {
       flood();
       await clock.advance(1_000);
     }
-    expect(jwks.fetches).toBe(3);
+    expect(jwks.fetches).toBe(4);
     expect(junkCount).toBe(80);
   });
 
-  it('a token that joined a fetch started before it arrived waits for the next one', async () => {
+  it('a new kid that arrives during a background refresh without its key asks again at once', async () => {
+    await keys.keyFor('k1', 'ES256');
+    await clock.advance(MAX_AGE);
+    jwks.hold();
+    await keys.keyFor('k1', 'ES256'); // the refresh starts, held at the issuer
+    expect(jwks.fetches).toBe(2);
+    await clock.advance(10);
+    jwks.keys = [...jwks.keys, publicJwk('k2')];
+    const rotated = lookup('k2');
+    await settle();
+    await jwks.release(); // answered with the set before the rotation
+    await rotated.promise;
+    expect(rotated.error).toBeUndefined();
+    expect(jwks.fetches).toBe(3);
+    expect(clock.sleeping).toBe(0);
+  });
+
+  it('a token that joined a fetch started before it arrived asks again (after the gate, when junk spent that fetch)', async () => {
     await keys.keyFor('k1', 'ES256');
     await clock.advance(INTERVAL);
     jwks.hold();
@@ -220,9 +262,8 @@ describe('RemoteKeySet', () => {
     await keys.keyFor('k1', 'ES256'); // served, refresh in the background
     await settle();
     expect((await keys.keyFor('k2', 'ES256')).asymmetricKeyType).toBe('ec');
-    // k1 is unknown now: one more look after the gate (it might have come back), then refused.
+    // k1 is unknown now: one more look at once (it might have come back), then refused.
     const removed = lookup('k1');
-    await clock.advance(INTERVAL);
     await removed.promise;
     expect(removed.error).toBeInstanceOf(NoMatchingKeyError);
     expect(jwks.fetches).toBe(3);

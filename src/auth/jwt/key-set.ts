@@ -39,7 +39,10 @@ export class NoMatchingKeyError extends Error {
 
 export interface RemoteKeySetOptions {
   fetch: JwksFetcher;
-  /** At most one fetch starts per interval, whatever asks for it (unknown kids, due refreshes). */
+  /**
+   * After a fetch spent on a kid the issuer does not have (junk), or a failed one, no fetch for an unknown kid
+   * starts for this long; a due refresh never starts within this long of any fetch.
+   */
   refetchIntervalMs: number;
   /** A set older than this is refreshed in the background when next used; its keys keep being served. */
   maxAgeMs: number;
@@ -118,13 +121,16 @@ function parseKeySet(document: unknown, algorithms: readonly string[], maxKeys: 
  * - A known `kid` is answered from the last good set at once, never waiting on a fetch. When the set is due
  *   for a refresh, the refresh runs in the background and the old keys keep serving until it succeeds
  *   (stale-while-revalidate); a failed refresh keeps them.
- * - An unknown `kid` asks for a refetch. At most one fetch starts per `refetchIntervalMs`, whoever asks, and
- *   everyone who asks while one is pending shares it. Within the interval after a good fetch, callers wait
- *   for the next one (so a rotated key verifies within an interval, however much junk arrives); after a
- *   failed one, they get the failure at once rather than hanging on an issuer that is down.
+ * - An unknown `kid` asks for a refetch, which starts at once, and everyone who asks while one is pending
+ *   shares it: a rotated key verifies after one fetch, however recently the set was fetched. Only a fetch
+ *   that was spent in vain (it was asked for a kid, and the issuer's answer does not have it: junk) closes
+ *   the gate: for `refetchIntervalMs` after it, unknown kids wait for the next opening, together. So junk
+ *   costs at most one fetch per interval (plus one after each fetch that did find its kid), and a rotated
+ *   key waits at most one interval while junk arrives. After a failed fetch, within the interval, callers
+ *   get the failure at once rather than hanging on an issuer that is down.
  * - A caller only gets "no such key" from a set fetched after it arrived: one that joined a fetch already
- *   under way when its token came in waits for the next one, so a token signed just after a rotation is not
- *   refused on an older answer.
+ *   under way when its token came in asks again, so a token signed just after a rotation is not refused on
+ *   an older answer.
  */
 export class RemoteKeySet {
   private keys: KeyTable | undefined;
@@ -132,6 +138,8 @@ export class RemoteKeySet {
   /** When the latest fetch started, and whether it failed. */
   private attemptedAt = -Infinity;
   private lastFailure: Error | undefined;
+  /** When the latest fetch spent in vain (its answer lacked a kid someone asked it for) started. */
+  private missedAt = -Infinity;
   private pending: Promise<void> | undefined;
   private readonly clock: Clock;
   private readonly maxKeys: number;
@@ -165,12 +173,16 @@ export class RemoteKeySet {
       }
       if (this.lastFailure)
         throw new KeySourceUnavailableError(this.lastFailure, this.secondsUntilNextFetch());
-      // The answer was fetched after this token arrived and does not have its key: a verdict.
-      if (this.attemptedAt >= arrived) throw new NoMatchingKeyError();
+      // The answer was fetched after this token arrived and does not have its key: a verdict, and a fetch
+      // spent in vain, which closes the gate for unknown kids.
+      if (this.attemptedAt >= arrived) {
+        this.missedAt = Math.max(this.missedAt, this.attemptedAt);
+        throw new NoMatchingKeyError();
+      }
     }
   }
 
-  /** Until the gate lets the next fetch start, in whole seconds (at least 1). */
+  /** Until the next fetch may start after a failure, in whole seconds (at least 1). */
   private secondsUntilNextFetch(): number {
     const wait = this.attemptedAt + this.options.refetchIntervalMs - this.clock.now();
     return Math.max(1, Math.ceil(wait / 1000));
@@ -186,14 +198,15 @@ export class RemoteKeySet {
   }
 
   /**
-   * The shared fetch everyone waiting on a refetch awaits: the pending one, or a new one once the gate opens.
-   * After a failed fetch, within the interval, nothing is fetched (the caller sees the failure at once).
+   * The shared fetch everyone waiting on a refetch awaits: the pending one, or a new one, at once unless a
+   * fetch spent in vain closed the gate (then once it opens). After a failed fetch, within the interval,
+   * nothing is fetched (the caller sees the failure at once).
    */
   private refetch(): Promise<void> {
     if (this.pending) return this.pending;
-    const opensAt = this.attemptedAt + this.options.refetchIntervalMs;
     const now = this.clock.now();
-    if (now < opensAt && this.lastFailure) return Promise.resolve();
+    if (this.lastFailure && now < this.attemptedAt + this.options.refetchIntervalMs) return Promise.resolve();
+    const opensAt = this.missedAt + this.options.refetchIntervalMs;
     this.pending = (async () => {
       if (now < opensAt) await this.clock.sleep(opensAt - now);
       await this.fetchNow();

@@ -10,13 +10,6 @@ import { ApiError } from 'src/errors/api-error';
 const VERIFIED_TTL_MS = 60_000;
 /** The memo's key for a token: its SHA-256 (one-shot, no Hash object per request), never the token. */
 const memoKey = (credential: string): string => hash('sha256', credential, 'base64url');
-/** The principal, if it holds `scope`: 401 without a principal, 403 without the scope. */
-function withScope(principal: M2MPrincipal | null, scope: string): M2MPrincipal {
-  if (!principal) throw ApiError.unauthorized();
-  if (!principal.scopes.includes(scope)) throw ApiError.forbidden(`The token lacks the ${scope} scope.`);
-  return principal;
-}
-
 function principal({ clientId, scopes, actor }: VerifiedM2MToken): M2MPrincipal {
   return { kind: 'm2m', clientId, scopes, actor };
 }
@@ -39,9 +32,9 @@ export class M2MAuthService {
   private readonly verified = new LRUCache<string, VerifiedM2MToken>({ max: 1_000, ttl: VERIFIED_TTL_MS });
 
   constructor(@Inject(authConfig.KEY) { m2m }: AuthConfig) {
-    if (m2m.jwksUri && m2m.issuer && m2m.audience) {
+    if (m2m.jwksUri && m2m.issuer && m2m.audiences.length) {
       this.verifier = new JwtVerifier('M2MAuth', new M2MJwtStrategy(m2m));
-    } else if (m2m.jwksUri || m2m.issuer || m2m.audience) {
+    } else if (m2m.jwksUri || m2m.issuer || m2m.audiences.length) {
       this.logger.warn(
         'AUTH_M2M_JWKS_URI, AUTH_M2M_ISSUER and AUTH_M2M_AUDIENCE must all be set: internal routes answer 401',
       );
@@ -70,10 +63,23 @@ export class M2MAuthService {
     if (!credential || !this.verifier) throw ApiError.unauthorized();
     const cacheKey = memoKey(credential);
     const remembered = this.remembered(cacheKey);
-    if (remembered) return withScope(remembered, scope);
+    if (remembered) return this.withScope(remembered, scope);
     return this.verifyAndRemember(this.verifier, credential, cacheKey).then((principal) =>
-      withScope(principal, scope),
+      this.withScope(principal, scope),
     );
+  }
+
+  /** The principal, if it holds `scope`: 401 without a principal, 403 without the scope. */
+  private withScope(principal: M2MPrincipal | null, scope: string): M2MPrincipal {
+    if (!principal) throw ApiError.unauthorized();
+    if (!principal.scopes.includes(scope)) {
+      this.logger.debug(
+        { rule: 'scope', clientId: principal.clientId, scope },
+        `JWT refused: scope (the route needs ${scope})`,
+      );
+      throw ApiError.forbidden(`The token lacks the ${scope} scope.`);
+    }
+    return principal;
   }
 
   /** The principal of a token that verified less than a minute ago (and has not expired), else undefined. */

@@ -1,5 +1,6 @@
 import { plausibleLifetime, scopesOf } from 'src/auth/jwt/claims';
 import { M2MJwtStrategy } from 'src/auth/jwt/m2m-jwt.strategy';
+import { refused } from 'src/auth/jwt/refusal';
 import { PROVIDER_TOKENS } from 'test/fixtures/provider-tokens';
 
 describe('M2M claims', () => {
@@ -18,7 +19,7 @@ describe('M2MJwtStrategy.validate', () => {
     new M2MJwtStrategy({
       jwksUri: 'http://127.0.0.1:1/jwks',
       issuer: 'i',
-      audience: 'a',
+      audiences: ['a'],
       jwksRefetchIntervalSeconds: 5,
       maxTokenLifetimeSeconds: 86_400,
       trustedClientIds,
@@ -43,31 +44,38 @@ describe('M2MJwtStrategy.validate', () => {
         clientId: client,
         actor: `m2m:${client}`,
       });
-      expect(strategy().validate({ ...person, exp })).toBe(false);
+      expect(strategy().validate({ ...person, exp })).toEqual(refused('not-client-credentials'));
     },
   );
 
-  it('refuses a user grant or a token without a client', () => {
-    expect(strategy().validate({ sub: 'person', gty: 'password', scope: 'x', exp })).toBe(false);
-    expect(strategy().validate({ sub: 'auth0|person', scope: 'x', exp })).toBe(false);
-    expect(strategy().validate({ scope: 'x', exp })).toBe(false);
+  it('refuses a user grant or a token without a client, naming the rule', () => {
+    const notClient = refused('not-client-credentials');
+    expect(strategy().validate({ sub: 'person', gty: 'password', scope: 'x', exp })).toEqual(notClient);
+    expect(strategy().validate({ sub: 'auth0|person', scope: 'x', exp })).toEqual(notClient);
+    expect(strategy().validate({ scope: 'x', exp })).toEqual(notClient);
   });
 
   it('trusts AUTH_M2M_CLIENT_IDS only where the shape cannot tell, and never for a person’s sign-in', () => {
     const trusting = strategy(['batch']);
     expect(trusting.validate({ sub: 'svc-1', azp: 'batch', exp })).toMatchObject({ clientId: 'batch' });
-    expect(strategy().validate({ sub: 'svc-1', azp: 'batch', exp })).toBe(false);
-    expect(trusting.validate({ sub: 'svc-1', azp: 'other', exp })).toBe(false);
-    expect(trusting.validate({ sub: 'svc-1', azp: 'batch', auth_time: 1, exp })).toBe(false);
-    expect(trusting.validate({ sub: 'svc-1', azp: 'batch', gty: 'password', exp })).toBe(false);
-    expect(trusting.validate({ cid: 'batch', sub: 'alice', exp })).toBe(false);
+    expect(strategy().validate({ sub: 'svc-1', azp: 'batch', exp })).toEqual(refused('client-not-trusted'));
+    expect(trusting.validate({ sub: 'svc-1', azp: 'other', exp })).toEqual(refused('client-not-trusted'));
+    const notClient = refused('not-client-credentials');
+    expect(trusting.validate({ sub: 'svc-1', azp: 'batch', auth_time: 1, exp })).toEqual(notClient);
+    expect(trusting.validate({ sub: 'svc-1', azp: 'batch', gty: 'password', exp })).toEqual(notClient);
+    expect(trusting.validate({ cid: 'batch', sub: 'alice', exp })).toEqual(notClient);
   });
 
-  it('refuses a token without a numeric exp', () => {
-    expect(strategy().validate({ sub: 'svc@clients', gty: 'client-credentials' })).toBe(false);
-    expect(strategy().validate({ sub: 'svc@clients', gty: 'client-credentials', exp: '9999999999' })).toBe(
-      false,
+  it('refuses a token without a numeric exp, or with an implausible lifetime', () => {
+    expect(strategy().validate({ sub: 'svc@clients', gty: 'client-credentials' })).toEqual(
+      refused('no-expiry'),
     );
+    expect(strategy().validate({ sub: 'svc@clients', gty: 'client-credentials', exp: '9999999999' })).toEqual(
+      refused('no-expiry'),
+    );
+    expect(
+      strategy().validate({ sub: 'svc@clients', gty: 'client-credentials', exp: exp + 2 * 86_400 }),
+    ).toEqual(refused('lifetime'));
   });
 });
 

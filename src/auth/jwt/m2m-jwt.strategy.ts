@@ -5,6 +5,7 @@ import { Actors } from 'src/audit/actors';
 import type { M2MIssuerConfig } from 'src/auth/auth.config';
 import { hasExpiry, plausibleLifetime, scopesOf, type JwtClaims } from 'src/auth/jwt/claims';
 import { CLOCK_TOLERANCE_SECONDS, jwtStrategyOptions } from 'src/auth/jwt/jwt-options';
+import { refused, type JwtRefusalRule, type Refused } from 'src/auth/jwt/refusal';
 import { tokenShape } from 'src/auth/jwt/token-shape';
 import type { M2MPrincipal } from 'src/auth/principal';
 
@@ -32,14 +33,15 @@ export class M2MJwtStrategy extends PassportStrategy(Strategy, M2M_STRATEGY) {
     this.maxLifetimeSeconds = issuer.maxTokenLifetimeSeconds;
   }
 
-  validate(payload: JwtClaims): VerifiedM2MToken | false {
+  validate(payload: JwtClaims): VerifiedM2MToken | Refused {
     // A token without `exp` would never expire.
-    if (!hasExpiry(payload)) return false;
+    if (!hasExpiry(payload)) return refused('no-expiry');
     if (!plausibleLifetime(payload, this.maxLifetimeSeconds, Date.now() / 1000, CLOCK_TOLERANCE_SECONDS)) {
-      return false;
+      return refused('lifetime');
     }
-    const clientId = this.clientOf(payload);
-    if (!clientId) return false;
+    const client = this.clientOf(payload);
+    if (client.refused) return refused(client.refused);
+    const { clientId } = client;
     return {
       clientId,
       scopes: scopesOf(payload),
@@ -53,17 +55,20 @@ export class M2MJwtStrategy extends PassportStrategy(Strategy, M2M_STRATEGY) {
    * cannot tell, AUTH_M2M_CLIENT_IDS does, unless the token carries signs of a person's sign-in. A token
    * from a user-facing grant names a person, not a service, even when the issuer is shared.
    */
-  private clientOf(payload: JwtClaims): string | undefined {
+  private clientOf(
+    payload: JwtClaims,
+  ): { clientId: string; refused?: undefined } | { refused: JwtRefusalRule } {
     const shape = tokenShape(payload);
     switch (shape.kind) {
       case 'client':
-        return shape.clientId;
+        return { clientId: shape.clientId };
       case 'unknown':
-        return shape.clientId !== undefined && !shape.endUser && this.trustedClients.has(shape.clientId)
-          ? shape.clientId
-          : undefined;
+        if (shape.clientId === undefined || shape.endUser) return { refused: 'not-client-credentials' };
+        return this.trustedClients.has(shape.clientId)
+          ? { clientId: shape.clientId }
+          : { refused: 'client-not-trusted' };
       case 'person':
-        return undefined;
+        return { refused: 'not-client-credentials' };
     }
   }
 }

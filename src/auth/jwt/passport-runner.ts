@@ -1,10 +1,11 @@
 import type { Strategy } from 'passport';
 import { KeySourceUnavailableError } from 'src/auth/jwt/key-set';
+import { refusalRule, type JwtRefusalRule } from 'src/auth/jwt/refusal';
 
 interface StrategyOutcome<T> {
   user: T | null;
-  /** Why it failed, for a debug log line; never shown to the caller. */
-  reason?: string;
+  /** Which rule refused the token, for a debug log line; never shown to the caller. */
+  rule?: JwtRefusalRule;
 }
 
 /**
@@ -27,18 +28,10 @@ export function runStrategy<T>(strategy: Strategy, req: BearerRequest): Promise<
       // Not a verdict on the token: the keys to judge it could not be fetched.
       challenge instanceof KeySourceUnavailableError
         ? reject(challenge)
-        : resolve({
-            user: null,
-            reason:
-              challenge instanceof Error
-                ? challenge.message
-                : typeof challenge === 'string'
-                  ? challenge
-                  : 'failed',
-          });
+        : resolve({ user: null, rule: refusalRule(challenge) });
     attempt.error = (err) => reject(err instanceof Error ? err : new Error(String(err)));
-    attempt.pass = () => resolve({ user: null, reason: 'pass' });
-    attempt.redirect = () => resolve({ user: null, reason: 'redirect' });
+    attempt.pass = () => resolve({ user: null, rule: 'other' });
+    attempt.redirect = () => resolve({ user: null, rule: 'other' });
     (attempt.authenticate as (this: unknown, r: BearerRequest, options: object) => void).call(
       attempt,
       req,

@@ -5,6 +5,7 @@ import { Actors } from 'src/audit/actors';
 import type { JwtIssuerConfig } from 'src/auth/auth.config';
 import { hasExpiry, plausibleLifetime, type JwtClaims } from 'src/auth/jwt/claims';
 import { CLOCK_TOLERANCE_SECONDS, jwtStrategyOptions } from 'src/auth/jwt/jwt-options';
+import { refused, type Refused } from 'src/auth/jwt/refusal';
 import { tokenShape } from 'src/auth/jwt/token-shape';
 import type { SessionPrincipal } from 'src/auth/principal';
 
@@ -20,17 +21,17 @@ export class SessionJwtStrategy extends PassportStrategy(Strategy, SESSION_STRAT
     this.maxLifetimeSeconds = issuer.maxTokenLifetimeSeconds;
   }
 
-  validate(payload: JwtClaims): SessionPrincipal | false {
+  validate(payload: JwtClaims): SessionPrincipal | Refused {
     // A session without `exp` would never end.
-    if (!hasExpiry(payload)) return false;
+    if (!hasExpiry(payload)) return refused('no-expiry');
     if (!plausibleLifetime(payload, this.maxLifetimeSeconds, Date.now() / 1000, CLOCK_TOLERANCE_SECONDS)) {
-      return false;
+      return refused('lifetime');
     }
     const sub = payload.sub;
-    if (typeof sub !== 'string' || sub.trim() === '' || sub.length > 255) return false;
+    if (typeof sub !== 'string' || sub.trim() === '' || sub.length > 255) return refused('no-subject');
     // A client-credentials token (of any recognised shape) names a service, not a person, even when the
     // issuer is shared.
-    if (tokenShape(payload).kind === 'client') return false;
+    if (tokenShape(payload).kind === 'client') return refused('client-credentials-token');
     const orgId = typeof payload.org_id === 'string' && payload.org_id !== '' ? payload.org_id : undefined;
     return { kind: 'session', sub, ...(orgId ? { orgId } : {}), actor: Actors.session(sub) };
   }

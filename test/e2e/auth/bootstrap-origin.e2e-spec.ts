@@ -2,6 +2,7 @@ import request from 'supertest';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { startTestApp, type TestApp } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { baseUrlOver, nonLoopbackAddress } from 'test/helpers/remote-peer';
 
 const UNAUTHORIZED = { error: { type: 'unauthorized', status: 401, message: 'Authentication required.' } };
 const MINT = '/api/v1/org/tokens';
@@ -153,36 +154,35 @@ describe('bootstrap: only this machine or a configured origin, only under our ow
   });
 
   describe('from another machine', () => {
-    it('is refused, unless it comes from a configured origin', async () => {
-      const { app, db } = await openApp({
-        TRUST_PROXY: 'loopback',
-        ADMIN_BOOTSTRAP_ORIGINS: 'https://admin.example.com',
-      });
-      const remote = '203.0.113.7';
-      await request(app.http).get(WHOAMI).set('x-forwarded-for', remote).expect(401, UNAUTHORIZED);
-      await request(app.http).post(MINT).set('x-forwarded-for', remote).send({}).expect(401, UNAUTHORIZED);
-      await request(app.http)
-        .get(WHOAMI)
-        .set('x-forwarded-for', remote)
-        .set('origin', 'https://elsewhere.example.com')
-        .expect(401, UNAUTHORIZED);
-      expect(await minted(db)).toBe(0);
-      // The configured origin's page (a browser on an admin's machine), through our own Host.
-      await request(app.http)
-        .get(WHOAMI)
-        .set('x-forwarded-for', remote)
-        .set('host', 'keys.example.com')
-        .set('origin', 'https://admin.example.com')
-        .set('sec-fetch-site', 'cross-site')
-        .expect(200, BOOTSTRAP);
-      // Its own host is ours too.
-      await request(app.http)
-        .get(WHOAMI)
-        .set('x-forwarded-for', remote)
-        .set('host', 'admin.example.com')
-        .set('origin', 'https://admin.example.com')
-        .expect(200, BOOTSTRAP);
-    });
+    const remote = nonLoopbackAddress();
+    (remote === undefined ? it.skip : it)(
+      'is refused, unless it comes from a configured origin',
+      async () => {
+        const { app, db } = await openApp({ ADMIN_BOOTSTRAP_ORIGINS: 'https://admin.example.com' });
+        // A connection to this machine's own non-loopback address: a socket peer that is not loopback.
+        const base = await baseUrlOver(app.http, remote!);
+        await request(base).get(WHOAMI).set('host', 'localhost:3000').expect(401, UNAUTHORIZED);
+        await request(base).post(MINT).set('host', 'localhost:3000').send({}).expect(401, UNAUTHORIZED);
+        await request(base)
+          .get(WHOAMI)
+          .set('origin', 'https://elsewhere.example.com')
+          .expect(401, UNAUTHORIZED);
+        expect(await minted(db)).toBe(0);
+        // The configured origin's page (a browser on an admin's machine), through our own Host.
+        await request(base)
+          .get(WHOAMI)
+          .set('host', 'keys.example.com')
+          .set('origin', 'https://admin.example.com')
+          .set('sec-fetch-site', 'cross-site')
+          .expect(200, BOOTSTRAP);
+        // Its own host is ours too.
+        await request(base)
+          .get(WHOAMI)
+          .set('host', 'admin.example.com')
+          .set('origin', 'https://admin.example.com')
+          .expect(200, BOOTSTRAP);
+      },
+    );
   });
 
   it('once bootstrap is closed, none of this matters: credentials work from anywhere, under any Host', async () => {

@@ -205,6 +205,41 @@ describe('JWKS key set: junk tokens cannot starve legitimate ones', () => {
     });
   });
 
+  // Issue 16, friction a: the first token after a rotation waited for the refetch gate (4.8 s at the default
+  // interval) when the set had been fetched shortly before. With the longest interval allowed, a wait on the
+  // gate would outlast the test: the rotated kid must be fetched at once.
+  it.each([0, 1])(
+    'tier %#: the first token signed with a rotated key verifies after exactly one refetch, without waiting for the gate',
+    async (index) => {
+      const tier = tiers[index]!;
+      const m2mFresh = await JwksFront.start(m2m);
+      const sessionFresh = await JwksFront.start(session);
+      const front = index === 0 ? m2mFresh : sessionFresh;
+      const fresh = await startTestApp(db, {
+        ...env(m2mFresh.uri, sessionFresh.uri),
+        AUTH_JWKS_REFETCH_INTERVAL_SECONDS: '300',
+      });
+      try {
+        await expectAccepted(tier, fresh, await tier.legit());
+        expect(front.fetches).toBe(1);
+        const newKid = await tier.issuer().rotate();
+        await expectAccepted(tier, fresh, await tier.legit(newKid));
+        expect(front.fetches).toBe(2);
+        // From the refreshed set, without another fetch.
+        await expectAccepted(tier, fresh, await tier.legit(newKid));
+        expect(front.fetches).toBe(2);
+        // Junk still costs a fetch (spent in vain, it closes the gate for unknown kids for an interval).
+        await tier.call(fresh, junk(tier.issuer())).expect(401, UNAUTHORIZED);
+        expect(front.fetches).toBe(3);
+      } finally {
+        await fresh.close();
+        await m2mFresh.stop();
+        await sessionFresh.stop();
+      }
+    },
+    30_000,
+  );
+
   it('with no key set yet and the issuer failing: 503 with Retry-After, one fetch for a burst, then recovery', async () => {
     const front = await JwksFront.start(m2m);
     const fresh = await startTestApp(db, env(front.uri, sessionFront.uri));
