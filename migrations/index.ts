@@ -7,6 +7,7 @@ import { AddAuditCallerRequestId1796154835854 } from 'migrations/1796154835854-A
 import { MaskProviderKeyPrefixes1796154900000 } from 'migrations/1796154900000-MaskProviderKeyPrefixes';
 import { AddApiKeyAdminOrg1796155398216 } from 'migrations/1796155398216-AddApiKeyAdminOrg';
 import { RecordProvisioningOrigin1796155751086 } from 'migrations/1796155751086-RecordProvisioningOrigin';
+import { AddCredentialResourceAndBackoff1796624399156 } from 'migrations/1796624399156-AddCredentialResourceAndBackoff';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -18,4 +19,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   MaskProviderKeyPrefixes1796154900000,
   AddApiKeyAdminOrg1796155398216,
   RecordProvisioningOrigin1796155751086,
+  AddCredentialResourceAndBackoff1796624399156,
 ];

@@ -1,9 +1,11 @@
 import { loadSlice } from 'src/config/config-slice';
 import type { Env } from 'src/config/env-reader';
 import { credentialsConfig, DEFAULT_REFRESH_TIMEOUT_MS } from 'src/credentials/credentials.config';
+import { HostResolver } from 'src/credentials/host-resolver';
 import { TokenEndpointPolicy } from 'src/credentials/token-endpoint-policy';
 
-const policy = (env: Env): TokenEndpointPolicy => new TokenEndpointPolicy(loadSlice(credentialsConfig, env));
+const policy = (env: Env): TokenEndpointPolicy =>
+  new TokenEndpointPolicy(loadSlice(credentialsConfig, env), new HostResolver());
 
 function problems(env: Env): string[] {
   try {
@@ -54,7 +56,19 @@ describe('credentials configuration', () => {
     for (const p of bad) expect(p).toMatch(/^CREDENTIALS_ALLOWED_TOKEN_HOSTS\[\d\]/);
   });
 
-  it('bounds the refresh timeout and the concurrent refreshes', () => {
+  it('bounds the refresh timeout, the concurrent refreshes, the shares and the backoff threshold', () => {
+    for (const name of [
+      'CREDENTIALS_MAX_REFRESHES_PER_USER',
+      'CREDENTIALS_MAX_REFRESHES_PER_HOST',
+      'CREDENTIALS_FAILURES_BEFORE_BACKOFF',
+    ])
+      expect(problems({ [name]: '0' })).toEqual([expect.stringContaining(name)]);
+    expect(loadSlice(credentialsConfig, {})).toMatchObject({
+      maxConcurrentRefreshes: 10,
+      maxRefreshesPerUser: 2,
+      maxRefreshesPerHost: 5,
+      failuresBeforeBackoff: 3,
+    });
     expect(problems({ CREDENTIALS_REFRESH_TIMEOUT_MS: '10s' })).toEqual([
       expect.stringContaining('CREDENTIALS_REFRESH_TIMEOUT_MS'),
     ]);
@@ -93,6 +107,9 @@ describe('TokenEndpointPolicy', () => {
     'https://2130706433/token',
     'https://[fd00::1]/token',
     'https://100.64.1.1/token',
+    'https://localhost/token',
+    'https://LOCALHOST./token',
+    'https://auth.localhost/token',
   ])('refuses the literal address of %s in production', (url) => {
     expect(strict.refuseUrl(url)).toMatch(/address/);
   });
