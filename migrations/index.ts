@@ -9,6 +9,7 @@ import { AddApiKeyAdminOrg1796155398216 } from 'migrations/1796155398216-AddApiK
 import { RecordProvisioningOrigin1796155751086 } from 'migrations/1796155751086-RecordProvisioningOrigin';
 import { AddOAuthCompletionCode1796624300899 } from 'migrations/1796624300899-AddOAuthCompletionCode';
 import { RecordEncryptionKeyChecks1796624330437 } from 'migrations/1796624330437-RecordEncryptionKeyChecks';
+import { AddCredentialResourceAndBackoff1796624399156 } from 'migrations/1796624399156-AddCredentialResourceAndBackoff';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -22,4 +23,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   RecordProvisioningOrigin1796155751086,
   AddOAuthCompletionCode1796624300899,
   RecordEncryptionKeyChecks1796624330437,
+  AddCredentialResourceAndBackoff1796624399156,
 ];

@@ -14,6 +14,13 @@ import { registerRequestLogger } from 'src/logging/request-logger';
 import { MetricsService } from 'src/metrics/metrics.service';
 
 /**
+ * The longest route parameter the router takes, counted as it arrives (percent-encoded): the longest id a
+ * route has is 255 characters (an MCP server id), and one character (code point) is at most 4 UTF-8 bytes,
+ * 12 characters once each byte is written `%XX`. Fastify's default of 100 answered 404 to ids it had stored.
+ */
+export const MAX_ROUTE_PARAM_LENGTH = 255 * 12;
+
+/**
  * The HTTP edge, on Fastify: options that must be set when the server is created (body limit, client IP,
  * request ids, answers to requests Node cannot parse), for main.ts, the tests and the benchmarks alike.
  */
@@ -37,7 +44,11 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
         .send({ error: { type: 'validation_failed', status: 400, message: 'Malformed URL.' } });
     },
     // As Express routed: case-insensitive paths, a trailing slash ignored.
-    routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    routerOptions: {
+      caseSensitive: false,
+      ignoreTrailingSlash: true,
+      maxParamLength: MAX_ROUTE_PARAM_LENGTH,
+    },
   });
 }
 

@@ -5,13 +5,19 @@ import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import { CREDENTIAL_TARGET, CredentialsAudit } from 'src/credentials/credentials.audit';
 import { credentialsConfig, type CredentialsConfig } from 'src/credentials/credentials.config';
 import { credentialField, type CredentialColumn } from 'src/credentials/credentials.encrypted-table';
-import { credentialsError, CredentialsErrorCode } from 'src/credentials/credentials.errors';
+import {
+  credentialsError,
+  CredentialsErrorCode,
+  upstreamFailed,
+  type UpstreamFailureReason,
+} from 'src/credentials/credentials.errors';
 import type { AccessTokenDto, AccessTokenRequestDto } from 'src/credentials/dto/access-token.dto';
 import {
   McpOAuthCredentialsRepository,
   type UsableCredentialRow,
 } from 'src/credentials/mcp-oauth-credentials.repository';
-import { Semaphore, SingleFlight } from 'src/credentials/single-flight';
+import { RefreshSlots, type SlotShortage } from 'src/credentials/refresh-slots';
+import { SingleFlight } from 'src/credentials/single-flight';
 import { TokenEndpointClient, type RefreshOutcome } from 'src/credentials/token-endpoint-client';
 import { encryptionKeyMissing } from 'src/crypto/encryption/encryption.errors';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
@@ -20,8 +26,8 @@ import { isoOrNull } from 'src/http/iso';
 /** A cached access token is served until this long before it expires, then refreshed. */
 export const CACHE_MARGIN_MS = 60_000;
 /**
- * How much longer than the refresh timeout a caller waits for a credential's row lock (or a refresh slot):
- * the holder keeps it for at most the refresh timeout plus a few writes.
+ * How much longer than the refresh timeout a caller waits for a credential's row lock: the holder keeps it
+ * for at most the refresh timeout plus a few writes.
  */
 const LOCK_SLACK_MS = 5_000;
 /** PostgreSQL ends a session idle in a refresh transaction this long past the refresh timeout. */
@@ -29,7 +35,29 @@ const IDLE_SLACK_MS = 10_000;
 /** lock_not_available (lock_timeout) and query_canceled (statement_timeout). */
 const LOCK_WAIT_EXCEEDED = new Set(['55P03', '57014']);
 
-type LockedOutcome = { token: AccessTokenDto } | { reauthorizationRequired: true };
+/** The first backoff of a failing credential; each further failure doubles it, up to BACKOFF_MAX_MS. */
+export const BACKOFF_BASE_MS = 30_000;
+export const BACKOFF_MAX_MS = 10 * 60_000;
+
+/**
+ * How long a credential backs off after its `failures`-th consecutive upstream failure: nothing below the
+ * threshold, then 30 s, 1 min, 2 min, 4 min, 8 min, and 10 min from then on.
+ */
+export function backoffAfter(failures: number, threshold: number): number | null {
+  if (failures < threshold) return null;
+  return Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** Math.min(failures - threshold, 16));
+}
+
+const SHORTAGE_ERRORS: Record<SlotShortage, CredentialsErrorCode> = {
+  instance: CredentialsErrorCode.RefreshBusy,
+  user: CredentialsErrorCode.UserRefreshesBusy,
+  host: CredentialsErrorCode.HostRefreshesBusy,
+};
+
+type LockedOutcome =
+  | { token: AccessTokenDto }
+  | { reauthorizationRequired: true }
+  | { failed: UpstreamFailureReason; retryAfterSeconds?: number };
 
 /**
  * Fresh access tokens for internal runtimes, from the refresh tokens users deposited; the refresh token
@@ -44,13 +72,16 @@ type LockedOutcome = { token: AccessTokenDto } | { reauthorizationRequired: true
  * The transaction holds a database connection while the token endpoint answers: that time is bounded by
  * CREDENTIALS_REFRESH_TIMEOUT_MS, lock waits by the same plus a few seconds, and the number of refreshes an
  * instance runs at once by CREDENTIALS_MAX_CONCURRENT_REFRESHES, so slow token endpoints cannot take the
- * whole pool.
+ * whole pool. Those slots are shared fairly (RefreshSlots): one user, and one token-endpoint host, hold at
+ * most their share, and a refresh that finds none free answers 503 at once instead of queueing behind
+ * someone else's. A credential that failed CREDENTIALS_FAILURES_BEFORE_BACKOFF times in a row is not tried
+ * again until its backoff ends (502 `backing_off` with Retry-After), so hanging endpoints stop taking slots.
  */
 @Injectable()
 export class AccessTokensService {
   private readonly logger = new Logger('Credentials');
   private readonly flights = new SingleFlight<AccessTokenDto>();
-  private readonly refreshSlots: Semaphore;
+  private readonly refreshSlots: RefreshSlots;
 
   constructor(
     @Inject(credentialsConfig.KEY) private readonly config: CredentialsConfig,
@@ -60,7 +91,11 @@ export class AccessTokensService {
     private readonly client: TokenEndpointClient,
     private readonly audit: AuditService,
   ) {
-    this.refreshSlots = new Semaphore(config.maxConcurrentRefreshes);
+    this.refreshSlots = new RefreshSlots({
+      total: config.maxConcurrentRefreshes,
+      perUser: config.maxRefreshesPerUser,
+      perHost: config.maxRefreshesPerHost,
+    });
   }
 
   async accessToken(ctx: AuditContext, dto: AccessTokenRequestDto): Promise<AccessTokenDto> {
@@ -69,13 +104,25 @@ export class AccessTokensService {
     this.refuseUnusable(row);
     const cached = this.cachedToken(row);
     if (cached) return cached;
-    return this.flights.run(`${dto.userId}\n${dto.mcpServerId}`, () => this.refreshLocked(ctx, dto));
+    refuseBackingOff(row);
+    const host = new URL(row.token_endpoint).host;
+    return this.flights.run(`${dto.userId}\n${dto.mcpServerId}`, () => this.refreshLocked(ctx, dto, host));
   }
 
-  private async refreshLocked(ctx: AuditContext, dto: AccessTokenRequestDto): Promise<AccessTokenDto> {
+  private async refreshLocked(
+    ctx: AuditContext,
+    dto: AccessTokenRequestDto,
+    host: string,
+  ): Promise<AccessTokenDto> {
     const waitMs = this.config.refreshTimeoutMs + LOCK_SLACK_MS;
-    const release = await this.refreshSlots.acquire(waitMs);
-    if (!release) throw credentialsError(CredentialsErrorCode.RefreshBusy);
+    const slot = this.refreshSlots.tryAcquire(dto.userId, host);
+    if ('shortage' in slot) {
+      this.logger.warn(
+        { userId: dto.userId, mcpServerId: dto.mcpServerId, endpointHost: host, shortage: slot.shortage },
+        'no refresh slot free within the share',
+      );
+      throw credentialsError(SHORTAGE_ERRORS[slot.shortage]);
+    }
     let outcome: LockedOutcome;
     try {
       outcome = await this.dataSource.transaction(async (m) => {
@@ -85,6 +132,7 @@ export class AccessTokensService {
         // Whoever held the lock before us (on any instance) may have just refreshed.
         const cached = this.cachedToken(row);
         if (cached) return { token: cached };
+        refuseBackingOff(row);
         return this.refresh(ctx, row, m);
       });
     } catch (err) {
@@ -97,10 +145,11 @@ export class AccessTokensService {
       }
       throw err;
     } finally {
-      release();
+      slot.release();
     }
     if ('reauthorizationRequired' in outcome)
       throw credentialsError(CredentialsErrorCode.ReauthorizationRequired);
+    if ('failed' in outcome) throw upstreamFailed(outcome.failed, outcome.retryAfterSeconds);
     return outcome.token;
   }
 
@@ -119,6 +168,7 @@ export class AccessTokensService {
       clientId: row.client_id,
       clientSecret,
       authMethod: row.auth_method,
+      resource: row.resource,
     });
     switch (outcome.kind) {
       case 'issued':
@@ -137,24 +187,50 @@ export class AccessTokensService {
         );
         this.logger.warn(this.about(row), 'the token endpoint refused the refresh token (invalid_grant)');
         return { reauthorizationRequired: true };
-      case 'refused':
+      case 'refused': {
+        const failure = await this.recordFailure(row, 'host_refused', m);
         this.logger.warn(
-          { ...this.about(row), reason: outcome.reason },
+          { ...this.about(row), ...failure.log, detail: outcome.reason },
           'token endpoint refused by the outbound policy',
         );
-        throw credentialsError(CredentialsErrorCode.UpstreamFailed);
-      case 'failed':
+        return failure.outcome;
+      }
+      case 'failed': {
+        const failure = await this.recordFailure(row, outcome.cause, m);
         this.logger.warn(
           {
             ...this.about(row),
-            reason: outcome.reason,
+            ...failure.log,
+            detail: outcome.reason,
             status: outcome.status,
             oauthError: outcome.oauthError,
           },
           'token refresh failed',
         );
-        throw credentialsError(CredentialsErrorCode.UpstreamFailed);
+        return failure.outcome;
+      }
     }
+  }
+
+  /**
+   * Counts an upstream failure on the row (committed with the refresh transaction, so every instance sees
+   * it) and starts the backoff once the failures reach CREDENTIALS_FAILURES_BEFORE_BACKOFF.
+   */
+  private async recordFailure(
+    row: UsableCredentialRow,
+    reason: UpstreamFailureReason,
+    m: EntityManager,
+  ): Promise<{ outcome: LockedOutcome; log: Record<string, unknown> }> {
+    const failures = row.consecutive_failures + 1;
+    const backoffMs = backoffAfter(failures, this.config.failuresBeforeBackoff);
+    await this.credentials.recordFailure(row.id, reason, backoffMs, m);
+    return {
+      outcome:
+        backoffMs === null
+          ? { failed: reason }
+          : { failed: reason, retryAfterSeconds: Math.ceil(backoffMs / 1000) },
+      log: { reason, consecutiveFailures: failures, backoffMs },
+    };
   }
 
   /**
@@ -234,6 +310,12 @@ export class AccessTokensService {
       endpointHost: new URL(row.token_endpoint).host,
     };
   }
+}
+
+/** 502 `backing_off` while the credential's backoff runs, with the seconds left as Retry-After. */
+function refuseBackingOff(row: UsableCredentialRow): void {
+  const left = row.backoff_until ? row.backoff_until.getTime() - Date.now() : 0;
+  if (left > 0) throw upstreamFailed('backing_off', Math.max(1, Math.ceil(left / 1000)));
 }
 
 function sqlState(err: { driverError?: unknown }): string | undefined {

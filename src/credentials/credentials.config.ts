@@ -23,13 +23,26 @@ export interface CredentialsConfig {
   refreshTimeoutMs: number;
   /**
    * CREDENTIALS_MAX_CONCURRENT_REFRESHES: refreshes one instance runs at once (each holds a database
-   * connection while it waits for the token endpoint); more wait their turn within the same time bound.
+   * connection while it waits for the token endpoint). A refresh that finds no free slot is answered 503 at
+   * once: it never queues behind another user's refreshes.
    */
   maxConcurrentRefreshes: number;
+  /** CREDENTIALS_MAX_REFRESHES_PER_USER: of those, how many may be one user's at once. */
+  maxRefreshesPerUser: number;
+  /** CREDENTIALS_MAX_REFRESHES_PER_HOST: of those, how many may go to one token-endpoint host at once. */
+  maxRefreshesPerHost: number;
+  /**
+   * CREDENTIALS_FAILURES_BEFORE_BACKOFF: after this many consecutive upstream failures of a credential, its
+   * refreshes are not tried until a backoff (doubling from 30 s, at most 10 min) ends.
+   */
+  failuresBeforeBackoff: number;
 }
 
 export const DEFAULT_REFRESH_TIMEOUT_MS = 10_000;
-export const DEFAULT_MAX_CONCURRENT_REFRESHES = 5;
+export const DEFAULT_MAX_CONCURRENT_REFRESHES = 10;
+export const DEFAULT_MAX_REFRESHES_PER_USER = 2;
+export const DEFAULT_MAX_REFRESHES_PER_HOST = 5;
+export const DEFAULT_FAILURES_BEFORE_BACKOFF = 3;
 
 export const credentialsConfig = defineConfig('credentials', (env): CredentialsConfig => {
   const requireHttps = env.bool('CREDENTIALS_REQUIRE_HTTPS', env.isProduction);
@@ -51,6 +64,27 @@ export const credentialsConfig = defineConfig('credentials', (env): CredentialsC
       DEFAULT_MAX_CONCURRENT_REFRESHES,
       1,
       100,
+    ),
+    maxRefreshesPerUser: integer(
+      env,
+      'CREDENTIALS_MAX_REFRESHES_PER_USER',
+      DEFAULT_MAX_REFRESHES_PER_USER,
+      1,
+      100,
+    ),
+    maxRefreshesPerHost: integer(
+      env,
+      'CREDENTIALS_MAX_REFRESHES_PER_HOST',
+      DEFAULT_MAX_REFRESHES_PER_HOST,
+      1,
+      100,
+    ),
+    failuresBeforeBackoff: integer(
+      env,
+      'CREDENTIALS_FAILURES_BEFORE_BACKOFF',
+      DEFAULT_FAILURES_BEFORE_BACKOFF,
+      1,
+      1000,
     ),
   };
 });

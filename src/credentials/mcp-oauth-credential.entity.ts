@@ -7,6 +7,7 @@ export const TOKEN_ENDPOINT_MAX = 2048;
 export const CLIENT_ID_MAX = 255;
 export const AUTH_METHOD_MAX = 64;
 export const SCOPES_MAX = 2048;
+export const RESOURCE_MAX = 2048;
 /** Refresh tokens and client secrets are encrypted (bytea); these bound what a deposit may carry. */
 export const REFRESH_TOKEN_MAX = 4096;
 export const CLIENT_SECRET_MAX = 1024;
@@ -45,6 +46,10 @@ export class McpOAuthCredential {
   @Column({ type: 'varchar', length: SCOPES_MAX, nullable: true })
   scopes: string | null;
 
+  /** The MCP server's resource indicator (RFC 8707), sent with every refresh. Public, so plain text. */
+  @Column({ type: 'varchar', length: RESOURCE_MAX, nullable: true })
+  resource: string | null;
+
   @Column({ name: 'client_secret_expires_at', type: 'timestamptz', nullable: true })
   clientSecretExpiresAt: Date | null;
 
@@ -78,6 +83,21 @@ export class McpOAuthCredential {
 
   @Column({ name: 'last_refreshed_at', type: 'timestamptz', nullable: true })
   lastRefreshedAt: Date | null;
+
+  /** Upstream failures since the last success (or deposit); from CREDENTIALS_FAILURES_BEFORE_BACKOFF on, it backs off. */
+  @Column({ name: 'consecutive_failures', type: 'integer', default: 0 })
+  consecutiveFailures: number;
+
+  /** Until when refreshes are not tried (502 `backing_off`); null when not backing off. */
+  @Column({ name: 'backoff_until', type: 'timestamptz', nullable: true })
+  backoffUntil: Date | null;
+
+  /** The `reason` of the last upstream failure (credentials.errors.ts vocabulary, never provider text). */
+  @Column({ name: 'last_failure_reason', type: 'varchar', length: 32, nullable: true })
+  lastFailureReason: string | null;
+
+  @Column({ name: 'last_failure_at', type: 'timestamptz', nullable: true })
+  lastFailureAt: Date | null;
 
   @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   createdAt: Date;

@@ -11,6 +11,7 @@ export interface NewCredentialRow {
   clientId: string | null;
   authMethod: AuthMethod;
   scopes: string | null;
+  resource: string | null;
   clientSecretExpiresAt: Date | null;
   refreshTokenEnc: Buffer;
   clientSecretEnc: Buffer | null;
@@ -46,6 +47,7 @@ export interface UsableCredentialRow {
   client_id: string | null;
   auth_method: AuthMethod;
   scopes: string | null;
+  resource: string | null;
   client_secret_expires_at: Date | null;
   refresh_token_enc: Buffer;
   client_secret_enc: Buffer | null;
@@ -55,6 +57,8 @@ export interface UsableCredentialRow {
   access_token_expires_at: Date | null;
   enc_key_version: number;
   reauthorization_required_at: Date | null;
+  consecutive_failures: number;
+  backoff_until: Date | null;
   user_disabled_at: Date | null;
 }
 
@@ -69,9 +73,9 @@ export interface RefreshedValues {
 }
 
 const USABLE_COLUMNS = `c.id, c.user_id, c.mcp_server_id, c.token_endpoint, c.client_id, c.auth_method, c.scopes,
-  c.client_secret_expires_at, c.refresh_token_enc, c.client_secret_enc, c.access_token_enc, c.access_token_type,
-  c.access_token_scope, c.access_token_expires_at, c.enc_key_version, c.reauthorization_required_at,
-  u.disabled_at AS user_disabled_at`;
+  c.resource, c.client_secret_expires_at, c.refresh_token_enc, c.client_secret_enc, c.access_token_enc,
+  c.access_token_type, c.access_token_scope, c.access_token_expires_at, c.enc_key_version,
+  c.reauthorization_required_at, c.consecutive_failures, c.backoff_until, u.disabled_at AS user_disabled_at`;
 
 /** The most credentials one list answers with. */
 export const LIST_LIMIT = 1000;
@@ -86,18 +90,20 @@ export class McpOAuthCredentialsRepository {
 
   /**
    * Stores the user's credential for the server, replacing one already there. A replacement starts afresh:
-   * the cached access token and any "reauthorization required" mark are cleared.
+   * the cached access token, any "reauthorization required" mark and any failure count or backoff are
+   * cleared.
    */
   async upsert(row: NewCredentialRow, m: EntityManager): Promise<DepositedRow> {
     const [out] = await m.query<DepositedRow[]>(
       `INSERT INTO mcp_oauth_credentials (user_id, mcp_server_id, token_endpoint, client_id, auth_method, scopes,
-         client_secret_expires_at, refresh_token_enc, client_secret_enc, enc_key_version)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+         client_secret_expires_at, refresh_token_enc, client_secret_enc, enc_key_version, resource)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
        ON CONFLICT (user_id, mcp_server_id) DO UPDATE SET
          token_endpoint = EXCLUDED.token_endpoint,
          client_id = EXCLUDED.client_id,
          auth_method = EXCLUDED.auth_method,
          scopes = EXCLUDED.scopes,
+         resource = EXCLUDED.resource,
          client_secret_expires_at = EXCLUDED.client_secret_expires_at,
          refresh_token_enc = EXCLUDED.refresh_token_enc,
          client_secret_enc = EXCLUDED.client_secret_enc,
@@ -108,6 +114,10 @@ export class McpOAuthCredentialsRepository {
          access_token_expires_at = NULL,
          reauthorization_required_at = NULL,
          last_refreshed_at = NULL,
+         consecutive_failures = 0,
+         backoff_until = NULL,
+         last_failure_reason = NULL,
+         last_failure_at = NULL,
          updated_at = now()
        RETURNING id, mcp_server_id, created_at, updated_at, (xmax = 0) AS inserted`,
       [
@@ -121,6 +131,7 @@ export class McpOAuthCredentialsRepository {
         row.refreshTokenEnc,
         row.clientSecretEnc,
         row.encKeyVersion,
+        row.resource,
       ],
     );
     return out!;
@@ -188,12 +199,15 @@ export class McpOAuthCredentialsRepository {
     return row;
   }
 
-  /** Stores what a refresh produced; every ciphertext of the row is rewritten under `encKeyVersion`. */
+  /**
+   * Stores what a refresh produced; every ciphertext of the row is rewritten under `encKeyVersion`. A success
+   * ends any run of failures and any backoff.
+   */
   async storeRefreshed(id: string, v: RefreshedValues, m: EntityManager): Promise<void> {
     await m.query(
       `UPDATE mcp_oauth_credentials SET refresh_token_enc = $2, client_secret_enc = $3, access_token_enc = $4,
          access_token_type = $5, access_token_scope = $6, access_token_expires_at = $7, enc_key_version = $8,
-         last_refreshed_at = now()
+         last_refreshed_at = now(), consecutive_failures = 0, backoff_until = NULL
        WHERE id = $1`,
       [
         id,
@@ -205,6 +219,19 @@ export class McpOAuthCredentialsRepository {
         v.accessTokenExpiresAt,
         v.encKeyVersion,
       ],
+    );
+  }
+
+  /**
+   * Counts one more upstream failure of `reason`, and starts a backoff of `backoffMs` when it is not null.
+   */
+  async recordFailure(id: string, reason: string, backoffMs: number | null, m: EntityManager): Promise<void> {
+    await m.query(
+      `UPDATE mcp_oauth_credentials SET consecutive_failures = consecutive_failures + 1,
+         last_failure_reason = $2, last_failure_at = now(),
+         backoff_until = CASE WHEN $3::integer IS NULL THEN NULL ELSE now() + $3::integer * interval '1 millisecond' END
+       WHERE id = $1`,
+      [id, reason, backoffMs],
     );
   }
 

@@ -45,7 +45,9 @@ export class McpOAuthCredentialsService {
     // Before anything is written, the user row included: without a key nothing is stored.
     if (!this.encryption.available) throw encryptionKeyMissing();
     const authMethod = checkClientAuthentication(dto);
-    const refusal = this.policy.refuseUrl(dto.tokenEndpoint);
+    const resourceRefusal = dto.resource === undefined ? undefined : this.policy.refuseResource(dto.resource);
+    if (resourceRefusal) throw credentialsError(CredentialsErrorCode.ResourceRefused, resourceRefusal);
+    const refusal = await this.policy.refuseEndpoint(dto.tokenEndpoint);
     if (refusal) throw credentialsError(CredentialsErrorCode.EndpointRefused, refusal);
 
     const user = await this.users.findOrCreateByExternalId(principal.sub);
@@ -73,6 +75,7 @@ export class McpOAuthCredentialsService {
           clientId: dto.clientId ?? null,
           authMethod,
           scopes: dto.scopes ?? null,
+          resource: dto.resource ?? null,
           clientSecretExpiresAt:
             dto.clientSecretExpiresAt === undefined ? null : new Date(dto.clientSecretExpiresAt),
           refreshTokenEnc: refreshToken.ciphertext,

@@ -4,14 +4,17 @@ import { ApiError } from 'src/errors/api-error';
 
 const CONTROL_CHARACTER = /\p{Cc}/u;
 
-/** The `:mcpServerId` route parameter: what a deposit could have stored (1..255 characters, no controls). */
+/**
+ * The `:mcpServerId` route parameter: what a deposit could have stored (1..255 characters, no controls).
+ * Characters are counted as PostgreSQL's varchar(255) counts them, by code point: an emoji is one.
+ */
 @Injectable()
 export class McpServerIdPipe implements PipeTransform<unknown, string> {
   transform(value: unknown): string {
     if (
       typeof value === 'string' &&
       value.length > 0 &&
-      value.length <= MCP_SERVER_ID_MAX &&
+      [...value].length <= MCP_SERVER_ID_MAX &&
       !CONTROL_CHARACTER.test(value)
     )
       return value;

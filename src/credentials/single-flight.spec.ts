@@ -1,4 +1,4 @@
-import { Semaphore, SingleFlight } from 'src/credentials/single-flight';
+import { SingleFlight } from 'src/credentials/single-flight';
 
 describe('SingleFlight', () => {
   it('shares one running call per key, and starts afresh once it settled', async () => {
@@ -26,26 +26,5 @@ describe('SingleFlight', () => {
     await expect(flights.run('k', () => Promise.resolve(1))).rejects.toThrow('boom');
     await expect(boom).rejects.toThrow('boom');
     await expect(flights.run('k', () => Promise.resolve(1))).resolves.toBe(1);
-  });
-});
-
-describe('Semaphore', () => {
-  it('admits up to its limit, then queues in order, and times out waiters', async () => {
-    const slots = new Semaphore(2);
-    const first = await slots.acquire(1000);
-    const second = await slots.acquire(1000);
-    expect(first && second).toBeTruthy();
-    const order: string[] = [];
-    const third = slots.acquire(10_000).then((r) => (order.push('third'), r));
-    const fourth = slots.acquire(10_000).then((r) => (order.push('fourth'), r));
-    expect(await slots.acquire(1)).toBeUndefined();
-    first!();
-    first!(); // releasing twice frees one slot only
-    const thirdRelease = await third;
-    expect(order).toEqual(['third']);
-    second!();
-    expect(await fourth).toBeDefined();
-    expect(order).toEqual(['third', 'fourth']);
-    thirdRelease!();
   });
 });

@@ -3,6 +3,7 @@ import type { LookupAddress, LookupOptions } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
 import { credentialsConfig, type CredentialsConfig } from 'src/credentials/credentials.config';
+import type { UpstreamFailureReason } from 'src/credentials/credentials.errors';
 import { HostResolver } from 'src/http/host-resolver';
 import { TokenEndpointPolicy } from 'src/credentials/token-endpoint-policy';
 
@@ -22,7 +23,12 @@ export interface RefreshRequest {
   clientId: string | null;
   clientSecret: string | null;
   authMethod: AuthMethod;
+  /** The resource indicator (RFC 8707) sent as `resource`, when the credential has one. */
+  resource: string | null;
 }
+
+/** Why a refresh failed, as the caller is told it (`host_refused` and `backing_off` are decided elsewhere). */
+export type FailureCause = Exclude<UpstreamFailureReason, 'host_refused' | 'backing_off'>;
 
 /** What the token endpoint made of a refresh-token grant. No variant carries a secret except `issued`. */
 export type RefreshOutcome =
@@ -40,8 +46,11 @@ export type RefreshOutcome =
   | { kind: 'invalid_grant' }
   /** The outbound policy refused the endpoint or every address it resolved to; nothing was sent. */
   | { kind: 'refused'; reason: string }
-  /** Anything else: network error, timeout, 5xx, a redirect, an unusable answer. Nothing is known. */
-  | { kind: 'failed'; reason: string; status?: number; oauthError?: string };
+  /**
+   * Anything else: network error, timeout, 5xx, a redirect, an unusable answer. Nothing is known of the
+   * grant. `reason` is for the log; `cause` is what the caller is told.
+   */
+  | { kind: 'failed'; cause: FailureCause; reason: string; status?: number; oauthError?: string };
 
 class RefusedAddressError extends Error {
   constructor(readonly reason: string) {
@@ -50,7 +59,14 @@ class RefusedAddressError extends Error {
   }
 }
 
-class ExchangeAbortedError extends Error {}
+class ExchangeAbortedError extends Error {
+  constructor(
+    readonly failure: 'timeout' | 'invalid_response',
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 interface RawResponse {
   status: number;
@@ -80,9 +96,14 @@ export class TokenEndpointClient {
       response = await this.post(new URL(request.tokenEndpoint), headers, body);
     } catch (err) {
       if (err instanceof RefusedAddressError) return { kind: 'refused', reason: err.reason };
-      if (err instanceof ExchangeAbortedError) return { kind: 'failed', reason: err.message };
+      if (err instanceof ExchangeAbortedError)
+        return { kind: 'failed', cause: err.failure, reason: err.message };
       const code = (err as { code?: unknown }).code;
-      return { kind: 'failed', reason: `network error${typeof code === 'string' ? ` (${code})` : ''}` };
+      return {
+        kind: 'failed',
+        cause: 'provider_unavailable',
+        reason: `network error${typeof code === 'string' ? ` (${code})` : ''}`,
+      };
     }
     return interpret(response);
   }
@@ -103,7 +124,8 @@ export class TokenEndpointClient {
         req.destroy(err);
       };
       const timer = setTimeout(
-        () => abort(new ExchangeAbortedError(`no answer within ${this.config.refreshTimeoutMs} ms`)),
+        () =>
+          abort(new ExchangeAbortedError('timeout', `no answer within ${this.config.refreshTimeoutMs} ms`)),
         this.config.refreshTimeoutMs,
       );
       let settled = false;
@@ -120,7 +142,12 @@ export class TokenEndpointClient {
         res.on('data', (chunk: Buffer) => {
           size += chunk.length;
           if (size > MAX_TOKEN_RESPONSE_BYTES) {
-            abort(new ExchangeAbortedError(`answer larger than ${MAX_TOKEN_RESPONSE_BYTES} bytes`));
+            abort(
+              new ExchangeAbortedError(
+                'invalid_response',
+                `answer larger than ${MAX_TOKEN_RESPONSE_BYTES} bytes`,
+              ),
+            );
             return;
           }
           chunks.push(chunk);
@@ -198,6 +225,8 @@ function grantRequest(request: RefreshRequest): { body: string; headers: Record<
       if (clientId !== null) form.set('client_id', clientId);
       break;
   }
+  // RFC 8707 §2; the MCP authorization spec requires it on every token request.
+  if (request.resource !== null) form.set('resource', request.resource);
   const body = form.toString();
   headers['content-length'] = String(Buffer.byteLength(body));
   return { body, headers };
@@ -218,7 +247,12 @@ function interpret(res: RawResponse): RefreshOutcome {
       : {};
   const { status } = res;
   if (status >= 300 && status < 400)
-    return { kind: 'failed', reason: 'the token endpoint redirected (redirects are not followed)', status };
+    return {
+      kind: 'failed',
+      cause: 'invalid_response',
+      reason: 'the token endpoint redirected (redirects are not followed)',
+      status,
+    };
   if (status >= 200 && status < 300) {
     const accessToken = json.access_token;
     const tokenType = json.token_type;
@@ -229,7 +263,12 @@ function interpret(res: RawResponse): RefreshOutcome {
       tokenType === '' ||
       tokenType.length > MAX_TOKEN_TYPE_LENGTH
     )
-      return { kind: 'failed', reason: 'the token response lacks access_token or token_type', status };
+      return {
+        kind: 'failed',
+        cause: 'invalid_response',
+        reason: 'the token response lacks access_token or token_type',
+        status,
+      };
     return {
       kind: 'issued',
       accessToken,
@@ -243,7 +282,24 @@ function interpret(res: RawResponse): RefreshOutcome {
   const oauthError =
     typeof json.error === 'string' && OAUTH_ERROR_CODE.test(json.error) ? json.error : undefined;
   if (status >= 400 && status < 500 && oauthError === 'invalid_grant') return { kind: 'invalid_grant' };
-  return { kind: 'failed', reason: `the token endpoint answered ${status}`, status, oauthError };
+  return {
+    kind: 'failed',
+    cause: failureCause(status, oauthError),
+    reason: `the token endpoint answered ${status}`,
+    status,
+    oauthError,
+  };
+}
+
+const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
+
+function failureCause(status: number, oauthError: string | undefined): FailureCause {
+  if (status === 401 || status === 403 || (oauthError !== undefined && CLIENT_ERRORS.has(oauthError)))
+    return 'client_rejected';
+  if (status === 429 || status >= 500) return 'provider_unavailable';
+  if (status >= 400) return 'request_rejected';
+  // 1xx never reaches here; anything else (a 2xx/3xx was handled above) is not a token response.
+  return 'invalid_response';
 }
 
 /** Ten years: anything longer is not an access token's lifetime, and would overflow nothing useful. */

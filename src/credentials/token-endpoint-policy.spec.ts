@@ -1,9 +1,11 @@
 import { loadSlice } from 'src/config/config-slice';
 import type { Env } from 'src/config/env-reader';
 import { credentialsConfig, DEFAULT_REFRESH_TIMEOUT_MS } from 'src/credentials/credentials.config';
+import { HostResolver, type ResolvedAddress } from 'src/http/host-resolver';
 import { TokenEndpointPolicy } from 'src/credentials/token-endpoint-policy';
 
-const policy = (env: Env): TokenEndpointPolicy => new TokenEndpointPolicy(loadSlice(credentialsConfig, env));
+const policy = (env: Env): TokenEndpointPolicy =>
+  new TokenEndpointPolicy(loadSlice(credentialsConfig, env), new HostResolver());
 
 function problems(env: Env): string[] {
   try {
@@ -54,7 +56,19 @@ describe('credentials configuration', () => {
     for (const p of bad) expect(p).toMatch(/^CREDENTIALS_ALLOWED_TOKEN_HOSTS\[\d\]/);
   });
 
-  it('bounds the refresh timeout and the concurrent refreshes', () => {
+  it('bounds the refresh timeout, the concurrent refreshes, the shares and the backoff threshold', () => {
+    for (const name of [
+      'CREDENTIALS_MAX_REFRESHES_PER_USER',
+      'CREDENTIALS_MAX_REFRESHES_PER_HOST',
+      'CREDENTIALS_FAILURES_BEFORE_BACKOFF',
+    ])
+      expect(problems({ [name]: '0' })).toEqual([expect.stringContaining(name)]);
+    expect(loadSlice(credentialsConfig, {})).toMatchObject({
+      maxConcurrentRefreshes: 10,
+      maxRefreshesPerUser: 2,
+      maxRefreshesPerHost: 5,
+      failuresBeforeBackoff: 3,
+    });
     expect(problems({ CREDENTIALS_REFRESH_TIMEOUT_MS: '10s' })).toEqual([
       expect.stringContaining('CREDENTIALS_REFRESH_TIMEOUT_MS'),
     ]);
@@ -93,6 +107,9 @@ describe('TokenEndpointPolicy', () => {
     'https://2130706433/token',
     'https://[fd00::1]/token',
     'https://100.64.1.1/token',
+    'https://localhost/token',
+    'https://LOCALHOST./token',
+    'https://auth.localhost/token',
   ])('refuses the literal address of %s in production', (url) => {
     expect(strict.refuseUrl(url)).toMatch(/address/);
   });
@@ -111,5 +128,39 @@ describe('TokenEndpointPolicy', () => {
     expect(allowing.refuseUrl('https://10.0.0.1/token')).toBeUndefined();
     expect(allowing.refuseUrl('http://10.0.0.1/token')).toMatch(/https/);
     expect(allowing.refuseAddress('other.example', '10.9.9.9')).toMatch(/private/);
+  });
+});
+
+describe('TokenEndpointPolicy at deposit (refuseEndpoint)', () => {
+  const answers: Record<string, ResolvedAddress[] | 'fails'> = {
+    'private.test': [{ address: '10.0.0.5', family: 4 }],
+    'mixed.test': [
+      { address: '10.0.0.5', family: 4 },
+      { address: '93.184.216.34', family: 4 },
+    ],
+    'broken.test': 'fails',
+  };
+  const resolver = {
+    resolve: (host: string): Promise<ResolvedAddress[]> => {
+      const answer = answers[host];
+      if (answer === 'fails' || answer === undefined) return Promise.reject(new Error('ENOTFOUND'));
+      return Promise.resolve(answer);
+    },
+  };
+  const at = (env: Env) => new TokenEndpointPolicy(loadSlice(credentialsConfig, env), resolver);
+
+  it('refuses a name whose every address is refused, and takes one with an allowed address', async () => {
+    const p = at({});
+    await expect(p.refuseEndpoint('http://private.test/token')).resolves.toMatch(/private/);
+    await expect(p.refuseEndpoint('http://mixed.test/token')).resolves.toBeUndefined();
+    await expect(p.refuseEndpoint('http://broken.test/token')).resolves.toBeUndefined();
+    await expect(p.refuseEndpoint('http://localhost:8080/token')).resolves.toBeUndefined();
+  });
+
+  it('judges localhost by name where loopback is refused, and respects the allowlist', async () => {
+    const p = at({ CREDENTIALS_ALLOW_LOOPBACK: 'false', CREDENTIALS_ALLOWED_TOKEN_HOSTS: 'private.test' });
+    await expect(p.refuseEndpoint('http://localhost:8080/token')).resolves.toMatch(/loopback/);
+    await expect(p.refuseEndpoint('http://[::1]:8080/token')).resolves.toMatch(/loopback/);
+    await expect(p.refuseEndpoint('http://private.test/token')).resolves.toBeUndefined();
   });
 });

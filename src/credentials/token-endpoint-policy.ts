@@ -1,7 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { isIP } from 'node:net';
 import { credentialsConfig, type CredentialsConfig } from 'src/credentials/credentials.config';
+import { HostResolver } from 'src/http/host-resolver';
 import { classifyAddress } from 'src/http/outbound-address';
+
+/** RFC 6761 §6.3: `localhost` and every name under it are loopback, whatever a resolver would answer. */
+const LOOPBACK_NAME = /(^|\.)localhost\.?$/;
+/** How long a deposit waits for the token endpoint's name to resolve before judging it by its text alone. */
+export const DEPOSIT_RESOLVE_TIMEOUT_MS = 2_000;
 
 /**
  * Where token refreshes may go. A token endpoint is a URL a user chose, and keysmith calls it from inside
@@ -15,11 +21,16 @@ import { classifyAddress } from 'src/http/outbound-address';
  *
  * The address rule is applied to the addresses a name resolves to, at connection time, and the connection
  * is pinned to an address that passed (TokenEndpointClient), so a name cannot pass the check and then
- * resolve elsewhere. At deposit, what is knowable without resolving (the scheme, a literal IP) is checked.
+ * resolve elsewhere. At deposit the same rule is applied once ahead of time (`refuseEndpoint`): the scheme,
+ * a literal IP, `localhost` names (loopback by definition), and the addresses the name resolves to then, so
+ * an endpoint that could never be called is refused when it is deposited, not at its first refresh.
  */
 @Injectable()
 export class TokenEndpointPolicy {
-  constructor(@Inject(credentialsConfig.KEY) private readonly config: CredentialsConfig) {}
+  constructor(
+    @Inject(credentialsConfig.KEY) private readonly config: CredentialsConfig,
+    private readonly resolver: HostResolver,
+  ) {}
 
   /** Why `endpoint` may not be called, as far as its text tells; undefined when it may be tried. */
   refuseUrl(endpoint: string): string | undefined {
@@ -34,6 +45,32 @@ export class TokenEndpointPolicy {
     if (url.username || url.password) return 'tokenEndpoint must not contain credentials';
     const host = url.hostname;
     if (isIP(host.replace(/^\[|\]$/g, '')) !== 0) return this.refuseAddress(host, host);
+    if (LOOPBACK_NAME.test(host)) return this.refuseAddress(host, '127.0.0.1');
+    return undefined;
+  }
+
+  /**
+   * At deposit: `refuseUrl`, then the addresses the host name resolves to now, refused when every one of
+   * them is. A name that does not resolve (yet), or not within DEPOSIT_RESOLVE_TIMEOUT_MS, is judged by its
+   * text alone; every refresh checks the addresses again anyway.
+   */
+  async refuseEndpoint(endpoint: string): Promise<string | undefined> {
+    const refusal = this.refuseUrl(endpoint);
+    if (refusal) return refusal;
+    const host = new URL(endpoint).hostname;
+    if (isIP(host.replace(/^\[|\]$/g, '')) !== 0 || this.isAllowlisted(host)) return undefined;
+    const resolved = await this.resolveBriefly(host);
+    if (resolved.length === 0) return undefined;
+    const refusals = resolved.map((a) => this.refuseAddress(host, a.address));
+    return refusals.every((r) => r !== undefined) ? refusals[0] : undefined;
+  }
+
+  /**
+   * Why a resource indicator (RFC 8707) may not be stored; undefined when it may. It is only sent, never
+   * called, so only the scheme rule applies: `https`, or `http` where token endpoints may be `http`.
+   */
+  refuseResource(resource: string): string | undefined {
+    if (this.config.requireHttps && new URL(resource).protocol !== 'https:') return 'resource must use https';
     return undefined;
   }
 
@@ -50,5 +87,17 @@ export class TokenEndpointPolicy {
     if (cls === 'public') return undefined;
     if (cls === 'loopback' && this.config.allowLoopback) return undefined;
     return `tokenEndpoint points to a ${cls} address, which is not allowed`;
+  }
+
+  private async resolveBriefly(host: string): Promise<{ address: string }[]> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<[]>((resolve) => {
+      timer = setTimeout(() => resolve([]), DEPOSIT_RESOLVE_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([this.resolver.resolve(host).catch(() => []), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }

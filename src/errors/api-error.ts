@@ -15,7 +15,12 @@ export class ApiError extends Error {
   constructor(
     readonly type: ErrorType,
     message: string,
-    readonly options: { details?: ErrorDetail[]; retryAfterSeconds?: number } = {},
+    readonly options: {
+      details?: ErrorDetail[];
+      retryAfterSeconds?: number;
+      /** A machine-readable word from the failing module's fixed vocabulary (never upstream text). */
+      reason?: string;
+    } = {},
   ) {
     super(message);
     this.name = 'ApiError';

@@ -55,6 +55,23 @@ describe('HttpExceptionFilter', () => {
     expect(out.headers['retry-after']).toBe('3');
   });
 
+  it('renders an ApiError’s reason in the body, and logs a 502 upstream failure at no error level', () => {
+    const error = jest.spyOn(Logger.prototype, 'error');
+    try {
+      const out = run(
+        new ApiError('upstream_failed', 'No token.', { reason: 'timeout', retryAfterSeconds: 30 }),
+      );
+      expect(out.status).toBe(502);
+      expect(out.body).toEqual({
+        error: { type: 'upstream_failed', status: 502, message: 'No token.', reason: 'timeout' },
+      });
+      expect(out.headers['retry-after']).toBe('30');
+      expect(error).not.toHaveBeenCalled();
+    } finally {
+      error.mockRestore();
+    }
+  });
+
   it('turns an unexpected error into a generic 500 without its message or stack', () => {
     const out = run(new Error('relation "secret_table" does not exist at /srv/app.js:12'));
     expect(out.status).toBe(500);

@@ -15,7 +15,7 @@ import { MAX_ERROR_DETAILS, truncateEcho } from 'src/errors/echo-limits';
 import type { ErrorType } from 'src/errors/error-type';
 
 interface ErrorBody {
-  error: { type: ErrorType; status: number; message: string; details?: ErrorDetail[] };
+  error: { type: ErrorType; status: number; message: string; details?: ErrorDetail[]; reason?: string };
 }
 
 /**
@@ -143,8 +143,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const req = ctx.getRequest<FastifyRequest>();
     const { body, retryAfterSeconds } = this.toBody(exception, req);
 
-    // A 503 ApiError is a known unavailability that whoever threw it logs (once per outage, not per call).
-    const expectedOutage = exception instanceof ApiError && exception.status === 503;
+    // A 503 ApiError is a known unavailability, and a 502 one a peer's failure: whoever threw it logs it
+    // (at warn, once per outage or failure, without a stack), so it is not a keysmith error.
+    const expectedOutage =
+      exception instanceof ApiError && (exception.status === 503 || exception.type === 'upstream_failed');
     if (body.error.status >= 500 && !expectedOutage)
       this.logger.error({ err: loggableError(exception), requestId: req.id }, 'request failed');
     if (retryAfterSeconds !== undefined) res.header('Retry-After', String(retryAfterSeconds));
@@ -160,6 +162,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       // Bounded whoever built them: an answer never lists more than MAX_ERROR_DETAILS entries.
       if (exception.options.details)
         body.error.details = exception.options.details.slice(0, MAX_ERROR_DETAILS);
+      if (exception.options.reason !== undefined) body.error.reason = exception.options.reason;
       return { body, retryAfterSeconds: exception.options.retryAfterSeconds };
     }
     if (exception instanceof HttpException) {

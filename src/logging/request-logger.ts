@@ -7,7 +7,8 @@ const UNLOGGED_PATHS = new Set(['/health/live', '/metrics']);
 
 /**
  * One JSON line per response, once it is sent: `{req: {id, callerId?, method, url, remoteAddress}, res: {statusCode},
- * responseTime}`, at warn for 4xx and error for 5xx. The url never carries its query string (the provider
+ * responseTime}`, at warn for 4xx and 502 and error for other 5xx (a 502 is a peer's failure, such as a
+ * token endpoint that is down, already logged at warn by the module that called it). The url never carries its query string (the provider
  * callback's `token` and `state` travel there), and bodies and headers are never logged. Written with the
  * app's root logger from a Fastify hook: no child logger and no serializer per request. Requests refused
  * before routing (malformed JSON, a body over the limit) are logged too, with their request id.
@@ -19,7 +20,7 @@ export function registerRequestLogger(instance: FastifyInstance, logger: Pino): 
     const path = query === -1 ? url : url.slice(0, query);
     if (!UNLOGGED_PATHS.has(path)) {
       const statusCode = reply.statusCode;
-      const level = statusCode >= 500 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
+      const level = statusCode >= 500 && statusCode !== 502 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
       if (logger.isLevelEnabled(level)) {
         logger[level](
           {

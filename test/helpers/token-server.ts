@@ -12,6 +12,8 @@ export interface SeenTokenRequest {
   auth: SeenAuth;
   clientId: string | undefined;
   clientSecret: string | undefined;
+  /** The `resource` form parameter (RFC 8707), when one was sent. */
+  resource: string | undefined;
 }
 
 /** What the next token request gets instead of a normal answer (then the server is normal again). */
@@ -214,6 +216,44 @@ export class TestTokenServer {
       auth,
       clientId,
       clientSecret,
+      resource: body.resource,
     };
+  }
+}
+
+/**
+ * A token endpoint that never answers: it reads each request and holds it open until `stop()`. What a user's
+ * endpoint that hangs looks like from keysmith; `received` and `open` tell how many refreshes reached it and
+ * how many are still waiting for an answer.
+ */
+export class HangingTokenServer {
+  received = 0;
+  private readonly held = new Set<ServerResponse>();
+  private readonly server = http.createServer((req, res) => {
+    this.received++;
+    this.held.add(res);
+    res.on('close', () => this.held.delete(res));
+    req.resume();
+  });
+
+  static async start(): Promise<HangingTokenServer> {
+    const self = new HangingTokenServer();
+    await new Promise<void>((resolve) => self.server.listen(0, '127.0.0.1', resolve));
+    return self;
+  }
+
+  /** Requests received and not answered yet. */
+  get open(): number {
+    return this.held.size;
+  }
+
+  get tokenEndpoint(): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/token`;
+  }
+
+  /** Drops every held request (the refreshes waiting on them fail at once) and closes the server. */
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }

@@ -6,6 +6,7 @@ import {
   CLIENT_SECRET_MAX,
   MCP_SERVER_ID_MAX,
   REFRESH_TOKEN_MAX,
+  RESOURCE_MAX,
   SCOPES_MAX,
   TOKEN_ENDPOINT_MAX,
 } from 'src/credentials/mcp-oauth-credential.entity';
@@ -51,6 +52,24 @@ export function isTokenEndpointUrl(value: unknown): boolean {
     return false;
   }
 }
+
+/**
+ * Whether `value` is a resource indicator as RFC 8707 §2 wants it: an absolute http(s) URI without a
+ * fragment (and, like a token endpoint, without credentials).
+ */
+export function isResourceIndicator(value: unknown): boolean {
+  return isTokenEndpointUrl(value);
+}
+
+const IsResourceIndicator = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'isResourceIndicator',
+    validator: {
+      validate: isResourceIndicator,
+      defaultMessage: () =>
+        'resource must be an absolute http(s) URL without credentials or fragment (RFC 8707)',
+    },
+  });
 
 const IsTokenEndpoint = (): PropertyDecorator =>
   ValidateBy({
@@ -164,6 +183,26 @@ export class DepositCredentialDto {
   })
   @IsString()
   scopes?: string;
+
+  /**
+   * The MCP server's resource indicator (RFC 8707), sent as `resource` with every refresh, as the MCP
+   * authorization spec requires. An absolute `https` URL without fragment (`http` only where the token
+   * endpoint may be `http`, never in production). Not a secret; not shown in the list.
+   */
+  @ApiPropertyOptional({
+    maxLength: RESOURCE_MAX,
+    format: 'uri',
+    example: 'https://mcp.example.com/mcp',
+    description:
+      'The MCP server’s resource indicator (RFC 8707), sent as `resource` with every refresh: an absolute ' +
+      '`https` URL without fragment (`http` only where the server allows `http` token endpoints, never in ' +
+      'production).',
+  })
+  @OptionalField()
+  @MaxLength(RESOURCE_MAX)
+  @IsResourceIndicator()
+  @IsString()
+  resource?: string;
 }
 
 export class DepositedCredentialDto {

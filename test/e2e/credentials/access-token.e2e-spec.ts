@@ -21,6 +21,9 @@ interface CredentialRow {
   access_token_enc: Buffer | null;
   access_token_expires_at: Date | null;
   reauthorization_required_at: Date | null;
+  consecutive_failures: number;
+  backoff_until: Date | null;
+  last_failure_reason: string | null;
 }
 
 describe('internal: POST /api/v1/internal/mcp-oauth-credentials/access-token', () => {
@@ -211,6 +214,29 @@ describe('internal: POST /api/v1/internal/mcp-oauth-credentials/access-token', (
       }
     });
 
+    it('sends the deposited resource indicator (RFC 8707) with every refresh, and none when there is none', async () => {
+      const resource = 'https://mcp.example.com/mcp';
+      const { userId } = await deposit('u-resource', 'srv', confidential, { resource });
+      for (let i = 0; i < 2; i++) {
+        expect((await ask(userId, 'srv')).status).toBe(200);
+        expect(confidential.requests.at(-1)!.resource).toBe(resource);
+        await expireCache(userId, 'srv');
+      }
+      const { userId: plain } = await deposit('u-no-resource', 'srv', confidential);
+      expect((await ask(plain, 'srv')).status).toBe(200);
+      expect(confidential.requests.at(-1)!.resource).toBeUndefined();
+    });
+
+    it.each([
+      ['255 ASCII characters', 'm'.repeat(255)],
+      ['255 two-byte characters', 'é'.repeat(255)],
+      ['255 emoji (four bytes, two UTF-16 units each)', '🔑'.repeat(255)],
+    ])('serves a server id of %s', async (_label, mcpServerId) => {
+      const { userId } = await deposit('u-long-id', mcpServerId, confidential);
+      const res = await ask(userId, mcpServerId);
+      expect(res.status).toBe(200);
+    });
+
     it('answers the deposited scopes when the server reports none', async () => {
       const server = await TestTokenServer.start();
       server.failNext({
@@ -275,34 +301,142 @@ describe('internal: POST /api/v1/internal/mcp-oauth-credentials/access-token', (
     });
 
     it.each([
-      ['a 503', { kind: 'status', status: 503, body: { error: 'temporarily_unavailable' } }],
-      ['a 500 without a body', { kind: 'status', status: 500 }],
-      ['invalid_client', { kind: 'status', status: 401, body: { error: 'invalid_client' } }],
-      ['a 200 without an access token', { kind: 'status', status: 200, body: { token_type: 'Bearer' } }],
-      ['an answer over 64 KiB', { kind: 'oversize' }],
-      ['a hanging token endpoint (timeout)', { kind: 'hang' }],
-    ] as const)('%s: 502 upstream_failed, and nothing is lost', async (label, fault) => {
-      const { userId, refreshToken } = await deposit(`u-fail-${label}`, 'srv', confidential);
-      const before = await rowOf(userId, 'srv');
-      confidential.failNext(fault);
-      const res = await ask(userId, 'srv');
-      expect(res.status).toBe(502);
-      expect(res.body).toEqual(errorShape('upstream_failed', 502));
-      const after = await rowOf(userId, 'srv');
-      expect(after.refresh_token_enc.equals(before.refresh_token_enc)).toBe(true);
-      expect(after.reauthorization_required_at).toBeNull();
-      expect(confidential.accepts(refreshToken)).toBe(true);
-      // The next call succeeds with the refresh token that was kept.
+      [
+        'a 503',
+        { kind: 'status', status: 503, body: { error: 'temporarily_unavailable' } },
+        'provider_unavailable',
+      ],
+      ['a 500 without a body', { kind: 'status', status: 500 }, 'provider_unavailable'],
+      ['a 429', { kind: 'status', status: 429 }, 'provider_unavailable'],
+      [
+        'invalid_client',
+        { kind: 'status', status: 401, body: { error: 'invalid_client' } },
+        'client_rejected',
+      ],
+      [
+        'unauthorized_client in a 400',
+        { kind: 'status', status: 400, body: { error: 'unauthorized_client' } },
+        'client_rejected',
+      ],
+      [
+        'invalid_scope',
+        { kind: 'status', status: 400, body: { error: 'invalid_scope' } },
+        'request_rejected',
+      ],
+      [
+        'a 200 without an access token',
+        { kind: 'status', status: 200, body: { token_type: 'Bearer' } },
+        'invalid_response',
+      ],
+      ['an answer over 64 KiB', { kind: 'oversize' }, 'invalid_response'],
+      ['a redirect', { kind: 'redirect', location: 'https://elsewhere.example/' }, 'invalid_response'],
+      ['a hanging token endpoint (timeout)', { kind: 'hang' }, 'timeout'],
+    ] as const)(
+      '%s: 502 upstream_failed with its reason, and nothing is lost',
+      async (label, fault, reason) => {
+        const { userId, refreshToken } = await deposit(`u-fail-${label}`, 'srv', confidential);
+        const before = await rowOf(userId, 'srv');
+        confidential.failNext(fault);
+        const res = await ask(userId, 'srv');
+        expect(res.status).toBe(502);
+        expect(res.body).toEqual({
+          error: { type: 'upstream_failed', status: 502, message: expect.any(String), reason },
+        });
+        // One failure is below the backoff threshold: no Retry-After yet.
+        expect(res.headers['retry-after']).toBeUndefined();
+        expect(await rowOf(userId, 'srv')).toMatchObject({
+          consecutive_failures: 1,
+          last_failure_reason: reason,
+        });
+        const after = await rowOf(userId, 'srv');
+        expect(after.refresh_token_enc.equals(before.refresh_token_enc)).toBe(true);
+        expect(after.reauthorization_required_at).toBeNull();
+        expect(confidential.accepts(refreshToken)).toBe(true);
+        // The next call succeeds with the refresh token that was kept, and ends the run of failures.
+        expect((await ask(userId, 'srv')).status).toBe(200);
+        expect(await rowOf(userId, 'srv')).toMatchObject({ consecutive_failures: 0, backoff_until: null });
+      },
+    );
+
+    it('logs upstream failures at warn, without a stack, and never at error level', () => {
+      const failures = t.logs.lines.filter((l) => l.includes('token refresh failed'));
+      expect(failures.length).toBeGreaterThan(0);
+      for (const line of failures) {
+        expect(line).not.toContain('"stack"');
+        expect((JSON.parse(line) as { level: unknown }).level).toBe(40);
+      }
+      // Not even the exception filter's "request failed": a 502 of a peer is no keysmith error.
+      expect(t.logs.lines.filter((l) => /"level":50/.test(l))).toEqual([]);
+    });
+
+    it('backs off after CREDENTIALS_FAILURES_BEFORE_BACKOFF (3) failures in a row: 502 backing_off with Retry-After, the provider left alone, doubling', async () => {
+      const { userId } = await deposit('u-backoff', 'srv', confidential);
+      const failOnce = async () => {
+        confidential.failNext({ kind: 'status', status: 503 });
+        return ask(userId, 'srv');
+      };
+      for (const n of [1, 2]) {
+        const res = await failOnce();
+        expect({ n, status: res.status, retryAfter: res.headers['retry-after'] }).toEqual({
+          n,
+          status: 502,
+          retryAfter: undefined,
+        });
+      }
+      // The third failure starts the backoff: 30 s.
+      const third = await failOnce();
+      expect((third.body as { error: { reason: string } }).error.reason).toBe('provider_unavailable');
+      expect(third.headers['retry-after']).toBe('30');
+
+      const count = confidential.tokenRequests;
+      const backingOff = await ask(userId, 'srv');
+      expect(backingOff.status).toBe(502);
+      expect(backingOff.body).toEqual({
+        error: { type: 'upstream_failed', status: 502, message: expect.any(String), reason: 'backing_off' },
+      });
+      const left = Number(backingOff.headers['retry-after']);
+      expect(left).toBeGreaterThan(0);
+      expect(left).toBeLessThanOrEqual(30);
+      expect(confidential.tokenRequests).toBe(count);
+
+      // When the backoff ends, the provider is tried again; a fourth failure doubles it.
+      const endBackoff = () =>
+        suite.db.query(
+          `UPDATE mcp_oauth_credentials SET backoff_until = now() - interval '1 second'
+           WHERE user_id = $1 AND mcp_server_id = 'srv'`,
+          [userId],
+        );
+      await endBackoff();
+      const fourth = await failOnce();
+      expect(fourth.headers['retry-after']).toBe('60');
+      expect(confidential.tokenRequests).toBe(count + 1);
+      expect((await rowOf(userId, 'srv')).consecutive_failures).toBe(4);
+
+      // The first success ends it all.
+      await endBackoff();
+      expect((await ask(userId, 'srv')).status).toBe(200);
+      expect(await rowOf(userId, 'srv')).toMatchObject({ consecutive_failures: 0, backoff_until: null });
+    });
+
+    it('a new deposit ends a backoff', async () => {
+      const { userId } = await deposit('u-backoff-redeposit', 'srv', confidential);
+      for (let i = 0; i < 3; i++) {
+        confidential.failNext({ kind: 'status', status: 500 });
+        expect((await ask(userId, 'srv')).status).toBe(502);
+      }
+      expect((await ask(userId, 'srv')).headers['retry-after']).toBeDefined();
+      await deposit('u-backoff-redeposit', 'srv', confidential);
+      expect(await rowOf(userId, 'srv')).toMatchObject({ consecutive_failures: 0, backoff_until: null });
       expect((await ask(userId, 'srv')).status).toBe(200);
     });
 
-    it('an unreachable token endpoint: 502 upstream_failed', async () => {
+    it('an unreachable token endpoint: 502 upstream_failed, provider_unavailable', async () => {
       const gone = await TestTokenServer.start();
       const { userId } = await deposit('u-gone', 'srv', gone);
       await gone.stop();
       const res = await ask(userId, 'srv');
       expect(res.status).toBe(502);
-      expect(res.body).toEqual(errorShape('upstream_failed', 502));
+      expect((res.body as { error: { reason: string } }).error.reason).toBe('provider_unavailable');
     });
 
     it('an expired client secret: 409 without calling the server', async () => {

@@ -210,6 +210,80 @@ describe('credentials: deposit, list and delete (session)', () => {
       expect((await call('dave', 'delete', `${PATH}/a%00b`)).status).toBe(400);
     });
 
+    it.each([
+      ['255 ASCII characters', 'a'.repeat(255)],
+      ['255 two-byte characters', 'é'.repeat(255)],
+      ['255 three-byte characters', '漢'.repeat(255)],
+      ['255 emoji (four bytes each)', '🔑'.repeat(255)],
+      [
+        '255 characters of every kind, reserved URL characters included',
+        'a/é ?#%🔑&+'.repeat(25).slice(0, 255),
+      ],
+    ])('deposits, lists and deletes a server id of %s', async (_label, id) => {
+      expect((await deposit('long-ids', minimal({ mcpServerId: id }))).status).toBe(200);
+      expect((await list('long-ids')).map((c) => c.mcpServerId)).toEqual([id]);
+      const res = await call('long-ids', 'delete', `${PATH}/${encodeURIComponent(id)}`);
+      expect(res.status).toBe(204);
+      expect(await list('long-ids')).toEqual([]);
+    });
+
+    it('refuses a server id of 256 characters on every route', async () => {
+      for (const id of ['a'.repeat(256), '🔑'.repeat(256)]) {
+        expect((await deposit('long-ids', minimal({ mcpServerId: id }))).status).toBe(400);
+        const res = await call('long-ids', 'delete', `${PATH}/${encodeURIComponent(id)}`);
+        expect(res.body).toEqual(errorShape('validation_failed', 400));
+      }
+    });
+
+    it('stores the resource indicator as given, in plain text (it is no secret); the list leaves it out as the contract does', async () => {
+      const resource = 'https://mcp.example.com/mcp?tenant=a';
+      expect((await deposit('rita', minimal({ mcpServerId: 'with-resource', resource }))).status).toBe(200);
+      const [row] = await db.query<{ resource: string | null }>(
+        `SELECT c.resource FROM mcp_oauth_credentials c JOIN users u ON u.id = c.user_id
+         WHERE u.external_id = 'rita'`,
+      );
+      expect(row!.resource).toBe(resource);
+      const [view] = await list('rita');
+      expect(view).not.toHaveProperty('resource');
+      // A second deposit without one clears it.
+      expect((await deposit('rita', minimal({ mcpServerId: 'with-resource' }))).status).toBe(200);
+      const [after] = await db.query<{ resource: string | null }>(
+        `SELECT c.resource FROM mcp_oauth_credentials c JOIN users u ON u.id = c.user_id
+         WHERE u.external_id = 'rita'`,
+      );
+      expect(after!.resource).toBeNull();
+    });
+
+    it('refuses an http resource where token endpoints must be https', async () => {
+      const strict = await startTestApp(db, {
+        ...sessionEnv(issuer),
+        ENCRYPTION_KEY,
+        CREDENTIALS_REQUIRE_HTTPS: 'true',
+      });
+      try {
+        const res = await deposit(
+          'rita',
+          minimal({ mcpServerId: 'http-resource', resource: 'http://mcp.example.com/mcp' }),
+          strict,
+        );
+        expect(res.status).toBe(400);
+        expect((res.body as { error: { details: { field: string }[] } }).error.details[0]!.field).toBe(
+          'resource',
+        );
+        // Where http token endpoints are allowed (development), an http resource is too.
+        expect(
+          (
+            await deposit(
+              'rita',
+              minimal({ mcpServerId: 'http-resource', resource: 'http://127.0.0.1:8080/mcp' }),
+            )
+          ).status,
+        ).toBe(200);
+      } finally {
+        await strict.close();
+      }
+    });
+
     it('writes one audit row per deposit and deletion, with ids and no secret', async () => {
       await deposit('erin', full({ mcpServerId: 'audited' }));
       await call('erin', 'delete', `${PATH}/audited`);
@@ -327,6 +401,15 @@ describe('credentials: deposit, list and delete (session)', () => {
       ['a null clientSecretExpiresAt', () => minimal({ clientSecretExpiresAt: null })],
       ['a null authMethod', () => minimal({ authMethod: null })],
       ['a null scopes', () => minimal({ scopes: null })],
+      ['a null resource', () => minimal({ resource: null })],
+      ['a numeric resource', () => minimal({ resource: 42 })],
+      ['a relative resource', () => minimal({ resource: '/mcp' })],
+      ['a resource that is not a URL', () => minimal({ resource: 'mcp server' })],
+      ['a resource with a fragment (RFC 8707)', () => minimal({ resource: 'https://mcp.example.com/#x' })],
+      ['an empty fragment in the resource', () => minimal({ resource: 'https://mcp.example.com/#' })],
+      ['an urn resource', () => minimal({ resource: 'urn:example:mcp' })],
+      ['credentials in the resource', () => minimal({ resource: 'https://u:p@mcp.example.com/' })],
+      ['an oversize resource', () => minimal({ resource: `https://mcp.example.com/${'p'.repeat(2030)}` })],
       [
         'a clientSecret with authMethod none',
         () => minimal({ clientId: 'c', clientSecret: secret('cs'), authMethod: 'none' }),

@@ -28,6 +28,9 @@ const NAMES: Record<string, ResolvedAddress[]> = {
     { address: '127.0.0.1', family: 4 },
   ],
 };
+/** While true, names of NAMES resolve to a public address: a name that changes its answer after deposit. */
+let rebinding = false;
+const PUBLIC: ResolvedAddress[] = [{ address: '93.184.216.34', family: 4 }];
 
 /**
  * The outbound policy on token endpoints. Three instances on one database: `strict` as production runs
@@ -47,7 +50,9 @@ describe('credentials: outbound policy of token refreshes (SSRF)', () => {
     const real = resolver.resolve.bind(resolver);
     return jest
       .spyOn(resolver, 'resolve')
-      .mockImplementation(async (host: string) => NAMES[host] ?? real(host));
+      .mockImplementation(async (host: string) =>
+        NAMES[host] ? (rebinding ? PUBLIC : NAMES[host]) : real(host),
+      );
   };
 
   beforeAll(async () => {
@@ -56,6 +61,7 @@ describe('credentials: outbound policy of token refreshes (SSRF)', () => {
       ENCRYPTION_KEY,
       CREDENTIALS_REQUIRE_HTTPS: 'true',
       CREDENTIALS_ALLOW_LOOPBACK: 'false',
+      CREDENTIALS_ALLOWED_TOKEN_HOSTS: 'localhost',
     });
     guarded = await suite.boot({
       ENCRYPTION_KEY,
@@ -79,13 +85,22 @@ describe('credentials: outbound policy of token refreshes (SSRF)', () => {
   const userIdOf = async (sub: string): Promise<string> =>
     (await suite.db.query<{ id: string }>('SELECT id FROM users WHERE external_id = $1', [sub]))[0]!.id;
 
-  /** Deposits `tokenEndpoint` through `via` (200 expected), then asks `ask` for an access token. */
+  /**
+   * Deposits `tokenEndpoint` through `via` (200 expected) while the suite's names resolve to a public address
+   * (so the deposit's own check lets them through, as a name rebound after the deposit would), then asks
+   * `ask` for an access token.
+   */
   async function refreshThrough(via: TestApp, ask: TestApp, sub: string, tokenEndpoint: string) {
-    await depositCredential(via.http, await sessionBearer(suite.session, sub), {
-      mcpServerId: 'srv',
-      refreshToken: server.grant(),
-      tokenEndpoint,
-    });
+    rebinding = true;
+    try {
+      await depositCredential(via.http, await sessionBearer(suite.session, sub), {
+        mcpServerId: 'srv',
+        refreshToken: server.grant(),
+        tokenEndpoint,
+      });
+    } finally {
+      rebinding = false;
+    }
     const before = server.tokenRequests;
     const res = await requestAccessToken(ask.http, runtime, {
       userId: await userIdOf(sub),
@@ -121,6 +136,54 @@ describe('credentials: outbound policy of token refreshes (SSRF)', () => {
       );
     });
 
+    it('judges localhost as it judges [::1]: refused where loopback is, unless allowlisted', async () => {
+      const refused: [TestApp, string][] = [
+        [guarded, server.endpointAt('localhost')],
+        [guarded, server.endpointAt('[::1]')],
+        [guarded, server.endpointAt('127.0.0.1')],
+        [guarded, server.endpointAt('app.localhost')],
+        [guarded, server.endpointAt('LocalHost.')],
+        [strict, 'https://[::1]/token'],
+        [strict, 'https://api.localhost/token'],
+      ];
+      for (const [app, endpoint] of refused) {
+        const res = await deposit(app, 'u-localhost-deposit', endpoint);
+        expect({
+          endpoint,
+          status: res.status,
+          message: (res.body as { error: { message: string } }).error.message,
+        }).toEqual({
+          endpoint,
+          status: 400,
+          message: expect.stringMatching(/loopback/) as unknown,
+        });
+      }
+      // CREDENTIALS_ALLOWED_TOKEN_HOSTS names localhost on `strict`; development allows loopback.
+      expect((await deposit(strict, 'u-localhost-deposit', 'https://localhost/token')).status).toBe(200);
+      expect((await deposit(dev, 'u-localhost-dev-deposit', server.endpointAt('localhost'))).status).toBe(
+        200,
+      );
+    });
+
+    it('refuses a name that resolves only to refused addresses, and takes one with an allowed address', async () => {
+      for (const [host, reason] of [
+        ['private.test', /private/],
+        ['metadata.test', /link-local/],
+        ['loopback.test', /loopback/],
+        ['mapped.test', /loopback/],
+      ] as const) {
+        const res = await deposit(guarded, 'u-resolved-deposit', server.endpointAt(host));
+        expect({ host, status: res.status }).toEqual({ host, status: 400 });
+        expect((res.body as { error: { message: string } }).error.message).toMatch(reason);
+      }
+      expect((await deposit(dev, 'u-resolved-deposit', server.endpointAt('mixed.test'))).status).toBe(200);
+      expect((await deposit(guarded, 'u-resolved-deposit', server.endpointAt('allowed.test'))).status).toBe(
+        200,
+      );
+      // A name that does not resolve (yet) is judged when it is refreshed.
+      expect((await deposit(dev, 'u-resolved-deposit', 'http://nowhere.invalid/token')).status).toBe(200);
+    });
+
     it('stores nothing for a refused endpoint, and takes a public https one', async () => {
       expect(
         await suite.db.query(
@@ -141,6 +204,7 @@ describe('credentials: outbound policy of token refreshes (SSRF)', () => {
       );
       expect(res.status).toBe(502);
       expect(res.body).toEqual(errorShape('upstream_failed', 502));
+      expect((res.body as { error: { reason: string } }).error.reason).toBe('host_refused');
       expect(calls).toBe(0);
       expect(refusalLogged(guarded, /private address/)).toBe(true);
     });
@@ -187,9 +251,11 @@ describe('credentials: outbound policy of token refreshes (SSRF)', () => {
       expect(calls).toBe(1);
     });
 
-    it('checks what a real name resolves to: localhost is loopback', async () => {
-      const refused = await refreshThrough(guarded, guarded, 'u-localhost', server.endpointAt('localhost'));
+    it('refuses localhost at refresh too, where the instance’s policy refuses loopback', async () => {
+      // Deposited where loopback is allowed, refreshed where it is not.
+      const refused = await refreshThrough(dev, guarded, 'u-localhost', server.endpointAt('localhost'));
       expect({ status: refused.res.status, calls: refused.calls }).toEqual({ status: 502, calls: 0 });
+      expect((refused.res.body as { error: { reason: string } }).error.reason).toBe('host_refused');
       const allowed = await refreshThrough(dev, dev, 'u-localhost-dev', server.endpointAt('localhost'));
       expect({ status: allowed.res.status, calls: allowed.calls }).toEqual({ status: 200, calls: 1 });
     });
