@@ -19,7 +19,7 @@ import {
 import { RefreshSlots, type SlotShortage } from 'src/credentials/refresh-slots';
 import { SingleFlight } from 'src/credentials/single-flight';
 import { TokenEndpointClient, type RefreshOutcome } from 'src/credentials/token-endpoint-client';
-import { encryptionKeyMissing } from 'src/crypto/encryption/encryption.errors';
+import { DecryptionFailedError, encryptionKeyMissing } from 'src/crypto/encryption/encryption.errors';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
 import { isoOrNull } from 'src/http/iso';
 
@@ -294,12 +294,26 @@ export class AccessTokensService {
     };
   }
 
+  /**
+   * A value this instance cannot decrypt (its version is not configured here, or this instance's secret for
+   * it differs) is a 503 `encryption_key_missing`: the transaction rolls back and the row stays as it is for
+   * an instance that can read it. A decryption failure never erases or rewrites a credential.
+   */
   private decrypt(row: UsableCredentialRow, column: CredentialColumn, value: Buffer): string {
-    return this.encryption.decrypt(
-      value,
-      row.enc_key_version,
-      credentialField(row.user_id, row.mcp_server_id, column),
-    );
+    try {
+      return this.encryption.decrypt(
+        value,
+        row.enc_key_version,
+        credentialField(row.user_id, row.mcp_server_id, column),
+      );
+    } catch (err) {
+      if (!(err instanceof DecryptionFailedError)) throw err;
+      this.logger.error(
+        { ...this.about(row), column, keyVersion: row.enc_key_version },
+        "a stored credential could not be decrypted on this instance: left as it is (check this instance's encryption secrets)",
+      );
+      throw encryptionKeyMissing();
+    }
   }
 
   /** What a log line says about a credential: ids and the endpoint's host, never a value. */

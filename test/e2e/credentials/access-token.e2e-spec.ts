@@ -506,6 +506,26 @@ describe('internal: POST /api/v1/internal/mcp-oauth-credentials/access-token', (
       expect(res.status).toBe(503);
       expect(res.body).toEqual(errorShape('encryption_key_missing', 503));
     });
+
+    it('503 encryption_key_missing for a value this instance cannot decrypt, and the row is left as it was', async () => {
+      const { userId } = await deposit('u-undecryptable', 'srv', confidential);
+      // Another credential's ciphertext moved onto this row: it fails authentication under this row's field.
+      const { userId: otherId } = await deposit('u-undecryptable-other', 'srv', confidential);
+      await suite.db.query(
+        `UPDATE mcp_oauth_credentials SET refresh_token_enc = o.refresh_token_enc, access_token_enc = NULL
+           FROM (SELECT refresh_token_enc FROM mcp_oauth_credentials WHERE user_id = $2) o
+          WHERE user_id = $1`,
+        [userId, otherId],
+      );
+      const before = await rowOf(userId, 'srv');
+      const requests = confidential.tokenRequests;
+      const res = await ask(userId, 'srv');
+      expect(res.status).toBe(503);
+      expect(res.body).toEqual(errorShape('encryption_key_missing', 503));
+      expect(res.headers['retry-after']).toBeDefined();
+      expect(confidential.tokenRequests).toBe(requests);
+      expect(await rowOf(userId, 'srv')).toEqual(before);
+    });
   });
 
   it('leaves no secret in plaintext in any table, and none in the logs', async () => {
