@@ -6,6 +6,7 @@ import { LogController, type FastifyError, type FastifyReply, type FastifyReques
 import type { AppConfig, TrustProxy } from 'src/config/app-config';
 import { BODY_LIMIT, registerBodyParsers } from 'src/http/body-parsing';
 import { answerUnparsableRequest } from 'src/http/client-errors';
+import { registerMethodNotAllowed } from 'src/http/method-not-allowed';
 import { callerRequestIdOf, requestIdOf } from 'src/http/request-id';
 import { applySecurityHeaders } from 'src/http/security-headers';
 import { AppLogger } from 'src/logging/app-logger';
@@ -86,6 +87,9 @@ function configureApp(app: NestFastifyApplication): void {
     done();
   });
   registerBodyParsers(instance);
+  // Before any route is registered (its onRoute hook collects them), after the hook above (a 405 carries the
+  // request id and the security headers).
+  registerMethodNotAllowed(instance);
   registerRequestLogger(instance, app.get(REQUEST_LOGGER));
   app.get(MetricsService).register(instance);
 
