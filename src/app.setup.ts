@@ -3,9 +3,11 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { AppConfig, TrustProxy } from 'src/config/app-config';
+import { appConfig, type AppConfig, type TrustProxy } from 'src/config/app-config';
+import type { LoadedConfig } from 'src/config/config-slice';
 import { BODY_LIMIT, registerBodyParsers } from 'src/http/body-parsing';
 import { answerUnparsableRequest } from 'src/http/client-errors';
+import { httpConfig, type HttpConfig } from 'src/http/http.config';
 import { registerMethodNotAllowed } from 'src/http/method-not-allowed';
 import { callerRequestIdOf, requestIdOf } from 'src/http/request-id';
 import { applySecurityHeaders } from 'src/http/security-headers';
@@ -16,10 +18,10 @@ import { MetricsService } from 'src/metrics/metrics.service';
 
 /**
  * The HTTP edge, on Fastify: options that must be set when the server is created (body limit, client IP,
- * request ids, answers to requests Node cannot parse), for main.ts, the tests and the benchmarks alike.
+ * request ids, answers to requests Node cannot parse, timeouts and the connection cap), for main.ts, the tests and the benchmarks alike.
  */
-export function createAdapter(config: AppConfig): FastifyAdapter {
-  return new FastifyAdapter({
+export function createAdapter(config: AppConfig, http: HttpConfig): FastifyAdapter {
+  const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
     trustProxy: trustProxy(config.trustProxy),
     genReqId: requestIdOf,
@@ -39,7 +41,20 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
     },
     // As Express routed: case-insensitive paths, a trailing slash ignored.
     routerOptions: { caseSensitive: false, ignoreTrailingSlash: true },
+    // A request still arriving after these is answered 408 by clientErrorHandler and its connection closed
+    // (Fastify's own default is no request timeout at all). Node checks its connections for them every
+    // `connectionsCheckingInterval` (30 s by default, so a timeout could run up to 30 s late).
+    requestTimeout: http.requestTimeoutMs,
+    keepAliveTimeout: http.keepAliveTimeoutMs,
+    http: {
+      requestTimeout: http.requestTimeoutMs,
+      headersTimeout: http.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, http.headersTimeoutMs),
+    },
   });
+  // Past the cap, Node closes a new connection as soon as it is accepted.
+  adapter.getHttpServer().maxConnections = http.maxConnections;
+  return adapter;
 }
 
 /**
@@ -58,9 +73,10 @@ function trustProxy(value: TrustProxy): boolean | string | ((address: string, ho
  */
 export async function createApp(
   rootModule: Type | DynamicModule,
-  config: AppConfig,
+  config: LoadedConfig,
 ): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(rootModule, createAdapter(config), {
+  const adapter = createAdapter(config.get(appConfig), config.get(httpConfig));
+  const app = await NestFactory.create<NestFastifyApplication>(rootModule, adapter, {
     bodyParser: false,
     bufferLogs: true,
     // Startup errors (a failed migration, say) are thrown to the caller, which reports them once.
