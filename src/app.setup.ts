@@ -8,7 +8,7 @@ import type { LoadedConfig } from 'src/config/config-slice';
 import { BODY_LIMIT, registerBodyParsers } from 'src/http/body-parsing';
 import { answerUnparsableRequest } from 'src/http/client-errors';
 import { httpConfig, type HttpConfig } from 'src/http/http.config';
-import { registerMethodNotAllowed } from 'src/http/method-not-allowed';
+import { knownPathMethods } from 'src/http/method-not-allowed';
 import { callerRequestIdOf, requestIdOf } from 'src/http/request-id';
 import { applySecurityHeaders } from 'src/http/security-headers';
 import { AppLogger } from 'src/logging/app-logger';
@@ -95,17 +95,17 @@ function configureApp(app: NestFastifyApplication): void {
   // First, so that a request refused before routing (a bad body, a body over the limit) still carries its id
   // and the security headers.
   instance.decorateRequest('callerRequestId', null);
+  // Before any route is registered: it collects them as they are.
+  const methodNotAllowed = knownPathMethods(instance);
   instance.addHook('onRequest', (request, reply, done) => {
     const caller = callerRequestIdOf(request);
     request.callerRequestId = caller;
     reply.header('x-request-id', caller ?? request.id);
     applySecurityHeaders(request.url, reply.raw);
-    done();
+    // An unmatched request whose path is served with other methods: 405, before its body is read.
+    done(request.is404 ? methodNotAllowed(request, reply) : undefined);
   });
   registerBodyParsers(instance);
-  // Before any route is registered (its onRoute hook collects them), after the hook above (a 405 carries the
-  // request id and the security headers).
-  registerMethodNotAllowed(instance);
   registerRequestLogger(instance, app.get(REQUEST_LOGGER));
   app.get(MetricsService).register(instance);
 

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import Router from 'find-my-way';
 import { ApiError } from 'src/errors/api-error';
 import { truncateEcho } from 'src/errors/echo-limits';
@@ -58,31 +58,33 @@ function isPreflight(request: FastifyRequest): boolean {
 /**
  * A method that a known path does not serve is a 405 `method_not_allowed` with `Allow` listing the methods
  * that path serves (HEAD wherever GET is, as Fastify routes it); a path no route serves stays a 404. Fastify
- * routes by method first, so such a request reaches the not-found handler; this `onRequest` hook, which runs
- * for those too, looks the path up among every route template whatever the method, with the router's own
- * options (case, trailing slash, parameter length). A matched request pays one `request.is404` check.
+ * routes by method first, so such a request reaches the not-found handler. This registers an `onRoute` hook
+ * that collects every route template with its methods (call it before any route is registered), and returns
+ * the check the `onRequest` hook runs on unmatched requests (`request.is404`): it looks the path up among
+ * the templates whatever the method, with the router's own options (case, trailing slash, parameter length),
+ * and answers the error to pass on, with `Allow` set, or undefined.
  *
  * OPTIONS routes and catch-alls (`*`) do not make a path known: a CORS or wildcard route would otherwise
- * turn every unknown path into a 405. Call it before any route is registered (it collects them as they are).
+ * turn every unknown path into a 405. A CORS preflight is left to whatever answers those.
  */
-export function registerMethodNotAllowed(instance: FastifyInstance): void {
+export function knownPathMethods(
+  instance: FastifyInstance,
+): (request: FastifyRequest, reply: FastifyReply) => ApiError | undefined {
   const known = new KnownPaths(instance.initialConfig.routerOptions ?? {});
   instance.addHook('onRoute', (route) => {
     const methods = [route.method].flat().filter((m) => m !== 'OPTIONS');
     if (methods.length && route.url !== '*' && route.url !== '/*') known.add(route.url, methods);
   });
-  instance.addHook('onRequest', (request, reply, done) => {
+  return (request, reply) => {
     // Only origin-form targets ("/path"): Nest's adapter sends any other form to the not-found handler.
-    if (!request.is404 || isPreflight(request) || !request.url.startsWith('/')) return done();
+    if (isPreflight(request) || !request.url.startsWith('/')) return undefined;
     const path = request.url.split('?', 1)[0]!;
     const allow = known.allowed(path);
-    if (allow === undefined) return done();
+    if (allow === undefined) return undefined;
     void reply.header('allow', allow);
-    done(
-      new ApiError(
-        'method_not_allowed',
-        `Method ${truncateEcho(request.method, 20)} is not allowed on ${truncateEcho(path)}.`,
-      ),
+    return new ApiError(
+      'method_not_allowed',
+      `Method ${truncateEcho(request.method, 20)} is not allowed on ${truncateEcho(path)}.`,
     );
-  });
+  };
 }
