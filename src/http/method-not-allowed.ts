@@ -70,7 +70,13 @@ function isPreflight(request: FastifyRequest): boolean {
 export function knownPathMethods(
   instance: FastifyInstance,
 ): (request: FastifyRequest, reply: FastifyReply) => ApiError | undefined {
-  const known = new KnownPaths(instance.initialConfig.routerOptions ?? {});
+  const { routerOptions = {}, maxParamLength } = instance.initialConfig;
+  // Fastify takes the top-level `maxParamLength` when `routerOptions` has none, but fills both in with the
+  // default of 100 here: the larger one is the one the router uses.
+  const known = new KnownPaths({
+    ...routerOptions,
+    maxParamLength: Math.max(routerOptions.maxParamLength ?? 0, maxParamLength ?? 0) || undefined,
+  });
   instance.addHook('onRoute', (route) => {
     const methods = [route.method].flat().filter((m) => m !== 'OPTIONS');
     if (methods.length && route.url !== '*' && route.url !== '/*') known.add(route.url, methods);

@@ -29,7 +29,6 @@ describe('methods and charsets', () => {
       ['PATCH', `/api/v1/org/tokens/${unknownId}`, 'DELETE'],
       // The router's own rules: case-insensitive, a trailing slash ignored, the query string aside.
       ['PUT', '/API/V1/Org/Tokens/?limit=1', 'GET, HEAD, POST'],
-      ['OPTIONS', '/health/live', 'GET, HEAD'],
     ])('%s %s answers 405 with Allow: %s, in the error envelope', async (method, path, allow) => {
       const res = await request(t.http)[method.toLowerCase() as 'put'](path).set('x-request-id', 'req-405');
       expect(res.status).toBe(405);
