@@ -18,7 +18,8 @@ import { MetricsService } from 'src/metrics/metrics.service';
 
 /**
  * The HTTP edge, on Fastify: options that must be set when the server is created (body limit, client IP,
- * request ids, answers to requests Node cannot parse, timeouts and the connection cap), for main.ts, the tests and the benchmarks alike.
+ * request ids, answers to requests Node cannot parse, timeouts and the connection cap), for main.ts, the
+ * tests and the benchmarks alike.
  */
 export function createAdapter(config: AppConfig, http: HttpConfig): FastifyAdapter {
   const adapter = new FastifyAdapter({
