@@ -7,7 +7,6 @@ import { Module, type Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from 'src/app.module';
 import { createApp } from 'src/app.setup';
-import { appConfig } from 'src/config/app-config';
 import { loadConfig } from 'src/config/config-slice';
 
 export async function listenBenchApp(
@@ -17,7 +16,7 @@ export async function listenBenchApp(
   @Module({ imports: [AppModule.forRoot({ config })], controllers })
   class BenchModule {}
 
-  const app = await createApp(BenchModule, config.get(appConfig));
+  const app = await createApp(BenchModule, config);
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   return { app, port: address.port };

@@ -3,9 +3,12 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { AppConfig, TrustProxy } from 'src/config/app-config';
+import { appConfig, type AppConfig, type TrustProxy } from 'src/config/app-config';
+import type { LoadedConfig } from 'src/config/config-slice';
 import { BODY_LIMIT, registerBodyParsers } from 'src/http/body-parsing';
 import { answerUnparsableRequest } from 'src/http/client-errors';
+import { httpConfig, type HttpConfig } from 'src/http/http.config';
+import { knownPathMethods } from 'src/http/method-not-allowed';
 import { callerRequestIdOf, requestIdOf } from 'src/http/request-id';
 import { applySecurityHeaders } from 'src/http/security-headers';
 import { AppLogger } from 'src/logging/app-logger';
@@ -22,10 +25,11 @@ export const MAX_ROUTE_PARAM_LENGTH = 255 * 12;
 
 /**
  * The HTTP edge, on Fastify: options that must be set when the server is created (body limit, client IP,
- * request ids, answers to requests Node cannot parse), for main.ts, the tests and the benchmarks alike.
+ * request ids, answers to requests Node cannot parse, timeouts and the connection cap), for main.ts, the
+ * tests and the benchmarks alike.
  */
-export function createAdapter(config: AppConfig): FastifyAdapter {
-  return new FastifyAdapter({
+export function createAdapter(config: AppConfig, http: HttpConfig): FastifyAdapter {
+  const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT,
     trustProxy: trustProxy(config.trustProxy),
     genReqId: requestIdOf,
@@ -49,7 +53,20 @@ export function createAdapter(config: AppConfig): FastifyAdapter {
       ignoreTrailingSlash: true,
       maxParamLength: MAX_ROUTE_PARAM_LENGTH,
     },
+    // A request still arriving after these is answered 408 by clientErrorHandler and its connection closed
+    // (Fastify's own default is no request timeout at all). Node checks its connections for them every
+    // `connectionsCheckingInterval` (30 s by default, so a timeout could run up to 30 s late).
+    requestTimeout: http.requestTimeoutMs,
+    keepAliveTimeout: http.keepAliveTimeoutMs,
+    http: {
+      requestTimeout: http.requestTimeoutMs,
+      headersTimeout: http.headersTimeoutMs,
+      connectionsCheckingInterval: Math.min(1_000, http.headersTimeoutMs),
+    },
   });
+  // Past the cap, Node closes a new connection as soon as it is accepted.
+  adapter.getHttpServer().maxConnections = http.maxConnections;
+  return adapter;
 }
 
 /**
@@ -68,9 +85,10 @@ function trustProxy(value: TrustProxy): boolean | string | ((address: string, ho
  */
 export async function createApp(
   rootModule: Type | DynamicModule,
-  config: AppConfig,
+  config: LoadedConfig,
 ): Promise<NestFastifyApplication> {
-  const app = await NestFactory.create<NestFastifyApplication>(rootModule, createAdapter(config), {
+  const adapter = createAdapter(config.get(appConfig), config.get(httpConfig));
+  const app = await NestFactory.create<NestFastifyApplication>(rootModule, adapter, {
     bodyParser: false,
     bufferLogs: true,
     // Startup errors (a failed migration, say) are thrown to the caller, which reports them once.
@@ -89,12 +107,15 @@ function configureApp(app: NestFastifyApplication): void {
   // First, so that a request refused before routing (a bad body, a body over the limit) still carries its id
   // and the security headers.
   instance.decorateRequest('callerRequestId', null);
+  // Before any route is registered: it collects them as they are.
+  const methodNotAllowed = knownPathMethods(instance);
   instance.addHook('onRequest', (request, reply, done) => {
     const caller = callerRequestIdOf(request);
     request.callerRequestId = caller;
     reply.header('x-request-id', caller ?? request.id);
     applySecurityHeaders(request.url, reply.raw);
-    done();
+    // An unmatched request whose path is served with other methods: 405, before its body is read.
+    done(request.is404 ? methodNotAllowed(request, reply) : undefined);
   });
   registerBodyParsers(instance);
   registerRequestLogger(instance, app.get(REQUEST_LOGGER));

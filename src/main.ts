@@ -52,7 +52,7 @@ async function bootstrap(): Promise<void> {
   }
 
   // Startup errors (a failed migration, say) are reported once, by stop(), which also stops the database.
-  app = await createApp(AppModule.forRoot({ config }), config.get(appConfig));
+  app = await createApp(AppModule.forRoot({ config }), config);
   const { port, host } = config.get(appConfig);
   await app.listen(port, host);
 }

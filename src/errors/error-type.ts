@@ -6,6 +6,7 @@ export const ERROR_STATUS = {
   forbidden: 403,
   identity_not_allowed: 403,
   not_found: 404,
+  method_not_allowed: 405,
   conflict: 409,
   reauthorization_required: 409,
   payload_too_large: 413,

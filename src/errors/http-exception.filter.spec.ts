@@ -164,8 +164,14 @@ describe('HttpExceptionFilter', () => {
   });
 
   it('keeps the real status of any other 4xx, typed validation_failed, with a fixed message', () => {
+    expect(run(new HttpException('secret internals', 406)).body).toEqual({
+      error: { type: 'validation_failed', status: 406, message: 'Not Acceptable.' },
+    });
+  });
+
+  it('types a 405 method_not_allowed, with a fixed message', () => {
     expect(run(new MethodNotAllowedException('secret internals')).body).toEqual({
-      error: { type: 'validation_failed', status: 405, message: 'Method Not Allowed.' },
+      error: { type: 'method_not_allowed', status: 405, message: 'Method not allowed.' },
     });
   });
 

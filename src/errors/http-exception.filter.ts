@@ -19,8 +19,8 @@ interface ErrorBody {
 }
 
 /**
- * Statuses Nest or Fastify raise on their own, mapped onto the contract's error types. Any other 4xx (405,
- * 406, 411, 414, 415, 431, ...) keeps its real status and is typed `validation_failed`: the client sent
+ * Statuses Nest or Fastify raise on their own, mapped onto the contract's error types. Any other 4xx (406,
+ * 411, 414, 415, 431, ...) keeps its real status and is typed `validation_failed`: the client sent
  * something this API cannot take, and API.md has no more specific type for it. Any other 5xx is answered
  * as a plain 500 `internal_error`, so status and type always match API.md's list.
  */
@@ -34,6 +34,8 @@ function typeForStatus(status: number): { type: ErrorType; status: number } {
       return { type: 'forbidden', status };
     case 404:
       return { type: 'not_found', status };
+    case 405:
+      return { type: 'method_not_allowed', status };
     case 409:
       return { type: 'conflict', status };
     case 413:
@@ -55,6 +57,7 @@ const GENERIC_MESSAGES: Partial<Record<ErrorType, string>> = {
   unauthorized: 'Authentication required.',
   forbidden: 'Not allowed.',
   not_found: 'Not found.',
+  method_not_allowed: 'Method not allowed.',
   conflict: 'Conflicts with an existing resource.',
   payload_too_large: 'Request body exceeds the 64 KiB limit.',
   rate_limited: 'Too many requests. Retry later.',

@@ -37,23 +37,47 @@ export function nestsDeeperThan(text: string, max: number): boolean {
 }
 
 const TOO_DEEP_MESSAGE = `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`;
+const NOT_UTF8_MESSAGE = 'A JSON body must be UTF-8: Content-Type declares another charset.';
+
+/**
+ * Whether a Content-Type declares a charset other than UTF-8. JSON is UTF-8 (RFC 8259 §8.1) and is read as
+ * such: a body declared latin1 or UTF-16 would be decoded into other text than its sender meant, so it is
+ * refused. `charset=utf-8` is accepted in any case, quoted or not, as is its common alias `utf8`.
+ */
+export function declaresNonUtf8Charset(contentType: string): boolean {
+  const params = contentType.split(';').slice(1);
+  for (const param of params) {
+    const eq = param.indexOf('=');
+    if (eq === -1 || param.slice(0, eq).trim().toLowerCase() !== 'charset') continue;
+    const value = param
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (value !== 'utf-8' && value !== 'utf8') return true;
+  }
+  return false;
+}
 
 /** `application/json` and the `+json` media types (`application/merge-patch+json`, …). */
 const JSON_TYPES = /^application\/([\w.+-]+\+)?json(\s*;.*)?$/i;
 
 /**
  * The only body parsing there is. JSON bodies are parsed (objects and arrays, at most MAX_JSON_DEPTH levels
- * deep: deeper is a 400 `validation_failed`); an empty one reads as `{}` (a
- * POST without a body is an empty object, as with the Express body parser before). Bodies of any other content type — form-encoded
- * ones included — are read raw, as a Buffer, and so fail the route's validation with a 400 rather than a
- * 415. Fastify enforces the size cap while reading (413), for every type.
+ * deep: deeper is a 400 `validation_failed`, and so is one declared in a charset other than UTF-8); an
+ * empty one reads as `{}` (a POST without a body is an empty object, as with the Express body parser
+ * before). Bodies of any other content type — form-encoded ones included — are read raw, as a Buffer, and so
+ * fail the route's validation with a 400 rather than a 415. Fastify enforces the size cap while reading
+ * (413), for every type.
  */
 export function registerBodyParsers(instance: FastifyInstance): void {
   instance.removeAllContentTypeParsers();
   instance.addContentTypeParser(
     JSON_TYPES,
     { parseAs: 'string', bodyLimit: BODY_LIMIT },
-    (_req, body, done) => {
+    (req, body, done) => {
+      if (declaresNonUtf8Charset(req.headers['content-type'] ?? ''))
+        return done(ApiError.validation(NOT_UTF8_MESSAGE));
       const text = body as string;
       const start = text.trimStart()[0];
       if (start === undefined) return done(null, {});

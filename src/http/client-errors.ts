@@ -1,4 +1,7 @@
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+
+type InFlightResponse = Pick<ServerResponse, 'headersSent' | 'req'>;
 
 /** The statuses Node's HTTP parser gives up with, as Node itself would answer them. */
 function clientErrorAnswer(code: string | undefined): { status: number; reason: string; message: string } {
@@ -13,12 +16,17 @@ function clientErrorAnswer(code: string | undefined): { status: number; reason: 
 
 /**
  * Fastify's `clientErrorHandler`: a request Node's HTTP parser refuses (a bad Content-Length, a broken request
- * line) never reaches the app; it gets the contract's JSON error, then the connection is closed. A socket that
- * is gone, or already carries a response, is just destroyed.
+ * line) never reaches the app; it gets the contract's JSON error, then the connection is closed. So does a
+ * request still arriving when the request or headers timeout passes (408), although the app may already be
+ * reading its body. A socket that is gone, or whose response has begun, is just destroyed.
  */
 export function answerUnparsableRequest(err: NodeJS.ErrnoException, socket: Socket): void {
-  // Node keeps the response in progress on the socket (null between keep-alive requests).
-  const responseStarted = (socket as { _httpMessage?: unknown })._httpMessage != null;
+  // Node keeps the response in progress on the socket (null between keep-alive requests). Its request is the
+  // one this error is about only while that request is still arriving (a body trickled past the timeout);
+  // once it has arrived, the error is about a pipelined next request, and an answer now would be read as the
+  // response to the first.
+  const inFlight = (socket as { _httpMessage?: InFlightResponse | null })._httpMessage;
+  const responseStarted = inFlight != null && (inFlight.headersSent || inFlight.req?.complete !== false);
   if (err.code === 'ECONNRESET' || !socket.writable || responseStarted) {
     socket.destroy();
     return;

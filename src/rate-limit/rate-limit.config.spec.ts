@@ -21,10 +21,29 @@ const problemsOf = (env: Env): string[] => configProblems(() => loadSlice(rateLi
 const overrides = (env: Env) => Object.fromEntries(loadSlice(rateLimitConfig, env).overrides);
 
 describe('the rate-limit slice (REDIS_URL, RATE_LIMIT_<POLICY>)', () => {
-  it('counts in memory with no overrides by default', () => {
+  it('counts in memory with no overrides by default, at most 100,000 keys, IPv6 per /64', () => {
     const config = loadSlice(rateLimitConfig, {});
     expect(config.redisUrl).toBeUndefined();
     expect(config.overrides.size).toBe(0);
+    expect(config.maxKeys).toBe(100_000);
+    expect(config.ipv6Prefix).toBe(64);
+  });
+
+  it('takes RATE_LIMIT_MAX_KEYS and RATE_LIMIT_IPV6_PREFIX, which name no policy', () => {
+    const config = loadSlice(rateLimitConfig, { RATE_LIMIT_MAX_KEYS: '5000', RATE_LIMIT_IPV6_PREFIX: '48' });
+    expect(config.maxKeys).toBe(5_000);
+    expect(config.ipv6Prefix).toBe(48);
+    expect(config.overrides.size).toBe(0);
+  });
+
+  it.each([
+    ['RATE_LIMIT_MAX_KEYS', '0'],
+    ['RATE_LIMIT_MAX_KEYS', 'many'],
+    ['RATE_LIMIT_IPV6_PREFIX', '8'],
+    ['RATE_LIMIT_IPV6_PREFIX', '129'],
+    ['RATE_LIMIT_IPV6_PREFIX', '/64'],
+  ])('refuses %s=%s, naming the variable', (name, value) => {
+    expect(problemsOf({ [name]: value })).toEqual([expect.stringContaining(`${name} must be an integer`)]);
   });
 
   it('takes a redis: or rediss: REDIS_URL and refuses anything else, naming it', () => {

@@ -77,7 +77,9 @@ abstract class RateLimitGuardBase implements CanActivate {
     if (this.storage instanceof MemoryRateLimitStorage) {
       const now = Date.now();
       const memory = this.storage;
-      return this.apply(policies, req, res, (key, ttl, limit) => memory.count(key, ttl, limit, now));
+      return this.apply(policies, req, res, (key, ttl, limit, policy) =>
+        memory.count(key, ttl, limit, now, policy),
+      );
     }
     return this.applyAsync(policies, req, res);
   }
@@ -109,19 +111,19 @@ abstract class RateLimitGuardBase implements CanActivate {
     policies: readonly RateLimitPolicy[],
     req: FastifyRequest,
     res: FastifyReply,
-    count: (key: string, ttl: number, limit: number) => ThrottlerStorageRecord,
+    count: (key: string, ttl: number, limit: number, policy: string) => ThrottlerStorageRecord,
   ): boolean {
     const tightest = new Tightest();
     for (const policy of policies) {
       const { limit, windowSeconds } = this.effective(policy);
-      tightest.add(count(this.key(policy, req), windowSeconds * 1000, limit), limit);
+      tightest.add(count(this.key(policy, req), windowSeconds * 1000, limit, policy.name), limit);
     }
     tightest.report(res);
     return true;
   }
 
   private key(policy: RateLimitPolicy, req: FastifyRequest): string {
-    return `keysmith:rl:${policy.name}:${tracker(policy.per, req)}`;
+    return `keysmith:rl:${policy.name}:${tracker(policy.per, req, this.config.ipv6Prefix)}`;
   }
 }
 
@@ -144,17 +146,26 @@ export class PrincipalRateLimitGuard extends RateLimitGuardBase {
 }
 
 /** Who a request is counted as under a policy of scope `per`. */
-function tracker(per: RateLimitScope, req: FastifyRequest): string {
+function tracker(per: RateLimitScope, req: FastifyRequest, ipv6Prefix: number): string {
   switch (per) {
     case 'ip':
     case 'authenticated-ip':
-      // Always an IP address (IPv6 grouped by /64), whatever a forwarded header said: keys stay small.
-      return normalizeIp(clientIp(req) ?? 'unknown');
+      return ipTracker(clientIp(req), ipv6Prefix);
     case 'principal':
       return principalTracker((req as { principal?: CountedPrincipal }).principal);
     default:
       return assertUnreachable(per);
   }
+}
+
+/**
+ * Who an IP policy counts: always an IP address, whatever a forwarded header said, so keys stay small. An
+ * IPv6 client is counted per network of `ipv6Prefix` bits (`2001:db8:1:2::/64`): one host is handed a whole
+ * /64 and can pick any address in it. An IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) counts as its IPv4
+ * address.
+ */
+export function ipTracker(ip: string | null, ipv6Prefix: number): string {
+  return normalizeIp(ip ?? 'unknown', ipv6Prefix);
 }
 
 /** Who a principal policy counts: the kind prefixes the actor, so no two kinds of caller share a count. */

@@ -20,7 +20,7 @@ import { RedisRateLimitStorage } from 'src/rate-limit/redis-rate-limit-storage';
       provide: ThrottlerStorage,
       inject: [rateLimitConfig.KEY],
       useFactory: async (config: RateLimitConfig): Promise<ThrottlerStorage> => {
-        if (!config.redisUrl) return new MemoryRateLimitStorage();
+        if (!config.redisUrl) return new MemoryRateLimitStorage(config.maxKeys);
         // No offline queue: while Redis is unreachable a count fails at once (and is made in memory, see
         // increment) instead of waiting for a reconnect.
         const redis = new Redis(config.redisUrl, {
@@ -28,7 +28,7 @@ import { RedisRateLimitStorage } from 'src/rate-limit/redis-rate-limit-storage';
           enableOfflineQueue: false,
           maxRetriesPerRequest: 1,
         });
-        const storage = new RedisRateLimitStorage(redis);
+        const storage = new RedisRateLimitStorage(redis, config.maxKeys);
         await redis.connect().catch((err: Error) => {
           new Logger('RateLimit').warn({ err: err.message }, 'redis unreachable at start; retrying');
         });

@@ -29,10 +29,14 @@ type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>
 export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShutdown {
   private readonly logger = new Logger('RateLimit');
   /** Counts while Redis is unreachable: limits still hold, per instance, instead of failing open. */
-  private readonly fallback = new MemoryRateLimitStorage();
+  private readonly fallback: MemoryRateLimitStorage;
   private outage = false;
 
-  constructor(private readonly redis: Redis) {
+  constructor(
+    private readonly redis: Redis,
+    maxKeys?: number,
+  ) {
+    this.fallback = new MemoryRateLimitStorage(maxKeys);
     redis.defineCommand('keysmithSlidingWindow', { numberOfKeys: 1, lua: SLIDING_WINDOW_SCRIPT });
     // ioredis reconnects by itself and reports every failed attempt as an 'error' event (unhandled without a
     // listener). The outage is logged once, by the first request counted in memory instead (increment).
@@ -40,7 +44,13 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
     redis.on('ready', () => this.reportRecovery());
   }
 
-  async increment(key: string, ttl: number, limit: number): Promise<ThrottlerStorageRecord> {
+  async increment(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration?: number,
+    policy?: string,
+  ): Promise<ThrottlerStorageRecord> {
     const run = (this.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)
       .keysmithSlidingWindow!;
     let reply: [number, number, number];
@@ -48,7 +58,7 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
       reply = (await run.call(this.redis, key, ttl, limit, randomBytes(6).toString('hex'))) as typeof reply;
     } catch (err) {
       this.reportOutage(err as Error);
-      return this.fallback.increment(key, ttl, limit);
+      return this.fallback.increment(key, ttl, limit, blockDuration, policy);
     }
     const [totalHits, blocked, msLeft] = reply;
     const secondsLeft = Math.max(1, Math.ceil(msLeft / 1000));

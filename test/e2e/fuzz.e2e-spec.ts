@@ -645,6 +645,7 @@ describe('fuzz: every route', () => {
         fail('unbounded details');
       if (res.body.length > MAX_ERROR_BODY_BYTES) fail(`an error answer of ${res.body.length} bytes`);
       if (res.status >= 500 && !ALLOWED_5XX.has(type as string)) fail(`a ${res.status} ${String(type)}`);
+      if (res.status === 405 && !res.headers.allow) fail('a 405 without Allow');
     }
     if (htmlCallbackPage && ![200, 400, 403, 502, 503].includes(res.status))
       fail('a callback page with an unexpected status');

@@ -3,7 +3,6 @@ import type { Server } from 'node:http';
 import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
 import { AppModule } from 'src/app.module';
 import { createApp } from 'src/app.setup';
-import { appConfig } from 'src/config/app-config';
 import { loadConfig } from 'src/config/config-slice';
 import type { Env } from 'src/config/env-reader';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
@@ -44,7 +43,7 @@ export async function startTestApp(
     ],
   })
   class TestRootModule {}
-  const app = await createApp(TestRootModule, config.get(appConfig));
+  const app = await createApp(TestRootModule, config);
   try {
     await app.init();
   } catch (err) {
