@@ -13,7 +13,7 @@ import type { FastifyInstance } from 'fastify';
  * declared per operation: they too must be the envelope (GENERIC_STATUSES).
  */
 
-interface Answer {
+export interface Answer {
   method: string;
   url: string;
   status: number;
@@ -27,7 +27,7 @@ interface Response {
   content?: Record<string, { schema?: Schema }>;
   headers?: Record<string, { required?: boolean }>;
 }
-interface OpenApiDocument {
+export interface OpenApiDocument {
   paths: Record<string, Record<string, { responses: Record<string, Response> }>>;
   components: { schemas: Record<string, Schema> };
 }
@@ -48,7 +48,7 @@ interface Operation {
   responses: Record<string, Response>;
 }
 
-class AnswerChecker {
+export class AnswerChecker {
   private readonly ajv: Ajv;
   private readonly operations: Operation[];
   private readonly validators = new Map<string, ValidateFunction>();
