@@ -59,7 +59,14 @@ const GENERIC_ANSWERS: Record<string, string> = {
   '400': 'Invalid request (`validation_failed`).',
   '401': 'No valid credential (`unauthorized`).',
   '413': 'A body over 64 KiB (`payload_too_large`).',
+  '415': 'A body in a media type or charset the service does not read.',
 };
+
+const BODY_STATUSES = [
+  '400',
+  '413',
+  ...((Object.values(ERROR_STATUS) as number[]).includes(415) ? ['415'] : []),
+];
 
 /**
  * The OpenAPI document `/api/docs-json` serves: what Nest's scanner reads from the decorators, then made
@@ -118,11 +125,9 @@ export function finishDocument(document: OpenAPIObject): OpenAPIObject {
         declare('413');
       }
       // Every method but GET may carry a body, read (and capped) before routing: unparsable JSON is a 400,
-      // over 64 KiB a 413, whether or not the operation takes one.
-      if (method !== 'get') {
-        declare('400');
-        declare('413');
-      }
+      // over 64 KiB a 413 (and an unsupported media type a 415, once an error type says so), whether or not
+      // the operation takes one.
+      if (method !== 'get') BODY_STATUSES.forEach(declare);
       // An empty path segment matches no route: a path parameter has at least one character.
       for (const parameter of operation.parameters ?? [])
         if (parameter.in === 'path' && parameter.schema?.type === 'string') parameter.schema.minLength ??= 1;

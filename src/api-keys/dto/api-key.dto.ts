@@ -71,6 +71,7 @@ export class CreateApiKeyDto {
   @ApiProperty({
     type: 'array',
     items: { type: 'string', maxLength: MAX_ORIGIN_LENGTH, pattern: `^${HTTP_URL_START_PATTERN}$` },
+    maxLength: undefined, // the plugin would put the items' limit on the array
     maxItems: MAX_ALLOWED_ORIGINS, // the plugin reads @ArrayMaxSize only from a number literal
     // Written here, not in the comment above, to name the limit from its constant.
     description: `Browser origins (scheme://host[:port], no path), at most ${MAX_ALLOWED_ORIGINS}; stored lowercase, deduplicated.`,
