@@ -1,7 +1,7 @@
 import type { DynamicModule, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { appConfig, type AppConfig, type TrustProxy } from 'src/config/app-config';
 import type { LoadedConfig } from 'src/config/config-slice';
@@ -9,6 +9,7 @@ import { BODY_LIMIT, registerBodyParsers } from 'src/http/body-parsing';
 import { answerUnparsableRequest } from 'src/http/client-errors';
 import { httpConfig, type HttpConfig } from 'src/http/http.config';
 import { knownPathMethods } from 'src/http/method-not-allowed';
+import { openApiDocument } from 'src/http/openapi-document';
 import { callerRequestIdOf, requestIdOf } from 'src/http/request-id';
 import { applySecurityHeaders } from 'src/http/security-headers';
 import { AppLogger } from 'src/logging/app-logger';
@@ -121,26 +122,6 @@ function configureApp(app: NestFastifyApplication): void {
   registerRequestLogger(instance, app.get(REQUEST_LOGGER));
   app.get(MetricsService).register(instance);
 
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('keysmith')
-      .setDescription(
-        'Mints, verifies and revokes the secrets a platform hands out. Every error has the body ' +
-          '`{"error":{"type","status","message","details?"}}`.',
-      )
-      .setVersion('1')
-      .addBearerAuth(
-        { type: 'http', scheme: 'bearer', description: 'Session JWT, org token or ADMIN_TOKEN' },
-        'admin',
-      )
-      .addBearerAuth(
-        { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Session JWT' },
-        'session',
-      )
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'M2M JWT' }, 'm2m')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when set' }, 'metrics')
-      .build(),
-  );
+  const document = openApiDocument(app);
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
 }

@@ -1,5 +1,11 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import {
+  ApiBadRequestResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+} from '@nestjs/swagger';
 import { AuditQueryService } from 'src/audit/audit-query.service';
 import { AuditEventListDto, ListAuditEventsQueryDto } from 'src/audit/dto/audit-events.dto';
 import { AdminAuth } from 'src/auth/auth.decorators';
@@ -15,6 +21,10 @@ export class AuditController {
     summary: 'Audit events, newest first (mints, revocations, key creation, provisioning, ...)',
   })
   @ApiOkResponse({ type: AuditEventListDto })
+  @ApiBadRequestResponse({
+    description:
+      '`limit` not an integer in 1..500, `before` neither an event id nor a date, or an unknown parameter (`validation_failed`).',
+  })
   @ApiTooManyRequestsResponse({ description: 'Admin rate limit (`rate_limited`, with `Retry-After`).' })
   list(@Query() query: ListAuditEventsQueryDto): Promise<AuditEventListDto> {
     return this.audit.list(query);

@@ -22,7 +22,10 @@ export const MetricsAuth = (): MethodDecorator & ClassDecorator =>
   applyDecorators(
     SetMetadata(AUTH_REQUIREMENT, { kind: 'metrics' } satisfies AuthRequirement),
     ApiBearerAuth('metrics'),
-    ApiUnauthorizedResponse({ description: 'METRICS_TOKEN is set and was not presented (`unauthorized`).' }),
+    ApiUnauthorizedResponse({
+      description:
+        'METRICS_TOKEN is set and was not presented (`unauthorized`); unset, no credential is needed.',
+    }),
   );
 
 /**

@@ -21,7 +21,7 @@ import {
   DepositedCredentialDto,
 } from 'src/credentials/dto/mcp-oauth-credential.dto';
 import { McpOAuthCredentialsService } from 'src/credentials/mcp-oauth-credentials.service';
-import { McpServerIdPipe } from 'src/credentials/mcp-server-id.pipe';
+import { MCP_SERVER_ID_PARAM_PATTERN, McpServerIdPipe } from 'src/credentials/mcp-server-id.pipe';
 import { RateLimit } from 'src/rate-limit/rate-limit.decorator';
 import { DEVELOPER_WRITE_RATE_LIMIT } from 'src/users/users.rate-limits';
 
@@ -70,7 +70,11 @@ export class McpOAuthCredentialsController {
   @HttpCode(204)
   @RateLimit(DEVELOPER_WRITE_RATE_LIMIT)
   @ApiOperation({ summary: 'Delete your OAuth credential for an MCP server' })
-  @ApiParam({ name: 'mcpServerId', description: 'As deposited (URL-encoded).' })
+  @ApiParam({
+    name: 'mcpServerId',
+    description: 'As deposited (URL-encoded).',
+    schema: { type: 'string', pattern: MCP_SERVER_ID_PARAM_PATTERN },
+  })
   @ApiNoContentResponse({ description: 'Deleted; no body.' })
   @ApiBadRequestResponse({ description: 'Malformed server id (`validation_failed`).' })
   @ApiNotFoundResponse({ description: 'You have no credential for this server (`not_found`).' })

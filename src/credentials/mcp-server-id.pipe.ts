@@ -4,6 +4,9 @@ import { ApiError } from 'src/errors/api-error';
 
 const CONTROL_CHARACTER = /\p{Cc}/u;
 
+/** The pipe's rule for OpenAPI: 1..MCP_SERVER_ID_MAX characters, none of them C0, DEL or C1 controls. */
+export const MCP_SERVER_ID_PARAM_PATTERN = `^[^\\u0000-\\u001F\\u007F-\\u009F]{1,${MCP_SERVER_ID_MAX}}$`;
+
 /**
  * The `:mcpServerId` route parameter: what a deposit could have stored (1..255 characters, no controls).
  * Characters are counted as PostgreSQL's varchar(255) counts them, by code point: an emoji is one.

@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
 import {
   HealthCheck,
   HealthCheckService,
@@ -19,12 +19,28 @@ export class HealthController {
   @Public()
   @Get('live')
   @ApiOperation({ summary: 'Liveness: the process answers.' })
+  @ApiOkResponse({
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['status'],
+      properties: { status: { type: 'string', enum: ['ok'] } },
+    },
+  })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Public()
   @Get('ready')
+  // Terminus documents its own 503 body; the exception filter answers the error envelope instead.
+  @ApiServiceUnavailableResponse({
+    description: 'The database does not answer (`service_unavailable`, with Retry-After).',
+    schema: { $ref: '#/components/schemas/ErrorResponse' },
+    headers: {
+      'Retry-After': { required: true, description: 'Seconds to wait.', schema: { type: 'integer' } },
+    },
+  })
   @HealthCheck()
   @ApiOperation({ summary: 'Readiness: the database answers a ping within 1.5 s. 503 otherwise.' })
   ready(): Promise<HealthCheckResult> {

@@ -17,7 +17,10 @@ export class MetricsController {
       'With METRICS_TOKEN set, it requires that token as a bearer token; unset, it is public.',
   })
   @ApiProduces('text/plain')
-  @ApiOkResponse({ description: 'Prometheus text exposition format.' })
+  @ApiOkResponse({
+    description: 'Prometheus text exposition format.',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
   @Header('Cache-Control', 'no-store')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   scrape(): Promise<string> {

@@ -32,6 +32,10 @@ import {
 } from 'src/oauth-sessions/oauth-sessions.rate-limits';
 import { OAuthSessionsService } from 'src/oauth-sessions/oauth-sessions.service';
 
+/** An answer of the callback: an HTML page, whatever its status. */
+const CallbackPage = (status: number, description: string): MethodDecorator =>
+  ApiResponse({ status, description, content: { 'text/html': { schema: { type: 'string' } } } });
+
 /** The part of Fastify's `reply` this controller uses. */
 interface StatusSetter {
   status(code: number): unknown;
@@ -103,13 +107,23 @@ export class OAuthSessionsController {
       'consumed: reload later). Always `Cache-Control: no-store` and a restrictive Content-Security-Policy.',
   })
   @ApiProduces('text/html')
-  @ApiQuery({ name: 'state', required: true, description: 'The single-use state of the start.' })
+  @ApiQuery({
+    name: 'state',
+    type: String,
+    required: true,
+    description: 'The single-use state of the start.',
+  })
   @ApiQuery({
     name: 'token',
+    type: String,
     required: true,
     description: "The provider's token, exchanged once, never stored.",
   })
-  @ApiOkResponse({ description: 'Signed in: the page tells the user to go back, and closes itself.' })
+  @CallbackPage(200, 'Signed in: the page tells the user to go back, and closes itself.')
+  @CallbackPage(400, 'Unknown, used, mismatched or expired state, or no token: a failure page.')
+  @CallbackPage(403, 'The user who started the login is disabled: a failure page.')
+  @CallbackPage(502, 'The exchange with the provider failed: a failure page.')
+  @CallbackPage(503, 'No encryption key on this instance (nothing consumed): a failure page.')
   async callback(
     @Param('slug') slug: string,
     @Query('state') state: unknown,

@@ -5,6 +5,7 @@ import {
   ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiParam,
   ApiTags,
   ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
@@ -56,6 +57,7 @@ export class OrgTokensController {
     summary: 'Revoke an org token',
     description: 'Idempotent: revoking a revoked token answers 200 again. Effective on the next request.',
   })
+  @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: RevokedOrgTokenDto })
   @ApiBadRequestResponse({ description: 'The id is not a UUID.' })
   @ApiNotFoundResponse({ description: 'No such token.' })

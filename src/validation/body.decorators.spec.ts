@@ -1,5 +1,13 @@
 import { ApiError } from 'src/errors/api-error';
-import { FreeText, isFutureInstant, isSafeText, OptionalField } from 'src/validation/body.decorators';
+import fc from 'fast-check';
+import {
+  FreeText,
+  freeTextPattern,
+  isFutureInstant,
+  isSafeText,
+  OptionalField,
+  SAFE_TEXT_PATTERN,
+} from 'src/validation/body.decorators';
 import { createValidationPipe } from 'src/validation/validation.pipe';
 
 describe('isFutureInstant', () => {
@@ -80,5 +88,79 @@ describe('FreeText', () => {
   it('isSafeText agrees', () => {
     expect(isSafeText('fine name')).toBe(true);
     expect(isSafeText('a\u202Eb')).toBe(false);
+  });
+});
+
+describe('the OpenAPI patterns of FreeText and SafeText', () => {
+  class Bounded {
+    @FreeText({ min: 2, max: 6 })
+    name: string;
+  }
+  class Optional {
+    @OptionalField()
+    @FreeText({ max: 6 })
+    name?: string;
+  }
+  const pipe = createValidationPipe();
+  const accepts = (metatype: new () => object, name: string): Promise<boolean> =>
+    pipe.transform({ name }, { type: 'body', metatype, data: undefined }).then(
+      () => true,
+      () => false,
+    );
+  // Characters around every edge of the rule: whitespace the trim removes (some of it unsafe inside),
+  // controls, bidirectional and zero-width characters, surrogates (paired and lone), plain letters.
+  const character = fc.constantFrom(
+    'a',
+    'Z',
+    ' ',
+    '\t',
+    '\n',
+    '\u00A0',
+    '\u3000',
+    '\u2028',
+    '\uFEFF',
+    '\u0000',
+    '\u0085',
+    '\u007F',
+    '\u200B',
+    '\u202E',
+    '\u2066',
+    '\u061C',
+    'é',
+    '東',
+    '😀',
+    '\uD800',
+    '\uDFFF',
+    '\uFE0E',
+  );
+  const text = fc.array(character, { maxLength: 10 }).map((cs) => cs.join(''));
+
+  it.each([
+    ['FreeText({min: 2, max: 6})', Bounded, freeTextPattern(2, 6)],
+    ['FreeText({max: 6})', Optional, freeTextPattern(0, 6)],
+  ])(
+    '%s: the pattern accepts exactly what the validators accept, with or without the u flag',
+    async (_l, metatype, pattern) => {
+      await fc.assert(
+        fc.asyncProperty(text, async (name) => {
+          // A variation selector counts for nothing in class-validator's length: not a character here.
+          fc.pre(!name.includes('\uFE0E'));
+          const accepted = await accepts(metatype, name);
+          expect(new RegExp(pattern, 'u').test(name)).toBe(accepted);
+          expect(new RegExp(pattern).test(name)).toBe(accepted);
+        }),
+        { numRuns: 500 },
+      );
+    },
+  );
+
+  it('SAFE_TEXT_PATTERN agrees with isSafeText', () => {
+    fc.assert(
+      fc.property(text, (value) => {
+        expect(new RegExp(SAFE_TEXT_PATTERN, 'u').test(value)).toBe(isSafeText(value));
+        expect(new RegExp(SAFE_TEXT_PATTERN).test(value)).toBe(isSafeText(value));
+      }),
+      { numRuns: 500 },
+    );
   });
 });

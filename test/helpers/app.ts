@@ -8,6 +8,7 @@ import type { Env } from 'src/config/env-reader';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { internalEnv, M2M_AUDIENCE, SESSION_AUDIENCE, TestIssuer } from 'test/helpers/issuers';
 import { LogCapture } from 'test/helpers/log-capture';
+import { recordAnswers } from 'test/helpers/openapi-answers';
 import { globalProviders, type BootOptions } from 'test/helpers/modules';
 import { eventually } from 'test/helpers/waiting';
 
@@ -44,6 +45,8 @@ export async function startTestApp(
   })
   class TestRootModule {}
   const app = await createApp(TestRootModule, config);
+  const instance = app.getHttpAdapter().getInstance();
+  const answers = recordAnswers(instance);
   try {
     await app.init();
   } catch (err) {
@@ -52,8 +55,17 @@ export async function startTestApp(
     throw err;
   }
   // Fastify answers only once its plugins are ready; supertest would otherwise hang on the first request.
-  await app.getHttpAdapter().getInstance().ready();
-  return { app, http: app.getHttpServer(), logs, close: () => app.close() };
+  await instance.ready();
+  await answers.load();
+  return {
+    app,
+    http: app.getHttpServer(),
+    logs,
+    close: async () => {
+      answers.check();
+      await app.close();
+    },
+  };
 }
 
 /** A fresh EC P-256 private key as PEM, for apps started with NODE_ENV=production (TOKEN_SIGNING_KEY). */

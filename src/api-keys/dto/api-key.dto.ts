@@ -12,7 +12,14 @@ import {
   ValidateBy,
 } from 'class-validator';
 import { IsOrigin, MAX_ORIGIN_LENGTH } from 'src/api-keys/origin';
-import { FreeText, FutureInstant, OptionalField, Trim } from 'src/validation/body.decorators';
+import {
+  ApiBodyRule,
+  FreeText,
+  FutureInstant,
+  HTTP_URL_START_PATTERN,
+  OptionalField,
+  Trim,
+} from 'src/validation/body.decorators';
 
 export const MAX_ALLOWED_ORIGINS = 50;
 export const RAW_API_KEY_MIN = 24;
@@ -32,6 +39,13 @@ function IsNotKeysmithKey(): PropertyDecorator {
   });
 }
 
+/** A provider-issued key comes with its provider: `billingProviderId` and `rawApiKey` both, or neither. */
+@ApiBodyRule({
+  anyOf: [
+    { required: ['billingProviderId', 'rawApiKey'] },
+    { not: { anyOf: [{ required: ['billingProviderId'] }, { required: ['rawApiKey'] }] } },
+  ],
+})
 export class CreateApiKeyDto {
   /** One of your projects; wins over `projectName`. */
   @OptionalField()
@@ -55,7 +69,9 @@ export class CreateApiKeyDto {
 
   /** @example ['https://app.example.com'] */
   @ApiProperty({
-    type: [String], // items: see swagger-plugin.ts-jest.js
+    type: 'array',
+    items: { type: 'string', maxLength: MAX_ORIGIN_LENGTH, pattern: `^${HTTP_URL_START_PATTERN}$` },
+    maxLength: undefined, // the plugin would put the items' limit on the array
     maxItems: MAX_ALLOWED_ORIGINS, // the plugin reads @ArrayMaxSize only from a number literal
     // Written here, not in the comment above, to name the limit from its constant.
     description: `Browser origins (scheme://host[:port], no path), at most ${MAX_ALLOWED_ORIGINS}; stored lowercase, deduplicated.`,
@@ -74,7 +90,13 @@ export class CreateApiKeyDto {
   billingProviderId?: string;
 
   /** A key the billing provider issued (printable ASCII, no spaces; surrounding whitespace trimmed). Requires `billingProviderId`; a `ksk_` key is refused. Stored as a hash and never returned. */
-  @ApiProperty({ writeOnly: true })
+  @ApiProperty({
+    writeOnly: true,
+    // Trimmed before the checks: the length is the pattern's, not `minLength`/`maxLength` of the raw text.
+    pattern: `^\\s*(?![Kk][Ss][Kk]_)[\\x21-\\x7e]{${RAW_API_KEY_MIN},${RAW_API_KEY_MAX}}\\s*$`,
+    minLength: undefined,
+    maxLength: undefined,
+  })
   @OptionalField()
   @Trim()
   @IsString()
@@ -156,6 +178,7 @@ export class ApiKeyListResponseDto {
   keys: ApiKeyDto[];
 
   /** How many keys match the filters (may exceed the keys returned). */
+  @ApiProperty({ type: 'integer' })
   total: number;
 }
 

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsEmail, IsString, MaxLength } from 'class-validator';
-import { FreeText, OptionalField, SafeText } from 'src/validation/body.decorators';
+import { FreeText, OptionalField, SAFE_TEXT_PATTERN, SafeText } from 'src/validation/body.decorators';
 
 export const DEFAULT_PROVISIONED_KEY_NAME = 'provisioned';
 
@@ -17,6 +17,7 @@ export class ProvisionApiKeyDto {
    * bidirectional-control or zero-width characters: resolve hands it downstream.
    * @example ada@example.com
    */
+  @ApiProperty({ pattern: SAFE_TEXT_PATTERN })
   @IsString()
   @MaxLength(320)
   @IsEmail()

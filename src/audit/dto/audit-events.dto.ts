@@ -6,7 +6,7 @@ export const AUDIT_EVENTS_MAX_LIMIT = 500;
 export const AUDIT_EVENTS_DEFAULT_LIMIT = 100;
 
 export class ListAuditEventsQueryDto {
-  @ApiProperty({ default: AUDIT_EVENTS_DEFAULT_LIMIT })
+  @ApiProperty({ type: 'integer', default: AUDIT_EVENTS_DEFAULT_LIMIT })
   @IsOptional()
   @Type(() => Number)
   @IsInt()
@@ -18,6 +18,7 @@ export class ListAuditEventsQueryDto {
    * An event id: only events older than that event (pass the `id` of the last event of a page to get the next one; exact, nothing skipped or repeated). Or an ISO 8601 instant: only events strictly older.
    * @example 3f0c8a4e-8a5b-4c1e-9d2f-0a1b2c3d4e5f
    */
+  @ApiProperty({ anyOf: [{ format: 'uuid' }, { format: 'date-time' }, { format: 'date' }] })
   @IsOptional()
   @ValidateIf((_o, v: unknown) => typeof v !== 'string' || !isUUID(v))
   @IsISO8601(

@@ -12,8 +12,6 @@ export class AccessTokenRequestDto {
   userId: string;
 
   @ApiProperty({
-    minLength: 1,
-    maxLength: MCP_SERVER_ID_MAX,
     description: 'The MCP server the user deposited for.',
   })
   @FreeText({ min: 1, max: MCP_SERVER_ID_MAX })

@@ -11,7 +11,13 @@ import {
   TOKEN_ENDPOINT_MAX,
 } from 'src/credentials/mcp-oauth-credential.entity';
 import { AUTH_METHODS, type AuthMethod } from 'src/credentials/token-endpoint-client';
-import { FreeText, MAX_EXPIRY_MS, OptionalField } from 'src/validation/body.decorators';
+import {
+  ApiBodyRule,
+  FreeText,
+  HTTP_URL_START_PATTERN,
+  MAX_EXPIRY_MS,
+  OptionalField,
+} from 'src/validation/body.decorators';
 
 /** RFC 6749 Appendix A: refresh tokens, client ids and secrets are VSCHAR (printable ASCII and space). */
 const VSCHAR = /^[\x20-\x7e]+$/;
@@ -20,6 +26,8 @@ const SCOPE_LIST = /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/;
 /** A URL as written in a request: printable ASCII without spaces (the URL parser would drop tabs silently). */
 const URL_TEXT = /^[\x21-\x7e]+$/;
 const WITH_ZONE = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
+/** isTokenEndpointUrl as a pattern: an http(s) URL of printable ASCII, no credentials, no fragment. */
+const TOKEN_ENDPOINT_PATTERN = `^${HTTP_URL_START_PATTERN}(?:[/?][\\x21\\x22\\x24-\\x7e]*)?$`;
 
 /** Printable ASCII (and space), `min`..`max` characters, kept exactly as given (never trimmed). */
 const OAuthText = (max: number): PropertyDecorator =>
@@ -101,10 +109,23 @@ const Instant = (): PropertyDecorator =>
     IsISO8601({ strict: true, strictSeparator: true }),
   );
 
+/** `none` takes no client secret; the `client_secret_*` methods (the default with a secret) need id and secret. */
+@ApiBodyRule({
+  anyOf: [
+    {
+      required: ['authMethod'],
+      properties: { authMethod: { enum: ['none'] } },
+      not: { required: ['clientSecret'] },
+    },
+    { not: { anyOf: [{ required: ['authMethod'] }, { required: ['clientSecret'] }] } },
+    {
+      required: ['clientId', 'clientSecret'],
+      not: { required: ['authMethod'], properties: { authMethod: { enum: ['none'] } } },
+    },
+  ],
+})
 export class DepositCredentialDto {
   @ApiProperty({
-    minLength: 1,
-    maxLength: MCP_SERVER_ID_MAX,
     example: 'github-mcp',
     description:
       'Your id for the MCP server (free text, trimmed). A second deposit for it replaces the first.',
@@ -115,6 +136,7 @@ export class DepositCredentialDto {
   @ApiProperty({
     minLength: 1,
     maxLength: REFRESH_TOKEN_MAX,
+    pattern: VSCHAR.source,
     description: 'The OAuth refresh token. Stored encrypted, never returned.',
   })
   @OAuthText(REFRESH_TOKEN_MAX)
@@ -123,6 +145,7 @@ export class DepositCredentialDto {
   @ApiProperty({
     maxLength: TOKEN_ENDPOINT_MAX,
     format: 'uri',
+    pattern: TOKEN_ENDPOINT_PATTERN,
     example: 'https://auth.example.com/oauth/token',
     description:
       'The authorization server’s token endpoint: an absolute `https` URL (http only where the server ' +
@@ -133,7 +156,12 @@ export class DepositCredentialDto {
   @IsString()
   tokenEndpoint: string;
 
-  @ApiPropertyOptional({ minLength: 1, maxLength: CLIENT_ID_MAX, description: 'The OAuth client id.' })
+  @ApiPropertyOptional({
+    minLength: 1,
+    maxLength: CLIENT_ID_MAX,
+    pattern: VSCHAR.source,
+    description: 'The OAuth client id.',
+  })
   @OptionalField()
   @OAuthText(CLIENT_ID_MAX)
   clientId?: string;
@@ -141,6 +169,7 @@ export class DepositCredentialDto {
   @ApiPropertyOptional({
     minLength: 1,
     maxLength: CLIENT_SECRET_MAX,
+    pattern: VSCHAR.source,
     description: 'The OAuth client secret (confidential clients). Stored encrypted, never returned.',
   })
   @OptionalField()
@@ -169,6 +198,7 @@ export class DepositCredentialDto {
 
   @ApiPropertyOptional({
     maxLength: SCOPES_MAX,
+    pattern: SCOPE_LIST.source,
     example: 'repo read:user',
     description: 'The granted scopes, space-separated (RFC 6749 §3.3). Metadata: not sent with refreshes.',
   })

@@ -16,7 +16,7 @@ export class StartOAuthSessionResponseDto {
   @ApiProperty({ format: 'date-time', description: 'When the session expires (login and redemption).' })
   expiresAt: string;
 
-  @ApiProperty({ example: 2, description: 'How often to poll `result`, in seconds.' })
+  @ApiProperty({ type: 'integer', example: 2, description: 'How often to poll `result`, in seconds.' })
   pollIntervalSeconds: number;
 }
 

@@ -23,6 +23,7 @@ export class ProjectDto {
   createdAt: string;
 
   /** Keys in the project that are not revoked. */
+  @ApiProperty({ type: 'integer' })
   apiKeyCount: number;
 }
 
