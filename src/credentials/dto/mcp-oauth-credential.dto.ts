@@ -222,6 +222,7 @@ export class DepositCredentialDto {
   @ApiPropertyOptional({
     maxLength: RESOURCE_MAX,
     format: 'uri',
+    pattern: TOKEN_ENDPOINT_PATTERN,
     example: 'https://mcp.example.com/mcp',
     description:
       'The MCP server’s resource indicator (RFC 8707), sent as `resource` with every refresh: an absolute ' +
