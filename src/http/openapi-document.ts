@@ -124,10 +124,10 @@ export function finishDocument(document: OpenAPIObject): OpenAPIObject {
         declare('400');
         declare('413');
       }
-      // Every method but GET may carry a body, read (and capped) before routing: unparsable JSON is a 400,
+      // Every method but GET and HEAD may carry a body, read (and capped) before routing: unparsable JSON is a 400,
       // over 64 KiB a 413 (and an unsupported media type a 415, once an error type says so), whether or not
       // the operation takes one.
-      if (method !== 'get') BODY_STATUSES.forEach(declare);
+      if (method !== 'get' && method !== 'head') BODY_STATUSES.forEach(declare);
       // An empty path segment matches no route: a path parameter has at least one character.
       for (const parameter of operation.parameters ?? [])
         if (parameter.in === 'path' && parameter.schema?.type === 'string') parameter.schema.minLength ??= 1;

@@ -42,7 +42,7 @@ interface StatusSetter {
 }
 
 @ApiTags('provider-oauth')
-@ApiParam({ name: 'slug', description: 'The billing provider (BILLING_PROVIDERS slug).' })
+@ApiParam({ name: 'slug', type: String, description: 'The billing provider (BILLING_PROVIDERS slug).' })
 @Controller('api/v1/auth/providers/:slug')
 export class OAuthSessionsController {
   constructor(private readonly sessions: OAuthSessionsService) {}

@@ -233,7 +233,7 @@ describe('the OpenAPI document: every request it calls valid is accepted', () =>
         fc.asyncProperty(requests(template, operation), async (req) => {
           const res = await send(method, route, req.path, req.query, req.body);
           const type = (res.body as { error?: { type?: string } } | undefined)?.error?.type;
-          const answer = `${operation.operationId} ${req.path} ${JSON.stringify(req.query)} ${JSON.stringify(req.body)?.slice(0, 300)} → ${res.status} ${res.text.slice(0, 300)}`;
+          const answer = `${operation.operationId} ${req.path} ${JSON.stringify(req.query)} ${JSON.stringify(req.body)?.slice(0, 300)} → ${res.status} ${(res.text ?? '').slice(0, 300)}`;
           // The callback's 400 is an HTML page about the state it was given (unknown, used), never its shape.
           expect({ answer, refusedAsInvalid: type === 'validation_failed' }).toEqual({
             answer,
