@@ -40,7 +40,7 @@ describe('the revocation listener', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    writer = await startModules(db, [AuditModule, ApiKeysModule], {
+    writer = await startModules(db, [AuditModule, ApiKeysModule, ApiKeyResolutionModule], {
       env: { PROVISION_ALLOWED_ORG_IDS: ORG },
     });
     reader = await startModules(db, [ApiKeyResolutionModule], { providers: [connections.provider] });
