@@ -6,7 +6,7 @@ import {
   type ResolvedApiKey,
 } from 'src/api-key-resolution/api-key-cache';
 import { REVOCATION_CHANNEL } from 'src/api-keys/api-key-revocations';
-import { FakeRevocationFeed } from 'test/helpers/fake-revocation-feed';
+import { FakeRevocationFeed } from 'test/helpers/fake-feed';
 
 // The revocation protocol itself is RevocableCache's (src/database/revocable-cache.spec.ts); these are the
 // API key's own parts: its channel, its sizes, its value type.

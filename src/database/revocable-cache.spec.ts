@@ -1,5 +1,5 @@
 import { RevocableCache } from 'src/database/revocable-cache';
-import { FakeRevocationFeed } from 'test/helpers/fake-revocation-feed';
+import { FakeRevocationFeed } from 'test/helpers/fake-feed';
 
 interface Token {
   id: string;

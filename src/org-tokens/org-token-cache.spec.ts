@@ -5,7 +5,7 @@ import {
   OrgTokenCache,
   type CachedOrgToken,
 } from 'src/org-tokens/org-token-cache';
-import { FakeRevocationFeed } from 'test/helpers/fake-revocation-feed';
+import { FakeRevocationFeed } from 'test/helpers/fake-feed';
 
 // The revocation protocol itself is RevocableCache's (src/database/revocable-cache.spec.ts); these are the
 // org token's own parts: its channel, its sizes, its value type.
