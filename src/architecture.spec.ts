@@ -109,6 +109,25 @@ describe('the structure of src/', () => {
     expect(cycles(graph).map((component) => explain(component, edgesOf))).toEqual([]);
   });
 
+  it('provides each class in one module only (one instance: a module that needs it imports its owner)', () => {
+    const owners = new Map<unknown, string[]>();
+    for (const file of files.filter((f) => f.path.endsWith('.module'))) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the modules' metadata is read, not their code
+      const exported = require(join(SRC, '..', file.path)) as Record<string, unknown>;
+      for (const [name, value] of Object.entries(exported)) {
+        if (typeof value !== 'function') continue;
+        const providers = (Reflect.getMetadata('providers', value) ?? []) as unknown[];
+        for (const provider of providers.filter((p) => typeof p === 'function'))
+          owners.set(provider, [...(owners.get(provider) ?? []), name]);
+      }
+    }
+    expect(owners.size).toBeGreaterThan(20);
+    const twice = [...owners].filter(([, modules]) => modules.length > 1);
+    expect(
+      twice.map(([provider, modules]) => `${(provider as { name: string }).name}: ${modules.join(', ')}`),
+    ).toEqual([]);
+  });
+
   it('imports the composition root (app.module, app.setup, main) from nowhere inside a folder', () => {
     const upward = files.flatMap((f) =>
       folderOf(f.path) === undefined
