@@ -76,16 +76,8 @@ export class ApiKeyLookup {
     const cached = this.cache.lookup(hash);
     if (cached === undefined) return this.fetch(parsed.keyId, hash);
     if (!(cached instanceof Promise)) return cached;
-    return this.afterBarrier(parsed.keyId, hash, cached);
-  }
-
-  /** A cached positive, once the barrier passed; the database when the feed cannot tell. */
-  private async afterBarrier(
-    keyId: string,
-    hash: string,
-    cached: Promise<Resolution | undefined>,
-  ): Promise<Resolution> {
-    return (await cached) ?? this.fetch(keyId, hash);
+    // A cached positive once the barrier passed; the database when the feed cannot tell.
+    return cached.then((resolution) => resolution ?? this.fetch(parsed.keyId, hash));
   }
 
   private async fetch(keyId: string, hash: string): Promise<Resolution> {

@@ -138,8 +138,8 @@ export class RevocableCache<Live extends object, Refusal extends object | true> 
     return hit;
   }
 
-  private async afterBarrier(cacheKey: string): Promise<Live | Refusal | undefined> {
-    return (await this.feed.barrier()) ? this.get(cacheKey) : undefined;
+  private afterBarrier(cacheKey: string): Promise<Live | Refusal | undefined> {
+    return this.feed.barrier().then((passed) => (passed ? this.get(cacheKey) : undefined));
   }
 
   /** The revocation feed connected or dropped: notifications may have been missed, start from empty. */
