@@ -12,9 +12,9 @@ const NAMED_DEPENDENCIES = {
   users: [],
   projects: ['users'],
   'billing-providers': [],
-  'api-keys': ['users', 'projects', 'billing-providers', 'api-key-resolution'],
-  // The hot path reads api_keys through the table's repository, and shares the key format and entity.
-  'api-key-resolution': [],
+  'api-keys': ['users', 'projects', 'billing-providers'],
+  // The hot path reads api_keys through ApiKeysModule's repository, the key format and the revocation channel.
+  'api-key-resolution': ['api-keys'],
   'org-tokens': [],
   'oauth-sessions': ['users', 'billing-providers'],
   credentials: ['users'],
@@ -68,18 +68,6 @@ const dependencyRules = [
         message: `src/${feature} may import only the features it names (${allowed.join(', ') || 'none'}).`,
       },
     ];
-    if (feature === 'api-key-resolution') {
-      groups[0].group = groups[0].group.filter((g) => !g.startsWith('src/api-keys/'));
-      groups.push({
-        group: [
-          'src/api-keys/*',
-          '!src/api-keys/api-keys.repository',
-          '!src/api-keys/api-key-format',
-          '!src/api-keys/api-key.entity',
-        ],
-        message: 'api-key-resolution imports only the repository, format and entity files of api-keys.',
-      });
-    }
     return { files: [`src/${feature}/**/*.ts`], rules: restrict(groups) };
   }),
   { files: ['test/**/*.ts', 'src/**/*.spec.ts'], ignores: ['test/global-setup.ts'], rules: restrict([]) },

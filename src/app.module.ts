@@ -5,6 +5,7 @@ import { ApiKeyResolutionModule } from 'src/api-key-resolution/api-key-resolutio
 import { ApiKeyResolutionService } from 'src/api-key-resolution/api-key-resolution.service';
 import { ApiKeysModule } from 'src/api-keys/api-keys.module';
 import { AuditModule } from 'src/audit/audit.module';
+import { AuditService } from 'src/audit/audit.service';
 import { AuthGuard } from 'src/auth/auth.guard';
 import { AuthModule } from 'src/auth/auth.module';
 import { BillingProvidersModule } from 'src/billing-providers/billing-providers.module';
@@ -60,6 +61,7 @@ export class AppModule {
           orgTokens: OrgTokensService,
           bootstrapLatch: OrgTokensService,
           apiKeys: ApiKeyResolutionService,
+          auditTrail: AuditService,
         }),
         SigningModule,
         EncryptionModule,

@@ -6,7 +6,6 @@ import {
 } from 'src/api-key-resolution/api-key-resolution.errors';
 import { hashApiKey, hashesEqual, parseApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeysRepository, type ResolvableKeyRow } from 'src/api-keys/api-keys.repository';
-import { RevocationFeed } from 'src/database/revocation-feed';
 
 /**
  * A lookup that has not answered by then is given up (503): an unresponsive database (a lock, a stalled
@@ -62,7 +61,6 @@ export class ApiKeyLookup {
   constructor(
     private readonly keys: ApiKeysRepository,
     private readonly cache: ApiKeyCache,
-    private readonly feed: RevocationFeed,
   ) {}
 
   /**
@@ -75,18 +73,11 @@ export class ApiKeyLookup {
     if (!parsed) return INVALID;
     // The cache key is the key's SHA-256, never the key; it is also what the stored hash is compared with.
     const hash = hashApiKey(presented);
-    const cached = this.cache.get(hash);
+    const cached = this.cache.lookup(hash);
     if (cached === undefined) return this.fetch(parsed.keyId, hash);
-    if (cached.kind !== 'ok') return cached;
-    return this.afterBarrier(parsed.keyId, hash);
-  }
-
-  private async afterBarrier(keyId: string, hash: string): Promise<Resolution> {
-    if (await this.feed.barrier()) {
-      const cached = this.cache.get(hash);
-      if (cached) return cached;
-    }
-    return this.fetch(keyId, hash);
+    if (!(cached instanceof Promise)) return cached;
+    // A cached positive once the barrier passed; the database when the feed cannot tell.
+    return cached.then((resolution) => resolution ?? this.fetch(parsed.keyId, hash));
   }
 
   private async fetch(keyId: string, hash: string): Promise<Resolution> {

@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { ApiKeyResolutionModule } from 'src/api-key-resolution/api-key-resolution.module';
 import { ApiKey } from 'src/api-keys/api-key.entity';
+import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { ApiKeysRepository } from 'src/api-keys/api-keys.repository';
 import { DeveloperKeysController } from 'src/api-keys/developer-keys.controller';
 import { DeveloperKeysService } from 'src/api-keys/developer-keys.service';
 import { provisioningConfig } from 'src/api-keys/provisioning.config';
 import { ProvisioningController } from 'src/api-keys/provisioning.controller';
 import { ProvisioningService } from 'src/api-keys/provisioning.service';
+import { AuditModule } from 'src/audit/audit.module';
 import { authConfig } from 'src/auth/auth.config';
 import { BillingProvidersModule } from 'src/billing-providers/billing-providers.module';
 import { provideConfig } from 'src/config/config-slice';
@@ -16,7 +17,9 @@ import { UsersModule } from 'src/users/users.module';
 
 /**
  * The API-key lifecycle: developers mint, store, list and revoke their keys (session JWT); internal services
- * provision keys for users (M2M). Revocations are announced to every instance's resolution cache.
+ * provision keys for users (M2M). Revocations are announced to every instance's resolution cache
+ * (ApiKeyRevocations). It owns `api_keys`: the resolution hot path imports this module for the table's
+ * repository and the revocation channel, so there is one ApiKeysRepository.
  */
 @Module({
   imports: [
@@ -24,7 +27,9 @@ import { UsersModule } from 'src/users/users.module';
     UsersModule,
     ProjectsModule,
     BillingProvidersModule,
-    ApiKeyResolutionModule,
+    // Global in the app; named here so that the module, and the resolution hot path that imports it, also
+    // boot on their own (the integration tier).
+    AuditModule,
   ],
   controllers: [DeveloperKeysController, ProvisioningController],
   providers: [
@@ -32,8 +37,10 @@ import { UsersModule } from 'src/users/users.module';
     // ORG_ID: a key minted from a session of an org admin records the org (the deprecated admin tier).
     provideConfig(authConfig),
     ApiKeysRepository,
+    ApiKeyRevocations,
     DeveloperKeysService,
     ProvisioningService,
   ],
+  exports: [ApiKeysRepository, ApiKeyRevocations],
 })
 export class ApiKeysModule {}

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import type { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
+import type { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import type { BillingProvidersService } from 'src/billing-providers/billing-providers.service';
 import { DeveloperKeysService, toView } from 'src/api-keys/developer-keys.service';
 import type { CreateApiKeyDto } from 'src/api-keys/dto/api-key.dto';

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
+import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import {
   generateApiKey,
   hashApiKey,

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
+import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { generateApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeysAudit } from 'src/api-keys/api-keys.audit';
 import { apiKeysError, ApiKeysErrorCode } from 'src/api-keys/api-keys.errors';

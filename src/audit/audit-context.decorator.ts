@@ -1,6 +1,6 @@
 import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { Actors } from 'src/audit/actors';
+import { Actors } from 'src/auth/actors';
 import type { AuditContext } from 'src/audit/audit.service';
 import { clientIp } from 'src/http/client-ip';
 

@@ -1,7 +1,7 @@
 import { allowsInsecureHttp, insecureHttpProblem } from 'src/config/app-config';
 import { defineConfig } from 'src/config/config-slice';
 import type { EnvReader } from 'src/config/env-reader';
-import { isInsecureRemoteUrl } from 'src/http/loopback';
+import { isInsecureRemoteUrl } from 'src/config/loopback';
 
 export interface JwtIssuerConfig {
   jwksUri?: string;

@@ -2,9 +2,11 @@ import { Global, Module, type DynamicModule, type ModuleMetadata, type Type } fr
 import { AdminAuthService } from 'src/auth/admin/admin-auth.service';
 import {
   ADMIN_API_KEY_VERIFIER,
+  ADMIN_AUDIT_TRAIL,
   BOOTSTRAP_LATCH,
   ORG_TOKEN_VERIFIER,
   type AdminApiKeyVerifier,
+  type AdminAuditTrail,
   type BootstrapLatch,
   type OrgTokenVerifier,
 } from 'src/auth/admin/admin-auth.ports';
@@ -16,18 +18,19 @@ import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
 import { MetricsAuthService } from 'src/auth/metrics-auth.service';
 import { provideConfig } from 'src/config/config-slice';
 
-/** The features behind the AdminAuth ports, bound by the composition root (AppModule). */
+/** The features (and the audit trail) behind the AdminAuth ports, bound by the composition root (AppModule). */
 export interface AuthModuleOptions {
   /** The modules that export the classes below. */
   imports: NonNullable<ModuleMetadata['imports']>;
   orgTokens: Type<OrgTokenVerifier>;
   bootstrapLatch: Type<BootstrapLatch>;
   apiKeys: Type<AdminApiKeyVerifier>;
+  auditTrail: Type<AdminAuditTrail>;
 }
 
 /**
  * Authentication: the deny-by-default guard, the AdminAuth tiers and the two JWT tiers. It imports no
- * feature: what the admin tiers consult is reached through ports that AppModule binds.
+ * feature, nor `audit/`: what the admin tiers consult or record is reached through ports that AppModule binds.
  */
 @Global()
 @Module({})
@@ -42,6 +45,7 @@ export class AuthModule {
         { provide: ORG_TOKEN_VERIFIER, useExisting: options.orgTokens },
         { provide: BOOTSTRAP_LATCH, useExisting: options.bootstrapLatch },
         { provide: ADMIN_API_KEY_VERIFIER, useExisting: options.apiKeys },
+        { provide: ADMIN_AUDIT_TRAIL, useExisting: options.auditTrail },
         AdminAuthService,
         SessionAuthService,
         M2MAuthService,

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { defineConfig } from 'src/config/config-slice';
 import type { EnvReader } from 'src/config/env-reader';
-import { isInsecureRemoteUrl } from 'src/http/loopback';
+import { isInsecureRemoteUrl } from 'src/config/loopback';
 
 export type TrustProxy = boolean | number | string | undefined;
 

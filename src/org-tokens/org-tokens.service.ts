@@ -1,7 +1,7 @@
 import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { Actors } from 'src/audit/actors';
+import { Actors } from 'src/auth/actors';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import type { BootstrapLatch, OrgTokenVerifier } from 'src/auth/admin/admin-auth.ports';
 import { LastUsedRecorder } from 'src/database/last-used-recorder';

@@ -1,6 +1,6 @@
 import { Module, type INestApplication } from '@nestjs/common';
 import type { Server } from 'node:http';
-import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
+import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { AppModule } from 'src/app.module';
 import { createApp } from 'src/app.setup';
 import { loadConfig } from 'src/config/config-slice';

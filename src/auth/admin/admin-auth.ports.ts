@@ -14,6 +14,17 @@ export interface BootstrapLatch {
   bootstrapClosed(): Promise<boolean>;
 }
 
+/**
+ * Tier 0: the audit trail a mutating request let in by bootstrap is recorded in (AuditService). A port, so
+ * that `auth/` stays below `audit/`, whose route is guarded by AdminAuth.
+ */
+export interface AdminAuditTrail {
+  record(
+    ctx: { actor: string; ip: string | null; requestId: string | null; callerRequestId?: string | null },
+    entry: { action: string; targetType: string; targetId?: string | null },
+  ): Promise<void>;
+}
+
 /** Tier 4 (deprecated): API keys, checked exactly as any other presented key is. */
 export interface AdminApiKeyVerifier {
   /** The live key `credential` is (not revoked, not expired, its user not disabled), or null. */
@@ -23,3 +34,4 @@ export interface AdminApiKeyVerifier {
 export const ORG_TOKEN_VERIFIER = Symbol('ORG_TOKEN_VERIFIER');
 export const BOOTSTRAP_LATCH = Symbol('BOOTSTRAP_LATCH');
 export const ADMIN_API_KEY_VERIFIER = Symbol('ADMIN_API_KEY_VERIFIER');
+export const ADMIN_AUDIT_TRAIL = Symbol('ADMIN_AUDIT_TRAIL');

@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import type { AuditService } from 'src/audit/audit.service';
 import { AdminAuthService } from 'src/auth/admin/admin-auth.service';
 import type { SessionPrincipal } from 'src/auth/principal';
 import type { SessionAuthService } from 'src/auth/jwt/session-auth.service';
@@ -57,7 +56,7 @@ function build(env: Env, overrides: Partial<{ session: SessionPrincipal | null; 
     loadSlice(authConfig, { NODE_ENV: 'test', ...env }),
     loadSlice(appConfig, { NODE_ENV: 'test', ...env }),
     fakes.sessions as unknown as SessionAuthService,
-    fakes.audit as unknown as AuditService,
+    fakes.audit,
     fakes.tokens,
     fakes.tokens,
     fakes.apiKeys,

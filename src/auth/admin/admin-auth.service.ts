@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import { Actors } from 'src/audit/actors';
-import { AuditService } from 'src/audit/audit.service';
+import { Actors } from 'src/auth/actors';
 import { AdminAudit } from 'src/auth/admin/admin.audit';
 import {
   ADMIN_API_KEY_VERIFIER,
+  ADMIN_AUDIT_TRAIL,
   BOOTSTRAP_LATCH,
   ORG_TOKEN_VERIFIER,
   type AdminApiKeyVerifier,
+  type AdminAuditTrail,
   type BootstrapLatch,
   type OrgTokenVerifier,
 } from 'src/auth/admin/admin-auth.ports';
@@ -46,7 +47,7 @@ class BootstrapTier implements AdminTierStrategy {
   constructor(
     readonly configured: boolean,
     private readonly latch: BootstrapLatch,
-    private readonly audit: AuditService,
+    private readonly audit: AdminAuditTrail,
     private readonly policy: BootstrapRequestPolicy,
   ) {}
 
@@ -156,7 +157,7 @@ export class AdminAuthService implements OnApplicationBootstrap {
     @Inject(authConfig.KEY) config: AuthConfig,
     @Inject(APP_CONFIG) app: AppConfig,
     sessions: SessionAuthService,
-    audit: AuditService,
+    @Inject(ADMIN_AUDIT_TRAIL) audit: AdminAuditTrail,
     @Inject(ORG_TOKEN_VERIFIER) tokens: OrgTokenVerifier,
     @Inject(BOOTSTRAP_LATCH) private readonly latch: BootstrapLatch,
     @Inject(ADMIN_API_KEY_VERIFIER) apiKeys: AdminApiKeyVerifier,

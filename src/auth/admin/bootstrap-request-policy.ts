@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import type { RequestFacts } from 'src/auth/request-facts';
-import { isLoopbackHostname, isLoopbackIp } from 'src/http/loopback';
+import { isLoopbackHostname, isLoopbackIp } from 'src/config/loopback';
 
 /** Where this service is reached: what the bootstrap tier takes for "our own" Host and origins. */
 export interface BootstrapSite {

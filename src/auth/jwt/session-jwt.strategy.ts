@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy } from 'passport-jwt';
-import { Actors } from 'src/audit/actors';
+import { Actors } from 'src/auth/actors';
 import type { JwtIssuerConfig } from 'src/auth/auth.config';
 import { hasExpiry, plausibleLifetime, type JwtClaims } from 'src/auth/jwt/claims';
 import { CLOCK_TOLERANCE_SECONDS, jwtStrategyOptions } from 'src/auth/jwt/jwt-options';

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { generateApiKey } from 'src/api-keys/api-key-format';
-import { ApiKeyRevocations } from 'src/api-key-resolution/api-key-revocations';
+import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { internalSuite, type TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';
 import { m2mToken, type TestIssuer } from 'test/helpers/issuers';

@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { ApiKeyCache } from 'src/api-key-resolution/api-key-cache';
 import { ApiKeyResolutionModule } from 'src/api-key-resolution/api-key-resolution.module';
 import { ApiKeyResolutionService } from 'src/api-key-resolution/api-key-resolution.service';
-import { ApiKeyRevocations, REVOCATION_CHANNEL } from 'src/api-key-resolution/api-key-revocations';
+import { ApiKeyRevocations, REVOCATION_CHANNEL } from 'src/api-keys/api-key-revocations';
 import { hashApiKey, randomLookupId } from 'src/api-keys/api-key-format';
 import { ApiKeysModule } from 'src/api-keys/api-keys.module';
 import type { ProvisionApiKeyResponseDto } from 'src/api-keys/dto/provisioning.dto';
@@ -40,7 +40,7 @@ describe('the revocation listener', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    writer = await startModules(db, [AuditModule, ApiKeysModule], {
+    writer = await startModules(db, [AuditModule, ApiKeysModule, ApiKeyResolutionModule], {
       env: { PROVISION_ALLOWED_ORG_IDS: ORG },
     });
     reader = await startModules(db, [ApiKeyResolutionModule], { providers: [connections.provider] });

@@ -1,4 +1,4 @@
-import { isInsecureRemoteUrl, isLoopbackHostname, isLoopbackIp } from 'src/http/loopback';
+import { isInsecureRemoteUrl, isLoopbackHostname, isLoopbackIp } from 'src/config/loopback';
 
 describe('loopback', () => {
   it.each([

@@ -1,13 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
-import { REVOCATION_CHANNEL } from 'src/api-key-resolution/api-key-cache';
 import { RevocationFeed } from 'src/database/revocation-feed';
 
-export { REVOCATION_CHANNEL } from 'src/api-key-resolution/api-key-cache';
+/** The NOTIFY channel every revocation of an API key is announced on; the payload is key ids, comma-joined. */
+export const REVOCATION_CHANNEL = 'keysmith_api_key_revoked';
 
 /**
- * API-key revocations, announced to every instance's resolution cache through the RevocationFeed, so a
- * revoked key fails on the very next call everywhere. Every code path that revokes a key calls
+ * API-key revocations, part of the key lifecycle, announced to every instance's resolution cache
+ * (ApiKeyCache, which subscribes to REVOCATION_CHANNEL) through the RevocationFeed, so a revoked key fails on
+ * the very next call everywhere. Every code path that revokes a key calls
  * `notify(keyIds, manager)` inside its transaction (delivered on commit, never on rollback), and
  * `invalidateLocally(keyIds)` once it committed, so this instance drops its entries without waiting for the
  * round trip.
