@@ -53,6 +53,33 @@ const corsHeaders = (res: request.Response): Record<string, string> =>
     ),
   );
 
+/**
+ * `METHOD /path` of every route whose own `onRequest` hooks include the CORS hook (`allowOrigin`), read from
+ * Fastify's `printRoutes` tree with its hooks (one route per line, children indented by four characters
+ * under their parent's path, each route's hooks on the lines after it).
+ */
+function routesWithCorsHook(t: TestApp): string[] {
+  const instance = t.app.getHttpAdapter().getInstance() as { printRoutes(o: object): string };
+  const found: string[] = [];
+  for (const method of ['GET', 'POST', 'DELETE']) {
+    const tree = instance.printRoutes({ commonPrefix: false, includeHooks: true, method });
+    const parents: string[] = [];
+    let current: string | undefined;
+    for (const line of tree.split('\n')) {
+      const route = /^((?:│ {3}| {4})*)(?:├── |└── )(.*?)(?: \(([A-Z, ]+)\))?$/.exec(line);
+      if (route) {
+        const depth = route[1]!.length / 4;
+        const path = (parents[depth - 1] ?? '') + route[2]!;
+        parents[depth] = path;
+        current = route[3] ? `${method} ${path}` : undefined;
+        continue;
+      }
+      if (current && /• \(onRequest\) .*"allowOrigin\(\)"/.test(line)) found.push(current);
+    }
+  }
+  return found.sort();
+}
+
 describe('CORS for the settings UI', () => {
   let db: TestDatabase;
   let session: TestIssuer;
@@ -99,6 +126,10 @@ describe('CORS for the settings UI', () => {
     expect(routes.filter((r) => r.browserCallable).map((r) => `${r.method} ${r.path}`)).toEqual(
       BROWSER_CALLABLE,
     );
+  });
+
+  it('gives the CORS hook to the browser-callable routes only: resolve, whoami and the rest run none of it', () => {
+    expect(routesWithCorsHook(t)).toEqual(BROWSER_CALLABLE);
   });
 
   describe('preflight', () => {
