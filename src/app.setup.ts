@@ -8,7 +8,8 @@ import type { LoadedConfig } from 'src/config/config-slice';
 import { BODY_LIMIT, registerBodyParsers } from 'src/http/body-parsing';
 import { answerUnparsableRequest } from 'src/http/client-errors';
 import { httpConfig, type HttpConfig } from 'src/http/http.config';
-import { knownPathMethods } from 'src/http/method-not-allowed';
+import { browserCors, isPreflight } from 'src/http/cors';
+import { knownPaths } from 'src/http/method-not-allowed';
 import { openApiDocument } from 'src/http/openapi-document';
 import { callerRequestIdOf, requestIdOf } from 'src/http/request-id';
 import { applySecurityHeaders } from 'src/http/security-headers';
@@ -95,12 +96,12 @@ export async function createApp(
     // Startup errors (a failed migration, say) are thrown to the caller, which reports them once.
     abortOnError: false,
   });
-  configureApp(app);
+  configureApp(app, config.get(appConfig));
   return app;
 }
 
 /** Everything about the HTTP pipeline that is not a provider or an adapter option, in the order it runs. */
-function configureApp(app: NestFastifyApplication): void {
+function configureApp(app: NestFastifyApplication, config: AppConfig): void {
   app.useLogger(app.get(AppLogger));
   app.flushLogs();
   const instance = app.getHttpAdapter().getInstance();
@@ -108,15 +109,19 @@ function configureApp(app: NestFastifyApplication): void {
   // First, so that a request refused before routing (a bad body, a body over the limit) still carries its id
   // and the security headers.
   instance.decorateRequest('callerRequestId', null);
-  // Before any route is registered: it collects them as they are.
-  const methodNotAllowed = knownPathMethods(instance);
+  // Before any route is registered: they collect them as they are.
+  const known = knownPaths(instance);
+  const cors = browserCors(instance, config.settingsUiOrigins, known);
   instance.addHook('onRequest', (request, reply, done) => {
     const caller = callerRequestIdOf(request);
     request.callerRequestId = caller;
     reply.header('x-request-id', caller ?? request.id);
     applySecurityHeaders(request.url, reply.raw);
+    if (!request.is404) return done();
+    // No route serves OPTIONS: a preflight to a served path is answered here, before guards and limits.
+    if (isPreflight(request) && cors.preflight(request, reply)) return;
     // An unmatched request whose path is served with other methods: 405, before its body is read.
-    done(request.is404 ? methodNotAllowed(request, reply) : undefined);
+    done(known.methodNotAllowed(request, reply));
   });
   registerBodyParsers(instance);
   registerRequestLogger(instance, app.get(REQUEST_LOGGER));

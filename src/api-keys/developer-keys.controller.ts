@@ -27,9 +27,11 @@ import type { SessionPrincipal } from 'src/auth/principal';
 import { ParseUuidPipe } from 'src/validation/parse-uuid.pipe';
 import { RateLimit } from 'src/rate-limit/rate-limit.decorator';
 import { DEVELOPER_WRITE_RATE_LIMIT } from 'src/users/users.rate-limits';
+import { BrowserCallable } from 'src/http/cors';
 
 @ApiTags('developer')
 @SessionAuth()
+@BrowserCallable()
 @Controller('api/v1/developer/keys')
 export class DeveloperKeysController {
   constructor(private readonly keys: DeveloperKeysService) {}

@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { BillingProvidersService } from 'src/billing-providers/billing-providers.service';
 import { BillingProvidersResponseDto } from 'src/billing-providers/dto/billing-provider.dto';
 import { SessionAuth } from 'src/auth/auth.decorators';
+import { BrowserCallable } from 'src/http/cors';
 
 @ApiTags('developer')
 @Controller('api/v1/billing-providers')
@@ -11,6 +12,7 @@ export class BillingProvidersController {
 
   @Get()
   @SessionAuth()
+  @BrowserCallable()
   @ApiOperation({ summary: 'List the enabled billing providers (from BILLING_PROVIDERS), ordered by name' })
   @ApiOkResponse({ type: BillingProvidersResponseDto })
   async list(): Promise<BillingProvidersResponseDto> {

@@ -24,9 +24,11 @@ import { McpOAuthCredentialsService } from 'src/credentials/mcp-oauth-credential
 import { MCP_SERVER_ID_PARAM_PATTERN, McpServerIdPipe } from 'src/credentials/mcp-server-id.pipe';
 import { RateLimit } from 'src/rate-limit/rate-limit.decorator';
 import { DEVELOPER_WRITE_RATE_LIMIT } from 'src/users/users.rate-limits';
+import { BrowserCallable } from 'src/http/cors';
 
 @ApiTags('credentials')
 @SessionAuth()
+@BrowserCallable()
 @Controller('api/v1/mcp-oauth-credentials')
 export class McpOAuthCredentialsController {
   constructor(private readonly credentials: McpOAuthCredentialsService) {}

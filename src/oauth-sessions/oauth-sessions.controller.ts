@@ -17,6 +17,7 @@ import { Audit } from 'src/audit/audit-context.decorator';
 import type { AuditContext } from 'src/audit/audit.service';
 import { Public, SessionAuth } from 'src/auth/auth.decorators';
 import { SessionUser } from 'src/auth/current-principal.decorator';
+import { BrowserCallable } from 'src/http/cors';
 import type { SessionPrincipal } from 'src/auth/principal';
 import { RateLimit } from 'src/rate-limit/rate-limit.decorator';
 import { CALLBACK_PAGE_CSP } from 'src/oauth-sessions/callback-page';
@@ -49,6 +50,7 @@ export class OAuthSessionsController {
 
   @Post('start')
   @SessionAuth()
+  @BrowserCallable()
   @RateLimit(OAUTH_START_RATE_LIMIT, OAUTH_START_USER_RATE_LIMIT)
   @HttpCode(201)
   @Header('Cache-Control', 'no-store')
@@ -138,6 +140,7 @@ export class OAuthSessionsController {
 
   @Get('result')
   @SessionAuth()
+  @BrowserCallable()
   @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary:

@@ -15,9 +15,11 @@ import type { SessionPrincipal } from 'src/auth/principal';
 import { SessionUser } from 'src/auth/current-principal.decorator';
 import { RateLimit } from 'src/rate-limit/rate-limit.decorator';
 import { DEVELOPER_WRITE_RATE_LIMIT } from 'src/users/users.rate-limits';
+import { BrowserCallable } from 'src/http/cors';
 
 @ApiTags('developer')
 @SessionAuth()
+@BrowserCallable()
 @Controller('api/v1/developer/projects')
 export class ProjectsController {
   constructor(private readonly projects: ProjectsService) {}

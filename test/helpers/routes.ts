@@ -2,6 +2,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { ModulesContainer, Reflector } from '@nestjs/core';
 import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
+import { isBrowserCallable } from 'src/http/cors';
 import { routeRateLimits } from 'src/rate-limit/rate-limit.decorator';
 import type { TestApp } from 'test/helpers/app';
 
@@ -13,6 +14,8 @@ export interface ControllerRoute {
   auth: AuthRequirement | undefined;
   /** The names of the rate-limit policies the route counts against. */
   buckets: string[];
+  /** Whether the settings UI's page may call it from the browser (CORS, `@BrowserCallable`). */
+  browserCallable: boolean;
 }
 
 const joinPath = (...parts: string[]): string =>
@@ -48,6 +51,7 @@ export function controllerRoutes(t: TestApp): ControllerRoute[] {
             path: joinPath(base, p),
             auth,
             buckets,
+            browserCallable: isBrowserCallable(handler),
           });
         }
       }

@@ -21,6 +21,8 @@ interface RouteRequirement {
   route: string;
   auth: string;
   rateLimits: string;
+  /** `cors` when the settings UI's page may call it from the browser. */
+  browser: string;
 }
 
 function describeAuth(requirement: AuthRequirement | undefined): string {
@@ -30,12 +32,16 @@ function describeAuth(requirement: AuthRequirement | undefined): string {
   return requirement.kind;
 }
 
-/** Every controller route of the running app, with the credential it takes and the rate limits it is on. */
+/**
+ * Every controller route of the running app, with the credential it takes, whether a browser page on
+ * SETTINGS_UI_ORIGIN may call it (CORS) and the rate limits it is on.
+ */
 function controllerRoutes(t: TestApp): RouteRequirement[] {
   return declaredRoutes(t).map((r) => ({
     route: `${r.method} ${r.path}`,
     auth: describeAuth(r.auth),
     rateLimits: r.buckets.join(', ') || '-',
+    browser: r.browserCallable ? 'cors' : '-',
   }));
 }
 
@@ -63,7 +69,7 @@ function servedRoutes(t: TestApp): string[] {
 }
 
 /**
- * The permission table. A change to it (a new route, a route that changed credential or rate limit) fails
+ * The permission table. A change to it (a new route, a route that changed credential, CORS or rate limit) fails
  * this test until the snapshot is updated (`npx jest test/e2e/routes/route-table -u`), so it shows up in
  * review as a permission change.
  */
@@ -80,9 +86,11 @@ describe('route permissions', () => {
     await db?.drop();
   });
 
-  it('every route declares its credential and rate limits (snapshot)', () => {
+  it('every route declares its credential, CORS and rate limits (snapshot)', () => {
     const routes = controllerRoutes(t);
-    const table = routes.map((r) => `${r.route.padEnd(56)} ${r.auth.padEnd(28)} ${r.rateLimits}`).join('\n');
+    const table = routes
+      .map((r) => `${r.route.padEnd(56)} ${r.auth.padEnd(28)} ${r.browser.padEnd(5)} ${r.rateLimits}`)
+      .join('\n');
     expect(`\n${table}\n`).toMatchSnapshot();
     expect(routes.filter((r) => r.auth.startsWith('NONE'))).toEqual([]);
   });
