@@ -10,6 +10,7 @@ import { DecryptionFailedError, encryptionKeyMissing } from 'src/crypto/encrypti
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
 import { HostResolver } from 'src/http/host-resolver';
 import { outboundAddressRule } from 'src/http/outbound-address';
+import type { OutboundTarget } from 'src/http/outbound-request';
 import { iso } from 'src/http/iso';
 import { buildAuthUrl, callbackUrl } from 'src/oauth-sessions/auth-url';
 import { renderCallbackPage, type CallbackPage } from 'src/oauth-sessions/callback-page';
@@ -33,7 +34,7 @@ import {
   type LockedSession,
   type OwnedSession,
 } from 'src/oauth-sessions/oauth-sessions.repository';
-import { exchangeProviderToken, type ExchangeOutbound } from 'src/oauth-sessions/provider-exchange';
+import { exchangeProviderToken } from 'src/oauth-sessions/provider-exchange';
 import type { User } from 'src/users/user.entity';
 import { UsersService } from 'src/users/users.service';
 
@@ -72,7 +73,7 @@ function sameDigest(a: string, b: string): boolean {
 @Injectable()
 export class OAuthSessionsService {
   private readonly logger = new Logger('OAuthSessions');
-  private readonly outbound: ExchangeOutbound;
+  private readonly outbound: OutboundTarget;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
