@@ -47,7 +47,6 @@ export class OAuthSessionsController {
   @SessionAuth()
   @RateLimit(OAUTH_START_RATE_LIMIT, OAUTH_START_USER_RATE_LIMIT)
   @HttpCode(201)
-  @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary: "Start a provider login: a session, and the provider's login URL to open in a new tab",
   })
@@ -124,7 +123,6 @@ export class OAuthSessionsController {
 
   @Get('result')
   @SessionAuth()
-  @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary:
       'Poll a provider login: the provider key comes back once, to one poll that brings the completion code',
