@@ -22,7 +22,7 @@ import { TokenEndpointClient, type RefreshOutcome } from 'src/credentials/token-
 import { DecryptionFailedError, encryptionKeyMissing } from 'src/crypto/encryption/encryption.errors';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
 import { isWaitExceeded } from 'src/database/database-errors';
-import { isoOrNull } from 'src/http/iso';
+import { isoOrNull } from 'src/validation/instants';
 
 /** A cached access token is served until this long before it expires, then refreshed. */
 export const CACHE_MARGIN_MS = 60_000;

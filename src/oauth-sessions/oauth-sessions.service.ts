@@ -11,7 +11,7 @@ import { EncryptionService } from 'src/crypto/encryption/encryption.service';
 import { HostResolver } from 'src/http/host-resolver';
 import { outboundAddressRule } from 'src/http/outbound-address';
 import type { OutboundTarget } from 'src/http/outbound-request';
-import { iso } from 'src/http/iso';
+import { iso } from 'src/validation/instants';
 import { buildAuthUrl, callbackUrl } from 'src/oauth-sessions/auth-url';
 import { renderCallbackPage, type CallbackPage } from 'src/oauth-sessions/callback-page';
 import type {

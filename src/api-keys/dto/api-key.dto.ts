@@ -12,7 +12,8 @@ import {
   ValidateBy,
 } from 'class-validator';
 import { IsOrigin, MAX_ORIGIN_LENGTH } from 'src/api-keys/origin';
-import { FreeText, FutureInstant, OptionalField, Trim } from 'src/validation/body.decorators';
+import { FreeText, OptionalField, Trim } from 'src/validation/body.decorators';
+import { FutureInstant } from 'src/validation/instants';
 
 export const MAX_ALLOWED_ORIGINS = 50;
 export const RAW_API_KEY_MIN = 24;
