@@ -13,7 +13,7 @@ import { outboundAddressRule } from 'src/http/outbound-address';
 import type { OutboundTarget } from 'src/http/outbound-request';
 import { iso } from 'src/validation/instants';
 import { buildAuthUrl, callbackUrl } from 'src/oauth-sessions/auth-url';
-import { renderCallbackPage, type CallbackPage } from 'src/oauth-sessions/callback-page';
+import { CallbackOutcome, renderCallbackPage, type CallbackPage } from 'src/oauth-sessions/callback-page';
 import type {
   OAuthSessionResultDto,
   StartOAuthSessionResponseDto,
@@ -23,7 +23,6 @@ import { OAuthSessionsAudit } from 'src/oauth-sessions/oauth-sessions.audit';
 import { oauthSessionsConfig, type OAuthSessionsConfig } from 'src/oauth-sessions/oauth-sessions.config';
 import { providerKeyField } from 'src/oauth-sessions/oauth-sessions.encrypted-table';
 import {
-  CallbackOutcome,
   OAuthFailureReason,
   oauthSessionsError,
   OAuthSessionsErrorCode,
