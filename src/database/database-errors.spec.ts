@@ -1,5 +1,3 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import { QueryFailedError } from 'typeorm';
 import {
   isDatabaseUnavailable,
@@ -8,6 +6,7 @@ import {
   isWaitExceeded,
   sqlState,
 } from 'src/database/database-errors';
+import { sourcesMatching } from 'test/helpers/source-scan';
 
 const failed = (code: string): QueryFailedError =>
   new QueryFailedError('SELECT 1', [], Object.assign(new Error('x'), { code }));
@@ -42,15 +41,6 @@ describe('database errors (the one home of PostgreSQL error codes)', () => {
   });
 
   it('no other source file names a SQLSTATE', () => {
-    const root = join(__dirname, '..');
-    const files = (dir: string): string[] =>
-      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-        e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-      );
-    const offenders = files(root)
-      .filter((f) => !f.endsWith('.spec.ts') && !f.endsWith(join('database', 'database-errors.ts')))
-      .filter((f) => /'[0-9][0-9A-Z][0-9A-Z]{3}'/.test(readFileSync(f, 'utf8')))
-      .map((f) => relative(root, f));
-    expect(offenders).toEqual([]);
+    expect(sourcesMatching(/'[0-9][0-9A-Z][0-9A-Z]{3}'/, 'database/database-errors.ts')).toEqual([]);
   });
 });

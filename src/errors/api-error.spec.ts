@@ -1,6 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import { ApiError } from 'src/errors/api-error';
+import { sourcesMatching } from 'test/helpers/source-scan';
 
 describe('ApiError.identityNotAllowed (the one way to say a disabled identity may not act)', () => {
   it('is a 403 identity_not_allowed with the caller’s message', () => {
@@ -13,15 +12,6 @@ describe('ApiError.identityNotAllowed (the one way to say a disabled identity ma
   });
 
   it('is the only place that builds one', () => {
-    const root = join(__dirname, '..');
-    const files = (dir: string): string[] =>
-      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-        e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-      );
-    const offenders = files(root)
-      .filter((f) => !f.endsWith('.spec.ts') && !f.endsWith(join('errors', 'api-error.ts')))
-      .filter((f) => /new ApiError\(\s*'identity_not_allowed'/.test(readFileSync(f, 'utf8')))
-      .map((f) => relative(root, f));
-    expect(offenders).toEqual([]);
+    expect(sourcesMatching(/new ApiError\(\s*'identity_not_allowed'/, 'errors/api-error.ts')).toEqual([]);
   });
 });

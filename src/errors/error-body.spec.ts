@@ -1,6 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
 import { errorBody } from 'src/errors/error-body';
+import { sourcesMatching } from 'test/helpers/source-scan';
 
 describe('errorBody (the one builder of the error envelope)', () => {
   it('takes the status of the type, in the contract’s field order', () => {
@@ -32,15 +31,6 @@ describe('errorBody (the one builder of the error envelope)', () => {
   });
 
   it('is the only place that writes the envelope', () => {
-    const root = join(__dirname, '..');
-    const files = (dir: string): string[] =>
-      readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-        e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
-      );
-    const offenders = files(root)
-      .filter((f) => !f.endsWith('.spec.ts') && !f.endsWith(join('errors', 'error-body.ts')))
-      .filter((f) => /\berror: \{/.test(readFileSync(f, 'utf8')))
-      .map((f) => relative(root, f));
-    expect(offenders).toEqual([]);
+    expect(sourcesMatching(/\berror: \{/, 'errors/error-body.ts')).toEqual([]);
   });
 });
