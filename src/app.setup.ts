@@ -5,6 +5,7 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { LogController, type FastifyError, type FastifyReply, type FastifyRequest } from 'fastify';
 import { appConfig, type AppConfig, type TrustProxy } from 'src/config/app-config';
 import type { LoadedConfig } from 'src/config/config-slice';
+import { errorBody } from 'src/errors/error-body';
 import { BODY_LIMIT, registerBodyParsers } from 'src/http/body-parsing';
 import { answerUnparsableRequest } from 'src/http/client-errors';
 import { httpConfig, type HttpConfig } from 'src/http/http.config';
@@ -47,7 +48,7 @@ export function createAdapter(config: AppConfig, http: HttpConfig): FastifyAdapt
         .code(400)
         .header('x-request-id', callerRequestIdOf(request) ?? request.id)
         .header('cache-control', 'no-store')
-        .send({ error: { type: 'validation_failed', status: 400, message: 'Malformed URL.' } });
+        .send(errorBody('validation_failed', 'Malformed URL.'));
     },
     // As Express routed: case-insensitive paths, a trailing slash ignored.
     routerOptions: {

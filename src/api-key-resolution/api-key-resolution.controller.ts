@@ -1,4 +1,4 @@
-import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBody,
@@ -22,7 +22,6 @@ export class ApiKeyResolutionController {
   @Post('api-keys/resolve')
   @HttpCode(200)
   @M2MAuth('apikeys:resolve')
-  @Header('Cache-Control', 'no-store')
   @ApiOperation({
     // Kept from before the surface was split in two controllers: generated clients name methods after it.
     operationId: 'InternalApiKeysController_resolve',

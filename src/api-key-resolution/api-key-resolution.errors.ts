@@ -16,7 +16,7 @@ export function apiKeyResolutionError(code: ApiKeyResolutionErrorCode): ApiError
     case ApiKeyResolutionErrorCode.InvalidKey:
       return new ApiError('invalid_api_key', 'Invalid API key.');
     case ApiKeyResolutionErrorCode.UserDisabled:
-      return new ApiError('identity_not_allowed', 'The identity behind this API key is not allowed.');
+      return ApiError.identityNotAllowed('The identity behind this API key is not allowed.');
     case ApiKeyResolutionErrorCode.Unavailable:
       return new ApiError('key_resolution_unavailable', 'API key resolution is unavailable. Retry later.', {
         retryAfterSeconds: RESOLUTION_RETRY_AFTER_SECONDS,

@@ -10,7 +10,7 @@ import type { ResolveApiKeyResponseDto } from 'src/api-key-resolution/dto/resolv
 import { ApiKeysRepository } from 'src/api-keys/api-keys.repository';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
 import { TokenSigner } from 'src/crypto/signing/token-signer';
-import { isoOrNull } from 'src/http/iso';
+import { isoOrNull } from 'src/validation/instants';
 
 /** Lifetime of the JWT minted by each resolution. */
 export const RESOLVED_TOKEN_TTL_SECONDS = 300;

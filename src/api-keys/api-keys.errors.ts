@@ -31,8 +31,7 @@ export function apiKeysError(code: ApiKeysErrorCode): ApiError {
     case ApiKeysErrorCode.OrgNotAllowed:
       return ApiError.forbidden('This organization may not provision API keys.');
     case ApiKeysErrorCode.UserDisabled:
-      return new ApiError(
-        'identity_not_allowed',
+      return ApiError.identityNotAllowed(
         'This user is disabled: their API keys cannot be created or changed.',
       );
     default:

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Header, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -50,7 +50,6 @@ export class DeveloperKeysController {
 
   @Post()
   @RateLimit(DEVELOPER_WRITE_RATE_LIMIT)
-  @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary: 'Mint an API key, or store a provider-issued one',
     description:

@@ -18,7 +18,7 @@ import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
 import type { SessionPrincipal } from 'src/auth/principal';
 import { BillingProvidersService } from 'src/billing-providers/billing-providers.service';
-import { iso, isoOrNull } from 'src/http/iso';
+import { iso, isoOrNull } from 'src/validation/instants';
 import type { Project } from 'src/projects/project.entity';
 import { ProjectsService } from 'src/projects/projects.service';
 import type { User } from 'src/users/user.entity';

@@ -1,4 +1,4 @@
-import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiForbiddenResponse,
@@ -25,7 +25,6 @@ export class ProvisioningController {
   @HttpCode(200)
   @M2MAuth('provision:apikey')
   @RateLimit(PROVISION_RATE_LIMIT)
-  @Header('Cache-Control', 'no-store')
   @ApiOperation({
     // Kept from before the surface was split in two controllers: generated clients name methods after it.
     operationId: 'InternalApiKeysController_provision',

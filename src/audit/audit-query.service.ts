@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { isUUID } from 'class-validator';
 import { Repository } from 'typeorm';
 import { AuditEvent } from 'src/audit/audit-event.entity';
-import { iso } from 'src/http/iso';
+import { iso } from 'src/validation/instants';
 import {
   AUDIT_EVENTS_DEFAULT_LIMIT,
   type AuditEventListDto,

@@ -1,4 +1,4 @@
-import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
 import {
   ApiBadGatewayResponse,
   ApiBadRequestResponse,
@@ -26,7 +26,6 @@ export class AccessTokensController {
   @HttpCode(200)
   @M2MAuth('credentials:use')
   @RateLimit(CREDENTIALS_ACCESS_TOKEN_RATE_LIMIT)
-  @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary: 'A fresh access token for a user’s MCP server (server to server)',
     description:

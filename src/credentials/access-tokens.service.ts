@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource, QueryFailedError, type EntityManager } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import { CREDENTIAL_TARGET, CredentialsAudit } from 'src/credentials/credentials.audit';
 import { credentialsConfig, type CredentialsConfig } from 'src/credentials/credentials.config';
@@ -21,7 +21,8 @@ import { SingleFlight } from 'src/credentials/single-flight';
 import { TokenEndpointClient, type RefreshOutcome } from 'src/credentials/token-endpoint-client';
 import { DecryptionFailedError, encryptionKeyMissing } from 'src/crypto/encryption/encryption.errors';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
-import { isoOrNull } from 'src/http/iso';
+import { isWaitExceeded } from 'src/database/database-errors';
+import { isoOrNull } from 'src/validation/instants';
 
 /** A cached access token is served until this long before it expires, then refreshed. */
 export const CACHE_MARGIN_MS = 60_000;
@@ -32,8 +33,6 @@ export const CACHE_MARGIN_MS = 60_000;
 const LOCK_SLACK_MS = 5_000;
 /** PostgreSQL ends a session idle in a refresh transaction this long past the refresh timeout. */
 const IDLE_SLACK_MS = 10_000;
-/** lock_not_available (lock_timeout) and query_canceled (statement_timeout). */
-const LOCK_WAIT_EXCEEDED = new Set(['55P03', '57014']);
 
 /** The first backoff of a failing credential; each further failure doubles it, up to BACKOFF_MAX_MS. */
 export const BACKOFF_BASE_MS = 30_000;
@@ -136,7 +135,7 @@ export class AccessTokensService {
         return this.refresh(ctx, row, m);
       });
     } catch (err) {
-      if (err instanceof QueryFailedError && LOCK_WAIT_EXCEEDED.has(sqlState(err) ?? '')) {
+      if (isWaitExceeded(err)) {
         this.logger.warn(
           { userId: dto.userId, mcpServerId: dto.mcpServerId },
           'waited too long for a credential refresh in progress',
@@ -330,9 +329,4 @@ export class AccessTokensService {
 function refuseBackingOff(row: UsableCredentialRow): void {
   const left = row.backoff_until ? row.backoff_until.getTime() - Date.now() : 0;
   if (left > 0) throw upstreamFailed('backing_off', Math.max(1, Math.ceil(left / 1000)));
-}
-
-function sqlState(err: { driverError?: unknown }): string | undefined {
-  const code = (err.driverError as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
 }

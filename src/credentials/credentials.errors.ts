@@ -68,10 +68,7 @@ export function credentialsError(code: CredentialsErrorCode, detail?: string): A
     case CredentialsErrorCode.CredentialNotFound:
       return ApiError.notFound('MCP OAuth credential');
     case CredentialsErrorCode.UserDisabled:
-      return new ApiError(
-        'identity_not_allowed',
-        'This user is disabled and cannot use MCP OAuth credentials.',
-      );
+      return ApiError.identityNotAllowed('This user is disabled and cannot use MCP OAuth credentials.');
     case CredentialsErrorCode.EndpointRefused: {
       const message = detail ?? 'tokenEndpoint is not allowed';
       return ApiError.validation(message, [{ field: 'tokenEndpoint', messages: [message] }]);

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Header, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiForbiddenResponse,
@@ -36,7 +36,6 @@ export class McpOAuthCredentialsController {
   @Post()
   @HttpCode(200)
   @RateLimit(DEVELOPER_WRITE_RATE_LIMIT)
-  @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary: 'Deposit your OAuth credential for an MCP server (replaces the one stored for it)',
     description:
@@ -61,7 +60,6 @@ export class McpOAuthCredentialsController {
   }
 
   @Get()
-  @Header('Cache-Control', 'no-store')
   @ApiOperation({ summary: 'List your MCP OAuth credentials (metadata only, by server id)' })
   @ApiOkResponse({ type: CredentialListDto })
   async list(@SessionUser() principal: SessionPrincipal): Promise<CredentialListDto> {

@@ -19,7 +19,7 @@ import type { AuthMethod } from 'src/credentials/token-endpoint-client';
 import { TokenEndpointPolicy } from 'src/credentials/token-endpoint-policy';
 import { encryptionKeyMissing } from 'src/crypto/encryption/encryption.errors';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
-import { iso, isoOrNull } from 'src/http/iso';
+import { iso, isoOrNull } from 'src/validation/instants';
 import { UsersService } from 'src/users/users.service';
 
 /**

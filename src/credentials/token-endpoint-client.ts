@@ -1,11 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { LookupAddress, LookupOptions } from 'node:dns';
-import http from 'node:http';
-import https from 'node:https';
 import { credentialsConfig, type CredentialsConfig } from 'src/credentials/credentials.config';
 import type { UpstreamFailureReason } from 'src/credentials/credentials.errors';
-import { HostResolver } from 'src/http/host-resolver';
 import { TokenEndpointPolicy } from 'src/credentials/token-endpoint-policy';
+import { assertUnreachable } from 'src/errors/assert-unreachable';
+import { HostResolver } from 'src/http/host-resolver';
+import { outboundRequest, type OutboundTarget } from 'src/http/outbound-request';
 
 /** How the client authenticates at the token endpoint (RFC 6749 §2.3.1, RFC 7591 §2). */
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
@@ -13,7 +12,6 @@ export type AuthMethod = (typeof AUTH_METHODS)[number];
 
 /** A token response larger than this is abandoned: real ones are a few kilobytes. */
 export const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
-const MAX_RESPONSE_HEADER_BYTES = 16 * 1024;
 /** Longest `token_type` kept (RFC 6749 types are short words: Bearer, DPoP, N_A). */
 export const MAX_TOKEN_TYPE_LENGTH = 64;
 
@@ -52,147 +50,66 @@ export type RefreshOutcome =
    */
   | { kind: 'failed'; cause: FailureCause; reason: string; status?: number; oauthError?: string };
 
-class RefusedAddressError extends Error {
-  constructor(readonly reason: string) {
-    super(reason);
-    this.name = 'RefusedAddressError';
-  }
-}
-
-class ExchangeAbortedError extends Error {
-  constructor(
-    readonly failure: 'timeout' | 'invalid_response',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-interface RawResponse {
-  status: number;
-  body: Buffer;
-}
-
 /**
  * One refresh-token grant (RFC 6749 §6) against a stored token endpoint, with the stored client
- * authentication. The exchange is bounded: CREDENTIALS_REFRESH_TIMEOUT_MS for all of it, 64 KiB of answer,
- * no redirects, no connection reuse, no proxy. Every connection goes through the outbound policy's address
- * check on the address actually used (a custom `lookup` resolves, filters and pins).
+ * authentication, sent by the one bounded outbound call (src/http/outbound-request.ts):
+ * CREDENTIALS_REFRESH_TIMEOUT_MS for all of it, 16 KiB of head and 64 KiB of body, no redirects, no
+ * connection reuse, no proxy, and only to an address the token endpoint policy allows, the one it checked.
+ * This client says what to send and what the answer means.
  */
 @Injectable()
 export class TokenEndpointClient {
+  private readonly outbound: OutboundTarget;
+
   constructor(
     @Inject(credentialsConfig.KEY) private readonly config: CredentialsConfig,
     private readonly policy: TokenEndpointPolicy,
-    private readonly resolver: HostResolver,
-  ) {}
+    resolver: HostResolver,
+  ) {
+    this.outbound = { resolver, refuse: policy.refuseAddress };
+  }
 
   async refresh(request: RefreshRequest): Promise<RefreshOutcome> {
     const refusal = this.policy.refuseUrl(request.tokenEndpoint);
     if (refusal) return { kind: 'refused', reason: refusal };
     const { body, headers } = grantRequest(request);
-    let response: RawResponse;
-    try {
-      response = await this.post(new URL(request.tokenEndpoint), headers, body);
-    } catch (err) {
-      if (err instanceof RefusedAddressError) return { kind: 'refused', reason: err.reason };
-      if (err instanceof ExchangeAbortedError)
-        return { kind: 'failed', cause: err.failure, reason: err.message };
-      const code = (err as { code?: unknown }).code;
-      return {
-        kind: 'failed',
-        cause: 'provider_unavailable',
-        reason: `network error${typeof code === 'string' ? ` (${code})` : ''}`,
-      };
-    }
-    return interpret(response);
-  }
-
-  private post(url: URL, headers: Record<string, string>, body: string): Promise<RawResponse> {
-    return new Promise((resolve, reject) => {
-      const lib = url.protocol === 'https:' ? https : http;
-      const req = lib.request(url, {
+    const result = await outboundRequest(
+      {
+        url: new URL(request.tokenEndpoint),
         method: 'POST',
         headers,
-        // A fresh connection each time: a pooled socket would skip the address check of its lookup.
-        agent: false,
-        lookup: (hostname, options, callback) => this.lookup(hostname, options, callback),
-        maxHeaderSize: MAX_RESPONSE_HEADER_BYTES,
-      });
-      const abort = (err: ExchangeAbortedError): void => {
-        fail(err);
-        req.destroy(err);
-      };
-      const timer = setTimeout(
-        () =>
-          abort(new ExchangeAbortedError('timeout', `no answer within ${this.config.refreshTimeoutMs} ms`)),
-        this.config.refreshTimeoutMs,
-      );
-      let settled = false;
-      const settle = (fn: () => void): void => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        fn();
-      };
-      const fail = (err: Error): void => settle(() => reject(err));
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_TOKEN_RESPONSE_BYTES) {
-            abort(
-              new ExchangeAbortedError(
-                'invalid_response',
-                `answer larger than ${MAX_TOKEN_RESPONSE_BYTES} bytes`,
-              ),
-            );
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('end', () =>
-          settle(() => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) })),
-        );
-        res.on('error', fail);
-      });
-      req.on('error', fail);
-      req.end(body);
-    });
-  }
-
-  /**
-   * `lookup` for the connection: resolves the name, keeps the addresses the policy allows, and hands the
-   * socket only those, so the address checked is the address connected to. (An IP literal never comes
-   * here: `refuseUrl` checked it.)
-   */
-  private lookup(
-    hostname: string,
-    options: LookupOptions,
-    callback: (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void,
-  ): void {
-    this.resolver.resolve(hostname).then(
-      (resolved) => {
-        const wanted =
-          options.family === 4 || options.family === 6
-            ? resolved.filter((a) => a.family === options.family)
-            : resolved;
-        const allowed = wanted.filter((a) => this.policy.refuseAddress(hostname, a.address) === undefined);
-        const first = allowed[0];
-        if (!first) {
-          const reason =
-            wanted[0] === undefined
-              ? 'tokenEndpoint did not resolve to any address'
-              : this.policy.refuseAddress(hostname, wanted[0].address)!;
-          callback(new RefusedAddressError(reason), '', 0);
-          return;
-        }
-        if (options.all) callback(null, allowed);
-        else callback(null, first.address, first.family);
+        body,
+        timeoutMs: this.config.refreshTimeoutMs,
+        maxBodyBytes: MAX_TOKEN_RESPONSE_BYTES,
       },
-      (err: NodeJS.ErrnoException) => callback(err, '', 0),
+      this.outbound,
     );
+    switch (result.kind) {
+      case 'answered':
+        return interpret(result);
+      case 'refused':
+        return { kind: 'refused', reason: result.reason };
+      case 'timeout':
+        return {
+          kind: 'failed',
+          cause: 'timeout',
+          reason: `no answer within ${this.config.refreshTimeoutMs} ms`,
+        };
+      case 'too_large':
+        return {
+          kind: 'failed',
+          cause: 'invalid_response',
+          reason: `answer larger than ${MAX_TOKEN_RESPONSE_BYTES} bytes`,
+        };
+      case 'failed':
+        return {
+          kind: 'failed',
+          cause: 'provider_unavailable',
+          reason: `network error${result.code === undefined ? '' : ` (${result.code})`}`,
+        };
+      default:
+        return assertUnreachable(result);
+    }
   }
 }
 
@@ -234,7 +151,7 @@ function grantRequest(request: RefreshRequest): { body: string; headers: Record<
 
 const OAUTH_ERROR_CODE = /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/;
 
-function interpret(res: RawResponse): RefreshOutcome {
+function interpret(res: { status: number; body: Buffer }): RefreshOutcome {
   let parsed: unknown;
   try {
     parsed = JSON.parse(res.body.toString('utf8'));

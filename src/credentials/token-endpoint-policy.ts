@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { isIP } from 'node:net';
 import { credentialsConfig, type CredentialsConfig } from 'src/credentials/credentials.config';
 import { HostResolver } from 'src/http/host-resolver';
-import { classifyAddress } from 'src/http/outbound-address';
+import { outboundAddressRule, type AddressRefusal } from 'src/http/outbound-address';
 
 /** RFC 6761 §6.3: `localhost` and every name under it are loopback, whatever a resolver would answer. */
 const LOOPBACK_NAME = /(^|\.)localhost\.?$/;
@@ -27,10 +27,19 @@ export const DEPOSIT_RESOLVE_TIMEOUT_MS = 2_000;
  */
 @Injectable()
 export class TokenEndpointPolicy {
+  /** Why `address`, which `hostname` resolved to (or is), may not be connected to; undefined when it may. */
+  readonly refuseAddress: AddressRefusal;
+
   constructor(
     @Inject(credentialsConfig.KEY) private readonly config: CredentialsConfig,
     private readonly resolver: HostResolver,
-  ) {}
+  ) {
+    this.refuseAddress = outboundAddressRule({
+      what: 'tokenEndpoint',
+      allowLoopback: config.allowLoopback,
+      allowedHosts: config.allowedTokenHosts,
+    });
+  }
 
   /** Why `endpoint` may not be called, as far as its text tells; undefined when it may be tried. */
   refuseUrl(endpoint: string): string | undefined {
@@ -77,16 +86,6 @@ export class TokenEndpointPolicy {
   /** Whether the operator allowed `hostname` (as a URL spells it) to resolve to any address. */
   isAllowlisted(hostname: string): boolean {
     return this.config.allowedTokenHosts.has(hostname.toLowerCase());
-  }
-
-  /** Why `address`, which `hostname` resolved to (or is), may not be connected to; undefined when it may. */
-  refuseAddress(hostname: string, address: string): string | undefined {
-    if (this.isAllowlisted(hostname)) return undefined;
-    const cls = classifyAddress(address);
-    if (cls === undefined) return 'tokenEndpoint resolved to something that is not an IP address';
-    if (cls === 'public') return undefined;
-    if (cls === 'loopback' && this.config.allowLoopback) return undefined;
-    return `tokenEndpoint points to a ${cls} address, which is not allowed`;
   }
 
   private async resolveBriefly(host: string): Promise<{ address: string }[]> {

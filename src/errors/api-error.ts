@@ -40,6 +40,11 @@ export class ApiError extends Error {
     return new ApiError('forbidden', message);
   }
 
+  /** 403 `identity_not_allowed`: the user (or the identity behind a credential) is disabled. */
+  static identityNotAllowed(message: string): ApiError {
+    return new ApiError('identity_not_allowed', message);
+  }
+
   static conflict(message: string): ApiError {
     return new ApiError('conflict', message);
   }

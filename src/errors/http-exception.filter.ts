@@ -9,14 +9,16 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES } from 'node:http';
 import { QueryFailedError } from 'typeorm';
-import { isDatabaseUnavailable } from 'src/database/database-errors';
-import { ApiError, type ErrorDetail } from 'src/errors/api-error';
+import {
+  isDatabaseUnavailable,
+  isInvalidInput,
+  isUniqueViolation,
+  sqlState,
+} from 'src/database/database-errors';
+import { ApiError } from 'src/errors/api-error';
+import { errorBody, type ErrorBody } from 'src/errors/error-body';
 import { MAX_ERROR_DETAILS, truncateEcho } from 'src/errors/echo-limits';
 import type { ErrorType } from 'src/errors/error-type';
-
-interface ErrorBody {
-  error: { type: ErrorType; status: number; message: string; details?: ErrorDetail[]; reason?: string };
-}
 
 /**
  * Statuses Nest or Fastify raise on their own, mapped onto the contract's error types. Any other 4xx (406,
@@ -76,9 +78,7 @@ function isFrameworkError(e: unknown): e is Error & { statusCode: number; code?:
  * can echo the input, so the client gets a fixed message per kind instead.
  */
 function parserErrorBody(cause: unknown): ErrorBody | undefined {
-  const bad = (message: string): ErrorBody => ({
-    error: { type: 'validation_failed', status: 400, message },
-  });
+  const bad = (message: string): ErrorBody => errorBody('validation_failed', message);
   if (cause instanceof SyntaxError) return bad('Malformed JSON body.');
   if (cause instanceof URIError) return bad('Malformed URL.');
   if (!isFrameworkError(cause) || cause.statusCode >= 500) return undefined;
@@ -89,30 +89,20 @@ function parserErrorBody(cause: unknown): ErrorBody | undefined {
   if (cause.statusCode === 415) return bad('Unsupported content encoding.');
   if (cause.statusCode === 400) return bad('The request body could not be read.');
   const { type, status } = typeForStatus(cause.statusCode);
-  return { error: { type, status, message: GENERIC_MESSAGES[type] ?? fixedStatusMessage(status) } };
+  return errorBody(type, GENERIC_MESSAGES[type] ?? fixedStatusMessage(status), { status });
 }
 
 function fixedStatusMessage(status: number): string {
   return `${STATUS_CODES[status] ?? 'Request failed'}.`;
 }
 
-/** PostgreSQL error codes (SQLSTATE) that mean the input was bad, whatever a DTO missed. */
-const INVALID_INPUT_CODES = new Set(['22001', '22003', '22007', '22008', '22021', '22P02', '22P05']);
-const UNIQUE_VIOLATION = '23505';
-
-function sqlState(error: QueryFailedError<Error>): string | undefined {
-  const code = (error.driverError as { code?: unknown } | undefined)?.code;
-  return typeof code === 'string' ? code : undefined;
-}
-
 /** A safety net behind validation: bad input PostgreSQL refused is a 400, a unique violation a 409. */
-function mapDatabaseError(error: QueryFailedError<Error>): ErrorBody | undefined {
-  const code = sqlState(error);
-  if (code && INVALID_INPUT_CODES.has(code)) {
-    return { error: { type: 'validation_failed', status: 400, message: 'Invalid input.' } };
+function mapDatabaseError(error: unknown): ErrorBody | undefined {
+  if (isInvalidInput(error)) {
+    return errorBody('validation_failed', 'Invalid input.');
   }
-  if (code === UNIQUE_VIOLATION) {
-    return { error: { type: 'conflict', status: 409, message: 'Conflicts with an existing resource.' } };
+  if (isUniqueViolation(error)) {
+    return errorBody('conflict', 'Conflicts with an existing resource.');
   }
   return undefined;
 }
@@ -126,7 +116,7 @@ function loggableError(exception: unknown): Record<string, unknown> {
     const driver = exception.driverError as { constraint?: unknown; table?: unknown } | undefined;
     return {
       type: 'QueryFailedError',
-      code: sqlState(exception as QueryFailedError<Error>),
+      code: sqlState(exception),
       constraint: driver?.constraint,
       table: driver?.table,
     };
@@ -159,13 +149,12 @@ export class HttpExceptionFilter implements ExceptionFilter {
 
   private toBody(exception: unknown, req: FastifyRequest): { body: ErrorBody; retryAfterSeconds?: number } {
     if (exception instanceof ApiError) {
-      const body: ErrorBody = {
-        error: { type: exception.type, status: exception.status, message: exception.message },
-      };
-      // Bounded whoever built them: an answer never lists more than MAX_ERROR_DETAILS entries.
-      if (exception.options.details)
-        body.error.details = exception.options.details.slice(0, MAX_ERROR_DETAILS);
-      if (exception.options.reason !== undefined) body.error.reason = exception.options.reason;
+      const body = errorBody(exception.type, exception.message, {
+        status: exception.status,
+        // Bounded whoever built them: an answer never lists more than MAX_ERROR_DETAILS entries.
+        details: exception.options.details?.slice(0, MAX_ERROR_DETAILS),
+        reason: exception.options.reason,
+      });
       return { body, retryAfterSeconds: exception.options.retryAfterSeconds };
     }
     if (exception instanceof HttpException) {
@@ -178,7 +167,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       if (type === 'not_found') {
         // The path is echoed cut short: a 404 must not repeat a 9,000-character URL back.
         const path = truncateEcho(req.url.split('?', 1)[0] ?? '');
-        return { body: { error: { type, status, message: `Route ${req.method} ${path} not found.` } } };
+        return { body: errorBody(type, `Route ${req.method} ${path} not found.`, { status }) };
       }
       // A dependency that is down (the database, for /health/ready) is worth retrying shortly.
       return {
@@ -192,18 +181,18 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return { body: this.generic('service_unavailable', 503), retryAfterSeconds: 5 };
     }
     if (exception instanceof QueryFailedError) {
-      const mapped = mapDatabaseError(exception as QueryFailedError<Error>);
+      const mapped = mapDatabaseError(exception);
       if (mapped) return { body: mapped };
     }
     return { body: this.generic('internal_error', HttpStatus.INTERNAL_SERVER_ERROR) };
   }
 
   private generic(type: ErrorType, status: number): ErrorBody {
-    return { error: { type, status, message: GENERIC_MESSAGES[type] ?? 'Request failed.' } };
+    return errorBody(type, GENERIC_MESSAGES[type] ?? 'Request failed.', { status });
   }
 
   private fixed(type: ErrorType, status: number): ErrorBody {
-    return { error: { type, status, message: fixedStatusMessage(status) } };
+    return errorBody(type, fixedStatusMessage(status), { status });
   }
 
   /**
@@ -218,6 +207,6 @@ export class HttpExceptionFilter implements ExceptionFilter {
         : response;
     const first: unknown = Array.isArray(raw) ? (raw as unknown[])[0] : raw;
     const message = typeof first === 'string' && first !== '' ? truncateEcho(first) : 'Invalid request.';
-    return { error: { type: 'validation_failed', status: 400, message } };
+    return errorBody('validation_failed', message);
   }
 }

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { errorBody } from 'src/errors/error-body';
 
 type InFlightResponse = Pick<ServerResponse, 'headersSent' | 'req'>;
 
@@ -32,7 +33,7 @@ export function answerUnparsableRequest(err: NodeJS.ErrnoException, socket: Sock
     return;
   }
   const { status, reason, message } = clientErrorAnswer(err.code);
-  const body = JSON.stringify({ error: { type: 'validation_failed', status, message } });
+  const body = JSON.stringify(errorBody('validation_failed', message, { status }));
   // The answer to a HEAD request has no body (RFC 9110 §9.3.2): bytes after its headers would be read as the
   // start of another response by whatever shares the connection. Found by the fuzzer.
   const head = isHeadRequest(err);

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import {
   CALLBACK_PAGE_CSP,
+  CallbackOutcome,
   escapeHtml,
   jsonForScriptElement,
   renderCallbackPage,
 } from 'src/oauth-sessions/callback-page';
-import { CallbackOutcome } from 'src/oauth-sessions/oauth-sessions.errors';
 
 const block = (html: string, tag: string): string =>
   new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(html)![1]!;

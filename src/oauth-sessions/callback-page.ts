@@ -1,9 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  callbackPageText,
-  type CallbackOutcome,
-  CallbackOutcome as Outcome,
-} from 'src/oauth-sessions/oauth-sessions.errors';
+import { assertUnreachable } from 'src/errors/assert-unreachable';
 
 /**
  * The page the provider's redirect lands on. Self-contained (no external resource of any kind), one inline
@@ -82,6 +78,109 @@ export function jsonForScriptElement(value: unknown): string {
   );
 }
 
+/** What the callback page says, and with which status. */
+export enum CallbackOutcome {
+  Success = 'success',
+  /** Unknown or malformed state, or a state of another provider (or of a provider since disabled). */
+  UnknownState = 'unknown_state',
+  /** The state was used already: completed, redeemed, failed, or another callback is exchanging it. */
+  AlreadyUsed = 'already_used',
+  Expired = 'expired',
+  MissingToken = 'missing_token',
+  UserDisabled = 'user_disabled',
+  ExchangeFailed = 'exchange_failed',
+  /**
+   * Nothing was claimed (no encryption key on this instance, or the database failed before the claim): the
+   * same link works once the problem is gone.
+   */
+  Unavailable = 'unavailable',
+  Internal = 'internal_error',
+}
+
+export interface CallbackPageText {
+  status: number;
+  title: string;
+  /** What happened. */
+  message: string;
+  /** What to do now. */
+  next: string;
+}
+
+const START_AGAIN = 'Close this tab, go back to the settings page and start linking the provider again.';
+
+export function callbackPageText(outcome: CallbackOutcome, provider: string): CallbackPageText {
+  switch (outcome) {
+    case CallbackOutcome.Success:
+      return {
+        status: 200,
+        title: `Signed in to ${provider}`,
+        message: `keysmith received your ${provider} API key.`,
+        next:
+          'Go back to the settings page where you started: it finishes linking the provider (this tab ' +
+          'closes itself). Only the settings page that opened this tab can finish it.',
+      };
+    case CallbackOutcome.UnknownState:
+      return {
+        status: 400,
+        title: 'Sign-in link not recognised',
+        message:
+          'This sign-in link does not belong to a login keysmith started, or it was changed on the way.',
+        next: START_AGAIN,
+      };
+    case CallbackOutcome.AlreadyUsed:
+      return {
+        status: 400,
+        title: 'Sign-in link already used',
+        message: 'This sign-in link was already used. Each link works once.',
+        next: 'Go back to the settings page: it shows whether the provider is linked. If not, start again.',
+      };
+    case CallbackOutcome.Expired:
+      return {
+        status: 400,
+        title: 'Sign-in expired',
+        message: 'This login took too long and has expired.',
+        next: START_AGAIN,
+      };
+    case CallbackOutcome.MissingToken:
+      return {
+        status: 400,
+        title: 'Sign-in not completed',
+        message: `${provider} sent you back without completing the sign-in.`,
+        next: START_AGAIN,
+      };
+    case CallbackOutcome.UserDisabled:
+      return {
+        status: 403,
+        title: 'Account disabled',
+        message: 'Your account is disabled and cannot link billing providers.',
+        next: 'Contact your administrator.',
+      };
+    case CallbackOutcome.ExchangeFailed:
+      return {
+        status: 502,
+        title: 'Could not get your key',
+        message: `You signed in, but ${provider} did not hand over your API key.`,
+        next: `${START_AGAIN} If it keeps failing, ${provider} may be having trouble; try again later.`,
+      };
+    case CallbackOutcome.Unavailable:
+      return {
+        status: 503,
+        title: 'Temporarily unavailable',
+        message: 'keysmith cannot complete the sign-in right now. Nothing was used up.',
+        next: 'Reload this page in a few minutes. If it keeps failing, contact your administrator.',
+      };
+    case CallbackOutcome.Internal:
+      return {
+        status: 500,
+        title: 'Something went wrong',
+        message: 'keysmith could not finish linking the provider.',
+        next: START_AGAIN,
+      };
+    default:
+      return assertUnreachable(outcome);
+  }
+}
+
 export interface CallbackPage {
   status: number;
   html: string;
@@ -101,7 +200,7 @@ export function renderCallbackPage(
   const text = callbackPageText(outcome, provider);
   const e = escapeHtml;
   const data =
-    handoff && outcome === Outcome.Success
+    handoff && outcome === CallbackOutcome.Success
       ? `<script type="application/json" id="${COMPLETION_ELEMENT_ID}">${jsonForScriptElement(handoff.message)}</script>\n` +
         `<script type="application/json" id="${TARGETS_ELEMENT_ID}">${jsonForScriptElement(handoff.targetOrigins)}</script>\n`
       : '';
@@ -111,7 +210,7 @@ export function renderCallbackPage(
     '<meta name="viewport" content="width=device-width, initial-scale=1">\n' +
     '<meta name="robots" content="noindex">\n' +
     `<title>${e(text.title)}</title>\n<style>${STYLE}</style>\n</head>\n` +
-    `<body data-outcome="${outcome === Outcome.Success ? 'success' : 'failure'}">\n<main>\n` +
+    `<body data-outcome="${outcome === CallbackOutcome.Success ? 'success' : 'failure'}">\n<main>\n` +
     `<h1>${e(text.title)}</h1>\n<p>${e(text.message)}</p>\n<p>${e(text.next)}</p>\n` +
     (reference ? `<p class="ref">Reference: ${e(reference)}</p>\n` : '') +
     `</main>\n${data}<script>${SCRIPT}</script>\n</body>\n</html>\n`;

@@ -53,7 +53,6 @@ export class OAuthSessionsController {
   @BrowserCallable()
   @RateLimit(OAUTH_START_RATE_LIMIT, OAUTH_START_USER_RATE_LIMIT)
   @HttpCode(201)
-  @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary: "Start a provider login: a session, and the provider's login URL to open in a new tab",
   })
@@ -141,7 +140,6 @@ export class OAuthSessionsController {
   @Get('result')
   @SessionAuth()
   @BrowserCallable()
-  @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary:
       'Poll a provider login: the provider key comes back once, to one poll that brings the completion code',

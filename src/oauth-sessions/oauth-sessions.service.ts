@@ -10,9 +10,10 @@ import { DecryptionFailedError, encryptionKeyMissing } from 'src/crypto/encrypti
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
 import { HostResolver } from 'src/http/host-resolver';
 import { outboundAddressRule } from 'src/http/outbound-address';
-import { iso } from 'src/http/iso';
+import type { OutboundTarget } from 'src/http/outbound-request';
+import { iso } from 'src/validation/instants';
 import { buildAuthUrl, callbackUrl } from 'src/oauth-sessions/auth-url';
-import { renderCallbackPage, type CallbackPage } from 'src/oauth-sessions/callback-page';
+import { CallbackOutcome, renderCallbackPage, type CallbackPage } from 'src/oauth-sessions/callback-page';
 import type {
   OAuthSessionResultDto,
   StartOAuthSessionResponseDto,
@@ -22,7 +23,6 @@ import { OAuthSessionsAudit } from 'src/oauth-sessions/oauth-sessions.audit';
 import { oauthSessionsConfig, type OAuthSessionsConfig } from 'src/oauth-sessions/oauth-sessions.config';
 import { providerKeyField } from 'src/oauth-sessions/oauth-sessions.encrypted-table';
 import {
-  CallbackOutcome,
   OAuthFailureReason,
   oauthSessionsError,
   OAuthSessionsErrorCode,
@@ -33,7 +33,7 @@ import {
   type LockedSession,
   type OwnedSession,
 } from 'src/oauth-sessions/oauth-sessions.repository';
-import { exchangeProviderToken, type ExchangeOutbound } from 'src/oauth-sessions/provider-exchange';
+import { exchangeProviderToken } from 'src/oauth-sessions/provider-exchange';
 import type { User } from 'src/users/user.entity';
 import { UsersService } from 'src/users/users.service';
 
@@ -72,7 +72,7 @@ function sameDigest(a: string, b: string): boolean {
 @Injectable()
 export class OAuthSessionsService {
   private readonly logger = new Logger('OAuthSessions');
-  private readonly outbound: ExchangeOutbound;
+  private readonly outbound: OutboundTarget;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,

@@ -1,12 +1,5 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
-import type { HostResolver } from 'src/http/host-resolver';
-import {
-  OutboundAddressRefusedError,
-  pinnedLookup,
-  refuseLiteralHost,
-  type AddressRefusal,
-} from 'src/http/outbound-address';
+import { assertUnreachable } from 'src/errors/assert-unreachable';
+import { outboundRequest, type OutboundTarget } from 'src/http/outbound-request';
 import { OAuthFailureReason } from 'src/oauth-sessions/oauth-sessions.errors';
 
 /** The most of the provider's answer that is read; a bigger one is refused, whatever it holds. */
@@ -16,103 +9,64 @@ export const PROVIDER_KEY_MAX_LENGTH = 4096;
 /** Visible ASCII only: a key goes into HTTP headers and UIs; whitespace or control characters mean garbage. */
 const PROVIDER_KEY = /^[\x21-\x7e]+$/;
 
-/** Where the exchange may connect: the app's resolver and the outbound address rule (outbound-address.ts). */
-export interface ExchangeOutbound {
-  resolver: Pick<HostResolver, 'resolve'>;
-  refuse: AddressRefusal;
-}
-
 export type ExchangeResult =
   { ok: true; apiKey: string } | { ok: false; reason: OAuthFailureReason; httpStatus?: number };
 
+const is2xx = (status: number): boolean => status >= 200 && status <= 299;
+
 /**
  * The token-callback protocol's exchange: `POST <apiBase>/v1/api-key` with `Authorization: Bearer <token>`,
- * answering `{"api_key": "..."}`. Bounded in time (one deadline for connecting, the answer and its body) and
- * in size (reading stops past the bound). Redirects are not followed: the token would travel to wherever
- * they point. Each exchange has a connection of its own (no keep-alive pool): exchanges are rare, and a
- * pooled connection the provider has just closed would fail a request that cannot be retried, and a pooled
- * socket would skip the address check. The connection goes only to an address the outbound policy allows,
- * the one the check saw (a pinned lookup; an IP literal is checked before): otherwise nothing is sent, the
- * token included. Never throws: every failure is a reason code, and nothing the provider sent is kept but the
- * key.
+ * answering `{"api_key": "..."}`, sent by the one bounded outbound call (src/http/outbound-request.ts): one
+ * deadline for connecting, the answer and its body, 64 KiB of answer, no redirects (the token would travel
+ * to wherever they point), a connection of its own, and only to an address `outbound.refuse` allows (else
+ * nothing is sent, the token included). The body of an answer other than 2xx is not read. Never throws:
+ * every failure is a reason code, and nothing the provider sent is kept but the key.
  */
-export function exchangeProviderToken(
+export async function exchangeProviderToken(
   apiBase: string,
   token: string,
   timeoutMs: number,
-  outbound: ExchangeOutbound,
+  outbound: OutboundTarget,
 ): Promise<ExchangeResult> {
-  return new Promise((resolve) => {
-    let settled = false;
-    let req: ReturnType<typeof httpRequest> | undefined;
-    const finish = (result: ExchangeResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      req?.destroy();
-      resolve(result);
-    };
-    const unreachable = (): void => finish({ ok: false, reason: OAuthFailureReason.ProviderUnreachable });
-    const timer = setTimeout(
-      () => finish({ ok: false, reason: OAuthFailureReason.ProviderTimeout }),
+  let url: URL;
+  try {
+    url = new URL(`${apiBase}/v1/api-key`);
+  } catch {
+    // A misconfigured apiBase.
+    return { ok: false, reason: OAuthFailureReason.ProviderUnreachable };
+  }
+  const result = await outboundRequest(
+    {
+      url,
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json', 'content-length': '0' },
       timeoutMs,
-    );
-
-    const onResponse = (res: IncomingMessage): void => {
-      const status = res.statusCode ?? 0;
-      const invalid = (): void =>
-        finish({ ok: false, reason: OAuthFailureReason.ProviderInvalidResponse, httpStatus: status });
-      if (status < 200 || status > 299) {
-        finish({ ok: false, reason: OAuthFailureReason.ProviderRejected, httpStatus: status });
-        return;
-      }
-      if (Number(res.headers['content-length']) > EXCHANGE_MAX_RESPONSE_BYTES) {
-        invalid();
-        return;
-      }
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (chunk: Buffer) => {
-        size += chunk.length;
-        if (size > EXCHANGE_MAX_RESPONSE_BYTES) invalid();
-        else chunks.push(chunk);
-      });
-      res.on('end', () => {
-        const apiKey = parseApiKey(Buffer.concat(chunks));
-        if (apiKey === undefined) invalid();
-        else finish({ ok: true, apiKey });
-      });
-      // A body cut short (the connection dropped mid-answer).
-      res.on('error', unreachable);
-      res.on('close', unreachable);
-    };
-
-    const refused = (): void => finish({ ok: false, reason: OAuthFailureReason.ProviderAddressRefused });
-    try {
-      const url = new URL(`${apiBase}/v1/api-key`);
-      if (refuseLiteralHost(url, outbound.refuse) !== undefined) {
-        refused();
-        return;
-      }
-      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-      req = send(
-        url,
-        {
-          method: 'POST',
-          agent: false,
-          lookup: pinnedLookup(outbound.resolver, outbound.refuse),
-          headers: { authorization: `Bearer ${token}`, accept: 'application/json', 'content-length': '0' },
-        },
-        onResponse,
-      );
-    } catch {
-      // A URL or header Node refuses (the token is checked before, so this is a misconfigured apiBase).
-      unreachable();
-      return;
+      maxBodyBytes: EXCHANGE_MAX_RESPONSE_BYTES,
+      readBody: is2xx,
+    },
+    outbound,
+  );
+  switch (result.kind) {
+    case 'answered': {
+      if (!is2xx(result.status))
+        return { ok: false, reason: OAuthFailureReason.ProviderRejected, httpStatus: result.status };
+      const apiKey = parseApiKey(result.body);
+      return apiKey === undefined
+        ? { ok: false, reason: OAuthFailureReason.ProviderInvalidResponse, httpStatus: result.status }
+        : { ok: true, apiKey };
     }
-    req.on('error', (err) => (err instanceof OutboundAddressRefusedError ? refused() : unreachable()));
-    req.end();
-  });
+    case 'too_large':
+      return { ok: false, reason: OAuthFailureReason.ProviderInvalidResponse, httpStatus: result.status };
+    case 'refused':
+      return { ok: false, reason: OAuthFailureReason.ProviderAddressRefused };
+    case 'timeout':
+      return { ok: false, reason: OAuthFailureReason.ProviderTimeout };
+    case 'failed':
+      // Unreachable, a body cut short, or a header Node refuses (the token is checked before).
+      return { ok: false, reason: OAuthFailureReason.ProviderUnreachable };
+    default:
+      return assertUnreachable(result);
+  }
 }
 
 /** `api_key` of a JSON object, when it is a plausible key; undefined for anything else. */

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Header, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiCreatedResponse,
@@ -28,7 +28,6 @@ export class OrgTokensController {
 
   @Post()
   @RateLimit(ADMIN_RATE_LIMIT, ORG_TOKEN_MINT_RATE_LIMIT)
-  @Header('Cache-Control', 'no-store')
   @ApiOperation({
     summary: 'Mint an org token',
     description:

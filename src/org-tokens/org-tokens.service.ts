@@ -6,7 +6,7 @@ import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import type { BootstrapLatch, OrgTokenVerifier } from 'src/auth/admin/admin-auth.ports';
 import { LastUsedRecorder } from 'src/database/last-used-recorder';
 import { RevocationFeed } from 'src/database/revocation-feed';
-import { isoOrNull, iso } from 'src/http/iso';
+import { isoOrNull, iso } from 'src/validation/instants';
 import type { CreateOrgTokenDto } from 'src/org-tokens/dto/create-org-token.dto';
 import type {
   MintedOrgTokenDto,

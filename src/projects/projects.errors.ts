@@ -15,7 +15,7 @@ export function projectsError(code: ProjectsErrorCode): ApiError {
     case ProjectsErrorCode.NameTaken:
       return ApiError.conflict('You already have a project with this name.');
     case ProjectsErrorCode.UserDisabled:
-      return new ApiError('identity_not_allowed', 'This user is disabled and cannot create projects.');
+      return ApiError.identityNotAllowed('This user is disabled and cannot create projects.');
     default:
       return assertUnreachable(code);
   }

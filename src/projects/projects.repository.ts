@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import { isUniqueViolation } from 'src/database/database-errors';
 import { Project } from 'src/projects/project.entity';
 
 /** A project as listed, with its live key count. */
@@ -10,13 +11,6 @@ export interface ProjectRow {
   is_default: boolean;
   created_at: Date;
   api_key_count: string | number;
-}
-
-const UNIQUE_VIOLATION = '23505';
-
-function isUniqueViolation(err: unknown): boolean {
-  const e = err as { code?: string; driverError?: { code?: string } };
-  return e?.code === UNIQUE_VIOLATION || e?.driverError?.code === UNIQUE_VIOLATION;
 }
 
 /**

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { SessionPrincipal } from 'src/auth/principal';
-import { iso } from 'src/http/iso';
+import { iso } from 'src/validation/instants';
 import type { CreateProjectDto, ProjectDto, ProjectsResponseDto } from 'src/projects/dto/project.dto';
 import type { Project } from 'src/projects/project.entity';
 import { projectsError, ProjectsErrorCode } from 'src/projects/projects.errors';

@@ -1,11 +1,11 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsISO8601, IsString, Length, MaxLength, ValidateBy, ValidateIf } from 'class-validator';
+import { IsString, Length, MaxLength, ValidateBy, ValidateIf } from 'class-validator';
 
 /**
- * The rules every body shares, written once: an optional field that is absent or valid (never `null`),
- * free text (names, labels), and an instant in the future (expiries). Every module's DTOs use these.
+ * The rules every body shares, written once: an optional field that is absent or valid (never `null`), and
+ * free text (names, labels). Every module's DTOs use these; instants have their own family (instants.ts).
  *
  * The @nestjs/swagger CLI plugin documents the class-validator decorators it finds written in a DTO, not
  * those inside these composites: so the composites state their length limits and format for OpenAPI
@@ -94,40 +94,6 @@ export const FreeText = ({ min = 0, max }: { min?: number; max: number }): Prope
     min > 0 ? Length(min, max) : MaxLength(max),
     IsString(),
     Trim(),
-  );
-
-/** Dates past this cannot be stored in every client's date type; no credential needs to expire later. */
-export const MAX_EXPIRY_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-const WITH_ZONE = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
-
-/**
- * Whether `value` names one future instant, before year 10000. A date-time without `Z` or an offset is
- * refused: it would be read in the server's time zone. A bare date is midnight UTC.
- */
-export function isFutureInstant(value: unknown, now = Date.now()): boolean {
-  if (typeof value !== 'string') return false;
-  if (value.includes('T') && !WITH_ZONE.test(value)) return false;
-  const ms = Date.parse(value);
-  return !Number.isNaN(ms) && ms > now && ms <= MAX_EXPIRY_MS;
-}
-
-const IsFutureInstant = (): PropertyDecorator =>
-  ValidateBy({
-    name: 'isFutureInstant',
-    validator: {
-      validate: (value: unknown) => isFutureInstant(value),
-      defaultMessage: (args) =>
-        `${args?.property ?? 'value'} must be an ISO 8601 date-time with Z or an offset, in the future, ` +
-        'before year 10000',
-    },
-  });
-
-/** An expiry: an ISO 8601 date or date-time with a zone, in the future (see `isFutureInstant`). */
-export const FutureInstant = (): PropertyDecorator =>
-  applyDecorators(
-    ApiProperty({ format: 'date-time' }),
-    IsFutureInstant(),
-    IsISO8601({ strict: true, strictSeparator: true }),
   );
 
 /**

@@ -15,11 +15,11 @@ import { IsOrigin, MAX_ORIGIN_LENGTH } from 'src/api-keys/origin';
 import {
   ApiBodyRule,
   FreeText,
-  FutureInstant,
   HTTP_URL_START_PATTERN,
   OptionalField,
   Trim,
 } from 'src/validation/body.decorators';
+import { FutureInstant } from 'src/validation/instants';
 
 export const MAX_ALLOWED_ORIGINS = 50;
 export const RAW_API_KEY_MIN = 24;

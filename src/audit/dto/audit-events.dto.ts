@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsInt, IsISO8601, IsOptional, isUUID, Max, Min, ValidateIf } from 'class-validator';
+import { IsInt, IsOptional, isUUID, Max, Min, ValidateIf } from 'class-validator';
+import { IsoDate } from 'src/validation/instants';
 
 export const AUDIT_EVENTS_MAX_LIMIT = 500;
 export const AUDIT_EVENTS_DEFAULT_LIMIT = 100;
@@ -21,10 +22,7 @@ export class ListAuditEventsQueryDto {
   @ApiProperty({ anyOf: [{ format: 'uuid' }, { format: 'date-time' }, { format: 'date' }] })
   @IsOptional()
   @ValidateIf((_o, v: unknown) => typeof v !== 'string' || !isUUID(v))
-  @IsISO8601(
-    { strict: true, strictSeparator: true },
-    { message: 'before must be an event id or an ISO 8601 date' },
-  )
+  @IsoDate({ message: 'before must be an event id or an ISO 8601 date' })
   before?: string;
 }
 

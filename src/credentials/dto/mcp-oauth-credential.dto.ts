@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { applyDecorators } from '@nestjs/common';
-import { IsIn, IsISO8601, IsString, Length, MaxLength, ValidateBy } from 'class-validator';
+import { IsIn, IsString, Length, MaxLength, ValidateBy } from 'class-validator';
 import {
   CLIENT_ID_MAX,
   CLIENT_SECRET_MAX,
@@ -11,13 +11,8 @@ import {
   TOKEN_ENDPOINT_MAX,
 } from 'src/credentials/mcp-oauth-credential.entity';
 import { AUTH_METHODS, type AuthMethod } from 'src/credentials/token-endpoint-client';
-import {
-  ApiBodyRule,
-  FreeText,
-  HTTP_URL_START_PATTERN,
-  MAX_EXPIRY_MS,
-  OptionalField,
-} from 'src/validation/body.decorators';
+import { ApiBodyRule, FreeText, HTTP_URL_START_PATTERN, OptionalField } from 'src/validation/body.decorators';
+import { Instant } from 'src/validation/instants';
 
 /** RFC 6749 Appendix A: refresh tokens, client ids and secrets are VSCHAR (printable ASCII and space). */
 const VSCHAR = /^[\x20-\x7e]+$/;
@@ -25,7 +20,6 @@ const VSCHAR = /^[\x20-\x7e]+$/;
 const SCOPE_LIST = /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/;
 /** A URL as written in a request: printable ASCII without spaces (the URL parser would drop tabs silently). */
 const URL_TEXT = /^[\x21-\x7e]+$/;
-const WITH_ZONE = /(Z|[+-]\d{2}(:?\d{2})?)$/i;
 /** isTokenEndpointUrl as a pattern: an http(s) URL of printable ASCII, no credentials, no fragment. */
 const TOKEN_ENDPOINT_PATTERN = `^${HTTP_URL_START_PATTERN}(?:[/?][\\x21\\x22\\x24-\\x7e]*)?$`;
 
@@ -87,27 +81,6 @@ const IsTokenEndpoint = (): PropertyDecorator =>
       defaultMessage: () => 'tokenEndpoint must be an absolute http(s) URL without credentials or fragment',
     },
   });
-
-/** Whether `value` names one instant before year 10000 (a date-time must carry `Z` or an offset). */
-export function isInstant(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
-  if (value.includes('T') && !WITH_ZONE.test(value)) return false;
-  const ms = Date.parse(value);
-  return !Number.isNaN(ms) && ms <= MAX_EXPIRY_MS;
-}
-
-const Instant = (): PropertyDecorator =>
-  applyDecorators(
-    ValidateBy({
-      name: 'isInstant',
-      validator: {
-        validate: isInstant,
-        defaultMessage: (args) =>
-          `${args?.property ?? 'value'} must be an ISO 8601 date, or date-time with Z or an offset, before year 10000`,
-      },
-    }),
-    IsISO8601({ strict: true, strictSeparator: true }),
-  );
 
 /** `none` takes no client secret; the `client_secret_*` methods (the default with a secret) need id and secret. */
 @ApiBodyRule({

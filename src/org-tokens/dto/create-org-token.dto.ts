@@ -1,4 +1,5 @@
-import { FreeText, FutureInstant, OptionalField } from 'src/validation/body.decorators';
+import { FreeText, OptionalField } from 'src/validation/body.decorators';
+import { FutureInstant } from 'src/validation/instants';
 
 export class CreateOrgTokenDto {
   /**

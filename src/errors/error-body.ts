@@ -1,0 +1,24 @@
+import type { ErrorDetail } from 'src/errors/api-error';
+import { ERROR_STATUS, type ErrorType } from 'src/errors/error-type';
+
+/** The body of every error answer (API.md, "Everywhere"). */
+export interface ErrorBody {
+  error: { type: ErrorType; status: number; message: string; details?: ErrorDetail[]; reason?: string };
+}
+
+/**
+ * The one place the error envelope is built: the exception filter, the answers to requests Node or the
+ * router refuse before the app runs, and anything else that answers an error without throwing. `status`
+ * defaults to the type's own; it differs only where a status without a type of its own is answered with the
+ * nearest type (a 415 or 431 as `validation_failed`).
+ */
+export function errorBody(
+  type: ErrorType,
+  message: string,
+  options: { status?: number; details?: readonly ErrorDetail[]; reason?: string } = {},
+): ErrorBody {
+  const error: ErrorBody['error'] = { type, status: options.status ?? ERROR_STATUS[type], message };
+  if (options.details) error.details = [...options.details];
+  if (options.reason !== undefined) error.reason = options.reason;
+  return { error };
+}
