@@ -10,11 +10,14 @@ import {
 } from 'src/auth/admin/admin-auth.ports';
 import { AdminController } from 'src/auth/admin/admin.controller';
 import { authConfig } from 'src/auth/auth.config';
+import { DevelopmentIssuerKey } from 'src/auth/development-issuer/development-issuer-key.entity';
+import { DevelopmentIssuerService } from 'src/auth/development-issuer/development-issuer.service';
 import { AuthGuard } from 'src/auth/auth.guard';
 import { M2MAuthService } from 'src/auth/jwt/m2m-auth.service';
 import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
 import { MetricsAuthService } from 'src/auth/metrics-auth.service';
 import { provideConfig } from 'src/config/config-slice';
+import { TypeOrmModule } from '@nestjs/typeorm';
 
 /** The features behind the AdminAuth ports, bound by the composition root (AppModule). */
 export interface AuthModuleOptions {
@@ -35,7 +38,7 @@ export class AuthModule {
   static forRoot(options: AuthModuleOptions): DynamicModule {
     return {
       module: AuthModule,
-      imports: options.imports,
+      imports: [...options.imports, TypeOrmModule.forFeature([DevelopmentIssuerKey])],
       controllers: [AdminController],
       providers: [
         provideConfig(authConfig),
@@ -43,6 +46,7 @@ export class AuthModule {
         { provide: BOOTSTRAP_LATCH, useExisting: options.bootstrapLatch },
         { provide: ADMIN_API_KEY_VERIFIER, useExisting: options.apiKeys },
         AdminAuthService,
+        DevelopmentIssuerService,
         SessionAuthService,
         M2MAuthService,
         MetricsAuthService,
