@@ -12,7 +12,8 @@ import { KeySourceUnavailableError, NoMatchingKeyError, type KeySource } from 's
 
 export const DEVELOPMENT_ISSUER_WARNING =
   'No identity provider is configured (no AUTH_SESSION_* or AUTH_M2M_* variable): keysmith trusts its ' +
-  'development issuer for sessions and internal services; `npm run dev:token` mints its tokens. ' +
+  'development issuer for sessions and internal services; `npm run dev:token` mints its tokens (its ' +
+  'sessions are org admins unless ORG_ID is set). ' +
   'Production never trusts it (docs/configuration.md#the-development-issuer)';
 
 /**
