@@ -114,18 +114,29 @@ describe('the development issuer (no identity provider configured, NODE_ENV othe
   });
 
   it('keeps one key for every instance and command on the database, however many start together', async () => {
-    const [a, b] = await Promise.all([devToken(db, ['session', 'dave']), devToken(db, ['session', 'erin'])]);
-    const second = await startTestApp(db, {});
+    // An empty database: two instances and two dev:token runs race to create the key.
+    const fresh = await createTestDatabase();
+    const apps: TestApp[] = [];
     try {
-      await request(second.http)
-        .get('/api/v1/developer/keys')
-        .set('authorization', bearer(a.token))
-        .expect(200);
-      await request(t.http).get('/api/v1/developer/keys').set('authorization', bearer(b.token)).expect(200);
+      const [a, b, first, second] = await Promise.all([
+        devToken(fresh, ['session', 'dave']),
+        devToken(fresh, ['session', 'erin']),
+        startTestApp(fresh, {}).then((app) => (apps.push(app), app)),
+        startTestApp(fresh, {}).then((app) => (apps.push(app), app)),
+      ]);
+      expect(await fresh.query('SELECT kid FROM development_issuer_keys')).toHaveLength(1);
+      for (const app of [first, second]) {
+        for (const token of [a.token, b.token]) {
+          await request(app.http)
+            .get('/api/v1/developer/keys')
+            .set('authorization', bearer(token))
+            .expect(200);
+        }
+      }
     } finally {
-      await second.close();
+      for (const app of apps) await app.close();
+      await fresh.drop();
     }
-    expect(await db.query('SELECT kid FROM development_issuer_keys')).toHaveLength(1);
   });
 
   it('is off, and its tokens refused, with AUTH_DEVELOPMENT_ISSUER=false', async () => {
