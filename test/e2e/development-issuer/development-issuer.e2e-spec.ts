@@ -139,6 +139,24 @@ describe('the development issuer (no identity provider configured, NODE_ENV othe
     }
   });
 
+  it('its sessions are org admins as any issuer’s are: with ORG_ID set, those of that org only', async () => {
+    const admins = await startTestApp(db, { ORG_ID: 'org-1', ADMIN_BOOTSTRAP_OPEN: 'false' });
+    try {
+      const member = (await devToken(db, ['session', 'gina', '--org', 'org-1'])).token;
+      const outsider = (await devToken(db, ['session', 'hal'])).token;
+      await request(admins.http)
+        .get('/api/v1/admin/whoami')
+        .set('authorization', bearer(member))
+        .expect(200, { tier: 'session', actor: 'session:gina' });
+      await request(admins.http)
+        .get('/api/v1/admin/whoami')
+        .set('authorization', bearer(outsider))
+        .expect(401);
+    } finally {
+      await admins.close();
+    }
+  });
+
   it('is off, and its tokens refused, with AUTH_DEVELOPMENT_ISSUER=false', async () => {
     const session = (await devToken(db, ['session', 'frank'])).token;
     const off = await startTestApp(db, { AUTH_DEVELOPMENT_ISSUER: 'false' });
