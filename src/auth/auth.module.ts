@@ -1,4 +1,5 @@
 import { Global, Module, type DynamicModule, type ModuleMetadata, type Type } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { AdminAuthService } from 'src/auth/admin/admin-auth.service';
 import {
   ADMIN_API_KEY_VERIFIER,
@@ -17,7 +18,6 @@ import { M2MAuthService } from 'src/auth/jwt/m2m-auth.service';
 import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
 import { MetricsAuthService } from 'src/auth/metrics-auth.service';
 import { provideConfig } from 'src/config/config-slice';
-import { TypeOrmModule } from '@nestjs/typeorm';
 
 /** The features behind the AdminAuth ports, bound by the composition root (AppModule). */
 export interface AuthModuleOptions {

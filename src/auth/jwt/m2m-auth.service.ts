@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { hash } from 'node:crypto';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
