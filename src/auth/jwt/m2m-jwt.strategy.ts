@@ -5,6 +5,7 @@ import { Actors } from 'src/auth/actors';
 import type { M2MIssuerConfig } from 'src/auth/auth.config';
 import { hasExpiry, plausibleLifetime, scopesOf, type JwtClaims } from 'src/auth/jwt/claims';
 import { CLOCK_TOLERANCE_SECONDS, jwtStrategyOptions } from 'src/auth/jwt/jwt-options';
+import type { KeySource } from 'src/auth/jwt/key-set';
 import { refused, type JwtRefusalRule, type Refused } from 'src/auth/jwt/refusal';
 import { tokenShape } from 'src/auth/jwt/token-shape';
 import type { M2MPrincipal } from 'src/auth/principal';
@@ -26,9 +27,10 @@ export class M2MJwtStrategy extends PassportStrategy(Strategy, M2M_STRATEGY) {
   private readonly trustedClients: ReadonlySet<string>;
   private readonly maxLifetimeSeconds: number;
 
-  constructor(issuer: M2MIssuerConfig) {
-    // JWKS only: never an HS256 secret.
-    super(jwtStrategyOptions({ ...issuer, secret: undefined }, 'M2MAuth'));
+  /** `localKeys`: the development issuer's key, instead of the issuer's JWKS. */
+  constructor(issuer: M2MIssuerConfig, localKeys?: KeySource) {
+    // JWKS (or the development key) only: never an HS256 secret.
+    super(jwtStrategyOptions({ ...issuer, secret: undefined }, 'M2MAuth', localKeys));
     this.trustedClients = new Set(issuer.trustedClientIds);
     this.maxLifetimeSeconds = issuer.maxTokenLifetimeSeconds;
   }

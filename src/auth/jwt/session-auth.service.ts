@@ -1,5 +1,10 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
+import {
+  DEVELOPMENT_ISSUER,
+  DEVELOPMENT_SESSION_AUDIENCE,
+} from 'src/auth/development-issuer/development-issuer';
+import { DevelopmentIssuerService } from 'src/auth/development-issuer/development-issuer.service';
 import { JwtVerifier } from 'src/auth/jwt/jwt-verifier';
 import { SessionJwtStrategy } from 'src/auth/jwt/session-jwt.strategy';
 import type { SessionPrincipal } from 'src/auth/principal';
@@ -7,17 +12,26 @@ import { ApiError } from 'src/errors/api-error';
 
 /**
  * The session tier: off (every session credential refused) unless AUTH_SESSION_JWKS_URI or
- * AUTH_SESSION_SECRET is configured.
+ * AUTH_SESSION_SECRET is configured, or the development issuer is on (then only its tokens pass).
  */
 @Injectable()
 export class SessionAuthService {
   private readonly verifier: JwtVerifier<SessionPrincipal> | null;
 
-  constructor(@Inject(authConfig.KEY) { session }: AuthConfig) {
-    this.verifier =
-      session.jwksUri || session.secret
-        ? new JwtVerifier('SessionAuth', new SessionJwtStrategy(session))
-        : null;
+  constructor(
+    @Inject(authConfig.KEY) { session, developmentIssuer }: AuthConfig,
+    // Absent where a tier is built by hand (benchmarks): then the development issuer must be off.
+    @Optional() development?: DevelopmentIssuerService,
+  ) {
+    if (developmentIssuer && development) {
+      const issuer = { ...session, issuer: DEVELOPMENT_ISSUER, audiences: [DEVELOPMENT_SESSION_AUDIENCE] };
+      this.verifier = new JwtVerifier('SessionAuth', new SessionJwtStrategy(issuer, development));
+    } else {
+      this.verifier =
+        session.jwksUri || session.secret
+          ? new JwtVerifier('SessionAuth', new SessionJwtStrategy(session))
+          : null;
+    }
   }
 
   get enabled(): boolean {

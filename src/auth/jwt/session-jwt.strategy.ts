@@ -5,6 +5,7 @@ import { Actors } from 'src/auth/actors';
 import type { JwtIssuerConfig } from 'src/auth/auth.config';
 import { hasExpiry, plausibleLifetime, type JwtClaims } from 'src/auth/jwt/claims';
 import { CLOCK_TOLERANCE_SECONDS, jwtStrategyOptions } from 'src/auth/jwt/jwt-options';
+import type { KeySource } from 'src/auth/jwt/key-set';
 import { refused, type Refused } from 'src/auth/jwt/refusal';
 import { tokenShape } from 'src/auth/jwt/token-shape';
 import type { SessionPrincipal } from 'src/auth/principal';
@@ -16,8 +17,9 @@ export const SESSION_STRATEGY = 'session-jwt';
 export class SessionJwtStrategy extends PassportStrategy(Strategy, SESSION_STRATEGY) {
   private readonly maxLifetimeSeconds: number;
 
-  constructor(issuer: JwtIssuerConfig) {
-    super(jwtStrategyOptions(issuer, 'SessionAuth'));
+  /** `localKeys`: the development issuer's key, instead of the issuer's JWKS or secret. */
+  constructor(issuer: JwtIssuerConfig, localKeys?: KeySource) {
+    super(jwtStrategyOptions(issuer, 'SessionAuth', localKeys));
     this.maxLifetimeSeconds = issuer.maxTokenLifetimeSeconds;
   }
 

@@ -170,7 +170,8 @@ describe('session JWT verification (passport-jwt against a real issuer)', () => 
   });
 
   it('is off when neither a JWKS nor a secret is configured', async () => {
-    const off = await startTestApp(db, {});
+    // Without any AUTH_SESSION_* or AUTH_M2M_* variable the development issuer would be on (decision 0045).
+    const off = await startTestApp(db, { AUTH_DEVELOPMENT_ISSUER: 'false' });
     try {
       const svc = off.app.get(SessionAuthService);
       expect(svc.enabled).toBe(false);
