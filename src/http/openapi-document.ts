@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { MAX_ERROR_DETAILS } from 'src/errors/echo-limits';
+import { ERROR_RESPONSE_SCHEMA } from 'src/errors/error-body';
 import { ERROR_STATUS } from 'src/errors/error-type';
 import { bodyRules } from 'src/validation/body.decorators';
 
@@ -19,40 +19,6 @@ interface Operation {
 
 export const ERROR_RESPONSE = 'ErrorResponse';
 const ERROR_REF = { $ref: `#/components/schemas/${ERROR_RESPONSE}` };
-
-/**
- * The error envelope every non-2xx JSON answer has (API.md, "Everywhere"). `reason` says which upstream
- * failure a 502 was; `details` name the fields of a 400 (or what a 403 lacks).
- */
-const ERROR_RESPONSE_SCHEMA: Schema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['error'],
-  properties: {
-    error: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['type', 'status', 'message'],
-      properties: {
-        type: { type: 'string', enum: Object.keys(ERROR_STATUS) },
-        status: { type: 'integer', minimum: 400, maximum: 599, description: 'The HTTP status.' },
-        message: { type: 'string', minLength: 1 },
-        reason: { type: 'string', description: 'Which kind of upstream failure (`upstream_failed`).' },
-        details: {
-          type: 'array',
-          maxItems: MAX_ERROR_DETAILS,
-          items: {
-            type: 'object',
-            properties: {
-              field: { type: 'string' },
-              messages: { type: 'array', items: { type: 'string' } },
-            },
-          },
-        },
-      },
-    },
-  },
-};
 
 /** What a status answers when an operation declares it without saying more. */
 const GENERIC_ANSWERS: Record<string, string> = {
