@@ -53,6 +53,7 @@ export function baseServerEnv(databaseUrl: string): NodeJS.ProcessEnv {
     NODE_ENV: 'production',
     DATABASE_URL: databaseUrl,
     OAUTH_CALLBACK_ORIGIN: 'http://127.0.0.1',
+    SETTINGS_UI_ORIGIN: 'http://127.0.0.1',
     TOKEN_SIGNING_KEY: generateKeyPairSync('ec', { namedCurve: 'prime256v1' })
       .privateKey.export({ type: 'pkcs8', format: 'pem' })
       .toString(),
