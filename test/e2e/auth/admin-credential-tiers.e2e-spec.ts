@@ -457,7 +457,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
         expect(logsSince(mark)).toMatch(/ADMIN_AUTH_ALLOW_API_KEYS=true/);
         const key = await newApiKey(on, { adminOrgId: ORG });
         await whoami(on, key).expect(200, { tier: 'api_key', actor: `api-key:${key.slice(0, 12)}` });
-        // Any other live key is not an admin credential (hardening/admin-api-key-tier has the details).
+        // Any other live key is not an admin credential (auth/deprecated-api-key-admin-tier has the details).
         await whoami(on, await newApiKey(on)).expect(401, UNAUTHORIZED);
         const revokedKey = await newApiKey(on, { revoked: true, adminOrgId: ORG });
         await whoami(on, revokedKey).expect(401, UNAUTHORIZED);
