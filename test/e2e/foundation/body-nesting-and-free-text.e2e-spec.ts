@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { MAX_JSON_DEPTH } from 'src/http/body-parsing';
 import { MAX_ECHOED_LENGTH, MAX_ERROR_DETAILS } from 'src/errors/echo-limits';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { FULL_ADMIN_TOKEN, fullEnv } from 'test/helpers/full-app';
 import { controllerRoutes } from 'test/helpers/routes';
 import { ALLOWED_ORG, m2mToken } from 'test/helpers/issuers';
@@ -13,7 +13,7 @@ type Method = 'get' | 'post' | 'delete';
  * free-text rule for every name and label, and errors that repeat their input.
  */
 describe('hardening: input', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let t: TestApp;
   let sessionAuth: string;
   const bearers: Record<string, string> = {};

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { ALLOWED_ORG, m2mToken } from 'test/helpers/issuers';
 import { resolveKey } from 'test/helpers/http';
 
@@ -13,7 +13,7 @@ const OTHER_ORG = 'org-other';
  * and writes only the profile of a user it created for an org the client serves.
  */
 describe('hardening: provisioning', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let t: TestApp;
   let clientA: string;
   let clientB: string;
