@@ -16,7 +16,7 @@ const PROVIDERS = JSON.stringify([
 ]);
 
 /** Issue 12, items 8 (disabled users in the settings UI) and 10 (provider keys kept in plaintext). */
-describe('hardening: the developer surface', () => {
+describe('the developer surface: disabled users, provider keys', () => {
   const suite = e2eSuite();
   let t: TestApp;
   let acmeId: string;

@@ -13,7 +13,7 @@ const UNAUTHORIZED = { error: { type: 'unauthorized', status: 401, message: 'Aut
  * present it on admin routes, mint a lasting org token). A key now proves admin rights only when an admin of
  * ORG_ID minted it, and production refuses to start with the tier on.
  */
-describe('hardening: the deprecated API-key admin tier', () => {
+describe('the deprecated API-key admin tier', () => {
   const suite = e2eSuite();
   let t: TestApp;
   const secrets: string[] = [];

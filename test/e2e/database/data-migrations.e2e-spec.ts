@@ -10,7 +10,7 @@ const UUID = '3f0c8a4e-8a5b-4c1e-9d2f-0a1b2c3d4e5f';
  * The hardening migrations on a database that already holds rows from before them: what each row becomes
  * (request ids, provider key prefixes and lookup ids, key origins, provisioned users).
  */
-describe('hardening: data migrations', () => {
+describe('data migrations over rows written before them', () => {
   const suite = e2eSuite({ issuers: false });
 
   const migrate = async (migrations: typeof MIGRATIONS): Promise<void> => {

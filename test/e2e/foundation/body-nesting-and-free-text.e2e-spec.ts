@@ -12,7 +12,7 @@ type Method = 'get' | 'post' | 'delete';
  * Issue 12, items 4, 5 and 6 and the amplification findings: bodies nested too deep, prototype keys, one
  * free-text rule for every name and label, and errors that repeat their input.
  */
-describe('hardening: input', () => {
+describe('request bodies: nesting, prototype keys, free text', () => {
   const suite = e2eSuite();
   let t: TestApp;
   let sessionAuth: string;

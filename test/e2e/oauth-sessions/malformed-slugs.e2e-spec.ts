@@ -4,7 +4,7 @@ import { FakeProvider } from 'test/helpers/fake-provider';
 import { fullEnv } from 'test/helpers/full-app';
 
 /** Regressions for what the fuzzer (test/e2e/fuzz.e2e-spec.ts) found, each as a plain example. */
-describe('hardening: what the fuzzer found', () => {
+describe('the provider handoff: malformed slugs (found by the fuzzer)', () => {
   const suite = e2eSuite();
   let t: TestApp;
   let provider: FakeProvider;

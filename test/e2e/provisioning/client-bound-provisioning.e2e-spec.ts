@@ -12,7 +12,7 @@ const OTHER_ORG = 'org-other';
  * and name. Now the org is bound to the client (PROVISION_CLIENTS), provisioning revokes only what it minted,
  * and writes only the profile of a user it created for an org the client serves.
  */
-describe('hardening: provisioning', () => {
+describe('provisioning bound to the client', () => {
   const suite = e2eSuite();
   let t: TestApp;
   let clientA: string;
