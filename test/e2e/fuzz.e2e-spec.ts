@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { ERROR_STATUS } from 'src/errors/error-type';
 import { MAX_ERROR_DETAILS } from 'src/errors/echo-limits';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { FakeProvider } from 'test/helpers/fake-provider';
 import { FULL_ADMIN_TOKEN, FULL_ENCRYPTION_KEY, fullEnv } from 'test/helpers/full-app';
 import { rawRequest, RequestTimedOut, UnsendableRequest, type RawResponse } from 'test/helpers/raw-http';
@@ -72,7 +72,7 @@ const pct = (s: string): string =>
     .join('');
 
 describe('fuzz: every route', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let t: TestApp;
   let port: number;
   let provider: FakeProvider;

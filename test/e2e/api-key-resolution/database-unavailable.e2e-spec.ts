@@ -2,7 +2,7 @@ import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { generateApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';
 import { m2mToken, type TestIssuer } from 'test/helpers/issuers';
 import { eventually } from 'test/helpers/waiting';
@@ -14,7 +14,7 @@ import { resolveKey } from 'test/helpers/http';
  * terminated, then it comes back) or stops answering (a lock holds the table). No mocks.
  */
 describe('resolving while the database is unavailable or unresponsive', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let db: TestDatabase;
   let m2m: TestIssuer;
   let t: TestApp;

@@ -6,8 +6,7 @@ import { generateApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeyResolutionService } from 'src/api-key-resolution/api-key-resolution.service';
 import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-recorder';
 import { closeGracefully } from 'src/http/graceful-shutdown';
-import { internalSuite, startTestApp, type TestApp } from 'test/helpers/app';
-import type { TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import {
   billingProvider,
   disableUser,
@@ -39,8 +38,7 @@ interface Jwks {
  * call. Two instances share the database, as behind a load balancer.
  */
 describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => {
-  const suite = internalSuite();
-  let db: TestDatabase;
+  const suite = e2eSuite();
   let m2m: TestIssuer;
   let session: TestIssuer;
   let a: TestApp;
@@ -50,7 +48,7 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
   const secrets: string[] = [];
 
   beforeAll(async () => {
-    ({ db, m2m, session } = suite);
+    ({ m2m, session } = suite);
     [a, b] = await suite.bootPair();
     provisioner = await m2mToken(m2m, 'provisioner', 'provision:apikey');
     resolver = await m2mToken(m2m, 'gateway', 'apikeys:resolve');
@@ -121,7 +119,7 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
 
     it("while the M2M issuer's JWKS cannot be fetched: a valid token is 503 service_unavailable with Retry-After, a forged kid with a foreign iss is 401 without a fetch", async () => {
       const down = await TestIssuer.start(M2M_AUDIENCE);
-      const app = await startTestApp(db, internalEnv(down, session));
+      const app = await suite.start(internalEnv(down, session));
       try {
         const token = await m2mToken(down, 'svc', 'apikeys:resolve');
         const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -261,7 +259,7 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
       const fresh = await newKey('res-usage');
       await resolveKey(a.http, resolver, fresh.apiKey).expect(200);
       await a.app.get(ApiKeyUsageRecorder).flush();
-      const [row] = await db.query<{ last_used_at: Date | null }>(
+      const [row] = await suite.db.query<{ last_used_at: Date | null }>(
         'SELECT last_used_at FROM api_keys WHERE key_id = $1',
         [fresh.keyId],
       );
@@ -316,10 +314,10 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
   describe('lastUsedAt survives shutdown', () => {
     it('a use in flight when shutdown starts is written before the database closes', async () => {
       const key = await newKey('shutdown-usage');
-      const c = await startTestApp(db, internalEnv(m2m, session));
+      const c = await suite.start(internalEnv(m2m, session));
       await c.app.listen(0, '127.0.0.1');
       const { port } = c.http.address() as { port: number };
-      const locker = new Client({ connectionString: db.url });
+      const locker = new Client({ connectionString: suite.db.url });
       await locker.connect();
       await locker.query('BEGIN');
       await locker.query('LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE');
@@ -328,7 +326,7 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
         (r) => r.status,
       );
       await eventually(async () => {
-        const rows = await db.query(
+        const rows = await suite.db.query(
           `SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'api_keys'::regclass`,
         );
         return rows.length > 0;
@@ -339,7 +337,7 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
       await locker.end();
       expect(await inFlight).toBe(200);
       await closing;
-      const [row] = await db.query<{ last_used_at: Date | null }>(
+      const [row] = await suite.db.query<{ last_used_at: Date | null }>(
         'SELECT last_used_at FROM api_keys WHERE key_id = $1',
         [key.keyId],
       );
@@ -353,7 +351,7 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
       const revoked = await newKey('res-revoked');
       await revokeApiKey(a.app, revoked.keyId);
       const expired = await newKey('res-expired');
-      await expireApiKey(db, expired.keyId);
+      await expireApiKey(suite.db, expired.keyId);
       const wrongSecret = `ksk_${live.keyId}_${'0'.repeat(64)}`;
       const unknown = generateApiKey().plaintext;
       const malformed = [
@@ -387,7 +385,7 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
       const provider = await billingProvider(a.app, 'lookalike', 'Lookalike');
       // A provider key stored before provider keys got random lookup ids: under the id it embeds, where a
       // resolution of it looks. No API stores one like this any more, so the row is written directly.
-      await db.query(
+      await suite.db.query(
         `INSERT INTO api_keys (key_id, key_hash, key_prefix, user_id, project_id, billing_provider_id, origin)
          VALUES ($1, $2, $3, $4, $5, $6, 'provider')`,
         [
@@ -407,7 +405,7 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
 
     it('answers 403 identity_not_allowed for a key whose user is disabled', async () => {
       const key = await newKey('res-disabled');
-      await disableUser(db, { id: key.userId });
+      await disableUser(suite.db, { id: key.userId });
       const res = await resolveKey(a.http, resolver, key.apiKey).expect(403);
       expect(res.body).toEqual({
         error: expect.objectContaining({ type: 'identity_not_allowed', status: 403 }),
@@ -456,7 +454,7 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
       const [jwksA, jwksB] = [await jwksOf(a), await jwksOf(b)];
       expect(jwksA).toEqual(jwksB);
       expect(verifyWith(jwksA, body.token).sub).toBe(key.userId);
-      expect(await db.query('SELECT kid FROM signing_keys')).toHaveLength(1);
+      expect(await suite.db.query('SELECT kid FROM signing_keys')).toHaveLength(1);
     });
 
     it('serves the JWKS publicly with a cache lifetime', async () => {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import request from 'supertest';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { sessionBearer, sessionEnv, TestIssuer } from 'test/helpers/issuers';
 import { concurrently } from 'test/helpers/waiting';
 import { errorShape } from 'test/helpers/http';
@@ -32,7 +31,7 @@ const KEY_FORMAT = /^ksk_([0-9a-f]{16})_([0-9a-f]{64})$/;
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 describe('developer surface: API keys', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let other: TestIssuer;
   let t: TestApp;
@@ -42,10 +41,9 @@ describe('developer surface: API keys', () => {
   const secrets: string[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-developer');
     other = await TestIssuer.start('keysmith-developer');
-    t = await startTestApp(db, {
+    t = await suite.start({
       ...sessionEnv(issuer),
       BILLING_PROVIDERS: JSON.stringify([
         {
@@ -63,16 +61,14 @@ describe('developer surface: API keys', () => {
         },
       ]),
     });
-    const rows = await db.query<{ id: string; slug: string }>('SELECT id, slug FROM billing_providers');
+    const rows = await suite.db.query<{ id: string; slug: string }>('SELECT id, slug FROM billing_providers');
     acmeId = rows.find((r) => r.slug === 'acme')!.id;
     dormantId = rows.find((r) => r.slug === 'dormant')!.id;
   });
 
   afterAll(async () => {
-    await t?.close();
     await issuer?.stop();
     await other?.stop();
-    await db?.drop();
   });
 
   const bearer = (sub: string): Promise<string> => sessionBearer(issuer, sub);
@@ -167,7 +163,7 @@ describe('developer surface: API keys', () => {
         revokedAt: null,
         expiresAt: null,
       });
-      const [row] = await db.query<{ key_id: string; key_hash: string; key_prefix: string }>(
+      const [row] = await suite.db.query<{ key_id: string; key_hash: string; key_prefix: string }>(
         'SELECT key_id, key_hash, key_prefix FROM api_keys WHERE id = $1',
         [key.id],
       );
@@ -181,10 +177,12 @@ describe('developer surface: API keys', () => {
 
     it('writes an audit row per creation with the session actor and no secret', async () => {
       const { key, secret } = await mint('audited-user', { label: 'audit me' });
-      const rows = await db.query<{ actor: string; action: string; target_id: string; metadata: unknown }>(
-        `SELECT actor, action, target_id, metadata FROM audit_events WHERE target_id = $1`,
-        [key.id],
-      );
+      const rows = await suite.db.query<{
+        actor: string;
+        action: string;
+        target_id: string;
+        metadata: unknown;
+      }>(`SELECT actor, action, target_id, metadata FROM audit_events WHERE target_id = $1`, [key.id]);
       expect(rows).toEqual([
         {
           actor: 'session:audited-user',
@@ -213,9 +211,11 @@ describe('developer surface: API keys', () => {
       expect(projectIds.size).toBe(1);
       expect(new Set(responses.map((r) => (r.body as { secret: string }).secret)).size).toBe(10);
 
-      const users = await db.query<{ id: string }>('SELECT id FROM users WHERE external_id = $1', [sub]);
+      const users = await suite.db.query<{ id: string }>('SELECT id FROM users WHERE external_id = $1', [
+        sub,
+      ]);
       expect(users).toHaveLength(1);
-      const projects = await db.query<{ id: string; is_default: boolean; name: string }>(
+      const projects = await suite.db.query<{ id: string; is_default: boolean; name: string }>(
         'SELECT id, is_default, name FROM projects WHERE user_id = $1',
         [users[0]!.id],
       );
@@ -224,7 +224,7 @@ describe('developer surface: API keys', () => {
       expect((list.body as { projects: ProjectView[] }).projects).toEqual([
         expect.objectContaining({ isDefault: true, apiKeyCount: 10 }),
       ]);
-      const audits = await db.query('SELECT 1 FROM audit_events WHERE actor = $1 AND action = $2', [
+      const audits = await suite.db.query('SELECT 1 FROM audit_events WHERE actor = $1 AND action = $2', [
         `session:${sub}`,
         'api_key.create',
       ]);
@@ -322,14 +322,14 @@ describe('developer surface: API keys', () => {
         project: { name: 'Default' },
         status: 'ACTIVE',
       });
-      const [row] = await db.query<{ key_id: string; key_hash: string }>(
+      const [row] = await suite.db.query<{ key_id: string; key_hash: string }>(
         'SELECT key_id, key_hash FROM api_keys WHERE id = $1',
         [key.id],
       );
       // Nothing of the key in a plaintext column: not its embedded id, not its first characters.
       expect(row!.key_id).toMatch(/^[0-9a-f]{16}$/);
       expect(row!.key_hash).toBe(sha256(shaped));
-      const [audit] = await db.query<{ metadata: Record<string, unknown> }>(
+      const [audit] = await suite.db.query<{ metadata: Record<string, unknown> }>(
         'SELECT metadata FROM audit_events WHERE target_id = $1',
         [key.id],
       );
@@ -352,7 +352,7 @@ describe('developer surface: API keys', () => {
       );
       const { key } = res.body as { key: KeyView };
       expect(key.keyPrefix).toBe(`****${unshaped.slice(-4)}`);
-      const [row] = await db.query<{ key_id: string; key_hash: string }>(
+      const [row] = await suite.db.query<{ key_id: string; key_hash: string }>(
         'SELECT key_id, key_hash FROM api_keys WHERE id = $1',
         [key.id],
       );
@@ -382,7 +382,7 @@ describe('developer surface: API keys', () => {
         expect((res.body as { key: KeyView }).key.keyPrefix).toBe(`****${raw.slice(-4)}`);
       }
       // Each user holds their own row, under a lookup id of its own.
-      const rows = await db.query<{ external_id: string; key_id: string }>(
+      const rows = await suite.db.query<{ external_id: string; key_id: string }>(
         `SELECT u.external_id, k.key_id FROM api_keys k JOIN users u ON u.id = k.user_id
           WHERE k.key_hash = $1 ORDER BY k.created_at`,
         [sha256(shaped)],
@@ -408,7 +408,9 @@ describe('developer surface: API keys', () => {
         );
         expect(res.body).toEqual(errorShape('validation_failed', 400));
       }
-      expect(await db.query('SELECT 1 FROM api_keys WHERE key_hash = $1', [sha256(kskShaped)])).toEqual([]);
+      expect(await suite.db.query('SELECT 1 FROM api_keys WHERE key_hash = $1', [sha256(kskShaped)])).toEqual(
+        [],
+      );
     });
 
     it.each<[string, (acme: string) => Record<string, unknown>]>([
@@ -419,10 +421,10 @@ describe('developer surface: API keys', () => {
       ],
       ['a null billingProviderId alone', () => ({ billingProviderId: null })],
     ])('rejects %s with 400 and stores nothing', async (_name, body) => {
-      const before = await db.query('SELECT 1 FROM api_keys');
+      const before = await suite.db.query('SELECT 1 FROM api_keys');
       const res = await as('provider-user').post('/api/v1/developer/keys', body(acmeId), 400);
       expect(res.body).toEqual(errorShape('validation_failed', 400));
-      expect(await db.query('SELECT 1 FROM api_keys')).toHaveLength(before.length);
+      expect(await suite.db.query('SELECT 1 FROM api_keys')).toHaveLength(before.length);
     });
 
     it('stores a second key whose embedded id another key already uses under a random id', async () => {
@@ -436,7 +438,7 @@ describe('developer surface: API keys', () => {
         },
         201,
       );
-      const [row] = await db.query<{ key_id: string }>('SELECT key_id FROM api_keys WHERE id = $1', [
+      const [row] = await suite.db.query<{ key_id: string }>('SELECT key_id FROM api_keys WHERE id = $1', [
         (res.body as { key: KeyView }).key.id,
       ]);
       expect(row!.key_id).toMatch(/^[0-9a-f]{16}$/);
@@ -454,7 +456,9 @@ describe('developer surface: API keys', () => {
           .then((r) => r.status),
       );
       expect(statuses.sort()).toEqual([201, 409, 409, 409, 409, 409]);
-      expect(await db.query('SELECT 1 FROM api_keys WHERE key_hash = $1', [sha256(raw)])).toHaveLength(1);
+      expect(await suite.db.query('SELECT 1 FROM api_keys WHERE key_hash = $1', [sha256(raw)])).toHaveLength(
+        1,
+      );
     });
 
     it('refuses a disabled or unknown provider with 404', async () => {
@@ -523,10 +527,10 @@ describe('developer surface: API keys', () => {
     ];
 
     it.each(bad)('rejects %s with 400 and stores nothing', async (_name, body) => {
-      const before = await db.query('SELECT 1 FROM api_keys');
+      const before = await suite.db.query('SELECT 1 FROM api_keys');
       const res = await as('validation-user').post('/api/v1/developer/keys', body, 400);
       expect(res.body).toEqual(errorShape('validation_failed', 400));
-      expect(await db.query('SELECT 1 FROM api_keys')).toHaveLength(before.length);
+      expect(await suite.db.query('SELECT 1 FROM api_keys')).toHaveLength(before.length);
     });
 
     it('rejects a JSON array body and malformed JSON with 400', async () => {
@@ -612,7 +616,7 @@ describe('developer surface: API keys', () => {
       const res = await as('lister-a').del(`/api/v1/developer/keys/${keyB.id}`, 404);
       expect(res.body).toEqual(errorShape('not_found', 404));
       await as('lister-a').del('/api/v1/developer/keys/not-a-uuid', 400);
-      const [row] = await db.query<{ revoked_at: Date | null }>(
+      const [row] = await suite.db.query<{ revoked_at: Date | null }>(
         'SELECT revoked_at FROM api_keys WHERE id = $1',
         [keyB.id],
       );
@@ -629,7 +633,7 @@ describe('developer surface: API keys', () => {
         expect(res.body).toEqual({ id: keyA1.id, status: 'REVOKED' });
       }
       await as('lister-a').del(`/api/v1/developer/keys/${keyA1.id}`, 200);
-      const audits = await db.query<{ actor: string }>(
+      const audits = await suite.db.query<{ actor: string }>(
         `SELECT actor FROM audit_events WHERE action = 'api_key.revoke' AND target_id = $1`,
         [keyA1.id],
       );
@@ -683,14 +687,14 @@ describe('developer surface: API keys', () => {
   it('never writes a secret to a log line or to any table', async () => {
     expect(secrets.length).toBeGreaterThan(20);
     expect(t.logs.leaked(secrets)).toEqual([]);
-    const tables = await db.query<{ table_name: string }>(
+    const tables = await suite.db.query<{ table_name: string }>(
       `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
     );
     expect(tables.map((r) => r.table_name)).toEqual(
       expect.arrayContaining(['api_keys', 'audit_events', 'users']),
     );
     for (const { table_name } of tables) {
-      const rows = await db.query<{ row: string }>(`SELECT t::text AS row FROM "${table_name}" t`);
+      const rows = await suite.db.query<{ row: string }>(`SELECT t::text AS row FROM "${table_name}" t`);
       const text = rows.map((r) => r.row).join('\n');
       expect({ table: table_name, leaked: secrets.filter((s) => text.includes(s)) }).toEqual({
         table: table_name,

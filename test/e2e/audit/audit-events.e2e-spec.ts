@@ -1,7 +1,6 @@
 import request from 'supertest';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { pastAuditEvents } from 'test/helpers/factories';
 
 const AUDIT = '/api/v1/audit-events';
@@ -19,15 +18,14 @@ interface AuditEventBody {
 }
 
 describe('GET /api/v1/audit-events and the OpenAPI document of the admin surface', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let t: TestApp;
   const secrets: string[] = [];
   let first: { id: string; token: string; prefix: string };
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     // Bootstrap open (no ADMIN_TOKEN): the first mint goes through tier 0, then the token takes over.
-    t = await startTestApp(db, {});
+    t = await suite.start({});
     const res = await request(t.http)
       .post('/api/v1/org/tokens')
       .set('x-request-id', 'audit-mint-1')
@@ -47,11 +45,9 @@ describe('GET /api/v1/audit-events and the OpenAPI document of the admin surface
       .expect(200);
   });
 
-  afterAll(async () => {
+  suite.beforeTeardown(async () => {
     await t?.app.get(OrgTokensService).settle();
     if (t) expect(t.logs.leaked(secrets)).toEqual([]);
-    await t?.close();
-    await db?.drop();
   });
 
   const get = (query = '') =>

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
+import type { TestDatabase } from 'test/helpers/database';
 import { baseUrlOver, nonLoopbackAddress } from 'test/helpers/remote-peer';
 
 const UNAUTHORIZED = { error: { type: 'unauthorized', status: 401, message: 'Authentication required.' } };
@@ -15,25 +15,24 @@ const BOOTSTRAP = { tier: 'bootstrap', actor: 'bootstrap' };
  * machine. Each app gets a fresh database, so bootstrap is open until a test mints.
  */
 describe('bootstrap: only this machine or a configured origin, only under our own Host', () => {
-  const apps: { app: TestApp; db: TestDatabase }[] = [];
+  const suite = e2eSuite({ issuers: false });
+  const apps: TestApp[] = [];
   const secrets: string[] = [];
 
   /** An app with bootstrap open on a fresh database; `env` adds to the defaults. */
   const openApp = async (env: Record<string, string> = {}): Promise<{ app: TestApp; db: TestDatabase }> => {
-    const db = await createTestDatabase();
-    const app = await startTestApp(db, { OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com', ...env });
-    apps.push({ app, db });
+    const db = await suite.database();
+    const app = await suite.start({ OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com', ...env }, { db });
+    apps.push(app);
     return { app, db };
   };
   const minted = async (db: TestDatabase): Promise<number> =>
     (await db.query(`SELECT 1 FROM org_tokens`)).length;
 
-  afterAll(async () => {
-    for (const { app, db } of apps) {
+  suite.beforeTeardown(async () => {
+    for (const app of apps) {
       expect(app.logs.leaked(secrets)).toEqual([]);
       await app.app.get(OrgTokensService).settle();
-      await app.close();
-      await db.drop();
     }
   });
 

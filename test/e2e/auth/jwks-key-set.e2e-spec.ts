@@ -1,8 +1,7 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
 import request from 'supertest';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { JwksFront } from 'test/helpers/jwks-front';
 import { M2M_AUDIENCE, SESSION_AUDIENCE, TestIssuer } from 'test/helpers/issuers';
 import { eventually } from 'test/helpers/waiting';
@@ -26,7 +25,7 @@ const attackerKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateK
  * tests do not sleep, and every bound is read from the counts, not from timings.
  */
 describe('JWKS key set: junk tokens cannot starve legitimate ones', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let m2m: TestIssuer;
   let session: TestIssuer;
   let m2mFront: JwksFront;
@@ -44,21 +43,18 @@ describe('JWKS key set: junk tokens cannot starve legitimate ones', () => {
   });
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     m2m = await TestIssuer.start(M2M_AUDIENCE);
     session = await TestIssuer.start(SESSION_AUDIENCE);
     m2mFront = await JwksFront.start(m2m);
     sessionFront = await JwksFront.start(session);
-    t = await startTestApp(db, env(m2mFront.uri, sessionFront.uri));
+    t = await suite.start(env(m2mFront.uri, sessionFront.uri));
   });
 
   afterAll(async () => {
-    await t?.close();
     await m2mFront?.stop();
     await sessionFront?.stop();
     await m2m?.stop();
     await session?.stop();
-    await db?.drop();
   });
 
   /** One tier as an attacker and a legitimate caller see it. */
@@ -215,7 +211,7 @@ describe('JWKS key set: junk tokens cannot starve legitimate ones', () => {
       const m2mFresh = await JwksFront.start(m2m);
       const sessionFresh = await JwksFront.start(session);
       const front = index === 0 ? m2mFresh : sessionFresh;
-      const fresh = await startTestApp(db, {
+      const fresh = await suite.start({
         ...env(m2mFresh.uri, sessionFresh.uri),
         AUTH_JWKS_REFETCH_INTERVAL_SECONDS: '300',
       });
@@ -242,7 +238,7 @@ describe('JWKS key set: junk tokens cannot starve legitimate ones', () => {
 
   it('with no key set yet and the issuer failing: 503 with Retry-After, one fetch for a burst, then recovery', async () => {
     const front = await JwksFront.start(m2m);
-    const fresh = await startTestApp(db, env(front.uri, sessionFront.uri));
+    const fresh = await suite.start(env(front.uri, sessionFront.uri));
     try {
       front.fail();
       const tier = tiers[0]!;

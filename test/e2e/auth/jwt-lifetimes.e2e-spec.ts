@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
 import request from 'supertest';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { type TestIssuer } from 'test/helpers/issuers';
 import { resolveKey } from 'test/helpers/http';
 
@@ -15,7 +15,7 @@ const DAY = 86_400;
  * a real issuer, signed with its key: only the claims are implausible.
  */
 describe('JWT lifetimes', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let m2m: TestIssuer;
   let session: TestIssuer;
   let t: TestApp;

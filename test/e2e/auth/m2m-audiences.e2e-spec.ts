@@ -1,5 +1,4 @@
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { INVALID_API_KEY, resolveKey, UNAUTHORIZED } from 'test/helpers/http';
 import { internalEnv, M2M_AUDIENCE, SESSION_AUDIENCE, TestIssuer } from 'test/helpers/issuers';
 
@@ -15,26 +14,23 @@ const SERVICE = { sub: 'gw@clients', azp: 'gw', gty: 'client-credentials', scope
  * `aud` passes when any entry is one of ours.
  */
 describe('AUTH_M2M_AUDIENCE: resource indicators, several audiences, array aud', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let m2m: TestIssuer;
   let session: TestIssuer;
   let t: TestApp;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     m2m = await TestIssuer.start(M2M_AUDIENCE);
     session = await TestIssuer.start(SESSION_AUDIENCE);
-    t = await startTestApp(db, {
+    t = await suite.start({
       ...internalEnv(m2m, session),
       AUTH_M2M_AUDIENCE: `${M2M_AUDIENCE},${RESOURCE}`,
     });
   });
 
   afterAll(async () => {
-    await t?.close();
     await m2m?.stop();
     await session?.stop();
-    await db?.drop();
   });
 
   const resolveWithAud = async (aud: unknown, status: number, body: unknown): Promise<void> => {

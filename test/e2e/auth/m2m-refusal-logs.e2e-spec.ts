@@ -1,7 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { errorShape, INVALID_API_KEY, resolveKey, UNAUTHORIZED } from 'test/helpers/http';
 import { internalEnv, M2M_AUDIENCE, m2mToken, SESSION_AUDIENCE, TestIssuer } from 'test/helpers/issuers';
 
@@ -17,17 +16,16 @@ const SERVICE = { sub: 'gw@clients', azp: 'gw', gty: 'client-credentials', scope
  * own log lines at LOG_LEVEL=debug.
  */
 describe('refused M2M tokens: the rule in a debug line, the same answer for the caller', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let m2m: TestIssuer;
   let session: TestIssuer;
   let t: TestApp;
   const tokens: string[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     m2m = await TestIssuer.start(M2M_AUDIENCE);
     session = await TestIssuer.start(SESSION_AUDIENCE);
-    t = await startTestApp(db, { ...internalEnv(m2m, session), LOG_LEVEL: 'debug' });
+    t = await suite.start({ ...internalEnv(m2m, session), LOG_LEVEL: 'debug' });
     // The key set is loaded, so a bad signature under a known kid is judged by its signature.
     await resolveKey(t.http, await m2mToken(m2m, 'gw', 'apikeys:resolve'), 'ksk_x').expect(
       401,
@@ -37,10 +35,8 @@ describe('refused M2M tokens: the rule in a debug line, the same answer for the 
 
   afterAll(async () => {
     expect(t.logs.leaked(tokens)).toEqual([]);
-    await t?.close();
     await m2m?.stop();
     await session?.stop();
-    await db?.drop();
   });
 
   const now = (): number => Math.floor(Date.now() / 1000);

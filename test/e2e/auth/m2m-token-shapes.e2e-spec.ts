@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { PROVIDER_TOKENS } from 'test/fixtures/provider-tokens';
 import { type TestIssuer } from 'test/helpers/issuers';
 import { resolveKey } from 'test/helpers/http';
@@ -15,7 +15,7 @@ const INVALID_KEY = { error: { type: 'invalid_api_key', status: 401, message: 'I
  * what the audit log records (`m2m:<client>`).
  */
 describe('internal routes: client-credentials tokens of the common identity providers', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let m2m: TestIssuer;
   let t: TestApp;
   let trusting: TestApp;

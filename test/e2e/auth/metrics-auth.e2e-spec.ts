@@ -1,6 +1,5 @@
 import request from 'supertest';
-import { startTestApp, type TestApp, testSigningKey } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp, testSigningKey } from 'test/helpers/app';
 
 const UNAUTHORIZED = { error: { type: 'unauthorized', status: 401, message: 'Authentication required.' } };
 const METRICS_TOKEN = 'm'.repeat(20) + '-scrape-token-0123456789';
@@ -12,19 +11,13 @@ const UNSET_WARNING = /"level":40.*METRICS_TOKEN is unset/;
  * in constant time) guards it when set; production warns at start when it is not.
  */
 describe('/metrics and METRICS_TOKEN', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let guarded: TestApp;
   let open: TestApp;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    guarded = await startTestApp(db, { METRICS_TOKEN, ADMIN_TOKEN });
-    open = await startTestApp(db, {});
-  });
-  afterAll(async () => {
-    await guarded?.close();
-    await open?.close();
-    await db?.drop();
+    guarded = await suite.start({ METRICS_TOKEN, ADMIN_TOKEN });
+    open = await suite.start({});
   });
 
   const scrape = (app: TestApp, credential?: string): request.Test => {
@@ -69,11 +62,11 @@ describe('/metrics and METRICS_TOKEN', () => {
       TOKEN_SIGNING_KEY: testSigningKey(),
     };
     let mark = guarded.logs.lines.length;
-    const without = await startTestApp(db, production);
+    const without = await suite.start(production);
     await without.close();
     expect(guarded.logs.lines.slice(mark).join('\n')).toMatch(UNSET_WARNING);
     mark = guarded.logs.lines.length;
-    const withToken = await startTestApp(db, { ...production, METRICS_TOKEN });
+    const withToken = await suite.start({ ...production, METRICS_TOKEN });
     await withToken.close();
     expect(guarded.logs.lines.slice(mark).join('\n')).not.toMatch(UNSET_WARNING);
   });

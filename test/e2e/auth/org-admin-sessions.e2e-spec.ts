@@ -1,8 +1,7 @@
 import request from 'supertest';
 import { loadConfig } from 'src/config/config-slice';
 import { ConfigValidationError } from 'src/config/env-reader';
-import { startTestApp, type TestApp, testSigningKey } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp, testSigningKey } from 'test/helpers/app';
 import { SESSION_AUDIENCE, sessionEnv, TestIssuer } from 'test/helpers/issuers';
 
 const EVERY_SESSION_WARNING = /"level":40.*ORG_ID is unset: every valid session is an org admin/;
@@ -13,13 +12,13 @@ const OPT_IN_WARNING = /"level":40.*ADMIN_SESSIONS_ANY_USER=true and ORG_ID unse
  * refuses to start like that unless ADMIN_SESSIONS_ANY_USER=true says so; every other start warns.
  */
 describe('org admins among sessions: ORG_ID and ADMIN_SESSIONS_ANY_USER', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   const apps: TestApp[] = [];
   let logs: TestApp['logs'];
 
   const boot = async (env: Record<string, string>): Promise<TestApp> => {
-    const app = await startTestApp(db, env);
+    const app = await suite.start(env);
     apps.push(app);
     logs = app.logs;
     return app;
@@ -39,14 +38,12 @@ describe('org admins among sessions: ORG_ID and ADMIN_SESSIONS_ANY_USER', () => 
   });
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start(SESSION_AUDIENCE);
   });
 
   afterAll(async () => {
     for (const app of apps) await app.close();
     await issuer?.stop();
-    await db?.drop();
   });
 
   it('development: warns at every start while ORG_ID is unset, and any session is an admin', async () => {

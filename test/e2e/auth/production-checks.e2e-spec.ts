@@ -1,14 +1,13 @@
 import request from 'supertest';
 import { ConfigValidationError } from 'src/config/env-reader';
-import { startTestApp, testSigningKey } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, testSigningKey } from 'test/helpers/app';
 
 /**
  * Issue 12, "Also": production refuses clear-text URLs that leave the machine and an open bootstrap unless
  * each is acknowledged; the refusal names the variables and never their values.
  */
 describe('production start checks', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   const production = (): Record<string, string> => ({
     NODE_ENV: 'production',
     OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
@@ -16,14 +15,9 @@ describe('production start checks', () => {
     TOKEN_SIGNING_KEY: testSigningKey(),
   });
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(() => db?.drop());
-
   const startFails = async (env: Record<string, string>): Promise<string[]> => {
     try {
-      const app = await startTestApp(db, env);
+      const app = await suite.start(env);
       await app.close();
     } catch (err) {
       if (err instanceof ConfigValidationError) return err.problems;
@@ -50,7 +44,7 @@ describe('production start checks', () => {
   });
 
   it('starts when each is acknowledged, warning at start; the bootstrap is then open', async () => {
-    const app = await startTestApp(db, {
+    const app = await suite.start({
       ...production(),
       OAUTH_CALLBACK_ORIGIN: 'http://keys.internal.example',
       SETTINGS_UI_ORIGIN: 'https://settings.example.com',

@@ -1,6 +1,5 @@
 import request from 'supertest';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { sessionEnv, TestIssuer } from 'test/helpers/issuers';
 
 interface ProviderRow {
@@ -22,12 +21,12 @@ const provider = (slug: string, name: string, extra: Record<string, unknown> = {
 
 /** BILLING_PROVIDERS is the catalog's source of truth: synchronised at every start, listed to sessions. */
 describe('the billing-provider catalog', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   const apps: TestApp[] = [];
 
   const start = async (providers: unknown): Promise<TestApp> => {
-    const t = await startTestApp(db, {
+    const t = await suite.start({
       ...sessionEnv(issuer),
       BILLING_PROVIDERS: typeof providers === 'string' ? providers : JSON.stringify(providers),
     });
@@ -35,7 +34,7 @@ describe('the billing-provider catalog', () => {
     return t;
   };
   const rows = () =>
-    db.query<ProviderRow>(
+    suite.db.query<ProviderRow>(
       'SELECT id, slug, name, auth_url, api_base, enabled FROM billing_providers ORDER BY slug',
     );
   const listAs = async (t: TestApp) =>
@@ -44,14 +43,12 @@ describe('the billing-provider catalog', () => {
       .set('authorization', `Bearer ${await issuer.token({ sub: 'catalog-reader' })}`);
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-billing');
   });
 
   afterAll(async () => {
     for (const t of apps) await t.close();
     await issuer?.stop();
-    await db?.drop();
   });
 
   it('upserts BILLING_PROVIDERS at start and lists the enabled ones by name', async () => {

@@ -2,9 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import request from 'supertest';
-import { startTestApp, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { findChromium, freePort, launchChromium, type TestBrowser } from 'test/helpers/browser';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { sessionBearer, sessionEnv, SESSION_AUDIENCE, TestIssuer } from 'test/helpers/issuers';
 
 /**
@@ -66,7 +65,7 @@ if (!CHROMIUM)
 const describeWithBrowser = CHROMIUM ? describe : describe.skip;
 
 describeWithBrowser('the settings UI calls keysmith from a real browser (headless Chromium, CORS)', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let t: TestApp;
   let keysmith: string;
@@ -77,13 +76,12 @@ describeWithBrowser('the settings UI calls keysmith from a real browser (headles
   let browser: TestBrowser;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start(SESSION_AUDIENCE);
     settingsUi = await startTestPage();
     elsewhere = await startTestPage();
     const port = await freePort();
     keysmith = `http://127.0.0.1:${port}`;
-    t = await startTestApp(db, {
+    t = await suite.start({
       ...sessionEnv(issuer),
       ADMIN_TOKEN: 'a'.repeat(40),
       OAUTH_CALLBACK_ORIGIN: keysmith,
@@ -96,9 +94,7 @@ describeWithBrowser('the settings UI calls keysmith from a real browser (headles
   afterAll(async () => {
     await browser?.close();
     for (const page of [settingsUi, elsewhere]) await new Promise((resolve) => page?.server.close(resolve));
-    await t?.close();
     await issuer?.stop();
-    await db?.drop();
   });
 
   const open = async (page: { url: string }): Promise<Page> => {

@@ -1,6 +1,5 @@
 import request from 'supertest';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { errorShape, UNAUTHORIZED } from 'test/helpers/http';
 import { internalEnv, M2M_AUDIENCE, SESSION_AUDIENCE, sessionBearer, TestIssuer } from 'test/helpers/issuers';
 import { controllerRoutes, type ControllerRoute } from 'test/helpers/routes';
@@ -81,7 +80,7 @@ function routesWithCorsHook(t: TestApp): string[] {
 }
 
 describe('CORS for the settings UI', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let session: TestIssuer;
   let m2m: TestIssuer;
   let t: TestApp;
@@ -103,10 +102,9 @@ describe('CORS for the settings UI', () => {
       .join(', ');
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     session = await TestIssuer.start(SESSION_AUDIENCE);
     m2m = await TestIssuer.start(M2M_AUDIENCE);
-    t = await startTestApp(db, {
+    t = await suite.start({
       ...internalEnv(m2m, session),
       SETTINGS_UI_ORIGIN: `${UI}, ${LOCAL_UI}/`,
       ADMIN_TOKEN: 'a'.repeat(40),
@@ -116,10 +114,8 @@ describe('CORS for the settings UI', () => {
   });
 
   afterAll(async () => {
-    await t?.close();
     await session?.stop();
     await m2m?.stop();
-    await db?.drop();
   });
 
   it('makes exactly the developer, provider OAuth (start, result) and credentials routes browser-callable', () => {

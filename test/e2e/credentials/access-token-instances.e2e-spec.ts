@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { depositCredential, requestAccessToken, type AccessTokenAnswer } from 'test/helpers/credentials';
 import { TestTokenServer } from 'test/helpers/token-server';
 import { eventually } from 'test/helpers/waiting';
@@ -14,7 +14,7 @@ const ENCRYPTION_KEY = 'e2e-instances-master-secret-0123456789ab';
  * a retired token and fail with invalid_grant: only the row lock, and the re-read after it, prevent that.
  */
 describe('access tokens across two instances', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let a: TestApp;
   let b: TestApp;
   let server: TestTokenServer;

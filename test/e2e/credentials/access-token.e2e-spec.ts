@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { credentialField } from 'src/credentials/credentials.encrypted-table';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { depositCredential, requestAccessToken, type AccessTokenAnswer } from 'test/helpers/credentials';
 import { plaintextInTables } from 'test/helpers/table-scan';
 import { TestTokenServer } from 'test/helpers/token-server';
@@ -27,7 +27,7 @@ interface CredentialRow {
 }
 
 describe('internal: POST /api/v1/internal/mcp-oauth-credentials/access-token', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let t: TestApp;
   let confidential: TestTokenServer;
   let publicServer: TestTokenServer;

@@ -2,8 +2,7 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
 import { credentialField } from 'src/credentials/credentials.encrypted-table';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { plaintextInTables } from 'test/helpers/table-scan';
 import { sessionBearer, sessionEnv, TestIssuer } from 'test/helpers/issuers';
 import { concurrently } from 'test/helpers/waiting';
@@ -25,7 +24,7 @@ interface CredentialView {
 }
 
 describe('credentials: deposit, list and delete (session)', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let t: TestApp;
   /** Every secret this suite deposits: none may reach a table in plaintext, a log line or an answer. */
@@ -37,17 +36,17 @@ describe('credentials: deposit, list and delete (session)', () => {
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-developer');
-    t = await startTestApp(db, { ...sessionEnv(issuer), ENCRYPTION_KEY });
+    t = await suite.start({ ...sessionEnv(issuer), ENCRYPTION_KEY });
+  });
+
+  suite.beforeTeardown(async () => {
+    expect(await plaintextInTables(suite.db, secrets)).toEqual([]);
+    if (t) expect(t.logs.leaked(secrets)).toEqual([]);
   });
 
   afterAll(async () => {
-    if (db) expect(await plaintextInTables(db, secrets)).toEqual([]);
-    if (t) expect(t.logs.leaked(secrets)).toEqual([]);
-    await t?.close();
     await issuer?.stop();
-    await db?.drop();
   });
 
   const call = async (
@@ -89,15 +88,15 @@ describe('credentials: deposit, list and delete (session)', () => {
     ...extra,
   });
   const rowsOf = (sub: string) =>
-    db.query<{ mcp_server_id: string; refresh_token_enc: Buffer; enc_key_version: number; id: string }>(
+    suite.db.query<{ mcp_server_id: string; refresh_token_enc: Buffer; enc_key_version: number; id: string }>(
       `SELECT c.* FROM mcp_oauth_credentials c JOIN users u ON u.id = c.user_id WHERE u.external_id = $1
        ORDER BY mcp_server_id`,
       [sub],
     );
   const userId = async (sub: string): Promise<string> =>
-    (await db.query<{ id: string }>('SELECT id FROM users WHERE external_id = $1', [sub]))[0]!.id;
+    (await suite.db.query<{ id: string }>('SELECT id FROM users WHERE external_id = $1', [sub]))[0]!.id;
   const countAll = async (): Promise<number> =>
-    Number((await db.query<{ n: string }>('SELECT count(*) AS n FROM mcp_oauth_credentials'))[0]!.n);
+    Number((await suite.db.query<{ n: string }>('SELECT count(*) AS n FROM mcp_oauth_credentials'))[0]!.n);
 
   describe('the contract', () => {
     it('deposits: 200 with the server id and dates only, no-store; the list shows metadata only', async () => {
@@ -146,7 +145,7 @@ describe('credentials: deposit, list and delete (session)', () => {
     it('is an upsert on (user, server): a second deposit replaces the first and starts afresh', async () => {
       const first = await deposit('bob', full({ mcpServerId: 'notion' }));
       const [before] = await rowsOf('bob');
-      await db.query(
+      await suite.db.query(
         `UPDATE mcp_oauth_credentials SET reauthorization_required_at = now(), access_token_enc = '\\x01',
            access_token_type = 'Bearer', access_token_expires_at = now() + interval '1 hour'
          WHERE id = $1`,
@@ -159,7 +158,7 @@ describe('credentials: deposit, list and delete (session)', () => {
       expect(Date.parse((second.body as CredentialView).updatedAt)).toBeGreaterThanOrEqual(
         Date.parse((first.body as CredentialView).updatedAt),
       );
-      const rows = await db.query<Record<string, unknown>>(
+      const rows = await suite.db.query<Record<string, unknown>>(
         'SELECT * FROM mcp_oauth_credentials WHERE id = $1',
         [before!.id],
       );
@@ -238,7 +237,7 @@ describe('credentials: deposit, list and delete (session)', () => {
     it('stores the resource indicator as given, in plain text (it is no secret); the list leaves it out as the contract does', async () => {
       const resource = 'https://mcp.example.com/mcp?tenant=a';
       expect((await deposit('rita', minimal({ mcpServerId: 'with-resource', resource }))).status).toBe(200);
-      const [row] = await db.query<{ resource: string | null }>(
+      const [row] = await suite.db.query<{ resource: string | null }>(
         `SELECT c.resource FROM mcp_oauth_credentials c JOIN users u ON u.id = c.user_id
          WHERE u.external_id = 'rita'`,
       );
@@ -247,7 +246,7 @@ describe('credentials: deposit, list and delete (session)', () => {
       expect(view).not.toHaveProperty('resource');
       // A second deposit without one clears it.
       expect((await deposit('rita', minimal({ mcpServerId: 'with-resource' }))).status).toBe(200);
-      const [after] = await db.query<{ resource: string | null }>(
+      const [after] = await suite.db.query<{ resource: string | null }>(
         `SELECT c.resource FROM mcp_oauth_credentials c JOIN users u ON u.id = c.user_id
          WHERE u.external_id = 'rita'`,
       );
@@ -255,7 +254,7 @@ describe('credentials: deposit, list and delete (session)', () => {
     });
 
     it('refuses an http resource where token endpoints must be https', async () => {
-      const strict = await startTestApp(db, {
+      const strict = await suite.start({
         ...sessionEnv(issuer),
         ENCRYPTION_KEY,
         CREDENTIALS_REQUIRE_HTTPS: 'true',
@@ -287,7 +286,12 @@ describe('credentials: deposit, list and delete (session)', () => {
     it('writes one audit row per deposit and deletion, with ids and no secret', async () => {
       await deposit('erin', full({ mcpServerId: 'audited' }));
       await call('erin', 'delete', `${PATH}/audited`);
-      const events = await db.query<{ action: string; actor: string; target_id: string; metadata: unknown }>(
+      const events = await suite.db.query<{
+        action: string;
+        actor: string;
+        target_id: string;
+        metadata: unknown;
+      }>(
         `SELECT action, actor, target_id, metadata FROM audit_events
          WHERE actor = 'session:erin' ORDER BY at, action DESC`,
       );
@@ -450,10 +454,10 @@ describe('credentials: deposit, list and delete (session)', () => {
 
   describe('refusals that store nothing', () => {
     it('answers 503 encryption_key_missing without a key, and writes nothing at all', async () => {
-      const keyless = await startTestApp(db, sessionEnv(issuer));
+      const keyless = await suite.start(sessionEnv(issuer));
       try {
         const countRows = async () =>
-          db.query<{ c: string; u: string; a: string }>(
+          suite.db.query<{ c: string; u: string; a: string }>(
             `SELECT (SELECT count(*) FROM mcp_oauth_credentials) AS c, (SELECT count(*) FROM users) AS u,
                     (SELECT count(*) FROM audit_events) AS a`,
           );
@@ -472,13 +476,13 @@ describe('credentials: deposit, list and delete (session)', () => {
 
     it('refuses a disabled user with 403 identity_not_allowed', async () => {
       await list('disabled-user');
-      await db.query("UPDATE users SET disabled_at = now() WHERE external_id = 'disabled-user'");
-      const audits = await db.query('SELECT 1 FROM audit_events');
+      await suite.db.query("UPDATE users SET disabled_at = now() WHERE external_id = 'disabled-user'");
+      const audits = await suite.db.query('SELECT 1 FROM audit_events');
       const res = await deposit('disabled-user', full());
       expect(res.status).toBe(403);
       expect(res.body).toEqual(errorShape('identity_not_allowed', 403));
       expect(await rowsOf('disabled-user')).toEqual([]);
-      expect(await db.query('SELECT 1 FROM audit_events')).toHaveLength(audits.length);
+      expect(await suite.db.query('SELECT 1 FROM audit_events')).toHaveLength(audits.length);
     });
   });
 

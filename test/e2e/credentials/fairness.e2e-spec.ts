@@ -1,5 +1,5 @@
 import type request from 'supertest';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { depositCredential, requestAccessToken, type AccessTokenAnswer } from 'test/helpers/credentials';
 import { errorShape } from 'test/helpers/http';
 import { m2mToken, sessionBearer } from 'test/helpers/issuers';
@@ -19,7 +19,7 @@ const PATIENCE = 2000;
  * Trent's refreshes are still hanging: shown by the order of events, not by a clock.
  */
 describe('credentials: fair refresh slots', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let t: TestApp;
   let hanging: HangingTokenServer;
   let healthy: TestTokenServer;

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { HostResolver, type ResolvedAddress } from 'src/http/host-resolver';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import {
   CREDENTIALS_PATH,
   depositCredential,
@@ -38,7 +38,7 @@ const PUBLIC: ResolvedAddress[] = [{ address: '93.184.216.34', family: 4 }];
  * can be shown against the real token server on 127.0.0.1), and `dev`, the development defaults.
  */
 describe('credentials: outbound policy of token refreshes (SSRF)', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let strict: TestApp;
   let guarded: TestApp;
   let dev: TestApp;

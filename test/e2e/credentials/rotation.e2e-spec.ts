@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { defineEncryptedTable } from 'src/crypto/encryption/encrypted-tables';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
 import { RewrapExit, runRewrapCommand } from 'src/crypto/encryption/rewrap-command';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { depositCredential, requestAccessToken } from 'test/helpers/credentials';
 import { plaintextInTables } from 'test/helpers/table-scan';
 import { TestTokenServer } from 'test/helpers/token-server';
@@ -50,7 +50,7 @@ class Output {
  * resumable, and it reports, never prints, rows it cannot read.
  */
 describe('key rotation and credentials:rewrap', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let v1: TestApp;
   let rotated: TestApp;
   let server: TestTokenServer;

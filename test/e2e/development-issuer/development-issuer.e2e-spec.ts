@@ -8,8 +8,8 @@ import {
 import { DEVELOPMENT_ISSUER_WARNING } from 'src/auth/development-issuer/development-issuer.service';
 import { runDevTokenCommand } from 'src/auth/development-issuer/dev-token-command';
 import type { Env } from 'src/config/env-reader';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
+import type { TestDatabase } from 'test/helpers/database';
 import { internalEnv, m2mToken, TestIssuer } from 'test/helpers/issuers';
 
 /** What `npm run dev:token -- <args>` prints for `db`: its stdout, stderr and exit code. */
@@ -44,17 +44,11 @@ function resolve(t: TestApp, token: string, key: string) {
 }
 
 describe('the development issuer (no identity provider configured, NODE_ENV other than production)', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let t: TestApp;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp(db, {});
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
+    t = await suite.start({});
   });
 
   it('says so in a warning at start', () => {
@@ -62,8 +56,8 @@ describe('the development issuer (no identity provider configured, NODE_ENV othe
   });
 
   it('mints a key with a dev:token session, resolves it with a dev:token M2M token, and a revoked key is a 401', async () => {
-    const session = await devToken(db, ['session', 'alice']);
-    const m2m = await devToken(db, ['m2m', 'apikeys:resolve']);
+    const session = await devToken(suite.db, ['session', 'alice']);
+    const m2m = await devToken(suite.db, ['m2m', 'apikeys:resolve']);
     expect([session.code, m2m.code, session.err, m2m.err]).toEqual([0, 0, '', '']);
     // One line, nothing else.
     expect(session.out).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+\n$/);
@@ -82,12 +76,12 @@ describe('the development issuer (no identity provider configured, NODE_ENV othe
   });
 
   it('names itself in iss and aud, with an audience per tier, valid for an hour', async () => {
-    const session = decode((await devToken(db, ['session', 'bob', '--org', 'org-1'])).token) as Record<
+    const session = decode((await devToken(suite.db, ['session', 'bob', '--org', 'org-1'])).token) as Record<
       string,
       unknown
     >;
     const m2m = decode(
-      (await devToken(db, ['m2m', 'apikeys:resolve provision:apikey', '--client', 'gw'])).token,
+      (await devToken(suite.db, ['m2m', 'apikeys:resolve provision:apikey', '--client', 'gw'])).token,
     ) as Record<string, unknown>;
     expect(session).toMatchObject({
       iss: DEVELOPMENT_ISSUER,
@@ -106,8 +100,8 @@ describe('the development issuer (no identity provider configured, NODE_ENV othe
   });
 
   it('keeps one tier’s tokens out of the other, and a route’s scope still counts', async () => {
-    const session = (await devToken(db, ['session', 'carol'])).token;
-    const m2m = (await devToken(db, ['m2m', 'credentials:use'])).token;
+    const session = (await devToken(suite.db, ['session', 'carol'])).token;
+    const m2m = (await devToken(suite.db, ['m2m', 'credentials:use'])).token;
     await request(t.http).get('/api/v1/developer/keys').set('authorization', bearer(m2m)).expect(401);
     await resolve(t, session, 'ks_whatever').expect(401);
     await resolve(t, m2m, 'ks_whatever').expect(403);
@@ -115,14 +109,14 @@ describe('the development issuer (no identity provider configured, NODE_ENV othe
 
   it('keeps one key for every instance and command on the database, however many start together', async () => {
     // An empty database: two instances and two dev:token runs race to create the key.
-    const fresh = await createTestDatabase();
+    const fresh = await suite.database();
     const apps: TestApp[] = [];
     try {
       const [a, b, first, second] = await Promise.all([
         devToken(fresh, ['session', 'dave']),
         devToken(fresh, ['session', 'erin']),
-        startTestApp(fresh, {}).then((app) => (apps.push(app), app)),
-        startTestApp(fresh, {}).then((app) => (apps.push(app), app)),
+        suite.start({}, { db: fresh }).then((app) => (apps.push(app), app)),
+        suite.start({}, { db: fresh }).then((app) => (apps.push(app), app)),
       ]);
       expect(await fresh.query('SELECT kid FROM development_issuer_keys')).toHaveLength(1);
       for (const app of [first, second]) {
@@ -135,15 +129,14 @@ describe('the development issuer (no identity provider configured, NODE_ENV othe
       }
     } finally {
       for (const app of apps) await app.close();
-      await fresh.drop();
     }
   });
 
   it('its sessions are org admins as any issuer’s are: with ORG_ID set, those of that org only', async () => {
-    const admins = await startTestApp(db, { ORG_ID: 'org-1', ADMIN_BOOTSTRAP_OPEN: 'false' });
+    const admins = await suite.start({ ORG_ID: 'org-1', ADMIN_BOOTSTRAP_OPEN: 'false' });
     try {
-      const member = (await devToken(db, ['session', 'gina', '--org', 'org-1'])).token;
-      const outsider = (await devToken(db, ['session', 'hal'])).token;
+      const member = (await devToken(suite.db, ['session', 'gina', '--org', 'org-1'])).token;
+      const outsider = (await devToken(suite.db, ['session', 'hal'])).token;
       await request(admins.http)
         .get('/api/v1/admin/whoami')
         .set('authorization', bearer(member))
@@ -158,8 +151,8 @@ describe('the development issuer (no identity provider configured, NODE_ENV othe
   });
 
   it('is off, and its tokens refused, with AUTH_DEVELOPMENT_ISSUER=false', async () => {
-    const session = (await devToken(db, ['session', 'frank'])).token;
-    const off = await startTestApp(db, { AUTH_DEVELOPMENT_ISSUER: 'false' });
+    const session = (await devToken(suite.db, ['session', 'frank'])).token;
+    const off = await suite.start({ AUTH_DEVELOPMENT_ISSUER: 'false' });
     try {
       await request(off.http).get('/api/v1/developer/keys').set('authorization', bearer(session)).expect(401);
     } finally {
@@ -169,31 +162,28 @@ describe('the development issuer (no identity provider configured, NODE_ENV othe
 });
 
 describe('an instance with a real issuer configured', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let m2mIssuer: TestIssuer;
   let sessionIssuer: TestIssuer;
   let t: TestApp;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     [m2mIssuer, sessionIssuer] = await Promise.all([
       TestIssuer.start('keysmith-internal'),
       TestIssuer.start('keysmith-ui'),
     ]);
     // The development key exists in this database (an earlier development start, or dev:token).
-    expect((await devToken(db, ['session', 'alice'])).code).toBe(0);
-    t = await startTestApp(db, internalEnv(m2mIssuer, sessionIssuer));
+    expect((await devToken(suite.db, ['session', 'alice'])).code).toBe(0);
+    t = await suite.start(internalEnv(m2mIssuer, sessionIssuer));
   });
 
   afterAll(async () => {
-    await t?.close();
     await Promise.all([m2mIssuer?.stop(), sessionIssuer?.stop()]);
-    await db?.drop();
   });
 
   it('refuses the development issuer’s tokens on both tiers (401)', async () => {
-    const session = (await devToken(db, ['session', 'alice'])).token;
-    const m2m = (await devToken(db, ['m2m', 'apikeys:resolve'])).token;
+    const session = (await devToken(suite.db, ['session', 'alice'])).token;
+    const m2m = (await devToken(suite.db, ['m2m', 'apikeys:resolve'])).token;
     await request(t.http).get('/api/v1/developer/keys').set('authorization', bearer(session)).expect(401);
     await resolve(t, m2m, 'ks_whatever').expect(401);
     // The real issuer's tokens pass.
@@ -205,13 +195,13 @@ describe('an instance with a real issuer configured', () => {
   });
 
   it('with only one tier configured, the development issuer is not trusted by the other either', async () => {
-    const onlySession = await startTestApp(db, {
+    const onlySession = await suite.start({
       AUTH_SESSION_JWKS_URI: sessionIssuer.jwksUri,
       AUTH_SESSION_ISSUER: sessionIssuer.url,
       AUTH_SESSION_AUDIENCE: sessionIssuer.audience,
     });
     try {
-      const m2m = (await devToken(db, ['m2m', 'apikeys:resolve'])).token;
+      const m2m = (await devToken(suite.db, ['m2m', 'apikeys:resolve'])).token;
       await resolve(onlySession, m2m, 'ks_whatever').expect(401);
     } finally {
       await onlySession.close();

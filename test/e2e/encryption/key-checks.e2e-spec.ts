@@ -5,7 +5,7 @@ import { KeyCheckMismatchError } from 'src/crypto/encryption/encryption.errors';
 import { keyCheckValue } from 'src/crypto/encryption/encryption.service';
 import { RewrapExit, runRewrapCommand } from 'src/crypto/encryption/rewrap-command';
 import type { Env } from 'src/config/env-reader';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { depositCredential } from 'test/helpers/credentials';
 import { sessionBearer } from 'test/helpers/issuers';
 import { secretsInTables } from 'test/helpers/table-scan';
@@ -41,7 +41,7 @@ class Output {
  * refuses to start, naming the variable and the version, never a value.
  */
 describe('encryption key checks: a wrong secret under a known version refuses to start', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   const secrets = [A, B, C, D, E, F];
   let writer: TestApp;
 

@@ -1,7 +1,6 @@
 import { connect, type AddressInfo } from 'node:net';
 import request from 'supertest';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { errorShape } from 'test/helpers/http';
 
 /**
@@ -9,17 +8,11 @@ import { errorShape } from 'test/helpers/http';
  * before routing), request ids, health, security headers, the OpenAPI document, metrics and request logs.
  */
 describe('the HTTP pipeline', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let t: TestApp;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp(db);
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
+    t = await suite.start();
   });
 
   describe('error shape', () => {
@@ -129,7 +122,7 @@ describe('the HTTP pipeline', () => {
     });
 
     it('ready answers 503 service_unavailable with Retry-After while the database is down, then recovers', async () => {
-      const outage = await db.outage();
+      const outage = await suite.db.outage();
       try {
         const down = await request(t.http).get('/health/ready').expect(503);
         expect(down.body).toEqual(errorShape('service_unavailable', 503));

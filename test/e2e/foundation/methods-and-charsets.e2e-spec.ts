@@ -1,6 +1,5 @@
 import request from 'supertest';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { errorShape } from 'test/helpers/http';
 
 /**
@@ -8,18 +7,12 @@ import { errorShape } from 'test/helpers/http';
  * "Everywhere"). A JSON body declared in a charset other than UTF-8 is refused instead of being misread.
  */
 describe('methods and charsets', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let t: TestApp;
   const unknownId = '00000000-0000-4000-8000-000000000000';
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp(db);
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
+    t = await suite.start();
   });
 
   describe('405 method_not_allowed', () => {

@@ -1,9 +1,8 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ConsoleMessage, Page, Response, WebError } from 'playwright-core';
-import { startTestApp, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { findChromium, freePort, launchChromium, type TestBrowser } from 'test/helpers/browser';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { FakeProvider } from 'test/helpers/fake-provider';
 import { oauthEnv, poll } from 'test/helpers/oauth';
 import { sessionBearer, TestIssuer } from 'test/helpers/issuers';
@@ -102,7 +101,7 @@ if (!CHROMIUM)
 const describeWithBrowser = CHROMIUM ? describe : describe.skip;
 
 describeWithBrowser('provider OAuth handoff in a real browser (headless Chromium)', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let acme: FakeProvider;
   let t: TestApp;
@@ -114,14 +113,13 @@ describeWithBrowser('provider OAuth handoff in a real browser (headless Chromium
   let browser: TestBrowser;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-ui');
     acme = await FakeProvider.start();
     settingsUi = await startTestPage();
     elsewhere = await startTestPage();
     const port = await freePort();
     keysmith = `http://127.0.0.1:${port}`;
-    t = await startTestApp(db, {
+    t = await suite.start({
       ...oauthEnv(issuer, [acme.entry('acme', 'Acme Billing')]),
       OAUTH_CALLBACK_ORIGIN: keysmith,
       SETTINGS_UI_ORIGIN: settingsUi.url,
@@ -136,10 +134,8 @@ describeWithBrowser('provider OAuth handoff in a real browser (headless Chromium
   afterAll(async () => {
     await browser?.close();
     for (const page of [settingsUi, elsewhere]) await new Promise((resolve) => page?.server.close(resolve));
-    await t?.close();
     await acme?.stop();
     await issuer?.stop();
-    await db?.drop();
   });
 
   const open = async (page: TestPage, sub: string, mode: 'open' | 'show'): Promise<Page> => {

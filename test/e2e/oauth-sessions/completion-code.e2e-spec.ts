@@ -1,6 +1,5 @@
 import request from 'supertest';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { FakeProvider } from 'test/helpers/fake-provider';
 import {
   completeLogin,
@@ -25,30 +24,27 @@ const WRONG = (i: number): string => `wrong-code-${i}-${'x'.repeat(30)}`;
  * that opener, so the starter's poll never gets it.
  */
 describe('provider OAuth handoff: the completion code', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let acme: FakeProvider;
   let t: TestApp;
   const codes: string[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-ui');
     acme = await FakeProvider.start();
-    t = await startTestApp(db, oauthEnv(issuer, [acme.entry('acme', 'Acme Billing')]));
+    t = await suite.start(oauthEnv(issuer, [acme.entry('acme', 'Acme Billing')]));
   });
 
   afterAll(async () => {
-    await t?.close();
     await acme?.stop();
     await issuer?.stop();
-    await db?.drop();
   });
 
   const bearer = (sub: string): Promise<string> => sessionBearer(issuer, sub);
   const row = async (id: string) =>
     (
-      await db.query<{ status: string; failure_reason: string | null; provider_key: Buffer | null }>(
+      await suite.db.query<{ status: string; failure_reason: string | null; provider_key: Buffer | null }>(
         'SELECT status, failure_reason, provider_key FROM oauth_sessions WHERE id = $1',
         [id],
       )
@@ -105,7 +101,7 @@ describe('provider OAuth handoff: the completion code', () => {
       status: 'failed',
       reason: 'completion_code_rejected',
     });
-    const audit = await db.query<{ action: string; metadata: Record<string, unknown> }>(
+    const audit = await suite.db.query<{ action: string; metadata: Record<string, unknown> }>(
       'SELECT action, metadata FROM audit_events WHERE target_id = $1 ORDER BY at, action',
       [login.loginSessionId],
     );
@@ -114,7 +110,7 @@ describe('provider OAuth handoff: the completion code', () => {
       ['oauth_session.complete', undefined],
       ['oauth_session.fail', 'completion_code_rejected'],
     ]);
-    expect(await secretsInTables(db, [apiKey, code])).toEqual([]);
+    expect(await secretsInTables(suite.db, [apiKey, code])).toEqual([]);
   });
 
   it('wrong codes are counted atomically: twelve concurrent ones and the right one, no key comes out', async () => {
@@ -128,7 +124,7 @@ describe('provider OAuth handoff: the completion code', () => {
     expect((await poll(t.http, starter, 'acme', login.loginSessionId, code)).body).toMatchObject({
       status: 'failed',
     });
-    const [{ completion_attempts }] = (await db.query<{ completion_attempts: number }>(
+    const [{ completion_attempts }] = (await suite.db.query<{ completion_attempts: number }>(
       'SELECT completion_attempts FROM oauth_sessions WHERE id = $1',
       [login.loginSessionId],
     )) as [{ completion_attempts: number }];
@@ -199,19 +195,18 @@ describe('provider OAuth handoff: the completion code', () => {
   it('never logs nor stores a completion code', async () => {
     expect(codes.length).toBeGreaterThan(5);
     expect(t.logs.leaked([...codes, ...acme.secrets()])).toEqual([]);
-    expect(await secretsInTables(db, codes)).toEqual([]);
+    expect(await secretsInTables(suite.db, codes)).toEqual([]);
   });
 });
 
 describe('provider OAuth handoff: the callback limit', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let t: TestApp;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-ui');
-    t = await startTestApp(db, {
+    t = await suite.start({
       ...oauthEnv(issuer, []),
       TRUST_PROXY: 'loopback',
       RATE_LIMIT_OAUTH_CALLBACK: '3/60s',
@@ -219,9 +214,7 @@ describe('provider OAuth handoff: the callback limit', () => {
   });
 
   afterAll(async () => {
-    await t?.close();
     await issuer?.stop();
-    await db?.drop();
   });
 
   it('limits the public callback per client IP (oauth-callback), each address on its own', async () => {

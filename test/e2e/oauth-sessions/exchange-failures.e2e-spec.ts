@@ -1,5 +1,4 @@
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { FakeProvider, type FakeProviderMode } from 'test/helpers/fake-provider';
 import { followRedirect, oauthEnv, poll, startLogin, completionOf } from 'test/helpers/oauth';
 import { secretsInTables } from 'test/helpers/table-scan';
@@ -7,7 +6,7 @@ import { sessionBearer, TestIssuer } from 'test/helpers/issuers';
 
 /** The exchange with the provider failing every way it can: each fails the session, with a 502 page. */
 describe('provider OAuth handoff: a failing exchange', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let acme: FakeProvider;
   let gone: FakeProvider;
@@ -15,13 +14,12 @@ describe('provider OAuth handoff: a failing exchange', () => {
   const states: string[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-ui');
     acme = await FakeProvider.start();
     // A provider whose server is down: its port refuses connections.
     gone = await FakeProvider.start();
     await gone.stop();
-    t = await startTestApp(db, {
+    t = await suite.start({
       ...oauthEnv(issuer, [
         acme.entry('acme', 'Acme Billing'),
         gone.entry('gone', 'Gone Pay'),
@@ -38,14 +36,12 @@ describe('provider OAuth handoff: a failing exchange', () => {
   });
 
   afterAll(async () => {
-    await t?.close();
     await acme?.stop();
     await issuer?.stop();
-    await db?.drop();
   });
 
   const auditFail = (id: string) =>
-    db.query<{ metadata: Record<string, unknown> }>(
+    suite.db.query<{ metadata: Record<string, unknown> }>(
       "SELECT metadata FROM audit_events WHERE target_id = $1 AND action = 'oauth_session.fail'",
       [id],
     );
@@ -81,7 +77,7 @@ describe('provider OAuth handoff: a failing exchange', () => {
       expect(result.status).toBe(200);
       expect(result.body).toEqual({ status: 'failed', reason });
 
-      const [row] = await db.query(
+      const [row] = await suite.db.query(
         'SELECT status, failure_reason, provider_key FROM oauth_sessions WHERE id = $1',
         [login.loginSessionId],
       );
@@ -131,6 +127,6 @@ describe('provider OAuth handoff: a failing exchange', () => {
       expect(warnings.join('\n')).toContain(reason);
     const secrets = [...acme.secrets(), ...gone.secrets(), ...states, 'pk_live_oversized'];
     expect(t.logs.leaked(secrets)).toEqual([]);
-    expect(await secretsInTables(db, secrets)).toEqual([]);
+    expect(await secretsInTables(suite.db, secrets)).toEqual([]);
   });
 });

@@ -1,6 +1,5 @@
 import { OAuthSessionsPurger, PURGE_LOCK_KEY } from 'src/oauth-sessions/oauth-sessions-purger';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { FakeProvider } from 'test/helpers/fake-provider';
 import {
   completeLogin,
@@ -19,7 +18,7 @@ import { eventually } from 'test/helpers/waiting';
  * and the purge.
  */
 describe('provider OAuth handoff: expiry and purge', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let acme: FakeProvider;
   /** Default TTL and retention. */
@@ -29,7 +28,6 @@ describe('provider OAuth handoff: expiry and purge', () => {
   const apps: TestApp[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-ui');
     acme = await FakeProvider.start();
     t = await boot();
@@ -40,11 +38,10 @@ describe('provider OAuth handoff: expiry and purge', () => {
     for (const app of apps.reverse()) await app.close();
     await acme?.stop();
     await issuer?.stop();
-    await db?.drop();
   });
 
   async function boot(env: Record<string, string> = {}): Promise<TestApp> {
-    const app = await startTestApp(db, { ...oauthEnv(issuer, [acme.entry('acme', 'Acme Billing')]), ...env });
+    const app = await suite.start({ ...oauthEnv(issuer, [acme.entry('acme', 'Acme Billing')]), ...env });
     apps.push(app);
     return app;
   }
@@ -52,7 +49,7 @@ describe('provider OAuth handoff: expiry and purge', () => {
   const bearer = (): Promise<string> => sessionBearer(issuer, 'erin');
   const status = async (id: string): Promise<{ status: string; provider_key: Buffer | null } | undefined> =>
     (
-      await db.query<{ status: string; provider_key: Buffer | null }>(
+      await suite.db.query<{ status: string; provider_key: Buffer | null }>(
         'SELECT status, provider_key FROM oauth_sessions WHERE id = $1',
         [id],
       )
@@ -62,7 +59,7 @@ describe('provider OAuth handoff: expiry and purge', () => {
     eventually(
       async () =>
         (
-          await db.query<{ expired: boolean }>(
+          await suite.db.query<{ expired: boolean }>(
             'SELECT expires_at <= now() AS expired FROM oauth_sessions WHERE id = $1',
             [login.loginSessionId],
           )
@@ -70,7 +67,7 @@ describe('provider OAuth handoff: expiry and purge', () => {
     );
   /** Moves the session's expiry `seconds` into the past. */
   const expire = (login: StartedLogin, seconds = 1) =>
-    db.query('UPDATE oauth_sessions SET expires_at = now() - make_interval(secs => $2) WHERE id = $1', [
+    suite.db.query('UPDATE oauth_sessions SET expires_at = now() - make_interval(secs => $2) WHERE id = $1', [
       login.loginSessionId,
       seconds,
     ]);
@@ -139,7 +136,7 @@ describe('provider OAuth handoff: expiry and purge', () => {
       expect(await status(complete.loginSessionId)).toEqual({ status: 'expired', provider_key: null });
       expect(await status(redeemed.loginSessionId)).toBeUndefined();
       expect((await status(live.loginSessionId))!.status).toBe('pending');
-      expect(await secretsInTables(db, [completed.apiKey])).toEqual([]);
+      expect(await secretsInTables(suite.db, [completed.apiKey])).toEqual([]);
       // Within the retention the poll can still say what happened.
       expect((await poll(t.http, erin, 'acme', complete.loginSessionId)).body).toEqual({ status: 'expired' });
       // Deleted: not found.
@@ -149,7 +146,7 @@ describe('provider OAuth handoff: expiry and purge', () => {
     it('runs on one instance at a time: while another holds the lock, a purge skips without waiting', async () => {
       const login = await startLogin(t.http, await bearer(), 'acme');
       await expire(login);
-      await db.query('SELECT pg_advisory_lock($1)', [PURGE_LOCK_KEY]);
+      await suite.db.query('SELECT pg_advisory_lock($1)', [PURGE_LOCK_KEY]);
       try {
         const [a, b] = await Promise.all([
           t.app.get(OAuthSessionsPurger).purge(),
@@ -165,7 +162,7 @@ describe('provider OAuth handoff: expiry and purge', () => {
           status: 'expired',
         });
       } finally {
-        await db.query('SELECT pg_advisory_unlock($1)', [PURGE_LOCK_KEY]);
+        await suite.db.query('SELECT pg_advisory_unlock($1)', [PURGE_LOCK_KEY]);
       }
       expect((await t.app.get(OAuthSessionsPurger).purge()).skipped).toBe(false);
     });

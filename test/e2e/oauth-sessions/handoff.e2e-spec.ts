@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import request from 'supertest';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { FakeProvider } from 'test/helpers/fake-provider';
 import {
   completeLogin,
@@ -35,7 +34,7 @@ interface SessionRow {
 }
 
 describe('provider OAuth handoff', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let acme: FakeProvider;
   let nova: FakeProvider;
@@ -45,11 +44,10 @@ describe('provider OAuth handoff', () => {
   const codes: string[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-ui');
     acme = await FakeProvider.start();
     nova = await FakeProvider.start();
-    t = await startTestApp(db, {
+    t = await suite.start({
       ...oauthEnv(issuer, [
         acme.entry('acme', 'Acme Billing'),
         nova.entry('nova', 'Nova Pay'),
@@ -60,11 +58,9 @@ describe('provider OAuth handoff', () => {
   });
 
   afterAll(async () => {
-    await t?.close();
     await acme?.stop();
     await nova?.stop();
     await issuer?.stop();
-    await db?.drop();
   });
 
   const bearer = (sub: string): Promise<string> => sessionBearer(issuer, sub);
@@ -74,7 +70,7 @@ describe('provider OAuth handoff', () => {
     return login;
   };
   const row = async (id: string): Promise<SessionRow> => {
-    const [r] = await db.query<SessionRow>(
+    const [r] = await suite.db.query<SessionRow>(
       `SELECT status, state_hash, provider_key, enc_key_version, failure_reason, completed_at, redeemed_at,
               extract(epoch FROM expires_at - created_at)::int AS ttl
          FROM oauth_sessions WHERE id = $1`,
@@ -83,7 +79,7 @@ describe('provider OAuth handoff', () => {
     return r!;
   };
   const auditOf = (id: string) =>
-    db.query<{ actor: string; action: string; metadata: Record<string, unknown> }>(
+    suite.db.query<{ actor: string; action: string; metadata: Record<string, unknown> }>(
       'SELECT actor, action, metadata FROM audit_events WHERE target_id = $1 ORDER BY at, action',
       [id],
     );
@@ -198,8 +194,8 @@ describe('provider OAuth handoff', () => {
       expect(stored.provider_key).toBeInstanceOf(Buffer);
       // The code is stored as its hash only.
       codes.push(completion.completionCode);
-      expect(await secretsInTables(db, [issued.apiKey, issued.token, ...states, ...codes])).toEqual([]);
-      const [hashed] = await db.query<{ completion_code_hash: string }>(
+      expect(await secretsInTables(suite.db, [issued.apiKey, issued.token, ...states, ...codes])).toEqual([]);
+      const [hashed] = await suite.db.query<{ completion_code_hash: string }>(
         'SELECT completion_code_hash FROM oauth_sessions WHERE id = $1',
         [login.loginSessionId],
       );
@@ -250,7 +246,7 @@ describe('provider OAuth handoff', () => {
       expect(withKey.map((a) => a.body as unknown)).toEqual([{ status: 'complete', apiKey: issued.apiKey }]);
       expect(answers.filter((a) => (a.body as { status: string }).status === 'redeemed')).toHaveLength(19);
       expect(
-        await db.query(
+        await suite.db.query(
           "SELECT 1 FROM audit_events WHERE target_id = $1 AND action = 'oauth_session.redeem'",
           [login.loginSessionId],
         ),
@@ -410,7 +406,7 @@ describe('provider OAuth handoff', () => {
   describe('disabled users', () => {
     it('cannot start; one disabled after starting cannot complete nor poll', async () => {
       const login = await start('carol');
-      await db.query("UPDATE users SET disabled_at = now() WHERE external_id = 'carol'");
+      await suite.db.query("UPDATE users SET disabled_at = now() WHERE external_id = 'carol'");
       const carol = await bearer('carol');
 
       const refused = await request(t.http).post(startPath('acme')).set('authorization', carol);
@@ -438,7 +434,7 @@ describe('provider OAuth handoff', () => {
     const secrets = [...acme.secrets(), ...nova.secrets(), ...states, ...codes];
     expect(secrets.length).toBeGreaterThan(20);
     expect(t.logs.leaked(secrets)).toEqual([]);
-    expect(await secretsInTables(db, secrets)).toEqual([]);
+    expect(await secretsInTables(suite.db, secrets)).toEqual([]);
     // The request log keeps the callback's path, never its query.
     const callbackLines = t.logs.lines.filter((l) => l.includes('/callback'));
     expect(callbackLines.length).toBeGreaterThan(0);

@@ -1,6 +1,5 @@
 import request from 'supertest';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { FakeProvider } from 'test/helpers/fake-provider';
 import { oauthEnv, poll, startPath, type StartedLogin } from 'test/helpers/oauth';
 import { sessionBearer, TestIssuer } from 'test/helpers/issuers';
@@ -12,13 +11,12 @@ import { errorShape } from 'test/helpers/http';
  * (issue 16, item 5: they spent a person's budget).
  */
 describe('provider OAuth handoff: the start limit', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let acme: FakeProvider;
   const apps: TestApp[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-ui');
     acme = await FakeProvider.start();
   });
@@ -27,14 +25,13 @@ describe('provider OAuth handoff: the start limit', () => {
     for (const app of apps.reverse()) await app.close();
     await acme?.stop();
     await issuer?.stop();
-    await db?.drop();
   });
 
   async function boot(env: Record<string, string> = {}): Promise<TestApp> {
     const base = oauthEnv(issuer, [acme.entry('acme', 'Acme Billing')]);
     delete base.RATE_LIMIT_OAUTH_START;
     delete base.RATE_LIMIT_OAUTH_START_USER;
-    const app = await startTestApp(db, { ...base, TRUST_PROXY: 'loopback', ...env });
+    const app = await suite.start({ ...base, TRUST_PROXY: 'loopback', ...env });
     apps.push(app);
     return app;
   }

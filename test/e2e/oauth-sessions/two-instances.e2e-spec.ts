@@ -1,6 +1,5 @@
 import request from 'supertest';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { FakeProvider } from 'test/helpers/fake-provider';
 import {
   completeLogin,
@@ -18,7 +17,7 @@ import { errorShape } from 'test/helpers/http';
 
 /** Instances behind a load balancer share nothing but the database: any instance serves any step. */
 describe('provider OAuth handoff: several instances on one database', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let acme: FakeProvider;
   let a: TestApp;
@@ -27,20 +26,18 @@ describe('provider OAuth handoff: several instances on one database', () => {
   let keyless: TestApp;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-ui');
     acme = await FakeProvider.start();
     const env = oauthEnv(issuer, [acme.entry('acme', 'Acme Billing')]);
-    a = await startTestApp(db, env);
-    b = await startTestApp(db, env);
-    keyless = await startTestApp(db, { ...env, ENCRYPTION_KEY: '' });
+    a = await suite.start(env);
+    b = await suite.start(env);
+    keyless = await suite.start({ ...env, ENCRYPTION_KEY: '' });
   });
 
   afterAll(async () => {
     for (const app of [keyless, b, a]) await app?.close();
     await acme?.stop();
     await issuer?.stop();
-    await db?.drop();
   });
 
   const bearer = (): Promise<string> => sessionBearer(issuer, 'frank');
@@ -94,14 +91,14 @@ describe('provider OAuth handoff: several instances on one database', () => {
 
   describe('an instance without an encryption key', () => {
     it('refuses a start with 503 encryption_key_missing and stores nothing', async () => {
-      const before = await db.query('SELECT id FROM oauth_sessions');
+      const before = await suite.db.query('SELECT id FROM oauth_sessions');
       const res = await request(keyless.http)
         .post(startPath('acme'))
         .set('authorization', await bearer());
       expect(res.status).toBe(503);
       expect(res.body).toEqual(errorShape('encryption_key_missing', 503));
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
-      expect(await db.query('SELECT id FROM oauth_sessions')).toEqual(before);
+      expect(await suite.db.query('SELECT id FROM oauth_sessions')).toEqual(before);
     });
 
     it('answers a callback with a 503 page and consumes nothing: the link then works elsewhere', async () => {
@@ -133,7 +130,7 @@ describe('provider OAuth handoff: several instances on one database', () => {
 
   it('a key written under a version this instance lacks: 503, and the key stays for one that has it', async () => {
     const frank = await bearer();
-    const rotated = await startTestApp(db, {
+    const rotated = await suite.start({
       ...oauthEnv(issuer, [acme.entry('acme', 'Acme Billing')]),
       ENCRYPTION_KEY: '',
       // Version 1 keeps the secret the other instances have (a different one would refuse to start).
@@ -142,7 +139,7 @@ describe('provider OAuth handoff: several instances on one database', () => {
     try {
       const login = await startLogin(rotated.http, frank, 'acme');
       const issued = await completeLogin(rotated.http, acme, login.authUrl);
-      const [row] = await db.query<{ enc_key_version: number }>(
+      const [row] = await suite.db.query<{ enc_key_version: number }>(
         'SELECT enc_key_version FROM oauth_sessions WHERE id = $1',
         [login.loginSessionId],
       );
@@ -170,7 +167,7 @@ describe('provider OAuth handoff: several instances on one database', () => {
     const two = await completeLogin(a.http, acme, second.authUrl);
     const keyOf = async (id: string) =>
       (
-        await db.query<{ provider_key: Buffer; status: string; completion_attempts: number }>(
+        await suite.db.query<{ provider_key: Buffer; status: string; completion_attempts: number }>(
           'SELECT provider_key, status, completion_attempts FROM oauth_sessions WHERE id = $1',
           [id],
         )
@@ -178,7 +175,7 @@ describe('provider OAuth handoff: several instances on one database', () => {
     const original = (await keyOf(first.loginSessionId)).provider_key;
     // The first session now holds a ciphertext that does not authenticate under its row: what an instance
     // sees whose secret for this version differs from the writer's.
-    await db.query('UPDATE oauth_sessions SET provider_key = $2 WHERE id = $1', [
+    await suite.db.query('UPDATE oauth_sessions SET provider_key = $2 WHERE id = $1', [
       first.loginSessionId,
       (await keyOf(second.loginSessionId)).provider_key,
     ]);
@@ -196,7 +193,7 @@ describe('provider OAuth handoff: several instances on one database', () => {
       completion_attempts: 0,
     });
     // Once an instance can read it (here: the right bytes back), the key is there for its user.
-    await db.query('UPDATE oauth_sessions SET provider_key = $2 WHERE id = $1', [
+    await suite.db.query('UPDATE oauth_sessions SET provider_key = $2 WHERE id = $1', [
       first.loginSessionId,
       original,
     ]);

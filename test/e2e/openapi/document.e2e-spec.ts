@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { fullEnv } from 'test/helpers/full-app';
 import { AnswerChecker, type Answer, type OpenApiDocument } from 'test/helpers/openapi-answers';
 
@@ -27,7 +27,7 @@ interface Document extends OpenApiDocument {
 const ERROR_REF = { $ref: '#/components/schemas/ErrorResponse' };
 
 describe('the OpenAPI document', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let t: TestApp;
   let doc: Document;
 

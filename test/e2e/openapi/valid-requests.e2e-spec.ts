@@ -2,7 +2,7 @@ import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import fc from 'fast-check';
 import request from 'supertest';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { FakeProvider } from 'test/helpers/fake-provider';
 import { FULL_ADMIN_TOKEN, fullEnv } from 'test/helpers/full-app';
 import { m2mToken } from 'test/helpers/issuers';
@@ -116,7 +116,7 @@ interface GeneratedRequest {
 }
 
 describe('the OpenAPI document: every request it calls valid is accepted', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let t: TestApp;
   let provider: FakeProvider;
   let document: Document;

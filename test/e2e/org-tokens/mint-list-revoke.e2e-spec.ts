@@ -4,8 +4,7 @@ import { DataSource } from 'typeorm';
 import request from 'supertest';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { orgTokenChecksum } from 'src/org-tokens/org-token-format';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { deleteOrgTokens, expireOrgToken, orgTokens } from 'test/helpers/factories';
 import { UNAUTHORIZED } from 'test/helpers/http';
 import { spyOnQueries } from 'test/helpers/query-spy';
@@ -24,7 +23,7 @@ interface Minted {
 }
 
 describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let t: TestApp;
   const secrets: string[] = [ADMIN_TOKEN];
   let nextIp = 1;
@@ -56,15 +55,12 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
   }
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp(db, { ADMIN_TOKEN, TRUST_PROXY: 'true' });
+    t = await suite.start({ ADMIN_TOKEN, TRUST_PROXY: 'true' });
   });
 
-  afterAll(async () => {
+  suite.beforeTeardown(async () => {
     await t?.app.get(OrgTokensService).settle();
     if (t) expect(t.logs.leaked(secrets)).toEqual([]);
-    await t?.close();
-    await db?.drop();
   });
 
   describe('mint', () => {
@@ -92,7 +88,7 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
 
     it('stores only the SHA-256 of the token, never the plaintext', async () => {
       const minted = await mint({ name: 'hash check' });
-      const rows = await db.query<Record<string, unknown>>('SELECT * FROM org_tokens WHERE id = $1', [
+      const rows = await suite.db.query<Record<string, unknown>>('SELECT * FROM org_tokens WHERE id = $1', [
         minted.id,
       ]);
       expect(rows).toHaveLength(1);
@@ -152,7 +148,7 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
 
     it('writes an audit row in the same transaction, without the secret', async () => {
       const minted = await mint({ name: 'audited' });
-      const rows = await db.query<Record<string, unknown>>(
+      const rows = await suite.db.query<Record<string, unknown>>(
         `SELECT * FROM audit_events WHERE action = 'org_token.mint' AND target_id = $1`,
         [minted.id],
       );
@@ -174,7 +170,7 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
       const b = await mint({ name: 'list-b' });
       const revoked = await mint({ name: 'list-revoked' });
       await admin().delete(`/api/v1/org/tokens/${revoked.id}`).expect(200);
-      await expireOrgToken(db, a.id, '1 minute');
+      await expireOrgToken(suite.db, a.id, '1 minute');
 
       const res = await admin().get('/api/v1/org/tokens').expect(200);
       const tokens = (res.body as { tokens: Record<string, unknown>[] }).tokens;
@@ -201,7 +197,7 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
 
     it('bumps lastUsedAt when a token is used', async () => {
       const minted = await mint({ name: 'used' });
-      const before = await db.query<{ last_used_at: Date | null }>(
+      const before = await suite.db.query<{ last_used_at: Date | null }>(
         'SELECT last_used_at FROM org_tokens WHERE id = $1',
         [minted.id],
       );
@@ -227,9 +223,10 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
       }
       const lastUsed = async () =>
         (
-          await db.query<{ last_used_at: Date | null }>('SELECT last_used_at FROM org_tokens WHERE id = $1', [
-            minted.id,
-          ])
+          await suite.db.query<{ last_used_at: Date | null }>(
+            'SELECT last_used_at FROM org_tokens WHERE id = $1',
+            [minted.id],
+          )
         )[0]!.last_used_at;
       expect(await lastUsed()).toBeNull();
       // Not remembered as written: the next use, with the pool idle, records it.
@@ -271,7 +268,7 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
       const minted = await mint({ name: 'revoke audit' });
       await admin().delete(`/api/v1/org/tokens/${minted.id}`).expect(200);
       await admin().delete(`/api/v1/org/tokens/${minted.id}`).expect(200);
-      const rows = await db.query<Record<string, unknown>>(
+      const rows = await suite.db.query<Record<string, unknown>>(
         `SELECT actor, metadata FROM audit_events WHERE action = 'org_token.revoke' AND target_id = $1`,
         [minted.id],
       );
@@ -284,7 +281,7 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
         Array.from({ length: 8 }, () => admin().delete(`/api/v1/org/tokens/${minted.id}`)),
       );
       expect(results.map((r) => r.status)).toEqual(Array(8).fill(200));
-      const rows = await db.query(
+      const rows = await suite.db.query(
         `SELECT 1 FROM audit_events WHERE action = 'org_token.revoke' AND target_id = $1`,
         [minted.id],
       );

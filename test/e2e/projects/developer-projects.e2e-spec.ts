@@ -1,7 +1,6 @@
 import request from 'supertest';
 import { UsersService } from 'src/users/users.service';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { projects as createProjects } from 'test/helpers/factories';
 import { sessionBearer, sessionEnv, TestIssuer } from 'test/helpers/issuers';
 import { concurrently } from 'test/helpers/waiting';
@@ -16,20 +15,17 @@ interface ProjectView {
 }
 
 describe('developer surface: projects and users', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let t: TestApp;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-projects');
-    t = await startTestApp(db, sessionEnv(issuer));
+    t = await suite.start(sessionEnv(issuer));
   });
 
   afterAll(async () => {
-    await t?.close();
     await issuer?.stop();
-    await db?.drop();
   });
 
   const token = (sub: string): Promise<string> => sessionBearer(issuer, sub);
@@ -48,7 +44,7 @@ describe('developer surface: projects and users', () => {
 
   it('creates the user on first sight and lists no projects yet', async () => {
     expect(await list('fresh-user')).toEqual([]);
-    const users = await db.query('SELECT 1 FROM users WHERE external_id = $1', ['fresh-user']);
+    const users = await suite.db.query('SELECT 1 FROM users WHERE external_id = $1', ['fresh-user']);
     expect(users).toHaveLength(1);
   });
 
@@ -61,7 +57,7 @@ describe('developer surface: projects and users', () => {
         .then((r) => r.status),
     );
     expect(statuses).toEqual(Array.from({ length: 10 }, () => 200));
-    const users = await db.query('SELECT 1 FROM users WHERE external_id = $1', ['first-sight-racer']);
+    const users = await suite.db.query('SELECT 1 FROM users WHERE external_id = $1', ['first-sight-racer']);
     expect(users).toHaveLength(1);
   });
 
@@ -222,7 +218,7 @@ describe('developer surface: projects and users', () => {
     await request(t.http).get('/api/v1/developer/projects').set('authorization', auth).expect(200);
     // Counted per user, not per IP: another user from the same address writes on.
     expect((await create('calm-writer', { name: 'Fine' })).status).toBe(201);
-    expect(await db.query(`SELECT 1 FROM projects WHERE name = 'one too many'`)).toEqual([]);
+    expect(await suite.db.query(`SELECT 1 FROM projects WHERE name = 'one too many'`)).toEqual([]);
   });
 
   it('lists at most 500 projects', async () => {

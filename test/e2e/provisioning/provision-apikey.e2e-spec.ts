@@ -1,7 +1,6 @@
 import request from 'supertest';
 import { API_KEY_PATTERN, hashApiKey } from 'src/api-keys/api-key-format';
-import { internalSuite, startTestApp, type TestApp } from 'test/helpers/app';
-import type { TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { ALLOWED_ORG, internalEnv, M2M_AUDIENCE, m2mToken, type TestIssuer } from 'test/helpers/issuers';
 import {
   billingProvider,
@@ -19,8 +18,7 @@ const PROVISION = '/api/v1/internal/provision-apikey';
  * or created, and the user's live key of that name is replaced.
  */
 describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () => {
-  const suite = internalSuite();
-  let db: TestDatabase;
+  const suite = e2eSuite();
   let m2m: TestIssuer;
   let session: TestIssuer;
   let t: TestApp;
@@ -29,7 +27,7 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
   const secrets: string[] = [];
 
   beforeAll(async () => {
-    ({ db, m2m, session } = suite);
+    ({ m2m, session } = suite);
     t = await suite.boot();
     token = await m2mToken(m2m, 'provisioner', 'provision:apikey');
     resolver = await m2mToken(m2m, 'resolver', 'apikeys:resolve');
@@ -114,7 +112,7 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
     it('answers 403 for an org that is not allowed', async () => {
       const res = await post(valid('u-org', { orgId: 'org-evil' })).expect(403);
       expect(res.body).toEqual(errorShape('forbidden', 403));
-      expect(await db.query(`SELECT 1 FROM users WHERE external_id = 'u-org'`)).toHaveLength(0);
+      expect(await suite.db.query(`SELECT 1 FROM users WHERE external_id = 'u-org'`)).toHaveLength(0);
     });
 
     it.each([
@@ -169,19 +167,20 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
       expect(body.apiKey).toMatch(API_KEY_PATTERN);
       expect(body.apiKey.slice(4, 20)).toBe(body.keyId);
 
-      const [user] = await db.query<{ id: string; email: string; name: string }>(
+      const [user] = await suite.db.query<{ id: string; email: string; name: string }>(
         `SELECT id, email, name FROM users WHERE external_id = 'u-new'`,
       );
       expect(user).toEqual({ id: body.userId, email: 'ada@example.com', name: 'Ada' });
-      const [project] = await db.query<{ is_default: boolean; user_id: string }>(
+      const [project] = await suite.db.query<{ is_default: boolean; user_id: string }>(
         'SELECT is_default, user_id FROM projects WHERE id = $1',
         [body.projectId],
       );
       expect(project).toEqual({ is_default: true, user_id: body.userId });
 
-      const keys = await db.query<Record<string, unknown>>('SELECT * FROM api_keys WHERE user_id = $1', [
-        body.userId,
-      ]);
+      const keys = await suite.db.query<Record<string, unknown>>(
+        'SELECT * FROM api_keys WHERE user_id = $1',
+        [body.userId],
+      );
       expect(keys).toHaveLength(1);
       expect(keys[0]).toMatchObject({
         key_id: body.keyId,
@@ -197,7 +196,7 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
     it('writes one audit row with the client as actor and no secret', async () => {
       const body = (await post(valid('u-audit')).expect(200)).body as { apiKey: string; keyId: string };
       keep(body.apiKey);
-      const rows = await db.query<{ actor: string; action: string; metadata: Record<string, unknown> }>(
+      const rows = await suite.db.query<{ actor: string; action: string; metadata: Record<string, unknown> }>(
         `SELECT actor, action, metadata FROM audit_events WHERE metadata->>'keyId' = $1`,
         [body.keyId],
       );
@@ -223,7 +222,9 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
       const old = await resolveKey(t.http, resolver, first.apiKey).expect(401);
       expect(old.body).toEqual(errorShape('invalid_api_key', 401));
       await resolveKey(t.http, resolver, second.apiKey).expect(200);
-      const [user] = await db.query<{ name: string }>(`SELECT name FROM users WHERE external_id = 'u-twice'`);
+      const [user] = await suite.db.query<{ name: string }>(
+        `SELECT name FROM users WHERE external_id = 'u-twice'`,
+      );
       expect(user?.name).toBe('Renamed');
     });
 
@@ -250,12 +251,12 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
       const second = await provision(t.http, token, { externalId: 'u-provider-label' });
       keep(second.apiKey);
       await resolveKey(t.http, resolver, first.apiKey).expect(401);
-      const rows = await db.query<{ revoked_at: Date | null }>(
+      const rows = await suite.db.query<{ revoked_at: Date | null }>(
         'SELECT revoked_at FROM api_keys WHERE id = $1',
         [stored.id],
       );
       expect(rows).toEqual([{ revoked_at: null }]);
-      const [audit] = await db.query<{ metadata: { revokedKeyIds: string[] } }>(
+      const [audit] = await suite.db.query<{ metadata: { revokedKeyIds: string[] } }>(
         `SELECT metadata FROM audit_events WHERE action = 'api_key.provisioned' AND metadata->>'keyId' = $1`,
         [second.keyId],
       );
@@ -275,7 +276,7 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
       expect(new Set(bodies.map((b) => b.userId)).size).toBe(1);
       expect(new Set(bodies.map((b) => b.projectId)).size).toBe(1);
 
-      const live = await db.query<{ key_hash: string }>(
+      const live = await suite.db.query<{ key_hash: string }>(
         `SELECT k.key_hash FROM api_keys k JOIN users u ON u.id = k.user_id
           WHERE u.external_id = 'u-burst' AND k.revoked_at IS NULL`,
       );
@@ -287,7 +288,7 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
         await resolveKey(t.http, resolver, loser.apiKey).expect(401);
       }
       expect(
-        await db.query(
+        await suite.db.query(
           `SELECT 1 FROM projects p JOIN users u ON u.id = p.user_id WHERE u.external_id = 'u-burst'`,
         ),
       ).toHaveLength(1);
@@ -296,10 +297,10 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
     it('answers 403 identity_not_allowed for a disabled user and mints nothing', async () => {
       const first = await provision(t.http, token, { externalId: 'u-disabled' });
       keep(first.apiKey);
-      await disableUser(db, { externalId: 'u-disabled' });
+      await disableUser(suite.db, { externalId: 'u-disabled' });
       const res = await post(valid('u-disabled')).expect(403);
       expect(res.body).toEqual(errorShape('identity_not_allowed', 403));
-      const keys = await db.query('SELECT 1 FROM api_keys WHERE user_id = $1', [first.userId]);
+      const keys = await suite.db.query('SELECT 1 FROM api_keys WHERE user_id = $1', [first.userId]);
       expect(keys).toHaveLength(1);
     });
 
@@ -321,7 +322,7 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
   it('with PROVISION_ALLOWED_ORG_IDS unset, warns at start and refuses every call with 403', async () => {
     const env = internalEnv(m2m, session);
     delete (env as Record<string, string | undefined>).PROVISION_ALLOWED_ORG_IDS;
-    const other = await startTestApp(db, env);
+    const other = await suite.start(env);
     try {
       // Every app of a test file logs into the file's one capture.
       expect(t.logs.text() + other.logs.text()).toContain('PROVISION_ALLOWED_ORG_IDS is unset');

@@ -1,8 +1,7 @@
 import request from 'supertest';
 import { MemoryRateLimitStorage } from 'src/rate-limit/memory-rate-limit-storage';
 import { ThrottlerStorage } from '@nestjs/throttler';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 
 const ADMIN_TOKEN = 'break-glass-admin-token-for-address-flood-tests';
 /** An admin route: on the `admin` policy, counted per client IP before authentication. */
@@ -16,19 +15,15 @@ const LIMIT = 3;
  * past the bound new addresses share one count per policy: a flood is still limited.
  */
 describe('rate limits under a flood of client addresses', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   const apps: TestApp[] = [];
 
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
   afterAll(async () => {
     for (const t of apps) await t.close();
-    await db?.drop();
   });
 
   async function start(env: Record<string, string> = {}): Promise<TestApp> {
-    const t = await startTestApp(db, {
+    const t = await suite.start({
       ADMIN_TOKEN,
       TRUST_PROXY: 'true',
       RATE_LIMIT_ADMIN: `${LIMIT}/60s`,

@@ -3,8 +3,7 @@ import Redis from 'ioredis';
 import request from 'supertest';
 import { PROVISION_RATE_LIMIT } from 'src/api-keys/provisioning.rate-limits';
 import { ADMIN_RATE_LIMIT } from 'src/auth/admin/admin.rate-limits';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import type { LogCapture } from 'test/helpers/log-capture';
 import { describeWithRedis } from 'test/helpers/redis';
 import { internalEnv, m2mToken, TestIssuer } from 'test/helpers/issuers';
@@ -27,21 +26,14 @@ const expectRateLimited = (res: request.Response, maxRetryAfter: number): void =
 };
 
 describe('rate limits: the mint bucket, the admin limiter, client IPs, shared storage', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   const secrets: string[] = [ADMIN_TOKEN];
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-  afterAll(async () => {
-    await db?.drop();
-  });
 
   // Every app of this file logs into one capture (test/helpers/app.ts); assertions read it from a mark.
   let capture: LogCapture | undefined;
   const logMark = (): number => capture?.lines.length ?? 0;
   async function start(env: Record<string, string>): Promise<TestApp> {
-    const t = await startTestApp(db, env);
+    const t = await suite.start(env);
     capture = t.logs;
     return t;
   }
@@ -145,7 +137,7 @@ describe('rate limits: the mint bucket, the admin limiter, client IPs, shared st
         const junk = 'j'.repeat(80);
         const res = await mint(t, junk).set('x-request-id', 'xff-junk-1').expect(201);
         secrets.push((res.body as { token: string }).token);
-        const [row] = await db.query<{ ip: string }>(
+        const [row] = await suite.db.query<{ ip: string }>(
           `SELECT ip FROM audit_events WHERE caller_request_id = $1`,
           ['xff-junk-1'],
         );

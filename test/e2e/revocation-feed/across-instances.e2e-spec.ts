@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { RevocationFeed } from 'src/database/revocation-feed';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { provision } from 'test/helpers/factories';
 import { INVALID_API_KEY, resolveKey, UNAUTHORIZED } from 'test/helpers/http';
 import { m2mToken } from 'test/helpers/issuers';
@@ -16,7 +16,7 @@ const ROUNDS = 20;
  * (a mark sent after the request arrived came back), and notifications arrive in commit order.
  */
 describe('revocations across instances, round after round', () => {
-  const suite = internalSuite();
+  const suite = e2eSuite();
   let a: TestApp;
   let b: TestApp;
   const secrets: string[] = [];

@@ -2,8 +2,7 @@ import request from 'supertest';
 import type { AuthRequirement } from 'src/auth/auth.decorators';
 import { rateLimitVariable } from 'src/rate-limit/rate-limit.config';
 import { rateLimitPolicies } from 'src/rate-limit/rate-limit-policy';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { UNAUTHORIZED } from 'test/helpers/http';
 import { internalEnv, M2M_AUDIENCE, m2mToken, SESSION_AUDIENCE, TestIssuer } from 'test/helpers/issuers';
 import { controllerRoutes as declaredRoutes, type ControllerRoute } from 'test/helpers/routes';
@@ -74,16 +73,11 @@ function servedRoutes(t: TestApp): string[] {
  * review as a permission change.
  */
 describe('route permissions', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let t: TestApp;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp(db, {});
-  });
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
+    t = await suite.start({});
   });
 
   it('every route declares its credential, CORS and rate limits (snapshot)', () => {
@@ -117,7 +111,7 @@ describe('route permissions', () => {
  * body over 64 KiB is a 413 before anything else runs.
  */
 describe('every route', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let session: TestIssuer;
   let m2m: TestIssuer;
   let t: TestApp;
@@ -132,7 +126,6 @@ describe('every route', () => {
   };
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     session = await TestIssuer.start(SESSION_AUDIENCE);
     m2m = await TestIssuer.start(M2M_AUDIENCE);
     // ADMIN_TOKEN set: bootstrap is closed, so the admin routes are closed too. Per-IP limits count before
@@ -142,7 +135,7 @@ describe('every route', () => {
         .filter((p) => p.per === 'ip')
         .map((p) => [rateLimitVariable(p), '100000/60s']),
     );
-    t = await startTestApp(db, {
+    t = await suite.start({
       ...internalEnv(m2m, session),
       ADMIN_TOKEN: 'a'.repeat(40),
       // /metrics is guarded once METRICS_TOKEN is set: the same 401s as every other guarded route.
@@ -153,10 +146,8 @@ describe('every route', () => {
   });
 
   afterAll(async () => {
-    await t?.close();
     await session?.stop();
     await m2m?.stop();
-    await db?.drop();
   });
 
   const guarded = (): ControllerRoute[] => routes.filter((r) => r.auth?.kind !== 'public');

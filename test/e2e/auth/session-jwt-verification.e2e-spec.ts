@@ -2,8 +2,7 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { decode, sign } from 'jsonwebtoken';
 import request from 'supertest';
 import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { internalEnv, M2M_AUDIENCE, SESSION_AUDIENCE, sessionEnv, TestIssuer } from 'test/helpers/issuers';
 
 /** Base64url JSON segment, for hand-built tokens a real library refuses to produce. */
@@ -31,25 +30,22 @@ describe('the test issuer the session and M2M suites rely on', () => {
 });
 
 describe('session JWT verification (passport-jwt against a real issuer)', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let other: TestIssuer;
   let t: TestApp;
   let sessions: SessionAuthService;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-ui');
     other = await TestIssuer.start('keysmith-ui');
-    t = await startTestApp(db, sessionEnv(issuer));
+    t = await suite.start(sessionEnv(issuer));
     sessions = t.app.get(SessionAuthService);
   });
 
   afterAll(async () => {
-    await t?.close();
     await issuer?.stop();
     await other?.stop();
-    await db?.drop();
   });
 
   it('accepts a valid token: the user is `sub`, the org is `org_id`', async () => {
@@ -117,7 +113,7 @@ describe('session JWT verification (passport-jwt against a real issuer)', () => 
     let hs: TestApp;
 
     beforeAll(async () => {
-      hs = await startTestApp(db, { AUTH_SESSION_SECRET: secret, AUTH_SESSION_AUDIENCE: 'ui' });
+      hs = await suite.start({ AUTH_SESSION_SECRET: secret, AUTH_SESSION_AUDIENCE: 'ui' });
     });
     afterAll(() => hs?.close());
 
@@ -149,7 +145,7 @@ describe('session JWT verification (passport-jwt against a real issuer)', () => 
     it('@SessionAuth routes are 503 service_unavailable with Retry-After; AdminAuth still accepts ADMIN_TOKEN', async () => {
       const idp = await TestIssuer.start(SESSION_AUDIENCE);
       const adminToken = 'a'.repeat(40);
-      const app = await startTestApp(db, { ...internalEnv(m2m, idp), ADMIN_TOKEN: adminToken });
+      const app = await suite.start({ ...internalEnv(m2m, idp), ADMIN_TOKEN: adminToken });
       try {
         const st = await idp.token({ sub: 'jwks-down-user' });
         await idp.stop();
@@ -171,7 +167,7 @@ describe('session JWT verification (passport-jwt against a real issuer)', () => 
 
   it('is off when neither a JWKS nor a secret is configured', async () => {
     // Without any AUTH_SESSION_* or AUTH_M2M_* variable the development issuer would be on (decision 0045).
-    const off = await startTestApp(db, { AUTH_DEVELOPMENT_ISSUER: 'false' });
+    const off = await suite.start({ AUTH_DEVELOPMENT_ISSUER: 'false' });
     try {
       const svc = off.app.get(SessionAuthService);
       expect(svc.enabled).toBe(false);

@@ -2,7 +2,7 @@ import { DataSource } from 'typeorm';
 import { MIGRATIONS } from 'migrations/index';
 import { AddAuditCallerRequestId1796154835854 } from 'migrations/1796154835854-AddAuditCallerRequestId';
 import { dataSourceOptions } from 'src/database/data-source-options';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite } from 'test/helpers/app';
 
 const UUID = '3f0c8a4e-8a5b-4c1e-9d2f-0a1b2c3d4e5f';
 
@@ -10,19 +10,11 @@ const UUID = '3f0c8a4e-8a5b-4c1e-9d2f-0a1b2c3d4e5f';
  * The hardening migrations on a database that already holds rows from before them: what each row becomes
  * (request ids, provider key prefixes and lookup ids, key origins, provisioned users).
  */
-describe('hardening: data migrations', () => {
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    db = await createTestDatabase();
-  });
-
-  afterAll(async () => {
-    await db?.drop();
-  });
+describe('data migrations over rows written before them', () => {
+  const suite = e2eSuite({ issuers: false });
 
   const migrate = async (migrations: typeof MIGRATIONS): Promise<void> => {
-    const ds = new DataSource({ ...dataSourceOptions(db.url, []), migrations });
+    const ds = new DataSource({ ...dataSourceOptions(suite.db.url, []), migrations });
     await ds.initialize();
     try {
       await ds.runMigrations({ transaction: 'each' });
@@ -38,22 +30,22 @@ describe('hardening: data migrations', () => {
 
     // Before: a user first seen in the settings UI (later provisioned), a user provisioning created, a
     // provider, and one key of each kind, with the audit rows the code of the time wrote.
-    const [uiUser] = await db.query<{ id: string }>(
+    const [uiUser] = await suite.db.query<{ id: string }>(
       `INSERT INTO users (external_id, created_at) VALUES ('ui', now() - interval '1 day') RETURNING id`,
     );
-    const [provUser] = await db.query<{ id: string }>(
+    const [provUser] = await suite.db.query<{ id: string }>(
       `INSERT INTO users (external_id, email) VALUES ('prov', 'p@example.com') RETURNING id`,
     );
     const project = async (userId: string) =>
       (
-        await db.query<{ id: string }>(
+        await suite.db.query<{ id: string }>(
           `INSERT INTO projects (user_id, name, is_default) VALUES ($1, 'Default', true) RETURNING id`,
           [userId],
         )
       )[0]!.id;
     const uiProject = await project(uiUser!.id);
     const provProject = await project(provUser!.id);
-    const [provider] = await db.query<{ id: string }>(
+    const [provider] = await suite.db.query<{ id: string }>(
       `INSERT INTO billing_providers (slug, name, auth_url, api_base)
        VALUES ('acme', 'Acme', 'https://a.test/auth', 'https://api.a.test') RETURNING id`,
     );
@@ -65,7 +57,7 @@ describe('hardening: data migrations', () => {
       providerId: string | null,
     ) =>
       (
-        await db.query<{ id: string }>(
+        await suite.db.query<{ id: string }>(
           `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, billing_provider_id)
            VALUES ($1::text, md5($1::text) || md5($1::text), $2, 'provisioned', $3, $4, $5) RETURNING id`,
           [keyId, prefix, userId, projectId, providerId],
@@ -76,7 +68,7 @@ describe('hardening: data migrations', () => {
     const provKey = await key('bbbbbbbbbbbbbbbb', 'ksk_bbbbbbbb', provUser!.id, provProject, null);
     const uiProvKey = await key('cccccccccccccccc', 'ksk_cccccccc', uiUser!.id, uiProject, null);
     const audit = (action: string, target: string, requestId: string, metadata: object) =>
-      db.query(
+      suite.db.query(
         `INSERT INTO audit_events (actor, action, target_type, target_id, request_id, metadata)
          VALUES ('x', $1, 'api_key', $2, $3, $4)`,
         [action, target, requestId, JSON.stringify(metadata)],
@@ -90,7 +82,7 @@ describe('hardening: data migrations', () => {
       orgId: 'org-7',
     });
     // Written in the transaction that created the user: the same now(), to the microsecond.
-    await db.query(
+    await suite.db.query(
       `UPDATE audit_events SET at = (SELECT created_at FROM users WHERE external_id = 'prov') WHERE target_id = $1`,
       [provKey],
     );
@@ -102,18 +94,19 @@ describe('hardening: data migrations', () => {
 
     await migrate(MIGRATIONS);
 
-    const requestIds = await db.query<{ request_id: string | null; caller_request_id: string | null }>(
+    const requestIds = await suite.db.query<{ request_id: string | null; caller_request_id: string | null }>(
       `SELECT request_id, caller_request_id FROM audit_events WHERE target_id = $1 AND action = 'api_key.create'`,
       [uiKey],
     );
     expect(requestIds).toEqual([{ request_id: null, caller_request_id: 'caller-chosen-id' }]);
     expect(
-      await db.query(`SELECT DISTINCT request_id, caller_request_id FROM audit_events WHERE target_id = $1`, [
-        providerKey,
-      ]),
+      await suite.db.query(
+        `SELECT DISTINCT request_id, caller_request_id FROM audit_events WHERE target_id = $1`,
+        [providerKey],
+      ),
     ).toEqual([{ request_id: UUID, caller_request_id: null }]);
 
-    const keys = await db.query<{
+    const keys = await suite.db.query<{
       id: string;
       key_id: string;
       key_prefix: string;
@@ -126,13 +119,13 @@ describe('hardening: data migrations', () => {
     expect(byId(provKey)).toMatchObject({ origin: 'provisioned' });
     expect(byId(providerKey)).toMatchObject({ key_prefix: '****', origin: 'provider' });
     expect(byId(providerKey).key_id).toMatch(/^[0-9a-f]{16}$/);
-    const providerAudit = await db.query<{ prefix: string }>(
+    const providerAudit = await suite.db.query<{ prefix: string }>(
       `SELECT metadata->>'keyPrefix' AS prefix FROM audit_events WHERE target_id = $1`,
       [providerKey],
     );
     expect(providerAudit).toEqual([{ prefix: '****' }, { prefix: '****' }]);
 
-    const users = await db.query<{ external_id: string; provisioned_org_id: string | null }>(
+    const users = await suite.db.query<{ external_id: string; provisioned_org_id: string | null }>(
       'SELECT external_id, provisioned_org_id FROM users ORDER BY external_id',
     );
     expect(users).toEqual([

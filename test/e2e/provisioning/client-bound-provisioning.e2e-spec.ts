@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { ALLOWED_ORG, m2mToken } from 'test/helpers/issuers';
 import { resolveKey } from 'test/helpers/http';
 
@@ -12,8 +12,8 @@ const OTHER_ORG = 'org-other';
  * and name. Now the org is bound to the client (PROVISION_CLIENTS), provisioning revokes only what it minted,
  * and writes only the profile of a user it created for an org the client serves.
  */
-describe('hardening: provisioning', () => {
-  const suite = internalSuite();
+describe('provisioning bound to the client', () => {
+  const suite = e2eSuite();
   let t: TestApp;
   let clientA: string;
   let clientB: string;

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { loadConfig } from 'src/config/config-slice';
 import { ConfigValidationError } from 'src/config/env-reader';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { m2mToken } from 'test/helpers/issuers';
 import { provision } from 'test/helpers/factories';
 
@@ -13,8 +13,8 @@ const UNAUTHORIZED = { error: { type: 'unauthorized', status: 401, message: 'Aut
  * present it on admin routes, mint a lasting org token). A key now proves admin rights only when an admin of
  * ORG_ID minted it, and production refuses to start with the tier on.
  */
-describe('hardening: the deprecated API-key admin tier', () => {
-  const suite = internalSuite();
+describe('the deprecated API-key admin tier', () => {
+  const suite = e2eSuite();
   let t: TestApp;
   const secrets: string[] = [];
   const TIER_ON = { ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_BOOTSTRAP_OPEN: 'false' };

@@ -1,7 +1,6 @@
 import type { Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { eventually } from 'test/helpers/waiting';
 
 /**
@@ -11,14 +10,13 @@ import { eventually } from 'test/helpers/waiting';
  * a duration: each test waits for the server to act, under the suite's generous timeout.
  */
 describe('slow clients: request timeout and connection cap', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let t: TestApp;
   let port: number;
   const sockets: Socket[] = [];
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    t = await startTestApp(db, {
+    t = await suite.start({
       HTTP_REQUEST_TIMEOUT_MS: '1000',
       HTTP_HEADERS_TIMEOUT_MS: '1000',
       HTTP_MAX_CONNECTIONS: '2',
@@ -32,11 +30,6 @@ describe('slow clients: request timeout and connection cap', () => {
     for (const socket of sockets.splice(0)) socket.destroy();
     // Every connection of the test is gone on the server's side too before the next test counts its own.
     await eventually(() => openConnections().then((n) => n === 0));
-  });
-
-  afterAll(async () => {
-    await t?.close();
-    await db?.drop();
   });
 
   const openConnections = (): Promise<number> =>

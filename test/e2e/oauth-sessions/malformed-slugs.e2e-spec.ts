@@ -1,11 +1,11 @@
 import request from 'supertest';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { FakeProvider } from 'test/helpers/fake-provider';
 import { fullEnv } from 'test/helpers/full-app';
 
 /** Regressions for what the fuzzer (test/e2e/fuzz.e2e-spec.ts) found, each as a plain example. */
-describe('hardening: what the fuzzer found', () => {
-  const suite = internalSuite();
+describe('the provider handoff: malformed slugs (found by the fuzzer)', () => {
+  const suite = e2eSuite();
   let t: TestApp;
   let provider: FakeProvider;
   let session: string;

@@ -2,8 +2,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
-import { startTestApp, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { UNAUTHORIZED } from 'test/helpers/http';
 import { baseUrlOver, listenEverywhere, nonLoopbackAddress } from 'test/helpers/remote-peer';
 
@@ -47,13 +46,12 @@ const TRUST_PROXY_MODES: [string, Record<string, string>][] = [
  * a connection to this machine's own non-loopback address, a proxy on the same host is a real one.
  */
 describe.each(TRUST_PROXY_MODES)('bootstrap with %s: forwarded requests never pass', (_mode, trustEnv) => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let app: TestApp;
   let remoteBase: string | undefined;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await startTestApp(db, {
+    app = await suite.start({
       OAUTH_CALLBACK_ORIGIN: 'http://localhost:3000',
       ADMIN_BOOTSTRAP_ORIGINS: CONFIGURED_ORIGIN,
       ...trustEnv,
@@ -62,13 +60,9 @@ describe.each(TRUST_PROXY_MODES)('bootstrap with %s: forwarded requests never pa
     if (REMOTE !== undefined) remoteBase = await baseUrlOver(app.http, REMOTE);
   });
 
-  afterAll(async () => {
-    await app?.app.get(OrgTokensService).settle();
-    await app?.close();
-    await db?.drop();
-  });
+  suite.beforeTeardown(() => app?.app.get(OrgTokensService).settle());
 
-  const minted = async (): Promise<number> => (await db.query(`SELECT 1 FROM org_tokens`)).length;
+  const minted = async (): Promise<number> => (await suite.db.query(`SELECT 1 FROM org_tokens`)).length;
 
   /** GET whoami and POST a mint, both the one 401. */
   const expectRefused = async (target: Server | string, headers: Record<string, string>): Promise<void> => {
@@ -120,13 +114,12 @@ describe.each(TRUST_PROXY_MODES)('bootstrap with %s: forwarded requests never pa
 });
 
 describe('bootstrap behind a reverse proxy on the same host (TRUST_PROXY unset)', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let app: TestApp;
   let proxy: Server;
 
   beforeAll(async () => {
-    db = await createTestDatabase();
-    app = await startTestApp(db, { OAUTH_CALLBACK_ORIGIN: 'http://localhost:3000' });
+    app = await suite.start({ OAUTH_CALLBACK_ORIGIN: 'http://localhost:3000' });
     const upstream = await listenEverywhere(app.http);
     // What nginx or a sidecar does: pass the request on from loopback, saying who the client was.
     proxy = createServer((req, res) => {
@@ -148,12 +141,10 @@ describe('bootstrap behind a reverse proxy on the same host (TRUST_PROXY unset)'
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   });
 
-  afterAll(async () => {
+  suite.beforeTeardown(async () => {
     proxy?.closeAllConnections();
     await new Promise<void>((resolve) => (proxy ? proxy.close(() => resolve()) : resolve()));
     await app?.app.get(OrgTokensService).settle();
-    await app?.close();
-    await db?.drop();
   });
 
   it('every client of the proxy has a loopback peer at the service, and is refused all the same', async () => {
@@ -164,7 +155,7 @@ describe('bootstrap behind a reverse proxy on the same host (TRUST_PROXY unset)'
       .set('content-type', 'application/json')
       .send({})
       .expect(401, UNAUTHORIZED);
-    expect((await db.query(`SELECT 1 FROM org_tokens`)).length).toBe(0);
+    expect((await suite.db.query(`SELECT 1 FROM org_tokens`)).length).toBe(0);
     // Straight to the service from this machine: still open.
     await request(app.http).get(WHOAMI).expect(200, BOOTSTRAP);
   });

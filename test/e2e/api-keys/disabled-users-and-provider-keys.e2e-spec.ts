@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import request from 'supertest';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { fullEnv } from 'test/helpers/full-app';
 import { secretsInTables } from 'test/helpers/table-scan';
 import { m2mToken } from 'test/helpers/issuers';
@@ -16,8 +16,8 @@ const PROVIDERS = JSON.stringify([
 ]);
 
 /** Issue 12, items 8 (disabled users in the settings UI) and 10 (provider keys kept in plaintext). */
-describe('hardening: the developer surface', () => {
-  const suite = internalSuite();
+describe('the developer surface: disabled users, provider keys', () => {
+  const suite = e2eSuite();
   let t: TestApp;
   let acmeId: string;
   const secrets: string[] = [];

@@ -4,8 +4,8 @@ import request from 'supertest';
 import { parseApiKey } from 'src/api-keys/api-key-format';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { orgTokenChecksum } from 'src/org-tokens/org-token-format';
-import { startTestApp, testSigningKey, type TestApp } from 'test/helpers/app';
-import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
+import { e2eSuite, testSigningKey, type TestApp } from 'test/helpers/app';
+import type { TestDatabase } from 'test/helpers/database';
 import { apiKey, expireOrgToken, revokeApiKey } from 'test/helpers/factories';
 import { UNAUTHORIZED } from 'test/helpers/http';
 import { sessionEnv, TestIssuer } from 'test/helpers/issuers';
@@ -27,7 +27,7 @@ interface Minted {
 }
 
 describe('AdminAuth: the tiers, their order and one 401 for every failure', () => {
-  let db: TestDatabase;
+  const suite = e2eSuite({ issuers: false });
   let issuer: TestIssuer;
   let foreign: TestIssuer;
   const apps: TestApp[] = [];
@@ -38,8 +38,8 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
   const logsSince = (mark = 0): string => (logs?.lines.slice(mark) ?? []).join('\n');
   const leaked = (): string[] => secrets.filter((secret) => logsSince().includes(secret));
 
-  async function boot(env: Record<string, string>, database = db): Promise<TestApp> {
-    const t = await startTestApp(database, env);
+  async function boot(env: Record<string, string>, database?: TestDatabase): Promise<TestApp> {
+    const t = await suite.start(env, { db: database });
     apps.push(t);
     logs = t.logs;
     return t;
@@ -76,20 +76,21 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
   }
 
   beforeAll(async () => {
-    db = await createTestDatabase();
     issuer = await TestIssuer.start('keysmith-ui');
     foreign = await TestIssuer.start('keysmith-ui');
   });
 
-  afterAll(async () => {
+  suite.beforeTeardown(async () => {
     for (const t of apps) {
       await t.app.get(OrgTokensService).settle();
       await t.close();
     }
     expect(leaked()).toEqual([]);
+  });
+
+  afterAll(async () => {
     await issuer?.stop();
     await foreign?.stop();
-    await db?.drop();
   });
 
   describe('with ADMIN_TOKEN, sessions and ORG_ID configured', () => {
@@ -107,7 +108,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
         .delete(`/api/v1/org/tokens/${revoked.id}`)
         .set('authorization', `Bearer ${ADMIN_TOKEN}`)
         .expect(200);
-      await expireOrgToken(db, expired.id);
+      await expireOrgToken(suite.db, expired.id);
     });
 
     it('tier 1: a session JWT of an org admin → session:<sub>', async () => {
@@ -275,7 +276,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
     let startLogs: string;
 
     beforeAll(async () => {
-      bdb = await createTestDatabase();
+      bdb = await suite.database();
       const mark = logMark();
       t = await boot({ ...sessionEnv(issuer), ORG_ID: ORG }, bdb);
       startLogs = logsSince(mark);
@@ -284,7 +285,6 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
       await t.app.get(OrgTokensService).settle();
       await t.close();
       apps.splice(apps.indexOf(t), 1);
-      await bdb.drop();
     });
 
     const auditRows = (database: TestDatabase, requestId: string) =>
@@ -367,54 +367,46 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
     });
 
     it('an expired token closes it on every instance, and its expiry does not reopen it', async () => {
-      const edb = await createTestDatabase();
-      try {
-        const a = await boot({}, edb);
-        const b = await boot({}, edb);
-        await whoami(b).expect(200, { tier: 'bootstrap', actor: 'bootstrap' });
-        const short = await mint(a, 'anything', { expiresAt: new Date(Date.now() + 60_000).toISOString() });
-        await expireOrgToken(edb, short.id);
-        // b never saw the token live; the row alone closes bootstrap there too.
-        await whoami(b).expect(401, UNAUTHORIZED);
-        await whoami(a).expect(401, UNAUTHORIZED);
-        await whoami(a, short.token).expect(401, UNAUTHORIZED);
-        for (const app of [a, b]) {
-          await app.app.get(OrgTokensService).settle();
-          await app.close();
-          apps.splice(apps.indexOf(app), 1);
-        }
-      } finally {
-        await edb.drop();
+      const edb = await suite.database();
+      const a = await boot({}, edb);
+      const b = await boot({}, edb);
+      await whoami(b).expect(200, { tier: 'bootstrap', actor: 'bootstrap' });
+      const short = await mint(a, 'anything', { expiresAt: new Date(Date.now() + 60_000).toISOString() });
+      await expireOrgToken(edb, short.id);
+      // b never saw the token live; the row alone closes bootstrap there too.
+      await whoami(b).expect(401, UNAUTHORIZED);
+      await whoami(a).expect(401, UNAUTHORIZED);
+      await whoami(a, short.token).expect(401, UNAUTHORIZED);
+      for (const app of [a, b]) {
+        await app.app.get(OrgTokensService).settle();
+        await app.close();
+        apps.splice(apps.indexOf(app), 1);
       }
     });
 
     it('10 parallel anonymous mints on a fresh database, over two instances: exactly one 201', async () => {
-      const rdb = await createTestDatabase();
-      try {
-        const a = await boot({}, rdb);
-        const b = await boot({}, rdb);
-        const results = await Promise.all(
-          Array.from({ length: 10 }, (_, i) =>
-            request((i % 2 ? a : b).http)
-              .post('/api/v1/org/tokens')
-              .send({ name: `race-${i}` }),
-          ),
-        );
-        const created = results.filter((r) => r.status === 201);
-        for (const r of created) secrets.push((r.body as Minted).token);
-        expect(created).toHaveLength(1);
-        for (const r of results.filter((x) => x.status !== 201)) {
-          expect({ status: r.status, body: r.body as unknown }).toEqual({ status: 401, body: UNAUTHORIZED });
-        }
-        expect(await rdb.query(`SELECT created_by FROM org_tokens`)).toEqual([{ created_by: 'bootstrap' }]);
-        expect(await rdb.query(`SELECT 1 FROM audit_events WHERE action = 'org_token.mint'`)).toHaveLength(1);
-        for (const app of [a, b]) {
-          await app.app.get(OrgTokensService).settle();
-          await app.close();
-          apps.splice(apps.indexOf(app), 1);
-        }
-      } finally {
-        await rdb.drop();
+      const rdb = await suite.database();
+      const a = await boot({}, rdb);
+      const b = await boot({}, rdb);
+      const results = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          request((i % 2 ? a : b).http)
+            .post('/api/v1/org/tokens')
+            .send({ name: `race-${i}` }),
+        ),
+      );
+      const created = results.filter((r) => r.status === 201);
+      for (const r of created) secrets.push((r.body as Minted).token);
+      expect(created).toHaveLength(1);
+      for (const r of results.filter((x) => x.status !== 201)) {
+        expect({ status: r.status, body: r.body as unknown }).toEqual({ status: 401, body: UNAUTHORIZED });
+      }
+      expect(await rdb.query(`SELECT created_by FROM org_tokens`)).toEqual([{ created_by: 'bootstrap' }]);
+      expect(await rdb.query(`SELECT 1 FROM audit_events WHERE action = 'org_token.mint'`)).toHaveLength(1);
+      for (const app of [a, b]) {
+        await app.app.get(OrgTokensService).settle();
+        await app.close();
+        apps.splice(apps.indexOf(app), 1);
       }
     });
 
@@ -431,51 +423,43 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
         },
       ],
     ])('is closed when %s', async (_label, env) => {
-      const empty = await createTestDatabase();
+      const empty = await suite.database();
       const mark = logMark();
-      const closed = await startTestApp(empty, env);
+      const closed = await suite.start(env, { db: empty });
       try {
         await whoami(closed).expect(401, UNAUTHORIZED);
         expect(logsSince(mark)).toMatch(/Mapped \{\/api\/v1\/admin\/whoami, GET\} route/);
         expect(logsSince(mark)).not.toMatch(/bootstrap is open/);
       } finally {
         await closed.close();
-        await empty.drop();
       }
     });
   });
 
   describe('tier 4: deprecated API keys', () => {
     it('accepts a live admin-minted API key only when ADMIN_AUTH_ALLOW_API_KEYS=true and ADMIN_TOKEN is unset', async () => {
-      const kdb = await createTestDatabase();
-      try {
-        const mark = logMark();
-        const on = await boot(
-          { ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_BOOTSTRAP_OPEN: 'false', ORG_ID: ORG },
-          kdb,
-        );
-        expect(logsSince(mark)).toMatch(/ADMIN_AUTH_ALLOW_API_KEYS=true/);
-        const key = await newApiKey(on, { adminOrgId: ORG });
-        await whoami(on, key).expect(200, { tier: 'api_key', actor: `api-key:${key.slice(0, 12)}` });
-        // Any other live key is not an admin credential (hardening/admin-api-key-tier has the details).
-        await whoami(on, await newApiKey(on)).expect(401, UNAUTHORIZED);
-        const revokedKey = await newApiKey(on, { revoked: true, adminOrgId: ORG });
-        await whoami(on, revokedKey).expect(401, UNAUTHORIZED);
-        const wrongSecret = key.slice(0, -4) + (key.endsWith('0000') ? '1111' : '0000');
-        await whoami(on, wrongSecret).expect(401, UNAUTHORIZED);
+      const kdb = await suite.database();
+      const mark = logMark();
+      const on = await boot(
+        { ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_BOOTSTRAP_OPEN: 'false', ORG_ID: ORG },
+        kdb,
+      );
+      expect(logsSince(mark)).toMatch(/ADMIN_AUTH_ALLOW_API_KEYS=true/);
+      const key = await newApiKey(on, { adminOrgId: ORG });
+      await whoami(on, key).expect(200, { tier: 'api_key', actor: `api-key:${key.slice(0, 12)}` });
+      // Any other live key is not an admin credential (auth/deprecated-api-key-admin-tier has the details).
+      await whoami(on, await newApiKey(on)).expect(401, UNAUTHORIZED);
+      const revokedKey = await newApiKey(on, { revoked: true, adminOrgId: ORG });
+      await whoami(on, revokedKey).expect(401, UNAUTHORIZED);
+      const wrongSecret = key.slice(0, -4) + (key.endsWith('0000') ? '1111' : '0000');
+      await whoami(on, wrongSecret).expect(401, UNAUTHORIZED);
 
-        const withAdminToken = await boot(
-          { ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_TOKEN, ORG_ID: ORG },
-          kdb,
-        );
-        await whoami(withAdminToken, key).expect(401, UNAUTHORIZED);
-        await whoami(withAdminToken, ADMIN_TOKEN).expect(200);
-        for (const app of [on, withAdminToken]) {
-          await app.close();
-          apps.splice(apps.indexOf(app), 1);
-        }
-      } finally {
-        await kdb.drop();
+      const withAdminToken = await boot({ ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_TOKEN, ORG_ID: ORG }, kdb);
+      await whoami(withAdminToken, key).expect(401, UNAUTHORIZED);
+      await whoami(withAdminToken, ADMIN_TOKEN).expect(200);
+      for (const app of [on, withAdminToken]) {
+        await app.close();
+        apps.splice(apps.indexOf(app), 1);
       }
     });
   });

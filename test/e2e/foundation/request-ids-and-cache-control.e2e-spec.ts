@@ -1,13 +1,13 @@
 import { connect, type AddressInfo } from 'node:net';
 import request from 'supertest';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { FULL_ADMIN_TOKEN, fullEnv } from 'test/helpers/full-app';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Issue 12, "Also": request ids a caller cannot choose, and no-store on every authenticated answer. */
-describe('hardening: request ids and caching', () => {
-  const suite = internalSuite();
+describe('request ids and caching', () => {
+  const suite = e2eSuite();
   let t: TestApp;
   let session: string;
   const admin = `Bearer ${FULL_ADMIN_TOKEN}`;

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { MAX_JSON_DEPTH } from 'src/http/body-parsing';
 import { MAX_ECHOED_LENGTH, MAX_ERROR_DETAILS } from 'src/errors/echo-limits';
-import { internalSuite, type TestApp } from 'test/helpers/app';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { FULL_ADMIN_TOKEN, fullEnv } from 'test/helpers/full-app';
 import { controllerRoutes } from 'test/helpers/routes';
 import { ALLOWED_ORG, m2mToken } from 'test/helpers/issuers';
@@ -12,8 +12,8 @@ type Method = 'get' | 'post' | 'delete';
  * Issue 12, items 4, 5 and 6 and the amplification findings: bodies nested too deep, prototype keys, one
  * free-text rule for every name and label, and errors that repeat their input.
  */
-describe('hardening: input', () => {
-  const suite = internalSuite();
+describe('request bodies: nesting, prototype keys, free text', () => {
+  const suite = e2eSuite();
   let t: TestApp;
   let sessionAuth: string;
   const bearers: Record<string, string> = {};
