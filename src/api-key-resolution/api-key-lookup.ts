@@ -125,7 +125,7 @@ export class ApiKeyLookup {
     this.batch = new Map();
     this.keys.findResolvable([...batch.keys()]).then(
       (rows) => {
-        const byKeyId = new Map(rows.map((row) => [row.key_id, row]));
+        const byKeyId = new Map(rows.map((row) => [row.keyId, row]));
         for (const [keyId, waiting] of batch) for (const w of waiting) w.resolve(byKeyId.get(keyId));
       },
       (err: unknown) => {
@@ -137,20 +137,20 @@ export class ApiKeyLookup {
 
 function decide(row: ResolvableKeyRow | undefined, hash: string): Resolution {
   // The comparison runs whether or not a row was found, against a dummy hash for an unknown key id.
-  const matches = hashesEqual(hash, row?.key_hash ?? '0'.repeat(64)) && row !== undefined;
-  if (!row || !matches || row.revoked_at) return INVALID;
-  if (row.expires_at && row.expires_at.getTime() <= Date.now()) return INVALID;
-  if (row.disabled_at) return { kind: 'user_disabled' };
+  const matches = hashesEqual(hash, row?.keyHash ?? '0'.repeat(64)) && row !== undefined;
+  if (!row || !matches || row.revokedAt) return INVALID;
+  if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return INVALID;
+  if (row.disabledAt) return { kind: 'user_disabled' };
   return {
     kind: 'ok',
     key: {
       id: row.id,
-      keyId: row.key_id,
-      keyPrefix: row.key_prefix,
-      allowedOrigins: row.allowed_origins ?? [],
-      expiresAt: row.expires_at,
-      user: { id: row.user_id, externalId: row.external_id, email: row.email, name: row.user_name },
-      project: { id: row.project_id, name: row.project_name },
+      keyId: row.keyId,
+      keyPrefix: row.keyPrefix,
+      allowedOrigins: row.allowedOrigins ?? [],
+      expiresAt: row.expiresAt,
+      user: { id: row.userId, externalId: row.externalId, email: row.email, name: row.userName },
+      project: { id: row.projectId, name: row.projectName },
     },
   };
 }

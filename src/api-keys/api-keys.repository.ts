@@ -24,25 +24,26 @@ export interface NewApiKeyRow {
 /** What a resolution needs of a key, its user and its project: one row. */
 export interface ResolvableKeyRow {
   id: string;
-  key_id: string;
-  key_hash: string;
-  key_prefix: string;
-  allowed_origins: string[];
-  revoked_at: Date | null;
-  expires_at: Date | null;
-  user_id: string;
-  external_id: string;
+  keyId: string;
+  keyHash: string;
+  keyPrefix: string;
+  allowedOrigins: string[];
+  revokedAt: Date | null;
+  expiresAt: Date | null;
+  userId: string;
+  externalId: string;
   email: string | null;
-  user_name: string | null;
-  disabled_at: Date | null;
-  project_id: string;
-  project_name: string;
+  userName: string | null;
+  /** The user's. */
+  disabledAt: Date | null;
+  projectId: string;
+  projectName: string;
 }
 
 export interface RevokedKeyRow {
   id: string;
-  key_id: string;
-  key_prefix: string;
+  keyId: string;
+  keyPrefix: string;
 }
 
 /**
@@ -133,7 +134,7 @@ export class ApiKeysRepository {
     const [rows] = await m.query<[RevokedKeyRow[], number]>(
       `UPDATE api_keys SET revoked_at = now()
         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
-        RETURNING id, key_id, key_prefix`,
+        RETURNING id, key_id AS "keyId", key_prefix AS "keyPrefix"`,
       [id, userId],
     );
     return rows[0];
@@ -147,7 +148,7 @@ export class ApiKeysRepository {
     const [rows] = await m.query<[RevokedKeyRow[], number]>(
       `UPDATE api_keys SET revoked_at = now()
         WHERE user_id = $1 AND label = $2 AND revoked_at IS NULL AND origin = 'provisioned'
-        RETURNING id, key_id, key_prefix`,
+        RETURNING id, key_id AS "keyId", key_prefix AS "keyPrefix"`,
       [userId, label],
     );
     return rows;
@@ -163,9 +164,10 @@ export class ApiKeysRepository {
     return preparedQuery<ResolvableKeyRow>(
       this.dataSource,
       'keysmith_api_keys_resolve',
-      `SELECT k.id, k.key_id, k.key_hash, k.key_prefix, k.allowed_origins, k.revoked_at, k.expires_at,
-              u.id AS user_id, u.external_id, u.email, u.name AS user_name, u.disabled_at,
-              p.id AS project_id, p.name AS project_name
+      `SELECT k.id, k.key_id AS "keyId", k.key_hash AS "keyHash", k.key_prefix AS "keyPrefix",
+              k.allowed_origins AS "allowedOrigins", k.revoked_at AS "revokedAt", k.expires_at AS "expiresAt",
+              u.id AS "userId", u.external_id AS "externalId", u.email, u.name AS "userName",
+              u.disabled_at AS "disabledAt", p.id AS "projectId", p.name AS "projectName"
          FROM api_keys k
          JOIN users u ON u.id = k.user_id
          JOIN projects p ON p.id = k.project_id
@@ -179,11 +181,11 @@ export class ApiKeysRepository {
    * tier, apart from the resolution lookup so the hot path's statement stays as it is.
    */
   async adminOrgOf(id: string): Promise<string | null> {
-    const rows = await this.dataSource.query<{ admin_org_id: string | null }[]>(
-      'SELECT admin_org_id FROM api_keys WHERE id = $1',
+    const rows = await this.dataSource.query<{ adminOrgId: string | null }[]>(
+      'SELECT admin_org_id AS "adminOrgId" FROM api_keys WHERE id = $1',
       [id],
     );
-    return rows[0]?.admin_org_id ?? null;
+    return rows[0]?.adminOrgId ?? null;
   }
 
   /** Records a use of keys `ids`, skipping those written less than `precisionSeconds` ago. */

@@ -160,18 +160,18 @@ export class DeveloperKeysService {
       const revoked = await this.keys.revokeOwned(user.id, id, m);
       if (revoked) {
         // Fires on commit: every instance drops its cached resolution of this key.
-        await this.revocations.notify([revoked.key_id], m);
+        await this.revocations.notify([revoked.keyId], m);
         await this.audit.record(
           ctx,
           {
             action: ApiKeysAudit.Revoke,
             targetType: 'api_key',
             targetId: revoked.id,
-            metadata: { keyPrefix: revoked.key_prefix },
+            metadata: { keyPrefix: revoked.keyPrefix },
           },
           m,
         );
-        return revoked.key_id;
+        return revoked.keyId;
       }
       if (!(await this.keys.existsOwned(user.id, id, m))) throw apiKeysError(ApiKeysErrorCode.KeyNotFound);
       return undefined;

@@ -87,7 +87,7 @@ export class ProvisioningService implements OnModuleInit {
       // 64 random bits of key id: a collision is not worth a retry loop, but must not pass silently.
       if (!createdId) throw new Error('could not store the provisioned key: its id is taken');
 
-      const revokedKeyIds = revoked.map((r) => r.key_id);
+      const revokedKeyIds = revoked.map((r) => r.keyId);
       await this.revocations.notify(revokedKeyIds, m);
       await this.audit.record(
         ctx,

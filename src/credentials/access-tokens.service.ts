@@ -104,7 +104,7 @@ export class AccessTokensService {
     const cached = this.cachedToken(row);
     if (cached) return cached;
     refuseBackingOff(row);
-    const host = new URL(row.token_endpoint).host;
+    const host = new URL(row.tokenEndpoint).host;
     return this.flights.run(`${dto.userId}\n${dto.mcpServerId}`, () => this.refreshLocked(ctx, dto, host));
   }
 
@@ -158,15 +158,14 @@ export class AccessTokensService {
     row: UsableCredentialRow,
     m: EntityManager,
   ): Promise<LockedOutcome> {
-    const refreshToken = this.decrypt(row, 'refresh_token_enc', row.refresh_token_enc);
-    const clientSecret =
-      row.client_secret_enc && this.decrypt(row, 'client_secret_enc', row.client_secret_enc);
+    const refreshToken = this.decrypt(row, 'refresh_token_enc', row.refreshTokenEnc);
+    const clientSecret = row.clientSecretEnc && this.decrypt(row, 'client_secret_enc', row.clientSecretEnc);
     const outcome = await this.client.refresh({
-      tokenEndpoint: row.token_endpoint,
+      tokenEndpoint: row.tokenEndpoint,
       refreshToken,
-      clientId: row.client_id,
+      clientId: row.clientId,
       clientSecret,
-      authMethod: row.auth_method,
+      authMethod: row.authMethod,
       resource: row.resource,
     });
     switch (outcome.kind) {
@@ -180,7 +179,7 @@ export class AccessTokensService {
             action: CredentialsAudit.ReauthorizationRequired,
             targetType: CREDENTIAL_TARGET,
             targetId: row.id,
-            metadata: { userId: row.user_id, mcpServerId: row.mcp_server_id },
+            metadata: { userId: row.userId, mcpServerId: row.mcpServerId },
           },
           m,
         );
@@ -220,7 +219,7 @@ export class AccessTokensService {
     reason: UpstreamFailureReason,
     m: EntityManager,
   ): Promise<{ outcome: LockedOutcome; log: Record<string, unknown> }> {
-    const failures = row.consecutive_failures + 1;
+    const failures = row.consecutiveFailures + 1;
     const backoffMs = backoffAfter(failures, this.config.failuresBeforeBackoff);
     await this.credentials.recordFailure(row.id, reason, backoffMs, m);
     return {
@@ -249,7 +248,7 @@ export class AccessTokensService {
       issued.expiresInSeconds === null ? null : new Date(now + issued.expiresInSeconds * 1000);
     const cacheable = expiresAt !== null && expiresAt.getTime() - CACHE_MARGIN_MS > now;
     const encrypt = (value: string, column: CredentialColumn) =>
-      this.encryption.encrypt(value, credentialField(row.user_id, row.mcp_server_id, column));
+      this.encryption.encrypt(value, credentialField(row.userId, row.mcpServerId, column));
     const newRefreshToken = encrypt(issued.refreshToken ?? refreshToken, 'refresh_token_enc');
     await this.credentials.storeRefreshed(
       row.id,
@@ -274,22 +273,22 @@ export class AccessTokensService {
 
   private refuseUnusable(row: UsableCredentialRow | undefined): asserts row is UsableCredentialRow {
     if (!row) throw credentialsError(CredentialsErrorCode.CredentialNotFound);
-    if (row.user_disabled_at) throw credentialsError(CredentialsErrorCode.UserDisabled);
-    if (row.reauthorization_required_at) throw credentialsError(CredentialsErrorCode.ReauthorizationRequired);
-    if (row.client_secret_expires_at && row.client_secret_expires_at.getTime() <= Date.now())
+    if (row.userDisabledAt) throw credentialsError(CredentialsErrorCode.UserDisabled);
+    if (row.reauthorizationRequiredAt) throw credentialsError(CredentialsErrorCode.ReauthorizationRequired);
+    if (row.clientSecretExpiresAt && row.clientSecretExpiresAt.getTime() <= Date.now())
       throw credentialsError(CredentialsErrorCode.ClientSecretExpired);
   }
 
   /** The cached access token, while it has more than the margin to live. */
   private cachedToken(row: UsableCredentialRow): AccessTokenDto | undefined {
-    const { access_token_enc: enc, access_token_expires_at: expiresAt, access_token_type: tokenType } = row;
+    const { accessTokenEnc: enc, accessTokenExpiresAt: expiresAt, accessTokenType: tokenType } = row;
     if (!enc || !expiresAt || !tokenType || expiresAt.getTime() - CACHE_MARGIN_MS <= Date.now())
       return undefined;
     return {
       accessToken: this.decrypt(row, 'access_token_enc', enc),
       tokenType,
       expiresAt: isoOrNull(expiresAt),
-      scope: row.access_token_scope ?? row.scopes,
+      scope: row.accessTokenScope ?? row.scopes,
     };
   }
 
@@ -302,13 +301,13 @@ export class AccessTokensService {
     try {
       return this.encryption.decrypt(
         value,
-        row.enc_key_version,
-        credentialField(row.user_id, row.mcp_server_id, column),
+        row.encKeyVersion,
+        credentialField(row.userId, row.mcpServerId, column),
       );
     } catch (err) {
       if (!(err instanceof DecryptionFailedError)) throw err;
       this.logger.error(
-        { ...this.about(row), column, keyVersion: row.enc_key_version },
+        { ...this.about(row), column, keyVersion: row.encKeyVersion },
         "a stored credential could not be decrypted on this instance: left as it is (check this instance's encryption secrets)",
       );
       throw encryptionKeyMissing();
@@ -318,15 +317,15 @@ export class AccessTokensService {
   /** What a log line says about a credential: ids and the endpoint's host, never a value. */
   private about(row: UsableCredentialRow): Record<string, unknown> {
     return {
-      userId: row.user_id,
-      mcpServerId: row.mcp_server_id,
-      endpointHost: new URL(row.token_endpoint).host,
+      userId: row.userId,
+      mcpServerId: row.mcpServerId,
+      endpointHost: new URL(row.tokenEndpoint).host,
     };
   }
 }
 
 /** 502 `backing_off` while the credential's backoff runs, with the seconds left as Retry-After. */
 function refuseBackingOff(row: UsableCredentialRow): void {
-  const left = row.backoff_until ? row.backoff_until.getTime() - Date.now() : 0;
+  const left = row.backoffUntil ? row.backoffUntil.getTime() - Date.now() : 0;
   if (left > 0) throw upstreamFailed('backing_off', Math.max(1, Math.ceil(left / 1000)));
 }

@@ -20,46 +20,46 @@ export interface NewCredentialRow {
 
 export interface DepositedRow {
   id: string;
-  mcp_server_id: string;
-  created_at: Date;
-  updated_at: Date;
+  mcpServerId: string;
+  createdAt: Date;
+  updatedAt: Date;
   /** False when the deposit replaced the user's credential for this server. */
   inserted: boolean;
 }
 
 export interface CredentialMetadataRow {
-  mcp_server_id: string;
-  token_endpoint: string;
-  client_id: string | null;
-  auth_method: AuthMethod;
+  mcpServerId: string;
+  tokenEndpoint: string;
+  clientId: string | null;
+  authMethod: AuthMethod;
   scopes: string | null;
-  client_secret_expires_at: Date | null;
-  created_at: Date;
-  updated_at: Date;
+  clientSecretExpiresAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
 }
 
 /** Everything a refresh needs of a credential, ciphertexts included, and whether its user is disabled. */
 export interface UsableCredentialRow {
   id: string;
-  user_id: string;
-  mcp_server_id: string;
-  token_endpoint: string;
-  client_id: string | null;
-  auth_method: AuthMethod;
+  userId: string;
+  mcpServerId: string;
+  tokenEndpoint: string;
+  clientId: string | null;
+  authMethod: AuthMethod;
   scopes: string | null;
   resource: string | null;
-  client_secret_expires_at: Date | null;
-  refresh_token_enc: Buffer;
-  client_secret_enc: Buffer | null;
-  access_token_enc: Buffer | null;
-  access_token_type: string | null;
-  access_token_scope: string | null;
-  access_token_expires_at: Date | null;
-  enc_key_version: number;
-  reauthorization_required_at: Date | null;
-  consecutive_failures: number;
-  backoff_until: Date | null;
-  user_disabled_at: Date | null;
+  clientSecretExpiresAt: Date | null;
+  refreshTokenEnc: Buffer;
+  clientSecretEnc: Buffer | null;
+  accessTokenEnc: Buffer | null;
+  accessTokenType: string | null;
+  accessTokenScope: string | null;
+  accessTokenExpiresAt: Date | null;
+  encKeyVersion: number;
+  reauthorizationRequiredAt: Date | null;
+  consecutiveFailures: number;
+  backoffUntil: Date | null;
+  userDisabledAt: Date | null;
 }
 
 export interface RefreshedValues {
@@ -72,10 +72,14 @@ export interface RefreshedValues {
   encKeyVersion: number;
 }
 
-const USABLE_COLUMNS = `c.id, c.user_id, c.mcp_server_id, c.token_endpoint, c.client_id, c.auth_method, c.scopes,
-  c.resource, c.client_secret_expires_at, c.refresh_token_enc, c.client_secret_enc, c.access_token_enc,
-  c.access_token_type, c.access_token_scope, c.access_token_expires_at, c.enc_key_version,
-  c.reauthorization_required_at, c.consecutive_failures, c.backoff_until, u.disabled_at AS user_disabled_at`;
+const USABLE_COLUMNS = `c.id, c.user_id AS "userId", c.mcp_server_id AS "mcpServerId",
+  c.token_endpoint AS "tokenEndpoint", c.client_id AS "clientId", c.auth_method AS "authMethod", c.scopes,
+  c.resource, c.client_secret_expires_at AS "clientSecretExpiresAt", c.refresh_token_enc AS "refreshTokenEnc",
+  c.client_secret_enc AS "clientSecretEnc", c.access_token_enc AS "accessTokenEnc",
+  c.access_token_type AS "accessTokenType", c.access_token_scope AS "accessTokenScope",
+  c.access_token_expires_at AS "accessTokenExpiresAt", c.enc_key_version AS "encKeyVersion",
+  c.reauthorization_required_at AS "reauthorizationRequiredAt", c.consecutive_failures AS "consecutiveFailures",
+  c.backoff_until AS "backoffUntil", u.disabled_at AS "userDisabledAt"`;
 
 /** The most credentials one list answers with. */
 export const LIST_LIMIT = 1000;
@@ -119,7 +123,8 @@ export class McpOAuthCredentialsRepository {
          last_failure_reason = NULL,
          last_failure_at = NULL,
          updated_at = now()
-       RETURNING id, mcp_server_id, created_at, updated_at, (xmax = 0) AS inserted`,
+       RETURNING id, mcp_server_id AS "mcpServerId", created_at AS "createdAt", updated_at AS "updatedAt",
+                 (xmax = 0) AS inserted`,
       [
         row.userId,
         row.mcpServerId,
@@ -140,8 +145,9 @@ export class McpOAuthCredentialsRepository {
   /** The user's credentials, metadata only, by server id. */
   listOwned(userId: string): Promise<CredentialMetadataRow[]> {
     return this.dataSource.query<CredentialMetadataRow[]>(
-      `SELECT mcp_server_id, token_endpoint, client_id, auth_method, scopes, client_secret_expires_at, created_at,
-              updated_at
+      `SELECT mcp_server_id AS "mcpServerId", token_endpoint AS "tokenEndpoint", client_id AS "clientId",
+              auth_method AS "authMethod", scopes, client_secret_expires_at AS "clientSecretExpiresAt",
+              created_at AS "createdAt", updated_at AS "updatedAt"
        FROM mcp_oauth_credentials WHERE user_id = $1 ORDER BY mcp_server_id LIMIT $2`,
       [userId, LIST_LIMIT],
     );

@@ -100,9 +100,9 @@ export class McpOAuthCredentialsService {
         m,
       );
       return {
-        mcpServerId: stored.mcp_server_id,
-        createdAt: iso(stored.created_at),
-        updatedAt: iso(stored.updated_at),
+        mcpServerId: stored.mcpServerId,
+        createdAt: iso(stored.createdAt),
+        updatedAt: iso(stored.updatedAt),
       };
     });
   }
@@ -152,13 +152,13 @@ function checkClientAuthentication(dto: DepositCredentialDto): AuthMethod {
 
 function toView(row: CredentialMetadataRow): CredentialDto {
   return {
-    mcpServerId: row.mcp_server_id,
-    tokenEndpoint: row.token_endpoint,
-    clientId: row.client_id,
-    authMethod: row.auth_method,
+    mcpServerId: row.mcpServerId,
+    tokenEndpoint: row.tokenEndpoint,
+    clientId: row.clientId,
+    authMethod: row.authMethod,
     scopes: row.scopes,
-    clientSecretExpiresAt: isoOrNull(row.client_secret_expires_at),
-    createdAt: iso(row.created_at),
-    updatedAt: iso(row.updated_at),
+    clientSecretExpiresAt: isoOrNull(row.clientSecretExpiresAt),
+    createdAt: iso(row.createdAt),
+    updatedAt: iso(row.updatedAt),
   };
 }

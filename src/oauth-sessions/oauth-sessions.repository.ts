@@ -9,33 +9,33 @@ const LIVE = ['pending', 'exchanging', 'complete'];
 /** A session a callback has claimed (pending → exchanging), with what the exchange needs. */
 export interface ClaimedSession {
   id: string;
-  user_id: string;
-  provider_id: string;
-  provider_name: string;
-  api_base: string;
+  userId: string;
+  providerId: string;
+  providerName: string;
+  apiBase: string;
 }
 
 /** What a callback that could not claim a session reads to say why. */
 export interface SessionByState {
   id: string;
-  user_id: string;
-  provider_id: string;
+  userId: string;
+  providerId: string;
   status: OAuthSessionStatus;
   /** Past its expiry (by the database's clock). */
   expired: boolean;
-  provider_slug: string;
-  provider_name: string;
-  provider_enabled: boolean;
-  user_disabled: boolean;
+  providerSlug: string;
+  providerName: string;
+  providerEnabled: boolean;
+  userDisabled: boolean;
 }
 
 /** A session as its user's poll sees it. */
 export interface OwnedSession {
   id: string;
   status: OAuthSessionStatus;
-  failure_reason: string | null;
+  failureReason: string | null;
   expired: boolean;
-  provider_id: string;
+  providerId: string;
 }
 
 /** A complete session locked for its confirmation: what a poll with a completion code needs. */
@@ -43,9 +43,9 @@ export interface LockedSession {
   id: string;
   status: OAuthSessionStatus;
   expired: boolean;
-  completion_code_hash: string | null;
-  provider_key: Buffer | null;
-  enc_key_version: number | null;
+  completionCodeHash: string | null;
+  providerKey: Buffer | null;
+  encKeyVersion: number | null;
 }
 
 /**
@@ -59,11 +59,11 @@ export class OAuthSessionsRepository {
   async insert(
     row: { userId: string; providerId: string; stateHash: string; ttlSeconds: number },
     m: EntityManager,
-  ): Promise<{ id: string; expires_at: Date }> {
-    const [inserted] = await m.query<{ id: string; expires_at: Date }[]>(
+  ): Promise<{ id: string; expiresAt: Date }> {
+    const [inserted] = await m.query<{ id: string; expiresAt: Date }[]>(
       `INSERT INTO oauth_sessions (user_id, billing_provider_id, state_hash, expires_at)
        VALUES ($1, $2, $3, now() + make_interval(secs => $4))
-       RETURNING id, expires_at`,
+       RETURNING id, expires_at AS "expiresAt"`,
       [row.userId, row.providerId, row.stateHash, row.ttlSeconds],
     );
     return inserted!;
@@ -81,7 +81,8 @@ export class OAuthSessionsRepository {
         WHERE s.state_hash = $1 AND s.status = 'pending' AND s.expires_at > now()
           AND p.id = s.billing_provider_id AND p.slug = $2 AND p.enabled
           AND u.id = s.user_id AND u.disabled_at IS NULL
-       RETURNING s.id, s.user_id, p.id AS provider_id, p.name AS provider_name, p.api_base`,
+       RETURNING s.id, s.user_id AS "userId", p.id AS "providerId", p.name AS "providerName",
+                 p.api_base AS "apiBase"`,
       [stateHash, slug],
     );
     return rows[0];
@@ -89,9 +90,9 @@ export class OAuthSessionsRepository {
 
   async findByState(stateHash: string): Promise<SessionByState | undefined> {
     const rows = await this.dataSource.query<SessionByState[]>(
-      `SELECT s.id, s.user_id, s.billing_provider_id AS provider_id, s.status, s.expires_at <= now() AS expired,
-              p.slug AS provider_slug, p.name AS provider_name, p.enabled AS provider_enabled,
-              u.disabled_at IS NOT NULL AS user_disabled
+      `SELECT s.id, s.user_id AS "userId", s.billing_provider_id AS "providerId", s.status,
+              s.expires_at <= now() AS expired, p.slug AS "providerSlug", p.name AS "providerName",
+              p.enabled AS "providerEnabled", u.disabled_at IS NOT NULL AS "userDisabled"
          FROM oauth_sessions s
          JOIN billing_providers p ON p.id = s.billing_provider_id
          JOIN users u ON u.id = s.user_id
@@ -150,8 +151,8 @@ export class OAuthSessionsRepository {
   /** The session `id` of `userId` for the provider `slug`; undefined for anyone else's or none. */
   async findOwned(id: string, userId: string, slug: string): Promise<OwnedSession | undefined> {
     const rows = await this.dataSource.query<OwnedSession[]>(
-      `SELECT s.id, s.status, s.failure_reason, s.expires_at <= now() AS expired,
-              s.billing_provider_id AS provider_id
+      `SELECT s.id, s.status, s.failure_reason AS "failureReason", s.expires_at <= now() AS expired,
+              s.billing_provider_id AS "providerId"
          FROM oauth_sessions s
          JOIN billing_providers p ON p.id = s.billing_provider_id
         WHERE s.id = $1 AND s.user_id = $2 AND p.slug = $3`,
@@ -167,7 +168,8 @@ export class OAuthSessionsRepository {
    */
   async lockOwned(id: string, userId: string, m: EntityManager): Promise<LockedSession | undefined> {
     const rows = await m.query<LockedSession[]>(
-      `SELECT id, status, expires_at <= now() AS expired, completion_code_hash, provider_key, enc_key_version
+      `SELECT id, status, expires_at <= now() AS expired, completion_code_hash AS "completionCodeHash",
+              provider_key AS "providerKey", enc_key_version AS "encKeyVersion"
          FROM oauth_sessions WHERE id = $1 AND user_id = $2 FOR UPDATE`,
       [id, userId],
     );
@@ -176,12 +178,12 @@ export class OAuthSessionsRepository {
 
   /** Counts one wrong completion code on the locked session; the count now. */
   async countWrongCode(id: string, m: EntityManager): Promise<number> {
-    const [rows] = await m.query<[{ completion_attempts: number }[], number]>(
+    const [rows] = await m.query<[{ completionAttempts: number }[], number]>(
       `UPDATE oauth_sessions SET completion_attempts = completion_attempts + 1 WHERE id = $1
-       RETURNING completion_attempts`,
+       RETURNING completion_attempts AS "completionAttempts"`,
       [id],
     );
-    return rows[0]?.completion_attempts ?? 0;
+    return rows[0]?.completionAttempts ?? 0;
   }
 
   /** Marks the locked, complete session redeemed and erases its key (the caller read it under the lock). */

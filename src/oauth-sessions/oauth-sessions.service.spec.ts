@@ -115,7 +115,7 @@ describe('OAuthSessionsService.start', () => {
   });
 
   it('stores the hash of the state it hands out, never the state', async () => {
-    const insert = jest.fn(async () => ({ id: 's1', expires_at: new Date('2030-01-01T00:00:00Z') }));
+    const insert = jest.fn(async () => ({ id: 's1', expiresAt: new Date('2030-01-01T00:00:00Z') }));
     const started = await service({
       dataSource: inTransaction,
       providers: { findEnabledBySlug: jest.fn(async () => acme) },
@@ -175,14 +175,14 @@ describe('OAuthSessionsService.callback', () => {
   describe('a state that claims nothing', () => {
     const byState = (row: Partial<SessionByState>): SessionByState => ({
       id: 's1',
-      user_id: 'u1',
-      provider_id: 'p1',
+      userId: 'u1',
+      providerId: 'p1',
       status: 'pending',
       expired: false,
-      provider_slug: 'acme',
-      provider_name: 'Acme',
-      provider_enabled: true,
-      user_disabled: false,
+      providerSlug: 'acme',
+      providerName: 'Acme',
+      providerEnabled: true,
+      userDisabled: false,
       ...row,
     });
     const run = async (row: SessionByState | undefined) => {
@@ -202,8 +202,8 @@ describe('OAuthSessionsService.callback', () => {
 
     it.each<[string, SessionByState | undefined, number, string]>([
       ['unknown', undefined, 400, 'not recognised'],
-      ["another provider's", byState({ provider_slug: 'nova' }), 400, 'not recognised'],
-      ['of a provider since disabled', byState({ provider_enabled: false }), 400, 'not recognised'],
+      ["another provider's", byState({ providerSlug: 'nova' }), 400, 'not recognised'],
+      ['of a provider since disabled', byState({ providerEnabled: false }), 400, 'not recognised'],
       ['complete', byState({ status: 'complete' }), 400, 'already used'],
       ['redeemed', byState({ status: 'redeemed' }), 400, 'already used'],
       ['failed', byState({ status: 'failed' }), 400, 'already used'],
@@ -229,7 +229,7 @@ describe('OAuthSessionsService.callback', () => {
     );
 
     it('fails a pending session whose user was disabled: 403', async () => {
-      const { page, sessions } = await run(byState({ user_disabled: true }));
+      const { page, sessions } = await run(byState({ userDisabled: true }));
       expect(page.status).toBe(403);
       expect(sessions.fail).toHaveBeenCalledWith('s1', ['pending'], 'identity_not_allowed', manager);
     });
@@ -238,10 +238,10 @@ describe('OAuthSessionsService.callback', () => {
   describe('a claimed session', () => {
     const claimed: ClaimedSession = {
       id: 's1',
-      user_id: 'u1',
-      provider_id: 'p1',
-      provider_name: 'Acme',
-      api_base: 'https://api.acme.test',
+      userId: 'u1',
+      providerId: 'p1',
+      providerName: 'Acme',
+      apiBase: 'https://api.acme.test',
     };
     const sessions = () => ({
       claim: jest.fn(async () => claimed),
@@ -334,9 +334,9 @@ describe('OAuthSessionsService.result', () => {
   const owned = {
     id: 's1',
     status: 'complete' as const,
-    failure_reason: null,
+    failureReason: null,
     expired: false,
-    provider_id: 'p1',
+    providerId: 'p1',
   };
 
   it('answers 404 for a session that is not the caller’s', async () => {
@@ -375,9 +375,9 @@ describe('OAuthSessionsService.result', () => {
         id: 's1',
         status: 'complete' as const,
         expired: false,
-        completion_code_hash: createHash('sha256').update(CODE).digest('hex'),
-        provider_key: Buffer.from('written-under-another-secret'),
-        enc_key_version: 1,
+        completionCodeHash: createHash('sha256').update(CODE).digest('hex'),
+        providerKey: Buffer.from('written-under-another-secret'),
+        encKeyVersion: 1,
       })),
       redeem: jest.fn(async () => true),
       fail: jest.fn(async () => true),
@@ -403,7 +403,7 @@ describe('OAuthSessionsService.result', () => {
       findOwned: jest.fn(async () => ({
         ...owned,
         status: 'failed' as const,
-        failure_reason: 'provider_timeout',
+        failureReason: 'provider_timeout',
       })),
     };
     await expect(service({ users, sessions }).result(principal, 'acme', 's1', CODE, ctx)).resolves.toEqual({

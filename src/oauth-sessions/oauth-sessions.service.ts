@@ -136,7 +136,7 @@ export class OAuthSessionsService {
         state,
         callbackUrl(this.app.oauthCallbackOrigin, provider.slug),
       ),
-      expiresAt: iso(session.expires_at),
+      expiresAt: iso(session.expiresAt),
       pollIntervalSeconds: this.config.pollIntervalSeconds,
     };
   }
@@ -175,7 +175,7 @@ export class OAuthSessionsService {
       this.logger.error({ err }, 'provider callback failed before claiming a session');
       return page(CallbackOutcome.Unavailable);
     }
-    const provider = claimed.provider_name;
+    const provider = claimed.providerName;
     try {
       const token = typeof tokenParam === 'string' && TOKEN_FORMAT.test(tokenParam) ? tokenParam : undefined;
       if (!token) {
@@ -183,7 +183,7 @@ export class OAuthSessionsService {
         return page(CallbackOutcome.MissingToken, provider);
       }
       const exchanged = await exchangeProviderToken(
-        claimed.api_base,
+        claimed.apiBase,
         token,
         this.config.exchangeTimeoutMs,
         this.outbound,
@@ -192,7 +192,7 @@ export class OAuthSessionsService {
         this.logger.warn(
           {
             sessionId: claimed.id,
-            billingProviderId: claimed.provider_id,
+            billingProviderId: claimed.providerId,
             reason: exchanged.reason,
             httpStatus: exchanged.httpStatus,
           },
@@ -203,7 +203,7 @@ export class OAuthSessionsService {
       }
       const encrypted = this.encryption.encrypt(
         exchanged.apiKey,
-        providerKeyField({ id: claimed.id, userId: claimed.user_id }),
+        providerKeyField({ id: claimed.id, userId: claimed.userId }),
       );
       const completionCode = randomBytes(COMPLETION_CODE_BYTES).toString('base64url');
       const completed = await this.dataSource.transaction(async (m) => {
@@ -214,7 +214,7 @@ export class OAuthSessionsService {
             action: OAuthSessionsAudit.Complete,
             targetType: TARGET,
             targetId: claimed.id,
-            metadata: { userId: claimed.user_id, billingProviderId: claimed.provider_id },
+            metadata: { userId: claimed.userId, billingProviderId: claimed.providerId },
           },
           m,
         );
@@ -288,7 +288,7 @@ export class OAuthSessionsService {
       case 'expired':
         return { status: 'expired' };
       case 'failed':
-        return { status: 'failed', reason: s.failure_reason ?? OAuthFailureReason.Internal };
+        return { status: 'failed', reason: s.failureReason ?? OAuthFailureReason.Internal };
     }
   }
 
@@ -312,7 +312,7 @@ export class OAuthSessionsService {
       return await this.dataSource.transaction(async (m) => {
         const locked = await this.sessions.lockOwned(s.id, userId, m);
         if (!locked || locked.status !== 'complete' || locked.expired) return undefined;
-        if (!locked.completion_code_hash || !sameDigest(presented, locked.completion_code_hash))
+        if (!locked.completionCodeHash || !sameDigest(presented, locked.completionCodeHash))
           return this.wrongCode(s, userId, ctx, m);
         const apiKey = this.decryptKey(locked, userId);
         if (!(await this.sessions.redeem(s.id, m))) return undefined;
@@ -322,7 +322,7 @@ export class OAuthSessionsService {
             action: OAuthSessionsAudit.Redeem,
             targetType: TARGET,
             targetId: s.id,
-            metadata: { userId, billingProviderId: s.provider_id },
+            metadata: { userId, billingProviderId: s.providerId },
           },
           m,
         );
@@ -341,11 +341,11 @@ export class OAuthSessionsService {
   }
 
   private decryptKey(locked: LockedSession, userId: string): string {
-    if (!locked.provider_key || locked.enc_key_version === null)
+    if (!locked.providerKey || locked.encKeyVersion === null)
       throw new DecryptionFailedError('oauth_sessions.provider_key');
     return this.encryption.decrypt(
-      locked.provider_key,
-      locked.enc_key_version,
+      locked.providerKey,
+      locked.encKeyVersion,
       providerKeyField({ id: locked.id, userId }),
     );
   }
@@ -367,7 +367,7 @@ export class OAuthSessionsService {
         action: OAuthSessionsAudit.Fail,
         targetType: TARGET,
         targetId: s.id,
-        metadata: { userId, billingProviderId: s.provider_id, reason },
+        metadata: { userId, billingProviderId: s.providerId, reason },
       },
       m,
     );
@@ -382,16 +382,15 @@ export class OAuthSessionsService {
   ): Promise<{ outcome: CallbackOutcome; provider?: string }> {
     const s = await this.sessions.findByState(stateHash);
     // Another provider's state looks exactly like an unknown one.
-    if (!s || s.provider_slug !== slug || !s.provider_enabled)
-      return { outcome: CallbackOutcome.UnknownState };
-    const provider = s.provider_name;
+    if (!s || s.providerSlug !== slug || !s.providerEnabled) return { outcome: CallbackOutcome.UnknownState };
+    const provider = s.providerName;
     const live: OAuthSessionStatus[] = ['pending', 'exchanging'];
     if (s.expired && live.includes(s.status)) {
       await this.sessions.expire(s.id);
       return { outcome: CallbackOutcome.Expired, provider };
     }
     if (s.status === 'expired') return { outcome: CallbackOutcome.Expired, provider };
-    if (s.status === 'pending' && s.user_disabled) {
+    if (s.status === 'pending' && s.userDisabled) {
       const failed = await this.dataSource.transaction(async (m) => {
         if (!(await this.sessions.fail(s.id, ['pending'], OAuthFailureReason.UserDisabled, m))) return false;
         await this.audit.record(
@@ -401,8 +400,8 @@ export class OAuthSessionsService {
             targetType: TARGET,
             targetId: s.id,
             metadata: {
-              userId: s.user_id,
-              billingProviderId: s.provider_id,
+              userId: s.userId,
+              billingProviderId: s.providerId,
               reason: OAuthFailureReason.UserDisabled,
             },
           },
@@ -430,7 +429,7 @@ export class OAuthSessionsService {
           action: OAuthSessionsAudit.Fail,
           targetType: TARGET,
           targetId: claimed.id,
-          metadata: { userId: claimed.user_id, billingProviderId: claimed.provider_id, reason, ...extra },
+          metadata: { userId: claimed.userId, billingProviderId: claimed.providerId, reason, ...extra },
         },
         m,
       );

@@ -52,13 +52,11 @@ export class OrgTokensRepository {
    * The live token with this hash: one lookup on the unique partial index over live hashes, prepared once
    * per connection (it runs on every admin request).
    */
-  async findLiveByHash(
-    hash: string,
-  ): Promise<{ id: string; prefix: string; expires_at: Date | null } | undefined> {
-    const rows = await preparedQuery<{ id: string; prefix: string; expires_at: Date | null }>(
+  async findLiveByHash(hash: string): Promise<Pick<OrgToken, 'id' | 'prefix' | 'expiresAt'> | undefined> {
+    const rows = await preparedQuery<Pick<OrgToken, 'id' | 'prefix' | 'expiresAt'>>(
       this.dataSource,
       'keysmith_org_token_verify',
-      `SELECT id, prefix, expires_at FROM org_tokens WHERE token_hash = $1 AND ${LIVE}`,
+      `SELECT id, prefix, expires_at AS "expiresAt" FROM org_tokens WHERE token_hash = $1 AND ${LIVE}`,
       [hash],
     );
     return rows[0];

@@ -135,7 +135,7 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
     if (token === undefined) {
       const generation = this.cache.generation;
       const row = await this.tokens.findLiveByHash(hash);
-      token = row ? { id: row.id, prefix: row.prefix, expiresAtMs: row.expires_at?.getTime() ?? null } : null;
+      token = row ? { id: row.id, prefix: row.prefix, expiresAtMs: row.expiresAt?.getTime() ?? null } : null;
       this.cache.set(hash, token, generation);
     }
     if (!token) return null;

@@ -8,9 +8,9 @@ import { Project } from 'src/projects/project.entity';
 export interface ProjectRow {
   id: string;
   name: string;
-  is_default: boolean;
-  created_at: Date;
-  api_key_count: string | number;
+  isDefault: boolean;
+  createdAt: Date;
+  apiKeyCount: string | number;
 }
 
 /**
@@ -25,7 +25,8 @@ export class ProjectsRepository {
   /** The user's projects, default first, then oldest first, with live key counts in one query. */
   listWithKeyCounts(userId: string, limit: number): Promise<ProjectRow[]> {
     return this.dataSource.query(
-      `SELECT p.id, p.name, p.is_default, p.created_at, COUNT(k.id) AS api_key_count
+      `SELECT p.id, p.name, p.is_default AS "isDefault", p.created_at AS "createdAt",
+              COUNT(k.id) AS "apiKeyCount"
          FROM projects p
          LEFT JOIN api_keys k ON k.project_id = p.id AND k.revoked_at IS NULL
         WHERE p.user_id = $1
@@ -45,7 +46,7 @@ export class ProjectsRepository {
     const [row] = await m.query<ProjectRow[]>(
       `INSERT INTO projects (user_id, name) VALUES ($1, $2)
        ON CONFLICT (user_id, name) DO NOTHING
-       RETURNING id, name, is_default, created_at, 0 AS api_key_count`,
+       RETURNING id, name, is_default AS "isDefault", created_at AS "createdAt", 0 AS "apiKeyCount"`,
       [userId, name],
     );
     return row;

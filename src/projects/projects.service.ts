@@ -17,9 +17,9 @@ function toView(r: ProjectRow): ProjectDto {
   return {
     id: r.id,
     name: r.name,
-    isDefault: r.is_default,
-    createdAt: iso(r.created_at),
-    apiKeyCount: Number(r.api_key_count),
+    isDefault: r.isDefault,
+    createdAt: iso(r.createdAt),
+    apiKeyCount: Number(r.apiKeyCount),
   };
 }
 

@@ -98,10 +98,10 @@ export class UsersRepository {
    * concurrent insert referencing the user takes (a key or the default project), which would deadlock.
    */
   async lockForKeyChanges(userId: string, m: EntityManager): Promise<{ disabled: boolean }> {
-    const [row] = await m.query<{ disabled_at: Date | null }[]>(
-      'SELECT disabled_at FROM users WHERE id = $1 FOR NO KEY UPDATE',
+    const [row] = await m.query<{ disabledAt: Date | null }[]>(
+      'SELECT disabled_at AS "disabledAt" FROM users WHERE id = $1 FOR NO KEY UPDATE',
       [userId],
     );
-    return { disabled: row?.disabled_at != null };
+    return { disabled: row?.disabledAt != null };
   }
 }

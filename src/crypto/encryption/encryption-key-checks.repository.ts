@@ -8,11 +8,11 @@ export class EncryptionKeyChecksRepository {
   constructor(private readonly dataSource: DataSource) {}
 
   async find(version: number): Promise<Buffer | undefined> {
-    const rows = await this.dataSource.query<{ check_value: Buffer }[]>(
-      'SELECT check_value FROM encryption_key_checks WHERE version = $1',
+    const rows = await this.dataSource.query<{ checkValue: Buffer }[]>(
+      'SELECT check_value AS "checkValue" FROM encryption_key_checks WHERE version = $1',
       [version],
     );
-    return rows[0]?.check_value;
+    return rows[0]?.checkValue;
   }
 
   /** Records `value` unless the version already has one (another instance's, which then stands). */
