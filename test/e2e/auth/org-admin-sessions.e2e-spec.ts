@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { loadConfig } from 'src/config/config-slice';
+import { loadAppConfig } from 'src/app.registrations';
 import { ConfigValidationError } from 'src/config/env-reader';
 import { startTestApp, type TestApp, testSigningKey } from 'test/helpers/app';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
@@ -73,7 +73,7 @@ describe('org admins among sessions: ORG_ID and ADMIN_SESSIONS_ANY_USER', () => 
   it('production: refuses to start without ORG_ID, naming both variables', () => {
     let error: unknown;
     try {
-      loadConfig(production());
+      loadAppConfig(production());
     } catch (err) {
       error = err;
     }
