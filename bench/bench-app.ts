@@ -7,12 +7,12 @@ import { Module, type Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from 'src/app.module';
 import { createApp } from 'src/app.setup';
-import { loadConfig } from 'src/config/config-slice';
+import { loadAppConfig } from 'src/app.registrations';
 
 export async function listenBenchApp(
   controllers: Type[],
 ): Promise<{ app: NestFastifyApplication; port: number }> {
-  const config = loadConfig(process.env);
+  const config = loadAppConfig(process.env);
   @Module({ imports: [AppModule.forRoot({ config })], controllers })
   class BenchModule {}
 

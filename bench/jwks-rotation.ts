@@ -17,14 +17,14 @@ import { performance } from 'node:perf_hooks';
 import { sign } from 'jsonwebtoken';
 import { authConfig } from 'src/auth/auth.config';
 import { M2MAuthService } from 'src/auth/jwt/m2m-auth.service';
-import { loadConfig } from 'src/config/config-slice';
+import { loadAppConfig } from 'src/app.registrations';
 import { M2M_AUDIENCE, m2mToken, TestIssuer } from 'test/helpers/issuers';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const attackerKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 
 async function scenario(issuer: TestIssuer, junkFirst: boolean): Promise<number> {
-  const config = loadConfig({
+  const config = loadAppConfig({
     AUTH_M2M_JWKS_URI: issuer.jwksUri,
     AUTH_M2M_ISSUER: issuer.url,
     AUTH_M2M_AUDIENCE: issuer.audience,

@@ -4,8 +4,8 @@
 // ENCRYPTION_KEYS), while the service keeps serving. Exit codes: see RewrapExit (0 done, 1 unreadable rows,
 // 2 could not run, 3 rows in use: run again).
 import 'reflect-metadata';
-// The composition root's imports register every feature's config slice and encrypted table; nothing boots.
-import 'src/app.module';
+// The app's configuration and encrypted tables, named (src/app.registrations.ts); nothing boots.
+import { APP_REGISTRATIONS } from 'src/app.registrations';
 import { RewrapExit, runRewrapCommand } from 'src/crypto/encryption/rewrap-command';
 
 const arg = process.argv.slice(2).find((a) => a.startsWith('--batch-size='));
@@ -18,6 +18,7 @@ if (batchSize !== undefined && (!Number.isInteger(batchSize) || batchSize < 1 ||
 runRewrapCommand(
   process.env,
   { write: (text) => process.stdout.write(text), isTTY: process.stdout.isTTY },
+  APP_REGISTRATIONS,
   { batchSize },
 ).then(
   (code) => process.exit(code),

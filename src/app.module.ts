@@ -4,13 +4,14 @@ import type { DestinationStream } from 'pino';
 import { ApiKeyResolutionModule } from 'src/api-key-resolution/api-key-resolution.module';
 import { ApiKeyResolutionService } from 'src/api-key-resolution/api-key-resolution.service';
 import { ApiKeysModule } from 'src/api-keys/api-keys.module';
+import { ENCRYPTED_TABLES, loadAppConfig } from 'src/app.registrations';
 import { AuditModule } from 'src/audit/audit.module';
 import { AuditService } from 'src/audit/audit.service';
 import { AuthGuard } from 'src/auth/auth.guard';
 import { AuthModule } from 'src/auth/auth.module';
 import { BillingProvidersModule } from 'src/billing-providers/billing-providers.module';
 import { appConfig } from 'src/config/app-config';
-import { loadConfig, type LoadedConfig } from 'src/config/config-slice';
+import type { LoadedConfig } from 'src/config/config-slice';
 import { AppConfigModule } from 'src/config/config.module';
 import type { Env } from 'src/config/env-reader';
 import { CredentialsModule } from 'src/credentials/credentials.module';
@@ -32,7 +33,7 @@ import { UsersModule } from 'src/users/users.module';
 import { createValidationPipe } from 'src/validation/validation.pipe';
 
 export interface AppModuleOptions {
-  /** The environment, validated here; or a configuration `loadConfig` already validated (main.ts). */
+  /** The environment, validated here; or a configuration `loadAppConfig` already validated (main.ts). */
   env?: Env;
   config?: LoadedConfig;
   /** Where logs go; tests pass a capturing stream. Default: stdout. */
@@ -46,7 +47,7 @@ export interface AppModuleOptions {
 @Module({})
 export class AppModule {
   static forRoot({ env, config: loaded, logDestination }: AppModuleOptions): DynamicModule {
-    const config = loaded ?? loadConfig(env ?? {});
+    const config = loaded ?? loadAppConfig(env ?? {});
     return {
       module: AppModule,
       imports: [
@@ -64,7 +65,7 @@ export class AppModule {
           auditTrail: AuditService,
         }),
         SigningModule,
-        EncryptionModule,
+        EncryptionModule.forRoot(ENCRYPTED_TABLES),
         OutboundModule,
         HealthModule,
         MetricsModule,

@@ -1,9 +1,9 @@
 import 'reflect-metadata';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from 'src/app.module';
+import { loadAppConfig } from 'src/app.registrations';
 import { createApp } from 'src/app.setup';
 import { appConfig } from 'src/config/app-config';
-import { loadConfig } from 'src/config/config-slice';
 import { ConfigValidationError } from 'src/config/env-reader';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from 'src/database/embedded-postgres';
 import { closeGracefully } from 'src/http/graceful-shutdown';
@@ -38,8 +38,8 @@ async function stop(code: number, reason: string): Promise<never> {
 
 async function bootstrap(): Promise<void> {
   const env = { ...process.env };
-  // Validated before anything starts (AppModule's imports have registered every feature's config slice).
-  let config = loadConfig(env);
+  // Validated before anything starts.
+  let config = loadAppConfig(env);
 
   if (!config.get(appConfig).databaseUrl) {
     process.stdout.write('DATABASE_URL is unset: starting embedded PostgreSQL under ./.data/postgres\n');
@@ -48,7 +48,7 @@ async function bootstrap(): Promise<void> {
     // For the TypeORM CLI and `npm run credentials:rewrap` while it runs. A fixed local password on a
     // loopback-only development server, not a secret.
     process.stdout.write(`embedded PostgreSQL ready: DATABASE_URL=${embedded.url}\n`);
-    config = loadConfig(env);
+    config = loadAppConfig(env);
   }
 
   // Startup errors (a failed migration, say) are reported once, by stop(), which also stops the database.

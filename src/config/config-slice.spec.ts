@@ -1,5 +1,6 @@
 import {
   defineConfig,
+  definedConfigSlices,
   LoadedConfig,
   loadConfig,
   loadSlice,
@@ -7,8 +8,6 @@ import {
   type ConfigSlice,
 } from 'src/config/config-slice';
 import { ConfigValidationError, type EnvReader } from 'src/config/env-reader';
-
-// Jest gives this file its own module registry: the registry holds only the slices defined here.
 
 /** A slice that reads `name` as a port, or says so. */
 const portSlice = (slice: string, variable: string): ConfigSlice<{ port?: number }> =>
@@ -43,8 +42,8 @@ describe('config slices', () => {
   });
 
   describe('loadConfig', () => {
-    it('loads every defined slice from one environment', () => {
-      const config = loadConfig({ FIRST_PORT: '1', SECOND_PORT: '2' });
+    it('loads every slice it is given from one environment', () => {
+      const config = loadConfig({ FIRST_PORT: '1', SECOND_PORT: '2' }, [first, second]);
       expect(config).toBeInstanceOf(LoadedConfig);
       expect(config.get(first)).toEqual({ port: 1 });
       expect(config.get(second)).toEqual({ port: 2 });
@@ -52,20 +51,32 @@ describe('config slices', () => {
     });
 
     it('validates the slices together: every problem of every slice in one error', () => {
-      const err = errorOf(() => loadConfig({ FIRST_PORT: 'one', SECOND_PORT: 'two' }));
+      const err = errorOf(() => loadConfig({ FIRST_PORT: 'one', SECOND_PORT: 'two' }, [first, second]));
       expect(err.problems).toEqual(['FIRST_PORT must be a port number', 'SECOND_PORT must be a port number']);
       expect(err.message).toBe(
         'Invalid configuration:\n  - FIRST_PORT must be a port number\n  - SECOND_PORT must be a port number',
       );
     });
 
-    it('refuses to answer for a slice defined after the configuration was loaded', () => {
-      const config = loadConfig({});
+    it('reads only the slices it is given, and refuses to answer for any other', () => {
+      const config = loadConfig({ FIRST_PORT: '1', SECOND_PORT: 'two' }, [first]);
+      expect(config.get(first)).toEqual({ port: 1 });
+      expect(() => config.get(second)).toThrow(
+        'config slice "second" is not one of the slices the configuration was loaded from',
+      );
       const late = portSlice('late', 'LATE_PORT');
       expect(() => config.get(late)).toThrow(
-        'config slice "late" was defined after the configuration was loaded',
+        'config slice "late" is not one of the slices the configuration was loaded from',
       );
     });
+  });
+
+  it('remembers every slice defined, in order, for the composition root’s check', () => {
+    expect(
+      definedConfigSlices()
+        .map((s) => s.name)
+        .slice(0, 2),
+    ).toEqual(['first', 'second']);
   });
 
   describe('loadSlice', () => {
@@ -80,7 +91,7 @@ describe('config slices', () => {
   });
 
   it('provideConfig makes a slice’s loaded value injectable under its token', () => {
-    const config = loadConfig({ FIRST_PORT: '3' });
+    const config = loadConfig({ FIRST_PORT: '3' }, [first]);
     const provider = provideConfig(first) as {
       provide: symbol;
       inject: unknown[];

@@ -4,7 +4,8 @@ import { ConfigValidationError, EnvReader, type Env } from 'src/config/env-reade
 /**
  * One feature's settings: a name, an injection token and a loader that reads the environment through an
  * EnvReader (which collects problems instead of throwing). A feature defines its slice next to its module
- * and provides it with `provideConfig(slice)`; nothing central lists the slices.
+ * and provides it with `provideConfig(slice)`; the composition root lists it by name in `CONFIG_SLICES`
+ * (src/app.registrations.ts), the list `loadConfig` reads.
  */
 export interface ConfigSlice<T> {
   readonly name: string;
@@ -15,8 +16,9 @@ export interface ConfigSlice<T> {
 const slices: ConfigSlice<unknown>[] = [];
 
 /**
- * Defines (and registers) a slice. Slices register when their file is first imported, so by the time
- * `loadConfig` runs from the composition root, every feature AppModule imports has registered its own.
+ * Defines a slice. Names are unique; every slice defined is remembered only so that a test can check that the
+ * composition root's list names them all (`definedConfigSlices`): what is loaded is the list given to
+ * `loadConfig`, never whatever happens to have been imported.
  */
 export function defineConfig<T>(name: string, load: (env: EnvReader) => T): ConfigSlice<T> {
   if (slices.some((s) => s.name === name)) throw new Error(`config slice "${name}" is defined twice`);
@@ -34,14 +36,24 @@ export class LoadedConfig {
 
   get<T>(slice: ConfigSlice<T>): T {
     if (!this.values.has(slice)) {
-      throw new Error(`config slice "${slice.name}" was defined after the configuration was loaded`);
+      throw new Error(
+        `config slice "${slice.name}" is not one of the slices the configuration was loaded from`,
+      );
     }
     return this.values.get(slice) as T;
   }
 }
 
-/** Reads every registered slice from `env`; throws one ConfigValidationError listing every problem. */
-export function loadConfig(env: Env): LoadedConfig {
+/** Every slice defined so far, in the order defined. */
+export function definedConfigSlices(): readonly ConfigSlice<unknown>[] {
+  return [...slices];
+}
+
+/**
+ * Reads `slices` (the app's: `loadAppConfig` in src/app.registrations.ts) from `env`, in order; throws one
+ * ConfigValidationError listing every problem.
+ */
+export function loadConfig(env: Env, slices: readonly ConfigSlice<unknown>[]): LoadedConfig {
   const reader = new EnvReader(env);
   const values = new Map<ConfigSlice<unknown>, unknown>();
   for (const slice of slices) values.set(slice, slice.load(reader));

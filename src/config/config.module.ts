@@ -11,7 +11,7 @@ import { APP_CONFIG, appConfig, type AppConfig } from 'src/config/app-config';
 import { LoadedConfig, provideConfig } from 'src/config/config-slice';
 
 /**
- * Holds the configuration AppModule validated (`loadConfig`, once per app): `LoadedConfig` for the features'
+ * Holds the configuration AppModule validated (`loadAppConfig`, once per app): `LoadedConfig` for the features'
  * `provideConfig(slice)` providers, the core settings as `APP_CONFIG`, and @nestjs/config's ConfigService
  * (under `app`). It is passed in, so tests boot the app with their own variables.
  */

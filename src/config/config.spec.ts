@@ -3,7 +3,7 @@ import { ADMIN_RATE_LIMIT } from 'src/auth/admin/admin.rate-limits';
 import { authConfig } from 'src/auth/auth.config';
 import { billingProvidersConfig } from 'src/billing-providers/billing-providers.config';
 import { appConfig } from 'src/config/app-config';
-import { loadConfig } from 'src/config/config-slice';
+import { loadAppConfig } from 'src/app.registrations';
 import type { Env } from 'src/config/env-reader';
 import { encryptionConfig } from 'src/crypto/encryption/encryption.config';
 import { signingConfig } from 'src/crypto/signing/signing.config';
@@ -16,11 +16,11 @@ import { configProblems, testSigningKey } from 'test/helpers/config';
 /** A real signing key: production refuses to start without one. */
 const TOKEN_SIGNING_KEY = testSigningKey();
 
-const problemsOf = (env: Env): string[] => configProblems(() => loadConfig(env));
+const problemsOf = (env: Env): string[] => configProblems(() => loadAppConfig(env));
 
 describe('the configuration (every slice)', () => {
   it('runs with no configuration at all, on the documented defaults', () => {
-    const config = loadConfig({});
+    const config = loadAppConfig({});
     expect(config.get(appConfig)).toMatchObject({
       port: 3000,
       host: '127.0.0.1',
@@ -44,7 +44,7 @@ describe('the configuration (every slice)', () => {
       TOKEN_SIGNING_KEY,
     };
     expect(problemsOf(production)).toEqual([]);
-    expect(loadConfig(production).get(authConfig).adminBootstrapOpen).toBe(false);
+    expect(loadAppConfig(production).get(authConfig).adminBootstrapOpen).toBe(false);
     expect(
       problemsOf({
         NODE_ENV: 'production',
@@ -86,7 +86,7 @@ describe('the configuration (every slice)', () => {
     }
     let message = '';
     try {
-      loadConfig({
+      loadAppConfig({
         NODE_ENV: 'production',
         ...secrets,
         OAUTH_CALLBACK_ORIGIN: 'https://keys.example.com',
@@ -105,7 +105,7 @@ describe('the configuration (every slice)', () => {
     const signingKey = 'super-secret-not-a-key-material';
     let message = '';
     try {
-      loadConfig({
+      loadAppConfig({
         NODE_ENV: 'production',
         ADMIN_TOKEN: secret,
         AUTH_SESSION_SECRET: sessionSecret,

@@ -1,25 +1,13 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CONFIG_SLICES, RATE_LIMIT_POLICIES } from 'src/app.registrations';
 import { loadConfig } from 'src/config/config-slice';
 import type { Env } from 'src/config/env-reader';
 import { rateLimitVariable } from 'src/rate-limit/rate-limit.config';
-import { rateLimitPolicies } from 'src/rate-limit/rate-limit-policy';
 
 // Every variable a config slice reads is listed in docs/configuration.md. The slices are loaded as the app
-// loads them, with an environment that records every name asked for; a variable read only on some path (in
+// loads them (CONFIG_SLICES; src/app.registrations.spec.ts checks that it names every slice of src/), with an environment that records every name asked for; a variable read only on some path (in
 // production, or once another one is set) is found by loading again with every name seen so far set.
-
-const SRC = join(__dirname, '..');
-
-/** Every file of src/ that defines a config slice or a rate-limit policy: imported, they register. */
-function definingFiles(dir = SRC): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return definingFiles(path);
-    if (!entry.name.endsWith('.ts') || entry.name.endsWith('.spec.ts')) return [];
-    return /\b(defineConfig|defineRateLimit)\(/.test(readFileSync(path, 'utf8')) ? [path] : [];
-  });
-}
 
 const DOC = readFileSync(join(__dirname, '..', '..', 'docs', 'configuration.md'), 'utf8');
 /** The variables a table of configuration.md lists (its first column). */
@@ -44,7 +32,7 @@ function namesRead(env: Env): Set<string> {
     },
   });
   try {
-    loadConfig(recording);
+    loadConfig(recording, CONFIG_SLICES);
   } catch {
     // Invalid combinations are expected: only the names asked for matter here.
   }
@@ -66,10 +54,7 @@ describe('docs/configuration.md', () => {
   let read: Set<string>;
 
   beforeAll(() => {
-    const files = definingFiles();
-    expect(files.length).toBeGreaterThan(10);
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- registration is the side effect wanted
-    for (const file of files) require(file);
+    expect(CONFIG_SLICES.length).toBeGreaterThan(8);
     read = everyNameRead();
   });
 
@@ -83,7 +68,7 @@ describe('docs/configuration.md', () => {
   });
 
   it('names every rate-limit policy’s variable', () => {
-    const variables = rateLimitPolicies().map(rateLimitVariable);
+    const variables = RATE_LIMIT_POLICIES.map(rateLimitVariable);
     expect(variables.length).toBeGreaterThan(3);
     expect(variables.filter((v) => !DOC.includes(`\`${v}\``))).toEqual([]);
   });

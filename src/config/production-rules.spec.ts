@@ -1,6 +1,6 @@
 import { authConfig } from 'src/auth/auth.config';
 import { appConfig } from 'src/config/app-config';
-import { loadConfig } from 'src/config/config-slice';
+import { loadAppConfig } from 'src/app.registrations';
 import type { Env } from 'src/config/env-reader';
 import { configProblems, testSigningKey } from 'test/helpers/config';
 
@@ -10,11 +10,11 @@ import { configProblems, testSigningKey } from 'test/helpers/config';
 /** A real signing key: production refuses to start without one. */
 const TOKEN_SIGNING_KEY = testSigningKey();
 
-const problemsOf = (env: Env): string[] => configProblems(() => loadConfig(env));
+const problemsOf = (env: Env): string[] => configProblems(() => loadAppConfig(env));
 
 /** The process's and the auth tiers' settings side by side. */
-function loadAppConfig(env: Env) {
-  const config = loadConfig(env);
+function settingsOf(env: Env) {
+  const config = loadAppConfig(env);
   return { ...config.get(appConfig), ...config.get(authConfig) };
 }
 
@@ -70,7 +70,7 @@ describe('the configuration: production rules and the hardened auth settings', (
 
     it('outside production, ORG_ID stays optional', () => {
       expect(problemsOf(sessionTier)).toEqual([]);
-      expect(loadAppConfig(sessionTier)).toMatchObject({ orgId: undefined, adminSessionsAnyUser: false });
+      expect(settingsOf(sessionTier)).toMatchObject({ orgId: undefined, adminSessionsAnyUser: false });
     });
 
     it('refuses ORG_ID together with ADMIN_SESSIONS_ANY_USER=true (which one is meant?) and a bad boolean', () => {
@@ -163,7 +163,7 @@ describe('the configuration: production rules and the hardened auth settings', (
         }),
       ).toEqual([]);
       expect(
-        loadAppConfig({
+        settingsOf({
           ...production,
           ADMIN_BOOTSTRAP_OPEN: 'true',
           ADMIN_BOOTSTRAP_OPEN_IN_PRODUCTION: 'true',
@@ -180,8 +180,7 @@ describe('the configuration: production rules and the hardened auth settings', (
         problemsOf({ ...production, TRUST_PROXY: 'true', TRUST_PROXY_TRUE_IN_PRODUCTION: 'true' }),
       ).toEqual([]);
       expect(
-        loadAppConfig({ ...production, TRUST_PROXY: 'true', TRUST_PROXY_TRUE_IN_PRODUCTION: 'true' })
-          .trustProxy,
+        settingsOf({ ...production, TRUST_PROXY: 'true', TRUST_PROXY_TRUE_IN_PRODUCTION: 'true' }).trustProxy,
       ).toBe(true);
       expect(
         problemsOf({ ...production, TRUST_PROXY: 'true', TRUST_PROXY_TRUE_IN_PRODUCTION: 'maybe' }),
@@ -205,7 +204,7 @@ describe('the configuration: production rules and the hardened auth settings', (
 
   it('reads ADMIN_BOOTSTRAP_ORIGINS as origins, trailing slashes and case aside', () => {
     expect(
-      loadAppConfig({ ADMIN_BOOTSTRAP_ORIGINS: 'https://Admin.Example.com/, http://localhost:5173' })
+      settingsOf({ ADMIN_BOOTSTRAP_ORIGINS: 'https://Admin.Example.com/, http://localhost:5173' })
         .adminBootstrapOrigins,
     ).toEqual(['https://admin.example.com', 'http://localhost:5173']);
   });

@@ -4,7 +4,6 @@ import { provideConfig } from 'src/config/config-slice';
 import { AccessTokensController } from 'src/credentials/access-tokens.controller';
 import { AccessTokensService } from 'src/credentials/access-tokens.service';
 import { credentialsConfig } from 'src/credentials/credentials.config';
-import 'src/credentials/credentials.encrypted-table';
 import { McpOAuthCredential } from 'src/credentials/mcp-oauth-credential.entity';
 import { McpOAuthCredentialsController } from 'src/credentials/mcp-oauth-credentials.controller';
 import { McpOAuthCredentialsRepository } from 'src/credentials/mcp-oauth-credentials.repository';

@@ -5,8 +5,6 @@ import { provideConfig } from 'src/config/config-slice';
 import { OAuthSession } from 'src/oauth-sessions/oauth-session.entity';
 import { oauthSessionsConfig } from 'src/oauth-sessions/oauth-sessions.config';
 import { OAuthSessionsController } from 'src/oauth-sessions/oauth-sessions.controller';
-// Registers the sessions table for the rewrap.
-import 'src/oauth-sessions/oauth-sessions.encrypted-table';
 import { OAuthSessionsPurger } from 'src/oauth-sessions/oauth-sessions-purger';
 import { OAuthSessionsRepository } from 'src/oauth-sessions/oauth-sessions.repository';
 import { OAuthSessionsService } from 'src/oauth-sessions/oauth-sessions.service';

@@ -7,7 +7,9 @@ export type RateLimitScope = 'ip' | 'authenticated-ip' | 'principal';
 
 /**
  * A named limit shared by every route that uses it. Features declare their own policies next to the routes
- * that use them (`defineRateLimit`); nothing central lists them.
+ * that use them (`defineRateLimit`); the composition root lists each by name in `RATE_LIMIT_POLICIES`
+ * (src/app.registrations.ts), so that wherever the configuration is loaded every policy is defined, even
+ * where no controller is (the rewrap).
  */
 export interface RateLimitPolicy {
   readonly name: string;
@@ -29,7 +31,7 @@ export function defineRateLimit(
   return policy;
 }
 
-/** Every policy defined so far, by name. */
+/** Every policy defined so far, in the order defined: what `RATE_LIMIT_<POLICY>` variables may name. */
 export function rateLimitPolicies(): readonly RateLimitPolicy[] {
   return [...policies.values()];
 }

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { AppModule } from 'src/app.module';
 import { createApp } from 'src/app.setup';
-import { loadConfig } from 'src/config/config-slice';
+import { loadAppConfig } from 'src/app.registrations';
 import type { Env } from 'src/config/env-reader';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { internalEnv, M2M_AUDIENCE, SESSION_AUDIENCE, TestIssuer } from 'test/helpers/issuers';
@@ -34,7 +34,7 @@ const fileLogs = new LogCapture();
  */
 async function startTestApp(db: TestDatabase, env: Env, options: BootOptions): Promise<TestApp> {
   const logs = fileLogs;
-  const config = loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', ...env, DATABASE_URL: db.url });
+  const config = loadAppConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info', ...env, DATABASE_URL: db.url });
   @Module({
     imports: [
       AppModule.forRoot({ config, logDestination: logs }),

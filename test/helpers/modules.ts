@@ -1,6 +1,6 @@
 import type { DynamicModule, ModuleMetadata, Provider } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
-import { loadConfig } from 'src/config/config-slice';
+import { loadAppConfig } from 'src/app.registrations';
 import { AppConfigModule } from 'src/config/config.module';
 import type { Env } from 'src/config/env-reader';
 import { DatabaseModule } from 'src/database/database.module';
@@ -42,7 +42,7 @@ export async function startModules(
   imports: NonNullable<ModuleMetadata['imports']>,
   options: BootOptions & { env?: Env } = {},
 ): Promise<TestModules> {
-  const config = loadConfig({ NODE_ENV: 'test', ...options.env, DATABASE_URL: db.url });
+  const config = loadAppConfig({ NODE_ENV: 'test', ...options.env, DATABASE_URL: db.url });
   const logger = new CapturedLogger();
   const moduleRef = await Test.createTestingModule({
     imports: [

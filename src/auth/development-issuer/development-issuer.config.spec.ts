@@ -1,5 +1,6 @@
 import { authConfig } from 'src/auth/auth.config';
-import { loadConfig, loadSlice } from 'src/config/config-slice';
+import { loadAppConfig } from 'src/app.registrations';
+import { loadSlice } from 'src/config/config-slice';
 import type { Env } from 'src/config/env-reader';
 import { configProblems, testSigningKey } from 'test/helpers/config';
 
@@ -56,7 +57,7 @@ describe('the development issuer setting', () => {
 
   describe('production', () => {
     it('never trusts it: off by default, whatever is configured', () => {
-      expect(loadConfig(production).get(authConfig).developmentIssuer).toBe(false);
+      expect(loadAppConfig(production).get(authConfig).developmentIssuer).toBe(false);
     });
 
     it('refuses a start where only the development issuer would be trusted, naming the variables to set', () => {
@@ -64,7 +65,7 @@ describe('the development issuer setting', () => {
         Object.entries(production).filter(([name]) => !/^AUTH_(SESSION|M2M)_/.test(name)),
       );
       const problems = configProblems(() =>
-        loadConfig({ ...withoutIssuers, AUTH_DEVELOPMENT_ISSUER: 'true' }),
+        loadAppConfig({ ...withoutIssuers, AUTH_DEVELOPMENT_ISSUER: 'true' }),
       );
       expect(problems).toHaveLength(1);
       for (const variable of [
@@ -82,7 +83,9 @@ describe('the development issuer setting', () => {
     });
 
     it('refuses AUTH_DEVELOPMENT_ISSUER=true next to real issuers as well', () => {
-      const problems = configProblems(() => loadConfig({ ...production, AUTH_DEVELOPMENT_ISSUER: 'true' }));
+      const problems = configProblems(() =>
+        loadAppConfig({ ...production, AUTH_DEVELOPMENT_ISSUER: 'true' }),
+      );
       expect(problems).toEqual([
         expect.stringContaining('AUTH_DEVELOPMENT_ISSUER=true is refused in production'),
       ]);

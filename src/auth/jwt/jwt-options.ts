@@ -1,9 +1,10 @@
 import { Logger } from '@nestjs/common';
 import { decode } from 'jsonwebtoken';
-import { ExtractJwt, type SecretOrKeyProvider, type StrategyOptionsWithoutRequest } from 'passport-jwt';
+import type { SecretOrKeyProvider, StrategyOptionsWithoutRequest } from 'passport-jwt';
 import type { JwtIssuerConfig } from 'src/auth/auth.config';
 import { httpJwksFetcher } from 'src/auth/jwt/jwks-fetch';
 import { RemoteKeySet, type KeySource } from 'src/auth/jwt/key-set';
+import type { CredentialAttempt } from 'src/auth/jwt/passport-runner';
 import { JwtRefusal, type JwtRefusalRule } from 'src/auth/jwt/refusal';
 import { ApiError } from 'src/errors/api-error';
 
@@ -21,8 +22,9 @@ const JWKS_MAX_BYTES = 256 * 1024;
 /**
  * passport-jwt options for an issuer: a JWKS key set (RS256/ES256), a local key source (the development
  * issuer's key, ES256) or an HS256 secret — never two, so a public key can never be used as an HMAC secret —
- * plus issuer and audience when configured. The token is read from the Authorization header only, never from
- * the query string.
+ * plus issuer and audience when configured. The token is the credential the auth guard read from the
+ * Authorization header (`bearerCredential`), handed over as it is (`CredentialAttempt`): never the query
+ * string, and not a made-up header for passport-jwt to parse a second time.
  */
 export function jwtStrategyOptions(
   issuer: JwtIssuerConfig,
@@ -30,7 +32,7 @@ export function jwtStrategyOptions(
   localKeys?: KeySource,
 ): StrategyOptionsWithoutRequest {
   const common = {
-    jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+    jwtFromRequest: (attempt: CredentialAttempt) => attempt.credential,
     ignoreExpiration: false,
     ...(issuer.issuer ? { issuer: issuer.issuer } : {}),
     ...(issuer.audiences.length ? { audience: [...issuer.audiences] } : {}),
@@ -104,7 +106,9 @@ function headerWorthALookup(
 /**
  * passport-jwt's key lookup: a token that does not claim our issuer and audience (or names an algorithm we do
  * not pin) is refused before the lookup, with the rule it breaks; the others get their key from the key set,
- * as a KeyObject parsed once per fetch. "No such key" is a plain refusal; keys that cannot be fetched are a
+ * as a KeyObject parsed once per fetch. This is the one place the token is decoded before jsonwebtoken's
+ * `verify` decodes it again: passport-jwt hands the provider only the raw token, and jsonwebtoken neither
+ * takes a decoded token nor shows its key callback the payload (decision 0046). "No such key" is a plain refusal; keys that cannot be fetched are a
  * KeySourceUnavailableError, which the verifier answers with a 503.
  */
 function keyProvider(issuer: JwtIssuerConfig, keys: KeySource): SecretOrKeyProvider {

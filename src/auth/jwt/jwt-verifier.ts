@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import type { Strategy } from 'passport';
 import { keysUnavailable } from 'src/auth/jwt/jwt-options';
 import { KeySourceUnavailableError } from 'src/auth/jwt/key-set';
-import { bearerRequest, runStrategy } from 'src/auth/jwt/passport-runner';
+import { runStrategy } from 'src/auth/jwt/passport-runner';
 
 /**
  * The one verification path of both JWT tiers (sessions and internal services): runs the tier's passport-jwt
@@ -22,7 +22,7 @@ export class JwtVerifier<T> {
 
   async verify(credential: string): Promise<T | null> {
     try {
-      const { user, rule } = await runStrategy<T>(this.strategy, bearerRequest(credential));
+      const { user, rule } = await runStrategy<T>(this.strategy, { credential });
       if (!user) this.logger.debug({ rule }, `JWT refused: ${rule ?? 'other'}`);
       return user;
     } catch (err) {

@@ -14,7 +14,7 @@ interface StrategyOutcome<T> {
  * run their own strategy with their own configuration. Rejects with KeySourceUnavailableError when the
  * issuer's keys could not be fetched, and with the strategy's error when it errs.
  */
-export function runStrategy<T>(strategy: Strategy, req: BearerRequest): Promise<StrategyOutcome<T>> {
+export function runStrategy<T>(strategy: Strategy, req: CredentialAttempt): Promise<StrategyOutcome<T>> {
   return new Promise((resolve, reject) => {
     const attempt = Object.create(strategy) as Strategy & {
       success(user: T): void;
@@ -32,7 +32,7 @@ export function runStrategy<T>(strategy: Strategy, req: BearerRequest): Promise<
     attempt.error = (err) => reject(err instanceof Error ? err : new Error(String(err)));
     attempt.pass = () => resolve({ user: null, rule: 'other' });
     attempt.redirect = () => resolve({ user: null, rule: 'other' });
-    (attempt.authenticate as (this: unknown, r: BearerRequest, options: object) => void).call(
+    (attempt.authenticate as unknown as (this: unknown, r: CredentialAttempt, options: object) => void).call(
       attempt,
       req,
       {},
@@ -40,12 +40,11 @@ export function runStrategy<T>(strategy: Strategy, req: BearerRequest): Promise<
   });
 }
 
-/** A request carrying only `Authorization: Bearer <credential>`, for verifying a credential on its own. */
-export function bearerRequest(credential: string): BearerRequest {
-  return { headers: { authorization: `Bearer ${credential}` } };
-}
-
-/** All passport-jwt reads of a request: the Authorization header. */
-export interface BearerRequest {
-  headers: { authorization: string };
+/**
+ * What the JWT strategies are run on: the credential the auth guard already read from the Authorization
+ * header (`bearerCredential`). Their `jwtFromRequest` reads it from here, so the token is taken as given
+ * rather than written into a header for passport-jwt to parse again.
+ */
+export interface CredentialAttempt {
+  readonly credential: string;
 }

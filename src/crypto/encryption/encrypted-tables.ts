@@ -3,8 +3,9 @@ import type { EncryptedField } from 'src/crypto/encryption/encryption.service';
 /**
  * A table that keeps values encrypted by EncryptionService, described for the rewrap
  * (`npm run credentials:rewrap`), which moves rows still on older key versions to the newest. A feature that
- * stores encrypted columns defines its table next to its entity with `defineEncryptedTable`; nothing central
- * lists them.
+ * stores encrypted columns defines its table next to its entity with `defineEncryptedTable`, and the
+ * composition root lists it by name in `ENCRYPTED_TABLES` (src/app.registrations.ts): the list the start
+ * check (`EncryptionModule.forRoot`) and the rewrap are given.
  */
 export interface EncryptedTable {
   /** The table (a constant, never input). */
@@ -52,7 +53,10 @@ export function defineEncryptedTable(table: EncryptedTable): EncryptedTable {
   return table;
 }
 
-/** Every encrypted table defined so far (each feature's file registers when imported). */
-export function encryptedTables(): readonly EncryptedTable[] {
+/**
+ * Every encrypted table defined so far, in the order defined: only for the test that checks that
+ * ENCRYPTED_TABLES names them all. The start check and the rewrap read the list they are given.
+ */
+export function definedEncryptedTables(): readonly EncryptedTable[] {
   return [...tables.values()];
 }

@@ -1,9 +1,8 @@
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { timingSafeEqual } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import {
-  encryptedTables,
   quotedIdentifier,
   selectedColumns,
   type EncryptedTable,
@@ -32,7 +31,7 @@ export interface KeyCheckOutcome {
 export async function verifyKeyChecks(
   dataSource: DataSource,
   encryption: EncryptionService,
-  tables: readonly EncryptedTable[] = encryptedTables(),
+  tables: readonly EncryptedTable[],
 ): Promise<KeyCheckOutcome[]> {
   if (!encryption.available) return [];
   const checks = new EncryptionKeyChecksRepository(dataSource);
@@ -88,6 +87,9 @@ async function opensStoredValues(
   return tried === 0;
 }
 
+/** The injection token of the app's encrypted tables (`EncryptionModule.forRoot(ENCRYPTED_TABLES)`). */
+export const ENCRYPTED_TABLES_TOKEN = Symbol('ENCRYPTED_TABLES');
+
 /** The start check: an instance whose secret does not match refuses to start (the error stops the init). */
 @Injectable()
 export class KeyCheckOnStart implements OnModuleInit {
@@ -96,10 +98,11 @@ export class KeyCheckOnStart implements OnModuleInit {
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly encryption: EncryptionService,
+    @Inject(ENCRYPTED_TABLES_TOKEN) private readonly tables: readonly EncryptedTable[],
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const outcomes = await verifyKeyChecks(this.dataSource, this.encryption);
+    const outcomes = await verifyKeyChecks(this.dataSource, this.encryption, this.tables);
     const recorded = outcomes.filter((o) => o.outcome === 'recorded').map((o) => o.version);
     if (recorded.length)
       this.logger.log({ versions: recorded }, 'recorded the key-check value of new encryption key versions');

@@ -1,8 +1,8 @@
 import { DataSource } from 'typeorm';
 import { appConfig } from 'src/config/app-config';
-import { loadConfig } from 'src/config/config-slice';
+import type { LoadedConfig } from 'src/config/config-slice';
 import { ConfigValidationError, type Env } from 'src/config/env-reader';
-import { encryptedTables, type EncryptedTable } from 'src/crypto/encryption/encrypted-tables';
+import type { EncryptedTable } from 'src/crypto/encryption/encrypted-tables';
 import { encryptionConfig } from 'src/crypto/encryption/encryption.config';
 import { KeyCheckMismatchError } from 'src/crypto/encryption/encryption.errors';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
@@ -67,21 +67,30 @@ function describe(result: TableRewrap, current: number): string[] {
   return lines;
 }
 
+/** What the rewrap is told of the app (APP_REGISTRATIONS in src/app.registrations.ts). */
+export interface RewrapApp {
+  /** Reads and validates the service's whole configuration, as the service does at start. */
+  loadConfig(env: Env): LoadedConfig;
+  /** Every table the app keeps encrypted values in (ENCRYPTED_TABLES). */
+  readonly encryptedTables: readonly EncryptedTable[];
+}
+
 /**
  * `npm run credentials:rewrap`: re-encrypts, under the newest version of ENCRYPTION_KEYS, every row of every
- * table defined with `defineEncryptedTable` that is still on an older version, then reports, per table, how
+ * table of `app.encryptedTables` that is still on an older version, then reports, per table, how
  * many rows remain on each old version. An old secret may be dropped from ENCRYPTION_KEYS (and
  * ENCRYPTION_MIN_VERSION raised) once no row remains on its version. Reads the service's own environment.
  */
 export async function runRewrapCommand(
   env: Env,
   out: RewrapOutput,
-  options: { batchSize?: number; tables?: readonly EncryptedTable[] } = {},
+  app: RewrapApp,
+  options: { batchSize?: number } = {},
 ): Promise<number> {
   let encryption: EncryptionService;
   let databaseUrl: string | undefined;
   try {
-    const config = loadConfig(env);
+    const config = app.loadConfig(env);
     encryption = new EncryptionService(config.get(encryptionConfig));
     databaseUrl = config.get(appConfig).databaseUrl;
   } catch (err) {
@@ -97,7 +106,7 @@ export async function runRewrapCommand(
     out.write('ENCRYPTION_KEY or ENCRYPTION_KEYS must be set.\n');
     return RewrapExit.Failed;
   }
-  const tables = options.tables ?? encryptedTables();
+  const tables = app.encryptedTables;
   const current = encryption.currentVersion;
   const dataSource = new DataSource(dataSourceOptions(databaseUrl, []));
   await dataSource.initialize();

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { loadConfig } from 'src/config/config-slice';
+import { loadAppConfig } from 'src/app.registrations';
 import { ConfigValidationError } from 'src/config/env-reader';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { m2mToken } from 'test/helpers/issuers';
@@ -91,7 +91,7 @@ describe('the deprecated API-key admin tier', () => {
   it('refuses to start in production with the tier on, naming the variable', () => {
     let error: unknown;
     try {
-      loadConfig({ NODE_ENV: 'production', ADMIN_AUTH_ALLOW_API_KEYS: 'true' });
+      loadAppConfig({ NODE_ENV: 'production', ADMIN_AUTH_ALLOW_API_KEYS: 'true' });
     } catch (err) {
       error = err;
     }
@@ -101,7 +101,7 @@ describe('the deprecated API-key admin tier', () => {
     );
     // Off (the default) it is no problem.
     try {
-      loadConfig({ NODE_ENV: 'production', ADMIN_AUTH_ALLOW_API_KEYS: 'false' });
+      loadAppConfig({ NODE_ENV: 'production', ADMIN_AUTH_ALLOW_API_KEYS: 'false' });
     } catch (err) {
       expect((err as ConfigValidationError).problems.join('\n')).not.toMatch(/ADMIN_AUTH_ALLOW_API_KEYS/);
     }

@@ -1,5 +1,5 @@
 import request from 'supertest';
-import { loadConfig } from 'src/config/config-slice';
+import { loadAppConfig } from 'src/app.registrations';
 import { ConfigValidationError } from 'src/config/env-reader';
 import { e2eSuite, type TestApp, testSigningKey } from 'test/helpers/app';
 import { SESSION_AUDIENCE, sessionEnv, TestIssuer } from 'test/helpers/issuers';
@@ -70,7 +70,7 @@ describe('org admins among sessions: ORG_ID and ADMIN_SESSIONS_ANY_USER', () => 
   it('production: refuses to start without ORG_ID, naming both variables', () => {
     let error: unknown;
     try {
-      loadConfig(production());
+      loadAppConfig(production());
     } catch (err) {
       error = err;
     }

@@ -4,6 +4,7 @@ import { Client } from 'pg';
 import { promisify } from 'node:util';
 import { defineEncryptedTable } from 'src/crypto/encryption/encrypted-tables';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
+import { APP_REGISTRATIONS, ENCRYPTED_TABLES } from 'src/app.registrations';
 import { RewrapExit, runRewrapCommand } from 'src/crypto/encryption/rewrap-command';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { depositCredential, requestAccessToken } from 'test/helpers/credentials';
@@ -16,8 +17,8 @@ const NEW = 'rotation-new-master-secret-0123456789abcd';
 const ROTATED = `1:${OLD},2:${NEW}`;
 
 /**
- * A second encrypted table, defined the way another feature defines its own: the rewrap must cover every
- * table `defineEncryptedTable` registered, not just the credentials.
+ * A second encrypted table, defined the way another feature defines its own and listed beside the app's
+ * ENCRYPTED_TABLES: the rewrap must cover every table it is given, not just the credentials.
  */
 const scratch = defineEncryptedTable({
   table: 'rotation_scratch_secrets',
@@ -26,6 +27,9 @@ const scratch = defineEncryptedTable({
   columns: ['secret_enc'],
   field: (row, column) => ({ table: 'rotation_scratch_secrets', column, row: [String(row.id)] }),
 });
+
+/** The app as the rewrap sees it, with the scratch table listed as a feature lists its own. */
+const app = { ...APP_REGISTRATIONS, encryptedTables: [...ENCRYPTED_TABLES, scratch] };
 
 interface Row {
   id: string;
@@ -141,7 +145,7 @@ describe('key rotation and credentials:rewrap', () => {
           'SELECT id FROM mcp_oauth_credentials WHERE enc_key_version = 1 ORDER BY id LIMIT 1 FOR UPDATE',
         )
       ).rows;
-      expect(await runRewrapCommand(env({ ENCRYPTION_KEYS: ROTATED }), out, { batchSize: 2 })).toBe(
+      expect(await runRewrapCommand(env({ ENCRYPTION_KEYS: ROTATED }), out, app, { batchSize: 2 })).toBe(
         RewrapExit.RowsRemain,
       );
       expect(out.text).toContain(
@@ -161,7 +165,7 @@ describe('key rotation and credentials:rewrap', () => {
     }
 
     const again = new Output(true);
-    expect(await runRewrapCommand(env({ ENCRYPTION_KEYS: ROTATED }), again)).toBe(RewrapExit.Done);
+    expect(await runRewrapCommand(env({ ENCRYPTION_KEYS: ROTATED }), again, app)).toBe(RewrapExit.Done);
     expect(again.text).toContain('\rmcp_oauth_credentials [');
     expect(again.text).toContain('version(s) 1 may now be dropped from ENCRYPTION_KEYS');
     expect(await versions()).toEqual([2]);
@@ -208,7 +212,7 @@ describe('key rotation and credentials:rewrap', () => {
     );
 
     const out = new Output();
-    expect(await runRewrapCommand(env({ ENCRYPTION_KEYS: ROTATED }), out)).toBe(RewrapExit.Unreadable);
+    expect(await runRewrapCommand(env({ ENCRYPTION_KEYS: ROTATED }), out, app)).toBe(RewrapExit.Unreadable);
     expect(out.text).toContain(`unreadable: id=${target!.id} (version 1, decryption failed)`);
     expect(out.text).toContain('mcp_oauth_credentials: 1 row(s) moved to version 2');
     expect(out.text).toContain('1 row(s) remain on version 1');
@@ -218,16 +222,18 @@ describe('key rotation and credentials:rewrap', () => {
     // A version that is not configured at all is reported as a missing key.
     await suite.db.query('UPDATE mcp_oauth_credentials SET enc_key_version = 7 WHERE id = $1', [target!.id]);
     const missing = new Output();
-    expect(await runRewrapCommand(env({ ENCRYPTION_KEYS: ROTATED }), missing)).toBe(RewrapExit.Unreadable);
+    expect(await runRewrapCommand(env({ ENCRYPTION_KEYS: ROTATED }), missing, app)).toBe(
+      RewrapExit.Unreadable,
+    );
     expect(missing.text).toContain(`unreadable: id=${target!.id} (version 7, key missing)`);
     await suite.db.query('DELETE FROM mcp_oauth_credentials WHERE id = $1', [target!.id]);
   });
 
   it('refuses to run without a key or a database', async () => {
     const out = new Output();
-    expect(await runRewrapCommand(env({}), out)).toBe(RewrapExit.Failed);
+    expect(await runRewrapCommand(env({}), out, app)).toBe(RewrapExit.Failed);
     expect(out.text).toMatch(/ENCRYPTION_KEY/);
-    expect(await runRewrapCommand({ ENCRYPTION_KEY: NEW }, new Output())).toBe(RewrapExit.Failed);
+    expect(await runRewrapCommand({ ENCRYPTION_KEY: NEW }, new Output(), app)).toBe(RewrapExit.Failed);
   });
 
   it('runs as `npm run credentials:rewrap`, on every encrypted table the app defines', async () => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { KeyCheckMismatchError } from 'src/crypto/encryption/encryption.errors';
 import { keyCheckValue } from 'src/crypto/encryption/encryption.service';
+import { APP_REGISTRATIONS } from 'src/app.registrations';
 import { RewrapExit, runRewrapCommand } from 'src/crypto/encryption/rewrap-command';
 import type { Env } from 'src/config/env-reader';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
@@ -140,7 +141,7 @@ describe('encryption key checks: a wrong secret under a known version refuses to
       [`1:${B},2:${C}`, 1],
     ] as const) {
       const out = new Output();
-      expect(await runRewrapCommand(env(keys), out)).toBe(RewrapExit.Failed);
+      expect(await runRewrapCommand(env(keys), out, APP_REGISTRATIONS)).toBe(RewrapExit.Failed);
       expect(out.text).toMatch(
         new RegExp(`^ENCRYPTION_KEYS: the secret of encryption key version ${version} `),
       );
@@ -150,7 +151,7 @@ describe('encryption key checks: a wrong secret under a known version refuses to
     }
 
     const out = new Output();
-    expect(await runRewrapCommand(env(`1:${A},2:${C}`), out)).toBe(RewrapExit.Done);
+    expect(await runRewrapCommand(env(`1:${A},2:${C}`), out, APP_REGISTRATIONS)).toBe(RewrapExit.Done);
     expect((await credentials()).map((r) => r.enc_key_version)).toEqual([2, 2]);
   });
 
