@@ -16,7 +16,8 @@
  * Knobs: BENCH_DURATION (s per run, default 5), BENCH_ROUNDS (saturating runs alternate over rounds and
  * report their median, default 2), BENCH_OUT (write the results as JSON there), BENCH_CPU_PROF (a directory:
  * keysmith runs with --cpu-prof and writes its profile there on exit), BENCH_ONLY (run only the keysmith
- * rows whose name contains it, e.g. `whoami`, so a profile shows one path; one line each, no table).
+ * rows whose name contains it, e.g. `whoami`, or any of several separated by `|`, e.g. `hot key|checksum`, so a
+ * profile shows one path; one line each, no table).
  */
 import autocannon, { type Request, type Result } from 'autocannon';
 import { execFileSync, execSync, type ChildProcess } from 'node:child_process';
@@ -385,7 +386,9 @@ async function main(): Promise<void> {
         [badChecksumName, { ...resolve, keys: badChecksum }],
         ['keysmith resolve, paced', { ...resolve, keys: hot, overallRate: PACED_RATE }],
       ];
-      for (const [name, spec] of rowsToProfile.filter(([name]) => name.includes(only))) {
+      for (const [name, spec] of rowsToProfile.filter(([name]) =>
+        only.split('|').some((part) => name.includes(part)),
+      )) {
         if (spec.overallRate) {
           const r = await paced(keysmith, spec, spec.overallRate, DURATION_S);
           process.stdout.write(
