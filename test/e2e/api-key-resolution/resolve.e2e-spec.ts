@@ -469,6 +469,8 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
       try {
         for (const presented of bad)
           await resolveKey(a.http, resolver, presented).expect(401, INVALID_API_KEY);
+        // The deprecated API-key admin tier goes through the same lookup.
+        expect(await a.app.get(ApiKeyResolutionService).verify(bad[0]!)).toBeNull();
         expect(queries.statements()).toEqual([]);
       } finally {
         queries.restore();
