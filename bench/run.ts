@@ -16,7 +16,8 @@
  * Knobs: BENCH_DURATION (s per run, default 5), BENCH_ROUNDS (saturating runs alternate over rounds and
  * report their median, default 2), BENCH_OUT (write the results as JSON there), BENCH_CPU_PROF (a directory:
  * keysmith runs with --cpu-prof and writes its profile there on exit), BENCH_ONLY (run only the keysmith
- * rows whose name contains it, e.g. `whoami`, so a profile shows one path; one line each, no table).
+ * rows whose name contains it, e.g. `whoami`, or any of several separated by `|`, e.g. `hot key|checksum`, so a
+ * profile shows one path; one line each, no table).
  */
 import autocannon, { type Request, type Result } from 'autocannon';
 import { execFileSync, execSync, type ChildProcess } from 'node:child_process';
@@ -261,6 +262,17 @@ async function insertKeys(url: string, count: number): Promise<string[]> {
   }
 }
 
+/**
+ * `count` keys of the right shape whose checksum is wrong (the last character changed): each is refused before
+ * the cache and the database, so every request of the run is a 401 `invalid_api_key`.
+ */
+function badChecksumKeys(count: number): string[] {
+  return Array.from({ length: count }, () => {
+    const { plaintext } = generateApiKey();
+    return plaintext.slice(0, -1) + (plaintext.endsWith('0') ? '1' : '0');
+  });
+}
+
 async function mintOrgToken(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/api/v1/org/tokens`, {
     method: 'POST',
@@ -353,6 +365,8 @@ async function main(): Promise<void> {
     const keys = await insertKeys(db.url, 1 + CYCLED_KEYS);
     const hot = keys.slice(0, 1);
     const cycled = keys.slice(1);
+    const badChecksum = badChecksumKeys(CYCLED_KEYS);
+    const badChecksumName = `keysmith resolve, ${CYCLED_KEYS.toLocaleString('en')} keys with a bad checksum (401 each)`;
 
     const live = { path: '/health/live' };
     const whoami = { path: '/api/v1/admin/whoami', headers: { authorization: `Bearer ${orgToken}` } };
@@ -369,9 +383,12 @@ async function main(): Promise<void> {
         ['keysmith whoami, org token', whoami],
         ['keysmith resolve, one hot key', { ...resolve, keys: hot }],
         cycledRow,
+        [badChecksumName, { ...resolve, keys: badChecksum }],
         ['keysmith resolve, paced', { ...resolve, keys: hot, overallRate: PACED_RATE }],
       ];
-      for (const [name, spec] of rowsToProfile.filter(([name]) => name.includes(only))) {
+      for (const [name, spec] of rowsToProfile.filter(([name]) =>
+        only.split('|').some((part) => name.includes(part)),
+      )) {
         if (spec.overallRate) {
           const r = await paced(keysmith, spec, spec.overallRate, DURATION_S);
           process.stdout.write(
@@ -404,6 +421,7 @@ async function main(): Promise<void> {
     );
     const floor = results['bare NestJS route, Fastify']!;
     const cycledRun = await measure(keysmith, { ...resolve, keys: cycled });
+    const badChecksumRun = await measure(keysmith, { ...resolve, keys: badChecksum });
     const pacedBare = await paced(nestFastify, live, PACED_RATE, DURATION_S);
     const pacedResolve = await paced(keysmith, { ...resolve, keys: hot }, PACED_RATE, DURATION_S);
     const memory = await ask(keysmith.child, 'report');
@@ -417,6 +435,7 @@ async function main(): Promise<void> {
       ),
       pacedRow(`bare NestJS route, Fastify, paced at ${PACED_RATE.toLocaleString('en')}/s`, pacedBare),
       pacedRow(`keysmith resolve, paced at ${PACED_RATE.toLocaleString('en')}/s`, pacedResolve),
+      row(badChecksumName, badChecksumRun, floor),
     ];
     const goals = [
       { what: '/health/live ≥ 0.5', met: rows[3]!.ratio! >= 0.5 },
@@ -424,6 +443,8 @@ async function main(): Promise<void> {
       { what: 'resolve, one hot key ≥ 0.25', met: rows[5]!.ratio! >= 0.25 },
       { what: 'resolve, keys cycled ≥ 0.12', met: rows[6]!.ratio! >= 0.12 },
       { what: 'paced p99 ≤ 10 ms', met: rows[8]!.p99 <= 10 },
+      // No cache, no database: a bad checksum costs no more than the hot key (which also signs a JWT).
+      { what: 'bad checksum CPU µs ≤ hot key', met: rows[9]!.cpuMicros <= rows[5]!.cpuMicros },
       { what: 'peak RSS < 200 MB', met: memory.maxRss < 200 * 1024 * 1024 },
     ];
 

@@ -1,8 +1,15 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { CHECKSUM_LENGTH, checksumOf } from 'src/crypto/checksum';
 
-/** `ksk_<keyId: 16 lowercase hex>_<secret: 64 lowercase hex>` (API.md, "Credentials"). */
-export const API_KEY_PATTERN = /^ksk_([0-9a-f]{16})_([0-9a-f]{64})$/;
-export const API_KEY_LENGTH = 4 + 16 + 1 + 64;
+/**
+ * `ksk_<keyId: 16 lowercase hex>_<secret: 64 lowercase hex>_<checksum: 6 base62>`, the checksum being the
+ * CRC32 of everything before the last `_` (API.md, "Credentials"; src/crypto/checksum.ts).
+ */
+export const API_KEY_PATTERN = /^ksk_([0-9a-f]{16})_([0-9a-f]{64})_[0-9A-Za-z]{6}$/;
+export const API_KEY_LENGTH = 4 + 16 + 1 + 64 + 1 + CHECKSUM_LENGTH;
+/** Keys minted before the checksum existed, `ksk_<keyId>_<secret>`: valid until revoked or expired. */
+export const LEGACY_API_KEY_PATTERN = /^ksk_([0-9a-f]{16})_([0-9a-f]{64})$/;
+export const LEGACY_API_KEY_LENGTH = 4 + 16 + 1 + 64;
 export const KEY_PREFIX_LENGTH = 12;
 
 export interface ParsedApiKey {
@@ -17,24 +24,40 @@ export interface GeneratedApiKey extends ParsedApiKey {
   prefix: string;
 }
 
-/** A new key from 8 + 32 random bytes. */
+/** A new key from 8 + 32 random bytes, with its checksum. */
 export function generateApiKey(): GeneratedApiKey {
   const keyId = randomLookupId();
   const secret = randomBytes(32).toString('hex');
-  const plaintext = `ksk_${keyId}_${secret}`;
+  const body = `ksk_${keyId}_${secret}`;
+  const plaintext = `${body}_${checksumOf(body)}`;
   return { keyId, secret, plaintext, hash: hashApiKey(plaintext), prefix: keyPrefix(plaintext) };
 }
 
-/** `{keyId, secret}` for a well-formed key, otherwise null; callers reject null without a database lookup. */
+/**
+ * `{keyId, secret}` for a well-formed key (checksummed with a matching checksum, or of the legacy shape
+ * without one), otherwise null; callers reject null without a database lookup.
+ */
 export function parseApiKey(presented: unknown): ParsedApiKey | null {
-  // The length check first keeps the regex off arbitrarily long input.
-  if (typeof presented !== 'string' || presented.length !== API_KEY_LENGTH) return null;
-  const match = API_KEY_PATTERN.exec(presented);
+  if (typeof presented !== 'string') return null;
+  // The length checks first keep the regexes off arbitrarily long input.
+  let match: RegExpExecArray | null = null;
+  if (presented.length === API_KEY_LENGTH) {
+    match = API_KEY_PATTERN.exec(presented);
+    // The checksum covers everything before the last `_`.
+    if (match && checksumOf(presented.slice(0, LEGACY_API_KEY_LENGTH)) !== presented.slice(-CHECKSUM_LENGTH))
+      return null;
+  } else if (presented.length === LEGACY_API_KEY_LENGTH) {
+    match = LEGACY_API_KEY_PATTERN.exec(presented);
+  }
   if (!match) return null;
   return { keyId: match[1]!, secret: match[2]! };
 }
 
-/** SHA-256 of the whole key, lowercase hex: what the database stores in place of the key. */
+/**
+ * SHA-256 of the whole key as presented (its checksum included; a legacy key's without one), lowercase hex:
+ * what the database stores in place of the key. A legacy key with a checksum appended is another string, so
+ * it matches no stored hash.
+ */
 export function hashApiKey(plaintext: string): string {
   // One-shot hash (a string is hashed as UTF-8): no Hash object per call on the resolve hot path.
   return hash('sha256', plaintext, 'hex');

@@ -23,7 +23,7 @@ export class ApiKey {
   @PrimaryGeneratedColumn('uuid')
   id: string;
 
-  /** Public lookup id: the 16 hex characters of `ksk_<keyId>_<secret>`; random 16 hex for a provider key. */
+  /** Public lookup id: the 16 hex characters of `ksk_<keyId>_<secret>[_<checksum>]`; random 16 hex for a provider key. */
   @Column({ name: 'key_id', type: 'varchar', length: 64, unique: true })
   keyId: string;
 

@@ -53,7 +53,7 @@ export class DeveloperKeysController {
   @ApiOperation({
     summary: 'Mint an API key, or store a provider-issued one',
     description:
-      'Without `billingProviderId`/`rawApiKey`: mints `ksk_<keyId>_<secret>` and returns it once as `secret`. ' +
+      'Without `billingProviderId`/`rawApiKey`: mints `ksk_<keyId>_<secret>_<checksum>` and returns it once as `secret`. ' +
       'With both: stores the provider key as a hash and never returns it. The project is `projectId`, ' +
       'else `projectName` (found or created), else your default project (found or created).',
   })

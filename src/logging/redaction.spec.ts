@@ -1,6 +1,8 @@
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { generateApiKey } from 'src/api-keys/api-key-format';
 import { censorSecrets, REDACTED, redactingLoggerOptions } from 'src/logging/redaction';
+import { generateOrgToken } from 'src/org-tokens/org-token-format';
 
 function capture(): { stream: Writable; lines: () => Record<string, unknown>[] } {
   const chunks: string[] = [];
@@ -51,6 +53,45 @@ describe('log redaction', () => {
     const { raw } = logOnce(obj);
     expect(raw).not.toContain(secret);
     expect(raw).toContain(REDACTED);
+  });
+
+  describe("keysmith's own credentials, recognised by shape", () => {
+    const key = generateApiKey();
+    const legacy = key.plaintext.slice(0, key.plaintext.lastIndexOf('_'));
+    const { token } = generateOrgToken();
+
+    it.each([
+      ['a checksummed API key', key.plaintext],
+      ['an API key minted before the checksum', legacy],
+      ['an org token', token],
+      ['an API key with a typo', `${key.plaintext.slice(0, 30)}G${key.plaintext.slice(31)}`],
+    ])(
+      'censors %s in a secret-named field, any other field, the message and an error',
+      (_label, credential) => {
+        const out = capture();
+        const logger = pino(redactingLoggerOptions({ level: 'info' }), out.stream);
+        logger.info({ key: credential, apiKey: credential }, 'event');
+        logger.info({ detail: `presented ${credential}`, nested: [{ note: credential }] }, 'event');
+        logger.warn(`refused ${credential} for gateway`);
+        logger.error({ err: new Error(`lookup of ${credential} failed`) }, 'failed');
+        const raw = JSON.stringify(out.lines());
+        expect(out.lines()).toHaveLength(4);
+        expect(raw).not.toContain(credential.slice(4, 40));
+        expect(out.lines()[2]!.msg).toBe(`refused ${REDACTED} for gateway`);
+      },
+    );
+
+    it('keeps a display prefix and an actor readable', () => {
+      const { line } = logOnce(
+        { keyPrefix: key.prefix, actor: `api-key:${key.prefix}` },
+        `key ${key.prefix}`,
+      );
+      expect(line).toMatchObject({
+        keyPrefix: key.prefix,
+        actor: `api-key:${key.prefix}`,
+        msg: `key ${key.prefix}`,
+      });
+    });
   });
 
   it('keeps ordinary fields and the message readable', () => {

@@ -11,6 +11,18 @@ export const REDACTED = '[REDACTED]';
 const SECRET_KEY =
   /token|secret|password|passphrase|authorization|api[-_]?key|private|keys?$|cookie|plaintext|jwt|credential/i;
 
+/**
+ * keysmith's own credentials, recognised by shape in any string of a log line (its message, an error's
+ * message or stack, a field of any name): an API key, `ksk_<16 hex>_<64 hex>` with or without its `_<checksum>`,
+ * or an org token, `kso_` and 38 base62 characters. Any run this long after the prefix is censored, typos
+ * included; a display prefix (`ksk_` and 8 characters) stays readable.
+ */
+const CREDENTIAL_SHAPE = /ks[ko]_[0-9a-z_]{20,}/gi;
+
+function censorCredentials(text: string): string {
+  return text.replace(CREDENTIAL_SHAPE, REDACTED);
+}
+
 /** A database error carries its statement and values: whoever logs one, those never reach the log. */
 const DROPPED_ERROR_FIELDS = new Set(['parameters', 'query', 'driverError']);
 
@@ -22,6 +34,7 @@ function isPlainObject(value: object): value is Record<string, unknown> {
 }
 
 function walk(value: unknown, depth: number, ancestors: Set<object>, isError = false): unknown {
+  if (typeof value === 'string') return censorCredentials(value);
   if (typeof value !== 'object' || value === null) return value;
   if (ancestors.has(value)) return '[Circular]';
   if (depth >= MAX_DEPTH) return '[Truncated]';
@@ -96,5 +109,13 @@ export function redactingLoggerOptions(options: LoggerOptions): LoggerOptions {
     redact: { paths: BINDING_REDACT_PATHS, censor: REDACTED },
     formatters: { log: censorSecrets, bindings: censorSecrets },
     serializers: { ...options.serializers, err: serializeError },
+    hooks: {
+      ...options.hooks,
+      // The message is not part of the object the formatters see.
+      logMethod(args, method) {
+        const censored = args.map((a) => (typeof a === 'string' ? censorCredentials(a) : a));
+        method.apply(this, censored as Parameters<typeof method>);
+      },
+    },
   };
 }

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { crc32 } from 'node:zlib';
+import { BASE62, CHECKSUM_LENGTH, checksumOf, hasValidChecksum } from 'src/crypto/checksum';
 
 /**
  * Org token plaintext: `kso_` + 32 base62 random characters + 6 base62 characters of the CRC32 of everything
@@ -8,12 +8,11 @@ import { crc32 } from 'node:zlib';
  */
 export const ORG_TOKEN_PREFIX = 'kso_';
 export const ORG_TOKEN_RANDOM_LENGTH = 32;
-export const ORG_TOKEN_CHECKSUM_LENGTH = 6;
+export const ORG_TOKEN_CHECKSUM_LENGTH = CHECKSUM_LENGTH;
 /** What the UI and the audit log show: the first 12 characters of the plaintext. */
 export const ORG_TOKEN_DISPLAY_PREFIX_LENGTH = 12;
 export const ORG_TOKEN_LENGTH = ORG_TOKEN_PREFIX.length + ORG_TOKEN_RANDOM_LENGTH + ORG_TOKEN_CHECKSUM_LENGTH;
 
-const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 const ORG_TOKEN_SHAPE = new RegExp(
   `^${ORG_TOKEN_PREFIX}[0-9A-Za-z]{${ORG_TOKEN_RANDOM_LENGTH + ORG_TOKEN_CHECKSUM_LENGTH}}$`,
 );
@@ -39,21 +38,6 @@ function randomBase62(length: number): string {
   return out;
 }
 
-/** Fixed-width base62 of an unsigned 32-bit value (62^6 > 2^32, so 6 characters always suffice). */
-export function encodeBase62(value: number, width: number): string {
-  let n = value;
-  let out = '';
-  for (let i = 0; i < width; i++) {
-    out = BASE62[n % 62]! + out;
-    n = Math.floor(n / 62);
-  }
-  return out;
-}
-
-export function orgTokenChecksum(body: string): string {
-  return encodeBase62(crc32(body), ORG_TOKEN_CHECKSUM_LENGTH);
-}
-
 export function hashOrgToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
@@ -64,13 +48,13 @@ export function orgTokenDisplayPrefix(token: string): string {
 
 export function generateOrgToken(): GeneratedOrgToken {
   const body = ORG_TOKEN_PREFIX + randomBase62(ORG_TOKEN_RANDOM_LENGTH);
-  const token = body + orgTokenChecksum(body);
+  const token = body + checksumOf(body);
   return { token, hash: hashOrgToken(token), prefix: orgTokenDisplayPrefix(token) };
 }
 
 /** Shape and checksum only: true says the string could be a token we minted, not that it is live. */
 export function isWellFormedOrgToken(candidate: string): boolean {
-  if (candidate.length !== ORG_TOKEN_LENGTH || !ORG_TOKEN_SHAPE.test(candidate)) return false;
-  const split = ORG_TOKEN_LENGTH - ORG_TOKEN_CHECKSUM_LENGTH;
-  return orgTokenChecksum(candidate.slice(0, split)) === candidate.slice(split);
+  return (
+    candidate.length === ORG_TOKEN_LENGTH && ORG_TOKEN_SHAPE.test(candidate) && hasValidChecksum(candidate)
+  );
 }

@@ -228,6 +228,8 @@ describe('fuzz: every route', () => {
     '${jndi:ldap://x/a}',
     '<script>alert(1)</script>',
     `ksk_${'0'.repeat(16)}_${'0'.repeat(64)}`,
+    `ksk_${'0'.repeat(16)}_${'0'.repeat(64)}_4e8I45`,
+    `ksk_${'0'.repeat(16)}_${'0'.repeat(64)}_000000`,
     `KSK_${'A'.repeat(16)}_${'B'.repeat(64)}`,
     'kso_00000000000000000000000000000000000000',
     '00000000-0000-4000-8000-000000000000',

@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import request from 'supertest';
 import { DataSource, In } from 'typeorm';
 import { ApiKey } from 'src/api-keys/api-key.entity';
+import { hashApiKey, parseApiKey } from 'src/api-keys/api-key-format';
 import { DeveloperKeysService } from 'src/api-keys/developer-keys.service';
 import type { ApiKeyDto, CreateApiKeyDto } from 'src/api-keys/dto/api-key.dto';
 import { AuditEvent } from 'src/audit/audit-event.entity';
@@ -57,7 +58,7 @@ export async function projects(nest: Nest, externalId: string, names: string[]):
 
 export interface MintedApiKey {
   key: ApiKeyDto;
-  /** The plaintext, `ksk_<keyId>_<secret>`. */
+  /** The plaintext, `ksk_<keyId>_<secret>_<checksum>`. */
   secret: string;
 }
 
@@ -75,6 +76,26 @@ export async function apiKey(
   const { key, secret } = await nest.get(DeveloperKeysService).create(principal, dto, ctx);
   if (secret === undefined) throw new Error('apiKey: a provider key has no secret to return');
   return { key, secret };
+}
+
+/**
+ * A key of the session user `sub` as keysmith minted them before the checksum existed, `ksk_<keyId>_<secret>`:
+ * minted as `apiKey` does, then stored (through the api_keys entity's repository) under the hash of its
+ * checksum-less plaintext, which is what that plaintext's row held. Returns that plaintext.
+ */
+export async function legacyApiKey(
+  nest: Nest,
+  sub: string,
+  dto: CreateApiKeyDto = {},
+): Promise<MintedApiKey> {
+  const { key, secret } = await apiKey(nest, sub, dto);
+  const { keyId, secret: secretPart } = parseApiKey(secret)!;
+  const legacy = `ksk_${keyId}_${secretPart}`;
+  await nest
+    .get(DataSource)
+    .getRepository(ApiKey)
+    .update({ id: key.id }, { keyHash: hashApiKey(legacy) });
+  return { key, secret: legacy };
 }
 
 /**

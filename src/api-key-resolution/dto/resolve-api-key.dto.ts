@@ -5,8 +5,10 @@ export const MAX_PRESENTED_KEY_LENGTH = 1024;
 
 export class ResolveApiKeyDto {
   /**
-   * The API key a caller presented. Anything not shaped like a key is a 401, without a database lookup.
-   * @example ksk_0123456789abcdef_…
+   * The API key a caller presented, `ksk_<keyId>_<secret>_<checksum>` (or a key minted before the checksum,
+   * `ksk_<keyId>_<secret>`). Anything not shaped like a key, or with a wrong checksum, is a 401, without a
+   * database lookup.
+   * @example ksk_0123456789abcdef_…_…
    */
   @IsString()
   @MaxLength(MAX_PRESENTED_KEY_LENGTH)

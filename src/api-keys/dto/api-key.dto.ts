@@ -190,8 +190,8 @@ export class CreatedApiKeyResponseDto {
   key: ApiKeyDto;
 
   /**
-   * The minted key in plaintext, returned only here. Absent for provider-issued keys.
-   * @example ksk_0000000000000000_0000000000000000000000000000000000000000000000000000000000000000
+   * The minted key in plaintext, `ksk_<keyId>_<secret>_<checksum>`, returned only here. Absent for provider-issued keys.
+   * @example ksk_0000000000000000_0000000000000000000000000000000000000000000000000000000000000000_4e8I45
    */
   secret?: string;
 }

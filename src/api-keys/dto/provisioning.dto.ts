@@ -48,8 +48,8 @@ export class ProvisionApiKeyDto {
 
 export class ProvisionApiKeyResponseDto {
   /**
-   * The plaintext key: returned only here, never stored or logged.
-   * @example ksk_0123456789abcdef_…
+   * The plaintext key, `ksk_<keyId>_<secret>_<checksum>`: returned only here, never stored or logged.
+   * @example ksk_0123456789abcdef_…_…
    */
   apiKey: string;
 

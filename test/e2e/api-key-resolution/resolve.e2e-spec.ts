@@ -2,21 +2,32 @@ import { createPublicKey, generateKeyPairSync, type JsonWebKey } from 'node:cryp
 import { decode, sign, verify, type JwtPayload } from 'jsonwebtoken';
 import { Client } from 'pg';
 import request from 'supertest';
-import { generateApiKey } from 'src/api-keys/api-key-format';
+import {
+  API_KEY_PATTERN,
+  generateApiKey,
+  hashApiKey,
+  LEGACY_API_KEY_PATTERN,
+  parseApiKey,
+} from 'src/api-keys/api-key-format';
+import { ApiKeyCache } from 'src/api-key-resolution/api-key-cache';
 import { ApiKeyResolutionService } from 'src/api-key-resolution/api-key-resolution.service';
 import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-recorder';
+import { checksumOf } from 'src/crypto/checksum';
 import { closeGracefully } from 'src/http/graceful-shutdown';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
 import {
+  apiKey,
   billingProvider,
   disableUser,
   expireApiKey,
+  legacyApiKey,
   provision,
   revokeApiKey,
   type Provisioned,
 } from 'test/helpers/factories';
 import { INVALID_API_KEY, resolveKey, UNAUTHORIZED } from 'test/helpers/http';
 import { ALLOWED_ORG, internalEnv, M2M_AUDIENCE, m2mToken, TestIssuer } from 'test/helpers/issuers';
+import { spyOnQueries } from 'test/helpers/query-spy';
 import { eventually } from 'test/helpers/waiting';
 
 interface ResolveBody {
@@ -410,6 +421,62 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
       expect(res.body).toEqual({
         error: expect.objectContaining({ type: 'identity_not_allowed', status: 403 }),
       });
+    });
+  });
+
+  describe('the checksum', () => {
+    it('is on every new key, provisioned or minted, and the key resolves on both instances', async () => {
+      const provisioned = await newKey('res-checksum');
+      const { secret: minted } = await apiKey(a.app, 'res-checksum-dev');
+      secrets.push(minted);
+      for (const key of [provisioned.apiKey, minted]) {
+        expect(key).toMatch(API_KEY_PATTERN);
+        expect(key.slice(-6)).toBe(checksumOf(key.slice(0, key.lastIndexOf('_'))));
+        await resolveKey(a.http, resolver, key).expect(200);
+        await resolveKey(b.http, resolver, key).expect(200);
+      }
+    });
+
+    it('a key minted before the checksum existed resolves until it is revoked', async () => {
+      const legacy = await legacyApiKey(a.app, 'res-legacy');
+      secrets.push(legacy.secret);
+      expect(legacy.secret).toMatch(LEGACY_API_KEY_PATTERN);
+      const { keyId } = parseApiKey(legacy.secret)!;
+      const body = (await resolveKey(a.http, resolver, legacy.secret).expect(200)).body as ResolveBody;
+      expect(body.keyId).toBe(keyId);
+      await resolveKey(b.http, resolver, legacy.secret).expect(200);
+      // The same key with its checksum appended is another string: its hash is not the stored one.
+      const withChecksum = `${legacy.secret}_${checksumOf(legacy.secret)}`;
+      await resolveKey(a.http, resolver, withChecksum).expect(401, INVALID_API_KEY);
+      await revokeApiKey(a.app, keyId);
+      await resolveKey(a.http, resolver, legacy.secret).expect(401, INVALID_API_KEY);
+      await resolveKey(b.http, resolver, legacy.secret).expect(401, INVALID_API_KEY);
+    });
+
+    it('answers a bad checksum with 401 invalid_api_key, without a database query or the cache', async () => {
+      const live = await newKey('res-bad-checksum');
+      await resolveKey(a.http, resolver, live.apiKey).expect(200);
+      const body = live.apiKey.slice(0, -6);
+      const checksum = live.apiKey.slice(-6);
+      // A live key's id and secret under a wrong checksum, changed in each of its 6 positions.
+      const bad = [...checksum].map(
+        (c, i) => body + checksum.slice(0, i) + (c === 'A' ? 'B' : 'A') + checksum.slice(i + 1),
+      );
+      bad.push(`${generateApiKey().plaintext.slice(0, -6)}${checksum}`);
+      const cache = a.app.get(ApiKeyCache);
+      const cached = cache.size;
+      const queries = spyOnQueries();
+      try {
+        for (const presented of bad)
+          await resolveKey(a.http, resolver, presented).expect(401, INVALID_API_KEY);
+        // The deprecated API-key admin tier goes through the same lookup.
+        expect(await a.app.get(ApiKeyResolutionService).verify(bad[0]!)).toBeNull();
+        expect(queries.statements()).toEqual([]);
+      } finally {
+        queries.restore();
+      }
+      expect(cache.size).toBe(cached);
+      for (const presented of bad) expect(cache.get(hashApiKey(presented))).toBeUndefined();
     });
   });
 

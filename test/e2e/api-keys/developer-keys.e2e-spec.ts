@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import request from 'supertest';
+import { checksumOf } from 'src/crypto/checksum';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { sessionBearer, sessionEnv, TestIssuer } from 'test/helpers/issuers';
 import { concurrently } from 'test/helpers/waiting';
@@ -27,7 +28,7 @@ interface ProjectView {
   apiKeyCount: number;
 }
 
-const KEY_FORMAT = /^ksk_([0-9a-f]{16})_([0-9a-f]{64})$/;
+const KEY_FORMAT = /^ksk_([0-9a-f]{16})_([0-9a-f]{64})_([0-9A-Za-z]{6})$/;
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 describe('developer surface: API keys', () => {
@@ -143,13 +144,14 @@ describe('developer surface: API keys', () => {
   });
 
   describe('minting', () => {
-    it('mints ksk_<keyId>_<secret> once, with no-store, stored only as a hash', async () => {
+    it('mints ksk_<keyId>_<secret>_<checksum> once, with no-store, stored only as a hash', async () => {
       const res = await as('mint-user').post('/api/v1/developer/keys', { label: '  ci  ' }, 201);
       expect(res.headers['cache-control']).toBe('no-store');
       const { key, secret } = res.body as { key: KeyView; secret: string };
       secrets.push(secret, secret.split('_')[2]!);
-      const [, keyId, secretPart] = KEY_FORMAT.exec(secret)!;
+      const [, keyId, secretPart, checksum] = KEY_FORMAT.exec(secret)!;
       expect(secretPart).toHaveLength(64);
+      expect(checksum).toBe(checksumOf(`ksk_${keyId}_${secretPart}`));
       expect(key).toEqual({
         id: expect.any(String),
         label: 'ci',

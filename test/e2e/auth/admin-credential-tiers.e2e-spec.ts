@@ -3,7 +3,7 @@ import { sign } from 'jsonwebtoken';
 import request from 'supertest';
 import { parseApiKey } from 'src/api-keys/api-key-format';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
-import { orgTokenChecksum } from 'src/org-tokens/org-token-format';
+import { checksumOf } from 'src/crypto/checksum';
 import { e2eSuite, testSigningKey, type TestApp } from 'test/helpers/app';
 import type { TestDatabase } from 'test/helpers/database';
 import { apiKey, expireOrgToken, revokeApiKey } from 'test/helpers/factories';
@@ -158,7 +158,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
         ['wrong ADMIN_TOKEN', `${ADMIN_TOKEN}x`],
         ['ADMIN_TOKEN prefix', ADMIN_TOKEN.slice(0, -1)],
         ['org token with a checksum typo', typo],
-        ['unknown well-formed org token', unknownBody + orgTokenChecksum(unknownBody)],
+        ['unknown well-formed org token', unknownBody + checksumOf(unknownBody)],
         ['revoked org token', revoked.token],
         ['expired org token', expired.token],
         ['session of another org', await issuer.token({ sub: 'eve', org_id: 'org-other' })],

@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { DataSource } from 'typeorm';
 import request from 'supertest';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
-import { orgTokenChecksum } from 'src/org-tokens/org-token-format';
+import { checksumOf } from 'src/crypto/checksum';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { deleteOrgTokens, expireOrgToken, orgTokens } from 'test/helpers/factories';
 import { UNAUTHORIZED } from 'test/helpers/http';
@@ -329,7 +329,7 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
       const typo =
         minted.token.slice(0, i) + (minted.token[i] === 'a' ? 'b' : 'a') + minted.token.slice(i + 1);
       const unknownBody = 'kso_' + 'Z'.repeat(32);
-      const wellFormedUnknown = unknownBody + orgTokenChecksum(unknownBody);
+      const wellFormedUnknown = unknownBody + checksumOf(unknownBody);
 
       const queries = spyOnQueries();
       try {

@@ -173,6 +173,7 @@ describe('every route', () => {
       'garbage',
       'kso_00000000000000000000000000000000000000',
       `ksk_${'0'.repeat(16)}_${'0'.repeat(64)}`,
+      `ksk_${'0'.repeat(16)}_${'0'.repeat(64)}_4e8I45`,
       await session.token({ sub: 'u1' }, { expiresIn: -60 }),
     ];
     for (const r of guarded()) {
