@@ -40,10 +40,13 @@ function IsNotKeysmithKey(): PropertyDecorator {
   });
 }
 
-/** A provider-issued key comes with its provider: `billingProviderId` and `rawApiKey` both, or neither. */
+/**
+ * A provider-issued key comes with its provider: `billingProviderId` and `rawApiKey` both, or neither; and
+ * without scopes (it never resolves here, so nothing would check them).
+ */
 @ApiBodyRule({
   anyOf: [
-    { required: ['billingProviderId', 'rawApiKey'] },
+    { required: ['billingProviderId', 'rawApiKey'], properties: { scopes: { maxItems: 0 } } },
     { not: { anyOf: [{ required: ['billingProviderId'] }, { required: ['rawApiKey'] }] } },
   ],
 })
