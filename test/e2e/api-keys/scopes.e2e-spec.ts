@@ -2,7 +2,7 @@ import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { decode, verify, type JwtPayload } from 'jsonwebtoken';
 import request from 'supertest';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
-import { billingProvider, provision, revokeApiKey } from 'test/helpers/factories';
+import { billingProvider, disableUser, provision, revokeApiKey } from 'test/helpers/factories';
 import { errorShape, INVALID_API_KEY } from 'test/helpers/http';
 import { ALLOWED_ORG, m2mToken, sessionBearer } from 'test/helpers/issuers';
 
@@ -251,6 +251,14 @@ describe('API key scopes', () => {
       await revokeApiKey(open.app, doomed.split('_')[1]!);
       await resolve(open, doomed, ['other']).expect(401, INVALID_API_KEY);
       await resolve(open, doomed, ['svc0:read']).expect(401, INVALID_API_KEY);
+    });
+
+    it('a disabled user’s key stays 403 identity_not_allowed, whatever requiredScopes asks', async () => {
+      const p = await provision(open.http, provisioner, { externalId: 'scoped-disabled' });
+      secrets.push(p.apiKey);
+      await disableUser(suite.db, { id: p.userId });
+      const res = await resolve(open, p.apiKey, ['svc0:read']).expect(403);
+      expect(res.body).toEqual(errorShape('identity_not_allowed', 403));
     });
 
     it.each(BAD_SCOPE_LISTS)(
