@@ -28,7 +28,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Client } from 'pg';
 import * as ts from 'typescript';
-import { generateApiKey } from 'src/api-keys/api-key-format';
+import { generateApiKey, parseApiKey } from 'src/api-keys/api-key-format';
 import { baseServerEnv, benchDatabase, forkServer, runBenchmark, stopServer } from './bench-kit';
 import type { FromServer } from './server';
 import { TestIssuer } from 'test/helpers/issuers';
@@ -42,6 +42,9 @@ const CYCLED_KEYS = 12_000;
 const USERS = 100;
 const ROOT = join(__dirname, '..');
 const ADMIN_TOKEN = `bench-${randomBytes(24).toString('hex')}`;
+/** A key's scopes as a service might grant them; the scoped row requires three of them on every resolve. */
+const BENCH_SCOPES = Array.from({ length: 10 }, (_, i) => `service${i}:read`);
+const SCOPED_ROW = 'keysmith resolve, a key with 10 scopes and requiredScopes';
 
 interface Measured {
   result: Result;
@@ -111,8 +114,10 @@ interface Load {
   method?: 'GET' | 'POST';
   path: string;
   headers?: Record<string, string>;
-  /** Bodies are `{"key": <next key>}`, cycling in order. */
+  /** Bodies are `{"key": <next key>, ...body}`, cycling in order. */
   keys?: string[];
+  /** The rest of each body beside `key`. */
+  body?: Record<string, unknown>;
   overallRate?: number;
   duration?: number;
 }
@@ -128,7 +133,7 @@ function load(port: number, spec: Load): Promise<Result> {
       ? {
           setupRequest: (req: Request) => ({
             ...req,
-            body: JSON.stringify({ key: keys[next++ % keys.length] }),
+            body: JSON.stringify({ key: keys[next++ % keys.length], ...spec.body }),
           }),
         }
       : {}),
@@ -175,7 +180,9 @@ async function paced(
     let sent = 0;
     let done = 0;
     const fire = (due: number): void => {
-      const body = keys.length ? JSON.stringify({ key: keys[next++ % keys.length] }) : undefined;
+      const body = keys.length
+        ? JSON.stringify({ key: keys[next++ % keys.length], ...spec.body })
+        : undefined;
       const req = httpRequest(
         {
           agent,
@@ -273,6 +280,20 @@ function badChecksumKeys(count: number): string[] {
   });
 }
 
+/** Gives the key `plaintext` the scopes `scopes`, straight in the table. */
+async function giveScopes(url: string, plaintext: string, scopes: string[]): Promise<void> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query('UPDATE api_keys SET scopes = $1::text[] WHERE key_id = $2', [
+      scopes,
+      parseApiKey(plaintext)!.keyId,
+    ]);
+  } finally {
+    await client.end();
+  }
+}
+
 async function mintOrgToken(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/api/v1/org/tokens`, {
     method: 'POST',
@@ -362,11 +383,17 @@ async function main(): Promise<void> {
       path: '/api/v1/internal/api-keys/resolve',
       headers: { authorization: `Bearer ${m2m}` },
     };
-    const keys = await insertKeys(db.url, 1 + CYCLED_KEYS);
+    const keys = await insertKeys(db.url, 2 + CYCLED_KEYS);
     const hot = keys.slice(0, 1);
-    const cycled = keys.slice(1);
+    const cycled = keys.slice(2);
     const badChecksum = badChecksumKeys(CYCLED_KEYS);
     const badChecksumName = `keysmith resolve, ${CYCLED_KEYS.toLocaleString('en')} keys with a bad checksum (401 each)`;
+    const scoped: Load = {
+      ...resolve,
+      keys: keys.slice(1, 2),
+      body: { requiredScopes: BENCH_SCOPES.slice(0, 3) },
+    };
+    await giveScopes(db.url, keys[1]!, BENCH_SCOPES);
 
     const live = { path: '/health/live' };
     const whoami = { path: '/api/v1/admin/whoami', headers: { authorization: `Bearer ${orgToken}` } };
@@ -374,6 +401,7 @@ async function main(): Promise<void> {
     for (const server of servers) await load(server.port, { ...live, duration: 2 });
     await load(keysmith.port, { ...whoami, duration: 2 });
     await load(keysmith.port, { ...resolve, keys: hot, duration: 2 });
+    await load(keysmith.port, { ...scoped, duration: 2 });
 
     const only = process.env.BENCH_ONLY;
     if (only) {
@@ -385,6 +413,7 @@ async function main(): Promise<void> {
         cycledRow,
         [badChecksumName, { ...resolve, keys: badChecksum }],
         ['keysmith resolve, paced', { ...resolve, keys: hot, overallRate: PACED_RATE }],
+        [SCOPED_ROW, scoped],
       ];
       for (const [name, spec] of rowsToProfile.filter(([name]) =>
         only.split('|').some((part) => name.includes(part)),
@@ -424,6 +453,7 @@ async function main(): Promise<void> {
     const badChecksumRun = await measure(keysmith, { ...resolve, keys: badChecksum });
     const pacedBare = await paced(nestFastify, live, PACED_RATE, DURATION_S);
     const pacedResolve = await paced(keysmith, { ...resolve, keys: hot }, PACED_RATE, DURATION_S);
+    const scopedRun = await measure(keysmith, scoped);
     const memory = await ask(keysmith.child, 'report');
 
     const rows: Row[] = [
@@ -436,6 +466,7 @@ async function main(): Promise<void> {
       pacedRow(`bare NestJS route, Fastify, paced at ${PACED_RATE.toLocaleString('en')}/s`, pacedBare),
       pacedRow(`keysmith resolve, paced at ${PACED_RATE.toLocaleString('en')}/s`, pacedResolve),
       row(badChecksumName, badChecksumRun, floor),
+      row(SCOPED_ROW, scopedRun, floor),
     ];
     const goals = [
       { what: '/health/live ≥ 0.5', met: rows[3]!.ratio! >= 0.5 },

@@ -11,6 +11,12 @@ export interface ResolvedApiKey {
   keyId: string;
   keyPrefix: string;
   allowedOrigins: string[];
+  /** The key's scopes (frozen: answered as they are, never copied per call). */
+  scopes: readonly string[];
+  /** The same, for the `requiredScopes` check. */
+  scopeSet: ReadonlySet<string>;
+  /** The JWT's `scope` claim (space-separated), precomputed; undefined for a key without scopes. */
+  scopeClaim: string | undefined;
   expiresAt: Date | null;
   user: { id: string; externalId: string; email: string | null; name: string | null };
   project: { id: string; name: string };
@@ -81,5 +87,7 @@ function approximateBytes(key: ResolvedApiKey, cacheKey: string): number {
     (key.user.name?.length ?? 0);
   chars += key.project.id.length + key.project.name.length;
   for (const origin of key.allowedOrigins) chars += origin.length + 16;
+  // Each scope is held by the array, the set and the claim string.
+  for (const scope of key.scopes) chars += 2 * scope.length + 48;
   return 2 * chars + 600;
 }

@@ -141,6 +141,7 @@ function decide(row: ResolvableKeyRow | undefined, hash: string): Resolution {
   if (!row || !matches || row.revokedAt) return INVALID;
   if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return INVALID;
   if (row.disabledAt) return { kind: 'user_disabled' };
+  const scopes = row.scopes ?? [];
   return {
     kind: 'ok',
     key: {
@@ -148,6 +149,10 @@ function decide(row: ResolvableKeyRow | undefined, hash: string): Resolution {
       keyId: row.keyId,
       keyPrefix: row.keyPrefix,
       allowedOrigins: row.allowedOrigins ?? [],
+      // Computed once per cache fill, so the hot path neither copies, joins nor searches a list.
+      scopes: Object.freeze(scopes),
+      scopeSet: new Set(scopes),
+      scopeClaim: scopes.length > 0 ? scopes.join(' ') : undefined,
       expiresAt: row.expiresAt,
       user: { id: row.userId, externalId: row.externalId, email: row.email, name: row.userName },
       project: { id: row.projectId, name: row.projectName },

@@ -37,7 +37,9 @@ export class ApiKeyResolutionController {
       'No valid M2M JWT (`unauthorized`), or a malformed, unknown, revoked or expired key (`invalid_api_key`).',
   })
   @ApiForbiddenResponse({
-    description: 'Missing scope (`forbidden`); the key’s user is disabled (`identity_not_allowed`).',
+    description:
+      'Missing scope (`forbidden`); the key’s user is disabled (`identity_not_allowed`); the live key lacks ' +
+      'some of `requiredScopes` (`insufficient_scope`, `details` naming the missing ones).',
   })
   @ApiServiceUnavailableResponse({
     description: 'The database cannot be reached (`key_resolution_unavailable`, with Retry-After).',
@@ -46,8 +48,8 @@ export class ApiKeyResolutionController {
   // The hot route validates its body itself (ResolveKeyBodyPipe, the same 400s as ResolveApiKeyDto); the
   // parameter's type is a plain shape so the global ValidationPipe does not validate it a second time.
   resolve(
-    @Body(ResolveKeyBodyPipe) body: { key: string },
+    @Body(ResolveKeyBodyPipe) body: { key: string; requiredScopes?: string[] },
   ): ResolveApiKeyResponseDto | Promise<ResolveApiKeyResponseDto> {
-    return this.resolution.resolve(body.key);
+    return this.resolution.resolve(body.key, body.requiredScopes);
   }
 }

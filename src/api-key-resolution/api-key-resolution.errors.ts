@@ -11,6 +11,17 @@ export enum ApiKeyResolutionErrorCode {
   Unavailable = 'unavailable',
 }
 
+/**
+ * 403 `insufficient_scope` for a live key that lacks some of the caller's `requiredScopes`: one detail,
+ * `requiredScopes`, whose messages are the missing scopes verbatim (decision 0017). The key's other scopes
+ * are not named.
+ */
+export function insufficientScopeError(missing: readonly string[]): ApiError {
+  return new ApiError('insufficient_scope', 'The API key lacks required scopes.', {
+    details: [{ field: 'requiredScopes', messages: [...missing] }],
+  });
+}
+
 export function apiKeyResolutionError(code: ApiKeyResolutionErrorCode): ApiError {
   switch (code) {
     case ApiKeyResolutionErrorCode.InvalidKey:

@@ -4,6 +4,7 @@ import { ApiKeyLookup } from 'src/api-key-resolution/api-key-lookup';
 import {
   apiKeyResolutionError,
   ApiKeyResolutionErrorCode,
+  insufficientScopeError,
 } from 'src/api-key-resolution/api-key-resolution.errors';
 import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-recorder';
 import type { ResolveApiKeyResponseDto } from 'src/api-key-resolution/dto/resolve-api-key.dto';
@@ -36,13 +37,20 @@ export class ApiKeyResolutionService {
 
   /**
    * The key's identity and a fresh JWT, or throws: 401 `invalid_api_key` (malformed, unknown, wrong secret,
-   * revoked, expired — all alike), 403 `identity_not_allowed` (the user is disabled), 503
-   * `key_resolution_unavailable` with Retry-After. A malformed key or a cached refusal is answered
-   * synchronously; a cached positive once the revocation feed's barrier has passed; a miss once the lookup has.
+   * revoked, expired — all alike), 403 `identity_not_allowed` (the user is disabled), 403
+   * `insufficient_scope` (a live key without every one of `requiredScopes`; checked only once the key is known
+   * to be live, so a dead key's scopes never show), 503 `key_resolution_unavailable` with Retry-After. A
+   * malformed key or a cached refusal is answered synchronously; a cached positive once the revocation feed's
+   * barrier has passed; a miss once the lookup has.
    */
-  resolve(presented: string): ResolveApiKeyResponseDto | Promise<ResolveApiKeyResponseDto> {
+  resolve(
+    presented: string,
+    requiredScopes?: readonly string[],
+  ): ResolveApiKeyResponseDto | Promise<ResolveApiKeyResponseDto> {
     const found = this.lookup.find(presented);
-    return found instanceof Promise ? found.then((r) => this.answer(r)) : this.answer(found);
+    return found instanceof Promise
+      ? found.then((r) => this.answer(r, requiredScopes))
+      : this.answer(found, requiredScopes);
   }
 
   /**
@@ -61,9 +69,14 @@ export class ApiKeyResolutionService {
     return resolution.key;
   }
 
-  private answer(resolution: Resolution): ResolveApiKeyResponseDto {
+  private answer(
+    resolution: Resolution,
+    requiredScopes: readonly string[] | undefined,
+  ): ResolveApiKeyResponseDto {
     switch (resolution.kind) {
       case 'ok':
+        if (requiredScopes !== undefined && requiredScopes.length > 0)
+          checkScopes(resolution.key.scopeSet, requiredScopes);
         this.usage.record(resolution.key.id);
         return this.withToken(resolution.key);
       case 'invalid':
@@ -75,7 +88,14 @@ export class ApiKeyResolutionService {
 
   private withToken(key: ResolvedApiKey): ResolveApiKeyResponseDto {
     const { token, expiresAt } = this.signer.sign(
-      { sub: key.user.id, external_id: key.user.externalId, project_id: key.project.id, key_id: key.keyId },
+      {
+        sub: key.user.id,
+        external_id: key.user.externalId,
+        project_id: key.project.id,
+        key_id: key.keyId,
+        // Left out of the JWT when the key has no scopes (JSON drops undefined).
+        scope: key.scopeClaim,
+      },
       RESOLVED_TOKEN_TTL_SECONDS,
       // The token never outlives the key it was minted for.
       key.expiresAt,
@@ -85,9 +105,17 @@ export class ApiKeyResolutionService {
       user: { ...key.user },
       project: { ...key.project },
       allowedOrigins: [...key.allowedOrigins],
+      scopes: key.scopes,
       expiresAt: isoOrNull(key.expiresAt),
       token,
       tokenExpiresAt: expiresAt.toISOString(),
     };
   }
+}
+
+/** Throws 403 `insufficient_scope` naming the required scopes the key lacks, in the order they were asked. */
+function checkScopes(held: ReadonlySet<string>, required: readonly string[]): void {
+  let missing: string[] | undefined;
+  for (const scope of required) if (!held.has(scope)) (missing ??= []).push(scope);
+  if (missing) throw insufficientScopeError(missing);
 }

@@ -76,6 +76,10 @@ export class ApiKey {
   @Column({ name: 'allowed_origins', type: 'text', array: true, default: () => "'{}'" })
   allowedOrigins: string[];
 
+  /** What the key may do, checked at resolve (`requiredScopes`) and carried in the JWT's `scope` claim. */
+  @Column({ type: 'text', array: true, default: () => "'{}'" })
+  scopes: string[];
+
   @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   createdAt: Date;
 

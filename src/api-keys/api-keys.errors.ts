@@ -9,6 +9,14 @@ export enum ApiKeysErrorCode {
   ProviderWithoutKey = 'provider_without_key',
   OrgNotAllowed = 'provisioning_org_not_allowed',
   UserDisabled = 'user_disabled',
+  ScopesOnProviderKey = 'scopes_on_provider_key',
+}
+
+/** 400 naming the requested scopes that API_KEY_SCOPES does not list (never the catalog itself). */
+export function scopesOutsideCatalogError(outside: readonly string[]): ApiError {
+  return ApiError.validation('scopes outside the allowed catalog', [
+    { field: 'scopes', messages: outside.map((s) => `scope ${s} is not allowed`) },
+  ]);
 }
 
 /** The API error each ApiKeys failure answers with. Another user's rows are "not found", never forbidden. */
@@ -34,6 +42,10 @@ export function apiKeysError(code: ApiKeysErrorCode): ApiError {
       return ApiError.identityNotAllowed(
         'This user is disabled: their API keys cannot be created or changed.',
       );
+    case ApiKeysErrorCode.ScopesOnProviderKey:
+      return ApiError.validation('scopes do not apply to provider-issued keys', [
+        { field: 'scopes', messages: ['scopes cannot be given with billingProviderId'] },
+      ]);
     default:
       return assertUnreachable(code);
   }

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiKey } from 'src/api-keys/api-key.entity';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
+import { apiKeysConfig } from 'src/api-keys/api-keys.config';
 import { ApiKeysRepository } from 'src/api-keys/api-keys.repository';
 import { DeveloperKeysController } from 'src/api-keys/developer-keys.controller';
 import { DeveloperKeysService } from 'src/api-keys/developer-keys.service';
@@ -34,6 +35,8 @@ import { UsersModule } from 'src/users/users.module';
   controllers: [DeveloperKeysController, ProvisioningController],
   providers: [
     provideConfig(provisioningConfig),
+    // API_KEY_SCOPES: the scopes a key may be minted or provisioned with.
+    provideConfig(apiKeysConfig),
     // ORG_ID: a key minted from a session of an org admin records the org (the deprecated admin tier).
     provideConfig(authConfig),
     ApiKeysRepository,

@@ -19,6 +19,8 @@ export interface NewApiKeyRow {
   expiresAt?: Date | null;
   /** The ORG_ID whose admin session minted the key; null (default) for any other key. */
   adminOrgId?: string | null;
+  /** Validated against the form and the catalog (API_KEY_SCOPES) before they get here. Default none. */
+  scopes?: string[];
 }
 
 /** What a resolution needs of a key, its user and its project: one row. */
@@ -28,6 +30,7 @@ export interface ResolvableKeyRow {
   keyHash: string;
   keyPrefix: string;
   allowedOrigins: string[];
+  scopes: string[];
   revokedAt: Date | null;
   expiresAt: Date | null;
   userId: string;
@@ -62,8 +65,8 @@ export class ApiKeysRepository {
   async insert(row: NewApiKeyRow, m: EntityManager): Promise<string | undefined> {
     const inserted = await m.query<{ id: string }[]>(
       `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, billing_provider_id,
-                             allowed_origins, expires_at, admin_org_id, origin)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9, $10, $11)
+                             allowed_origins, expires_at, admin_org_id, origin, scopes)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9, $10, $11, $12::text[])
        ON CONFLICT DO NOTHING RETURNING id`,
       [
         row.keyId,
@@ -77,6 +80,7 @@ export class ApiKeysRepository {
         row.expiresAt ?? null,
         row.adminOrgId ?? null,
         row.origin,
+        row.scopes ?? [],
       ],
     );
     return inserted[0]?.id;
@@ -165,7 +169,7 @@ export class ApiKeysRepository {
       this.dataSource,
       'keysmith_api_keys_resolve',
       `SELECT k.id, k.key_id AS "keyId", k.key_hash AS "keyHash", k.key_prefix AS "keyPrefix",
-              k.allowed_origins AS "allowedOrigins", k.revoked_at AS "revokedAt", k.expires_at AS "expiresAt",
+              k.allowed_origins AS "allowedOrigins", k.scopes, k.revoked_at AS "revokedAt", k.expires_at AS "expiresAt",
               u.id AS "userId", u.external_id AS "externalId", u.email, u.name AS "userName",
               u.disabled_at AS "disabledAt", p.id AS "projectId", p.name AS "projectName"
          FROM api_keys k

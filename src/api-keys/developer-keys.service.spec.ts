@@ -33,6 +33,7 @@ describe('DeveloperKeysService.create: refusals before any storage', () => {
     untouchable<AuditService>('audit'),
     untouchable<ApiKeyRevocations>('revocations'),
     { orgId: undefined },
+    {},
   );
   const principal: SessionPrincipal = { kind: 'session', sub: 'u1', actor: 'session:u1' };
   const ctx = { actor: 'session:u1', ip: null, requestId: null };
@@ -64,6 +65,16 @@ describe('DeveloperKeysService.create: refusals before any storage', () => {
     ],
   ])('treats null as absent: refuses %s', async (_name, dto) => {
     expect((await refusal(dto as unknown as CreateApiKeyDto)).type).toBe('validation_failed');
+  });
+
+  it('refuses scopes on a provider-issued key (they never resolve here)', async () => {
+    const err = await refusal({
+      billingProviderId: '00000000-0000-4000-8000-000000000000',
+      rawApiKey: 'opaque-0123456789abcdef01',
+      scopes: ['billing:read'],
+    });
+    expect(err.type).toBe('validation_failed');
+    expect(err.options.details).toEqual([{ field: 'scopes', messages: [expect.any(String)] }]);
   });
 
   it('refuses billingProviderId without rawApiKey', async () => {
@@ -107,6 +118,7 @@ describe('toView', () => {
     billingProviderId: null,
     billingProvider: null,
     allowedOrigins: [],
+    scopes: [],
     adminOrgId: null,
     createdAt: new Date('2030-01-01T00:00:00Z'),
     lastUsedAt: null,

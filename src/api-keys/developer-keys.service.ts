@@ -10,7 +10,8 @@ import {
 } from 'src/api-keys/api-key-format';
 import type { ApiKey } from 'src/api-keys/api-key.entity';
 import { ApiKeysAudit } from 'src/api-keys/api-keys.audit';
-import { apiKeysError, ApiKeysErrorCode } from 'src/api-keys/api-keys.errors';
+import { apiKeysConfig, scopesOutsideCatalog, type ApiKeysConfig } from 'src/api-keys/api-keys.config';
+import { apiKeysError, ApiKeysErrorCode, scopesOutsideCatalogError } from 'src/api-keys/api-keys.errors';
 import { ApiKeysRepository, type NewApiKeyRow } from 'src/api-keys/api-keys.repository';
 import type { ApiKeyDto, CreateApiKeyDto, ListApiKeysQueryDto } from 'src/api-keys/dto/api-key.dto';
 import { normalizeOrigin } from 'src/api-keys/origin';
@@ -48,6 +49,7 @@ export class DeveloperKeysService {
     private readonly audit: AuditService,
     private readonly revocations: ApiKeyRevocations,
     @Inject(authConfig.KEY) private readonly auth: Pick<AuthConfig, 'orgId'>,
+    @Inject(apiKeysConfig.KEY) private readonly config: ApiKeysConfig,
   ) {}
 
   async create(principal: SessionPrincipal, dto: CreateApiKeyDto, ctx: AuditContext): Promise<CreatedKey> {
@@ -56,6 +58,12 @@ export class DeveloperKeysService {
       throw apiKeysError(ApiKeysErrorCode.ProviderKeyWithoutProvider);
     if (dto.billingProviderId != null && dto.rawApiKey == null)
       throw apiKeysError(ApiKeysErrorCode.ProviderWithoutKey);
+    const scopes = dto.scopes ?? [];
+    // A provider's key never resolves here, so nothing would ever check its scopes (decision 0017).
+    if (dto.billingProviderId != null && scopes.length > 0)
+      throw apiKeysError(ApiKeysErrorCode.ScopesOnProviderKey);
+    const outside = scopesOutsideCatalog(this.config, scopes);
+    if (outside.length > 0) throw scopesOutsideCatalogError(outside);
     const expiresAt = dto.expiresAt === undefined ? null : new Date(dto.expiresAt);
     const allowedOrigins = [...new Set((dto.allowedOrigins ?? []).map((o) => normalizeOrigin(o)!))];
     const label = dto.label || null;
@@ -80,6 +88,7 @@ export class DeveloperKeysService {
             origin: provider ? 'provider' : 'minted',
             allowedOrigins,
             expiresAt,
+            scopes,
           },
           m,
         );
@@ -122,6 +131,7 @@ export class DeveloperKeysService {
             projectId: project.id,
             billingProviderId: provider?.id ?? null,
             kind: provider ? 'provider' : 'minted',
+            scopes,
           },
         },
         m,
@@ -227,6 +237,7 @@ export function toView(k: ApiKey): ApiKeyDto {
     project: { id: project.id, name: project.name },
     billingProvider: bp ? { id: bp.id, slug: bp.slug, name: bp.name } : null,
     allowedOrigins: k.allowedOrigins,
+    scopes: k.scopes,
     createdAt: iso(k.createdAt),
     lastUsedAt: isoOrNull(k.lastUsedAt),
     revokedAt: isoOrNull(k.revokedAt),

@@ -4,7 +4,8 @@ import { DataSource } from 'typeorm';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { generateApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeysAudit } from 'src/api-keys/api-keys.audit';
-import { apiKeysError, ApiKeysErrorCode } from 'src/api-keys/api-keys.errors';
+import { apiKeysConfig, scopesOutsideCatalog, type ApiKeysConfig } from 'src/api-keys/api-keys.config';
+import { apiKeysError, ApiKeysErrorCode, scopesOutsideCatalogError } from 'src/api-keys/api-keys.errors';
 import { ApiKeysRepository } from 'src/api-keys/api-keys.repository';
 import {
   DEFAULT_PROVISIONED_KEY_NAME,
@@ -40,6 +41,7 @@ export class ProvisioningService implements OnModuleInit {
     private readonly projects: ProjectsService,
     private readonly revocations: ApiKeyRevocations,
     private readonly audit: AuditService,
+    @Inject(apiKeysConfig.KEY) private readonly apiKeys: ApiKeysConfig,
   ) {
     this.clients = new ProvisioningClients(config);
   }
@@ -55,6 +57,9 @@ export class ProvisioningService implements OnModuleInit {
   ): Promise<ProvisionApiKeyResponseDto> {
     // One answer whether the org is unknown or only not this client's: the body names it, the token decides.
     if (!this.clients.mayServe(clientId, dto.orgId)) throw apiKeysError(ApiKeysErrorCode.OrgNotAllowed);
+    const scopes = dto.scopes ?? [];
+    const outside = scopesOutsideCatalog(this.apiKeys, scopes);
+    if (outside.length > 0) throw scopesOutsideCatalogError(outside);
     const keyName = dto.keyName ?? DEFAULT_PROVISIONED_KEY_NAME;
     const key = generateApiKey();
 
@@ -81,6 +86,7 @@ export class ProvisioningService implements OnModuleInit {
           userId: user.id,
           projectId: project.id,
           origin: 'provisioned',
+          scopes,
         },
         m,
       );
@@ -103,6 +109,7 @@ export class ProvisioningService implements OnModuleInit {
             externalId: dto.externalId,
             projectId: project.id,
             orgId: dto.orgId,
+            scopes,
             // Whether the user's email and name were written: `kept` for a user provisioning may not rewrite.
             profile,
             revokedKeyIds,

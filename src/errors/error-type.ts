@@ -5,6 +5,7 @@ export const ERROR_STATUS = {
   invalid_api_key: 401,
   forbidden: 403,
   identity_not_allowed: 403,
+  insufficient_scope: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,

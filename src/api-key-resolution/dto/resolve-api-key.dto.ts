@@ -1,5 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsString, MaxLength } from 'class-validator';
+import { MAX_SCOPES, ScopeList } from 'src/api-keys/scopes';
+import { OptionalField } from 'src/validation/body.decorators';
 
 export const MAX_PRESENTED_KEY_LENGTH = 1024;
 
@@ -13,6 +15,13 @@ export class ResolveApiKeyDto {
   @IsString()
   @MaxLength(MAX_PRESENTED_KEY_LENGTH)
   key: string;
+
+  @OptionalField()
+  @ScopeList(
+    `Scopes the key must hold (at most ${MAX_SCOPES}, no duplicates): a live key lacking any answers 403 ` +
+      '`insufficient_scope` naming the missing ones.',
+  )
+  requiredScopes?: string[];
 }
 
 export class ResolvedUserDto {
@@ -48,10 +57,14 @@ export class ResolveApiKeyResponseDto {
   @ApiProperty({ type: [String] }) // items: see swagger-plugin.ts-jest.js
   allowedOrigins: string[];
 
+  /** The key's scopes; empty: none. */
+  @ApiProperty({ type: [String] }) // items: see swagger-plugin.ts-jest.js
+  scopes: readonly string[];
+
   @ApiProperty({ format: 'date-time' })
   expiresAt: string | null;
 
-  /** A JWT minted for this call (never cached): `sub` is the user id, with `project_id`, `key_id` and `external_id` claims; valid 5 minutes; verify it with `GET /.well-known/jwks.json`. */
+  /** A JWT minted for this call (never cached): `sub` is the user id, with `project_id`, `key_id` and `external_id` claims, and `scope` (the key's scopes, space-separated) when the key has any; valid 5 minutes; verify it with `GET /.well-known/jwks.json`. */
   token: string;
 
   @ApiProperty({ format: 'date-time' })

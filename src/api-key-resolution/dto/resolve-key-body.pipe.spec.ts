@@ -36,13 +36,29 @@ describe('ResolveKeyBodyPipe', () => {
     ['a string body', 'ksk_x'],
     ['a raw buffer body', Buffer.from('key=x')],
     ['a null body', null],
+    ['required scopes', { key: 'ksk_x', requiredScopes: ['billing:read', 'a'] }],
+    ['no required scopes', { key: 'ksk_x', requiredScopes: [] }],
+    ['20 required scopes', { key: 'ksk_x', requiredScopes: Array.from({ length: 20 }, (_, i) => `s${i}`) }],
+    ['21 required scopes', { key: 'ksk_x', requiredScopes: Array.from({ length: 21 }, (_, i) => `s${i}`) }],
+    ['a duplicated required scope', { key: 'ksk_x', requiredScopes: ['a', 'b', 'a'] }],
+    ['an upper-case required scope', { key: 'ksk_x', requiredScopes: ['Billing'] }],
+    ['a 65-character required scope', { key: 'ksk_x', requiredScopes: ['a'.repeat(65)] }],
+    ['a 64-character required scope', { key: 'ksk_x', requiredScopes: ['a'.repeat(64)] }],
+    ['a required scope with a space', { key: 'ksk_x', requiredScopes: ['a b'] }],
+    ['a non-string required scope', { key: 'ksk_x', requiredScopes: [1] }],
+    ['a string for requiredScopes', { key: 'ksk_x', requiredScopes: 'a' }],
+    ['a null requiredScopes', { key: 'ksk_x', requiredScopes: null }],
+    ['requiredScopes without a key', { requiredScopes: ['a'] }],
+    ['requiredScopes and an unknown field', { requiredScopes: ['a'], extra: 1 }],
   ])('answers exactly as the strict validation pipe for %s', async (_label, body) => {
     const expected = await outcome(() => strict.transform(body, metadata));
     expect(await outcome(() => fast.transform(body))).toEqual(expected);
   });
 
-  it('takes the fast path for a well-formed body (returns it as is)', async () => {
-    const body = { key: 'ksk_0123456789abcdef_x' };
-    expect(await fast.transform(body)).toBe(body);
+  it.each([
+    ['a key', { key: 'ksk_0123456789abcdef_x' }],
+    ['a key and required scopes', { key: 'ksk_0123456789abcdef_x', requiredScopes: ['a:b', 'c.d'] }],
+  ])('takes the fast path for a well-formed body (returns it as is): %s', async (_label, body) => {
+    expect(fast.transform(body)).toBe(body);
   });
 });

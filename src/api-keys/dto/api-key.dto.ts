@@ -12,6 +12,7 @@ import {
   ValidateBy,
 } from 'class-validator';
 import { IsOrigin, MAX_ORIGIN_LENGTH } from 'src/api-keys/origin';
+import { MAX_SCOPES, ScopeList } from 'src/api-keys/scopes';
 import {
   ApiBodyRule,
   FreeText,
@@ -39,10 +40,13 @@ function IsNotKeysmithKey(): PropertyDecorator {
   });
 }
 
-/** A provider-issued key comes with its provider: `billingProviderId` and `rawApiKey` both, or neither. */
+/**
+ * A provider-issued key comes with its provider: `billingProviderId` and `rawApiKey` both, or neither; and
+ * without scopes (it never resolves here, so nothing would check them).
+ */
 @ApiBodyRule({
   anyOf: [
-    { required: ['billingProviderId', 'rawApiKey'] },
+    { required: ['billingProviderId', 'rawApiKey'], properties: { scopes: { maxItems: 0 } } },
     { not: { anyOf: [{ required: ['billingProviderId'] }, { required: ['rawApiKey'] }] } },
   ],
 })
@@ -83,6 +87,13 @@ export class CreateApiKeyDto {
   @MaxLength(MAX_ORIGIN_LENGTH, { each: true })
   @IsOrigin({ each: true })
   allowedOrigins?: string[];
+
+  @OptionalField()
+  @ScopeList(
+    `What the key may do (resolve checks \`requiredScopes\` against them), at most ${MAX_SCOPES}, no duplicates; ` +
+      'only those of API_KEY_SCOPES when it is set. Not for provider-issued keys (they never resolve here).',
+  )
+  scopes?: string[];
 
   /** An enabled billing provider; requires `rawApiKey`. */
   @OptionalField()
@@ -158,6 +169,10 @@ export class ApiKeyDto {
   /** Browser origins the key may be used from (empty: any). */
   @ApiProperty({ type: [String] }) // items: see swagger-plugin.ts-jest.js
   allowedOrigins: string[];
+
+  /** What the key may do; empty: no scopes. */
+  @ApiProperty({ type: [String] }) // items: see swagger-plugin.ts-jest.js
+  scopes: string[];
 
   @ApiProperty({ format: 'date-time' })
   createdAt: string;

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { IsEmail, IsString, MaxLength } from 'class-validator';
+import { MAX_SCOPES, ScopeList } from 'src/api-keys/scopes';
 import { FreeText, OptionalField, SAFE_TEXT_PATTERN, SafeText } from 'src/validation/body.decorators';
 
 export const DEFAULT_PROVISIONED_KEY_NAME = 'provisioned';
@@ -44,6 +45,12 @@ export class ProvisionApiKeyDto {
   @OptionalField()
   @FreeText({ min: 1, max: 100 })
   keyName?: string;
+
+  @OptionalField()
+  @ScopeList(
+    `The new key's scopes, at most ${MAX_SCOPES}, no duplicates; only those of API_KEY_SCOPES when it is set. Default none.`,
+  )
+  scopes?: string[];
 }
 
 export class ProvisionApiKeyResponseDto {

@@ -222,6 +222,7 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
         user: { id: key.userId, externalId: 'res-alice', email: 'resalice@example.com', name: 'Alice' },
         project: { id: key.projectId, name: 'Default' },
         allowedOrigins: [],
+        scopes: [],
         expiresAt: null,
         token: expect.any(String),
         tokenExpiresAt: expect.any(String),

@@ -160,6 +160,7 @@ describe('developer surface: API keys', () => {
         project: { id: expect.any(String), name: 'Default' },
         billingProvider: null,
         allowedOrigins: [],
+        scopes: [],
         createdAt: expect.any(String),
         lastUsedAt: null,
         revokedAt: null,
