@@ -1,3 +1,4 @@
+import { apiKeysConfig } from 'src/api-keys/api-keys.config';
 import { provisioningConfig } from 'src/api-keys/provisioning.config';
 import { PROVISION_RATE_LIMIT } from 'src/api-keys/provisioning.rate-limits';
 import { ADMIN_RATE_LIMIT } from 'src/auth/admin/admin.rate-limits';
@@ -37,6 +38,7 @@ export const CONFIG_SLICES: readonly ConfigSlice<unknown>[] = [
   authConfig,
   signingConfig,
   billingProvidersConfig,
+  apiKeysConfig,
   provisioningConfig,
   credentialsConfig,
   encryptionConfig,
