@@ -11,6 +11,7 @@ import { AddOAuthCompletionCode1796624300899 } from 'migrations/1796624300899-Ad
 import { RecordEncryptionKeyChecks1796624330437 } from 'migrations/1796624330437-RecordEncryptionKeyChecks';
 import { AddCredentialResourceAndBackoff1796624399156 } from 'migrations/1796624399156-AddCredentialResourceAndBackoff';
 import { AddDevelopmentIssuerKeys1796626484643 } from 'migrations/1796626484643-AddDevelopmentIssuerKeys';
+import { AddApiKeyStates1796700000000 } from 'migrations/1796700000000-AddApiKeyStates';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -26,4 +27,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   RecordEncryptionKeyChecks1796624330437,
   AddCredentialResourceAndBackoff1796624399156,
   AddDevelopmentIssuerKeys1796626484643,
+  AddApiKeyStates1796700000000,
 ];

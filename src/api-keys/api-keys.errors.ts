@@ -9,6 +9,8 @@ export enum ApiKeysErrorCode {
   ProviderWithoutKey = 'provider_without_key',
   OrgNotAllowed = 'provisioning_org_not_allowed',
   UserDisabled = 'user_disabled',
+  KeyRevoked = 'api_key_revoked',
+  ProviderKeyFixed = 'provider_key_fixed',
 }
 
 /** The API error each ApiKeys failure answers with. Another user's rows are "not found", never forbidden. */
@@ -34,6 +36,11 @@ export function apiKeysError(code: ApiKeysErrorCode): ApiError {
       return ApiError.identityNotAllowed(
         'This user is disabled: their API keys cannot be created or changed.',
       );
+    case ApiKeysErrorCode.KeyRevoked:
+      return ApiError.conflict('This API key is revoked: it cannot be changed.');
+    case ApiKeysErrorCode.ProviderKeyFixed:
+      // The provider decides a provider key's expiry and where it may be used; keysmith only stores it.
+      return ApiError.validation('A provider-issued key accepts only label and enabled.');
     default:
       return assertUnreachable(code);
   }
