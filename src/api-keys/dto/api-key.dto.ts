@@ -209,7 +209,8 @@ export class ApiKeyDto {
   revokedAt: string | null;
 
   /** Why the key was revoked: `user` (you), `provisioning` (replaced by a newer provisioned key), …; null while it is not revoked, and on keys revoked before reasons were recorded. */
-  @ApiProperty({ enum: API_KEY_REVOKED_REASONS, nullable: true })
+  // OpenAPI 3.0: a nullable enum lists null among its values, or validators refuse it.
+  @ApiProperty({ type: String, enum: [...API_KEY_REVOKED_REASONS, null], nullable: true })
   revokedReason: ApiKeyRevokedReason | null;
 
   /** When the key was switched off; null while it is enabled. */
