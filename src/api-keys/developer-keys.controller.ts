@@ -38,7 +38,9 @@ export class DeveloperKeysController {
   constructor(private readonly keys: DeveloperKeysService) {}
 
   @Get()
-  @ApiOperation({ summary: 'List your API keys (newest first, revoked ones only with includeRevoked=true)' })
+  @ApiOperation({
+    summary: 'List your API keys (newest first, revoked and expired ones only with includeRevoked=true)',
+  })
   @ApiOkResponse({ type: ApiKeyListResponseDto })
   @ApiBadRequestResponse({ description: 'Invalid query (`validation_failed`).' })
   @ApiNotFoundResponse({ description: '`projectId` is not one of your projects (`not_found`).' })
