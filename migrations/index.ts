@@ -12,6 +12,7 @@ import { RecordEncryptionKeyChecks1796624330437 } from 'migrations/1796624330437
 import { AddCredentialResourceAndBackoff1796624399156 } from 'migrations/1796624399156-AddCredentialResourceAndBackoff';
 import { AddDevelopmentIssuerKeys1796626484643 } from 'migrations/1796626484643-AddDevelopmentIssuerKeys';
 import { AddApiKeyScopes1796629895348 } from 'migrations/1796629895348-AddApiKeyScopes';
+import { AddApiKeyStates1796700000000 } from 'migrations/1796700000000-AddApiKeyStates';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -28,4 +29,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddCredentialResourceAndBackoff1796624399156,
   AddDevelopmentIssuerKeys1796626484643,
   AddApiKeyScopes1796629895348,
+  AddApiKeyStates1796700000000,
 ];

@@ -56,6 +56,15 @@ describe('ApiKeyCache', () => {
     expect(cache.lookup('h3')).toEqual({ kind: 'user_disabled' });
   });
 
+  it('holds the refusal of a switched-off key under its lookup id: enabling it (announced) drops the refusal', async () => {
+    cache.set('h1', { kind: 'invalid' }, cache.generation, 'k1');
+    cache.set('h2', { kind: 'invalid' }, cache.generation);
+    await expect(cache.lookup('h1')).resolves.toEqual({ kind: 'invalid' });
+    feed.revoked(['k1']);
+    expect(cache.get('h1')).toBeUndefined();
+    expect(cache.lookup('h2')).toEqual({ kind: 'invalid' });
+  });
+
   it('never serves a key past its expiresAt', () => {
     cache.set('h1', ok('k1', new Date(Date.now() + 30_000)), cache.generation);
     cache.set('h2', ok('k2', new Date(Date.now() - 1)), cache.generation);

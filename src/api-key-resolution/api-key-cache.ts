@@ -70,10 +70,14 @@ export class ApiKeyCache extends RevocableCache<Live, Refusal> {
     });
   }
 
-  /** Stores `resolution` (a live key unless an invalidation happened since `generation` was read). */
-  set(cacheKey: string, resolution: Resolution, generation: number): void {
+  /**
+   * Stores `resolution` (a live key unless an invalidation happened since `generation` was read). A refusal
+   * of the existing key `keyId` (switched off, or its user disabled) is held under that id, so that switching
+   * it back on drops it everywhere (see RevocableCache.setRefusal).
+   */
+  set(cacheKey: string, resolution: Resolution, generation: number, keyId?: string): void {
     if (resolution.kind === 'ok') this.setLive(cacheKey, resolution, generation);
-    else this.setRefusal(cacheKey, resolution);
+    else this.setRefusal(cacheKey, resolution, keyId === undefined ? undefined : { id: keyId, generation });
   }
 }
 

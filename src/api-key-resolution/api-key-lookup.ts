@@ -99,8 +99,8 @@ export class ApiKeyLookup {
       this.failing = false;
       this.logger.log('API key lookups are answering again');
     }
-    const resolution = decide(row, hash);
-    this.cache.set(hash, resolution, generation);
+    const { resolution, keyId: matched } = decide(row, hash);
+    this.cache.set(hash, resolution, generation, matched);
     return resolution;
   }
 
@@ -135,27 +135,37 @@ export class ApiKeyLookup {
   }
 }
 
-function decide(row: ResolvableKeyRow | undefined, hash: string): Resolution {
+/**
+ * The resolution of `row` for a key of digest `hash`, and the key id when the hash matched (a refusal of an
+ * existing key can be undone: a switched-off key switched on again).
+ */
+function decide(row: ResolvableKeyRow | undefined, hash: string): { resolution: Resolution; keyId?: string } {
   // The comparison runs whether or not a row was found, against a dummy hash for an unknown key id.
   const matches = hashesEqual(hash, row?.keyHash ?? '0'.repeat(64)) && row !== undefined;
-  if (!row || !matches || row.revokedAt) return INVALID;
-  if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return INVALID;
-  if (row.disabledAt) return { kind: 'user_disabled' };
+  if (!row || !matches) return { resolution: INVALID };
+  const keyId = row.keyId;
+  if (row.revokedAt) return { resolution: INVALID };
+  if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return { resolution: INVALID };
+  // A switched-off key answers like a revoked one.
+  if (row.keyDisabledAt) return { resolution: INVALID, keyId };
+  if (row.disabledAt) return { resolution: { kind: 'user_disabled' }, keyId };
   const scopes = row.scopes ?? [];
   return {
-    kind: 'ok',
-    key: {
-      id: row.id,
-      keyId: row.keyId,
-      keyPrefix: row.keyPrefix,
-      allowedOrigins: row.allowedOrigins ?? [],
-      // Computed once per cache fill, so the hot path neither copies, joins nor searches a list.
-      scopes: Object.freeze(scopes),
-      scopeSet: new Set(scopes),
-      scopeClaim: scopes.length > 0 ? scopes.join(' ') : undefined,
-      expiresAt: row.expiresAt,
-      user: { id: row.userId, externalId: row.externalId, email: row.email, name: row.userName },
-      project: { id: row.projectId, name: row.projectName },
+    resolution: {
+      kind: 'ok',
+      key: {
+        id: row.id,
+        keyId: row.keyId,
+        keyPrefix: row.keyPrefix,
+        allowedOrigins: row.allowedOrigins ?? [],
+        // Computed once per cache fill, so the hot path neither copies, joins nor searches a list.
+        scopes: Object.freeze(scopes),
+        scopeSet: new Set(scopes),
+        scopeClaim: scopes.length > 0 ? scopes.join(' ') : undefined,
+        expiresAt: row.expiresAt,
+        user: { id: row.userId, externalId: row.externalId, email: row.email, name: row.userName },
+        project: { id: row.projectId, name: row.projectName },
+      },
     },
   };
 }

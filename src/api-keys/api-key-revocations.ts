@@ -2,7 +2,10 @@ import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { RevocationFeed } from 'src/database/revocation-feed';
 
-/** The NOTIFY channel every revocation of an API key is announced on; the payload is key ids, comma-joined. */
+/**
+ * The NOTIFY channel every revocation of an API key, and every other change a resolution reads (disable,
+ * enable, expiry, allowed origins; decision 0016), is announced on; the payload is key ids, comma-joined.
+ */
 export const REVOCATION_CHANNEL = 'keysmith_api_key_revoked';
 
 /**

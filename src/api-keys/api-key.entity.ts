@@ -10,10 +10,30 @@ import { User } from 'src/users/user.entity';
 export const API_KEY_ORIGINS = ['minted', 'provisioned', 'provider'] as const;
 export type ApiKeyOrigin = (typeof API_KEY_ORIGINS)[number];
 
+/** Why a key was revoked; null on keys revoked before reasons were recorded (migration AddApiKeyStates). */
+export const API_KEY_REVOKED_REASONS = [
+  'user',
+  'admin',
+  'provisioning',
+  'rolled',
+  'leaked',
+  'reported',
+  'offboarding',
+] as const;
+export type ApiKeyRevokedReason = (typeof API_KEY_REVOKED_REASONS)[number];
+
+export const API_KEY_STATUSES = ['ACTIVE', 'DISABLED', 'EXPIRED', 'REVOKED'] as const;
+export type ApiKeyStatus = (typeof API_KEY_STATUSES)[number];
+
 @Entity('api_keys')
 @Check('chk_api_keys_origin', `"origin" IN ('minted', 'provisioned', 'provider')`)
 // A provider's key is exactly one with a billing provider.
 @Check('chk_api_keys_provider_origin', `("origin" = 'provider') = ("billing_provider_id" IS NOT NULL)`)
+@Check(
+  'chk_api_keys_revoked_reason',
+  `"revoked_reason" IN ('user', 'admin', 'provisioning', 'rolled', 'leaked', 'reported', 'offboarding')`,
+)
+@Check('chk_api_keys_reason_only_revoked', `"revoked_reason" IS NULL OR "revoked_at" IS NOT NULL`)
 @Index('idx_api_keys_user_created', ['userId', 'createdAt'])
 @Index('idx_api_keys_project', ['projectId'])
 // A user stores a key once: a provider key they submit again (whatever its shape) is a 409, not a second
@@ -88,6 +108,13 @@ export class ApiKey {
 
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;
+
+  @Column({ name: 'revoked_reason', type: 'varchar', length: 16, nullable: true })
+  revokedReason: ApiKeyRevokedReason | null;
+
+  /** Switched off by its owner: refused like a revoked key until switched on again. */
+  @Column({ name: 'disabled_at', type: 'timestamptz', nullable: true })
+  disabledAt: Date | null;
 
   @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
   expiresAt: Date | null;

@@ -2,5 +2,9 @@
 export const ApiKeysAudit = {
   Create: 'api_key.create',
   Revoke: 'api_key.revoke',
+  /** A change of label, expiry or allowed origins. */
+  Update: 'api_key.update',
+  Disable: 'api_key.disable',
+  Enable: 'api_key.enable',
   Provision: 'api_key.provisioned',
 } as const;

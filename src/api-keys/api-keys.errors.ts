@@ -10,6 +10,8 @@ export enum ApiKeysErrorCode {
   OrgNotAllowed = 'provisioning_org_not_allowed',
   UserDisabled = 'user_disabled',
   ScopesOnProviderKey = 'scopes_on_provider_key',
+  KeyRevoked = 'api_key_revoked',
+  ProviderKeyFixed = 'provider_key_fixed',
 }
 
 /** 400 naming the requested scopes that API_KEY_SCOPES does not list (never the catalog itself). */
@@ -46,6 +48,11 @@ export function apiKeysError(code: ApiKeysErrorCode): ApiError {
       return ApiError.validation('scopes do not apply to provider-issued keys', [
         { field: 'scopes', messages: ['scopes cannot be given with billingProviderId'] },
       ]);
+    case ApiKeysErrorCode.KeyRevoked:
+      return ApiError.conflict('This API key is revoked: it cannot be changed.');
+    case ApiKeysErrorCode.ProviderKeyFixed:
+      // The provider decides a provider key's expiry and where it may be used; keysmith only stores it.
+      return ApiError.validation('A provider-issued key accepts only label and enabled.');
     default:
       return assertUnreachable(code);
   }

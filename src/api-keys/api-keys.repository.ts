@@ -32,6 +32,8 @@ export interface ResolvableKeyRow {
   allowedOrigins: string[];
   scopes: string[];
   revokedAt: Date | null;
+  /** The key's (switched off by its owner). */
+  keyDisabledAt: Date | null;
   expiresAt: Date | null;
   userId: string;
   externalId: string;
@@ -47,6 +49,14 @@ export interface RevokedKeyRow {
   id: string;
   keyId: string;
   keyPrefix: string;
+}
+
+/** A PATCH of a key: each field present is set; `enabled` switches `disabled_at` off or on. */
+export interface KeyChange {
+  label?: string | null;
+  expiresAt?: Date;
+  allowedOrigins?: string[];
+  enabled?: boolean;
 }
 
 /**
@@ -124,7 +134,9 @@ export class ApiKeysRepository {
       .addSelect('COUNT(*) OVER ()', 'total')
       .where('k.userId = :userId', { userId });
     if (filter.projectId) qb.andWhere('k.projectId = :projectId', { projectId: filter.projectId });
-    if (!filter.includeRevoked) qb.andWhere('k.revokedAt IS NULL');
+    // Without includeRevoked: the keys that can still be used or switched back on (ACTIVE, DISABLED).
+    if (!filter.includeRevoked)
+      qb.andWhere('k.revokedAt IS NULL AND (k.expiresAt IS NULL OR k.expiresAt > now())');
     const { entities, raw } = await qb
       .orderBy('k.createdAt', 'DESC')
       .addOrderBy('k.id', 'DESC')
@@ -136,7 +148,7 @@ export class ApiKeysRepository {
   /** Revokes the user's key `id` if it is live; undefined when it is not theirs or already revoked. */
   async revokeOwned(userId: string, id: string, m: EntityManager): Promise<RevokedKeyRow | undefined> {
     const [rows] = await m.query<[RevokedKeyRow[], number]>(
-      `UPDATE api_keys SET revoked_at = now()
+      `UPDATE api_keys SET revoked_at = now(), revoked_reason = 'user'
         WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
         RETURNING id, key_id AS "keyId", key_prefix AS "keyPrefix"`,
       [id, userId],
@@ -145,12 +157,50 @@ export class ApiKeysRepository {
   }
 
   /**
+   * The user's key `id`, locked for an update until the transaction ends (a DELETE of it waits, or went
+   * first); null when it is not theirs.
+   */
+  findOwnedForUpdate(userId: string, id: string, m: EntityManager): Promise<ApiKey | null> {
+    return m.getRepository(ApiKey).findOne({ where: { id, userId }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  /**
+   * Applies `change` to the user's key `id` unless it is revoked (`revoked_at IS NULL` in the UPDATE itself, so
+   * a revocation that commits first is never undone); false when nothing was updated. Disabling keeps the first
+   * `disabled_at`; enabling clears it.
+   */
+  async updateOwned(userId: string, id: string, change: KeyChange, m: EntityManager): Promise<boolean> {
+    const [, count] = await m.query<[unknown[], number]>(
+      `UPDATE api_keys SET
+              label = CASE WHEN $3::boolean THEN $4 ELSE label END,
+              expires_at = CASE WHEN $5::boolean THEN $6::timestamptz ELSE expires_at END,
+              allowed_origins = CASE WHEN $7::boolean THEN $8::text[] ELSE allowed_origins END,
+              disabled_at = CASE WHEN $9::boolean IS NULL THEN disabled_at
+                                 WHEN $9::boolean THEN NULL
+                                 ELSE COALESCE(disabled_at, now()) END
+        WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`,
+      [
+        id,
+        userId,
+        change.label !== undefined,
+        change.label ?? null,
+        change.expiresAt !== undefined,
+        change.expiresAt ?? null,
+        change.allowedOrigins !== undefined,
+        change.allowedOrigins ?? [],
+        change.enabled ?? null,
+      ],
+    );
+    return count > 0;
+  }
+
+  /**
    * Revokes the user's live keys that provisioning minted under `label` (provisioning replaces them). Keys
    * the user minted in the settings UI, or stored from a provider, under that label are theirs and stay.
    */
   async revokeProvisionedByLabel(userId: string, label: string, m: EntityManager): Promise<RevokedKeyRow[]> {
     const [rows] = await m.query<[RevokedKeyRow[], number]>(
-      `UPDATE api_keys SET revoked_at = now()
+      `UPDATE api_keys SET revoked_at = now(), revoked_reason = 'provisioning'
         WHERE user_id = $1 AND label = $2 AND revoked_at IS NULL AND origin = 'provisioned'
         RETURNING id, key_id AS "keyId", key_prefix AS "keyPrefix"`,
       [userId, label],
@@ -169,7 +219,8 @@ export class ApiKeysRepository {
       this.dataSource,
       'keysmith_api_keys_resolve',
       `SELECT k.id, k.key_id AS "keyId", k.key_hash AS "keyHash", k.key_prefix AS "keyPrefix",
-              k.allowed_origins AS "allowedOrigins", k.scopes, k.revoked_at AS "revokedAt", k.expires_at AS "expiresAt",
+              k.allowed_origins AS "allowedOrigins", k.scopes, k.revoked_at AS "revokedAt",
+              k.disabled_at AS "keyDisabledAt", k.expires_at AS "expiresAt",
               u.id AS "userId", u.external_id AS "externalId", u.email, u.name AS "userName",
               u.disabled_at AS "disabledAt", p.id AS "projectId", p.name AS "projectName"
          FROM api_keys k

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -18,6 +18,7 @@ import {
   CreatedApiKeyResponseDto,
   ListApiKeysQueryDto,
   RevokedApiKeyResponseDto,
+  UpdateApiKeyDto,
 } from 'src/api-keys/dto/api-key.dto';
 import { Audit } from 'src/audit/audit-context.decorator';
 import type { AuditContext } from 'src/audit/audit.service';
@@ -37,7 +38,9 @@ export class DeveloperKeysController {
   constructor(private readonly keys: DeveloperKeysService) {}
 
   @Get()
-  @ApiOperation({ summary: 'List your API keys (newest first, revoked ones only with includeRevoked=true)' })
+  @ApiOperation({
+    summary: 'List your API keys (newest first, revoked and expired ones only with includeRevoked=true)',
+  })
   @ApiOkResponse({ type: ApiKeyListResponseDto })
   @ApiBadRequestResponse({ description: 'Invalid query (`validation_failed`).' })
   @ApiNotFoundResponse({ description: '`projectId` is not one of your projects (`not_found`).' })
@@ -81,6 +84,33 @@ export class DeveloperKeysController {
     @Param('id', ParseUuidPipe) id: string,
   ): Promise<ApiKeyResponseDto> {
     return { key: await this.keys.get(principal, id) };
+  }
+
+  @Patch(':id')
+  @RateLimit(DEVELOPER_WRITE_RATE_LIMIT)
+  @ApiOperation({
+    summary: 'Change one of your API keys: label, expiry, allowed origins, enabled',
+    description:
+      'Only the fields present change; an empty body changes nothing. `enabled: false` makes the key stop ' +
+      'resolving at once, on every instance; `enabled: true` restores it unchanged. A provider-issued key ' +
+      'accepts only `label` and `enabled`.',
+  })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: ApiKeyResponseDto })
+  @ApiBadRequestResponse({
+    description:
+      'Invalid body or id, or a field a provider-issued key does not accept (`validation_failed`).',
+  })
+  @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`).' })
+  @ApiConflictResponse({ description: 'The key is revoked (`conflict`).' })
+  @ApiForbiddenResponse({ description: 'Your user is disabled (`identity_not_allowed`); nothing changes.' })
+  async update(
+    @SessionUser() principal: SessionPrincipal,
+    @Param('id', ParseUuidPipe) id: string,
+    @Body() dto: UpdateApiKeyDto,
+    @Audit() ctx: AuditContext,
+  ): Promise<ApiKeyResponseDto> {
+    return { key: await this.keys.update(principal, id, dto, ctx) };
   }
 
   @Delete(':id')

@@ -123,6 +123,8 @@ describe('toView', () => {
     createdAt: new Date('2030-01-01T00:00:00Z'),
     lastUsedAt: null,
     revokedAt: null,
+    revokedReason: null,
+    disabledAt: null,
     expiresAt: null,
   } satisfies ApiKey;
 
@@ -139,5 +141,17 @@ describe('toView', () => {
       status: 'REVOKED',
       revokedAt: '2030-01-02T00:00:00.000Z',
     });
+  });
+
+  it('names the state: REVOKED over EXPIRED over DISABLED over ACTIVE', () => {
+    const past = new Date(Date.now() - 1000);
+    const disabled = { ...base, disabledAt: new Date('2030-01-03T00:00:00Z') };
+    expect(toView(disabled)).toMatchObject({ status: 'DISABLED', disabledAt: '2030-01-03T00:00:00.000Z' });
+    expect(toView({ ...disabled, expiresAt: past }).status).toBe('EXPIRED');
+    expect(toView({ ...disabled, expiresAt: past, revokedAt: past, revokedReason: 'user' })).toMatchObject({
+      status: 'REVOKED',
+      revokedReason: 'user',
+    });
+    expect(toView({ ...base, expiresAt: new Date(Date.now() + 60_000) }).status).toBe('ACTIVE');
   });
 });

@@ -8,12 +8,17 @@ import {
   maskedProviderKeyPrefix,
   randomLookupId,
 } from 'src/api-keys/api-key-format';
-import type { ApiKey } from 'src/api-keys/api-key.entity';
+import type { ApiKey, ApiKeyStatus } from 'src/api-keys/api-key.entity';
 import { ApiKeysAudit } from 'src/api-keys/api-keys.audit';
 import { apiKeysConfig, scopesOutsideCatalog, type ApiKeysConfig } from 'src/api-keys/api-keys.config';
 import { apiKeysError, ApiKeysErrorCode, scopesOutsideCatalogError } from 'src/api-keys/api-keys.errors';
-import { ApiKeysRepository, type NewApiKeyRow } from 'src/api-keys/api-keys.repository';
-import type { ApiKeyDto, CreateApiKeyDto, ListApiKeysQueryDto } from 'src/api-keys/dto/api-key.dto';
+import { ApiKeysRepository, type KeyChange, type NewApiKeyRow } from 'src/api-keys/api-keys.repository';
+import type {
+  ApiKeyDto,
+  CreateApiKeyDto,
+  ListApiKeysQueryDto,
+  UpdateApiKeyDto,
+} from 'src/api-keys/dto/api-key.dto';
 import { normalizeOrigin } from 'src/api-keys/origin';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
@@ -190,6 +195,73 @@ export class DeveloperKeysService {
   }
 
   /**
+   * Changes the user's key `id` (only the fields present) and returns it. A revoked key is a 409, another
+   * user's a 404; a provider-issued key accepts only `label` and `enabled`. Every change that resolution reads
+   * (enabled, expiry, allowed origins) is announced like a revocation, so every instance drops what it cached
+   * of the key, refusals included (decision 0016). One audit row per transition: update, disable, enable.
+   */
+  async update(
+    principal: SessionPrincipal,
+    id: string,
+    dto: UpdateApiKeyDto,
+    ctx: AuditContext,
+  ): Promise<ApiKeyDto> {
+    const user = await this.userOf(principal);
+    const change: KeyChange = {};
+    if (dto.label !== undefined) change.label = dto.label || null;
+    if (dto.expiresAt !== undefined) change.expiresAt = new Date(dto.expiresAt);
+    if (dto.allowedOrigins !== undefined)
+      change.allowedOrigins = [...new Set(dto.allowedOrigins.map((o) => normalizeOrigin(o)!))];
+    if (dto.enabled !== undefined) change.enabled = dto.enabled;
+
+    const changedKeyId = await this.dataSource.transaction(async (m) => {
+      await this.refuseDisabled(user.id, m);
+      // Locked: a revocation of this key waits for this transaction, or committed before it (then 409).
+      const before = await this.keys.findOwnedForUpdate(user.id, id, m);
+      if (!before) throw apiKeysError(ApiKeysErrorCode.KeyNotFound);
+      if (before.revokedAt) throw apiKeysError(ApiKeysErrorCode.KeyRevoked);
+      if (
+        before.origin === 'provider' &&
+        (change.expiresAt !== undefined || change.allowedOrigins !== undefined)
+      )
+        throw apiKeysError(ApiKeysErrorCode.ProviderKeyFixed);
+      if (Object.keys(change).length === 0) return undefined;
+      // `revoked_at IS NULL` in the UPDATE too: a key is never brought back from a revocation.
+      if (!(await this.keys.updateOwned(user.id, id, change, m)))
+        throw apiKeysError(ApiKeysErrorCode.KeyRevoked);
+
+      const target = { targetType: 'api_key', targetId: id } as const;
+      const fields = (['label', 'expiresAt', 'allowedOrigins'] as const).filter(
+        (f) => change[f] !== undefined,
+      );
+      if (fields.length > 0)
+        await this.audit.record(
+          ctx,
+          { action: ApiKeysAudit.Update, ...target, metadata: { keyPrefix: before.keyPrefix, fields } },
+          m,
+        );
+      const wasEnabled = before.disabledAt === null;
+      if (change.enabled !== undefined && change.enabled !== wasEnabled)
+        await this.audit.record(
+          ctx,
+          {
+            action: change.enabled ? ApiKeysAudit.Enable : ApiKeysAudit.Disable,
+            ...target,
+            metadata: { keyPrefix: before.keyPrefix },
+          },
+          m,
+        );
+      // A label is not part of a resolution; everything else is.
+      if (fields.length === 1 && fields[0] === 'label' && change.enabled === undefined) return undefined;
+      // Fires on commit: every instance drops what it cached of this key, positive or refused.
+      await this.revocations.notify([before.keyId], m);
+      return before.keyId;
+    });
+    if (changedKeyId) this.revocations.invalidateLocally([changedKeyId]);
+    return this.findView(user.id, id);
+  }
+
+  /**
    * A disabled user's writes are refused (403 identity_not_allowed), revocations included: a disabled
    * identity is read-only (decision 0055). The row lock taken here also holds until commit, so a user disabled
    * while the write runs is refused or the write completes first, never half of each.
@@ -233,7 +305,7 @@ export function toView(k: ApiKey): ApiKeyDto {
     id: k.id,
     label: k.label,
     keyPrefix: k.keyPrefix,
-    status: k.revokedAt ? 'REVOKED' : 'ACTIVE',
+    status: statusOf(k),
     project: { id: project.id, name: project.name },
     billingProvider: bp ? { id: bp.id, slug: bp.slug, name: bp.name } : null,
     allowedOrigins: k.allowedOrigins,
@@ -241,6 +313,19 @@ export function toView(k: ApiKey): ApiKeyDto {
     createdAt: iso(k.createdAt),
     lastUsedAt: isoOrNull(k.lastUsedAt),
     revokedAt: isoOrNull(k.revokedAt),
+    revokedReason: k.revokedReason,
+    disabledAt: isoOrNull(k.disabledAt),
     expiresAt: isoOrNull(k.expiresAt),
   };
+}
+
+/** A revocation is for good and wins; an expiry cannot be switched back on; a disabled key can. */
+export function statusOf(
+  k: Pick<ApiKey, 'revokedAt' | 'expiresAt' | 'disabledAt'>,
+  now = Date.now(),
+): ApiKeyStatus {
+  if (k.revokedAt) return 'REVOKED';
+  if (k.expiresAt && k.expiresAt.getTime() <= now) return 'EXPIRED';
+  if (k.disabledAt) return 'DISABLED';
+  return 'ACTIVE';
 }

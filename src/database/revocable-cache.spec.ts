@@ -49,6 +49,37 @@ describe('RevocableCache', () => {
     expect(cache.lookup('h2')).toBeUndefined();
   });
 
+  describe('a refusal held under an id (a switched-off credential)', () => {
+    const OFF: Refused = { reason: 'disabled' };
+
+    it('is served only after the barrier, and an invalidation of its id arriving meanwhile drops it', async () => {
+      cache.setRefusal('h1', OFF, { id: 't1', generation: cache.generation });
+      const served = cache.lookup('h1');
+      expect(served).toBeInstanceOf(Promise);
+      await expect(served).resolves.toBe(OFF);
+      feed.duringBarrier = () => feed.revoked(['t1']);
+      await expect(cache.lookup('h1')).resolves.toBeUndefined();
+    });
+
+    it('is dropped by an invalidation of its id, announced or local; anonymous refusals stay', () => {
+      cache.setRefusal('h1', OFF, { id: 't1', generation: cache.generation });
+      cache.setRefusal('h2', OFF, { id: 't2', generation: cache.generation });
+      cache.setRefusal('h3', REFUSED);
+      feed.revoked(['t1']);
+      cache.invalidate(['t2', 't3']);
+      expect(cache.get('h1')).toBeUndefined();
+      expect(cache.get('h2')).toBeUndefined();
+      expect(cache.get('h3')).toBe(REFUSED);
+    });
+
+    it('is not stored when an invalidation happened since its lookup began', () => {
+      const generation = cache.generation;
+      cache.invalidate(['t1']);
+      cache.setRefusal('h1', OFF, { id: 't1', generation });
+      expect(cache.get('h1')).toBeUndefined();
+    });
+  });
+
   it('serves a live value only once the feed’s barrier passed', async () => {
     cache.setLive('h1', token('t1'), cache.generation);
     const served = cache.lookup('h1');

@@ -12,7 +12,11 @@ export interface RevocableCacheOptions<Live extends object> {
     /** An optional memory bound, with what one entry is estimated to hold (bytes). */
     maxBytes?: { bytes: number; sizeOf: (value: Live, cacheKey: string) => number };
   };
-  /** Refusals: their own, smaller LRU, so a flood of bad credentials cannot evict live ones. */
+  /**
+   * Refusals: their own, smaller LRU, so a flood of bad credentials cannot evict live ones. A refusal of a
+   * credential that exists but is switched off can be stored with its id (`setRefusal`): an invalidation of
+   * that id drops it, so switching the credential back on reaches every instance too.
+   */
   refused: { maxEntries: number; ttlMs: number };
   /** The id revocations name a live value by. */
   idOf: (value: Live) => string;
@@ -39,9 +43,11 @@ export interface RevocableCacheOptions<Live extends object> {
  */
 export class RevocableCache<Live extends object, Refusal extends object | true> {
   private readonly lives: LRUCache<string, Live>;
-  private readonly refusals: LRUCache<string, Refusal>;
+  private readonly refusals: LRUCache<string, { refusal: Refusal; id?: string }>;
   /** Id → cache key of its live entry: invalidation by id without scanning. */
   private readonly liveById = new Map<string, string>();
+  /** Id → cache key of its refusal, for the refusals stored with an id. */
+  private readonly refusedById = new Map<string, string>();
   private readonly liveTtlMs: number;
   private readonly idOf: (value: Live) => string;
   private readonly expiresAtMs: (value: Live) => number | null;
@@ -55,7 +61,13 @@ export class RevocableCache<Live extends object, Refusal extends object | true> 
     this.liveTtlMs = live.ttlMs;
     this.idOf = idOf;
     this.expiresAtMs = expiresAtMs;
-    this.refusals = new LRUCache<string, Refusal>({ max: refused.maxEntries, ttl: refused.ttlMs });
+    this.refusals = new LRUCache<string, { refusal: Refusal; id?: string }>({
+      max: refused.maxEntries,
+      ttl: refused.ttlMs,
+      dispose: ({ id }, cacheKey) => {
+        if (id !== undefined && this.refusedById.get(id) === cacheKey) this.refusedById.delete(id);
+      },
+    });
     this.lives = new LRUCache<string, Live>({
       max: live.maxEntries,
       ttl: live.ttlMs,
@@ -86,24 +98,36 @@ export class RevocableCache<Live extends object, Refusal extends object | true> 
   }
 
   /**
-   * The cached answer for `cacheKey`, as the protocol allows it to be served: a refusal at once; a live value
-   * as a promise that resolves once the feed's barrier passed, to what is cached then (undefined when the feed
-   * cannot tell: ask the database); undefined when nothing is cached.
+   * The cached answer for `cacheKey`, as the protocol allows it to be served: a refusal at once, unless it was
+   * stored with an id (a switched-off credential can be switched on again: like a live value, it is served
+   * only after the barrier); a live value as a promise that resolves once the feed's barrier passed, to what
+   * is cached then (undefined when the feed cannot tell: ask the database); undefined when nothing is cached.
    */
   lookup(cacheKey: string): Refusal | Promise<Live | Refusal | undefined> | undefined {
-    const refusal = this.refusals.get(cacheKey);
-    if (refusal) return refusal;
-    if (this.live(cacheKey) === undefined) return undefined;
+    const refused = this.refusals.get(cacheKey);
+    if (refused && refused.id === undefined) return refused.refusal;
+    if (!refused && this.live(cacheKey) === undefined) return undefined;
     return this.afterBarrier(cacheKey);
   }
 
   /** What is cached for `cacheKey` now, without a barrier: a refusal, else a live value, else undefined. */
   get(cacheKey: string): Live | Refusal | undefined {
-    return this.refusals.get(cacheKey) ?? this.live(cacheKey);
+    return this.refusals.get(cacheKey)?.refusal ?? this.live(cacheKey);
   }
 
-  setRefusal(cacheKey: string, refusal: Refusal): void {
-    this.refusals.set(cacheKey, refusal);
+  /**
+   * Stores a refusal. With `owner`, the refusal of the existing credential `owner.id` that a later change can
+   * undo: it is dropped by an invalidation of that id, and not stored at all when one happened since
+   * `owner.generation` was read (the lookup may have read the row before the change).
+   */
+  setRefusal(cacheKey: string, refusal: Refusal, owner?: { id: string; generation: number }): void {
+    if (owner === undefined) {
+      this.refusals.set(cacheKey, { refusal });
+      return;
+    }
+    if (owner.generation !== this.currentGeneration) return;
+    this.refusals.set(cacheKey, { refusal, id: owner.id });
+    this.refusedById.set(owner.id, cacheKey);
   }
 
   /** Stores `value` unless an invalidation happened since `generation` was read, or the feed cannot vouch. */
@@ -116,12 +140,14 @@ export class RevocableCache<Live extends object, Refusal extends object | true> 
     this.liveById.set(this.idOf(value), cacheKey);
   }
 
-  /** Drops the live values of these ids (revoked somewhere). */
+  /** Drops the live values, and the refusals stored with an id, of these ids (changed somewhere). */
   invalidate(ids: Iterable<string>): void {
     this.currentGeneration++;
     for (const id of ids) {
       const cacheKey = this.liveById.get(id);
       if (cacheKey !== undefined) this.lives.delete(cacheKey);
+      const refusedKey = this.refusedById.get(id);
+      if (refusedKey !== undefined) this.refusals.delete(refusedKey);
     }
   }
 
@@ -148,5 +174,6 @@ export class RevocableCache<Live extends object, Refusal extends object | true> 
     this.lives.clear();
     this.refusals.clear();
     this.liveById.clear();
+    this.refusedById.clear();
   }
 }

@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
@@ -11,6 +12,12 @@ import {
   MaxLength,
   ValidateBy,
 } from 'class-validator';
+import {
+  API_KEY_REVOKED_REASONS,
+  API_KEY_STATUSES,
+  type ApiKeyRevokedReason,
+  type ApiKeyStatus,
+} from 'src/api-keys/api-key.entity';
 import { IsOrigin, MAX_ORIGIN_LENGTH } from 'src/api-keys/origin';
 import { MAX_SCOPES, ScopeList } from 'src/api-keys/scopes';
 import {
@@ -38,6 +45,25 @@ function IsNotKeysmithKey(): PropertyDecorator {
       defaultMessage: () => 'rawApiKey must be a key the billing provider issued, not a keysmith key (ksk_)',
     },
   });
+}
+
+/** The one rule for a key's `allowedOrigins` in a body (mint and update). */
+function AllowedOrigins(): PropertyDecorator {
+  return applyDecorators(
+    ApiProperty({
+      type: 'array',
+      items: { type: 'string', maxLength: MAX_ORIGIN_LENGTH, pattern: `^${HTTP_URL_START_PATTERN}$` },
+      maxLength: undefined, // the plugin would put the items' limit on the array
+      maxItems: MAX_ALLOWED_ORIGINS, // the plugin reads @ArrayMaxSize only from a number literal
+      description: `Browser origins (scheme://host[:port], no path), at most ${MAX_ALLOWED_ORIGINS}; stored lowercase, deduplicated.`,
+    }),
+    OptionalField(),
+    IsArray(),
+    ArrayMaxSize(MAX_ALLOWED_ORIGINS),
+    IsString({ each: true }),
+    MaxLength(MAX_ORIGIN_LENGTH, { each: true }),
+    IsOrigin({ each: true }),
+  );
 }
 
 /**
@@ -72,20 +98,7 @@ export class CreateApiKeyDto {
   expiresAt?: string;
 
   /** @example ['https://app.example.com'] */
-  @ApiProperty({
-    type: 'array',
-    items: { type: 'string', maxLength: MAX_ORIGIN_LENGTH, pattern: `^${HTTP_URL_START_PATTERN}$` },
-    maxLength: undefined, // the plugin would put the items' limit on the array
-    maxItems: MAX_ALLOWED_ORIGINS, // the plugin reads @ArrayMaxSize only from a number literal
-    // Written here, not in the comment above, to name the limit from its constant.
-    description: `Browser origins (scheme://host[:port], no path), at most ${MAX_ALLOWED_ORIGINS}; stored lowercase, deduplicated.`,
-  })
-  @OptionalField()
-  @IsArray()
-  @ArrayMaxSize(MAX_ALLOWED_ORIGINS)
-  @IsString({ each: true })
-  @MaxLength(MAX_ORIGIN_LENGTH, { each: true })
-  @IsOrigin({ each: true })
+  @AllowedOrigins()
   allowedOrigins?: string[];
 
   @OptionalField()
@@ -117,13 +130,38 @@ export class CreateApiKeyDto {
   rawApiKey?: string;
 }
 
+/**
+ * A change of one of your keys: only the fields present change; an empty body changes nothing (200). A
+ * provider-issued key accepts only `label` and `enabled`.
+ */
+export class UpdateApiKeyDto {
+  /** Trimmed; an empty label removes it. */
+  @OptionalField()
+  @FreeText({ max: 100 })
+  label?: string;
+
+  /** ISO 8601 date, or date-time with Z or an offset; in the future. An expiry cannot be removed. */
+  @OptionalField()
+  @FutureInstant()
+  expiresAt?: string;
+
+  /** Replaces the list (same rules as when minting); an empty list: any origin. */
+  @AllowedOrigins()
+  allowedOrigins?: string[];
+
+  /** `false` switches the key off: it stops resolving at once, on every instance; `true` switches it back on, unchanged. */
+  @OptionalField()
+  @IsBoolean()
+  enabled?: boolean;
+}
+
 export class ListApiKeysQueryDto {
   /** Only keys of this project (yours; others 404). */
   @OptionalField()
   @IsUUID()
   projectId?: string;
 
-  /** Include revoked keys. Default false. */
+  /** Include revoked and expired keys. Default false. */
   @ApiProperty({ enum: ['true', 'false'] }) // as written in the query string
   @OptionalField()
   @Transform(({ value }: { value: unknown }) => (value === 'true' ? true : value === 'false' ? false : value))
@@ -159,7 +197,9 @@ export class ApiKeyDto {
    */
   keyPrefix: string;
 
-  status: 'ACTIVE' | 'REVOKED';
+  /** `DISABLED`: switched off by you (can be switched on again); `EXPIRED`: its `expiresAt` passed; `REVOKED`: for good. */
+  @ApiProperty({ enum: API_KEY_STATUSES })
+  status: ApiKeyStatus;
 
   project: KeyProjectDto;
 
@@ -182,6 +222,15 @@ export class ApiKeyDto {
 
   @ApiProperty({ format: 'date-time' })
   revokedAt: string | null;
+
+  /** Why the key was revoked: `user` (you), `provisioning` (replaced by a newer provisioned key), …; null while it is not revoked, and on keys revoked before reasons were recorded. */
+  // OpenAPI 3.0: a nullable enum lists null among its values, or validators refuse it.
+  @ApiProperty({ type: String, enum: [...API_KEY_REVOKED_REASONS, null], nullable: true })
+  revokedReason: ApiKeyRevokedReason | null;
+
+  /** When the key was switched off; null while it is enabled. */
+  @ApiProperty({ format: 'date-time' })
+  disabledAt: string | null;
 
   @ApiProperty({ format: 'date-time' })
   expiresAt: string | null;

@@ -10,13 +10,15 @@ interface KeyView {
   id: string;
   label: string | null;
   keyPrefix: string;
-  status: 'ACTIVE' | 'REVOKED';
+  status: 'ACTIVE' | 'DISABLED' | 'EXPIRED' | 'REVOKED';
   project: { id: string; name: string };
   billingProvider: { id: string; slug: string; name: string } | null;
   allowedOrigins: string[];
   createdAt: string;
   lastUsedAt: string | null;
   revokedAt: string | null;
+  revokedReason: string | null;
+  disabledAt: string | null;
   expiresAt: string | null;
 }
 
@@ -105,6 +107,7 @@ describe('developer surface: API keys', () => {
       ['get', '/api/v1/developer/keys'],
       ['post', '/api/v1/developer/keys'],
       ['get', '/api/v1/developer/keys/00000000-0000-4000-8000-000000000000'],
+      ['patch', '/api/v1/developer/keys/00000000-0000-4000-8000-000000000000'],
       ['delete', '/api/v1/developer/keys/00000000-0000-4000-8000-000000000000'],
       ['get', '/api/v1/developer/projects'],
       ['post', '/api/v1/developer/projects'],
@@ -164,6 +167,8 @@ describe('developer surface: API keys', () => {
         createdAt: expect.any(String),
         lastUsedAt: null,
         revokedAt: null,
+        revokedReason: null,
+        disabledAt: null,
         expiresAt: null,
       });
       const [row] = await suite.db.query<{ key_id: string; key_hash: string; key_prefix: string }>(

@@ -24,6 +24,7 @@ const BROWSER_CALLABLE = [
   'GET /api/v1/developer/keys/:id',
   'GET /api/v1/developer/projects',
   'GET /api/v1/mcp-oauth-credentials',
+  'PATCH /api/v1/developer/keys/:id',
   'POST /api/v1/auth/providers/:slug/start',
   'POST /api/v1/developer/keys',
   'POST /api/v1/developer/projects',
@@ -60,7 +61,7 @@ const corsHeaders = (res: request.Response): Record<string, string> =>
 function routesWithCorsHook(t: TestApp): string[] {
   const instance = t.app.getHttpAdapter().getInstance() as { printRoutes(o: object): string };
   const found: string[] = [];
-  for (const method of ['GET', 'POST', 'DELETE']) {
+  for (const method of ['GET', 'POST', 'PATCH', 'DELETE']) {
     const tree = instance.printRoutes({ commonPrefix: false, includeHooks: true, method });
     const parents: string[] = [];
     let current: string | undefined;
@@ -149,12 +150,12 @@ describe('CORS for the settings UI', () => {
       }
     });
 
-    it('lists the methods of the path: GET and POST on the keys, GET and DELETE on one key', async () => {
+    it('lists the methods of the path: GET and POST on the keys, GET, PATCH and DELETE on one key', async () => {
       expect((await preflight('/api/v1/developer/keys', UI, 'POST')).headers).toMatchObject({
         'access-control-allow-methods': 'GET, POST',
       });
       const one = await preflight(concrete('/api/v1/developer/keys/:id'), UI, 'DELETE');
-      expect(one.headers['access-control-allow-methods']).toBe('DELETE, GET');
+      expect(one.headers['access-control-allow-methods']).toBe('DELETE, GET, PATCH');
       // The router's own rules: case-insensitive, a trailing slash ignored, the query aside.
       const odd = await preflight('/API/v1/Developer/Keys/?limit=1', UI, 'POST');
       expect(odd.status).toBe(204);
