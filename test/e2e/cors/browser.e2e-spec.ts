@@ -1,3 +1,4 @@
+import { API_KEY_PATTERN } from 'src/api-keys/api-key-format';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
@@ -132,7 +133,7 @@ describeWithBrowser('the settings UI calls keysmith from a real browser (headles
     const minted = await call(tab, session, 'POST', '/api/v1/developer/keys', { label: 'from the browser' });
     expect(minted).toMatchObject({ status: 201, requestId: expect.stringMatching(/.+/) });
     const { key, secret } = minted.body as MintedKey;
-    expect(secret).toMatch(/^ksk_[0-9a-f]{16}_[0-9a-f]{64}$/);
+    expect(secret).toMatch(API_KEY_PATTERN);
     expect(key.label).toBe('from the browser');
 
     const listed = await call(tab, session, 'GET', '/api/v1/developer/keys');
