@@ -12,6 +12,20 @@ export function findChromium(): string | undefined {
   return CANDIDATES.find((path): path is string => !!path && existsSync(path));
 }
 
+/**
+ * `describe` when Chromium is installed, else `describe.skip` with a warning that says how to install it; the
+ * binary's path for `launchChromium`.
+ */
+export function browserSuite(): { describeWithBrowser: jest.Describe; chromium: string | undefined } {
+  const found = findChromium();
+  if (!found)
+    console.warn(
+      `Browser test SKIPPED: no Chromium found (looked at ${CANDIDATES.filter(Boolean).join(', ')}). ` +
+        "Install Debian's chromium package (apt-get install -y chromium) to run it.",
+    );
+  return { describeWithBrowser: found ? describe : describe.skip, chromium: found };
+}
+
 const ARGS = [
   '--headless',
   '--no-sandbox',

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Page } from 'playwright-core';
 import request from 'supertest';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
-import { findChromium, freePort, launchChromium, type TestBrowser } from 'test/helpers/browser';
+import { browserSuite, freePort, launchChromium, type TestBrowser } from 'test/helpers/browser';
 import { sessionBearer, sessionEnv, SESSION_AUDIENCE, TestIssuer } from 'test/helpers/issuers';
 
 /**
@@ -57,13 +57,7 @@ async function startTestPage(): Promise<{ url: string; server: Server }> {
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-const CHROMIUM = findChromium();
-if (!CHROMIUM)
-  console.warn(
-    'Browser test SKIPPED: no Chromium found (looked at CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser). ' +
-      "Install Debian's chromium package (apt-get install -y chromium) to run it.",
-  );
-const describeWithBrowser = CHROMIUM ? describe : describe.skip;
+const { describeWithBrowser, chromium: CHROMIUM } = browserSuite();
 
 describeWithBrowser('the settings UI calls keysmith from a real browser (headless Chromium, CORS)', () => {
   const suite = e2eSuite({ issuers: false });

@@ -2,7 +2,7 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ConsoleMessage, Page, Response, WebError } from 'playwright-core';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
-import { findChromium, freePort, launchChromium, type TestBrowser } from 'test/helpers/browser';
+import { browserSuite, freePort, launchChromium, type TestBrowser } from 'test/helpers/browser';
 import { FakeProvider } from 'test/helpers/fake-provider';
 import { oauthEnv, poll } from 'test/helpers/oauth';
 import { sessionBearer, TestIssuer } from 'test/helpers/issuers';
@@ -92,13 +92,7 @@ async function startTestPage(): Promise<TestPage> {
   return page;
 }
 
-const CHROMIUM = findChromium();
-if (!CHROMIUM)
-  console.warn(
-    'Browser test SKIPPED: no Chromium found (looked at CHROMIUM_PATH, /usr/bin/chromium, /usr/bin/chromium-browser). ' +
-      "Install Debian's chromium package (apt-get install -y chromium) to run it.",
-  );
-const describeWithBrowser = CHROMIUM ? describe : describe.skip;
+const { describeWithBrowser, chromium: CHROMIUM } = browserSuite();
 
 describeWithBrowser('provider OAuth handoff in a real browser (headless Chromium)', () => {
   const suite = e2eSuite({ issuers: false });
