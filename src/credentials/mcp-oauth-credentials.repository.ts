@@ -62,15 +62,17 @@ export interface UsableCredentialRow {
   userDisabledAt: Date | null;
 }
 
-export interface RefreshedValues {
-  refreshTokenEnc: Buffer;
-  clientSecretEnc: Buffer | null;
-  accessTokenEnc: Buffer | null;
-  accessTokenType: string | null;
-  accessTokenScope: string | null;
-  accessTokenExpiresAt: Date | null;
-  encKeyVersion: number;
-}
+/** What a refresh writes back: the credential's ciphertexts and cached access token, under one key version. */
+export type RefreshedValues = Pick<
+  UsableCredentialRow,
+  | 'refreshTokenEnc'
+  | 'clientSecretEnc'
+  | 'accessTokenEnc'
+  | 'accessTokenType'
+  | 'accessTokenScope'
+  | 'accessTokenExpiresAt'
+  | 'encKeyVersion'
+>;
 
 const USABLE_COLUMNS = `c.id, c.user_id AS "userId", c.mcp_server_id AS "mcpServerId",
   c.token_endpoint AS "tokenEndpoint", c.client_id AS "clientId", c.auth_method AS "authMethod", c.scopes,

@@ -1,13 +1,8 @@
-import {
-  createHash,
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPairSync,
-  type KeyObject,
-} from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { sign } from 'jsonwebtoken';
 import type { DataSource } from 'typeorm';
 import { DevelopmentIssuerKey } from 'src/auth/development-issuer/development-issuer-key.entity';
+import { jwkThumbprint } from 'src/auth/jwt/jwk-thumbprint';
 
 /**
  * The development issuer (decision 0045): outside production, with no identity provider configured, keysmith
@@ -67,10 +62,7 @@ export async function loadOrCreateDevelopmentIssuerKey(
 
 function keyPair(privateKey: KeyObject): DevelopmentIssuerKeyPair {
   const publicKey = createPublicKey(privateKey);
-  const { crv, kty, x, y } = publicKey.export({ format: 'jwk' });
-  // RFC 7638 thumbprint: a stable kid derived from the public key.
-  const kid = createHash('sha256').update(JSON.stringify({ crv, kty, x, y })).digest('base64url');
-  return { kid, privateKey, publicKey };
+  return { kid: jwkThumbprint(publicKey.export({ format: 'jwk' })), privateKey, publicKey };
 }
 
 export type DevelopmentToken =

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import {
-  createHash,
   createPrivateKey,
   createPublicKey,
   generateKeyPairSync,
@@ -12,6 +11,7 @@ import {
 } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
+import { jwkThumbprint } from 'src/auth/jwt/jwk-thumbprint';
 import { SigningKey } from 'src/crypto/signing/signing-key.entity';
 import { signingConfig, type SigningConfig } from 'src/crypto/signing/signing.config';
 
@@ -154,7 +154,7 @@ function activeKey({ privateKey, kid }: { privateKey: KeyObject; kid?: string })
   const publicJwk: PublicJwk = {
     ...exported,
     kty: exported.kty ?? '',
-    kid: kid ?? thumbprint(exported),
+    kid: kid ?? jwkThumbprint(exported),
     alg,
     use: 'sig',
   };
@@ -172,13 +172,4 @@ function algorithmOf(key: KeyObject): SigningAlgorithm {
   throw new Error(
     'TOKEN_SIGNING_KEY must be an RSA key of at least 2048 bits or an EC P-256/P-384/P-521 key',
   );
-}
-
-/** RFC 7638 JWK thumbprint: a stable `kid` derived from the public key. */
-function thumbprint(jwk: JsonWebKey): string {
-  const members =
-    jwk.kty === 'EC'
-      ? { crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }
-      : { e: jwk.e, kty: jwk.kty, n: jwk.n };
-  return createHash('sha256').update(JSON.stringify(members)).digest('base64url');
 }
