@@ -8,6 +8,7 @@ import {
 } from '@nestjs/swagger';
 import { AuditQueryService } from 'src/audit/audit-query.service';
 import { AuditEventListDto, ListAuditEventsQueryDto } from 'src/audit/dto/audit-events.dto';
+import { RequiresAdminScope } from 'src/auth/admin/admin-scopes';
 import { AdminAuth } from 'src/auth/auth.decorators';
 
 @ApiTags('audit')
@@ -17,6 +18,7 @@ export class AuditController {
   constructor(private readonly audit: AuditQueryService) {}
 
   @Get()
+  @RequiresAdminScope('audit:read')
   @ApiOperation({
     summary: 'Audit events, newest first (mints, revocations, key creation, provisioning, ...)',
   })

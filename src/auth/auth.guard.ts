@@ -2,6 +2,7 @@ import { Injectable, Logger, type CanActivate, type ExecutionContext } from '@ne
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AdminAuthService } from 'src/auth/admin/admin-auth.service';
+import { adminRouteScope, type AdminRouteScope } from 'src/auth/admin/admin-scopes';
 import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
 import { bearerCredential } from 'src/auth/bearer';
 import { M2MAuthService } from 'src/auth/jwt/m2m-auth.service';
@@ -13,6 +14,13 @@ import { ApiError } from 'src/errors/api-error';
 import { assertUnreachable } from 'src/errors/assert-unreachable';
 import { clientIp, hasForwardingHeader, socketPeer } from 'src/http/client-ip';
 
+/** What a route declares, read from its metadata once (metadata never changes at run time). */
+interface RouteAuth {
+  requirement: AuthRequirement;
+  /** An admin route's scope (`@RequiresAdminScope`); a route that declares none needs `admin`. */
+  adminScope: AdminRouteScope;
+}
+
 /**
  * Deny by default: every route states the credential it takes with `@Public`, `@MetricsAuth`, `@AdminAuth`,
  * `@SessionAuth` or `@M2MAuth(scope)`. A route without one answers 401, so a forgotten decorator never opens a route. The
@@ -21,8 +29,7 @@ import { clientIp, hasForwardingHeader, socketPeer } from 'src/http/client-ip';
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly logger = new Logger('AuthGuard');
-  /** Each route's requirement, read from its metadata once (metadata never changes at run time). */
-  private readonly byHandler = new WeakMap<object, AuthRequirement | null>();
+  private readonly byHandler = new WeakMap<object, RouteAuth | null>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -35,20 +42,24 @@ export class AuthGuard implements CanActivate {
   /** Synchronous on public routes and for a remembered M2M token: no promise on those paths. */
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const handler = context.getHandler();
-    let requirement = this.byHandler.get(handler);
-    if (requirement === undefined) {
-      requirement =
-        this.reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, [
-          handler,
-          context.getClass(),
-        ]) ?? null;
-      this.byHandler.set(handler, requirement);
+    let route = this.byHandler.get(handler);
+    if (route === undefined) {
+      const controller = context.getClass();
+      const requirement = this.reflector.getAllAndOverride<AuthRequirement | undefined>(AUTH_REQUIREMENT, [
+        handler,
+        controller,
+      ]);
+      route = requirement
+        ? { requirement, adminScope: adminRouteScope(this.reflector, handler, controller) }
+        : null;
+      this.byHandler.set(handler, route);
     }
     const req = context.switchToHttp().getRequest<FastifyRequest>();
-    if (!requirement) {
+    if (!route) {
       this.logger.error({ route: req.routeOptions.url }, 'route declares no auth requirement; denied');
       throw ApiError.unauthorized();
     }
+    const { requirement } = route;
     let principal: Principal | Promise<Principal>;
     switch (requirement.kind) {
       case 'public':
@@ -57,7 +68,7 @@ export class AuthGuard implements CanActivate {
         this.metrics.authenticate(bearerCredential(req));
         return true;
       case 'admin':
-        principal = this.admin.authenticate(requestFacts(req));
+        principal = this.admin.authenticate(requestFacts(req), route.adminScope);
         break;
       case 'session':
         principal = this.session.authenticate(bearerCredential(req));

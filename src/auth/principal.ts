@@ -1,3 +1,5 @@
+import type { AdminScope } from 'src/auth/admin/admin-scopes';
+
 export type AdminTier = 'bootstrap' | 'session' | 'org_token' | 'admin_token' | 'api_key';
 
 /** Who passed the AdminAuth guard, and through which tier. */
@@ -5,6 +7,8 @@ export interface AdminPrincipal {
   kind: 'admin';
   tier: AdminTier;
   actor: string;
+  /** What the credential may do: an org token's own scopes; `['admin']` for every other tier (decision 0070). */
+  scopes: readonly AdminScope[];
 }
 
 /** A canvas settings UI user, from a verified session JWT. */

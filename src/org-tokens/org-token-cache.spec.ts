@@ -13,6 +13,7 @@ import { FakeRevocationFeed } from 'test/helpers/fake-feed';
 const token = (id: string, expiresAtMs: number | null = null): CachedOrgToken => ({
   id,
   prefix: `kso_${id}`,
+  scopes: ['admin'],
   expiresAtMs,
 });
 

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { AdminScope } from 'src/auth/admin/admin-scopes';
 import { RevocableCache } from 'src/database/revocable-cache';
 import { RevocationFeed } from 'src/database/revocation-feed';
 
@@ -6,11 +7,16 @@ import { RevocationFeed } from 'src/database/revocation-feed';
 export interface CachedOrgToken {
   id: string;
   prefix: string;
-  /** Epoch ms, or null for a token that never expires. */
+  /** Frozen: handed to every request's principal as it is. */
+  scopes: readonly AdminScope[];
+  /** Epoch ms when it stops working (its expiry, or the end of a roll's grace if earlier), or null: never. */
   expiresAtMs: number | null;
 }
 
-/** The NOTIFY channel org-token revocations are announced on; the payload is token ids, comma-joined. */
+/**
+ * The NOTIFY channel org-token revocations, and rolls (the old token's grace), are announced on; the payload is
+ * token ids, comma-joined.
+ */
 export const ORG_TOKEN_REVOCATION_CHANNEL = 'keysmith_org_token_revoked';
 export const CACHE_MAX_ENTRIES = 10_000;
 export const NEGATIVE_CACHE_MAX_ENTRIES = 5_000;

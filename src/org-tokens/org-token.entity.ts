@@ -1,8 +1,16 @@
-import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
+import { ADMIN_SCOPES, type AdminScope } from 'src/auth/admin/admin-scopes';
 
 @Entity('org_tokens')
 @Index('uq_org_tokens_live_hash', ['tokenHash'], { unique: true, where: 'revoked_at IS NULL' })
 @Index('idx_org_tokens_created_at', ['createdAt'])
+// A token is rolled once: at most one successor names it.
+@Index('uq_org_tokens_successor', ['successorId'], { unique: true })
+// The catalog of ADMIN_SCOPES, and never none: a row cannot hold a scope the code does not know.
+@Check(
+  'chk_org_tokens_scopes',
+  `cardinality("scopes") > 0 AND "scopes" <@ ARRAY[${ADMIN_SCOPES.map((s) => `'${s}'`).join(', ')}]::text[]`,
+)
 export class OrgToken {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -18,6 +26,10 @@ export class OrgToken {
   @Column({ type: 'varchar', length: 12 })
   prefix: string;
 
+  /** What the token may do on the admin surface, in catalog order (decision 0070). */
+  @Column({ type: 'text', array: true, default: () => "'{admin}'" })
+  scopes: AdminScope[];
+
   @Column({ name: 'created_by', type: 'varchar', length: 300 })
   createdBy: string;
 
@@ -32,4 +44,16 @@ export class OrgToken {
 
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;
+
+  /** The token this one was rolled into; null until it is rolled. */
+  @Column({ name: 'successor_id', type: 'uuid', nullable: true })
+  successorId: string | null;
+
+  @ManyToOne(() => OrgToken, { onDelete: 'SET NULL', nullable: true })
+  @JoinColumn({ name: 'successor_id' })
+  successor?: OrgToken | null;
+
+  /** A rolled token works until then: the earlier of its expiry and the roll's grace. */
+  @Column({ name: 'grace_ends_at', type: 'timestamptz', nullable: true })
+  graceEndsAt: Date | null;
 }

@@ -1,8 +1,9 @@
 import { defineRateLimit } from 'src/rate-limit/rate-limit-policy';
 
 /**
- * Mints, per client IP, counted after authentication: anonymous attempts must not use up the admins' mints
- * (the mint route is also on `admin`, which bounds brute force before authentication).
+ * Mints and rolls (each makes a new live token), per client IP, counted after authentication: anonymous
+ * attempts must not use up the admins' mints (both routes are also on `admin`, which bounds brute force before
+ * authentication).
  */
 export const ORG_TOKEN_MINT_RATE_LIMIT = defineRateLimit('org-token-mint', {
   limit: 10,

@@ -4,9 +4,29 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { poolHasWaiters, preparedQuery } from 'src/database/prepared-query';
 import { OrgToken } from 'src/org-tokens/org-token.entity';
 
-const LIVE = 'revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())';
+/** Not revoked, not expired, and not past the grace of a roll. */
+const LIVE =
+  'revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) AND (grace_ends_at IS NULL OR grace_ends_at > now())';
 /** Serialises bootstrap mints across instances (a transaction-scoped advisory lock; "kso" in ASCII). */
 const BOOTSTRAP_MINT_LOCK = 0x6b736f;
+
+/** What verifying a token reads: `endsAt` is when it stops working (expiry or grace end), null: never. */
+export interface VerifiedRow {
+  id: string;
+  prefix: string;
+  scopes: string[];
+  endsAt: Date | null;
+}
+
+/** What a roll reads of the old token. */
+export interface RollCandidate {
+  name: string | null;
+  scopes: string[];
+  expiresAt: Date | null;
+  revoked: boolean;
+  expired: boolean;
+  rolled: boolean;
+}
 
 /** Every query on `org_tokens`. Methods that take a `manager` run in the caller's transaction. */
 @Injectable()
@@ -14,19 +34,19 @@ export class OrgTokensRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   insert(
-    row: Pick<OrgToken, 'name' | 'tokenHash' | 'prefix' | 'createdBy' | 'expiresAt'>,
+    row: Pick<OrgToken, 'name' | 'tokenHash' | 'prefix' | 'scopes' | 'createdBy' | 'expiresAt'>,
     m: EntityManager,
   ): Promise<OrgToken> {
     const repo = m.getRepository(OrgToken);
     return repo.save(repo.create(row));
   }
 
-  /** Live tokens (not revoked, not expired), newest first. */
+  /** Live tokens (not revoked, not expired, not past a roll's grace), newest first. */
   listLive(limit: number): Promise<OrgToken[]> {
     return this.dataSource
       .getRepository(OrgToken)
       .createQueryBuilder('t')
-      .where('t.revoked_at IS NULL AND (t.expires_at IS NULL OR t.expires_at > now())')
+      .where(LIVE)
       .orderBy('t.created_at', 'DESC')
       .addOrderBy('t.id', 'DESC')
       .limit(limit)
@@ -44,6 +64,36 @@ export class OrgTokensRepository {
     return rows[0];
   }
 
+  /**
+   * Token `id` with what a roll checks, its row locked until the transaction ends: concurrent rolls (and
+   * revocations) of one token take turns, and the later ones see what the first did.
+   */
+  async lockForRoll(id: string, m: EntityManager): Promise<RollCandidate | undefined> {
+    const rows = await m.query<RollCandidate[]>(
+      `SELECT name, scopes, expires_at AS "expiresAt", revoked_at IS NOT NULL AS revoked,
+              expires_at IS NOT NULL AND expires_at <= now() AS expired, successor_id IS NOT NULL AS rolled
+         FROM org_tokens WHERE id = $1 FOR UPDATE`,
+      [id],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Marks token `id` rolled into `successorId`: it works until the earlier of its expiry and now + grace
+   * (LEAST ignores a NULL expiry). Answers that instant.
+   */
+  async markRolled(id: string, successorId: string, graceSeconds: number, m: EntityManager): Promise<Date> {
+    const [rows] = await m.query<[{ graceEndsAt: Date }[], number]>(
+      `UPDATE org_tokens
+          SET successor_id = $2, grace_ends_at = LEAST(expires_at, now() + make_interval(secs => $3))
+        WHERE id = $1 AND successor_id IS NULL
+        RETURNING grace_ends_at AS "graceEndsAt"`,
+      [id, successorId, graceSeconds],
+    );
+    // The row is locked and was checked unrolled in this transaction (lockForRoll).
+    return rows[0]!.graceEndsAt;
+  }
+
   exists(id: string, m: EntityManager): Promise<boolean> {
     return m.getRepository(OrgToken).existsBy({ id });
   }
@@ -52,11 +102,12 @@ export class OrgTokensRepository {
    * The live token with this hash: one lookup on the unique partial index over live hashes, prepared once
    * per connection (it runs on every admin request).
    */
-  async findLiveByHash(hash: string): Promise<Pick<OrgToken, 'id' | 'prefix' | 'expiresAt'> | undefined> {
-    const rows = await preparedQuery<Pick<OrgToken, 'id' | 'prefix' | 'expiresAt'>>(
+  async findLiveByHash(hash: string): Promise<VerifiedRow | undefined> {
+    const rows = await preparedQuery<VerifiedRow>(
       this.dataSource,
       'keysmith_org_token_verify',
-      `SELECT id, prefix, expires_at AS "expiresAt" FROM org_tokens WHERE token_hash = $1 AND ${LIVE}`,
+      `SELECT id, prefix, scopes, LEAST(expires_at, grace_ends_at) AS "endsAt"
+         FROM org_tokens WHERE token_hash = $1 AND ${LIVE}`,
       [hash],
     );
     return rows[0];

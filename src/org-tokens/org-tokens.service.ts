@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { Actors } from 'src/auth/actors';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import type { BootstrapLatch, OrgTokenVerifier } from 'src/auth/admin/admin-auth.ports';
+import { adminScopesOf, inCatalogOrder, scopesNotHeld, type AdminScope } from 'src/auth/admin/admin-scopes';
 import { LastUsedRecorder } from 'src/database/last-used-recorder';
 import { RevocationFeed } from 'src/database/revocation-feed';
 import { isoOrNull, iso } from 'src/validation/instants';
@@ -13,7 +14,9 @@ import type {
   OrgTokenDto,
   OrgTokenListDto,
   RevokedOrgTokenDto,
+  RolledOrgTokenDto,
 } from 'src/org-tokens/dto/org-token.dto';
+import { DEFAULT_GRACE_SECONDS, type RollOrgTokenDto } from 'src/org-tokens/dto/roll-org-token.dto';
 import type { OrgToken } from 'src/org-tokens/org-token.entity';
 import { ORG_TOKEN_REVOCATION_CHANNEL, OrgTokenCache } from 'src/org-tokens/org-token-cache';
 import { generateOrgToken, hashOrgToken, isWellFormedOrgToken } from 'src/org-tokens/org-token-format';
@@ -30,10 +33,14 @@ export const LAST_USED_WRITE_INTERVAL_SECONDS = 5;
 export interface VerifiedOrgToken {
   id: string;
   prefix: string;
+  scopes: readonly AdminScope[];
 }
 
+/** What a token gets when its mint names no scopes (API.md: `admin`, the default). */
+export const DEFAULT_SCOPES: readonly AdminScope[] = ['admin'];
+
 /**
- * Org tokens: mint, list, revoke, and the two things AdminAuth consults (bound by AppModule to its ports):
+ * Org tokens: mint, list, revoke, roll, and the two things AdminAuth consults (bound by AppModule to its ports):
  * verifying a presented token, and the bootstrap latch.
  */
 @Injectable()
@@ -59,7 +66,18 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
     });
   }
 
-  async mint(ctx: AuditContext, dto: CreateOrgTokenDto): Promise<MintedOrgTokenDto> {
+  /**
+   * Mints a token with the scopes asked for (`admin` when none are): never one the caller's credential, which
+   * holds `held`, does not hold itself (403).
+   */
+  async mint(
+    ctx: AuditContext,
+    held: readonly AdminScope[],
+    dto: CreateOrgTokenDto,
+  ): Promise<MintedOrgTokenDto> {
+    const scopes = inCatalogOrder(dto.scopes ?? DEFAULT_SCOPES);
+    const notHeld = scopesNotHeld(held, scopes);
+    if (notHeld.length > 0) throw orgTokenError(OrgTokenErrorCode.ScopesNotHeld, notHeld);
     const { token, hash, prefix } = generateOrgToken();
     const name = dto.name || null;
     const expiresAt = dto.expiresAt === undefined ? null : new Date(dto.expiresAt);
@@ -70,7 +88,7 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
         if (await this.tokens.anyExists(m)) throw orgTokenError(OrgTokenErrorCode.BootstrapClosed);
       }
       const saved = await this.tokens.insert(
-        { name, tokenHash: hash, prefix, createdBy: ctx.actor, expiresAt },
+        { name, tokenHash: hash, prefix, scopes, createdBy: ctx.actor, expiresAt },
         m,
       );
       await this.audit.record(
@@ -79,16 +97,82 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
           action: OrgTokensAudit.Mint,
           targetType: 'org_token',
           targetId: saved.id,
-          metadata: { prefix, name, expiresAt: isoOrNull(expiresAt) },
+          metadata: { prefix, name, expiresAt: isoOrNull(expiresAt), scopes },
         },
         m,
       );
       return saved;
     });
     this.bootstrapLatched = true;
-    // A token that was just minted has no last use: the mint answer leaves the field out.
-    const { lastUsedAt: _neverUsed, ...view } = toDto(row);
-    return { ...view, token, warning: MINT_WARNING };
+    return minted(row, token);
+  }
+
+  /**
+   * Rolls token `id` into a new one with its name, scopes and expiry (the plaintext answered once); the old
+   * one keeps working for `graceSeconds` (never past its expiry), then is refused everywhere. Only a live
+   * token that was never rolled can be (409 otherwise), and only by a credential that holds its scopes (403):
+   * a roll never hands out more than its caller holds. Concurrent rolls take turns on the row's lock: one
+   * wins, the others see it rolled.
+   */
+  async roll(
+    ctx: AuditContext,
+    held: readonly AdminScope[],
+    id: string,
+    dto: RollOrgTokenDto,
+  ): Promise<RolledOrgTokenDto> {
+    const graceSeconds = dto.graceSeconds ?? DEFAULT_GRACE_SECONDS;
+    const { token, hash, prefix } = generateOrgToken();
+    const { row, previous } = await this.dataSource.transaction(async (m) => {
+      const old = await this.tokens.lockForRoll(id, m);
+      if (!old) throw orgTokenError(OrgTokenErrorCode.NotFound);
+      const scopes = inCatalogOrder(adminScopesOf(old.scopes));
+      const notHeld = scopesNotHeld(held, scopes);
+      if (notHeld.length > 0) throw orgTokenError(OrgTokenErrorCode.ScopesNotHeld, notHeld);
+      if (old.revoked) throw orgTokenError(OrgTokenErrorCode.RollRevoked);
+      if (old.rolled) throw orgTokenError(OrgTokenErrorCode.RollRolled);
+      if (old.expired) throw orgTokenError(OrgTokenErrorCode.RollExpired);
+      const saved = await this.tokens.insert(
+        { name: old.name, tokenHash: hash, prefix, scopes, createdBy: ctx.actor, expiresAt: old.expiresAt },
+        m,
+      );
+      const graceEndsAt = await this.tokens.markRolled(id, saved.id, graceSeconds, m);
+      // Fires on commit: every instance drops what it cached of the old token, and reads its grace end.
+      await this.feed.notify(ORG_TOKEN_REVOCATION_CHANNEL, [id], m);
+      await this.audit.record(
+        ctx,
+        {
+          action: OrgTokensAudit.Roll,
+          targetType: 'org_token',
+          targetId: id,
+          metadata: {
+            successorId: saved.id,
+            successorPrefix: prefix,
+            graceSeconds,
+            graceEndsAt: iso(graceEndsAt),
+          },
+        },
+        m,
+      );
+      await this.audit.record(
+        ctx,
+        {
+          action: OrgTokensAudit.Mint,
+          targetType: 'org_token',
+          targetId: saved.id,
+          metadata: {
+            prefix,
+            name: old.name,
+            expiresAt: isoOrNull(old.expiresAt),
+            scopes,
+            rolledFrom: id,
+          },
+        },
+        m,
+      );
+      return { row: saved, previous: { id, graceEndsAt: iso(graceEndsAt) } };
+    });
+    this.feed.revokedLocally(ORG_TOKEN_REVOCATION_CHANNEL, [id]);
+    return { ...minted(row, token), previous };
   }
 
   /** Live tokens (not revoked, not expired), newest first, bounded. */
@@ -135,12 +219,19 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
     if (token === undefined) {
       const generation = this.cache.generation;
       const row = await this.tokens.findLiveByHash(hash);
-      token = row ? { id: row.id, prefix: row.prefix, expiresAtMs: row.expiresAt?.getTime() ?? null } : null;
+      token = row
+        ? {
+            id: row.id,
+            prefix: row.prefix,
+            scopes: adminScopesOf(row.scopes),
+            expiresAtMs: row.endsAt?.getTime() ?? null,
+          }
+        : null;
       this.cache.set(hash, token, generation);
     }
     if (!token) return null;
     this.lastUsed.record(token.id);
-    return { id: token.id, prefix: token.prefix };
+    return { id: token.id, prefix: token.prefix, scopes: token.scopes };
   }
 
   /**
@@ -168,9 +259,18 @@ function toDto(row: OrgToken): OrgTokenDto {
     id: row.id,
     name: row.name,
     prefix: row.prefix,
+    scopes: inCatalogOrder(adminScopesOf(row.scopes)),
     createdBy: row.createdBy,
     createdAt: iso(row.createdAt),
     expiresAt: isoOrNull(row.expiresAt),
     lastUsedAt: isoOrNull(row.lastUsedAt),
+    graceEndsAt: isoOrNull(row.graceEndsAt),
+    successorId: row.successorId,
   };
+}
+
+/** The answer to a mint (or a roll): the new token, which has no last use yet, and its plaintext once. */
+function minted(row: OrgToken, token: string): MintedOrgTokenDto {
+  const { lastUsedAt: _neverUsed, ...view } = toDto(row);
+  return { ...view, token, warning: MINT_WARNING };
 }

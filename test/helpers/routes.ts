@@ -1,6 +1,7 @@
 import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { ModulesContainer, Reflector } from '@nestjs/core';
+import { adminRouteScope, type AdminRouteScope } from 'src/auth/admin/admin-scopes';
 import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
 import { isBrowserCallable } from 'src/http/cors';
 import { routeRateLimits } from 'src/rate-limit/rate-limit.decorator';
@@ -12,6 +13,8 @@ export interface ControllerRoute {
   /** Express form, e.g. `/api/v1/org/tokens/:id`. */
   path: string;
   auth: AuthRequirement | undefined;
+  /** An admin route's org-token scope, as the guard reads it (undefined for other routes). */
+  adminScope: AdminRouteScope | undefined;
   /** The names of the rate-limit policies the route counts against. */
   buckets: string[];
   /** Whether the settings UI's page may call it from the browser (CORS, `@BrowserCallable`). */
@@ -50,6 +53,7 @@ export function controllerRoutes(t: TestApp): ControllerRoute[] {
             method: RequestMethod[method] as keyof typeof RequestMethod,
             path: joinPath(base, p),
             auth,
+            adminScope: auth?.kind === 'admin' ? adminRouteScope(reflector, handler, controller) : undefined,
             buckets,
             browserCallable: isBrowserCallable(handler),
           });

@@ -1,3 +1,5 @@
+import type { AdminScope } from 'src/auth/admin/admin-scopes';
+
 /**
  * What the AdminAuth tiers need from features, as small ports: `auth/` imports no feature module, and
  * AppModule (the composition root) binds each port to the feature that implements it (AuthModule.forRoot).
@@ -5,8 +7,8 @@
 
 /** Tier 2: the org tokens. */
 export interface OrgTokenVerifier {
-  /** The live org token `credential` is (not revoked, not expired), or null. */
-  verify(credential: string): Promise<{ prefix: string } | null>;
+  /** The live org token `credential` is (not revoked, not expired, not past its grace), or null. */
+  verify(credential: string): Promise<{ prefix: string; scopes: readonly AdminScope[] } | null>;
 }
 
 /** Tier 0: whether bootstrap is closed for good (an org token exists or has ever existed). */

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { AdminAuthService } from 'src/auth/admin/admin-auth.service';
+import type { AdminRouteScope, AdminScope } from 'src/auth/admin/admin-scopes';
 import type { SessionPrincipal } from 'src/auth/principal';
 import type { SessionAuthService } from 'src/auth/jwt/session-auth.service';
 import { authConfig } from 'src/auth/auth.config';
@@ -20,14 +21,17 @@ const API_KEY = `ksk_${'0'.repeat(16)}_${'1'.repeat(64)}`;
 interface Fakes {
   sessions: { enabled: boolean; verify: jest.Mock<Promise<SessionPrincipal | null>, [string]> };
   tokens: {
-    verify: jest.Mock<Promise<{ id: string; prefix: string } | null>, [string]>;
+    verify: jest.Mock<Promise<{ id: string; prefix: string; scopes: AdminScope[] } | null>, [string]>;
     bootstrapClosed: jest.Mock<Promise<boolean>, []>;
   };
   audit: { record: jest.Mock<Promise<void>, unknown[]> };
   apiKeys: { verify: jest.Mock<Promise<{ keyPrefix: string } | null>, [string]> };
 }
 
-function build(env: Env, overrides: Partial<{ session: SessionPrincipal | null; anyToken: boolean }> = {}) {
+function build(
+  env: Env,
+  overrides: Partial<{ session: SessionPrincipal | null; anyToken: boolean; scopes: AdminScope[] }> = {},
+) {
   const fakes: Fakes = {
     sessions: {
       enabled: true,
@@ -43,7 +47,11 @@ function build(env: Env, overrides: Partial<{ session: SessionPrincipal | null; 
     },
     tokens: {
       verify: jest.fn((c: string) =>
-        Promise.resolve(c === ORG_TOKEN ? { id: 'id-1', prefix: c.slice(0, 12) } : null),
+        Promise.resolve(
+          c === ORG_TOKEN
+            ? { id: 'id-1', prefix: c.slice(0, 12), scopes: overrides.scopes ?? ['admin'] }
+            : null,
+        ),
       ),
       bootstrapClosed: jest.fn(() => Promise.resolve(overrides.anyToken ?? true)),
     },
@@ -63,6 +71,9 @@ function build(env: Env, overrides: Partial<{ session: SessionPrincipal | null; 
   );
   return { service, fakes };
 }
+
+/** whoami's scope: any admin credential. */
+const ANY: AdminRouteScope = { declared: 'any', read: true };
 
 const req = (credential?: string, method = 'GET'): RequestFacts => ({
   credential,
@@ -91,45 +102,51 @@ describe('AdminAuthService', () => {
 
   it('the first accepting tier wins and later tiers are not consulted', async () => {
     const { service, fakes } = build({ ADMIN_TOKEN });
-    await expect(service.authenticate(req(JWT))).resolves.toEqual({
+    await expect(service.authenticate(req(JWT), ANY)).resolves.toEqual({
       kind: 'admin',
       tier: 'session',
       actor: 'session:alice',
+      scopes: ['admin'],
     });
     expect(fakes.tokens.verify).not.toHaveBeenCalled();
   });
 
   it.each([
-    ['an org token', ORG_TOKEN, { tier: 'org_token', actor: `org-token:${ORG_TOKEN.slice(0, 12)}` }],
-    ['ADMIN_TOKEN', ADMIN_TOKEN, { tier: 'admin_token', actor: 'admin-token' }],
+    [
+      'an org token',
+      ORG_TOKEN,
+      { tier: 'org_token', actor: `org-token:${ORG_TOKEN.slice(0, 12)}`, scopes: ['admin'] },
+    ],
+    ['ADMIN_TOKEN', ADMIN_TOKEN, { tier: 'admin_token', actor: 'admin-token', scopes: ['admin'] }],
   ])('accepts %s', async (_label, credential, expected) => {
     const { service } = build({ ADMIN_TOKEN });
-    await expect(service.authenticate(req(credential))).resolves.toEqual({ kind: 'admin', ...expected });
+    await expect(service.authenticate(req(credential), ANY)).resolves.toEqual({ kind: 'admin', ...expected });
   });
 
   it('requires ORG_ID membership of a session when ORG_ID is set', async () => {
     const member = build({ ADMIN_TOKEN, ORG_ID: 'org-1' });
-    await expect(member.service.authenticate(req(JWT))).resolves.toMatchObject({ tier: 'session' });
+    await expect(member.service.authenticate(req(JWT), ANY)).resolves.toMatchObject({ tier: 'session' });
     const outsider = build({ ADMIN_TOKEN, ORG_ID: 'org-2' });
-    await expect(outsider.service.authenticate(req(JWT))).rejects.toEqual(ApiError.unauthorized());
+    await expect(outsider.service.authenticate(req(JWT), ANY)).rejects.toEqual(ApiError.unauthorized());
   });
 
   it('does not verify a credential that is not shaped like a JWT as a session', async () => {
     const { service, fakes } = build({ ADMIN_TOKEN });
-    await service.authenticate(req(ORG_TOKEN));
+    await service.authenticate(req(ORG_TOKEN), ANY);
     expect(fakes.sessions.verify).not.toHaveBeenCalled();
   });
 
   it('bootstrap: open only before any token, without ADMIN_TOKEN and with the flag; writes audited', async () => {
     const open = build({}, { anyToken: false });
-    await expect(open.service.authenticate(req())).resolves.toEqual({
+    await expect(open.service.authenticate(req(), ANY)).resolves.toEqual({
       kind: 'admin',
       tier: 'bootstrap',
       actor: 'bootstrap',
+      scopes: ['admin'],
     });
     // A read leaves no audit row; a write does.
     expect(open.fakes.audit.record).not.toHaveBeenCalled();
-    await expect(open.service.authenticate(req(undefined, 'POST'))).resolves.toMatchObject({
+    await expect(open.service.authenticate(req(undefined, 'POST'), ANY)).resolves.toMatchObject({
       tier: 'bootstrap',
     });
     expect(open.fakes.audit.record).toHaveBeenCalledTimes(1);
@@ -137,27 +154,28 @@ describe('AdminAuthService', () => {
       { actor: 'bootstrap', ip: '127.0.0.1', requestId: 'req-1' },
       expect.objectContaining({ action: 'admin.bootstrap_use', targetId: 'POST /api/v1/admin/whoami' }),
     );
-    await expect(build({}, { anyToken: true }).service.authenticate(req())).rejects.toEqual(
+    await expect(build({}, { anyToken: true }).service.authenticate(req(), ANY)).rejects.toEqual(
       ApiError.unauthorized(),
     );
     const withAdminToken = build({ ADMIN_TOKEN }, { anyToken: false });
-    await expect(withAdminToken.service.authenticate(req())).rejects.toEqual(ApiError.unauthorized());
+    await expect(withAdminToken.service.authenticate(req(), ANY)).rejects.toEqual(ApiError.unauthorized());
     expect(withAdminToken.fakes.tokens.bootstrapClosed).not.toHaveBeenCalled();
     const flagOff = build({ ADMIN_BOOTSTRAP_OPEN: 'false' }, { anyToken: false });
-    await expect(flagOff.service.authenticate(req())).rejects.toEqual(ApiError.unauthorized());
+    await expect(flagOff.service.authenticate(req(), ANY)).rejects.toEqual(ApiError.unauthorized());
   });
 
   it('API-key tier: only with the flag and without ADMIN_TOKEN', async () => {
     const on = build({ ADMIN_AUTH_ALLOW_API_KEYS: 'true' });
-    await expect(on.service.authenticate(req(API_KEY))).resolves.toEqual({
+    await expect(on.service.authenticate(req(API_KEY), ANY)).resolves.toEqual({
       kind: 'admin',
       tier: 'api_key',
       actor: `api-key:${API_KEY.slice(0, 12)}`,
+      scopes: ['admin'],
     });
     const off = build({});
-    await expect(off.service.authenticate(req(API_KEY))).rejects.toEqual(ApiError.unauthorized());
+    await expect(off.service.authenticate(req(API_KEY), ANY)).rejects.toEqual(ApiError.unauthorized());
     const shadowed = build({ ADMIN_AUTH_ALLOW_API_KEYS: 'true', ADMIN_TOKEN });
-    await expect(shadowed.service.authenticate(req(API_KEY))).rejects.toEqual(ApiError.unauthorized());
+    await expect(shadowed.service.authenticate(req(API_KEY), ANY)).rejects.toEqual(ApiError.unauthorized());
     expect(shadowed.fakes.apiKeys.verify).not.toHaveBeenCalled();
   });
 
@@ -165,9 +183,30 @@ describe('AdminAuthService', () => {
     const { service } = build({ ADMIN_TOKEN });
     const errors = await Promise.all(
       [undefined, '', 'x', `${ADMIN_TOKEN}x`, JWT.replace('a', 'b'), ORG_TOKEN.slice(0, -1)].map((c) =>
-        service.authenticate(req(c)).catch((e: unknown) => e),
+        service.authenticate(req(c), ANY).catch((e: unknown) => e),
       ),
     );
     for (const e of errors) expect(e).toEqual(ApiError.unauthorized());
+  });
+
+  it('answers 403 forbidden when the credential is valid but its scopes do not open the route', async () => {
+    const { service } = build({ ADMIN_TOKEN }, { scopes: ['admin:read'] });
+    const write: AdminRouteScope = { declared: 'org-tokens:write', read: false };
+    await expect(service.authenticate(req(ORG_TOKEN, 'POST'), write)).rejects.toEqual(
+      ApiError.forbidden('The credential lacks the org-tokens:write scope.'),
+    );
+    await expect(
+      service.authenticate(req(ORG_TOKEN), { declared: 'audit:read', read: true }),
+    ).resolves.toMatchObject({ tier: 'org_token', scopes: ['admin:read'] });
+    // A route that declares no scope needs `admin`, GET or not.
+    await expect(service.authenticate(req(ORG_TOKEN), { declared: undefined, read: true })).rejects.toEqual(
+      ApiError.forbidden('The credential lacks the admin scope.'),
+    );
+    // The other tiers hold `admin`.
+    await expect(service.authenticate(req(ADMIN_TOKEN, 'POST'), write)).resolves.toMatchObject({
+      tier: 'admin_token',
+    });
+    // A wrong credential is still the 401, never a 403 that would tell it apart.
+    await expect(service.authenticate(req('x', 'POST'), write)).rejects.toEqual(ApiError.unauthorized());
   });
 });

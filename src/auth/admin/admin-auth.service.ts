@@ -11,6 +11,13 @@ import {
   type BootstrapLatch,
   type OrgTokenVerifier,
 } from 'src/auth/admin/admin-auth.ports';
+import {
+  EVERY_ADMIN_SCOPE,
+  grantsAdminRoute,
+  requiredAdminScope,
+  type AdminRouteScope,
+  type AdminScope,
+} from 'src/auth/admin/admin-scopes';
 import { BootstrapRequestPolicy } from 'src/auth/admin/bootstrap-request-policy';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
 import { SessionAuthService } from 'src/auth/jwt/session-auth.service';
@@ -32,7 +39,11 @@ export interface AdminTierStrategy {
   authenticate(request: RequestFacts): Promise<AdminPrincipal | null>;
 }
 
-const principal = (tier: AdminTier, actor: string): AdminPrincipal => ({ kind: 'admin', tier, actor });
+const principal = (
+  tier: AdminTier,
+  actor: string,
+  scopes: readonly AdminScope[] = EVERY_ADMIN_SCOPE,
+): AdminPrincipal => ({ kind: 'admin', tier, actor, scopes });
 
 /**
  * Tier 0: open until the first org token is minted (a one-way latch: revoking or expiring every token does
@@ -105,7 +116,7 @@ class OrgTokenTier implements AdminTierStrategy {
   async authenticate({ credential }: RequestFacts): Promise<AdminPrincipal | null> {
     if (!credential) return null;
     const token = await this.tokens.verify(credential);
-    return token ? principal(this.tier, Actors.orgToken(token.prefix)) : null;
+    return token ? principal(this.tier, Actors.orgToken(token.prefix), token.scopes) : null;
   }
 }
 
@@ -123,7 +134,11 @@ class AdminTokenTier implements AdminTierStrategy {
   }
 }
 
-/** Tier 4 (deprecated): a live API key, only when ADMIN_TOKEN is unset and ADMIN_AUTH_ALLOW_API_KEYS=true. */
+/**
+ * Tier 4 (deprecated): a live API key, only when ADMIN_TOKEN is unset and ADMIN_AUTH_ALLOW_API_KEYS=true. It
+ * holds `admin`, as before scopes existed: only keys an org admin's session minted pass it (decision 0050),
+ * and production refuses the tier (decision 0070).
+ */
 class ApiKeyTier implements AdminTierStrategy {
   readonly tier = 'api_key' as const;
 
@@ -209,10 +224,18 @@ export class AdminAuthService implements OnApplicationBootstrap {
     }
   }
 
-  async authenticate(request: RequestFacts): Promise<AdminPrincipal> {
+  /**
+   * The admin principal of `request`, allowed on `route`: 401 when no tier accepts the credential, then 403
+   * `forbidden` when the credential's scopes do not open the route (decision 0070).
+   */
+  async authenticate(request: RequestFacts, route: AdminRouteScope): Promise<AdminPrincipal> {
     for (const tier of this.tiers) {
       const accepted = await tier.authenticate(request);
-      if (accepted) return accepted;
+      if (!accepted) continue;
+      if (!grantsAdminRoute(accepted.scopes, route)) {
+        throw ApiError.forbidden(`The credential lacks the ${requiredAdminScope(route)} scope.`);
+      }
+      return accepted;
     }
     throw ApiError.unauthorized();
   }

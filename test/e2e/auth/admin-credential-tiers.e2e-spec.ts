@@ -113,30 +113,39 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
 
     it('tier 1: a session JWT of an org admin → session:<sub>', async () => {
       const jwt = await issuer.token({ sub: 'alice', org_id: ORG });
-      await whoami(t, jwt).expect(200, { tier: 'session', actor: 'session:alice' });
+      await whoami(t, jwt).expect(200, { tier: 'session', actor: 'session:alice', scopes: ['admin'] });
     });
 
     it('tier 2: a live org token → org-token:<prefix>', async () => {
       await whoami(t, orgToken.token).expect(200, {
         tier: 'org_token',
         actor: `org-token:${orgToken.prefix}`,
+        scopes: ['admin'],
       });
     });
 
     it('tier 3: ADMIN_TOKEN → admin-token', async () => {
-      await whoami(t, ADMIN_TOKEN).expect(200, { tier: 'admin_token', actor: 'admin-token' });
+      await whoami(t, ADMIN_TOKEN).expect(200, {
+        tier: 'admin_token',
+        actor: 'admin-token',
+        scopes: ['admin'],
+      });
     });
 
     it('a valid session still passes when the user’s org token is revoked; the revoked token does not', async () => {
       const jwt = await issuer.token({ sub: 'bob', org_id: ORG });
       await whoami(t, revoked.token).expect(401, UNAUTHORIZED);
-      await whoami(t, jwt).expect(200, { tier: 'session', actor: 'session:bob' });
+      await whoami(t, jwt).expect(200, { tier: 'session', actor: 'session:bob', scopes: ['admin'] });
     });
 
     it('a bad session JWT is refused even though ADMIN_TOKEN is configured, which still works', async () => {
       const bad = await foreign.token({ sub: 'mallory', org_id: ORG, iss: issuer.url });
       await whoami(t, bad).expect(401, UNAUTHORIZED);
-      await whoami(t, ADMIN_TOKEN).expect(200, { tier: 'admin_token', actor: 'admin-token' });
+      await whoami(t, ADMIN_TOKEN).expect(200, {
+        tier: 'admin_token',
+        actor: 'admin-token',
+        scopes: ['admin'],
+      });
     });
 
     it('the deprecated API-key tier is off unless its flag is set', async () => {
@@ -223,10 +232,12 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
       await whoami(t, await issuer.token({ sub: 'carol' })).expect(200, {
         tier: 'session',
         actor: 'session:carol',
+        scopes: ['admin'],
       });
       await whoami(t, await issuer.token({ sub: 'dave', org_id: 'any-org' })).expect(200, {
         tier: 'session',
         actor: 'session:dave',
+        scopes: ['admin'],
       });
     });
   });
@@ -298,7 +309,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
       const mark = logMark();
       // Rows are found by the request's own id, which the answer carries when the caller sends none.
       const res = await whoami(t).expect(200);
-      expect(res.body).toEqual({ tier: 'bootstrap', actor: 'bootstrap' });
+      expect(res.body).toEqual({ tier: 'bootstrap', actor: 'bootstrap', scopes: ['admin'] });
       expect(logsSince(mark)).toMatch(/"level":40.*bootstrap is open/);
       expect(await auditRows(bdb, res.headers['x-request-id'] as string)).toEqual([]);
 
@@ -316,7 +327,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
 
     it('comes first: a valid session is served as bootstrap while it is open', async () => {
       const jwt = await issuer.token({ sub: 'alice', org_id: ORG });
-      await whoami(t, jwt).expect(200, { tier: 'bootstrap', actor: 'bootstrap' });
+      await whoami(t, jwt).expect(200, { tier: 'bootstrap', actor: 'bootstrap', scopes: ['admin'] });
     });
 
     it('closes for good when the first token is minted: revoking every token does not reopen it', async () => {
@@ -326,9 +337,13 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
 
       await whoami(t).expect(401, UNAUTHORIZED);
       await whoami(t, 'anything').expect(401, UNAUTHORIZED);
-      await whoami(t, first.token).expect(200, { tier: 'org_token', actor: `org-token:${first.prefix}` });
+      await whoami(t, first.token).expect(200, {
+        tier: 'org_token',
+        actor: `org-token:${first.prefix}`,
+        scopes: ['admin'],
+      });
       const jwt = await issuer.token({ sub: 'alice', org_id: ORG });
-      await whoami(t, jwt).expect(200, { tier: 'session', actor: 'session:alice' });
+      await whoami(t, jwt).expect(200, { tier: 'session', actor: 'session:alice', scopes: ['admin'] });
 
       await request(t.http)
         .delete(`/api/v1/org/tokens/${first.id}`)
@@ -370,7 +385,7 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
       const edb = await suite.database();
       const a = await boot({}, edb);
       const b = await boot({}, edb);
-      await whoami(b).expect(200, { tier: 'bootstrap', actor: 'bootstrap' });
+      await whoami(b).expect(200, { tier: 'bootstrap', actor: 'bootstrap', scopes: ['admin'] });
       const short = await mint(a, 'anything', { expiresAt: new Date(Date.now() + 60_000).toISOString() });
       await expireOrgToken(edb, short.id);
       // b never saw the token live; the row alone closes bootstrap there too.
@@ -446,7 +461,11 @@ describe('AdminAuth: the tiers, their order and one 401 for every failure', () =
       );
       expect(logsSince(mark)).toMatch(/ADMIN_AUTH_ALLOW_API_KEYS=true/);
       const key = await newApiKey(on, { adminOrgId: ORG });
-      await whoami(on, key).expect(200, { tier: 'api_key', actor: `api-key:${key.slice(0, 12)}` });
+      await whoami(on, key).expect(200, {
+        tier: 'api_key',
+        actor: `api-key:${key.slice(0, 12)}`,
+        scopes: ['admin'],
+      });
       // Any other live key is not an admin credential (auth/deprecated-api-key-admin-tier has the details).
       await whoami(on, await newApiKey(on)).expect(401, UNAUTHORIZED);
       const revokedKey = await newApiKey(on, { revoked: true, adminOrgId: ORG });

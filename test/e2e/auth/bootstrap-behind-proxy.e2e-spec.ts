@@ -10,7 +10,7 @@ jest.setTimeout(60_000);
 
 const MINT = '/api/v1/org/tokens';
 const WHOAMI = '/api/v1/admin/whoami';
-const BOOTSTRAP = { tier: 'bootstrap', actor: 'bootstrap' };
+const BOOTSTRAP = { tier: 'bootstrap', actor: 'bootstrap', scopes: ['admin'] };
 const CONFIGURED_ORIGIN = 'https://admin.example.com';
 
 /** This machine's own non-loopback address: connections to it have a socket peer that is not loopback. */

@@ -7,7 +7,7 @@ import { baseUrlOver, nonLoopbackAddress } from 'test/helpers/remote-peer';
 const UNAUTHORIZED = { error: { type: 'unauthorized', status: 401, message: 'Authentication required.' } };
 const MINT = '/api/v1/org/tokens';
 const WHOAMI = '/api/v1/admin/whoami';
-const BOOTSTRAP = { tier: 'bootstrap', actor: 'bootstrap' };
+const BOOTSTRAP = { tier: 'bootstrap', actor: 'bootstrap', scopes: ['admin'] };
 
 /**
  * Item 9 of issue 12: while bootstrap is open, a web page must not be able to mint the first org token (or
@@ -192,6 +192,6 @@ describe('bootstrap: only this machine or a configured origin, only under our ow
       .set('host', 'evil.example')
       .set('origin', 'https://evil.example')
       .set('authorization', `Bearer ${adminToken}`)
-      .expect(200, { tier: 'admin_token', actor: 'admin-token' });
+      .expect(200, { tier: 'admin_token', actor: 'admin-token', scopes: ['admin'] });
   });
 });

@@ -63,7 +63,11 @@ describe('the deprecated API-key admin tier', () => {
 
   it('accepts a key an admin of ORG_ID minted from a session', async () => {
     const key = await mintKey(t, 'org-admin', { org_id: ORG });
-    await whoami(t, key).expect(200, { tier: 'api_key', actor: `api-key:${key.slice(0, 12)}` });
+    await whoami(t, key).expect(200, {
+      tier: 'api_key',
+      actor: `api-key:${key.slice(0, 12)}`,
+      scopes: ['admin'],
+    });
     const res = await mintOrgToken(t, key).expect(201);
     secrets.push((res.body as { token: string }).token);
   });

@@ -56,7 +56,7 @@ describe('org admins among sessions: ORG_ID and ADMIN_SESSIONS_ANY_USER', () => 
     await request(app!.http)
       .get('/api/v1/admin/whoami')
       .set('authorization', `Bearer ${await issuer.token({ sub: 'anyone', org_id: 'whatever' })}`)
-      .expect(200, { tier: 'session', actor: 'session:anyone' });
+      .expect(200, { tier: 'session', actor: 'session:anyone', scopes: ['admin'] });
   });
 
   it('no warning with ORG_ID set, or with the session tier off', async () => {
@@ -90,7 +90,7 @@ describe('org admins among sessions: ORG_ID and ADMIN_SESSIONS_ANY_USER', () => 
     await request(optIn!.http)
       .get('/api/v1/admin/whoami')
       .set('authorization', `Bearer ${await issuer.token({ sub: 'anyone' })}`)
-      .expect(200, { tier: 'session', actor: 'session:anyone' });
+      .expect(200, { tier: 'session', actor: 'session:anyone', scopes: ['admin'] });
 
     const scoped = await boot({ ...production(), ORG_ID: 'org-1' });
     await request(scoped.http)
@@ -100,6 +100,6 @@ describe('org admins among sessions: ORG_ID and ADMIN_SESSIONS_ANY_USER', () => 
     await request(scoped.http)
       .get('/api/v1/admin/whoami')
       .set('authorization', `Bearer ${await issuer.token({ sub: 'admin', org_id: 'org-1' })}`)
-      .expect(200, { tier: 'session', actor: 'session:admin' });
+      .expect(200, { tier: 'session', actor: 'session:admin', scopes: ['admin'] });
   });
 });

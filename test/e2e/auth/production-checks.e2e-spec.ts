@@ -57,7 +57,7 @@ describe('production start checks', () => {
       expect(app.logs.text()).toMatch(/"level":40.*bootstrap is open/);
       await request(app.http)
         .get('/api/v1/admin/whoami')
-        .expect(200, { tier: 'bootstrap', actor: 'bootstrap' });
+        .expect(200, { tier: 'bootstrap', actor: 'bootstrap', scopes: ['admin'] });
     } finally {
       await app.close();
     }

@@ -140,7 +140,7 @@ describe('the development issuer (no identity provider configured, NODE_ENV othe
       await request(admins.http)
         .get('/api/v1/admin/whoami')
         .set('authorization', bearer(member))
-        .expect(200, { tier: 'session', actor: 'session:gina' });
+        .expect(200, { tier: 'session', actor: 'session:gina', scopes: ['admin'] });
       await request(admins.http)
         .get('/api/v1/admin/whoami')
         .set('authorization', bearer(outsider))

@@ -76,9 +76,12 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
         id: expect.stringMatching(/^[0-9a-f-]{36}$/),
         name: 'ci deploy',
         prefix: body.token.slice(0, 12),
+        scopes: ['admin'],
         createdBy: 'admin-token',
         createdAt: expect.any(String),
         expiresAt: '2099-01-01T00:00:00.000Z',
+        graceEndsAt: null,
+        successorId: null,
         token: expect.stringMatching(/^kso_[0-9A-Za-z]{38}$/),
         warning: expect.stringMatching(/not be shown again/),
       });
@@ -157,7 +160,7 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
           actor: 'admin-token',
           target_type: 'org_token',
           ip: expect.stringMatching(/^198\.51\.100\./),
-          metadata: { prefix: minted.prefix, name: 'audited', expiresAt: null },
+          metadata: { prefix: minted.prefix, name: 'audited', expiresAt: null, scopes: ['admin'] },
         }),
       ]);
       expect(JSON.stringify(rows)).not.toContain(minted.token);
@@ -182,7 +185,18 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
       expect([...created].sort((x, y) => y - x)).toEqual(created);
       for (const token of tokens) {
         expect(Object.keys(token).sort()).toEqual(
-          ['createdAt', 'createdBy', 'expiresAt', 'id', 'lastUsedAt', 'name', 'prefix'].sort(),
+          [
+            'createdAt',
+            'createdBy',
+            'expiresAt',
+            'graceEndsAt',
+            'id',
+            'lastUsedAt',
+            'name',
+            'prefix',
+            'scopes',
+            'successorId',
+          ].sort(),
         );
       }
     });

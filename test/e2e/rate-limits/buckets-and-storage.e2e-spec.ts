@@ -244,7 +244,7 @@ describe('rate limits: the mint bucket, the admin limiter, client IPs, shared st
       await request(t.http)
         .get('/api/v1/admin/whoami')
         .set('authorization', `Bearer ${ADMIN_TOKEN}`)
-        .expect(200, { tier: 'admin_token', actor: 'admin-token' });
+        .expect(200, { tier: 'admin_token', actor: 'admin-token', scopes: ['admin'] });
       for (let i = 0; i < 10; i++) {
         const res = await mint(t).expect(201);
         secrets.push((res.body as { token: string }).token);

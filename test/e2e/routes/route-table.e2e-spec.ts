@@ -1,4 +1,5 @@
 import request from 'supertest';
+import type { AdminRouteScope } from 'src/auth/admin/admin-scopes';
 import type { AuthRequirement } from 'src/auth/auth.decorators';
 import { rateLimitVariable } from 'src/rate-limit/rate-limit.config';
 import { rateLimitPolicies } from 'src/rate-limit/rate-limit-policy';
@@ -19,6 +20,8 @@ const OUTSIDE_CONTROLLERS = /^GET \/api\/docs([-/*].*)?$/;
 interface RouteRequirement {
   route: string;
   auth: string;
+  /** An admin route's org-token scope. */
+  scope: string;
   rateLimits: string;
   /** `cors` when the settings UI's page may call it from the browser. */
   browser: string;
@@ -32,6 +35,16 @@ function describeAuth(requirement: AuthRequirement | undefined): string {
 }
 
 /**
+ * The org-token scope an admin route requires (`admin` and, on a GET, `admin:read` also open it: decision
+ * 0070); `-` for every other route.
+ */
+function describeScope(adminScope: AdminRouteScope | undefined): string {
+  if (!adminScope) return '-';
+  if (adminScope.declared === undefined) return 'UNDECLARED (admin only)';
+  return adminScope.declared === 'any' ? 'any scope' : adminScope.declared;
+}
+
+/**
  * Every controller route of the running app, with the credential it takes, whether a browser page on
  * SETTINGS_UI_ORIGIN may call it (CORS) and the rate limits it is on.
  */
@@ -39,6 +52,7 @@ function controllerRoutes(t: TestApp): RouteRequirement[] {
   return declaredRoutes(t).map((r) => ({
     route: `${r.method} ${r.path}`,
     auth: describeAuth(r.auth),
+    scope: describeScope(r.adminScope),
     rateLimits: r.buckets.join(', ') || '-',
     browser: r.browserCallable ? 'cors' : '-',
   }));
@@ -80,13 +94,23 @@ describe('route permissions', () => {
     t = await suite.start({});
   });
 
-  it('every route declares its credential, CORS and rate limits (snapshot)', () => {
+  it('every route declares its credential, admin scope, CORS and rate limits (snapshot)', () => {
     const routes = controllerRoutes(t);
     const table = routes
-      .map((r) => `${r.route.padEnd(56)} ${r.auth.padEnd(28)} ${r.browser.padEnd(5)} ${r.rateLimits}`)
+      .map(
+        (r) =>
+          `${r.route.padEnd(56)} ${r.auth.padEnd(28)} ${r.scope.padEnd(18)} ${r.browser.padEnd(5)} ${r.rateLimits}`,
+      )
       .join('\n');
     expect(`\n${table}\n`).toMatchSnapshot();
     expect(routes.filter((r) => r.auth.startsWith('NONE'))).toEqual([]);
+  });
+
+  it('every admin route declares its org-token scope (one that does not would need `admin`)', () => {
+    const undeclared = declaredRoutes(t)
+      .filter((r) => r.auth?.kind === 'admin' && r.adminScope?.declared === undefined)
+      .map((r) => `${r.method} ${r.path}`);
+    expect(undeclared).toEqual([]);
   });
 
   it('the table covers every route Fastify serves', () => {
