@@ -217,6 +217,14 @@ export async function expireOrgToken(db: TestDatabase, id: string, ago = '1 seco
   await db.query(`UPDATE org_tokens SET expires_at = now() - $2::interval WHERE id = $1`, [id, ago]);
 }
 
+/** Rolled org token `id` whose grace ended a second ago (a roll gives at least its grace, or ends it at once). */
+export async function endOrgTokenGrace(db: TestDatabase, id: string): Promise<void> {
+  await db.query(
+    `UPDATE org_tokens SET grace_ends_at = now() - interval '1 second' WHERE id = $1 AND successor_id IS NOT NULL`,
+    [id],
+  );
+}
+
 /** API key `keyId` (lookup id) expired `ago` (an interval) ago; a key can only be given a future expiry. */
 export async function expireApiKey(db: TestDatabase, keyId: string, ago = '1 minute'): Promise<void> {
   await db.query(`UPDATE api_keys SET expires_at = now() - $2::interval WHERE key_id = $1`, [keyId, ago]);
