@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import request from 'supertest';
+import { ADMIN_SCOPES } from 'src/auth/admin/admin-scopes';
 import { ERROR_STATUS } from 'src/errors/error-type';
 import { MAX_ERROR_DETAILS } from 'src/errors/echo-limits';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
@@ -92,7 +93,7 @@ describe('fuzz: every route', () => {
     devProjectId: '',
     devKeyRowId: '',
     otherKeyRowId: '',
-    spareOrgTokenId: '',
+    spareOrgTokenIds: [] as string[],
     loginSessionId: '',
     acmeId: '',
   };
@@ -134,13 +135,23 @@ describe('fuzz: every route', () => {
       .set(as('adminToken'))
       .send({ name: 'fuzz' });
     bearers.orgToken = (orgToken.body as { token: string }).token;
-    const spare = await request(t.http)
+    // A least-privilege token: every write of the admin surface answers it 403.
+    const reader = await request(t.http)
       .post('/api/v1/org/tokens')
       .set(as('adminToken'))
-      .send({ name: 'spare' });
-    ids.spareOrgTokenId = (spare.body as { id: string }).id;
+      .send({ name: 'fuzz reader', scopes: ['admin:read'] });
+    bearers.readerOrgToken = (reader.body as { token: string }).token;
+    know(bearers.readerOrgToken);
     know(bearers.orgToken);
-    know((spare.body as { token: string }).token);
+    // Targets for revocations and rolls (a roll succeeds once per token; the rest are 409s).
+    for (let i = 0; i < 3; i++) {
+      const spare = await request(t.http)
+        .post('/api/v1/org/tokens')
+        .set(as('adminToken'))
+        .send({ name: 'spare' });
+      ids.spareOrgTokenIds.push((spare.body as { id: string }).id);
+      know((spare.body as { token: string }).token);
+    }
 
     for (const [label, sub] of [
       ['devSession', 'fuzz-dev'],
@@ -282,7 +293,18 @@ describe('fuzz: every route', () => {
     const e = (o: Record<string, Json>) => Object.entries(o);
     switch (key) {
       case 'POST /api/v1/org/tokens':
-        return [fc.constant(e({ name: 'fuzz token', expiresAt: '2099-01-01T00:00:00Z' })), fc.constant([])];
+        return [
+          fc.constant(e({ name: 'fuzz token', expiresAt: '2099-01-01T00:00:00Z' })),
+          fc.constant([]),
+          fc
+            .subarray([...ADMIN_SCOPES], { minLength: 1 })
+            .map((scopes) => e({ name: 'fuzz scoped', scopes })),
+        ];
+      case 'POST /api/v1/org/tokens/:id/roll':
+        return [
+          fc.integer({ min: 0, max: 2_592_000 }).map((graceSeconds) => e({ graceSeconds })),
+          fc.constant([]),
+        ];
       case 'POST /api/v1/developer/projects':
         return [fc.integer().map((n) => e({ name: `fuzz project ${n}` }))];
       case 'POST /api/v1/developer/keys':
@@ -436,7 +458,7 @@ describe('fuzz: every route', () => {
     const valid: string[] =
       name === 'id'
         ? routeKey.includes('org/tokens')
-          ? [ids.spareOrgTokenId]
+          ? ids.spareOrgTokenIds
           : [ids.devKeyRowId, ids.otherKeyRowId]
         : name === 'slug'
           ? ['acme', 'missing']
@@ -505,7 +527,7 @@ describe('fuzz: every route', () => {
     const [right, wrong]: [string[], string[]] =
       route.auth?.kind === 'admin'
         ? [
-            ['adminToken', 'orgToken', 'adminSession'],
+            ['adminToken', 'orgToken', 'adminSession', 'readerOrgToken'],
             ['devSession', 'garbage', 'none', 'm2m:provision:apikey'],
           ]
         : route.auth?.kind === 'session'
