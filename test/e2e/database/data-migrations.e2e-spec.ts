@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from 'migrations/index';
 import { AddAuditCallerRequestId1796154835854 } from 'migrations/1796154835854-AddAuditCallerRequestId';
+import { AddOrgTokenScopesAndRoll1796820000000 } from 'migrations/1796820000000-AddOrgTokenScopesAndRoll';
 import { dataSourceOptions } from 'src/database/data-source-options';
 import { e2eSuite } from 'test/helpers/app';
 
@@ -13,8 +14,8 @@ const UUID = '3f0c8a4e-8a5b-4c1e-9d2f-0a1b2c3d4e5f';
 describe('data migrations over rows written before them', () => {
   const suite = e2eSuite({ issuers: false });
 
-  const migrate = async (migrations: typeof MIGRATIONS): Promise<void> => {
-    const ds = new DataSource({ ...dataSourceOptions(suite.db.url, []), migrations });
+  const migrate = async (migrations: typeof MIGRATIONS, url = suite.db.url): Promise<void> => {
+    const ds = new DataSource({ ...dataSourceOptions(url, []), migrations });
     await ds.initialize();
     try {
       await ds.runMigrations({ transaction: 'each' });
@@ -132,5 +133,31 @@ describe('data migrations over rows written before them', () => {
       { external_id: 'prov', provisioned_org_id: 'org-7' },
       { external_id: 'ui', provisioned_org_id: null },
     ]);
+  });
+
+  it('gives every org token written before scopes existed `admin`, live or not, and no roll', async () => {
+    const db = await suite.database();
+    const firstNew = MIGRATIONS.indexOf(AddOrgTokenScopesAndRoll1796820000000);
+    expect(firstNew).toBeGreaterThan(0);
+    await migrate(MIGRATIONS.slice(0, firstNew), db.url);
+    await db.query(
+      `INSERT INTO org_tokens (name, token_hash, prefix, created_by, revoked_at)
+       VALUES ('live', repeat('a', 64), 'kso_aaaaaaaa', 'admin-token', NULL),
+              ('revoked', repeat('b', 64), 'kso_bbbbbbbb', 'admin-token', now())`,
+    );
+
+    await migrate(MIGRATIONS, db.url);
+
+    expect(
+      await db.query('SELECT name, scopes, successor_id, grace_ends_at FROM org_tokens ORDER BY name'),
+    ).toEqual([
+      { name: 'live', scopes: ['admin'], successor_id: null, grace_ends_at: null },
+      { name: 'revoked', scopes: ['admin'], successor_id: null, grace_ends_at: null },
+    ]);
+    // The catalog and "at least one" hold in the table itself.
+    await expect(db.query(`UPDATE org_tokens SET scopes = '{}'`)).rejects.toThrow(/chk_org_tokens_scopes/);
+    await expect(db.query(`UPDATE org_tokens SET scopes = '{root}'`)).rejects.toThrow(
+      /chk_org_tokens_scopes/,
+    );
   });
 });
