@@ -92,7 +92,7 @@ describe('repositories answer camelCase rows', () => {
     expect(byLabel).toMatchObject({ keyId: 'rowsresolve02' });
   });
 
-  it('org tokens: the live lookup by hash', async () => {
+  it('org tokens: the live lookup by hash, and the row a roll locks', async () => {
     const tokens = new OrgTokensRepository(dataSource);
     const tokenHash = hex64();
     const expiresAt = new Date(Date.now() + 3_600_000);
@@ -103,7 +103,18 @@ describe('repositories answer camelCase rows', () => {
     );
     const live = await tokens.findLiveByHash(tokenHash);
     expect(notCamel(live)).toEqual([]);
-    expect(live).toEqual({ id: token!.id, prefix: 'kso_rows', expiresAt });
+    expect(live).toEqual({ id: token!.id, prefix: 'kso_rows', scopes: ['admin'], endsAt: expiresAt });
+
+    const candidate = await dataSource.transaction((tx) => tokens.lockForRoll(token!.id, tx));
+    expect(notCamel(candidate)).toEqual([]);
+    expect(candidate).toEqual({
+      name: 'rows',
+      scopes: ['admin'],
+      expiresAt,
+      revoked: false,
+      expired: false,
+      rolled: false,
+    });
   });
 
   it('credentials: the deposit, the list, and the usable row with and without its lock', async () => {
