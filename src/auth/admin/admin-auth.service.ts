@@ -136,8 +136,8 @@ class AdminTokenTier implements AdminTierStrategy {
 
 /**
  * Tier 4 (deprecated): a live API key, only when ADMIN_TOKEN is unset and ADMIN_AUTH_ALLOW_API_KEYS=true. It
- * holds `admin`, as before scopes existed: only keys an org admin's session minted pass it (decision 0050),
- * and production refuses the tier (decision 0070).
+ * holds `admin`, as before scopes existed: only keys an org admin's session minted pass it, and production
+ * refuses the tier (decisions 0050, 0070).
  */
 class ApiKeyTier implements AdminTierStrategy {
   readonly tier = 'api_key' as const;

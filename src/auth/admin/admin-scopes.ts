@@ -19,7 +19,10 @@ export const ADMIN_SCOPES = [
 
 export type AdminScope = (typeof ADMIN_SCOPES)[number];
 
-/** What a credential without scopes of its own holds: sessions, `ADMIN_TOKEN`, bootstrap (decision 0070). */
+/**
+ * What a credential without scopes of its own holds: bootstrap, sessions of org admins, `ADMIN_TOKEN` and the
+ * deprecated API-key tier (decision 0070).
+ */
 export const EVERY_ADMIN_SCOPE: readonly AdminScope[] = Object.freeze(['admin'] as const);
 
 export const ADMIN_SCOPE = 'keysmith:admin-scope';
