@@ -164,7 +164,9 @@ export class DeveloperKeysService {
       { projectId: query.projectId, includeRevoked: query.includeRevoked === true },
       LIST_LIMIT,
     );
-    return { keys: keys.map(toView), total };
+    // One instant for the whole page: every key's status is told at the same time.
+    const now = Date.now();
+    return { keys: keys.map((k) => toView(k, now)), total };
   }
 
   async get(principal: SessionPrincipal, id: string): Promise<ApiKeyDto> {
