@@ -291,6 +291,18 @@ describe('rolling an API key: POST /api/v1/developer/keys/:id/roll', () => {
       expect(successor.expiresAt).toBe(expiresAt);
     });
 
+    it("counts once in its project's apiKeyCount, as its successor", async () => {
+      const { key } = await mint('roll-count');
+      await roll('roll-count', key.id, { graceSeconds: 3_600 });
+      const res = await request(a.http)
+        .get('/api/v1/developer/projects')
+        .set('authorization', await bearer('roll-count'))
+        .expect(200);
+      expect((res.body as { projects: { apiKeyCount: number }[] }).projects).toMatchObject([
+        { apiKeyCount: 1 },
+      ]);
+    });
+
     it('a successor can be rolled in turn', async () => {
       const { key } = await mint('roll-chain');
       const first = (await roll('roll-chain', key.id, {})).body as Rolled;
@@ -377,6 +389,16 @@ describe('rolling an API key: POST /api/v1/developer/keys/:id/roll', () => {
         expect(outcome(await roll('roll-409', key.id, {}))).toEqual(conflict);
         expect(await successorsOf(key.id)).toBe(1);
       }
+    });
+
+    it('a key holding a scope API_KEY_SCOPES no longer lists (the catalog in force decides, decision 0017)', async () => {
+      const { key } = await mint('roll-409', { scopes: ['read', 'deploy:write'] });
+      const narrowed = await suite.boot({ API_KEY_SCOPES: 'read' });
+      const res = await roll('roll-409', key.id, {}, narrowed);
+      expect(outcome(res)).toEqual(conflict);
+      expect((res.body as { error: { message: string } }).error.message).toContain('deploy:write');
+      expect(await successorsOf(key.id)).toBe(0);
+      expect((await roll('roll-409', key.id, {}, a)).status).toBe(201);
     });
 
     it('a provider-issued key', async () => {
