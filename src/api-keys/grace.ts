@@ -7,11 +7,12 @@
 /**
  * Added to `endGraceWhenUnusedFor`: `lastUsedAt` is recorded to the minute, by each instance (a key is queued
  * at most once a minute) and in SQL (a row written less than a minute ago is skipped), so the stored time can
- * lag the last resolve by up to two minutes and the one-second flush. A grace with an unused limit of N
- * seconds ends between N and N + this many seconds after the last resolve on any instance, never earlier. The
- * spec of the usage recorder holds it above the recorder's own lag.
+ * lag the last resolve by up to two minutes and the one-second flush; the rest is margin for the write's own
+ * time and clocks that differ between instances and the database (the rule is read with both). A grace with an
+ * unused limit of N seconds ends between N and N + this many seconds after the last resolve on any instance,
+ * never earlier. The spec of the usage recorder holds it above the recorder's own lag.
  */
-export const GRACE_UNUSED_SLACK_SECONDS = 125;
+export const GRACE_UNUSED_SLACK_SECONDS = 150;
 
 /** `graceSeconds` of a roll: 0 (refused at once) to 30 days; 24 hours when left out. */
 export const MAX_GRACE_SECONDS = 2_592_000;

@@ -295,7 +295,7 @@ export class RollApiKeyDto {
   @Max(MAX_GRACE_SECONDS)
   graceSeconds?: number;
 
-  /** Also end the grace once the old key has gone this long (seconds) without a resolve: a consumer that moved to the new key ends it. Measured with `lastUsedAt`'s one-minute precision, so the grace ends up to about two minutes after that (never before). */
+  /** Also end the grace once the old key has gone this long (seconds) without a resolve: a consumer that moved to the new key ends it. Measured with `lastUsedAt`'s one-minute precision, so the grace ends up to 150 s after that (never before). */
   @ApiProperty({ type: 'integer', minimum: MIN_GRACE_UNUSED_SECONDS, maximum: MAX_GRACE_UNUSED_SECONDS })
   @OptionalField()
   @IsInt()
