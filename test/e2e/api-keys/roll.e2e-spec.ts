@@ -303,6 +303,14 @@ describe('rolling an API key: POST /api/v1/developer/keys/:id/roll', () => {
       ]);
     });
 
+    it('the JWT minted for the old key never outlives its grace', async () => {
+      const { key, secret } = await mint('roll-token');
+      const { previous } = (await roll('roll-token', key.id, { graceSeconds: 60 })).body as Rolled;
+      const res = await resolveKey(a.http, resolver, secret).expect(200);
+      const { tokenExpiresAt } = res.body as { tokenExpiresAt: string };
+      expect(Date.parse(tokenExpiresAt)).toBeLessThanOrEqual(Date.parse(previous.graceEndsAt));
+    });
+
     it('a successor can be rolled in turn', async () => {
       const { key } = await mint('roll-chain');
       const first = (await roll('roll-chain', key.id, {})).body as Rolled;
