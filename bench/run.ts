@@ -45,6 +45,7 @@ const ADMIN_TOKEN = `bench-${randomBytes(24).toString('hex')}`;
 /** A key's scopes as a service might grant them; the scoped row requires three of them on every resolve. */
 const BENCH_SCOPES = Array.from({ length: 10 }, (_, i) => `service${i}:read`);
 const SCOPED_ROW = 'keysmith resolve, a key with 10 scopes and requiredScopes';
+const ROLLED_ROW = 'keysmith resolve, a rolled key in its grace (answers rolling)';
 
 interface Measured {
   result: Result;
@@ -294,6 +295,37 @@ async function giveScopes(url: string, plaintext: string, scopes: string[]): Pro
   }
 }
 
+/**
+ * A key rolled into a successor a moment ago, in a grace of a day, owned like the key `sibling`: straight in
+ * the table. Only the old key is presented; each answer carries `rolling`.
+ */
+async function rolledKey(url: string, sibling: string): Promise<string> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    const insert = async (key: ReturnType<typeof generateApiKey>, predecessorId: string | null) =>
+      (
+        await client.query<{ id: string }>(
+          `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, origin, predecessor_id)
+           SELECT $1, $2, $3, 'bench rolled', user_id, project_id, 'minted', $4 FROM api_keys WHERE key_id = $5
+           RETURNING id`,
+          [key.keyId, key.hash, key.prefix, predecessorId, parseApiKey(sibling)!.keyId],
+        )
+      ).rows[0]!.id;
+    const old = generateApiKey();
+    const oldId = await insert(old, null);
+    const successorId = await insert(generateApiKey(), oldId);
+    await client.query(
+      `UPDATE api_keys SET successor_id = $2, rolled_at = now(), grace_ends_at = now() + interval '1 day'
+        WHERE id = $1`,
+      [oldId, successorId],
+    );
+    return old.plaintext;
+  } finally {
+    await client.end();
+  }
+}
+
 async function mintOrgToken(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/api/v1/org/tokens`, {
     method: 'POST',
@@ -394,6 +426,7 @@ async function main(): Promise<void> {
       body: { requiredScopes: BENCH_SCOPES.slice(0, 3) },
     };
     await giveScopes(db.url, keys[1]!, BENCH_SCOPES);
+    const rolled: Load = { ...resolve, keys: [await rolledKey(db.url, keys[0]!)] };
 
     const live = { path: '/health/live' };
     const whoami = { path: '/api/v1/admin/whoami', headers: { authorization: `Bearer ${orgToken}` } };
@@ -402,6 +435,7 @@ async function main(): Promise<void> {
     await load(keysmith.port, { ...whoami, duration: 2 });
     await load(keysmith.port, { ...resolve, keys: hot, duration: 2 });
     await load(keysmith.port, { ...scoped, duration: 2 });
+    await load(keysmith.port, { ...rolled, duration: 2 });
 
     const only = process.env.BENCH_ONLY;
     if (only) {
@@ -414,6 +448,7 @@ async function main(): Promise<void> {
         [badChecksumName, { ...resolve, keys: badChecksum }],
         ['keysmith resolve, paced', { ...resolve, keys: hot, overallRate: PACED_RATE }],
         [SCOPED_ROW, scoped],
+        [ROLLED_ROW, rolled],
       ];
       for (const [name, spec] of rowsToProfile.filter(([name]) =>
         only.split('|').some((part) => name.includes(part)),
@@ -454,6 +489,7 @@ async function main(): Promise<void> {
     const pacedBare = await paced(nestFastify, live, PACED_RATE, DURATION_S);
     const pacedResolve = await paced(keysmith, { ...resolve, keys: hot }, PACED_RATE, DURATION_S);
     const scopedRun = await measure(keysmith, scoped);
+    const rolledRun = await measure(keysmith, rolled);
     const memory = await ask(keysmith.child, 'report');
 
     const rows: Row[] = [
@@ -467,6 +503,7 @@ async function main(): Promise<void> {
       pacedRow(`keysmith resolve, paced at ${PACED_RATE.toLocaleString('en')}/s`, pacedResolve),
       row(badChecksumName, badChecksumRun, floor),
       row(SCOPED_ROW, scopedRun, floor),
+      row(ROLLED_ROW, rolledRun, floor),
     ];
     const goals = [
       { what: '/health/live ≥ 0.5', met: rows[3]!.ratio! >= 0.5 },

@@ -20,6 +20,8 @@ const key = (keyId: string, expiresAt: Date | null = null): ResolvedApiKey => ({
   scopeSet: new Set(),
   scopeClaim: undefined,
   expiresAt,
+  rolling: undefined,
+  liveUntilMs: expiresAt?.getTime() ?? null,
   user: { id: 'u', externalId: 'ext', email: null, name: null },
   project: { id: 'p', name: 'Default' },
 });
@@ -70,6 +72,29 @@ describe('ApiKeyCache', () => {
     cache.set('h2', ok('k2', new Date(Date.now() - 1)), cache.generation);
     expect(cache.get('h1')).toBeDefined();
     expect(cache.get('h2')).toBeUndefined();
+  });
+
+  it('never serves a rolled key past the end of its grace: the entry is dropped at the hit, the database decides', () => {
+    const now = Date.now();
+    const rolled = (liveUntilMs: number): Resolution => ({
+      kind: 'ok',
+      key: {
+        ...key('k1', new Date(now + 3_600_000)),
+        rolling: { successorId: 's1', graceEndsAt: new Date(liveUntilMs).toISOString() },
+        liveUntilMs,
+      },
+    });
+    cache.set('h1', rolled(now + 30_000), cache.generation);
+    expect(cache.get('h1')).toBeDefined();
+    const clock = jest.spyOn(Date, 'now').mockReturnValue(now + 30_000);
+    try {
+      expect(cache.get('h1')).toBeUndefined();
+      // Nor stored once past it.
+      cache.set('h2', rolled(now + 29_000), cache.generation);
+      expect(cache.get('h2')).toBeUndefined();
+    } finally {
+      clock.mockRestore();
+    }
   });
 
   it('holds 10,000 live keys, and 5,000 refusals apart', () => {

@@ -18,6 +18,17 @@ export interface ResolvedApiKey {
   /** The JWT's `scope` claim (space-separated), precomputed; undefined for a key without scopes. */
   scopeClaim: string | undefined;
   expiresAt: Date | null;
+  /**
+   * Set while a rolled key is in its grace (decision 0060): answered as `rolling`, shared and frozen. The JWT
+   * never outlives `graceEndsAt`.
+   */
+  rolling: Readonly<{ successorId: string; graceEndsAt: string }> | undefined;
+  /**
+   * When this answer stops being true (epoch ms): the earlier of the expiry and the end of a grace as its row
+   * told it (an unused limit counts from the last use then known). Past it the entry is dropped, never served,
+   * and the database decides; null for never.
+   */
+  liveUntilMs: number | null;
   user: { id: string; externalId: string; email: string | null; name: string | null };
   project: { id: string; name: string };
 }
@@ -66,7 +77,7 @@ export class ApiKeyCache extends RevocableCache<Live, Refusal> {
       },
       refused: { maxEntries: NEGATIVE_CACHE_MAX_ENTRIES, ttlMs: NEGATIVE_TTL_MS },
       idOf: (value) => value.key.keyId,
-      expiresAtMs: (value) => value.key.expiresAt?.getTime() ?? null,
+      expiresAtMs: (value) => value.key.liveUntilMs,
     });
   }
 

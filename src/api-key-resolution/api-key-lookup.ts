@@ -6,6 +6,7 @@ import {
 } from 'src/api-key-resolution/api-key-resolution.errors';
 import { hashApiKey, hashesEqual, parseApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeysRepository, type ResolvableKeyRow } from 'src/api-keys/api-keys.repository';
+import { graceEndMs } from 'src/api-keys/grace';
 
 /**
  * A lookup that has not answered by then is given up (503): an unresponsive database (a lock, a stalled
@@ -145,7 +146,11 @@ function decide(row: ResolvableKeyRow | undefined, hash: string): { resolution: 
   if (!row || !matches) return { resolution: INVALID };
   const keyId = row.keyId;
   if (row.revokedAt) return { resolution: INVALID };
-  if (row.expiresAt && row.expiresAt.getTime() <= Date.now()) return { resolution: INVALID };
+  const now = Date.now();
+  if (row.expiresAt && row.expiresAt.getTime() <= now) return { resolution: INVALID };
+  // A rolled key past its grace is revoked for good (decision 0060): refused like one, nothing to undo.
+  const graceEnd = graceEndMs(row);
+  if (graceEnd !== null && graceEnd <= now) return { resolution: INVALID };
   // A switched-off key answers like a revoked one.
   if (row.keyDisabledAt) return { resolution: INVALID, keyId };
   if (row.disabledAt) return { resolution: { kind: 'user_disabled' }, keyId };
@@ -163,9 +168,19 @@ function decide(row: ResolvableKeyRow | undefined, hash: string): { resolution: 
         scopeSet: new Set(scopes),
         scopeClaim: scopes.length > 0 ? scopes.join(' ') : undefined,
         expiresAt: row.expiresAt,
+        rolling:
+          graceEnd === null
+            ? undefined
+            : Object.freeze({ successorId: row.successorId!, graceEndsAt: row.graceEndsAt!.toISOString() }),
+        liveUntilMs: earliest(row.expiresAt?.getTime() ?? null, graceEnd),
         user: { id: row.userId, externalId: row.externalId, email: row.email, name: row.userName },
         project: { id: row.projectId, name: row.projectName },
       },
     },
   };
+}
+
+function earliest(a: number | null, b: number | null): number | null {
+  if (a === null) return b;
+  return b === null ? a : Math.min(a, b);
 }

@@ -97,10 +97,10 @@ export class ApiKeyResolutionService {
         scope: key.scopeClaim,
       },
       RESOLVED_TOKEN_TTL_SECONDS,
-      // The token never outlives the key it was minted for.
-      key.expiresAt,
+      // The token never outlives the key it was minted for, nor a rolled key's grace (never after its expiry).
+      key.rolling === undefined ? key.expiresAt : new Date(key.rolling.graceEndsAt),
     );
-    return {
+    const answer: ResolveApiKeyResponseDto = {
       keyId: key.keyId,
       user: { ...key.user },
       project: { ...key.project },
@@ -110,6 +110,8 @@ export class ApiKeyResolutionService {
       token,
       tokenExpiresAt: expiresAt.toISOString(),
     };
+    if (key.rolling !== undefined) answer.rolling = key.rolling;
+    return answer;
   }
 }
 

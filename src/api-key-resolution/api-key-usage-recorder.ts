@@ -4,7 +4,7 @@ import { LastUsedRecorder } from 'src/database/last-used-recorder';
 
 /** lastUsedAt is kept to this precision: a hot key costs one UPDATE a minute, not one a call. */
 export const LAST_USED_PRECISION_MS = 60_000;
-const FLUSH_DELAY_MS = 1_000;
+export const FLUSH_DELAY_MS = 1_000;
 
 /** Records API-key uses off the resolution path (see LastUsedRecorder). */
 @Injectable()

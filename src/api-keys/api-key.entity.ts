@@ -39,6 +39,13 @@ export type ApiKeyStatus = (typeof API_KEY_STATUSES)[number];
 // A user stores a key once: a provider key they submit again (whatever its shape) is a 409, not a second
 // row. Per user, so that storing a key someone else also holds neither fails nor reveals their row.
 @Index('uq_api_keys_user_key_hash', ['userId', 'keyHash'], { unique: true })
+// A key is rolled once: one successor at most, whatever races (decision 0060).
+@Index('uq_api_keys_predecessor', ['predecessorId'], { unique: true })
+// A rolled key has its successor, its grace end and when it was rolled, all three or none.
+@Check(
+  'chk_api_keys_rolled',
+  `("successor_id" IS NULL) = ("grace_ends_at" IS NULL) AND ("successor_id" IS NULL) = ("rolled_at" IS NULL) AND ("grace_unused_seconds" IS NULL OR "successor_id" IS NOT NULL)`,
+)
 export class ApiKey {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -118,4 +125,35 @@ export class ApiKey {
 
   @Column({ name: 'expires_at', type: 'timestamptz', nullable: true })
   expiresAt: Date | null;
+
+  /** The key this one was rolled from (`POST …/keys/:id/roll`); null for a key minted or provisioned afresh. */
+  @Column({ name: 'predecessor_id', type: 'uuid', nullable: true })
+  predecessorId: string | null;
+
+  @ManyToOne(() => ApiKey, { nullable: true })
+  @JoinColumn({ name: 'predecessor_id', foreignKeyConstraintName: 'fk_api_keys_predecessor' })
+  predecessor?: ApiKey | null;
+
+  /** The key this one was rolled into; null until it is rolled. A key is rolled once. */
+  @Column({ name: 'successor_id', type: 'uuid', nullable: true })
+  successorId: string | null;
+
+  @ManyToOne(() => ApiKey, { nullable: true })
+  @JoinColumn({ name: 'successor_id', foreignKeyConstraintName: 'fk_api_keys_successor' })
+  successor?: ApiKey | null;
+
+  /** When it was rolled: where "unused for" counts from when the key has not been used since. */
+  @Column({ name: 'rolled_at', type: 'timestamptz', nullable: true })
+  rolledAt: Date | null;
+
+  /**
+   * A rolled key resolves until then (the earlier of its expiry and the roll's time plus its grace), or until it
+   * goes `graceUnusedSeconds` without a resolve, whichever comes first (src/api-keys/grace.ts, decision 0060).
+   */
+  @Column({ name: 'grace_ends_at', type: 'timestamptz', nullable: true })
+  graceEndsAt: Date | null;
+
+  /** The roll's `endGraceWhenUnusedFor` (seconds), or null. */
+  @Column({ name: 'grace_unused_seconds', type: 'integer', nullable: true })
+  graceUnusedSeconds: number | null;
 }

@@ -6,5 +6,7 @@ export const ApiKeysAudit = {
   Update: 'api_key.update',
   Disable: 'api_key.disable',
   Enable: 'api_key.enable',
+  /** A roll, on the old key: its successor and its grace in the metadata. The grace's end writes nothing. */
+  Roll: 'api_key.roll',
   Provision: 'api_key.provisioned',
 } as const;

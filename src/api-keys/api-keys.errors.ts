@@ -12,6 +12,10 @@ export enum ApiKeysErrorCode {
   ScopesOnProviderKey = 'scopes_on_provider_key',
   KeyRevoked = 'api_key_revoked',
   ProviderKeyFixed = 'provider_key_fixed',
+  KeyRolledAway = 'api_key_rolled_away',
+  RollExpired = 'roll_expired',
+  RollDisabled = 'roll_disabled',
+  RollProviderKey = 'roll_provider_key',
 }
 
 /** 400 naming the requested scopes that API_KEY_SCOPES does not list (never the catalog itself). */
@@ -19,6 +23,16 @@ export function scopesOutsideCatalogError(outside: readonly string[]): ApiError 
   return ApiError.validation('scopes outside the allowed catalog', [
     { field: 'scopes', messages: outside.map((s) => `scope ${s} is not allowed`) },
   ]);
+}
+
+/**
+ * 409 for a roll whose new key would hold scopes the catalog (API_KEY_SCOPES) no longer lists: a roll inherits
+ * the scopes, and a key never holds scopes its minter could not grant now (decision 0017). Names only those.
+ */
+export function scopesNoLongerAllowedError(outside: readonly string[]): ApiError {
+  return ApiError.conflict(
+    `This API key holds scopes API_KEY_SCOPES no longer lists (${outside.join(', ')}): mint a new key instead.`,
+  );
 }
 
 /** The API error each ApiKeys failure answers with. Another user's rows are "not found", never forbidden. */
@@ -53,6 +67,14 @@ export function apiKeysError(code: ApiKeysErrorCode): ApiError {
     case ApiKeysErrorCode.ProviderKeyFixed:
       // The provider decides a provider key's expiry and where it may be used; keysmith only stores it.
       return ApiError.validation('A provider-issued key accepts only label and enabled.');
+    case ApiKeysErrorCode.KeyRolledAway:
+      return ApiError.conflict('This API key was rolled: it cannot be changed or rolled again.');
+    case ApiKeysErrorCode.RollExpired:
+      return ApiError.conflict('This API key has expired: it cannot be rolled.');
+    case ApiKeysErrorCode.RollDisabled:
+      return ApiError.conflict('This API key is disabled: enable it before rolling it.');
+    case ApiKeysErrorCode.RollProviderKey:
+      return ApiError.conflict('A provider-issued key cannot be rolled here: the provider issues its keys.');
     default:
       return assertUnreachable(code);
   }

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
-import { ApiKey, type ApiKeyOrigin } from 'src/api-keys/api-key.entity';
+import { ApiKey, type ApiKeyOrigin, type ApiKeyRevokedReason } from 'src/api-keys/api-key.entity';
+import { graceEndedSql } from 'src/api-keys/grace';
 import { poolHasWaiters, preparedQuery } from 'src/database/prepared-query';
 
 export interface NewApiKeyRow {
@@ -21,6 +22,8 @@ export interface NewApiKeyRow {
   adminOrgId?: string | null;
   /** Validated against the form and the catalog (API_KEY_SCOPES) before they get here. Default none. */
   scopes?: string[];
+  /** The key this one is rolled from (unique: a key has one successor at most). */
+  predecessorId?: string | null;
 }
 
 /** What a resolution needs of a key, its user and its project: one row. */
@@ -35,6 +38,12 @@ export interface ResolvableKeyRow {
   /** The key's (switched off by its owner). */
   keyDisabledAt: Date | null;
   expiresAt: Date | null;
+  /** The roll (null unless the key was rolled; see src/api-keys/grace.ts). */
+  successorId: string | null;
+  rolledAt: Date | null;
+  graceEndsAt: Date | null;
+  graceUnusedSeconds: number | null;
+  lastUsedAt: Date | null;
   userId: string;
   externalId: string;
   email: string | null;
@@ -49,6 +58,11 @@ export interface RevokedKeyRow {
   id: string;
   keyId: string;
   keyPrefix: string;
+}
+
+/** A provisioned key provisioning may replace: live and not rolled yet. */
+export interface ReplaceableKeyRow extends RevokedKeyRow {
+  createdAt: Date;
 }
 
 /** A PATCH of a key: each field present is set; `enabled` switches `disabled_at` off or on. */
@@ -75,8 +89,8 @@ export class ApiKeysRepository {
   async insert(row: NewApiKeyRow, m: EntityManager): Promise<string | undefined> {
     const inserted = await m.query<{ id: string }[]>(
       `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, billing_provider_id,
-                             allowed_origins, expires_at, admin_org_id, origin, scopes)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9, $10, $11, $12::text[])
+                             allowed_origins, expires_at, admin_org_id, origin, scopes, predecessor_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text[], $9, $10, $11, $12::text[], $13)
        ON CONFLICT DO NOTHING RETURNING id`,
       [
         row.keyId,
@@ -91,6 +105,7 @@ export class ApiKeysRepository {
         row.adminOrgId ?? null,
         row.origin,
         row.scopes ?? [],
+        row.predecessorId ?? null,
       ],
     );
     return inserted[0]?.id;
@@ -134,9 +149,12 @@ export class ApiKeysRepository {
       .addSelect('COUNT(*) OVER ()', 'total')
       .where('k.userId = :userId', { userId });
     if (filter.projectId) qb.andWhere('k.projectId = :projectId', { projectId: filter.projectId });
-    // Without includeRevoked: the keys that can still be used or switched back on (ACTIVE, DISABLED).
+    // Without includeRevoked: the keys that can still be used or switched back on (ACTIVE, DISABLED), a
+    // rolled key while its grace lasts.
     if (!filter.includeRevoked)
-      qb.andWhere('k.revokedAt IS NULL AND (k.expiresAt IS NULL OR k.expiresAt > now())');
+      qb.andWhere(
+        `k.revokedAt IS NULL AND (k.expiresAt IS NULL OR k.expiresAt > now()) AND NOT ${graceEndedSql('k')}`,
+      );
     const { entities, raw } = await qb
       .orderBy('k.createdAt', 'DESC')
       .addOrderBy('k.id', 'DESC')
@@ -145,11 +163,15 @@ export class ApiKeysRepository {
     return { keys: entities, total: Number(raw[0]?.total ?? 0) };
   }
 
-  /** Revokes the user's key `id` if it is live; undefined when it is not theirs or already revoked. */
+  /**
+   * Revokes the user's key `id` if it is live (a rolled key in its grace included: its grace ends now);
+   * undefined when it is not theirs, already revoked, or rolled away with its grace over (it stays revoked as
+   * `rolled`).
+   */
   async revokeOwned(userId: string, id: string, m: EntityManager): Promise<RevokedKeyRow | undefined> {
     const [rows] = await m.query<[RevokedKeyRow[], number]>(
       `UPDATE api_keys SET revoked_at = now(), revoked_reason = 'user'
-        WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL
+        WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND NOT ${graceEndedSql('api_keys')}
         RETURNING id, key_id AS "keyId", key_prefix AS "keyPrefix"`,
       [id, userId],
     );
@@ -165,9 +187,9 @@ export class ApiKeysRepository {
   }
 
   /**
-   * Applies `change` to the user's key `id` unless it is revoked (`revoked_at IS NULL` in the UPDATE itself, so
-   * a revocation that commits first is never undone); false when nothing was updated. Disabling keeps the first
-   * `disabled_at`; enabling clears it.
+   * Applies `change` to the user's key `id` unless it is revoked or rolled (`revoked_at IS NULL AND
+   * successor_id IS NULL` in the UPDATE itself, so a revocation that commits first is never undone); false when
+   * nothing was updated. Disabling keeps the first `disabled_at`; enabling clears it.
    */
   async updateOwned(userId: string, id: string, change: KeyChange, m: EntityManager): Promise<boolean> {
     const [, count] = await m.query<[unknown[], number]>(
@@ -178,7 +200,7 @@ export class ApiKeysRepository {
               disabled_at = CASE WHEN $9::boolean IS NULL THEN disabled_at
                                  WHEN $9::boolean THEN NULL
                                  ELSE COALESCE(disabled_at, now()) END
-        WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`,
+        WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND successor_id IS NULL`,
       [
         id,
         userId,
@@ -195,17 +217,58 @@ export class ApiKeysRepository {
   }
 
   /**
-   * Revokes the user's live keys that provisioning minted under `label` (provisioning replaces them). Keys
-   * the user minted in the settings UI, or stored from a provider, under that label are theirs and stay.
+   * The user's live keys that provisioning minted under `label` and that were not rolled yet (provisioning
+   * replaces them), newest first, locked until the transaction ends. Keys the user minted in the settings UI,
+   * or stored from a provider, under that label are theirs and stay; rolled keys keep their grace.
    */
-  async revokeProvisionedByLabel(userId: string, label: string, m: EntityManager): Promise<RevokedKeyRow[]> {
-    const [rows] = await m.query<[RevokedKeyRow[], number]>(
-      `UPDATE api_keys SET revoked_at = now(), revoked_reason = 'provisioning'
-        WHERE user_id = $1 AND label = $2 AND revoked_at IS NULL AND origin = 'provisioned'
-        RETURNING id, key_id AS "keyId", key_prefix AS "keyPrefix"`,
+  lockReplaceableProvisioned(userId: string, label: string, m: EntityManager): Promise<ReplaceableKeyRow[]> {
+    return m.query<ReplaceableKeyRow[]>(
+      `SELECT id, key_id AS "keyId", key_prefix AS "keyPrefix", created_at AS "createdAt"
+         FROM api_keys
+        WHERE user_id = $1 AND label = $2 AND revoked_at IS NULL AND successor_id IS NULL
+          AND origin = 'provisioned'
+        ORDER BY created_at DESC, id DESC
+        FOR UPDATE`,
       [userId, label],
     );
-    return rows;
+  }
+
+  /** Revokes keys `ids` (live ones; the caller holds their locks) for `reason`. */
+  async revokeIds(ids: readonly string[], reason: ApiKeyRevokedReason, m: EntityManager): Promise<void> {
+    if (ids.length === 0) return;
+    await m.query(
+      `UPDATE api_keys SET revoked_at = now(), revoked_reason = $2
+        WHERE id = ANY($1::uuid[]) AND revoked_at IS NULL`,
+      [ids, reason],
+    );
+  }
+
+  /**
+   * Marks key `id` rolled into `successorId`: it resolves until the earlier of its expiry and now + `graceSeconds`
+   * (`LEAST` skips a NULL expiry), or until it goes `unusedSeconds` without a resolve. Returns that grace end,
+   * or undefined when the key is revoked or already rolled (the caller holds its lock; this is the backstop).
+   */
+  async markRolled(
+    id: string,
+    successorId: string,
+    graceSeconds: number,
+    unusedSeconds: number | null,
+    m: EntityManager,
+  ): Promise<Date | undefined> {
+    const [rows] = await m.query<[{ graceEndsAt: Date }[], number]>(
+      `UPDATE api_keys SET successor_id = $2, rolled_at = now(),
+              grace_ends_at = LEAST(expires_at, now() + make_interval(secs => $3)), grace_unused_seconds = $4
+        WHERE id = $1 AND revoked_at IS NULL AND successor_id IS NULL
+        RETURNING grace_ends_at AS "graceEndsAt"`,
+      [id, successorId, graceSeconds, unusedSeconds],
+    );
+    return rows[0]?.graceEndsAt;
+  }
+
+  /** Whether key `id` already has a successor (read in the caller's transaction). */
+  async hasSuccessor(id: string, m: EntityManager): Promise<boolean> {
+    const rows = await m.query<unknown[]>('SELECT 1 FROM api_keys WHERE predecessor_id = $1', [id]);
+    return rows.length > 0;
   }
 
   /**
@@ -221,6 +284,8 @@ export class ApiKeysRepository {
       `SELECT k.id, k.key_id AS "keyId", k.key_hash AS "keyHash", k.key_prefix AS "keyPrefix",
               k.allowed_origins AS "allowedOrigins", k.scopes, k.revoked_at AS "revokedAt",
               k.disabled_at AS "keyDisabledAt", k.expires_at AS "expiresAt",
+              k.successor_id AS "successorId", k.rolled_at AS "rolledAt", k.grace_ends_at AS "graceEndsAt",
+              k.grace_unused_seconds AS "graceUnusedSeconds", k.last_used_at AS "lastUsedAt",
               u.id AS "userId", u.external_id AS "externalId", u.email, u.name AS "userName",
               u.disabled_at AS "disabledAt", p.id AS "projectId", p.name AS "projectName"
          FROM api_keys k
@@ -243,12 +308,16 @@ export class ApiKeysRepository {
     return rows[0]?.adminOrgId ?? null;
   }
 
-  /** Records a use of keys `ids`, skipping those written less than `precisionSeconds` ago. */
+  /**
+   * Records a use of keys `ids`, skipping those written less than `precisionSeconds` ago, and rolled keys whose
+   * grace has ended: a late write must not bring back a grace that ended for want of use (decision 0060).
+   */
   async markUsed(ids: string[], precisionSeconds: number): Promise<void> {
     await this.dataSource.query(
       `UPDATE api_keys SET last_used_at = now()
         WHERE id = ANY($1::uuid[])
-          AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))`,
+          AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))
+          AND NOT ${graceEndedSql('api_keys')}`,
       [ids, precisionSeconds],
     );
   }

@@ -18,6 +18,8 @@ import {
   CreatedApiKeyResponseDto,
   ListApiKeysQueryDto,
   RevokedApiKeyResponseDto,
+  RollApiKeyDto,
+  RolledApiKeyResponseDto,
   UpdateApiKeyDto,
 } from 'src/api-keys/dto/api-key.dto';
 import { Audit } from 'src/audit/audit-context.decorator';
@@ -102,7 +104,7 @@ export class DeveloperKeysController {
       'Invalid body or id, or a field a provider-issued key does not accept (`validation_failed`).',
   })
   @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`).' })
-  @ApiConflictResponse({ description: 'The key is revoked (`conflict`).' })
+  @ApiConflictResponse({ description: 'The key is revoked, or was rolled into another (`conflict`).' })
   @ApiForbiddenResponse({ description: 'Your user is disabled (`identity_not_allowed`); nothing changes.' })
   async update(
     @SessionUser() principal: SessionPrincipal,
@@ -113,10 +115,45 @@ export class DeveloperKeysController {
     return { key: await this.keys.update(principal, id, dto, ctx) };
   }
 
+  @Post(':id/roll')
+  @RateLimit(DEVELOPER_WRITE_RATE_LIMIT)
+  @ApiOperation({
+    summary: 'Roll one of your API keys: a new key replaces it, the old one keeps working for a grace',
+    description:
+      'Mints a new key with the old one’s project, label, scopes, allowed origins and expiry, and returns its ' +
+      'plaintext once as `secret`. The old key keeps resolving until `previous.graceEndsAt` (the earlier of ' +
+      'its expiry and now + `graceSeconds`; with 0 it is refused at once, on every instance), and resolve ' +
+      'answers it with `rolling` meanwhile. With `endGraceWhenUnusedFor`, the grace also ends once the old key ' +
+      'goes that long without a resolve. Then it is `REVOKED` with reason `rolled`. Of concurrent rolls of one ' +
+      'key, one wins; the others are a 409.',
+  })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiCreatedResponse({ type: RolledApiKeyResponseDto, description: 'Sent with `Cache-Control: no-store`.' })
+  @ApiBadRequestResponse({ description: 'Invalid body or id (`validation_failed`).' })
+  @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`).' })
+  @ApiConflictResponse({
+    description:
+      'The key is revoked, expired, disabled, already rolled or provider-issued, or holds scopes ' +
+      'API_KEY_SCOPES no longer lists (`conflict`); nothing changes.',
+  })
+  @ApiForbiddenResponse({ description: 'Your user is disabled (`identity_not_allowed`); nothing changes.' })
+  roll(
+    @SessionUser() principal: SessionPrincipal,
+    @Param('id', ParseUuidPipe) id: string,
+    @Body() dto: RollApiKeyDto,
+    @Audit() ctx: AuditContext,
+  ): Promise<RolledApiKeyResponseDto> {
+    return this.keys.roll(principal, id, dto, ctx);
+  }
+
   @Delete(':id')
   @HttpCode(200)
   @RateLimit(DEVELOPER_WRITE_RATE_LIMIT)
-  @ApiOperation({ summary: 'Revoke one of your API keys (idempotent)' })
+  @ApiOperation({
+    summary: 'Revoke one of your API keys (idempotent)',
+    description:
+      'A rolled key in its grace is revoked at once (reason `user`); one whose grace ended stays revoked as `rolled`.',
+  })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: RevokedApiKeyResponseDto })
   @ApiBadRequestResponse({ description: 'Malformed id (`validation_failed`).' })

@@ -1,3 +1,4 @@
+import { GRACE_UNUSED_SLACK_SECONDS } from 'src/api-keys/grace';
 import type { DataSource } from 'typeorm';
 import type { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import type { BillingProvidersService } from 'src/billing-providers/billing-providers.service';
@@ -126,6 +127,11 @@ describe('toView', () => {
     revokedReason: null,
     disabledAt: null,
     expiresAt: null,
+    predecessorId: null,
+    successorId: null,
+    rolledAt: null,
+    graceEndsAt: null,
+    graceUnusedSeconds: null,
   } satisfies ApiKey;
 
   it('never exposes the hash or the lookup id', () => {
@@ -153,5 +159,56 @@ describe('toView', () => {
       revokedReason: 'user',
     });
     expect(toView({ ...base, expiresAt: new Date(Date.now() + 60_000) }).status).toBe('ACTIVE');
+  });
+
+  describe('a rolled key', () => {
+    const rolledAt = new Date(Date.now() - 3_600_000);
+    const rolled = {
+      ...base,
+      successorId: 'k2',
+      rolledAt,
+      graceEndsAt: new Date(Date.now() + 3_600_000),
+    };
+
+    it('is ACTIVE in its grace, with its successor and grace end, and no revocation', () => {
+      expect(toView(rolled)).toMatchObject({
+        status: 'ACTIVE',
+        successorId: 'k2',
+        predecessorId: null,
+        graceEndsAt: rolled.graceEndsAt.toISOString(),
+        revokedAt: null,
+        revokedReason: null,
+      });
+    });
+
+    it('is REVOKED with reason rolled once the grace ended, revokedAt being that end', () => {
+      const graceEndsAt = new Date(Date.now() - 1000);
+      expect(toView({ ...rolled, graceEndsAt })).toMatchObject({
+        status: 'REVOKED',
+        revokedAt: graceEndsAt.toISOString(),
+        revokedReason: 'rolled',
+      });
+    });
+
+    it('ends an unused grace after its limit and the slack, counted from the roll or the last use', () => {
+      const unused = { ...rolled, graceUnusedSeconds: 600 };
+      // Rolled an hour ago, never used since: over 600 s + the slack.
+      const view = toView(unused);
+      expect(view.status).toBe('REVOKED');
+      expect(view.revokedAt).toBe(
+        new Date(rolledAt.getTime() + (600 + GRACE_UNUSED_SLACK_SECONDS) * 1000).toISOString(),
+      );
+      // Used 10 minutes ago: 600 s passed, but not the slack on top.
+      expect(toView({ ...unused, lastUsedAt: new Date(Date.now() - 600_000) }).status).toBe('ACTIVE');
+    });
+
+    it('a revocation during the grace wins, with its own reason', () => {
+      const revokedAt = new Date(Date.now() - 60_000);
+      expect(toView({ ...rolled, revokedAt, revokedReason: 'user' })).toMatchObject({
+        status: 'REVOKED',
+        revokedAt: revokedAt.toISOString(),
+        revokedReason: 'user',
+      });
+    });
   });
 });

@@ -11,14 +11,22 @@ import {
 import type { ApiKey, ApiKeyStatus } from 'src/api-keys/api-key.entity';
 import { ApiKeysAudit } from 'src/api-keys/api-keys.audit';
 import { apiKeysConfig, scopesOutsideCatalog, type ApiKeysConfig } from 'src/api-keys/api-keys.config';
-import { apiKeysError, ApiKeysErrorCode, scopesOutsideCatalogError } from 'src/api-keys/api-keys.errors';
+import {
+  apiKeysError,
+  ApiKeysErrorCode,
+  scopesNoLongerAllowedError,
+  scopesOutsideCatalogError,
+} from 'src/api-keys/api-keys.errors';
 import { ApiKeysRepository, type KeyChange, type NewApiKeyRow } from 'src/api-keys/api-keys.repository';
 import type {
   ApiKeyDto,
   CreateApiKeyDto,
   ListApiKeysQueryDto,
+  RollApiKeyDto,
+  RolledApiKeyResponseDto,
   UpdateApiKeyDto,
 } from 'src/api-keys/dto/api-key.dto';
+import { DEFAULT_ROLL_GRACE_SECONDS, graceEndMs } from 'src/api-keys/grace';
 import { normalizeOrigin } from 'src/api-keys/origin';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
@@ -156,7 +164,9 @@ export class DeveloperKeysService {
       { projectId: query.projectId, includeRevoked: query.includeRevoked === true },
       LIST_LIMIT,
     );
-    return { keys: keys.map(toView), total };
+    // One instant for the whole page: every key's status is told at the same time.
+    const now = Date.now();
+    return { keys: keys.map((k) => toView(k, now)), total };
   }
 
   async get(principal: SessionPrincipal, id: string): Promise<ApiKeyDto> {
@@ -220,6 +230,8 @@ export class DeveloperKeysService {
       const before = await this.keys.findOwnedForUpdate(user.id, id, m);
       if (!before) throw apiKeysError(ApiKeysErrorCode.KeyNotFound);
       if (before.revokedAt) throw apiKeysError(ApiKeysErrorCode.KeyRevoked);
+      // Rolled away (in its grace or after): the successor is the key to change.
+      if (before.successorId) throw apiKeysError(ApiKeysErrorCode.KeyRolledAway);
       if (
         before.origin === 'provider' &&
         (change.expiresAt !== undefined || change.allowedOrigins !== undefined)
@@ -262,6 +274,94 @@ export class DeveloperKeysService {
   }
 
   /**
+   * Rolls the user's key `id`: mints its successor (same project, label, scopes, allowed origins, expiry, origin
+   * and admin org) and gives the old key a grace (decision 0060). The old key's row is locked first, so of
+   * concurrent rolls, on any instance, one wins and the others find it rolled (409); the unique predecessor
+   * index is the backstop. The change is announced on the revocation channel in the transaction: every
+   * instance drops what it cached of the old key, so its next resolve says `rolling`, or refuses it at once
+   * after a grace of 0. One audit row (`api_key.roll`, on the old key).
+   */
+  async roll(
+    principal: SessionPrincipal,
+    id: string,
+    dto: RollApiKeyDto,
+    ctx: AuditContext,
+  ): Promise<RolledApiKeyResponseDto> {
+    const graceSeconds = dto.graceSeconds ?? DEFAULT_ROLL_GRACE_SECONDS;
+    const unusedSeconds = dto.endGraceWhenUnusedFor ?? null;
+    const user = await this.userOf(principal);
+    const rolled = await this.dataSource.transaction(async (m) => {
+      await this.refuseDisabled(user.id, m);
+      const old = await this.keys.findOwnedForUpdate(user.id, id, m);
+      if (!old) throw apiKeysError(ApiKeysErrorCode.KeyNotFound);
+      if (old.revokedAt) throw apiKeysError(ApiKeysErrorCode.KeyRevoked);
+      if (old.successorId) throw apiKeysError(ApiKeysErrorCode.KeyRolledAway);
+      if (old.origin === 'provider') throw apiKeysError(ApiKeysErrorCode.RollProviderKey);
+      if (old.expiresAt && old.expiresAt.getTime() <= Date.now())
+        throw apiKeysError(ApiKeysErrorCode.RollExpired);
+      if (old.disabledAt) throw apiKeysError(ApiKeysErrorCode.RollDisabled);
+      const outside = scopesOutsideCatalog(this.config, old.scopes);
+      if (outside.length > 0) throw scopesNoLongerAllowedError(outside);
+
+      let newId: string | undefined;
+      let secret: string | undefined;
+      for (let attempt = 0; attempt < MINT_ATTEMPTS && !newId; attempt++) {
+        const minted = generateApiKey();
+        newId = await this.keys.insert(
+          {
+            ...minted,
+            label: old.label,
+            userId: user.id,
+            projectId: old.projectId,
+            origin: old.origin,
+            allowedOrigins: old.allowedOrigins,
+            expiresAt: old.expiresAt,
+            adminOrgId: old.adminOrgId,
+            scopes: old.scopes,
+            predecessorId: old.id,
+          },
+          m,
+        );
+        if (newId) secret = minted.plaintext;
+        // Unreachable under the row lock; kept honest should the lock ever be bypassed.
+        else if (await this.keys.hasSuccessor(old.id, m)) throw apiKeysError(ApiKeysErrorCode.KeyRolledAway);
+      }
+      if (!newId || secret === undefined) throw new Error('could not draw an unused API key id');
+      const graceEndsAt = await this.keys.markRolled(old.id, newId, graceSeconds, unusedSeconds, m);
+      if (!graceEndsAt) throw apiKeysError(ApiKeysErrorCode.KeyRolledAway);
+
+      // Fires on commit: every instance drops what it cached of the old key (positive or refused).
+      await this.revocations.notify([old.keyId], m);
+      const key = await this.findView(user.id, newId, m);
+      await this.audit.record(
+        ctx,
+        {
+          action: ApiKeysAudit.Roll,
+          targetType: 'api_key',
+          targetId: old.id,
+          metadata: {
+            keyPrefix: old.keyPrefix,
+            successorId: newId,
+            successorKeyPrefix: key.keyPrefix,
+            graceSeconds,
+            endGraceWhenUnusedFor: unusedSeconds,
+            graceEndsAt: graceEndsAt.toISOString(),
+          },
+        },
+        m,
+      );
+      return { key, secret, oldKeyId: old.keyId };
+    });
+    this.revocations.invalidateLocally([rolled.oldKeyId]);
+    const previous = await this.findView(user.id, id);
+    return {
+      key: rolled.key,
+      secret: rolled.secret,
+      previous: { id: previous.id, status: previous.status, graceEndsAt: previous.graceEndsAt! },
+    };
+  }
+
+  /**
    * A disabled user's writes are refused (403 identity_not_allowed), revocations included: a disabled
    * identity is read-only (decision 0055). The row lock taken here also holds until commit, so a user disabled
    * while the write runs is refused or the write completes first, never half of each.
@@ -298,33 +398,58 @@ export class DeveloperKeysService {
   }
 }
 
-export function toView(k: ApiKey): ApiKeyDto {
+export function toView(k: ApiKey, now = Date.now()): ApiKeyDto {
   const project = k.project!;
   const bp = k.billingProvider ?? null;
+  const graceEnd = graceEndedAt(k, now);
   return {
     id: k.id,
     label: k.label,
     keyPrefix: k.keyPrefix,
-    status: statusOf(k),
+    status: statusOf(k, now),
     project: { id: project.id, name: project.name },
     billingProvider: bp ? { id: bp.id, slug: bp.slug, name: bp.name } : null,
     allowedOrigins: k.allowedOrigins,
     scopes: k.scopes,
     createdAt: iso(k.createdAt),
     lastUsedAt: isoOrNull(k.lastUsedAt),
-    revokedAt: isoOrNull(k.revokedAt),
-    revokedReason: k.revokedReason,
+    revokedAt: isoOrNull(graceEnd === undefined ? k.revokedAt : graceEnd),
+    revokedReason: graceEnd === undefined ? k.revokedReason : 'rolled',
     disabledAt: isoOrNull(k.disabledAt),
     expiresAt: isoOrNull(k.expiresAt),
+    predecessorId: k.predecessorId,
+    successorId: k.successorId,
+    graceEndsAt: isoOrNull(k.graceEndsAt),
   };
 }
 
-/** A revocation is for good and wins; an expiry cannot be switched back on; a disabled key can. */
+/** When a rolled key's grace ended, if it did and nothing revoked the key before (decision 0060). */
+function graceEndedAt(k: ApiKey, now: number): Date | undefined {
+  if (k.revokedAt) return undefined;
+  const end = graceEndMs(k);
+  return end !== null && end <= now ? new Date(end) : undefined;
+}
+
+/**
+ * A revocation is for good and wins, and so does the end of a rolled key's grace (REVOKED, reason `rolled`,
+ * computed: decision 0060); an expiry cannot be switched back on; a disabled key can.
+ */
 export function statusOf(
-  k: Pick<ApiKey, 'revokedAt' | 'expiresAt' | 'disabledAt'>,
+  k: Pick<
+    ApiKey,
+    | 'revokedAt'
+    | 'expiresAt'
+    | 'disabledAt'
+    | 'graceEndsAt'
+    | 'graceUnusedSeconds'
+    | 'rolledAt'
+    | 'lastUsedAt'
+  >,
   now = Date.now(),
 ): ApiKeyStatus {
   if (k.revokedAt) return 'REVOKED';
+  const graceEnd = graceEndMs(k);
+  if (graceEnd !== null && graceEnd <= now) return 'REVOKED';
   if (k.expiresAt && k.expiresAt.getTime() <= now) return 'EXPIRED';
   if (k.disabledAt) return 'DISABLED';
   return 'ACTIVE';

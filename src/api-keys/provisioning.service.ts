@@ -24,9 +24,10 @@ import { UsersService } from 'src/users/users.service';
 /**
  * Server-to-server provisioning: an internal service asks for a user's API key by name. The org is bound to
  * the calling client (PROVISION_CLIENTS), never taken on the body's word alone. The user (by externalId) and
- * their default project are found or created, then one transaction revokes the user's live keys of that name
- * that provisioning minted and mints the new one. The transaction holds the user's row lock, so concurrent
- * calls for one user run one after the other and leave exactly one live provisioned key of that name.
+ * their default project are found or created, then one transaction replaces the user's live key of that name
+ * that provisioning minted by the new one: rolled with the call's grace, or revoked at once with a grace of 0
+ * (decision 0060). The transaction holds the user's row lock, so concurrent calls for one user run one after
+ * the other and leave exactly one live provisioned key of that name that is not in a grace.
  */
 @Injectable()
 export class ProvisioningService implements OnModuleInit {
@@ -63,7 +64,8 @@ export class ProvisioningService implements OnModuleInit {
     const keyName = dto.keyName ?? DEFAULT_PROVISIONED_KEY_NAME;
     const key = generateApiKey();
 
-    const { userId, projectId, revokedKeyIds } = await this.dataSource.transaction(async (m) => {
+    const graceSeconds = dto.graceSeconds ?? 0;
+    const { userId, projectId, replaced } = await this.dataSource.transaction(async (m) => {
       const { user, profile } = await this.users.provisionUser(
         dto.externalId,
         { email: dto.email, ...(dto.name !== undefined ? { name: dto.name } : {}) },
@@ -76,7 +78,10 @@ export class ProvisioningService implements OnModuleInit {
       if (disabled) throw apiKeysError(ApiKeysErrorCode.UserDisabled);
       const project = await this.projects.findOrCreateDefault(user.id, m);
 
-      const revoked = await this.keys.revokeProvisionedByLabel(user.id, keyName, m);
+      // The live key of that name (the newest, should an older one have survived from before rolls) is
+      // replaced by the new one: rolled with the grace; any other is revoked outright, as before.
+      const replaceable = await this.keys.lockReplaceableProvisioned(user.id, keyName, m);
+      const previous = replaceable[0];
       const createdId = await this.keys.insert(
         {
           keyId: key.keyId,
@@ -87,14 +92,27 @@ export class ProvisioningService implements OnModuleInit {
           projectId: project.id,
           origin: 'provisioned',
           scopes,
+          predecessorId: previous?.id ?? null,
         },
         m,
       );
       // 64 random bits of key id: a collision is not worth a retry loop, but must not pass silently.
       if (!createdId) throw new Error('could not store the provisioned key: its id is taken');
+      // Under the user's lock and the rows' own: the previous key is live and not rolled (decision 0060).
+      if (previous && !(await this.keys.markRolled(previous.id, createdId, graceSeconds, null, m)))
+        throw new Error('could not roll the replaced provisioned key');
+      // A grace of 0 replaces the key outright: revoked now, reason `provisioning`, linked to its successor.
+      const revoked = graceSeconds === 0 ? replaceable : replaceable.slice(1);
+      await this.keys.revokeIds(
+        revoked.map((r) => r.id),
+        'provisioning',
+        m,
+      );
 
       const revokedKeyIds = revoked.map((r) => r.keyId);
-      await this.revocations.notify(revokedKeyIds, m);
+      const changedKeyIds = replaceable.map((r) => r.keyId);
+      // Every replaced key, revoked or now in its grace (resolve answers `rolling`), is dropped from the caches.
+      await this.revocations.notify(changedKeyIds, m);
       await this.audit.record(
         ctx,
         {
@@ -113,15 +131,24 @@ export class ProvisioningService implements OnModuleInit {
             // Whether the user's email and name were written: `kept` for a user provisioning may not rewrite.
             profile,
             revokedKeyIds,
+            previousKeyId: previous?.id ?? null,
+            graceSeconds,
           },
         },
         m,
       );
-      return { userId: user.id, projectId: project.id, revokedKeyIds };
+      const replaced = { previousKeyId: previous?.id ?? null, changedKeyIds };
+      return { userId: user.id, projectId: project.id, replaced };
     });
 
-    this.revocations.invalidateLocally(revokedKeyIds);
+    this.revocations.invalidateLocally(replaced.changedKeyIds);
     // The plaintext leaves only in this answer (Cache-Control: no-store); it is never logged.
-    return { apiKey: key.plaintext, userId, projectId, keyId: key.keyId };
+    return {
+      apiKey: key.plaintext,
+      userId,
+      projectId,
+      keyId: key.keyId,
+      previousKeyId: replaced.previousKeyId,
+    };
   }
 }

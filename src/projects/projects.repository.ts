@@ -22,13 +22,16 @@ export interface ProjectRow {
 export class ProjectsRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
-  /** The user's projects, default first, then oldest first, with live key counts in one query. */
+  /**
+   * The user's projects, default first, then oldest first, with key counts in one query: keys not revoked and
+   * not rolled into another (a rolled key, in its grace or after, is counted once, as its successor).
+   */
   listWithKeyCounts(userId: string, limit: number): Promise<ProjectRow[]> {
     return this.dataSource.query(
       `SELECT p.id, p.name, p.is_default AS "isDefault", p.created_at AS "createdAt",
               COUNT(k.id) AS "apiKeyCount"
          FROM projects p
-         LEFT JOIN api_keys k ON k.project_id = p.id AND k.revoked_at IS NULL
+         LEFT JOIN api_keys k ON k.project_id = p.id AND k.revoked_at IS NULL AND k.successor_id IS NULL
         WHERE p.user_id = $1
         GROUP BY p.id
         ORDER BY p.is_default DESC, p.created_at ASC, p.name ASC

@@ -320,12 +320,25 @@ describe('fuzz: every route', () => {
           fc.constant(e({ projectId: ids.devProjectId })),
           madeUpSecret.map((raw) => e({ billingProviderId: ids.acmeId, rawApiKey: raw })),
         ];
+      case 'POST /api/v1/developer/keys/:id/roll':
+        return [
+          fc.constant(e({ graceSeconds: 3600, endGraceWhenUnusedFor: 600 })),
+          fc.constantFrom(0, 2_592_000).map((graceSeconds) => e({ graceSeconds })),
+          fc.constant([]),
+        ];
       case 'POST /api/v1/internal/provision-apikey':
         return [
           fc
-            .constantFrom('fuzz-ext', 'fuzz-dev', 'fuzz-other', 'fuzz-disabled')
-            .map((externalId) =>
-              e({ externalId, email: 'f@example.com', name: 'F', orgId: ALLOWED_ORG, keyName: 'agent' }),
+            .tuple(fc.constantFrom('fuzz-ext', 'fuzz-dev', 'fuzz-other', 'fuzz-disabled'), fc.nat(3_600))
+            .map(([externalId, graceSeconds]) =>
+              e({
+                externalId,
+                email: 'f@example.com',
+                name: 'F',
+                orgId: ALLOWED_ORG,
+                keyName: 'agent',
+                graceSeconds,
+              }),
             ),
         ];
       case 'POST /api/v1/internal/api-keys/resolve':

@@ -194,13 +194,22 @@ export interface Provisioned {
   userId: string;
   projectId: string;
   keyId: string;
+  /** The key this one replaced, or null. */
+  previousKeyId: string | null;
 }
 
 /** A key provisioned through the real endpoint, `POST /api/v1/internal/provision-apikey`. */
 export async function provision(
   http: Server,
   token: string,
-  body: { externalId: string; email?: string; name?: string; keyName?: string; orgId?: string },
+  body: {
+    externalId: string;
+    email?: string;
+    name?: string;
+    keyName?: string;
+    orgId?: string;
+    graceSeconds?: number;
+  },
 ): Promise<Provisioned> {
   const res = await request(http)
     .post('/api/v1/internal/provision-apikey')

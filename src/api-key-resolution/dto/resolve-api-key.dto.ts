@@ -42,6 +42,17 @@ export class ResolvedProjectDto {
   name: string;
 }
 
+/** A rolled key in its grace: which key replaces it, and until when it resolves at the latest. */
+export class ResolvedRollingDto {
+  /** The new key's `id` (as on the developer surface, where its owner sees both). */
+  @ApiProperty({ format: 'uuid' })
+  successorId: string;
+
+  /** The old key resolves until then at the latest (earlier when the roll's `endGraceWhenUnusedFor` ends the grace). */
+  @ApiProperty({ format: 'date-time' })
+  graceEndsAt: string;
+}
+
 export class ResolveApiKeyResponseDto {
   /**
    * The key’s public lookup id (16 hex).
@@ -69,4 +80,7 @@ export class ResolveApiKeyResponseDto {
 
   @ApiProperty({ format: 'date-time' })
   tokenExpiresAt: string;
+
+  /** Present only while the key is a rolled one in its grace: its owner rolled it, the caller should move to the new key. */
+  rolling?: ResolvedRollingDto;
 }

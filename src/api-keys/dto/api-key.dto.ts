@@ -5,11 +5,14 @@ import {
   ArrayMaxSize,
   IsArray,
   IsBoolean,
+  IsInt,
   IsString,
   IsUUID,
   Length,
   Matches,
+  Max,
   MaxLength,
+  Min,
   ValidateBy,
 } from 'class-validator';
 import {
@@ -18,6 +21,12 @@ import {
   type ApiKeyRevokedReason,
   type ApiKeyStatus,
 } from 'src/api-keys/api-key.entity';
+import {
+  DEFAULT_ROLL_GRACE_SECONDS,
+  MAX_GRACE_SECONDS,
+  MAX_GRACE_UNUSED_SECONDS,
+  MIN_GRACE_UNUSED_SECONDS,
+} from 'src/api-keys/grace';
 import { IsOrigin, MAX_ORIGIN_LENGTH } from 'src/api-keys/origin';
 import { MAX_SCOPES, ScopeList } from 'src/api-keys/scopes';
 import {
@@ -234,6 +243,18 @@ export class ApiKeyDto {
 
   @ApiProperty({ format: 'date-time' })
   expiresAt: string | null;
+
+  /** The key this one was rolled from; null unless it came from a roll. */
+  @ApiProperty({ format: 'uuid' })
+  predecessorId: string | null;
+
+  /** The key this one was rolled into; null unless it was rolled. */
+  @ApiProperty({ format: 'uuid' })
+  successorId: string | null;
+
+  /** A rolled key resolves until then at the latest (the earlier of its expiry and the roll's grace), earlier when it goes unused as long as the roll's `endGraceWhenUnusedFor`; then it is `REVOKED` with reason `rolled` and `revokedAt` says when its grace ended. Null unless rolled. */
+  @ApiProperty({ format: 'date-time' })
+  graceEndsAt: string | null;
 }
 
 export class ApiKeyListResponseDto {
@@ -258,6 +279,55 @@ export class CreatedApiKeyResponseDto {
    * @example ksk_0000000000000000_0000000000000000000000000000000000000000000000000000000000000000_4e8I45
    */
   secret?: string;
+}
+
+export class RollApiKeyDto {
+  /** How long the old key keeps resolving (seconds), at most 30 days; 0: refused at once. It never outlives the old key's expiry. */
+  @ApiProperty({
+    type: 'integer',
+    default: DEFAULT_ROLL_GRACE_SECONDS,
+    minimum: 0,
+    maximum: MAX_GRACE_SECONDS,
+  })
+  @OptionalField()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_GRACE_SECONDS)
+  graceSeconds?: number;
+
+  /** Also end the grace once the old key has gone this long (seconds) without a resolve: a consumer that moved to the new key ends it. Measured with `lastUsedAt`'s one-minute precision, so the grace ends up to 150 s after that (never before). */
+  @ApiProperty({ type: 'integer', minimum: MIN_GRACE_UNUSED_SECONDS, maximum: MAX_GRACE_UNUSED_SECONDS })
+  @OptionalField()
+  @IsInt()
+  @Min(MIN_GRACE_UNUSED_SECONDS)
+  @Max(MAX_GRACE_UNUSED_SECONDS)
+  endGraceWhenUnusedFor?: number;
+}
+
+/** The rolled key, as the roll left it. */
+export class RolledFromKeyDto {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  /** `ACTIVE` while its grace lasts; `REVOKED` (reason `rolled`) after a grace of 0. */
+  @ApiProperty({ enum: API_KEY_STATUSES })
+  status: ApiKeyStatus;
+
+  @ApiProperty({ format: 'date-time' })
+  graceEndsAt: string;
+}
+
+export class RolledApiKeyResponseDto {
+  /** The new key: the old one's project, label, scopes, allowed origins and expiry. */
+  key: ApiKeyDto;
+
+  /**
+   * The new key in plaintext, `ksk_<keyId>_<secret>_<checksum>`, returned only here.
+   * @example ksk_0000000000000000_0000000000000000000000000000000000000000000000000000000000000000_4e8I45
+   */
+  secret: string;
+
+  previous: RolledFromKeyDto;
 }
 
 export class RevokedApiKeyResponseDto {

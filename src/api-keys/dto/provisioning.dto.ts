@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { IsEmail, IsString, MaxLength } from 'class-validator';
+import { IsEmail, IsInt, IsString, Max, MaxLength, Min } from 'class-validator';
+import { MAX_GRACE_SECONDS } from 'src/api-keys/grace';
 import { MAX_SCOPES, ScopeList } from 'src/api-keys/scopes';
 import { FreeText, OptionalField, SAFE_TEXT_PATTERN, SafeText } from 'src/validation/body.decorators';
 
@@ -40,7 +41,7 @@ export class ProvisionApiKeyDto {
   @FreeText({ min: 1, max: 255 })
   orgId: string;
 
-  /** The key’s name (its label). The user’s live keys with this name that provisioning minted are revoked; keys minted or stored in the settings UI stay. */
+  /** The key’s name (its label). The user’s live key with this name that provisioning minted is replaced (rolled with `graceSeconds`); keys minted or stored in the settings UI stay, and so do earlier replaced keys still in their grace. */
   @ApiProperty({ default: DEFAULT_PROVISIONED_KEY_NAME })
   @OptionalField()
   @FreeText({ min: 1, max: 100 })
@@ -51,6 +52,14 @@ export class ProvisionApiKeyDto {
     `The new key's scopes, at most ${MAX_SCOPES}, no duplicates; only those of API_KEY_SCOPES when it is set. Default none.`,
   )
   scopes?: string[];
+
+  /** How long the replaced key keeps resolving (seconds, at most 30 days, never past its own expiry): it is rolled into the new key with this grace. 0 (the default): it is revoked at once (reason `provisioning`). */
+  @ApiProperty({ type: 'integer', default: 0, minimum: 0, maximum: MAX_GRACE_SECONDS })
+  @OptionalField()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_GRACE_SECONDS)
+  graceSeconds?: number;
 }
 
 export class ProvisionApiKeyResponseDto {
@@ -72,4 +81,8 @@ export class ProvisionApiKeyResponseDto {
    * @example 0123456789abcdef
    */
   keyId: string;
+
+  /** The key this one replaced (its `id` on the developer surface; it is the new key's `predecessorId`), or null when the user had no live key of that name. */
+  @ApiProperty({ format: 'uuid' })
+  previousKeyId: string | null;
 }

@@ -464,6 +464,8 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
         (c, i) => body + checksum.slice(0, i) + (c === 'A' ? 'B' : 'A') + checksum.slice(i + 1),
       );
       bad.push(`${generateApiKey().plaintext.slice(0, -6)}${checksum}`);
+      // The warm-up's last-use write, flushed a second later, must not land among the spied statements.
+      await a.app.get(ApiKeyUsageRecorder).flush();
       const cache = a.app.get(ApiKeyCache);
       const cached = cache.size;
       const queries = spyOnQueries();

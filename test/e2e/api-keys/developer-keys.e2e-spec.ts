@@ -170,6 +170,9 @@ describe('developer surface: API keys', () => {
         revokedReason: null,
         disabledAt: null,
         expiresAt: null,
+        predecessorId: null,
+        successorId: null,
+        graceEndsAt: null,
       });
       const [row] = await suite.db.query<{ key_id: string; key_hash: string; key_prefix: string }>(
         'SELECT key_id, key_hash, key_prefix FROM api_keys WHERE id = $1',

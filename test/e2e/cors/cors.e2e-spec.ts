@@ -27,6 +27,7 @@ const BROWSER_CALLABLE = [
   'PATCH /api/v1/developer/keys/:id',
   'POST /api/v1/auth/providers/:slug/start',
   'POST /api/v1/developer/keys',
+  'POST /api/v1/developer/keys/:id/roll',
   'POST /api/v1/developer/projects',
   'POST /api/v1/mcp-oauth-credentials',
 ];

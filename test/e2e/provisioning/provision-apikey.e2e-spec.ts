@@ -160,10 +160,12 @@ describe('provisioning an API key (POST /api/v1/internal/provision-apikey)', () 
   describe('provisioning', () => {
     it('creates the user and default project and returns the key once, with no-store', async () => {
       const res = await post(valid('u-new', { name: 'Ada' })).expect(200);
-      const body = res.body as { apiKey: string; userId: string; projectId: string; keyId: string };
+      const body = res.body as Provisioned;
       keep(body.apiKey);
       expect(res.headers['cache-control']).toBe('no-store');
-      expect(Object.keys(body).sort()).toEqual(['apiKey', 'keyId', 'projectId', 'userId']);
+      expect(Object.keys(body).sort()).toEqual(['apiKey', 'keyId', 'previousKeyId', 'projectId', 'userId']);
+      // Nothing replaced: the user had no key of that name.
+      expect(body.previousKeyId).toBeNull();
       expect(body.apiKey).toMatch(API_KEY_PATTERN);
       expect(body.apiKey.slice(4, 20)).toBe(body.keyId);
 

@@ -87,9 +87,9 @@ describe('repositories answer camelCase rows', () => {
     expect(revoked).toEqual({ id, keyId: 'rowsresolve01', keyPrefix: 'rowsreso' });
 
     await minted('rowsresolve02', 'replaced');
-    const [byLabel] = await keys.revokeProvisionedByLabel(userId, 'replaced', m);
+    const [byLabel] = await keys.lockReplaceableProvisioned(userId, 'replaced', m);
     expect(notCamel(byLabel)).toEqual([]);
-    expect(byLabel).toMatchObject({ keyId: 'rowsresolve02' });
+    expect(byLabel).toMatchObject({ keyId: 'rowsresolve02', createdAt: expect.any(Date) as unknown });
   });
 
   it('org tokens: the live lookup by hash, and the row a roll locks', async () => {
