@@ -12,8 +12,10 @@ import type { ApiKey, ApiKeyStatus } from 'src/api-keys/api-key.entity';
 import { ApiKeysAudit } from 'src/api-keys/api-keys.audit';
 import { apiKeysConfig, scopesOutsideCatalog, type ApiKeysConfig } from 'src/api-keys/api-keys.config';
 import { apiKeysError, ApiKeysErrorCode, scopesOutsideCatalogError } from 'src/api-keys/api-keys.errors';
+import { ApiKeyConsumersRepository } from 'src/api-keys/api-key-consumers.repository';
 import { ApiKeysRepository, type KeyChange, type NewApiKeyRow } from 'src/api-keys/api-keys.repository';
 import type {
+  ApiKeyDetailDto,
   ApiKeyDto,
   CreateApiKeyDto,
   ListApiKeysQueryDto,
@@ -31,6 +33,8 @@ import type { User } from 'src/users/user.entity';
 import { UsersService } from 'src/users/users.service';
 
 export const LIST_LIMIT = 500;
+/** Consumers shown by `GET …/keys/:id` (API.md, "Key lifecycle"). */
+export const CONSUMERS_SHOWN = 20;
 /** Random 40-byte keys collide only with a squatted lookup id; a few fresh draws settle it. */
 const MINT_ATTEMPTS = 3;
 
@@ -55,6 +59,7 @@ export class DeveloperKeysService {
     private readonly revocations: ApiKeyRevocations,
     @Inject(authConfig.KEY) private readonly auth: Pick<AuthConfig, 'orgId'>,
     @Inject(apiKeysConfig.KEY) private readonly config: ApiKeysConfig,
+    private readonly consumers: ApiKeyConsumersRepository,
   ) {}
 
   async create(principal: SessionPrincipal, dto: CreateApiKeyDto, ctx: AuditContext): Promise<CreatedKey> {
@@ -159,9 +164,19 @@ export class DeveloperKeysService {
     return { keys: keys.map(toView), total };
   }
 
-  async get(principal: SessionPrincipal, id: string): Promise<ApiKeyDto> {
+  /** One of the user's keys with its consumers (the M2M clients that resolved it, most recent first). */
+  async get(principal: SessionPrincipal, id: string): Promise<ApiKeyDetailDto> {
     const user = await this.userOf(principal);
-    return this.findView(user.id, id);
+    const key = await this.findView(user.id, id);
+    const consumers = await this.consumers.recentOf(key.id, CONSUMERS_SHOWN);
+    return {
+      ...key,
+      consumers: consumers.map((c) => ({
+        clientId: c.clientId,
+        firstResolvedAt: iso(c.firstResolvedAt),
+        lastResolvedAt: iso(c.lastResolvedAt),
+      })),
+    };
   }
 
   /**
@@ -312,6 +327,7 @@ export function toView(k: ApiKey): ApiKeyDto {
     scopes: k.scopes,
     createdAt: iso(k.createdAt),
     lastUsedAt: isoOrNull(k.lastUsedAt),
+    lastUsedBy: k.lastUsedBy,
     revokedAt: isoOrNull(k.revokedAt),
     revokedReason: k.revokedReason,
     disabledAt: isoOrNull(k.disabledAt),

@@ -1,0 +1,119 @@
+import { Logger } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
+
+/** What one instance saw of one client (or of no client: the deprecated admin tier) using one key. */
+export interface KeyUse {
+  /** `api_keys.id`. */
+  id: string;
+  /** The M2M client that resolved the key; null for a use that is not a resolve. */
+  clientId: string | null;
+  /** Epoch ms of the first and the last use seen since the last flush. */
+  firstAt: number;
+  lastAt: number;
+}
+
+export interface KeyUsageBufferOptions {
+  /** A key and client written less than this long ago (by this instance) are not queued again. */
+  precisionMs: number;
+  /** Uses are collected this long, then written together. */
+  flushDelayMs: number;
+  /** At most this many key and client pairs wait for a flush; further new pairs are dropped until it. */
+  maxPending: number;
+  /** Writes one flush's uses (one entry per key and client, sorted by key then client). */
+  write(uses: KeyUse[]): Promise<void>;
+  /** Whether the database is busy: the flush's uses are then dropped and forgotten, so later uses record them. */
+  busy?(): boolean;
+  /** The clock (tests). */
+  now?: () => number;
+}
+
+/** Clients remembered per key for the precision check; a key with more starts over (a miss costs a write). */
+const MAX_REMEMBERED_CLIENTS_PER_KEY = 100;
+/** Keys remembered for the precision check (a miss only costs a write). */
+const MAX_REMEMBERED_KEYS = 10_000;
+
+/**
+ * API-key uses, noted in memory on the resolution path and written off it (decision 0065). A use costs a Map
+ * lookup: a pair (key, M2M client) already waiting for the flush only moves its last time; a pair this
+ * instance wrote less than `precisionMs` ago is skipped; anything else waits, at most `maxPending` pairs,
+ * `flushDelayMs` for one batched `write`. A failed or skipped (busy) write is forgotten, so the next use
+ * queues the pair again. `flush()` writes what is pending now (shutdown, tests); writes never overlap.
+ */
+export class KeyUsageBuffer {
+  private readonly logger = new Logger('KeyUsage');
+  /** Key id → client id ('' for none) → the uses seen since the last flush. */
+  private pending = new Map<string, Map<string, KeyUse>>();
+  private pendingPairs = 0;
+  /** Key id → client id → when this instance last queued the pair. */
+  private readonly queued = new LRUCache<string, Map<string, number>>({ max: MAX_REMEMBERED_KEYS });
+  private timer?: NodeJS.Timeout;
+  private writing: Promise<void> = Promise.resolve();
+  private readonly now: () => number;
+
+  constructor(private readonly options: KeyUsageBufferOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Notes a use of key `id` by `clientId` (none: not a resolve); returns at once. */
+  record(id: string, clientId: string | null = null): void {
+    const now = this.now();
+    const client = clientId ?? '';
+    const waiting = this.pending.get(id)?.get(client);
+    if (waiting !== undefined) {
+      if (now > waiting.lastAt) waiting.lastAt = now;
+      return;
+    }
+    let remembered = this.queued.get(id);
+    const last = remembered?.get(client);
+    if (last !== undefined && now - last < this.options.precisionMs) return;
+    if (this.pendingPairs >= this.options.maxPending) return;
+    if (remembered === undefined) this.queued.set(id, (remembered = new Map<string, number>()));
+    else if (remembered.size >= MAX_REMEMBERED_CLIENTS_PER_KEY) remembered.clear();
+    remembered.set(client, now);
+    let byClient = this.pending.get(id);
+    if (byClient === undefined) this.pending.set(id, (byClient = new Map<string, KeyUse>()));
+    byClient.set(client, { id, clientId, firstAt: now, lastAt: now });
+    this.pendingPairs++;
+    this.timer ??= setTimeout(() => void this.flush(), this.options.flushDelayMs).unref();
+  }
+
+  /** Writes every pending use, after any write already under way; resolves when both are done. */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.pendingPairs === 0) return this.writing;
+    const pending = this.pending;
+    this.pending = new Map();
+    this.pendingPairs = 0;
+    const uses: KeyUse[] = [];
+    for (const byClient of pending.values()) for (const use of byClient.values()) uses.push(use);
+    uses.sort((a, b) => compare(a.id, b.id) || compare(a.clientId ?? '', b.clientId ?? ''));
+    if (this.options.busy?.()) {
+      this.forget(uses);
+      return this.writing;
+    }
+    const previous = this.writing;
+    this.writing = previous.then(() => this.write(uses));
+    return this.writing;
+  }
+
+  private async write(uses: KeyUse[]): Promise<void> {
+    try {
+      await this.options.write(uses);
+    } catch (err) {
+      this.forget(uses);
+      this.logger.warn(
+        { err: (err as Error).message, rows: uses.length },
+        'could not record the last use and the consumers of API keys',
+      );
+    }
+  }
+
+  private forget(uses: KeyUse[]): void {
+    for (const use of uses) this.queued.get(use.id)?.delete(use.clientId ?? '');
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
