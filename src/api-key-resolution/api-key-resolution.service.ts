@@ -2,9 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ResolvedApiKey, Resolution } from 'src/api-key-resolution/api-key-cache';
 import { ApiKeyLookup } from 'src/api-key-resolution/api-key-lookup';
 import {
-  apiKeyResolutionError,
   ApiKeyResolutionErrorCode,
   insufficientScopeError,
+  keyRefusal,
 } from 'src/api-key-resolution/api-key-resolution.errors';
 import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-recorder';
 import type { ResolveApiKeyResponseDto } from 'src/api-key-resolution/dto/resolve-api-key.dto';
@@ -86,9 +86,9 @@ export class ApiKeyResolutionService {
         this.usage.record(resolution.key.id, clientId);
         return this.withToken(resolution.key);
       case 'invalid':
-        throw apiKeyResolutionError(ApiKeyResolutionErrorCode.InvalidKey);
+        throw keyRefusal(ApiKeyResolutionErrorCode.InvalidKey);
       case 'user_disabled':
-        throw apiKeyResolutionError(ApiKeyResolutionErrorCode.UserDisabled);
+        throw keyRefusal(ApiKeyResolutionErrorCode.UserDisabled);
     }
   }
 
