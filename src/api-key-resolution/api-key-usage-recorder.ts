@@ -34,8 +34,8 @@ export async function writeKeyUses(
     resolves.push({
       keyId: use.id,
       clientId: use.clientId,
-      firstResolvedAt: new Date(use.firstAt),
-      lastResolvedAt: new Date(use.lastAt),
+      firstResolvedAtMs: use.firstAt,
+      lastResolvedAtMs: use.lastAt,
     });
     if (use.lastAt > last.clientAt) {
       last.clientAt = use.lastAt;
@@ -44,7 +44,7 @@ export async function writeKeyUses(
   }
   const gained = await consumers.record(resolves);
   await keys.markUsed(
-    [...latest.values()].map(({ id, at, clientId }) => ({ id, at: new Date(at), clientId })),
+    [...latest.values()].map(({ id, at, clientId }) => ({ id, atMs: at, clientId })),
     precisionSeconds,
   );
   if (gained.length > 0) await consumers.trim(gained);

@@ -33,19 +33,39 @@ const MAX_REMEMBERED_CLIENTS_PER_KEY = 100;
 const MAX_REMEMBERED_KEYS = 10_000;
 
 /**
+ * A key's waiting uses, one per client, and the clients an instance queued: short linked lists (most keys
+ * have one client), so a use allocates no Map and a known pair allocates nothing.
+ */
+interface Waiting {
+  id: string;
+  clientId: string | null;
+  /** `clientId ?? ''`. */
+  client: string;
+  firstAt: number;
+  lastAt: number;
+  next: Waiting | undefined;
+}
+interface Queued {
+  client: string;
+  /** When this instance last queued the pair; -Infinity once forgotten. */
+  at: number;
+  next: Queued | undefined;
+}
+
+/**
  * API-key uses, noted in memory on the resolution path and written off it (decision 0065). A use costs a Map
  * lookup: a pair (key, M2M client) already waiting for the flush only moves its last time; a pair this
- * instance wrote less than `precisionMs` ago is skipped; anything else waits, at most `maxPending` pairs,
+ * instance queued less than `precisionMs` ago is skipped; anything else waits, at most `maxPending` pairs,
  * `flushDelayMs` for one batched `write`. A failed or skipped (busy) write is forgotten, so the next use
  * queues the pair again. `flush()` writes what is pending now (shutdown, tests); writes never overlap.
  */
 export class KeyUsageBuffer {
   private readonly logger = new Logger('KeyUsage');
-  /** Key id → client id ('' for none) → the uses seen since the last flush. */
-  private pending = new Map<string, Map<string, KeyUse>>();
+  /** Key id → the uses seen since the last flush, one per client. */
+  private pending = new Map<string, Waiting>();
   private pendingPairs = 0;
-  /** Key id → client id → when this instance last queued the pair. */
-  private readonly queued = new LRUCache<string, Map<string, number>>({ max: MAX_REMEMBERED_KEYS });
+  /** Key id → the clients this instance queued, and when. */
+  private readonly queued = new LRUCache<string, Queued>({ max: MAX_REMEMBERED_KEYS });
   private timer?: NodeJS.Timeout;
   private writing: Promise<void> = Promise.resolve();
   private readonly now: () => number;
@@ -58,21 +78,24 @@ export class KeyUsageBuffer {
   record(id: string, clientId: string | null = null): void {
     const now = this.now();
     const client = clientId ?? '';
-    const waiting = this.pending.get(id)?.get(client);
-    if (waiting !== undefined) {
-      if (now > waiting.lastAt) waiting.lastAt = now;
+    const waiting = this.pending.get(id);
+    for (let w = waiting; w !== undefined; w = w.next) {
+      if (w.client !== client) continue;
+      if (now > w.lastAt) w.lastAt = now;
       return;
     }
-    let remembered = this.queued.get(id);
-    const last = remembered?.get(client);
-    if (last !== undefined && now - last < this.options.precisionMs) return;
+    const remembered = this.queued.get(id);
+    let known: Queued | undefined;
+    let clients = 0;
+    for (let q = remembered; q !== undefined && known === undefined; q = q.next, clients++)
+      if (q.client === client) known = q;
+    if (known !== undefined && now - known.at < this.options.precisionMs) return;
     if (this.pendingPairs >= this.options.maxPending) return;
-    if (remembered === undefined) this.queued.set(id, (remembered = new Map<string, number>()));
-    else if (remembered.size >= MAX_REMEMBERED_CLIENTS_PER_KEY) remembered.clear();
-    remembered.set(client, now);
-    let byClient = this.pending.get(id);
-    if (byClient === undefined) this.pending.set(id, (byClient = new Map<string, KeyUse>()));
-    byClient.set(client, { id, clientId, firstAt: now, lastAt: now });
+    if (known !== undefined) known.at = now;
+    else if (remembered === undefined || clients >= MAX_REMEMBERED_CLIENTS_PER_KEY)
+      this.queued.set(id, { client, at: now, next: undefined });
+    else remembered.next = { client, at: now, next: remembered.next };
+    this.pending.set(id, { id, clientId, client, firstAt: now, lastAt: now, next: waiting });
     this.pendingPairs++;
     this.timer ??= setTimeout(() => void this.flush(), this.options.flushDelayMs).unref();
   }
@@ -86,7 +109,9 @@ export class KeyUsageBuffer {
     this.pending = new Map();
     this.pendingPairs = 0;
     const uses: KeyUse[] = [];
-    for (const byClient of pending.values()) for (const use of byClient.values()) uses.push(use);
+    for (const waiting of pending.values())
+      for (let w: Waiting | undefined = waiting; w !== undefined; w = w.next)
+        uses.push({ id: w.id, clientId: w.clientId, firstAt: w.firstAt, lastAt: w.lastAt });
     uses.sort((a, b) => compare(a.id, b.id) || compare(a.clientId ?? '', b.clientId ?? ''));
     if (this.options.busy?.()) {
       this.forget(uses);
@@ -110,7 +135,11 @@ export class KeyUsageBuffer {
   }
 
   private forget(uses: KeyUse[]): void {
-    for (const use of uses) this.queued.get(use.id)?.delete(use.clientId ?? '');
+    for (const use of uses) {
+      const client = use.clientId ?? '';
+      for (let q = this.queued.peek(use.id); q !== undefined; q = q.next)
+        if (q.client === client) q.at = -Infinity;
+    }
   }
 }
 

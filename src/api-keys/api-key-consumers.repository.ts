@@ -13,8 +13,9 @@ export interface ConsumerUse {
   /** `api_keys.id`. */
   keyId: string;
   clientId: string;
-  firstResolvedAt: Date;
-  lastResolvedAt: Date;
+  /** Epoch milliseconds: sent as integers, not Dates (a flush can carry 10,000 of each). */
+  firstResolvedAtMs: number;
+  lastResolvedAtMs: number;
 }
 
 /** A row of `api_key_consumers`, in the entity's field names. */
@@ -43,9 +44,11 @@ export class ApiKeyConsumersRepository {
     if (uses.length === 0) return [];
     const rows = await this.dataSource.query<{ keyId: string; inserted: boolean }[]>(
       `INSERT INTO api_key_consumers AS c (key_id, client_id, first_resolved_at, last_resolved_at)
-       SELECT u.key_id, u.client_id, u.first_at, u.last_at
-         FROM unnest($1::uuid[], $2::varchar[], $3::timestamptz[], $4::timestamptz[])
-                AS u(key_id, client_id, first_at, last_at)
+       SELECT u.key_id, u.client_id,
+              'epoch'::timestamptz + u.first_ms * interval '1 millisecond',
+              'epoch'::timestamptz + u.last_ms * interval '1 millisecond'
+         FROM unnest($1::uuid[], $2::varchar[], $3::bigint[], $4::bigint[])
+                AS u(key_id, client_id, first_ms, last_ms)
          JOIN api_keys k ON k.id = u.key_id
         ORDER BY u.key_id, u.client_id
        ON CONFLICT (key_id, client_id) DO UPDATE
@@ -57,8 +60,8 @@ export class ApiKeyConsumersRepository {
       [
         uses.map((u) => u.keyId),
         uses.map((u) => u.clientId),
-        uses.map((u) => u.firstResolvedAt),
-        uses.map((u) => u.lastResolvedAt),
+        uses.map((u) => u.firstResolvedAtMs),
+        uses.map((u) => u.lastResolvedAtMs),
       ],
     );
     return [...new Set(rows.filter((r) => r.inserted).map((r) => r.keyId))];
