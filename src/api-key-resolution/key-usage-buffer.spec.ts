@@ -117,6 +117,28 @@ describe('KeyUsageBuffer', () => {
     expect(writes[1]!.map((u) => u.id)).toEqual(['k3']);
   });
 
+  it('remembers at most 100 clients per key and 20,000 pairs in all: a forgotten pair is written again', async () => {
+    const { buffer: b, writes } = buffer({ maxPending: 30_000 });
+    const clients = Array.from({ length: 101 }, (_, i) => `c${String(i).padStart(3, '0')}`);
+    for (const client of clients) b.record('k1', client);
+    await b.flush();
+    expect(writes[0]).toHaveLength(101);
+    // The 101st client started the key's list over: c000 is forgotten, c100 is not.
+    b.record('k1', 'c000');
+    b.record('k1', 'c100');
+    await b.flush();
+    expect(writes[1]!.map((u) => u.clientId)).toEqual(['c000']);
+
+    for (let i = 0; i < 20_000; i++) b.record(`key-${i}`, 'gateway');
+    await b.flush();
+    expect(writes[2]).toHaveLength(20_000);
+    // 20,000 newer pairs pushed k1's out; the newest are still remembered.
+    b.record('k1', 'c100');
+    b.record('key-19999', 'gateway');
+    await b.flush();
+    expect(writes[3]!.map((u) => `${u.id}/${u.clientId}`)).toEqual(['k1/c100']);
+  });
+
   it('while the database is busy, drops the pending uses and forgets them: the next use records them', async () => {
     const { buffer: b, writes, state } = buffer();
     state.busy = true;

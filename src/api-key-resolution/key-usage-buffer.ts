@@ -27,10 +27,13 @@ export interface KeyUsageBufferOptions {
   now?: () => number;
 }
 
-/** Clients remembered per key for the precision check; a key with more starts over (a miss costs a write). */
-const MAX_REMEMBERED_CLIENTS_PER_KEY = 100;
-/** Keys remembered for the precision check (a miss only costs a write). */
+/**
+ * What the precision check remembers: at most this many keys, this many key and client pairs in all, and
+ * this many clients per key (a key with more starts over). Forgetting only costs a write.
+ */
 const MAX_REMEMBERED_KEYS = 10_000;
+const MAX_REMEMBERED_PAIRS = 20_000;
+const MAX_REMEMBERED_CLIENTS_PER_KEY = 100;
 
 /**
  * A key's waiting uses, one per client, and the clients an instance queued: short linked lists (most keys
@@ -64,8 +67,12 @@ export class KeyUsageBuffer {
   /** Key id → the uses seen since the last flush, one per client. */
   private pending = new Map<string, Waiting>();
   private pendingPairs = 0;
-  /** Key id → the clients this instance queued, and when. */
-  private readonly queued = new LRUCache<string, Queued>({ max: MAX_REMEMBERED_KEYS });
+  /** Key id → the clients this instance queued, and when (the list's length is its size). */
+  private readonly queued = new LRUCache<string, Queued>({
+    max: MAX_REMEMBERED_KEYS,
+    maxSize: MAX_REMEMBERED_PAIRS,
+    sizeCalculation: lengthOf,
+  });
   private timer?: NodeJS.Timeout;
   private writing: Promise<void> = Promise.resolve();
   private readonly now: () => number;
@@ -92,9 +99,11 @@ export class KeyUsageBuffer {
     if (known !== undefined && now - known.at < this.options.precisionMs) return;
     if (this.pendingPairs >= this.options.maxPending) return;
     if (known !== undefined) known.at = now;
-    else if (remembered === undefined || clients >= MAX_REMEMBERED_CLIENTS_PER_KEY)
-      this.queued.set(id, { client, at: now, next: undefined });
-    else remembered.next = { client, at: now, next: remembered.next };
+    else {
+      // A new head (set again, so the cache counts the list's new length).
+      const rest = clients >= MAX_REMEMBERED_CLIENTS_PER_KEY ? undefined : remembered;
+      this.queued.set(id, { client, at: now, next: rest });
+    }
     this.pending.set(id, { id, clientId, client, firstAt: now, lastAt: now, next: waiting });
     this.pendingPairs++;
     this.timer ??= setTimeout(() => void this.flush(), this.options.flushDelayMs).unref();
@@ -141,6 +150,12 @@ export class KeyUsageBuffer {
         if (q.client === client) q.at = -Infinity;
     }
   }
+}
+
+function lengthOf(queued: Queued): number {
+  let n = 0;
+  for (let q: Queued | undefined = queued; q !== undefined; q = q.next) n++;
+  return n;
 }
 
 function compare(a: string, b: string): number {
