@@ -225,7 +225,7 @@ describe('API key consumers: GET /api/v1/developer/keys/:id', () => {
       expect(ms(shown[i - 1]!.lastResolvedAt)).toBeGreaterThanOrEqual(ms(shown[i]!.lastResolvedAt));
   });
 
-  it('a resolve in flight at shutdown is written before the database closes', async () => {
+  it('a resolve not yet written when the app shuts down is written before the database closes', async () => {
     const { id, secret } = await mint('consumers-shutdown');
     const c = await suite.start(internalEnv(suite.m2m, suite.session));
     await resolveAs('late-service', secret, c);
