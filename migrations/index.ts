@@ -14,6 +14,7 @@ import { AddDevelopmentIssuerKeys1796626484643 } from 'migrations/1796626484643-
 import { AddApiKeyScopes1796629895348 } from 'migrations/1796629895348-AddApiKeyScopes';
 import { AddApiKeyStates1796700000000 } from 'migrations/1796700000000-AddApiKeyStates';
 import { AddApiKeyRolls1796800000000 } from 'migrations/1796800000000-AddApiKeyRolls';
+import { AddApiKeyConsumers1796810000000 } from 'migrations/1796810000000-AddApiKeyConsumers';
 import { AddOrgTokenScopesAndRoll1796820000000 } from 'migrations/1796820000000-AddOrgTokenScopesAndRoll';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
@@ -33,5 +34,6 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddApiKeyScopes1796629895348,
   AddApiKeyStates1796700000000,
   AddApiKeyRolls1796800000000,
+  AddApiKeyConsumers1796810000000,
   AddOrgTokenScopesAndRoll1796820000000,
 ];

@@ -13,6 +13,8 @@ import { ApiKeyResolutionService } from 'src/api-key-resolution/api-key-resoluti
 import { ResolveApiKeyDto, ResolveApiKeyResponseDto } from 'src/api-key-resolution/dto/resolve-api-key.dto';
 import { ResolveKeyBodyPipe } from 'src/api-key-resolution/dto/resolve-key-body.pipe';
 import { M2MAuth } from 'src/auth/auth.decorators';
+import { CurrentPrincipal } from 'src/auth/current-principal.decorator';
+import type { M2MPrincipal } from 'src/auth/principal';
 
 @ApiTags('internal')
 @Controller('api/v1/internal')
@@ -28,7 +30,8 @@ export class ApiKeyResolutionController {
     summary: 'Resolve a presented API key into its identity and a fresh 5-minute JWT.',
     description:
       'Results are cached per instance (live keys ≤ 60 s, refusals ≤ 10 s, 10k entries); a revoked key fails ' +
-      'on the next call on every instance. The JWT is minted per call and never cached.',
+      'on the next call on every instance. The JWT is minted per call and never cached. Each 200 records the ' +
+      'calling M2M client as a consumer of the key (shown by `GET /api/v1/developer/keys/:id`).',
   })
   @ApiOkResponse({ type: ResolveApiKeyResponseDto })
   @ApiBadRequestResponse({ description: 'Invalid body (`validation_failed`).' })
@@ -49,7 +52,9 @@ export class ApiKeyResolutionController {
   // parameter's type is a plain shape so the global ValidationPipe does not validate it a second time.
   resolve(
     @Body(ResolveKeyBodyPipe) body: { key: string; requiredScopes?: string[] },
+    // The client a resolve is recorded for (the key's consumers, lastUsedBy).
+    @CurrentPrincipal('m2m') principal: M2MPrincipal,
   ): ResolveApiKeyResponseDto | Promise<ResolveApiKeyResponseDto> {
-    return this.resolution.resolve(body.key, body.requiredScopes);
+    return this.resolution.resolve(body.key, body.requiredScopes, principal.clientId);
   }
 }

@@ -2,9 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ResolvedApiKey, Resolution } from 'src/api-key-resolution/api-key-cache';
 import { ApiKeyLookup } from 'src/api-key-resolution/api-key-lookup';
 import {
-  apiKeyResolutionError,
   ApiKeyResolutionErrorCode,
   insufficientScopeError,
+  keyRefusal,
 } from 'src/api-key-resolution/api-key-resolution.errors';
 import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-recorder';
 import type { ResolveApiKeyResponseDto } from 'src/api-key-resolution/dto/resolve-api-key.dto';
@@ -19,7 +19,7 @@ export const RESOLVED_TOKEN_TTL_SECONDS = 300;
 /**
  * Turns a presented API key into an identity and a JWT minted for this call only (`resolve`), or, for the
  * deprecated API-key admin tier, into a yes or no (`verify`: only keys an ORG_ID admin minted). Every
- * successful use is recorded.
+ * successful use is recorded, a resolve with its M2M client.
  */
 @Injectable()
 export class ApiKeyResolutionService {
@@ -45,12 +45,13 @@ export class ApiKeyResolutionService {
    */
   resolve(
     presented: string,
-    requiredScopes?: readonly string[],
+    requiredScopes: readonly string[] | undefined,
+    clientId: string,
   ): ResolveApiKeyResponseDto | Promise<ResolveApiKeyResponseDto> {
     const found = this.lookup.find(presented);
     return found instanceof Promise
-      ? found.then((r) => this.answer(r, requiredScopes))
-      : this.answer(found, requiredScopes);
+      ? found.then((r) => this.answer(r, requiredScopes, clientId))
+      : this.answer(found, requiredScopes, clientId);
   }
 
   /**
@@ -69,20 +70,25 @@ export class ApiKeyResolutionService {
     return resolution.key;
   }
 
+  /**
+   * A use of the key, with the M2M client that resolved it (lastUsedAt, lastUsedBy, the key's consumers), is
+   * recorded for a 200 only: refusals are not uses (decision 0065).
+   */
   private answer(
     resolution: Resolution,
     requiredScopes: readonly string[] | undefined,
+    clientId: string,
   ): ResolveApiKeyResponseDto {
     switch (resolution.kind) {
       case 'ok':
         if (requiredScopes !== undefined && requiredScopes.length > 0)
           checkScopes(resolution.key.scopeSet, requiredScopes);
-        this.usage.record(resolution.key.id);
+        this.usage.record(resolution.key.id, clientId);
         return this.withToken(resolution.key);
       case 'invalid':
-        throw apiKeyResolutionError(ApiKeyResolutionErrorCode.InvalidKey);
+        throw keyRefusal(ApiKeyResolutionErrorCode.InvalidKey);
       case 'user_disabled':
-        throw apiKeyResolutionError(ApiKeyResolutionErrorCode.UserDisabled);
+        throw keyRefusal(ApiKeyResolutionErrorCode.UserDisabled);
     }
   }
 

@@ -113,6 +113,10 @@ export class ApiKey {
   @Column({ name: 'last_used_at', type: 'timestamptz', nullable: true })
   lastUsedAt: Date | null;
 
+  /** The M2M client of the last resolve (recorded with `last_used_at`); null before any. */
+  @Column({ name: 'last_used_by', type: 'varchar', length: 255, nullable: true })
+  lastUsedBy: string | null;
+
   @Column({ name: 'revoked_at', type: 'timestamptz', nullable: true })
   revokedAt: Date | null;
 

@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiKey } from 'src/api-keys/api-key.entity';
+import { ApiKeyConsumer } from 'src/api-keys/api-key-consumer.entity';
+import { ApiKeyConsumersRepository } from 'src/api-keys/api-key-consumers.repository';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { apiKeysConfig } from 'src/api-keys/api-keys.config';
 import { ApiKeysRepository } from 'src/api-keys/api-keys.repository';
@@ -19,12 +21,13 @@ import { UsersModule } from 'src/users/users.module';
 /**
  * The API-key lifecycle: developers mint, store, list and revoke their keys (session JWT); internal services
  * provision keys for users (M2M). Revocations are announced to every instance's resolution cache
- * (ApiKeyRevocations). It owns `api_keys`: the resolution hot path imports this module for the table's
- * repository and the revocation channel, so there is one ApiKeysRepository.
+ * (ApiKeyRevocations). It owns `api_keys` and `api_key_consumers`: the resolution hot path imports this
+ * module for the tables' repositories (it records uses and consumers) and the revocation channel, so there is
+ * one repository per table.
  */
 @Module({
   imports: [
-    TypeOrmModule.forFeature([ApiKey]),
+    TypeOrmModule.forFeature([ApiKey, ApiKeyConsumer]),
     UsersModule,
     ProjectsModule,
     BillingProvidersModule,
@@ -40,10 +43,11 @@ import { UsersModule } from 'src/users/users.module';
     // ORG_ID: a key minted from a session of an org admin records the org (the deprecated admin tier).
     provideConfig(authConfig),
     ApiKeysRepository,
+    ApiKeyConsumersRepository,
     ApiKeyRevocations,
     DeveloperKeysService,
     ProvisioningService,
   ],
-  exports: [ApiKeysRepository, ApiKeyRevocations],
+  exports: [ApiKeysRepository, ApiKeyConsumersRepository, ApiKeyRevocations],
 })
 export class ApiKeysModule {}

@@ -309,16 +309,31 @@ export class ApiKeysRepository {
   }
 
   /**
-   * Records a use of keys `ids`, skipping those written less than `precisionSeconds` ago, and rolled keys whose
+   * Records the last use of each key of `uses` (at most one entry per key): `last_used_at` and, for a resolve,
+   * `last_used_by` (the M2M client; a use without one, the deprecated admin tier's, keeps the client of the
+   * last resolve). Never moves a key's last use back in time (a slower instance's older use loses), and skips
+   * a key whose last use by the same client is less than `precisionSeconds` older (written by any instance),
+   * so a hot key is written about once a minute, not once per instance and flush. Skips rolled keys whose
    * grace has ended: a late write must not bring back a grace that ended for want of use (decision 0060).
    */
-  async markUsed(ids: string[], precisionSeconds: number): Promise<void> {
+  async markUsed(
+    uses: readonly { id: string; atMs: number; clientId: string | null }[],
+    precisionSeconds: number,
+  ): Promise<void> {
+    if (uses.length === 0) return;
+    // Times travel as epoch milliseconds (integers serialise far cheaper than Dates).
     await this.dataSource.query(
-      `UPDATE api_keys SET last_used_at = now()
-        WHERE id = ANY($1::uuid[])
-          AND (last_used_at IS NULL OR last_used_at < now() - make_interval(secs => $2))
-          AND NOT ${graceEndedSql('api_keys')}`,
-      [ids, precisionSeconds],
+      `UPDATE api_keys k
+          SET last_used_at = u.at, last_used_by = COALESCE(u.client_id, k.last_used_by)
+         FROM (SELECT id, 'epoch'::timestamptz + at_ms * interval '1 millisecond' AS at, client_id
+                 FROM unnest($1::uuid[], $2::bigint[], $3::varchar[]) AS x(id, at_ms, client_id)) u
+        WHERE k.id = u.id
+          AND (k.last_used_at IS NULL
+               OR k.last_used_at < u.at - make_interval(secs => $4)
+               OR (k.last_used_at < u.at AND u.client_id IS DISTINCT FROM k.last_used_by
+                   AND u.client_id IS NOT NULL))
+          AND NOT ${graceEndedSql('k')}`,
+      [uses.map((u) => u.id), uses.map((u) => u.atMs), uses.map((u) => u.clientId), precisionSeconds],
     );
   }
 

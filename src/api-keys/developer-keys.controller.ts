@@ -12,6 +12,7 @@ import {
 } from '@nestjs/swagger';
 import { DeveloperKeysService } from 'src/api-keys/developer-keys.service';
 import {
+  ApiKeyDetailResponseDto,
   ApiKeyListResponseDto,
   ApiKeyResponseDto,
   CreateApiKeyDto,
@@ -76,15 +77,21 @@ export class DeveloperKeysController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'One of your API keys' })
+  @ApiOperation({
+    summary: 'One of your API keys, with its consumers',
+    description:
+      '`consumers`: the M2M clients that resolved the key (a 200), most recent first, at most 20, with their ' +
+      'first and last resolve; recorded off the resolution path, so a resolve shows within seconds and its ' +
+      'last time to about a minute.',
+  })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: ApiKeyResponseDto })
+  @ApiOkResponse({ type: ApiKeyDetailResponseDto })
   @ApiBadRequestResponse({ description: 'Malformed id (`validation_failed`).' })
   @ApiNotFoundResponse({ description: 'No such key of yours (`not_found`).' })
   async get(
     @SessionUser() principal: SessionPrincipal,
     @Param('id', ParseUuidPipe) id: string,
-  ): Promise<ApiKeyResponseDto> {
+  ): Promise<ApiKeyDetailResponseDto> {
     return { key: await this.keys.get(principal, id) };
   }
 

@@ -8,6 +8,7 @@ import type { ApiKey } from 'src/api-keys/api-key.entity';
 import type { ApiKeysRepository } from 'src/api-keys/api-keys.repository';
 import { CreateApiKeyDto as CreateApiKeyBody } from 'src/api-keys/dto/api-key.dto';
 import { createValidationPipe } from 'src/validation/validation.pipe';
+import type { ApiKeyConsumersRepository } from 'src/api-keys/api-key-consumers.repository';
 import type { ProjectsService } from 'src/projects/projects.service';
 import type { UsersService } from 'src/users/users.service';
 import type { AuditService } from 'src/audit/audit.service';
@@ -35,6 +36,7 @@ describe('DeveloperKeysService.create: refusals before any storage', () => {
     untouchable<ApiKeyRevocations>('revocations'),
     { orgId: undefined },
     {},
+    untouchable<ApiKeyConsumersRepository>('consumers'),
   );
   const principal: SessionPrincipal = { kind: 'session', sub: 'u1', actor: 'session:u1' };
   const ctx = { actor: 'session:u1', ip: null, requestId: null };
@@ -123,6 +125,7 @@ describe('toView', () => {
     adminOrgId: null,
     createdAt: new Date('2030-01-01T00:00:00Z'),
     lastUsedAt: null,
+    lastUsedBy: null,
     revokedAt: null,
     revokedReason: null,
     disabledAt: null,

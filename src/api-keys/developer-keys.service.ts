@@ -17,8 +17,10 @@ import {
   scopesNoLongerAllowedError,
   scopesOutsideCatalogError,
 } from 'src/api-keys/api-keys.errors';
+import { ApiKeyConsumersRepository } from 'src/api-keys/api-key-consumers.repository';
 import { ApiKeysRepository, type KeyChange, type NewApiKeyRow } from 'src/api-keys/api-keys.repository';
 import type {
+  ApiKeyDetailDto,
   ApiKeyDto,
   CreateApiKeyDto,
   ListApiKeysQueryDto,
@@ -39,6 +41,8 @@ import type { User } from 'src/users/user.entity';
 import { UsersService } from 'src/users/users.service';
 
 export const LIST_LIMIT = 500;
+/** Consumers shown by `GET …/keys/:id` (API.md, "Key lifecycle"). */
+export const CONSUMERS_SHOWN = 20;
 /** Random 40-byte keys collide only with a squatted lookup id; a few fresh draws settle it. */
 const MINT_ATTEMPTS = 3;
 
@@ -63,6 +67,7 @@ export class DeveloperKeysService {
     private readonly revocations: ApiKeyRevocations,
     @Inject(authConfig.KEY) private readonly auth: Pick<AuthConfig, 'orgId'>,
     @Inject(apiKeysConfig.KEY) private readonly config: ApiKeysConfig,
+    private readonly consumers: ApiKeyConsumersRepository,
   ) {}
 
   async create(principal: SessionPrincipal, dto: CreateApiKeyDto, ctx: AuditContext): Promise<CreatedKey> {
@@ -169,9 +174,19 @@ export class DeveloperKeysService {
     return { keys: keys.map((k) => toView(k, now)), total };
   }
 
-  async get(principal: SessionPrincipal, id: string): Promise<ApiKeyDto> {
+  /** One of the user's keys with its consumers (the M2M clients that resolved it, most recent first). */
+  async get(principal: SessionPrincipal, id: string): Promise<ApiKeyDetailDto> {
     const user = await this.userOf(principal);
-    return this.findView(user.id, id);
+    const key = await this.findView(user.id, id);
+    const consumers = await this.consumers.recentOf(key.id, CONSUMERS_SHOWN);
+    return {
+      ...key,
+      consumers: consumers.map((c) => ({
+        clientId: c.clientId,
+        firstResolvedAt: iso(c.firstResolvedAt),
+        lastResolvedAt: iso(c.lastResolvedAt),
+      })),
+    };
   }
 
   /**
@@ -413,6 +428,7 @@ export function toView(k: ApiKey, now = Date.now()): ApiKeyDto {
     scopes: k.scopes,
     createdAt: iso(k.createdAt),
     lastUsedAt: isoOrNull(k.lastUsedAt),
+    lastUsedBy: k.lastUsedBy,
     revokedAt: isoOrNull(graceEnd === undefined ? k.revokedAt : graceEnd),
     revokedReason: graceEnd === undefined ? k.revokedReason : 'rolled',
     disabledAt: isoOrNull(k.disabledAt),

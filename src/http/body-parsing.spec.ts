@@ -1,4 +1,4 @@
-import { declaresNonUtf8Charset } from 'src/http/body-parsing';
+import { declaresNonUtf8Charset, firstNonWhitespace } from 'src/http/body-parsing';
 
 describe('declaresNonUtf8Charset', () => {
   it.each([
@@ -22,5 +22,24 @@ describe('declaresNonUtf8Charset', () => {
     'application/json; CHARSET=us-ascii',
   ])('refuses %s', (contentType) => {
     expect(declaresNonUtf8Charset(contentType)).toBe(true);
+  });
+});
+
+describe('firstNonWhitespace', () => {
+  it.each([
+    '',
+    '{"key":"x"}',
+    '  \t\r\n[1]',
+    '   ',
+    '\uFEFF{}',
+    '\u00A0 {}',
+    '\u2028{}',
+    '\u000B{}',
+    '\u000C {}',
+    ' \u0000{}',
+    ' "a"',
+    ' 😀',
+  ])('answers exactly what trimStart()[0] answers for %j', (text) => {
+    expect(firstNonWhitespace(text)).toBe(text.trimStart()[0]);
   });
 });

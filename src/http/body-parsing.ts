@@ -45,6 +45,8 @@ const NOT_UTF8_MESSAGE = 'A JSON body must be UTF-8: Content-Type declares anoth
  * refused. `charset=utf-8` is accepted in any case, quoted or not, as is its common alias `utf8`.
  */
 export function declaresNonUtf8Charset(contentType: string): boolean {
+  // The common case, `application/json` without parameters, allocates nothing.
+  if (!contentType.includes(';')) return false;
   const params = contentType.split(';').slice(1);
   for (const param of params) {
     const eq = param.indexOf('=');
@@ -57,6 +59,20 @@ export function declaresNonUtf8Charset(contentType: string): boolean {
     if (value !== 'utf-8' && value !== 'utf8') return true;
   }
   return false;
+}
+
+/**
+ * `text.trimStart()[0]`, without copying the text in the common case: ASCII spaces, tabs and line breaks are
+ * skipped here; a first other character outside printable ASCII (a BOM, a no-break space, …) is left to
+ * trimStart, so the answer is exactly its answer.
+ */
+export function firstNonWhitespace(text: string): string | undefined {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) continue;
+    return c > 0x20 && c < 0x7f ? text[i] : text.trimStart()[0];
+  }
+  return undefined;
 }
 
 /** `application/json` and the `+json` media types (`application/merge-patch+json`, …). */
@@ -79,7 +95,7 @@ export function registerBodyParsers(instance: FastifyInstance): void {
       if (declaresNonUtf8Charset(req.headers['content-type'] ?? ''))
         return done(ApiError.validation(NOT_UTF8_MESSAGE));
       const text = body as string;
-      const start = text.trimStart()[0];
+      const start = firstNonWhitespace(text);
       if (start === undefined) return done(null, {});
       // Only an object or an array is a body (a bare string or number is refused, as body-parser's strict mode did).
       if (start !== '{' && start !== '[')

@@ -226,8 +226,12 @@ export class ApiKeyDto {
   @ApiProperty({ format: 'date-time' })
   createdAt: string;
 
+  /** The last successful resolve (or use by the deprecated API-key admin tier), to about a minute. */
   @ApiProperty({ format: 'date-time' })
   lastUsedAt: string | null;
+
+  /** The M2M client of the last successful resolve; null before any. */
+  lastUsedBy: string | null;
 
   @ApiProperty({ format: 'date-time' })
   revokedAt: string | null;
@@ -255,6 +259,29 @@ export class ApiKeyDto {
   /** A rolled key resolves until then at the latest (the earlier of its expiry and the roll's grace), earlier when it goes unused as long as the roll's `endGraceWhenUnusedFor`; then it is `REVOKED` with reason `rolled` and `revokedAt` says when its grace ended. Null unless rolled. */
   @ApiProperty({ format: 'date-time' })
   graceEndsAt: string | null;
+}
+
+export class ApiKeyConsumerDto {
+  /** The M2M client (its token's client id). */
+  clientId: string;
+
+  /** Its first successful resolve of this key. */
+  @ApiProperty({ format: 'date-time' })
+  firstResolvedAt: string;
+
+  /** Its last successful resolve of this key, to about a minute. */
+  @ApiProperty({ format: 'date-time' })
+  lastResolvedAt: string;
+}
+
+export class ApiKeyDetailDto extends ApiKeyDto {
+  /** The M2M clients that resolved the key, most recent first, at most 20: what a roll or a revoke will affect. */
+  @ApiProperty({ type: [ApiKeyConsumerDto], maxItems: 20 }) // items: see swagger-plugin.ts-jest.js
+  consumers: ApiKeyConsumerDto[];
+}
+
+export class ApiKeyDetailResponseDto {
+  key: ApiKeyDetailDto;
 }
 
 export class ApiKeyListResponseDto {

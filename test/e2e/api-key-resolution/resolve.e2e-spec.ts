@@ -468,6 +468,8 @@ describe('resolving an API key (POST /api/v1/internal/api-keys/resolve)', () => 
       await a.app.get(ApiKeyUsageRecorder).flush();
       const cache = a.app.get(ApiKeyCache);
       const cached = cache.size;
+      // The live key's use is written now, not by the recorder's timer while the spy watches.
+      await a.app.get(ApiKeyUsageRecorder).flush();
       const queries = spyOnQueries();
       try {
         for (const presented of bad)

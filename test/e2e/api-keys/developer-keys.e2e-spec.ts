@@ -16,6 +16,7 @@ interface KeyView {
   allowedOrigins: string[];
   createdAt: string;
   lastUsedAt: string | null;
+  lastUsedBy: string | null;
   revokedAt: string | null;
   revokedReason: string | null;
   disabledAt: string | null;
@@ -166,6 +167,7 @@ describe('developer surface: API keys', () => {
         scopes: [],
         createdAt: expect.any(String),
         lastUsedAt: null,
+        lastUsedBy: null,
         revokedAt: null,
         revokedReason: null,
         disabledAt: null,
@@ -183,7 +185,7 @@ describe('developer surface: API keys', () => {
       // Returned once: reading the key back never carries the secret.
       const again = await as('mint-user').get(`/api/v1/developer/keys/${key.id}`, 200);
       expect(JSON.stringify(again.body)).not.toContain(secretPart);
-      expect(again.body).toEqual({ key });
+      expect(again.body).toEqual({ key: { ...key, consumers: [] } });
     });
 
     it('writes an audit row per creation with the session actor and no secret', async () => {
@@ -606,7 +608,8 @@ describe('developer surface: API keys', () => {
 
     it("reads one key; another user's, an unknown and a malformed id are 404, 404 and 400", async () => {
       const own = await as('lister-a').get(`/api/v1/developer/keys/${keyA1.id}`, 200);
-      expect(own.body).toEqual({ key: keyA1 });
+      // GET adds the key's consumers (none: it never resolved).
+      expect(own.body).toEqual({ key: { ...keyA1, consumers: [] } });
       const foreign = await as('lister-a').get(`/api/v1/developer/keys/${keyB.id}`, 404);
       const unknown = await as('lister-a').get(
         '/api/v1/developer/keys/00000000-0000-4000-8000-000000000000',

@@ -71,7 +71,7 @@ describe('the revocation listener', () => {
   /** What `instance` answers for `apiKey`: 'resolved', or the error it refuses it with. */
   const resolution = async (instance: TestModules, apiKey: string): Promise<unknown> => {
     try {
-      await instance.moduleRef.get(ApiKeyResolutionService).resolve(apiKey);
+      await instance.moduleRef.get(ApiKeyResolutionService).resolve(apiKey, undefined, 'listener-test');
       return 'resolved';
     } catch (err) {
       const { type, status, message } = err as { type?: string; status?: number; message: string };
