@@ -14,6 +14,7 @@ interface KeyView {
   disabledAt: string | null;
   expiresAt: string | null;
   lastUsedAt: string | null;
+  lastUsedBy: string | null;
 }
 
 /** Enough rounds for a race between a NOTIFY and the next request to show, were the caches not fenced. */
@@ -217,8 +218,8 @@ describe('API key states: PATCH /api/v1/developer/keys/:id', () => {
         (off.body as { key: KeyView }).key.disabledAt,
       );
       const on = await patch('toggle', key.id, { enabled: true });
-      const { lastUsedAt: _lastUsedAt, ...unchanged } = key;
-      // Everything as it was; only lastUsedAt may have moved meanwhile.
+      const { lastUsedAt: _lastUsedAt, lastUsedBy: _lastUsedBy, ...unchanged } = key;
+      // Everything as it was; only the last use (lastUsedAt, lastUsedBy) may have moved meanwhile.
       expect((on.body as { key: KeyView }).key).toMatchObject(unchanged);
       await resolveKey(a.http, resolver, secret).expect(200);
       expect(await actions(key.id)).toEqual(['api_key.create', 'api_key.disable', 'api_key.enable']);
