@@ -119,7 +119,12 @@ export class LeakedSecretsService {
           if (!key.revokedNow) continue;
           done.apiKeyIds.push(key.keyId);
           entries.push(
-            revocationEntry('api_key', key.id, { keyPrefix: key.keyPrefix }, keyMatches.get(key.hash)),
+            revocationEntry(
+              'api_key',
+              key.id,
+              { keyPrefix: key.keyPrefix, reason: 'leaked' },
+              keyMatches.get(key.hash),
+            ),
           );
         }
       }
@@ -129,7 +134,12 @@ export class LeakedSecretsService {
           if (!token.revokedNow) continue;
           done.orgTokenIds.push(token.id);
           entries.push(
-            revocationEntry('org_token', token.id, { prefix: token.prefix }, tokenMatches.get(token.hash)),
+            revocationEntry(
+              'org_token',
+              token.id,
+              { prefix: token.prefix, reason: 'leaked' },
+              tokenMatches.get(token.hash),
+            ),
           );
         }
       }
@@ -216,19 +226,18 @@ function typeName(secret: RecognisedSecret): string {
 }
 
 /**
- * The audit row of one revocation, with the lifecycle's action for the kind; for a scanner's report, the
- * reason `leaked` and where the secret was found (the URL, with the secret itself cut out should the URL
- * hold it), the scanner's type name and source.
+ * The audit row of one revocation, with the lifecycle's action for the kind and the reason; for a scanner's
+ * report, where the secret was found: the URL (with the secret itself cut out, should the URL hold it), the
+ * scanner's type name and source.
  */
 function revocationEntry(
   kind: 'api_key' | 'org_token',
   id: string,
-  metadata: Record<string, unknown>,
+  metadata: Record<string, unknown> & { reason: 'leaked' | 'reported' },
   match?: ReportedMatch,
 ): AuditEntry {
   const found = match
     ? {
-        reason: 'leaked',
         url: match.url === null ? null : match.url.split(match.token).join('[secret]'),
         source: match.source,
         type: match.type,
