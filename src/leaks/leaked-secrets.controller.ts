@@ -18,8 +18,8 @@ import { RawBody, RawBodyBytes } from 'src/http/body-parsing';
 import {
   PublicRevokeDto,
   PublicRevokeResponseDto,
+  SECRET_SCANNING_REPORT_SCHEMA,
   SecretScanningFeedbackDto,
-  SecretScanningMatchDto,
 } from 'src/leaks/dto/leaked-secrets.dto';
 import { LeakedSecretsService, type MatchFeedback } from 'src/leaks/leaked-secrets.service';
 import { PUBLIC_REVOKE_RATE_LIMIT } from 'src/leaks/leaks.rate-limits';
@@ -52,7 +52,7 @@ export class LeakedSecretsController {
   })
   @ApiHeader({ name: 'Github-Public-Key-Identifier', required: true, description: 'The signing key.' })
   @ApiHeader({ name: 'Github-Public-Key-Signature', required: true, description: 'Base64 DER signature.' })
-  @ApiBody({ type: [SecretScanningMatchDto] })
+  @ApiBody({ schema: SECRET_SCANNING_REPORT_SCHEMA })
   @ApiOkResponse({
     type: [SecretScanningFeedbackDto],
     description: 'One feedback per match. Sent with `Cache-Control: no-store` (it repeats the tokens).',

@@ -4,32 +4,41 @@ import { IsString, MaxLength } from 'class-validator';
 /** The longest string the public revoke takes as `key` (a key is 92 characters, an org token 42). */
 export const MAX_REPORTED_KEY_LENGTH = 1024;
 
-/** One match of a secret-scanning report (GitHub's secret scanning partner program). */
-export class SecretScanningMatchDto {
-  /** The string the scanner found: anything, a keysmith secret or not. */
-  token: string;
-
-  /**
-   * The type name the format was registered under (`keysmith_api_key`, `keysmith_org_token`).
-   * @example keysmith_api_key
-   */
-  @ApiProperty({ required: false })
-  type?: string;
-
-  /**
-   * The public URL where it was found (may be empty).
-   * @example https://github.com/octocat/Hello-World/blob/12345600b9cbe38a219f39a9941c9319b600c002/foo/bar.txt
-   */
-  @ApiProperty({ required: false })
-  url?: string;
-
-  /**
-   * Where on GitHub it was found (`content`, `commit`, `issue_comment`, …).
-   * @example content
-   */
-  @ApiProperty({ required: false })
-  source?: string;
-}
+/**
+ * A secret-scanning report, as GitHub sends it: a JSON array of matches. Only `token` is required; fields the
+ * scanner may add later are accepted (and ignored), so the schema is open, unlike every other body.
+ */
+export const SECRET_SCANNING_REPORT_SCHEMA = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['token'],
+    additionalProperties: true,
+    properties: {
+      token: {
+        type: 'string',
+        description: 'The string the scanner found: anything, a keysmith secret or not.',
+      },
+      type: {
+        type: 'string',
+        description:
+          'The type name the format was registered under (`keysmith_api_key`, `keysmith_org_token`).',
+        example: 'keysmith_api_key',
+      },
+      url: {
+        type: 'string',
+        description: 'The public URL where it was found (may be empty).',
+        example:
+          'https://github.com/octocat/Hello-World/blob/12345600b9cbe38a219f39a9941c9319b600c002/foo/bar.txt',
+      },
+      source: {
+        type: 'string',
+        description: 'Where on GitHub it was found (`content`, `commit`, `issue_comment`, …).',
+        example: 'content',
+      },
+    },
+  },
+};
 
 /** The feedback on one match, in GitHub's format; one per match of the report, in its order. */
 export class SecretScanningFeedbackDto {
