@@ -1,5 +1,6 @@
 import { verify, type KeyObject } from 'node:crypto';
 import { ApiError } from 'src/errors/api-error';
+import { MAX_JSON_DEPTH, nestsDeeperThan } from 'src/http/body-parsing';
 import { MAX_KEY_IDENTIFIER_LENGTH } from 'src/leaks/scanner-key-set';
 
 /** The protocol's headers (GitHub's secret scanning partner program). */
@@ -53,7 +54,8 @@ const malformed = (message: string): ApiError => ApiError.validation(`Malformed 
  * The matches of a verified report body: a JSON array (UTF-8) of objects, each with a string `token`. `type`,
  * `url` and `source` are read when they are strings and otherwise left out, and fields GitHub may add later
  * are ignored: the signature already says who sent it, and refusing a report over a new field would leave the
- * leaked keys in it live. Anything else is a 400 whose message never quotes the body (it holds secrets).
+ * leaked keys in it live. Anything else is a 400 whose message never quotes the body (it holds secrets), and
+ * so is a body nested deeper than every other JSON body may be.
  */
 export function parseReport(body: Buffer): ReportedMatch[] {
   let text: string;
@@ -62,6 +64,9 @@ export function parseReport(body: Buffer): ReportedMatch[] {
   } catch {
     throw malformed('the body is not UTF-8.');
   }
+  // The rule every JSON body has (src/http/body-parsing.ts), applied once the signature let the bytes in.
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH))
+    throw ApiError.validation(`The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

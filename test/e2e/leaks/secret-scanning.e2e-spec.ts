@@ -302,6 +302,7 @@ describe('secret scanning: GitHub reports revoke leaked keysmith secrets', () =>
       '',
       JSON.stringify(Array.from({ length: 10_000 }, (_, i) => `garbage-${i}`)),
       Buffer.from([0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d]),
+      `[{"token":"${leaked}","extra":${'['.repeat(30_000)}${']'.repeat(30_000)}}]`,
     ];
     for (const body of bodies) {
       const res = await scanner.report(t.http, body);
