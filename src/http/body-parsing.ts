@@ -38,7 +38,7 @@ export function nestsDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
-const TOO_DEEP_MESSAGE = `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`;
+export const TOO_DEEP_MESSAGE = `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`;
 const NOT_UTF8_MESSAGE = 'A JSON body must be UTF-8: Content-Type declares another charset.';
 
 /**

@@ -8,8 +8,8 @@ import { ApiKeysRepository, type ReportedKey } from 'src/api-keys/api-keys.repos
 import { AuditService, type AuditContext, type AuditEntry } from 'src/audit/audit.service';
 import { Actors } from 'src/auth/actors';
 import { RevocationFeed } from 'src/database/revocation-feed';
-import { ApiError } from 'src/errors/api-error';
 import { LeaksAudit } from 'src/leaks/leaks.audit';
+import { LeaksErrorCode, leaksError } from 'src/leaks/leaks.errors';
 import { ScannerKeys } from 'src/leaks/scanner-keys';
 import { parseReport, signatureHeaders, signatureHolds, type ReportedMatch } from 'src/leaks/scanning-report';
 import { recogniseSecret, SECRET_TYPES, type RecognisedSecret } from 'src/leaks/secret-formats';
@@ -76,16 +76,12 @@ export class LeakedSecretsService {
     request: AuditContext,
   ): Promise<MatchFeedback[]> {
     const signed = signatureHeaders(headers);
-    if (!signed) throw ApiError.unauthorized();
+    if (!signed) throw leaksError(LeaksErrorCode.BadSignature);
     const lookup = await this.scannerKeys.lookup(signed.keyIdentifier);
     if (lookup.kind === 'unavailable')
-      throw new ApiError(
-        'service_unavailable',
-        "The secret scanner's public keys cannot be fetched. Retry later.",
-        { retryAfterSeconds: lookup.retryAfterSeconds },
-      );
+      throw leaksError(LeaksErrorCode.KeysUnavailable, { retryAfterSeconds: lookup.retryAfterSeconds });
     if (lookup.kind === 'unknown' || !signatureHolds(body, signed.signature, lookup.key))
-      throw ApiError.unauthorized();
+      throw leaksError(LeaksErrorCode.BadSignature);
     const matches = parseReport(body);
     return this.processReport(matches, { ...request, actor: Actors.secretScanner('github') });
   }

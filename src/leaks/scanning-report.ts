@@ -1,6 +1,7 @@
 import { verify, type KeyObject } from 'node:crypto';
 import { ApiError } from 'src/errors/api-error';
-import { MAX_JSON_DEPTH, nestsDeeperThan } from 'src/http/body-parsing';
+import { MAX_JSON_DEPTH, nestsDeeperThan, TOO_DEEP_MESSAGE } from 'src/http/body-parsing';
+import { LeaksErrorCode, leaksError } from 'src/leaks/leaks.errors';
 import { MAX_KEY_IDENTIFIER_LENGTH } from 'src/leaks/scanner-key-set';
 
 /** The protocol's headers (GitHub's secret scanning partner program). */
@@ -48,7 +49,7 @@ const MAX_KEPT_TEXT = 2048;
 const textOrNull = (value: unknown): string | null =>
   typeof value === 'string' && value !== '' ? value.slice(0, MAX_KEPT_TEXT) : null;
 
-const malformed = (message: string): ApiError => ApiError.validation(`Malformed report: ${message}`);
+const malformed = (message: string): ApiError => leaksError(LeaksErrorCode.MalformedReport, { message });
 
 /**
  * The matches of a verified report body: a JSON array (UTF-8) of objects, each with a string `token`. `type`,
@@ -66,7 +67,7 @@ export function parseReport(body: Buffer): ReportedMatch[] {
   }
   // The rule every JSON body has (src/http/body-parsing.ts), applied once the signature let the bytes in.
   if (nestsDeeperThan(text, MAX_JSON_DEPTH))
-    throw ApiError.validation(`The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`);
+    throw ApiError.validation(TOO_DEEP_MESSAGE);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
