@@ -66,8 +66,7 @@ export function parseReport(body: Buffer): ReportedMatch[] {
     throw malformed('the body is not UTF-8.');
   }
   // The rule every JSON body has (src/http/body-parsing.ts), applied once the signature let the bytes in.
-  if (nestsDeeperThan(text, MAX_JSON_DEPTH))
-    throw ApiError.validation(TOO_DEEP_MESSAGE);
+  if (nestsDeeperThan(text, MAX_JSON_DEPTH)) throw ApiError.validation(TOO_DEEP_MESSAGE);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
