@@ -18,6 +18,8 @@ const NAMED_DEPENDENCIES = {
   'org-tokens': [],
   'oauth-sessions': ['users', 'billing-providers'],
   credentials: ['users'],
+  // Leak response revokes through the two tables' repositories, formats and revocation channels.
+  leaks: ['api-keys', 'org-tokens'],
 };
 const CROSS_CUTTING = [
   'auth',

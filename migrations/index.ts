@@ -16,6 +16,7 @@ import { AddApiKeyStates1796700000000 } from 'migrations/1796700000000-AddApiKey
 import { AddApiKeyRolls1796800000000 } from 'migrations/1796800000000-AddApiKeyRolls';
 import { AddApiKeyConsumers1796810000000 } from 'migrations/1796810000000-AddApiKeyConsumers';
 import { AddOrgTokenScopesAndRoll1796820000000 } from 'migrations/1796820000000-AddOrgTokenScopesAndRoll';
+import { AddOrgTokenRevokedReason1796830000000 } from 'migrations/1796830000000-AddOrgTokenRevokedReason';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -36,4 +37,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddApiKeyRolls1796800000000,
   AddApiKeyConsumers1796810000000,
   AddOrgTokenScopesAndRoll1796820000000,
+  AddOrgTokenRevokedReason1796830000000,
 ];

@@ -15,6 +15,8 @@ import { encryptionConfig } from 'src/crypto/encryption/encryption.config';
 import type { RewrapApp } from 'src/crypto/encryption/rewrap-command';
 import { signingConfig } from 'src/crypto/signing/signing.config';
 import { httpConfig } from 'src/http/http.config';
+import { leaksConfig } from 'src/leaks/leaks.config';
+import { PUBLIC_REVOKE_RATE_LIMIT } from 'src/leaks/leaks.rate-limits';
 import { oauthSessionsConfig } from 'src/oauth-sessions/oauth-sessions.config';
 import { OAUTH_SESSIONS_ENCRYPTED_TABLE } from 'src/oauth-sessions/oauth-sessions.encrypted-table';
 import {
@@ -43,6 +45,7 @@ export const CONFIG_SLICES: readonly ConfigSlice<unknown>[] = [
   credentialsConfig,
   encryptionConfig,
   oauthSessionsConfig,
+  leaksConfig,
   rateLimitConfig,
   httpConfig,
 ];
@@ -60,6 +63,7 @@ export const RATE_LIMIT_POLICIES: readonly RateLimitPolicy[] = [
   OAUTH_START_USER_RATE_LIMIT,
   OAUTH_CALLBACK_RATE_LIMIT,
   ORG_TOKEN_MINT_RATE_LIMIT,
+  PUBLIC_REVOKE_RATE_LIMIT,
 ];
 
 /** Every table that keeps encrypted values: what the start key check and the rewrap read. */

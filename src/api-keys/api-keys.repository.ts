@@ -65,6 +65,20 @@ export interface ReplaceableKeyRow extends RevokedKeyRow {
   createdAt: Date;
 }
 
+/** A key someone reported as disclosed (a secret scanner, the public revoke endpoint), by lookup id and hash. */
+export interface ReportedKey {
+  keyId: string;
+  /** SHA-256 of the whole key as reported (hashApiKey). */
+  hash: string;
+}
+
+/** A keysmith-minted key that matched a report, whatever its state, and whether this report revoked it. */
+export interface ReportedKeyMatch extends RevokedKeyRow {
+  hash: string;
+  /** False when it was revoked already (by anyone, a concurrent report included). */
+  revokedNow: boolean;
+}
+
 /** A PATCH of a key: each field present is set; `enabled` switches `disabled_at` off or on. */
 export interface KeyChange {
   label?: string | null;
@@ -269,6 +283,39 @@ export class ApiKeysRepository {
   async hasSuccessor(id: string, m: EntityManager): Promise<boolean> {
     const rows = await m.query<unknown[]>('SELECT 1 FROM api_keys WHERE predecessor_id = $1', [id]);
     return rows.length > 0;
+  }
+
+  /**
+   * Revokes, with `reason`, every reported key that is a keysmith-minted key whose lookup id and hash both
+   * match and that is not revoked yet (ACTIVE, DISABLED and EXPIRED alike: a disclosed key must never come
+   * back); returns every match, revoked before or now. One statement for the whole batch (the unique index on
+   * key_id). Concurrent reports of one key revoke it once: the later UPDATE re-reads `revoked_at` after the
+   * first commits, and reports `revokedNow: false`.
+   */
+  async revokeReported(
+    reported: readonly ReportedKey[],
+    reason: ApiKeyRevokedReason,
+    m: EntityManager,
+  ): Promise<ReportedKeyMatch[]> {
+    if (reported.length === 0) return [];
+    return m.query<ReportedKeyMatch[]>(
+      `WITH found AS (
+         SELECT k.id, k.key_id, k.key_prefix, k.key_hash
+           FROM api_keys k
+           JOIN unnest($1::text[], $2::text[]) AS r(key_id, key_hash)
+             ON k.key_id = r.key_id AND k.key_hash = r.key_hash
+          WHERE k.billing_provider_id IS NULL
+       ), revoked AS (
+         UPDATE api_keys k SET revoked_at = now(), revoked_reason = $3
+           FROM found f
+          WHERE k.id = f.id AND k.revoked_at IS NULL
+         RETURNING k.id
+       )
+       SELECT f.id, f.key_id AS "keyId", f.key_prefix AS "keyPrefix", f.key_hash AS "hash",
+              (r.id IS NOT NULL) AS "revokedNow"
+         FROM found f LEFT JOIN revoked r ON r.id = f.id`,
+      [reported.map((r) => r.keyId), reported.map((r) => r.hash), reason],
+    );
   }
 
   /**

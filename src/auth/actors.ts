@@ -15,6 +15,8 @@ export const Actors = {
   orgToken: (prefix: string): string => `org-token:${prefix}`,
   /** An API key presented to the deprecated admin tier, by its display prefix. */
   apiKey: (keyPrefix: string): string => `api-key:${keyPrefix}`,
+  /** A secret scanner's signed leak report, by its program (`github`). */
+  secretScanner: (program: string): string => `secret-scanning:${program}`,
   /** An internal service, by its client id. */
   m2m: (clientId: string): string => `m2m:${clientId}`,
 } as const;

@@ -73,11 +73,18 @@ function isFrameworkError(e: unknown): e is Error & { statusCode: number; code?:
   return e instanceof Error && typeof (e as { statusCode?: unknown }).statusCode === 'number';
 }
 
+/** The 413's message: the cap of the route the body was sent to (64 KiB but on a `@RawBody` route). */
+function tooLargeMessage(req: FastifyRequest): string {
+  const limit = req.is404 ? undefined : req.routeOptions?.bodyLimit;
+  const kib = Math.floor((typeof limit === 'number' ? limit : 64 * 1024) / 1024);
+  return `Request body exceeds the ${kib} KiB limit.`;
+}
+
 /**
  * Errors raised before a handler runs (routing a malformed URL, reading or parsing the body). Their own text
  * can echo the input, so the client gets a fixed message per kind instead.
  */
-function parserErrorBody(cause: unknown): ErrorBody | undefined {
+function parserErrorBody(cause: unknown, req: FastifyRequest): ErrorBody | undefined {
   const bad = (message: string): ErrorBody => errorBody('validation_failed', message);
   if (cause instanceof SyntaxError) return bad('Malformed JSON body.');
   if (cause instanceof URIError) return bad('Malformed URL.');
@@ -89,6 +96,7 @@ function parserErrorBody(cause: unknown): ErrorBody | undefined {
   if (cause.statusCode === 415) return bad('Unsupported content encoding.');
   if (cause.statusCode === 400) return bad('The request body could not be read.');
   const { type, status } = typeForStatus(cause.statusCode);
+  if (type === 'payload_too_large') return errorBody(type, tooLargeMessage(req), { status });
   return errorBody(type, GENERIC_MESSAGES[type] ?? fixedStatusMessage(status), { status });
 }
 
@@ -158,7 +166,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
       return { body, retryAfterSeconds: exception.options.retryAfterSeconds };
     }
     if (exception instanceof HttpException) {
-      const parserBody = parserErrorBody(exception.cause);
+      const parserBody = parserErrorBody(exception.cause, req);
       if (parserBody) return { body: parserBody };
       const { type, status } = typeForStatus(exception.getStatus());
       if (type === 'validation_failed') {
@@ -175,7 +183,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
         retryAfterSeconds: type === 'service_unavailable' ? 5 : undefined,
       };
     }
-    const parserBody = parserErrorBody(exception);
+    const parserBody = parserErrorBody(exception, req);
     if (parserBody) return { body: parserBody };
     if (isDatabaseUnavailable(exception)) {
       return { body: this.generic('service_unavailable', 503), retryAfterSeconds: 5 };

@@ -1,4 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import { createParamDecorator, type ExecutionContext } from '@nestjs/common';
+import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError } from 'src/errors/api-error';
 
 /** Bodies of any content type are capped at this size: a bigger one is a 413 before it is read further. */
@@ -36,7 +38,7 @@ export function nestsDeeperThan(text: string, max: number): boolean {
   return false;
 }
 
-const TOO_DEEP_MESSAGE = `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`;
+export const TOO_DEEP_MESSAGE = `The JSON body nests deeper than ${MAX_JSON_DEPTH} levels.`;
 const NOT_UTF8_MESSAGE = 'A JSON body must be UTF-8: Content-Type declares another charset.';
 
 /**
@@ -75,6 +77,47 @@ export function firstNonWhitespace(text: string): string | undefined {
   return undefined;
 }
 
+/** The key of a route's Fastify `config` that marks it raw-bodied, with its own size cap. */
+const RAW_BODY = 'rawBody';
+
+/**
+ * A route whose handler gets its body as the exact bytes that arrived (a Buffer, empty when there was none),
+ * whatever the content type, never parsed: for a route that must check a signature over those bytes before
+ * anything reads them (the secret-scanning report). Bodies are capped at `limit` bytes on this route (413
+ * above) instead of BODY_LIMIT; every other route keeps the parsers and the cap below. Like BrowserCallable,
+ * the rule travels with the route as Fastify route config, which `registerBodyParsers` reads.
+ */
+export function RawBody(limit: number): MethodDecorator {
+  if (!Number.isInteger(limit) || limit <= 0)
+    throw new Error('RawBody: the limit must be a positive integer');
+  return (_target, _key, descriptor) => {
+    const handler = descriptor.value as object;
+    const config = (Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler) as object | undefined) ?? {};
+    Reflect.defineMetadata(FASTIFY_ROUTE_CONFIG_METADATA, { ...config, [RAW_BODY]: limit }, handler);
+    return descriptor;
+  };
+}
+
+/**
+ * The body of a `@RawBody` route's request: the bytes as they arrived, an empty Buffer when there were none.
+ * A parameter decorator of its own, so no pipe (the global ValidationPipe) ever sees or transforms it.
+ */
+export const RawBodyBytes = createParamDecorator((_: unknown, ctx: ExecutionContext): Buffer => {
+  const body = ctx.switchToHttp().getRequest<FastifyRequest>().body;
+  return Buffer.isBuffer(body) ? body : Buffer.alloc(0);
+});
+
+/** The size cap of a `@RawBody` route, or undefined for a route whose body is parsed. */
+export function rawBodyLimitOf(config: unknown): number | undefined {
+  const limit = (config as Record<string, unknown> | undefined)?.[RAW_BODY];
+  return typeof limit === 'number' ? limit : undefined;
+}
+
+/** Whether the request was routed to a `@RawBody` route (unmatched requests never are). */
+function wantsRawBody(req: FastifyRequest): boolean {
+  return !req.is404 && rawBodyLimitOf(req.routeOptions.config) !== undefined;
+}
+
 /** `application/json` and the `+json` media types (`application/merge-patch+json`, …). */
 const JSON_TYPES = /^application\/([\w.+-]+\+)?json(\s*;.*)?$/i;
 
@@ -84,17 +127,24 @@ const JSON_TYPES = /^application\/([\w.+-]+\+)?json(\s*;.*)?$/i;
  * empty one reads as `{}` (a POST without a body is an empty object, as with the Express body parser
  * before). Bodies of any other content type — form-encoded ones included — are read raw, as a Buffer, and so
  * fail the route's validation with a 400 rather than a 415. Fastify enforces the size cap while reading
- * (413), for every type.
+ * (413), for every type. A `@RawBody` route gets the bytes as they came, under its own cap (an `onRoute` hook
+ * sets it as the route's `bodyLimit`, which Fastify applies instead of the parsers'): call this before any
+ * route is registered.
  */
 export function registerBodyParsers(instance: FastifyInstance): void {
+  instance.addHook('onRoute', (route) => {
+    const limit = rawBodyLimitOf(route.config);
+    if (limit !== undefined) route.bodyLimit = limit;
+  });
   instance.removeAllContentTypeParsers();
   instance.addContentTypeParser(
     JSON_TYPES,
-    { parseAs: 'string', bodyLimit: BODY_LIMIT },
+    { parseAs: 'buffer', bodyLimit: BODY_LIMIT },
     (req, body, done) => {
+      if (wantsRawBody(req)) return done(null, body);
       if (declaresNonUtf8Charset(req.headers['content-type'] ?? ''))
         return done(ApiError.validation(NOT_UTF8_MESSAGE));
-      const text = body as string;
+      const text = (body as Buffer).toString('utf8');
       const start = firstNonWhitespace(text);
       if (start === undefined) return done(null, {});
       // Only an object or an array is a body (a bare string or number is refused, as body-parser's strict mode did).
@@ -109,7 +159,8 @@ export function registerBodyParsers(instance: FastifyInstance): void {
       }
     },
   );
-  instance.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => {
+  instance.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (req, body, done) => {
+    if (wantsRawBody(req)) return done(null, body);
     // A POST with no body at all (Content-Length: 0, no type) is an empty body, as `{}` would be.
     done(null, (body as Buffer).length === 0 ? {} : body);
   });

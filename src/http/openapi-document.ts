@@ -121,12 +121,16 @@ const componentOf = (schema: Schema, schemas: Record<string, Schema>): Schema | 
   return typeof ref === 'string' ? schemas[ref.replace('#/components/schemas/', '')] : schema;
 };
 
-/** Sets `additionalProperties: false` on every object schema reachable from `schema`. */
+/**
+ * Sets `additionalProperties: false` on every object schema reachable from `schema`, except where a schema
+ * states its own (a partner's payload that may grow fields: the secret-scanning report).
+ */
 function closeObjects(schema: Schema, schemas: Record<string, Schema>, seen: Set<Schema>): void {
   const target = componentOf(schema, schemas);
   if (!target || seen.has(target)) return;
   seen.add(target);
-  if (target.type === 'object' || target.properties) target.additionalProperties = false;
+  if ((target.type === 'object' || target.properties) && target.additionalProperties === undefined)
+    target.additionalProperties = false;
   const children = [
     ...Object.values((target.properties as Record<string, Schema> | undefined) ?? {}),
     ...(target.items ? [target.items as Schema] : []),

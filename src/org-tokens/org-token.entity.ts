@@ -1,7 +1,20 @@
 import { Check, Column, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn } from 'typeorm';
 import { ADMIN_SCOPES, type AdminScope } from 'src/auth/admin/admin-scopes';
 
+/**
+ * Why an org token was revoked: by an admin, rolled away, reported by a secret scanner (`leaked`) or through
+ * the public revoke endpoint (`reported`), or with its minting user's offboarding. Null on tokens revoked
+ * before reasons were recorded (migration AddOrgTokenRevokedReason).
+ */
+export const ORG_TOKEN_REVOKED_REASONS = ['admin', 'rolled', 'leaked', 'reported', 'offboarding'] as const;
+export type OrgTokenRevokedReason = (typeof ORG_TOKEN_REVOKED_REASONS)[number];
+
 @Entity('org_tokens')
+@Check(
+  'chk_org_tokens_revoked_reason',
+  `"revoked_reason" IN ('admin', 'rolled', 'leaked', 'reported', 'offboarding')`,
+)
+@Check('chk_org_tokens_reason_only_revoked', `"revoked_reason" IS NULL OR "revoked_at" IS NOT NULL`)
 @Index('uq_org_tokens_live_hash', ['tokenHash'], { unique: true, where: 'revoked_at IS NULL' })
 @Index('idx_org_tokens_created_at', ['createdAt'])
 // A token is rolled once: at most one successor names it.
@@ -56,4 +69,8 @@ export class OrgToken {
   /** A rolled token works until then: the earlier of its expiry and the roll's grace. */
   @Column({ name: 'grace_ends_at', type: 'timestamptz', nullable: true })
   graceEndsAt: Date | null;
+
+  /** Why it was revoked (ORG_TOKEN_REVOKED_REASONS); null while live, and on tokens revoked before reasons. */
+  @Column({ name: 'revoked_reason', type: 'varchar', length: 16, nullable: true })
+  revokedReason: OrgTokenRevokedReason | null;
 }

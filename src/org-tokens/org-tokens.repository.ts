@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { poolHasWaiters, preparedQuery } from 'src/database/prepared-query';
-import { OrgToken } from 'src/org-tokens/org-token.entity';
+import { OrgToken, type OrgTokenRevokedReason } from 'src/org-tokens/org-token.entity';
 
 /** Not revoked, not expired, and not past the grace of a roll. */
 const LIVE =
@@ -26,6 +26,15 @@ export interface RollCandidate {
   revoked: boolean;
   expired: boolean;
   rolled: boolean;
+}
+
+/** A token that matched a report, whatever its state, and whether this report revoked it. */
+export interface ReportedTokenMatch {
+  id: string;
+  prefix: string;
+  hash: string;
+  /** False when it was revoked already (by anyone, a concurrent report included). */
+  revokedNow: boolean;
 }
 
 /** Every query on `org_tokens`. Methods that take a `manager` run in the caller's transaction. */
@@ -92,6 +101,32 @@ export class OrgTokensRepository {
     );
     // The row is locked and was checked unrolled in this transaction (lockForRoll).
     return rows[0]!.graceEndsAt;
+  }
+
+  /**
+   * Revokes, with `reason`, every token among `hashes` (SHA-256 of reported plaintexts) that is not revoked
+   * yet, expired ones included; returns every match, revoked before or now. One statement for the batch.
+   * Concurrent reports of one token revoke it once (`revokedNow` is false for the later ones).
+   */
+  async revokeReported(
+    hashes: readonly string[],
+    reason: OrgTokenRevokedReason,
+    m: EntityManager,
+  ): Promise<ReportedTokenMatch[]> {
+    if (hashes.length === 0) return [];
+    return m.query<ReportedTokenMatch[]>(
+      `WITH found AS (
+         SELECT id, prefix, token_hash FROM org_tokens WHERE token_hash = ANY($1::bpchar[])
+       ), revoked AS (
+         UPDATE org_tokens t SET revoked_at = now(), revoked_reason = $2
+           FROM found f
+          WHERE t.id = f.id AND t.revoked_at IS NULL
+         RETURNING t.id
+       )
+       SELECT f.id, f.prefix, f.token_hash AS "hash", (r.id IS NOT NULL) AS "revokedNow"
+         FROM found f LEFT JOIN revoked r ON r.id = f.id`,
+      [hashes, reason],
+    );
   }
 
   exists(id: string, m: EntityManager): Promise<boolean> {

@@ -13,6 +13,8 @@ import { controllerRoutes, type ControllerRoute } from 'test/helpers/routes';
 import { TestTokenServer } from 'test/helpers/token-server';
 import { ALLOWED_ORG, m2mToken } from 'test/helpers/issuers';
 import { provision } from 'test/helpers/factories';
+import { checksumOf } from 'src/crypto/checksum';
+import { FakeSecretScanner, foreignScannerKey, SCANNING_PATH } from 'test/helpers/secret-scanner';
 
 /**
  * The fuzzer (issue 12, last section): property-based, over the live route table. Every run sends one request
@@ -45,6 +47,11 @@ const MAX_ERROR_BODY_BYTES = 8_192;
 const MIN_SECRET_LENGTH = 16;
 /** The fields of a 2xx answer that carry a secret the answer mints or delivers. */
 const MINT_FIELDS = ['token', 'secret', 'apiKey', 'accessToken'];
+/**
+ * The fields of a 2xx answer that repeat what this very request sent (a secret-scanning report's feedback):
+ * allowed in it, and not secrets the suite knows of afterwards.
+ */
+const ECHO_FIELDS = ['token_raw'];
 const ALLOWED_5XX = new Set([
   'upstream_failed',
   'service_unavailable',
@@ -52,6 +59,9 @@ const ALLOWED_5XX = new Set([
   'key_resolution_unavailable',
 ]);
 const CALLBACK = 'GET /api/v1/auth/providers/:slug/callback';
+const SCANNING = `POST ${SCANNING_PATH}`;
+/** A P-256 key the fuzzer's scanner never published: forged reports. */
+const FORGER = foreignScannerKey();
 const ORG_ID = 'fuzz-org';
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -78,6 +88,7 @@ describe('fuzz: every route', () => {
   let port: number;
   let provider: FakeProvider;
   let tokenServer: TestTokenServer;
+  let scanner: FakeSecretScanner;
   const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
 
   /** Every secret the suite knows of; found in an answer that did not mint it, it is a leak. */
@@ -98,14 +109,18 @@ describe('fuzz: every route', () => {
     acmeId: '',
   };
   const knownKeys: string[] = [];
+  /** A live key of its own for the public revoke to kill (the others stay live for the rest of the run). */
+  let spareKey = '';
   const callbackQueries: string[] = [];
   const counts = { runs: 0, statuses: new Map<number, number>() };
 
   beforeAll(async () => {
     provider = await FakeProvider.start();
     tokenServer = await TestTokenServer.start();
+    scanner = await FakeSecretScanner.start();
     t = await suite.boot(
       fullEnv(suite.m2m, suite.session, {
+        SECRET_SCANNING_GITHUB_KEYS_URL: scanner.keysUrl,
         ORG_ID,
         BILLING_PROVIDERS: JSON.stringify([provider.entry('acme', 'Acme')]),
         PROVISION_CLIENTS: `fuzz-provisioner:${ALLOWED_ORG}|org-other`,
@@ -178,6 +193,13 @@ describe('fuzz: every route', () => {
     );
     ids.acmeId = acme!.id;
 
+    const spareMinted = await request(t.http)
+      .post('/api/v1/developer/keys')
+      .set(as('otherSession'))
+      .send({ label: 'spare' });
+    spareKey = (spareMinted.body as { secret: string }).secret;
+    know(spareKey);
+
     const provisioned = await provision(t.http, bearers['m2m:provision:apikey']!, { externalId: 'fuzz-dev' });
     know(provisioned.apiKey);
     knownKeys.push(provisioned.apiKey);
@@ -215,6 +237,7 @@ describe('fuzz: every route', () => {
     );
     await provider?.stop();
     await tokenServer?.stop();
+    await scanner?.stop();
   });
 
   // ---- Arbitraries -------------------------------------------------------------------------------------
@@ -287,6 +310,33 @@ describe('fuzz: every route', () => {
       },
       { weight: 1, arbitrary: text },
     );
+
+  /** A keysmith-shaped API key or org token with a valid checksum, made up from the run's bytes. */
+  const madeUpKeysmithSecret = fc.oneof(
+    fc
+      .tuple(fc.uint8Array({ minLength: 8, maxLength: 8 }), fc.uint8Array({ minLength: 32, maxLength: 32 }))
+      .map(([id, secret]) => {
+        const body = `ksk_${Buffer.from(id).toString('hex')}_${Buffer.from(secret).toString('hex')}`;
+        return `${body}_${checksumOf(body)}`;
+      }),
+    fc.stringMatching(/^[0-9A-Za-z]{32}$/).map((random) => `kso_${random}${checksumOf(`kso_${random}`)}`),
+  );
+  /** A secret-scanning report: matches of made-up keysmith secrets and anything else, sometimes with more fields. */
+  const scanningReport: fc.Arbitrary<Body> = fc
+    .array(
+      fc.record(
+        {
+          token: fc.oneof(madeUpKeysmithSecret, text),
+          type: fc.constantFrom('keysmith_api_key', 'keysmith_org_token', 'other'),
+          url: fc.oneof(fc.constant('https://github.com/o/r/blob/0/f.txt'), text),
+          source: fc.constantFrom('content', 'commit', 'Issue_comment'),
+          extra: jsonValue,
+        },
+        { requiredKeys: ['token'] },
+      ),
+      { maxLength: 20 },
+    )
+    .map((matches) => ({ text: JSON.stringify(matches) }));
 
   /** The valid bodies of each route (secrets made up per run). */
   const seedBodies = (key: string): fc.Arbitrary<[string, Json][]>[] => {
@@ -361,6 +411,12 @@ describe('fuzz: every route', () => {
             }),
           ),
         ];
+      case 'POST /api/v1/keys/revoke':
+        return [
+          fc.constant(e({ key: spareKey })),
+          madeUpKeysmithSecret.map((key) => e({ key })),
+          madeUpSecret.map((key) => e({ key })),
+        ];
       case 'POST /api/v1/internal/mcp-oauth-credentials/access-token':
         return [fc.constant(e({ userId: ids.devUserId, mcpServerId: 'fuzz-mcp' }))];
       default:
@@ -401,6 +457,7 @@ describe('fuzz: every route', () => {
   }
   const bodyFor = (key: string): fc.Arbitrary<Body> =>
     fc.oneof(
+      ...(key === SCANNING ? [{ weight: 8, arbitrary: scanningReport }] : []),
       {
         weight: 8,
         arbitrary: fc
@@ -538,19 +595,21 @@ describe('fuzz: every route', () => {
   /** The credentials a route accepts, and those it must refuse; the first are tried more often. */
   const credentialsFor = (route: ControllerRoute): fc.Arbitrary<string> => {
     const [right, wrong]: [string[], string[]] =
-      route.auth?.kind === 'admin'
-        ? [
-            ['adminToken', 'orgToken', 'adminSession', 'readerOrgToken'],
-            ['devSession', 'garbage', 'none', 'm2m:provision:apikey'],
-          ]
-        : route.auth?.kind === 'session'
+      `${route.method} ${route.path}` === SCANNING
+        ? [['scannerSignature'], ['forgedSignature', 'none', 'garbage']]
+        : route.auth?.kind === 'admin'
           ? [
-              ['devSession', 'otherSession', 'disabledSession'],
-              ['expiredSession', 'garbage', 'none', 'm2m:apikeys:resolve'],
+              ['adminToken', 'orgToken', 'adminSession', 'readerOrgToken'],
+              ['devSession', 'garbage', 'none', 'm2m:provision:apikey'],
             ]
-          : route.auth?.kind === 'm2m'
-            ? [[`m2m:${route.auth.scope}`], ['m2m:credentials:use', 'devSession', 'garbage', 'none']]
-            : [['none'], ['garbage']];
+          : route.auth?.kind === 'session'
+            ? [
+                ['devSession', 'otherSession', 'disabledSession'],
+                ['expiredSession', 'garbage', 'none', 'm2m:apikeys:resolve'],
+              ]
+            : route.auth?.kind === 'm2m'
+              ? [[`m2m:${route.auth.scope}`], ['m2m:credentials:use', 'devSession', 'garbage', 'none']]
+              : [['none'], ['garbage']];
     return fc.oneof(
       { weight: 7, arbitrary: fc.constantFrom(...right) },
       { weight: 3, arbitrary: fc.constantFrom(...wrong) },
@@ -632,19 +691,24 @@ describe('fuzz: every route', () => {
   /** Every secret of `text` that is not one this (2xx) answer mints. */
   function leakedIn(res: RawResponse, json: unknown): string[] {
     const minted = new Set<string>();
+    const echoed = new Set<string>();
     if (res.status < 300 && json !== null && typeof json === 'object') {
       const walk = (v: unknown): void => {
         if (Array.isArray(v)) v.forEach(walk);
         else if (v !== null && typeof v === 'object')
           for (const [k, child] of Object.entries(v)) {
             if (MINT_FIELDS.includes(k) && typeof child === 'string') minted.add(child);
+            else if (ECHO_FIELDS.includes(k) && typeof child === 'string') echoed.add(child);
             else walk(child);
           }
       };
       walk(json);
     }
     const haystack = `${res.body.toString('utf8')}\n${JSON.stringify(res.headers)}`;
-    const leaks = [...known].filter((s) => !minted.has(s) && haystack.includes(s));
+    const leaks = [...known].filter(
+      (s) =>
+        !minted.has(s) && !echoed.has(s) && haystack.includes(s) && ![...echoed].some((e) => e.includes(s)),
+    );
     minted.forEach(know);
     return leaks;
   }
@@ -702,6 +766,14 @@ describe('fuzz: every route', () => {
       headers['content-type'] ??= req.body.contentType ?? 'application/json';
       // Secrets this request carries (made up only for secret fields): no answer may repeat them.
       for (const m of (req.body.text ?? '').matchAll(/fzs_[0-9a-f]+/g)) know(m[0]);
+    }
+    // A scanner's report is signed over the bytes sent: by the scanner's key, or by one it never published.
+    if (req.credential === 'scannerSignature' || req.credential === 'forgedSignature') {
+      const signed = scanner.headersFor(
+        body ?? '',
+        req.credential === 'forgedSignature' ? FORGER : undefined,
+      );
+      for (const [name, value] of Object.entries(signed)) headers[name.toLowerCase()] = value;
     }
     const target = `${req.path}${req.query ? `?${req.query}` : ''}`;
     let res: RawResponse;

@@ -1,8 +1,10 @@
 import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
+import { FASTIFY_ROUTE_CONFIG_METADATA } from '@nestjs/platform-fastify/constants';
 import { ModulesContainer, Reflector } from '@nestjs/core';
 import { adminRouteScope, type AdminRouteScope } from 'src/auth/admin/admin-scopes';
 import { AUTH_REQUIREMENT, type AuthRequirement } from 'src/auth/auth.decorators';
+import { BODY_LIMIT, rawBodyLimitOf } from 'src/http/body-parsing';
 import { isBrowserCallable } from 'src/http/cors';
 import { routeRateLimits } from 'src/rate-limit/rate-limit.decorator';
 import type { TestApp } from 'test/helpers/app';
@@ -19,6 +21,8 @@ export interface ControllerRoute {
   buckets: string[];
   /** Whether the settings UI's page may call it from the browser (CORS, `@BrowserCallable`). */
   browserCallable: boolean;
+  /** The largest body it reads: BODY_LIMIT, or a `@RawBody` route's own cap. */
+  bodyLimit: number;
 }
 
 const joinPath = (...parts: string[]): string =>
@@ -56,6 +60,8 @@ export function controllerRoutes(t: TestApp): ControllerRoute[] {
             adminScope: auth?.kind === 'admin' ? adminRouteScope(reflector, handler, controller) : undefined,
             buckets,
             browserCallable: isBrowserCallable(handler),
+            bodyLimit:
+              rawBodyLimitOf(Reflect.getMetadata(FASTIFY_ROUTE_CONFIG_METADATA, handler)) ?? BODY_LIMIT,
           });
         }
       }

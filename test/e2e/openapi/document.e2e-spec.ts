@@ -55,7 +55,7 @@ describe('the OpenAPI document', () => {
     expect(operations().map(([key, o]) => `${key} ${o.operationId}`)).toMatchSnapshot();
   });
 
-  it('closes every request body: unknown fields are refused, nested objects included', () => {
+  it('closes every request body but the scanner report: unknown fields are refused, nested objects included', () => {
     const open: string[] = [];
     const visit = (schema: Schema, where: string): void => {
       const target = schema.$ref ? component(schema) : schema;
@@ -67,7 +67,8 @@ describe('the OpenAPI document', () => {
     const bodies = operations().filter(([, o]) => o.requestBody);
     expect(bodies.length).toBeGreaterThan(5);
     for (const [key, o] of bodies) visit(o.requestBody!.content['application/json']!.schema, key);
-    expect(open).toEqual([]);
+    // GitHub's matches may grow fields; refusing a report over one would leave its leaked keys live.
+    expect(open).toEqual(['POST /api/v1/integrations/secret-scanning/github[]']);
   });
 
   it('marks a body required exactly where a field is (an empty body mints an org token)', () => {
