@@ -18,6 +18,9 @@ const NAMED_DEPENDENCIES = {
   'org-tokens': [],
   'oauth-sessions': ['users', 'billing-providers'],
   credentials: ['users'],
+  // The admin inventory and the kill switch act on every kind of credential a person holds, through what
+  // each feature exports; none of them imports it.
+  offboarding: ['users', 'api-keys', 'org-tokens', 'oauth-sessions', 'credentials'],
 };
 const CROSS_CUTTING = [
   'auth',

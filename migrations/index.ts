@@ -13,6 +13,7 @@ import { AddCredentialResourceAndBackoff1796624399156 } from 'migrations/1796624
 import { AddDevelopmentIssuerKeys1796626484643 } from 'migrations/1796626484643-AddDevelopmentIssuerKeys';
 import { AddApiKeyScopes1796629895348 } from 'migrations/1796629895348-AddApiKeyScopes';
 import { AddApiKeyStates1796700000000 } from 'migrations/1796700000000-AddApiKeyStates';
+import { AddAdminInventory1796840000000 } from 'migrations/1796840000000-AddAdminInventory';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -30,4 +31,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddDevelopmentIssuerKeys1796626484643,
   AddApiKeyScopes1796629895348,
   AddApiKeyStates1796700000000,
+  AddAdminInventory1796840000000,
 ];

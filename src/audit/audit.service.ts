@@ -27,16 +27,28 @@ export class AuditService {
 
   /** Pass the transaction's manager so the row commits or rolls back with the change it records. */
   async record(ctx: AuditContext, entry: AuditEntry, manager?: EntityManager): Promise<void> {
+    await this.recordMany(ctx, [entry], manager);
+  }
+
+  /** Several rows of one request in one INSERT (an offboarding revokes a thousand keys at once). */
+  async recordMany(
+    ctx: AuditContext,
+    entries: readonly AuditEntry[],
+    manager?: EntityManager,
+  ): Promise<void> {
+    if (entries.length === 0) return;
     const repo = manager ? manager.getRepository(AuditEvent) : this.events;
-    await repo.insert({
-      actor: ctx.actor,
-      action: entry.action,
-      targetType: entry.targetType,
-      targetId: entry.targetId ?? null,
-      ip: ctx.ip,
-      requestId: ctx.requestId,
-      callerRequestId: ctx.callerRequestId ?? null,
-      metadata: (entry.metadata ?? {}) as never,
-    });
+    await repo.insert(
+      entries.map((entry) => ({
+        actor: ctx.actor,
+        action: entry.action,
+        targetType: entry.targetType,
+        targetId: entry.targetId ?? null,
+        ip: ctx.ip,
+        requestId: ctx.requestId,
+        callerRequestId: ctx.callerRequestId ?? null,
+        metadata: (entry.metadata ?? {}) as never,
+      })),
+    );
   }
 }

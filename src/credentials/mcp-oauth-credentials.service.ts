@@ -49,6 +49,12 @@ export class McpOAuthCredentialsService {
     if (resourceRefusal) throw credentialsError(CredentialsErrorCode.ResourceRefused, resourceRefusal);
     const refusal = await this.policy.refuseEndpoint(dto.tokenEndpoint);
     if (refusal) throw credentialsError(CredentialsErrorCode.EndpointRefused, refusal);
+    const revocationRefusal =
+      dto.revocationEndpoint === undefined
+        ? undefined
+        : await this.policy.refuseEndpoint(dto.revocationEndpoint, 'revocationEndpoint');
+    if (revocationRefusal)
+      throw credentialsError(CredentialsErrorCode.RevocationEndpointRefused, revocationRefusal);
 
     const user = await this.users.findOrCreateByExternalId(principal.sub);
     return this.dataSource.transaction(async (m) => {
@@ -76,6 +82,7 @@ export class McpOAuthCredentialsService {
           authMethod,
           scopes: dto.scopes ?? null,
           resource: dto.resource ?? null,
+          revocationEndpoint: dto.revocationEndpoint ?? null,
           clientSecretExpiresAt:
             dto.clientSecretExpiresAt === undefined ? null : new Date(dto.clientSecretExpiresAt),
           refreshTokenEnc: refreshToken.ciphertext,

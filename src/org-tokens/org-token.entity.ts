@@ -3,6 +3,8 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 @Entity('org_tokens')
 @Index('uq_org_tokens_live_hash', ['tokenHash'], { unique: true, where: 'revoked_at IS NULL' })
 @Index('idx_org_tokens_created_at', ['createdAt'])
+// Offboarding revokes the tokens a person's sessions minted.
+@Index('idx_org_tokens_created_by', ['createdBy'])
 export class OrgToken {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -1,0 +1,136 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { AuditService, type AuditContext } from 'src/audit/audit.service';
+import { CREDENTIAL_TARGET, CredentialsAudit } from 'src/credentials/credentials.audit';
+import { credentialField, type CredentialColumn } from 'src/credentials/credentials.encrypted-table';
+import {
+  McpOAuthCredentialsRepository,
+  type OffboardedCredentialRow,
+} from 'src/credentials/mcp-oauth-credentials.repository';
+import { TokenEndpointClient, type RevocationRequest } from 'src/credentials/token-endpoint-client';
+import { EncryptionService } from 'src/crypto/encryption/encryption.service';
+
+/** At most this many upstream revocations of one offboarding run at once. */
+export const UPSTREAM_REVOCATION_CONCURRENCY = 4;
+
+/**
+ * A credential an offboarding deleted. `revocation` is what its RFC 7009 revocation sends (the refresh token
+ * in memory only, never logged), null when no revocation endpoint was deposited; `undecryptable` when one was,
+ * but this instance could not read the token (then the revocation cannot be tried and counts as failed).
+ */
+export interface TakenCredential {
+  id: string;
+  mcpServerId: string;
+  revocation: RevocationRequest | null;
+  undecryptable: boolean;
+}
+
+/** The upstream outcome per credential: true revoked, false tried and failed, null no endpoint. */
+export type UpstreamRevoked = boolean | null;
+
+/**
+ * The credential store's part of offboarding a user: list their credentials, delete them all in the caller's
+ * transaction (reading their refresh tokens first), then, once that committed, revoke the refresh tokens at
+ * the revocation endpoints deposited with them: bounded (CREDENTIALS_REFRESH_TIMEOUT_MS each), at most
+ * UPSTREAM_REVOCATION_CONCURRENCY at once, best effort, each outcome audited.
+ */
+@Injectable()
+export class CredentialsOffboarding {
+  private readonly logger = new Logger('CredentialsOffboarding');
+
+  constructor(
+    private readonly credentials: McpOAuthCredentialsRepository,
+    private readonly encryption: EncryptionService,
+    private readonly client: TokenEndpointClient,
+    private readonly audit: AuditService,
+  ) {}
+
+  listOfUser(userId: string, m: EntityManager): Promise<{ id: string; mcpServerId: string }[]> {
+    return this.credentials.listOfUser(userId, m);
+  }
+
+  /** Deletes every credential of the user in `m`'s transaction; audited there, one row each. */
+  async takeAllOfUser(
+    userId: string,
+    ctx: AuditContext,
+    reason: string,
+    m: EntityManager,
+  ): Promise<TakenCredential[]> {
+    const rows = await this.credentials.deleteAllOfUser(userId, m);
+    const taken = rows.map((row) => this.toTaken(userId, row));
+    await this.audit.recordMany(
+      ctx,
+      taken.map((c) => ({
+        action: CredentialsAudit.Delete,
+        targetType: CREDENTIAL_TARGET,
+        targetId: c.id,
+        metadata: { mcpServerId: c.mcpServerId, userId, offboarding: true, reason },
+      })),
+      m,
+    );
+    return taken;
+  }
+
+  /**
+   * Revokes the refresh tokens of `taken` upstream, in parallel (bounded), and audits each attempt. Never
+   * throws: a provider that hangs or fails is a `false`.
+   */
+  async revokeUpstream(
+    taken: readonly TakenCredential[],
+    ctx: AuditContext,
+  ): Promise<Map<string, UpstreamRevoked>> {
+    const outcomes = new Map<string, UpstreamRevoked>();
+    const pending = taken.filter((c) => {
+      if (c.revocation === null && !c.undecryptable) outcomes.set(c.id, null);
+      return c.revocation !== null || c.undecryptable;
+    });
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < pending.length) {
+        const c = pending[next++]!;
+        const revoked = c.revocation === null ? false : await this.client.revoke(c.revocation);
+        outcomes.set(c.id, revoked);
+        await this.audit
+          .record(ctx, {
+            action: CredentialsAudit.UpstreamRevoke,
+            targetType: CREDENTIAL_TARGET,
+            targetId: c.id,
+            metadata: { mcpServerId: c.mcpServerId, upstreamRevoked: revoked },
+          })
+          .catch((err: unknown) =>
+            this.logger.warn(`could not audit an upstream revocation: ${(err as Error).name}`),
+          );
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(UPSTREAM_REVOCATION_CONCURRENCY, pending.length) }, worker),
+    );
+    return outcomes;
+  }
+
+  private toTaken(userId: string, row: OffboardedCredentialRow): TakenCredential {
+    const base = { id: row.id, mcpServerId: row.mcpServerId };
+    if (row.revocationEndpoint === null) return { ...base, revocation: null, undecryptable: false };
+    const open = (column: CredentialColumn, value: Buffer): string =>
+      this.encryption.decrypt(value, row.encKeyVersion, credentialField(userId, row.mcpServerId, column));
+    try {
+      return {
+        ...base,
+        undecryptable: false,
+        revocation: {
+          revocationEndpoint: row.revocationEndpoint,
+          refreshToken: open('refresh_token_enc', row.refreshTokenEnc),
+          clientSecret: row.clientSecretEnc && open('client_secret_enc', row.clientSecretEnc),
+          clientId: row.clientId,
+          authMethod: row.authMethod,
+        },
+      };
+    } catch {
+      // Another instance's secret, or none configured here: the row goes anyway, the revocation cannot.
+      this.logger.warn(
+        'an offboarded credential could not be decrypted here: its upstream revocation is skipped',
+      );
+      return { ...base, revocation: null, undecryptable: true };
+    }
+  }
+}
