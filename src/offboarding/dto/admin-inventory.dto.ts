@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, type ApiPropertyOptions } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsString, IsUUID, Matches, Max, MaxLength, Min } from 'class-validator';
 import { API_KEY_STATUSES, type ApiKeyStatus } from 'src/api-keys/api-key.entity';
@@ -27,8 +27,11 @@ class PageQueryDto {
   @Max(INVENTORY_MAX_LIMIT)
   limit?: number;
 
-  /** The `nextCursor` of the previous page, with the same filters (another filter's cursor is a 400). */
-  @ApiProperty({ maxLength: CURSOR_MAX, pattern: '^[A-Za-z0-9_-]+$' })
+  /**
+   * The `nextCursor` of the previous page, with the same filters (another filter's cursor is a 400).
+   * `x-opaque`: only a value this service issued is valid, whatever the pattern allows.
+   */
+  @ApiProperty({ maxLength: CURSOR_MAX, pattern: '^[A-Za-z0-9_-]+$', 'x-opaque': true } as ApiPropertyOptions)
   @OptionalField()
   @IsString()
   @MaxLength(CURSOR_MAX)
