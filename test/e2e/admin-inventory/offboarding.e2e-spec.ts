@@ -8,6 +8,7 @@ import { errorShape, resolveKey } from 'test/helpers/http';
 import { m2mToken, sessionBearer } from 'test/helpers/issuers';
 import { poll, startLogin } from 'test/helpers/oauth';
 import { TestRevocationServer } from 'test/helpers/revocation-server';
+import { secretsInTables } from 'test/helpers/table-scan';
 import { concurrently, eventually } from 'test/helpers/waiting';
 
 const ADMIN = `Bearer ${FULL_ADMIN_TOKEN}`;
@@ -65,6 +66,11 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
       `SELECT id FROM billing_providers WHERE slug = 'acme'`,
     );
     acmeId = acme!.id;
+  });
+
+  suite.beforeTeardown(async () => {
+    // No refresh token, key or token in any row: the deleted credentials took their ciphertexts with them.
+    expect(await secretsInTables(suite.db, secrets)).toEqual([]);
   });
 
   afterAll(async () => {
@@ -498,6 +504,23 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
         [key.id],
       );
       expect(audit).toEqual([{ reason: 'leaked in a ticket' }]);
+    });
+
+    it('concurrent revokes on both instances: all 200, one revocation, one audit row', async () => {
+      const key = await mintKey('contested');
+      const answers = await concurrently(10, (i) =>
+        request((i % 2 === 0 ? a : b).http)
+          .post(`/api/v1/admin/api-keys/${key.id}/revoke`)
+          .set('authorization', ADMIN)
+          .send({ reason: `revoke ${i}` })
+          .then((r) => r.status),
+      );
+      expect(answers).toEqual(Array(10).fill(200));
+      const audit = await suite.db.query(
+        `SELECT 1 FROM audit_events WHERE action = 'api_key.revoke' AND target_id = $1`,
+        [key.id],
+      );
+      expect(audit).toHaveLength(1);
     });
 
     it('a key its user revoked stays `user`', async () => {
