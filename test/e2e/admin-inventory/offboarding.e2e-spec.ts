@@ -390,6 +390,28 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
     });
   });
 
+  describe('two disables at once, on two instances', () => {
+    it('both answer 200; each key is reported (and audited) by exactly one of them', async () => {
+      const sub = 'twice-at-once';
+      const keys = [await mintKey(sub), await mintKey(sub), await mintKey(sub)];
+      const userId = await userIdOf(sub);
+      const [first, second] = await Promise.all([
+        disable(a, userId, { reason: 'one' }),
+        disable(b, userId, { reason: 'two' }),
+      ]);
+      expect([first.status, second.status]).toEqual([200, 200]);
+      const reported = [first, second].flatMap((r) =>
+        (r.body as DisableAnswer).report.apiKeys.map((k) => k.id),
+      );
+      expect(reported.sort()).toEqual(keys.map((k) => k.id).sort());
+      const audited = await suite.db.query(
+        `SELECT target_id FROM audit_events WHERE action = 'api_key.revoke' AND target_id = ANY($1::text[])`,
+        [keys.map((k) => k.id)],
+      );
+      expect(audited).toHaveLength(3);
+    });
+  });
+
   describe('bad input', () => {
     let userId: string;
     beforeAll(async () => {
