@@ -2,7 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * Issue 20 (admin inventory and offboarding). The indexes the admin lists page on, newest first by
- * (created_at, id) under each filter, and the `q` prefix searches (lower(...) text_pattern_ops; TypeORM cannot
+ * (created_at, id) under each filter (a user's keys: `idx_api_keys_user_created` gains `id`), and the `q` prefix searches (lower(...) text_pattern_ops; TypeORM cannot
  * spell expression indexes, so the entities mark those `synchronize: false`). The audit log's new filters page
  * the same way. `revocation_endpoint` is the RFC 7009 endpoint a credential's refresh token is revoked at when
  * its user is offboarded (or the credential deleted).
@@ -13,6 +13,10 @@ export class AddAdminInventory1796840000000 implements MigrationInterface {
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(
       `ALTER TABLE "mcp_oauth_credentials" ADD "revocation_endpoint" character varying(2048)`,
+    );
+    await queryRunner.query(`DROP INDEX "public"."idx_api_keys_user_created"`);
+    await queryRunner.query(
+      `CREATE INDEX "idx_api_keys_user_created" ON "api_keys" ("user_id", "created_at", "id") `,
     );
     await queryRunner.query(`CREATE INDEX "idx_api_keys_created_id" ON "api_keys" ("created_at", "id") `);
     await queryRunner.query(
@@ -59,6 +63,10 @@ export class AddAdminInventory1796840000000 implements MigrationInterface {
     await queryRunner.query(`DROP INDEX "public"."idx_api_keys_label_search"`);
     await queryRunner.query(`DROP INDEX "public"."idx_api_keys_project_created"`);
     await queryRunner.query(`DROP INDEX "public"."idx_api_keys_created_id"`);
+    await queryRunner.query(`DROP INDEX "public"."idx_api_keys_user_created"`);
+    await queryRunner.query(
+      `CREATE INDEX "idx_api_keys_user_created" ON "api_keys" ("user_id", "created_at") `,
+    );
     await queryRunner.query(`ALTER TABLE "mcp_oauth_credentials" DROP COLUMN "revocation_endpoint"`);
   }
 }
