@@ -2,13 +2,14 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import { CREDENTIAL_TARGET, CredentialsAudit } from 'src/credentials/credentials.audit';
-import { credentialField, type CredentialColumn } from 'src/credentials/credentials.encrypted-table';
 import {
   McpOAuthCredentialsRepository,
   type OffboardedCredentialRow,
 } from 'src/credentials/mcp-oauth-credentials.repository';
-import { TokenEndpointClient, type RevocationRequest } from 'src/credentials/token-endpoint-client';
-import { EncryptionService } from 'src/crypto/encryption/encryption.service';
+import type { RevocationRequest } from 'src/credentials/token-endpoint-client';
+import { UpstreamRevocation, type UpstreamRevoked } from 'src/credentials/upstream-revocation';
+
+export type { UpstreamRevoked } from 'src/credentials/upstream-revocation';
 
 /** At most this many upstream revocations of one offboarding run at once. */
 export const UPSTREAM_REVOCATION_CONCURRENCY = 4;
@@ -25,9 +26,6 @@ export interface TakenCredential {
   undecryptable: boolean;
 }
 
-/** The upstream outcome per credential: true revoked, false tried and failed, null no endpoint. */
-export type UpstreamRevoked = boolean | null;
-
 /**
  * The credential store's part of offboarding a user: list their credentials, delete them all in the caller's
  * transaction (reading their refresh tokens first), then, once that committed, revoke the refresh tokens at
@@ -40,8 +38,7 @@ export class CredentialsOffboarding {
 
   constructor(
     private readonly credentials: McpOAuthCredentialsRepository,
-    private readonly encryption: EncryptionService,
-    private readonly client: TokenEndpointClient,
+    private readonly upstream: UpstreamRevocation,
     private readonly audit: AuditService,
   ) {}
 
@@ -88,7 +85,7 @@ export class CredentialsOffboarding {
     const worker = async (): Promise<void> => {
       while (next < pending.length) {
         const c = pending[next++]!;
-        const revoked = c.revocation === null ? false : await this.client.revoke(c.revocation);
+        const revoked = (await this.upstream.revoke(c.revocation ?? 'undecryptable')) ?? false;
         outcomes.set(c.id, revoked);
         await this.audit
           .record(ctx, {
@@ -109,28 +106,12 @@ export class CredentialsOffboarding {
   }
 
   private toTaken(userId: string, row: OffboardedCredentialRow): TakenCredential {
-    const base = { id: row.id, mcpServerId: row.mcpServerId };
-    if (row.revocationEndpoint === null) return { ...base, revocation: null, undecryptable: false };
-    const open = (column: CredentialColumn, value: Buffer): string =>
-      this.encryption.decrypt(value, row.encKeyVersion, credentialField(userId, row.mcpServerId, column));
-    try {
-      return {
-        ...base,
-        undecryptable: false,
-        revocation: {
-          revocationEndpoint: row.revocationEndpoint,
-          refreshToken: open('refresh_token_enc', row.refreshTokenEnc),
-          clientSecret: row.clientSecretEnc && open('client_secret_enc', row.clientSecretEnc),
-          clientId: row.clientId,
-          authMethod: row.authMethod,
-        },
-      };
-    } catch {
-      // Another instance's secret, or none configured here: the row goes anyway, the revocation cannot.
-      this.logger.warn(
-        'an offboarded credential could not be decrypted here: its upstream revocation is skipped',
-      );
-      return { ...base, revocation: null, undecryptable: true };
-    }
+    const request = this.upstream.requestFor(userId, row);
+    return {
+      id: row.id,
+      mcpServerId: row.mcpServerId,
+      revocation: request === 'undecryptable' ? null : request,
+      undecryptable: request === 'undecryptable',
+    };
   }
 }

@@ -5,6 +5,7 @@ import { AccessTokensController } from 'src/credentials/access-tokens.controller
 import { AccessTokensService } from 'src/credentials/access-tokens.service';
 import { credentialsConfig } from 'src/credentials/credentials.config';
 import { CredentialsOffboarding } from 'src/credentials/credentials-offboarding';
+import { UpstreamRevocation } from 'src/credentials/upstream-revocation';
 import { McpOAuthCredential } from 'src/credentials/mcp-oauth-credential.entity';
 import { McpOAuthCredentialsController } from 'src/credentials/mcp-oauth-credentials.controller';
 import { McpOAuthCredentialsRepository } from 'src/credentials/mcp-oauth-credentials.repository';
@@ -28,6 +29,7 @@ import { UsersModule } from 'src/users/users.module';
     AccessTokensService,
     TokenEndpointPolicy,
     TokenEndpointClient,
+    UpstreamRevocation,
     CredentialsOffboarding,
   ],
   exports: [CredentialsOffboarding],

@@ -50,6 +50,8 @@ export interface UsableCredentialRow {
   authMethod: AuthMethod;
   scopes: string | null;
   resource: string | null;
+  /** RFC 7009: where the refresh token is revoked when the credential is deleted. */
+  revocationEndpoint: string | null;
   clientSecretExpiresAt: Date | null;
   refreshTokenEnc: Buffer;
   clientSecretEnc: Buffer | null;
@@ -78,7 +80,7 @@ export type RefreshedValues = Pick<
 
 const USABLE_COLUMNS = `c.id, c.user_id AS "userId", c.mcp_server_id AS "mcpServerId",
   c.token_endpoint AS "tokenEndpoint", c.client_id AS "clientId", c.auth_method AS "authMethod", c.scopes,
-  c.resource, c.client_secret_expires_at AS "clientSecretExpiresAt", c.refresh_token_enc AS "refreshTokenEnc",
+  c.resource, c.revocation_endpoint AS "revocationEndpoint", c.client_secret_expires_at AS "clientSecretExpiresAt", c.refresh_token_enc AS "refreshTokenEnc",
   c.client_secret_enc AS "clientSecretEnc", c.access_token_enc AS "accessTokenEnc",
   c.access_token_type AS "accessTokenType", c.access_token_scope AS "accessTokenScope",
   c.access_token_expires_at AS "accessTokenExpiresAt", c.enc_key_version AS "encKeyVersion",

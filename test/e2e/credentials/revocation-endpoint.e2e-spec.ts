@@ -3,6 +3,7 @@ import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { CREDENTIALS_PATH } from 'test/helpers/credentials';
 import { errorShape } from 'test/helpers/http';
 import { sessionBearer } from 'test/helpers/issuers';
+import { TestRevocationServer } from 'test/helpers/revocation-server';
 
 const ENCRYPTION_KEY = 'e2e-revocation-endpoint-secret-0123456789';
 
@@ -11,15 +12,21 @@ describe('credentials: revocationEndpoint on a deposit', () => {
   const suite = e2eSuite();
   let dev: TestApp;
   let guarded: TestApp;
+  let revocation: TestRevocationServer;
   const refreshToken = 'rt-revocation-endpoint-0123456789';
 
   beforeAll(async () => {
-    dev = await suite.boot({ ENCRYPTION_KEY });
+    revocation = await TestRevocationServer.start();
+    revocation.behave('/failing', { kind: 'status', status: 500 });
+    revocation.behave('/hanging', { kind: 'hang' });
+    // A hung revocation endpoint is given up after this long; the delete answers anyway.
+    dev = await suite.boot({ ENCRYPTION_KEY, CREDENTIALS_REFRESH_TIMEOUT_MS: '300' });
     // http allowed, loopback refused: the address rule is what refuses.
     guarded = await suite.boot({ ENCRYPTION_KEY, CREDENTIALS_ALLOW_LOOPBACK: 'false' });
   });
 
-  afterAll(() => {
+  afterAll(async () => {
+    await revocation.stop();
     expect(dev.logs.leaked([refreshToken, ENCRYPTION_KEY])).toEqual([]);
   });
 
@@ -74,5 +81,45 @@ describe('credentials: revocationEndpoint on a deposit', () => {
     expect((res.body as { error: { details: { field: string }[] } }).error.details[0]!.field).toBe(
       'revocationEndpoint',
     );
+  });
+
+  describe('DELETE revokes the refresh token upstream first (bounded, best effort), and still answers 204', () => {
+    it.each([
+      ['confirmed', '/ok', true],
+      ['a 500', '/failing', false],
+      ['a hung endpoint', '/hanging', false],
+      ['no endpoint', undefined, null],
+    ])('%s: 204, the audit row says %s', async (_label, path, upstreamRevoked) => {
+      const sub = `deleter-${String(path)}`;
+      const bearer = await sessionBearer(suite.session, sub);
+      const token = `rt-delete-${String(path).replace(/\W/g, '')}-0123456789`;
+      const deposited = await request(dev.http)
+        .post(CREDENTIALS_PATH)
+        .set('authorization', bearer)
+        .send({
+          mcpServerId: 'to-delete',
+          refreshToken: token,
+          tokenEndpoint: revocation.url('/token'),
+          clientId: 'the-client',
+          ...(path === undefined ? {} : { revocationEndpoint: revocation.url(path) }),
+        });
+      expect(deposited.status).toBe(200);
+      const res = await request(dev.http)
+        .delete(`${CREDENTIALS_PATH}/to-delete`)
+        .set('authorization', bearer);
+      expect(res.status).toBe(204);
+      if (path !== undefined)
+        expect(revocation.seen.filter((s) => s.token === token)).toEqual([
+          { path, token, tokenTypeHint: 'refresh_token', clientId: 'the-client', authorization: undefined },
+        ]);
+      else expect(revocation.seen.filter((s) => s.token === token)).toEqual([]);
+      const rows = await suite.db.query<{ upstream: boolean | null }>(
+        `SELECT (metadata->>'upstreamRevoked')::boolean AS upstream FROM audit_events e
+           JOIN users u ON e.actor = 'session:' || u.external_id
+          WHERE e.action = 'mcp_oauth_credential.delete' AND u.external_id = $1`,
+        [sub],
+      );
+      expect(rows).toEqual([{ upstream: upstreamRevoked }]);
+    });
   });
 });
