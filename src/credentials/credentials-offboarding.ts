@@ -1,7 +1,8 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import { CREDENTIAL_TARGET, CredentialsAudit } from 'src/credentials/credentials.audit';
+import { credentialsConfig, type CredentialsConfig } from 'src/credentials/credentials.config';
 import {
   McpOAuthCredentialsRepository,
   type OffboardedCredentialRow,
@@ -12,7 +13,7 @@ import { UpstreamRevocation, type UpstreamRevoked } from 'src/credentials/upstre
 export type { UpstreamRevoked } from 'src/credentials/upstream-revocation';
 
 /** At most this many upstream revocations of one offboarding run at once. */
-export const UPSTREAM_REVOCATION_CONCURRENCY = 4;
+export const UPSTREAM_REVOCATION_CONCURRENCY = 8;
 
 /**
  * A credential an offboarding deleted. `revocation` is what its RFC 7009 revocation sends (the refresh token
@@ -40,6 +41,7 @@ export class CredentialsOffboarding {
     private readonly credentials: McpOAuthCredentialsRepository,
     private readonly upstream: UpstreamRevocation,
     private readonly audit: AuditService,
+    @Inject(credentialsConfig.KEY) private readonly config: Pick<CredentialsConfig, 'refreshTimeoutMs'>,
   ) {}
 
   listOfUser(userId: string, m: EntityManager): Promise<{ id: string; mcpServerId: string }[]> {
@@ -69,8 +71,10 @@ export class CredentialsOffboarding {
   }
 
   /**
-   * Revokes the refresh tokens of `taken` upstream, in parallel (bounded), and audits each attempt. Never
-   * throws: a provider that hangs or fails is a `false`.
+   * Revokes the refresh tokens of `taken` upstream, in parallel (at most UPSTREAM_REVOCATION_CONCURRENCY at
+   * once), and audits each attempt. Never throws: a provider that hangs or fails is a `false`. The whole phase
+   * is bounded too: no revocation starts once one CREDENTIALS_REFRESH_TIMEOUT_MS has passed (those report
+   * `false`, audited `tried: false`), so the answer comes within two timeouts however many credentials there are.
    */
   async revokeUpstream(
     taken: readonly TakenCredential[],
@@ -82,17 +86,21 @@ export class CredentialsOffboarding {
       return c.revocation !== null || c.undecryptable;
     });
     let next = 0;
+    const startsUntil = Date.now() + this.config.refreshTimeoutMs;
     const worker = async (): Promise<void> => {
       while (next < pending.length) {
         const c = pending[next++]!;
-        const revoked = (await this.upstream.revoke(c.revocation ?? 'undecryptable')) ?? false;
+        const tried = Date.now() < startsUntil;
+        const revoked = tried
+          ? ((await this.upstream.revoke(c.revocation ?? 'undecryptable')) ?? false)
+          : false;
         outcomes.set(c.id, revoked);
         await this.audit
           .record(ctx, {
             action: CredentialsAudit.UpstreamRevoke,
             targetType: CREDENTIAL_TARGET,
             targetId: c.id,
-            metadata: { mcpServerId: c.mcpServerId, upstreamRevoked: revoked },
+            metadata: { mcpServerId: c.mcpServerId, upstreamRevoked: revoked, tried },
           })
           .catch((err: unknown) =>
             this.logger.warn(`could not audit an upstream revocation: ${(err as Error).name}`),
