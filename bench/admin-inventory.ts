@@ -5,6 +5,7 @@
  * in production mode, in this process (ts-node, transpile only), listening on 127.0.0.1. Seeded in SQL
  * (generate_series, a few seconds): 1,000,000 API keys over 10,000 users and their projects, one user of
  * them holding 1,000 live keys; 100,000 audit events. Then, over HTTP:
+ *   - `GET /api/v1/admin/whoami` as the floor (an admin route that reads nothing);
  *   - `GET /api/v1/admin/api-keys?limit=50`, the first page and the 500th (reached by following cursors,
  *     then requested again with that cursor): p50/p99 of BENCH_SAMPLES requests each (target p99 < 20 ms);
  *   - the same with `status=ACTIVE`, `userId=` and `q=` (a label prefix);
@@ -17,6 +18,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
+import { cpus, loadavg } from 'node:os';
 import { Client } from 'pg';
 import { listenBenchApp } from './bench-app';
 import { baseServerEnv, benchDatabase, runBenchmark } from './bench-kit';
@@ -143,10 +145,17 @@ async function main(): Promise<void> {
     let started = Date.now();
     const { bigUserId } = await seed(db);
     process.stdout.write(
+      `load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${cpus().length} CPUs\n`,
+    );
+    process.stdout.write(
       `seeded ${KEYS} keys, ${USERS} users, ${AUDIT_EVENTS} audit events in ${Date.now() - started} ms\n`,
     );
 
     const rows: [string, { p50: number; p99: number }][] = [];
+    // The floor on this machine: an admin route that reads nothing.
+    rows.push(['baseline: whoami', await timed(port, '/api/v1/admin/whoami')]);
     const list = '/api/v1/admin/api-keys?limit=50';
     rows.push(['keys, first page', await timed(port, list)]);
     let cursor = '';

@@ -214,6 +214,8 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
         keyPrefix: minted.secret.slice(0, 12),
         label: 'laptop',
         lastUsedAt: expect.any(String) as unknown,
+        // MERGE: once consumersOf (src/offboarding/consumers.ts) is wired, this key, resolved above by the
+        // `gateway` client on both instances, lists [{clientId: 'gateway', firstResolvedAt, lastResolvedAt}].
         consumers: [],
       });
       expect(body.report.orgTokens).toEqual([
