@@ -20,6 +20,9 @@ const NAMED_DEPENDENCIES = {
   credentials: ['users'],
   // Leak response revokes through the two tables' repositories, formats and revocation channels.
   leaks: ['api-keys', 'org-tokens'],
+  // The admin inventory and the kill switch act on every kind of credential a person holds, through what
+  // each feature exports; none of them imports it.
+  offboarding: ['users', 'api-keys', 'org-tokens', 'oauth-sessions', 'credentials'],
 };
 const CROSS_CUTTING = [
   'auth',

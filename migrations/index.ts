@@ -17,6 +17,7 @@ import { AddApiKeyRolls1796800000000 } from 'migrations/1796800000000-AddApiKeyR
 import { AddApiKeyConsumers1796810000000 } from 'migrations/1796810000000-AddApiKeyConsumers';
 import { AddOrgTokenScopesAndRoll1796820000000 } from 'migrations/1796820000000-AddOrgTokenScopesAndRoll';
 import { AddOrgTokenRevokedReason1796830000000 } from 'migrations/1796830000000-AddOrgTokenRevokedReason';
+import { AddAdminInventory1796840000000 } from 'migrations/1796840000000-AddAdminInventory';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -38,4 +39,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddApiKeyConsumers1796810000000,
   AddOrgTokenScopesAndRoll1796820000000,
   AddOrgTokenRevokedReason1796830000000,
+  AddAdminInventory1796840000000,
 ];

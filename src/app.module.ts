@@ -25,6 +25,7 @@ import { LoggingModule } from 'src/logging/logging.module';
 import { MetricsModule } from 'src/metrics/metrics.module';
 import { OutboundModule } from 'src/http/outbound.module';
 import { OAuthSessionsModule } from 'src/oauth-sessions/oauth-sessions.module';
+import { OffboardingModule } from 'src/offboarding/offboarding.module';
 import { OrgTokensModule } from 'src/org-tokens/org-tokens.module';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { ProjectsModule } from 'src/projects/projects.module';
@@ -80,6 +81,7 @@ export class AppModule {
         CredentialsModule,
         OAuthSessionsModule,
         LeaksModule,
+        OffboardingModule,
       ],
       providers: [
         // Guards run in this order: the per-IP limits count every request, authenticated or not (brute force

@@ -34,8 +34,15 @@ export type ApiKeyStatus = (typeof API_KEY_STATUSES)[number];
   `"revoked_reason" IN ('user', 'admin', 'provisioning', 'rolled', 'leaked', 'reported', 'offboarding')`,
 )
 @Check('chk_api_keys_reason_only_revoked', `"revoked_reason" IS NULL OR "revoked_at" IS NOT NULL`)
-@Index('idx_api_keys_user_created', ['userId', 'createdAt'])
+// With `id`: a user's keys page newest first by (created_at, id) without a sort (migration AddAdminInventory).
+@Index('idx_api_keys_user_created', ['userId', 'createdAt', 'id'])
 @Index('idx_api_keys_project', ['projectId'])
+// The admin inventory's pages (newest first under each filter) and its `q` prefix searches (migration
+// AddAdminInventory; expression indexes TypeORM cannot spell, hence synchronize: false).
+@Index('idx_api_keys_created_id', ['createdAt', 'id'])
+@Index('idx_api_keys_project_created', ['projectId', 'createdAt', 'id'])
+@Index('idx_api_keys_label_search', { synchronize: false })
+@Index('idx_api_keys_prefix_search', { synchronize: false })
 // A user stores a key once: a provider key they submit again (whatever its shape) is a 409, not a second
 // row. Per user, so that storing a key someone else also holds neither fails nor reveals their row.
 @Index('uq_api_keys_user_key_hash', ['userId', 'keyHash'], { unique: true })

@@ -79,6 +79,15 @@ export interface ReportedKeyMatch extends RevokedKeyRow {
   revokedNow: boolean;
 }
 
+/** A key as an offboarding reports it: what breaks when it goes. */
+export interface OffboardedKeyRow {
+  id: string;
+  keyId: string;
+  keyPrefix: string;
+  label: string | null;
+  lastUsedAt: Date | null;
+}
+
 /** A PATCH of a key: each field present is set; `enabled` switches `disabled_at` off or on. */
 export interface KeyChange {
   label?: string | null;
@@ -387,5 +396,58 @@ export class ApiKeysRepository {
   /** Whether requests are queueing for a pooled connection (last-use writes wait for a quieter moment). */
   poolBusy(): boolean {
     return poolHasWaiters(this.dataSource);
+  }
+
+  /** Key `id` of any user, with its project and billing provider (the admin surface); null when none. */
+  findById(id: string, m: EntityManager = this.dataSource.manager): Promise<ApiKey | null> {
+    return m.getRepository(ApiKey).findOne({
+      where: { id },
+      relations: { project: true, billingProvider: true, user: true },
+    });
+  }
+
+  /** Revokes key `id` of any user for `reason` if it is not revoked yet; undefined when it was (or is none). */
+  async revokeById(
+    id: string,
+    reason: ApiKeyRevokedReason,
+    m: EntityManager,
+  ): Promise<RevokedKeyRow | undefined> {
+    const [rows] = await m.query<[RevokedKeyRow[], number]>(
+      `UPDATE api_keys SET revoked_at = now(), revoked_reason = $2
+        WHERE id = $1 AND revoked_at IS NULL
+        RETURNING id, key_id AS "keyId", key_prefix AS "keyPrefix"`,
+      [id, reason],
+    );
+    return rows[0];
+  }
+
+  /**
+   * Every key of the user that is not revoked (active, disabled or expired: an expired key could be given a
+   * new expiry), newest first, whatever its origin: what an offboarding revokes.
+   */
+  unrevokedOfUser(userId: string, m: EntityManager): Promise<OffboardedKeyRow[]> {
+    return m.query<OffboardedKeyRow[]>(
+      `SELECT id, key_id AS "keyId", key_prefix AS "keyPrefix", label, last_used_at AS "lastUsedAt"
+         FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC`,
+      [userId],
+    );
+  }
+
+  /** Revokes every key of the user that is not revoked yet, for `reason`; the keys, newest first. */
+  async revokeAllOfUser(
+    userId: string,
+    reason: ApiKeyRevokedReason,
+    m: EntityManager,
+  ): Promise<OffboardedKeyRow[]> {
+    const [rows] = await m.query<[(OffboardedKeyRow & { createdAt: Date })[], number]>(
+      `UPDATE api_keys SET revoked_at = now(), revoked_reason = $2
+        WHERE user_id = $1 AND revoked_at IS NULL
+        RETURNING id, key_id AS "keyId", key_prefix AS "keyPrefix", label, last_used_at AS "lastUsedAt",
+                  created_at AS "createdAt"`,
+      [userId, reason],
+    );
+    return rows
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
+      .map(({ createdAt: _createdAt, ...row }) => row);
   }
 }

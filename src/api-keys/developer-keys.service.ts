@@ -440,7 +440,10 @@ export function toView(k: ApiKey, now = Date.now()): ApiKeyDto {
 }
 
 /** When a rolled key's grace ended, if it did and nothing revoked the key before (decision 0060). */
-function graceEndedAt(k: ApiKey, now: number): Date | undefined {
+export function graceEndedAt(
+  k: Pick<ApiKey, 'revokedAt' | 'graceEndsAt' | 'graceUnusedSeconds' | 'rolledAt' | 'lastUsedAt'>,
+  now: number,
+): Date | undefined {
   if (k.revokedAt) return undefined;
   const end = graceEndMs(k);
   return end !== null && end <= now ? new Date(end) : undefined;

@@ -2,6 +2,10 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 @Entity('audit_events')
 @Index('idx_audit_events_at', ['at', 'id'])
+// The audit filters (actor, action, targetId), each paged newest first.
+@Index('idx_audit_events_actor_at', ['actor', 'at', 'id'])
+@Index('idx_audit_events_action_at', ['action', 'at', 'id'])
+@Index('idx_audit_events_target_at', ['targetId', 'at', 'id'])
 export class AuditEvent {
   @PrimaryGeneratedColumn('uuid')
   id: string;

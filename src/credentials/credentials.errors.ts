@@ -6,6 +6,7 @@ export enum CredentialsErrorCode {
   UserDisabled = 'user_disabled',
   EndpointRefused = 'token_endpoint_refused',
   ResourceRefused = 'resource_refused',
+  RevocationEndpointRefused = 'revocation_endpoint_refused',
   ClientIdRequired = 'client_id_required',
   ClientSecretRequired = 'client_secret_required',
   ClientSecretUnused = 'client_secret_unused',
@@ -72,6 +73,10 @@ export function credentialsError(code: CredentialsErrorCode, detail?: string): A
     case CredentialsErrorCode.EndpointRefused: {
       const message = detail ?? 'tokenEndpoint is not allowed';
       return ApiError.validation(message, [{ field: 'tokenEndpoint', messages: [message] }]);
+    }
+    case CredentialsErrorCode.RevocationEndpointRefused: {
+      const message = detail ?? 'revocationEndpoint is not allowed';
+      return ApiError.validation(message, [{ field: 'revocationEndpoint', messages: [message] }]);
     }
     case CredentialsErrorCode.ResourceRefused: {
       const message = detail ?? 'resource is not allowed';

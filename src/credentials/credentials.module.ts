@@ -4,6 +4,8 @@ import { provideConfig } from 'src/config/config-slice';
 import { AccessTokensController } from 'src/credentials/access-tokens.controller';
 import { AccessTokensService } from 'src/credentials/access-tokens.service';
 import { credentialsConfig } from 'src/credentials/credentials.config';
+import { CredentialsOffboarding } from 'src/credentials/credentials-offboarding';
+import { UpstreamRevocation } from 'src/credentials/upstream-revocation';
 import { McpOAuthCredential } from 'src/credentials/mcp-oauth-credential.entity';
 import { McpOAuthCredentialsController } from 'src/credentials/mcp-oauth-credentials.controller';
 import { McpOAuthCredentialsRepository } from 'src/credentials/mcp-oauth-credentials.repository';
@@ -27,6 +29,9 @@ import { UsersModule } from 'src/users/users.module';
     AccessTokensService,
     TokenEndpointPolicy,
     TokenEndpointClient,
+    UpstreamRevocation,
+    CredentialsOffboarding,
   ],
+  exports: [CredentialsOffboarding],
 })
 export class CredentialsModule {}

@@ -50,6 +50,13 @@ export class McpOAuthCredential {
   @Column({ type: 'varchar', length: RESOURCE_MAX, nullable: true })
   resource: string | null;
 
+  /**
+   * Where the refresh token is revoked (RFC 7009) when the credential goes (its user offboarded); null: none
+   * deposited. The same outbound policy as the token endpoint.
+   */
+  @Column({ name: 'revocation_endpoint', type: 'varchar', length: TOKEN_ENDPOINT_MAX, nullable: true })
+  revocationEndpoint: string | null;
+
   @Column({ name: 'client_secret_expires_at', type: 'timestamptz', nullable: true })
   clientSecretExpiresAt: Date | null;
 

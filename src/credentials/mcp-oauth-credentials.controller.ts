@@ -69,7 +69,13 @@ export class McpOAuthCredentialsController {
   @Delete(':mcpServerId')
   @HttpCode(204)
   @RateLimit(DEVELOPER_WRITE_RATE_LIMIT)
-  @ApiOperation({ summary: 'Delete your OAuth credential for an MCP server' })
+  @ApiOperation({
+    summary: 'Delete your OAuth credential for an MCP server',
+    description:
+      'When a `revocationEndpoint` was deposited, the refresh token is revoked there first (RFC 7009; ' +
+      'bounded, best effort): the delete answers 204 whatever the provider does, and the audit row says ' +
+      'whether it confirmed.',
+  })
   @ApiParam({
     name: 'mcpServerId',
     description: 'As deposited (URL-encoded).',

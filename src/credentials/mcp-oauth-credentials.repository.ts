@@ -12,6 +12,8 @@ export interface NewCredentialRow {
   authMethod: AuthMethod;
   scopes: string | null;
   resource: string | null;
+  /** RFC 7009: where the refresh token is revoked when the credential goes with its offboarded user. */
+  revocationEndpoint: string | null;
   clientSecretExpiresAt: Date | null;
   refreshTokenEnc: Buffer;
   clientSecretEnc: Buffer | null;
@@ -48,6 +50,8 @@ export interface UsableCredentialRow {
   authMethod: AuthMethod;
   scopes: string | null;
   resource: string | null;
+  /** RFC 7009: where the refresh token is revoked when the credential is deleted. */
+  revocationEndpoint: string | null;
   clientSecretExpiresAt: Date | null;
   refreshTokenEnc: Buffer;
   clientSecretEnc: Buffer | null;
@@ -76,12 +80,24 @@ export type RefreshedValues = Pick<
 
 const USABLE_COLUMNS = `c.id, c.user_id AS "userId", c.mcp_server_id AS "mcpServerId",
   c.token_endpoint AS "tokenEndpoint", c.client_id AS "clientId", c.auth_method AS "authMethod", c.scopes,
-  c.resource, c.client_secret_expires_at AS "clientSecretExpiresAt", c.refresh_token_enc AS "refreshTokenEnc",
+  c.resource, c.revocation_endpoint AS "revocationEndpoint", c.client_secret_expires_at AS "clientSecretExpiresAt", c.refresh_token_enc AS "refreshTokenEnc",
   c.client_secret_enc AS "clientSecretEnc", c.access_token_enc AS "accessTokenEnc",
   c.access_token_type AS "accessTokenType", c.access_token_scope AS "accessTokenScope",
   c.access_token_expires_at AS "accessTokenExpiresAt", c.enc_key_version AS "encKeyVersion",
   c.reauthorization_required_at AS "reauthorizationRequiredAt", c.consecutive_failures AS "consecutiveFailures",
   c.backoff_until AS "backoffUntil", u.disabled_at AS "userDisabledAt"`;
+
+/** A credential as an offboarding reads it: enough to report it, and to revoke its refresh token upstream. */
+export interface OffboardedCredentialRow {
+  id: string;
+  mcpServerId: string;
+  revocationEndpoint: string | null;
+  clientId: string | null;
+  authMethod: AuthMethod;
+  refreshTokenEnc: Buffer;
+  clientSecretEnc: Buffer | null;
+  encKeyVersion: number;
+}
 
 /** The most credentials one list answers with. */
 export const LIST_LIMIT = 1000;
@@ -102,14 +118,16 @@ export class McpOAuthCredentialsRepository {
   async upsert(row: NewCredentialRow, m: EntityManager): Promise<DepositedRow> {
     const [out] = await m.query<DepositedRow[]>(
       `INSERT INTO mcp_oauth_credentials (user_id, mcp_server_id, token_endpoint, client_id, auth_method, scopes,
-         client_secret_expires_at, refresh_token_enc, client_secret_enc, enc_key_version, resource)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         client_secret_expires_at, refresh_token_enc, client_secret_enc, enc_key_version, resource,
+         revocation_endpoint)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
        ON CONFLICT (user_id, mcp_server_id) DO UPDATE SET
          token_endpoint = EXCLUDED.token_endpoint,
          client_id = EXCLUDED.client_id,
          auth_method = EXCLUDED.auth_method,
          scopes = EXCLUDED.scopes,
          resource = EXCLUDED.resource,
+         revocation_endpoint = EXCLUDED.revocation_endpoint,
          client_secret_expires_at = EXCLUDED.client_secret_expires_at,
          refresh_token_enc = EXCLUDED.refresh_token_enc,
          client_secret_enc = EXCLUDED.client_secret_enc,
@@ -139,6 +157,7 @@ export class McpOAuthCredentialsRepository {
         row.clientSecretEnc,
         row.encKeyVersion,
         row.resource,
+        row.revocationEndpoint,
       ],
     );
     return out!;
@@ -251,5 +270,30 @@ export class McpOAuthCredentialsRepository {
        WHERE id = $1`,
       [id],
     );
+  }
+
+  /** Every credential of the user (an offboarding's dry run), by server id. */
+  listOfUser(userId: string, m: EntityManager): Promise<{ id: string; mcpServerId: string }[]> {
+    return m.query(
+      `SELECT id, mcp_server_id AS "mcpServerId" FROM mcp_oauth_credentials WHERE user_id = $1
+       ORDER BY mcp_server_id`,
+      [userId],
+    );
+  }
+
+  /**
+   * Deletes every credential of the user and returns them as they were, ciphertexts included (an offboarding
+   * revokes their refresh tokens upstream once it committed). A refresh holding a row's lock finishes first;
+   * the DELETE then returns the token it stored.
+   */
+  async deleteAllOfUser(userId: string, m: EntityManager): Promise<OffboardedCredentialRow[]> {
+    const [rows] = await m.query<[OffboardedCredentialRow[], number]>(
+      `DELETE FROM mcp_oauth_credentials WHERE user_id = $1
+       RETURNING id, mcp_server_id AS "mcpServerId", revocation_endpoint AS "revocationEndpoint",
+                 client_id AS "clientId", auth_method AS "authMethod", refresh_token_enc AS "refreshTokenEnc",
+                 client_secret_enc AS "clientSecretEnc", enc_key_version AS "encKeyVersion"`,
+      [userId],
+    );
+    return rows.sort((a, b) => (a.mcpServerId < b.mcpServerId ? -1 : a.mcpServerId > b.mcpServerId ? 1 : 0));
   }
 }

@@ -17,6 +17,7 @@ import {
 } from 'src/credentials/mcp-oauth-credentials.repository';
 import type { AuthMethod } from 'src/credentials/token-endpoint-client';
 import { TokenEndpointPolicy } from 'src/credentials/token-endpoint-policy';
+import { UpstreamRevocation } from 'src/credentials/upstream-revocation';
 import { encryptionKeyMissing } from 'src/crypto/encryption/encryption.errors';
 import { EncryptionService } from 'src/crypto/encryption/encryption.service';
 import { iso, isoOrNull } from 'src/validation/instants';
@@ -35,6 +36,7 @@ export class McpOAuthCredentialsService {
     private readonly encryption: EncryptionService,
     private readonly policy: TokenEndpointPolicy,
     private readonly audit: AuditService,
+    private readonly upstream: UpstreamRevocation,
   ) {}
 
   async deposit(
@@ -49,6 +51,12 @@ export class McpOAuthCredentialsService {
     if (resourceRefusal) throw credentialsError(CredentialsErrorCode.ResourceRefused, resourceRefusal);
     const refusal = await this.policy.refuseEndpoint(dto.tokenEndpoint);
     if (refusal) throw credentialsError(CredentialsErrorCode.EndpointRefused, refusal);
+    const revocationRefusal =
+      dto.revocationEndpoint === undefined
+        ? undefined
+        : await this.policy.refuseEndpoint(dto.revocationEndpoint, 'revocationEndpoint');
+    if (revocationRefusal)
+      throw credentialsError(CredentialsErrorCode.RevocationEndpointRefused, revocationRefusal);
 
     const user = await this.users.findOrCreateByExternalId(principal.sub);
     return this.dataSource.transaction(async (m) => {
@@ -76,6 +84,7 @@ export class McpOAuthCredentialsService {
           authMethod,
           scopes: dto.scopes ?? null,
           resource: dto.resource ?? null,
+          revocationEndpoint: dto.revocationEndpoint ?? null,
           clientSecretExpiresAt:
             dto.clientSecretExpiresAt === undefined ? null : new Date(dto.clientSecretExpiresAt),
           refreshTokenEnc: refreshToken.ciphertext,
@@ -112,8 +121,19 @@ export class McpOAuthCredentialsService {
     return (await this.credentials.listOwned(user.id)).map(toView);
   }
 
+  /**
+   * Deletes the user's credential, revoking its refresh token first at the revocation endpoint deposited with
+   * it (RFC 7009; bounded, best effort: a provider that fails or hangs does not stop the delete). The audit
+   * row says whether the provider confirmed (`upstreamRevoked`: true, false, or null without an endpoint).
+   */
   async remove(principal: SessionPrincipal, mcpServerId: string, ctx: AuditContext): Promise<void> {
     const user = await this.users.findOrCreateByExternalId(principal.sub);
+    const stored = await this.credentials.findUsable(user.id, mcpServerId);
+    // A disabled identity is read-only: refused before anything is sent upstream (and again under the lock).
+    if (stored?.userDisabledAt) throw credentialsError(CredentialsErrorCode.UserDisabled);
+    const upstreamRevoked = stored
+      ? await this.upstream.revoke(this.upstream.requestFor(user.id, stored))
+      : null;
     await this.dataSource.transaction(async (m) => {
       // A disabled identity is read-only: its deletions are refused like its deposits.
       const { disabled } = await this.users.lockForKeyChanges(user.id, m);
@@ -126,7 +146,7 @@ export class McpOAuthCredentialsService {
           action: CredentialsAudit.Delete,
           targetType: CREDENTIAL_TARGET,
           targetId: id,
-          metadata: { mcpServerId },
+          metadata: { mcpServerId, upstreamRevoked },
         },
         m,
       );

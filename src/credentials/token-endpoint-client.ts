@@ -111,7 +111,42 @@ export class TokenEndpointClient {
         return assertUnreachable(result);
     }
   }
+
+  /**
+   * Revokes a refresh token at the server's revocation endpoint (RFC 7009 §2.1), with the stored client
+   * authentication and the same bounded outbound call and policy as a refresh. True when the server answered
+   * 2xx (it also answers 200 for a token it no longer knows, §2.2); false on anything else: a refusal by the
+   * policy, a timeout, a network error, any other status. Never throws.
+   */
+  async revoke(request: RevocationRequest): Promise<boolean> {
+    if (this.policy.refuseUrl(request.revocationEndpoint, 'revocationEndpoint')) return false;
+    const form = new URLSearchParams({ token: request.refreshToken, token_type_hint: 'refresh_token' });
+    const headers = clientAuthentication(request, form);
+    const body = form.toString();
+    headers['content-length'] = String(Buffer.byteLength(body));
+    const result = await outboundRequest(
+      {
+        url: new URL(request.revocationEndpoint),
+        method: 'POST',
+        headers,
+        body,
+        timeoutMs: this.config.refreshTimeoutMs,
+        maxBodyBytes: MAX_REVOCATION_RESPONSE_BYTES,
+        readBody: () => false,
+      },
+      this.outbound,
+    );
+    return result.kind === 'answered' && result.status >= 200 && result.status < 300;
+  }
 }
+
+/** What a revocation (RFC 7009) of a refresh token sends: the token, and the client authentication. */
+export type RevocationRequest = Omit<RefreshRequest, 'tokenEndpoint' | 'resource'> & {
+  revocationEndpoint: string;
+};
+
+/** A revocation answer's body is never read past this: RFC 7009 answers carry nothing we use. */
+const MAX_REVOCATION_RESPONSE_BYTES = 4 * 1024;
 
 /** `application/x-www-form-urlencoded` of one value, as RFC 6749 §2.3.1 wants for Basic credentials. */
 function formEncode(value: string): string {
@@ -120,6 +155,22 @@ function formEncode(value: string): string {
 
 function grantRequest(request: RefreshRequest): { body: string; headers: Record<string, string> } {
   const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: request.refreshToken });
+  const headers = clientAuthentication(request, form);
+  // RFC 8707 §2; the MCP authorization spec requires it on every token request.
+  if (request.resource !== null) form.set('resource', request.resource);
+  const body = form.toString();
+  headers['content-length'] = String(Buffer.byteLength(body));
+  return { body, headers };
+}
+
+/**
+ * The headers of a request to the authorization server, with the client's authentication (RFC 6749 §2.3.1)
+ * added to them or to `form`: the same for a refresh and a revocation (RFC 7009 §2.1).
+ */
+function clientAuthentication(
+  request: Pick<RefreshRequest, 'clientId' | 'clientSecret' | 'authMethod'>,
+  form: URLSearchParams,
+): Record<string, string> {
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded',
     accept: 'application/json',
@@ -142,11 +193,7 @@ function grantRequest(request: RefreshRequest): { body: string; headers: Record<
       if (clientId !== null) form.set('client_id', clientId);
       break;
   }
-  // RFC 8707 §2; the MCP authorization spec requires it on every token request.
-  if (request.resource !== null) form.set('resource', request.resource);
-  const body = form.toString();
-  headers['content-length'] = String(Buffer.byteLength(body));
-  return { body, headers };
+  return headers;
 }
 
 const OAUTH_ERROR_CODE = /^[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}$/;

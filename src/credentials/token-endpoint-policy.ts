@@ -4,6 +4,9 @@ import { credentialsConfig, type CredentialsConfig } from 'src/credentials/crede
 import { HostResolver } from 'src/http/host-resolver';
 import { outboundAddressRule, type AddressRefusal } from 'src/http/outbound-address';
 
+/** The URLs of a credential that keysmith calls: both under this one policy. */
+export type EndpointField = 'tokenEndpoint' | 'revocationEndpoint';
+
 /** RFC 6761 §6.3: `localhost` and every name under it are loopback, whatever a resolver would answer. */
 const LOOPBACK_NAME = /(^|\.)localhost\.?$/;
 /** How long a deposit waits for the token endpoint's name to resolve before judging it by its text alone. */
@@ -41,17 +44,20 @@ export class TokenEndpointPolicy {
     });
   }
 
-  /** Why `endpoint` may not be called, as far as its text tells; undefined when it may be tried. */
-  refuseUrl(endpoint: string): string | undefined {
+  /**
+   * Why `endpoint` may not be called, as far as its text tells; undefined when it may be tried. `field` names
+   * it in the answer: the token endpoint, or the revocation endpoint (RFC 7009), which follows the same rules.
+   */
+  refuseUrl(endpoint: string, field: EndpointField = 'tokenEndpoint'): string | undefined {
     let url: URL;
     try {
       url = new URL(endpoint);
     } catch {
-      return 'tokenEndpoint must be an absolute URL';
+      return `${field} must be an absolute URL`;
     }
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') return 'tokenEndpoint must be an http(s) URL';
-    if (this.config.requireHttps && url.protocol !== 'https:') return 'tokenEndpoint must use https';
-    if (url.username || url.password) return 'tokenEndpoint must not contain credentials';
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') return `${field} must be an http(s) URL`;
+    if (this.config.requireHttps && url.protocol !== 'https:') return `${field} must use https`;
+    if (url.username || url.password) return `${field} must not contain credentials`;
     const host = url.hostname;
     if (isIP(host.replace(/^\[|\]$/g, '')) !== 0) return this.refuseAddress(host, host);
     if (LOOPBACK_NAME.test(host)) return this.refuseAddress(host, '127.0.0.1');
@@ -63,8 +69,11 @@ export class TokenEndpointPolicy {
    * them is. A name that does not resolve (yet), or not within DEPOSIT_RESOLVE_TIMEOUT_MS, is judged by its
    * text alone; every refresh checks the addresses again anyway.
    */
-  async refuseEndpoint(endpoint: string): Promise<string | undefined> {
-    const refusal = this.refuseUrl(endpoint);
+  async refuseEndpoint(
+    endpoint: string,
+    field: EndpointField = 'tokenEndpoint',
+  ): Promise<string | undefined> {
+    const refusal = this.refuseUrl(endpoint, field);
     if (refusal) return refusal;
     const host = new URL(endpoint).hostname;
     if (isIP(host.replace(/^\[|\]$/g, '')) !== 0 || this.isAllowlisted(host)) return undefined;

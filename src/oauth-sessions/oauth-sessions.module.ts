@@ -23,5 +23,7 @@ import { UsersModule } from 'src/users/users.module';
     OAuthSessionsService,
     OAuthSessionsPurger,
   ],
+  // Offboarding cancels a user's live handoffs.
+  exports: [OAuthSessionsRepository],
 })
 export class OAuthSessionsModule {}

@@ -228,4 +228,27 @@ export class OAuthSessionsRepository {
     );
     return count;
   }
+
+  /** How many of the user's sessions are live: pending, exchanging, or complete and unredeemed. */
+  async countLiveOfUser(userId: string, m: EntityManager): Promise<number> {
+    const [row] = await m.query<{ n: number }[]>(
+      'SELECT count(*)::int AS n FROM oauth_sessions WHERE user_id = $1 AND status = ANY($2::text[])',
+      [userId, LIVE],
+    );
+    return row?.n ?? 0;
+  }
+
+  /**
+   * Fails every live session of the user with `reason`, erasing any provider key one holds (an offboarding);
+   * how many. A callback mid-exchange then completes nothing (its UPDATE wants `exchanging`).
+   */
+  async cancelAllOfUser(userId: string, reason: string, m: EntityManager): Promise<number> {
+    const [, count] = await m.query<[unknown[], number]>(
+      `UPDATE oauth_sessions
+          SET status = 'failed', failure_reason = $3, provider_key = NULL, enc_key_version = NULL
+        WHERE user_id = $1 AND status = ANY($2::text[])`,
+      [userId, LIVE, reason],
+    );
+    return count;
+  }
 }

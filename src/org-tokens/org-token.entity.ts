@@ -24,6 +24,8 @@ export type OrgTokenRevokedReason = (typeof ORG_TOKEN_REVOKED_REASONS)[number];
   'chk_org_tokens_scopes',
   `cardinality("scopes") > 0 AND "scopes" <@ ARRAY[${ADMIN_SCOPES.map((s) => `'${s}'`).join(', ')}]::text[]`,
 )
+// Offboarding revokes the tokens a person's sessions minted.
+@Index('idx_org_tokens_created_by', ['createdBy'])
 export class OrgToken {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -176,4 +176,30 @@ export class OrgTokensRepository {
   poolBusy(): boolean {
     return poolHasWaiters(this.dataSource);
   }
+
+  /** The live tokens `createdBy` minted (an offboarding's report), newest first. */
+  liveCreatedBy(createdBy: string, m: EntityManager): Promise<Pick<OrgToken, 'id' | 'prefix' | 'name'>[]> {
+    return m.query(
+      `SELECT id, prefix, name FROM org_tokens WHERE created_by = $1 AND ${LIVE}
+        ORDER BY created_at DESC, id DESC`,
+      [createdBy],
+    );
+  }
+
+  /** Revokes every live token `createdBy` minted; those tokens. */
+  async revokeCreatedBy(
+    createdBy: string,
+    m: EntityManager,
+  ): Promise<Pick<OrgToken, 'id' | 'prefix' | 'name'>[]> {
+    const [rows] = await m.query<
+      [(Pick<OrgToken, 'id' | 'prefix' | 'name'> & { createdAt: Date })[], number]
+    >(
+      `UPDATE org_tokens SET revoked_at = now() WHERE created_by = $1 AND ${LIVE}
+       RETURNING id, prefix, name, created_at AS "createdAt"`,
+      [createdBy],
+    );
+    return rows
+      .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))
+      .map(({ createdAt: _createdAt, ...row }) => row);
+  }
 }

@@ -1,6 +1,6 @@
 import { Injectable, type BeforeApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { Actors } from 'src/auth/actors';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import type { BootstrapLatch, OrgTokenVerifier } from 'src/auth/admin/admin-auth.ports';
@@ -242,6 +242,46 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
   async bootstrapClosed(): Promise<boolean> {
     if (!this.bootstrapLatched && (await this.tokens.anyExists())) this.bootstrapLatched = true;
     return this.bootstrapLatched;
+  }
+
+  /** The live tokens a session of `sub` minted (an offboarding's report). */
+  liveMintedBySession(sub: string, m: EntityManager): Promise<Pick<OrgToken, 'id' | 'prefix' | 'name'>[]> {
+    return this.tokens.liveCreatedBy(Actors.session(sub), m);
+  }
+
+  /**
+   * Revokes, in `m`'s transaction, every live token a session of `sub` minted (an offboarding), announced to
+   * every instance on commit and audited one by one. Call `revokedLocally` with the ids once it committed.
+   */
+  async revokeMintedBySession(
+    ctx: AuditContext,
+    sub: string,
+    metadata: Record<string, unknown>,
+    m: EntityManager,
+  ): Promise<Pick<OrgToken, 'id' | 'prefix' | 'name'>[]> {
+    const revoked = await this.tokens.revokeCreatedBy(Actors.session(sub), m);
+    if (revoked.length === 0) return revoked;
+    await this.feed.notify(
+      ORG_TOKEN_REVOCATION_CHANNEL,
+      revoked.map((t) => t.id),
+      m,
+    );
+    await this.audit.recordMany(
+      ctx,
+      revoked.map((t) => ({
+        action: OrgTokensAudit.Revoke,
+        targetType: 'org_token',
+        targetId: t.id,
+        metadata: { prefix: t.prefix, ...metadata },
+      })),
+      m,
+    );
+    return revoked;
+  }
+
+  /** Drops this instance's cached verifications of `ids` (after the revoking transaction committed). */
+  revokedLocally(ids: readonly string[]): void {
+    if (ids.length > 0) this.feed.revokedLocally(ORG_TOKEN_REVOCATION_CHANNEL, ids);
   }
 
   /** Resolves once every `last_used_at` write queued so far has finished (shutdown, tests). */

@@ -1,6 +1,11 @@
-import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 @Entity('users')
+// The admin user list (newest first) and its `q` prefix searches (migration AddAdminInventory).
+@Index('idx_users_created_id', ['createdAt', 'id'])
+@Index('idx_users_external_id_search', { synchronize: false })
+@Index('idx_users_email_search', { synchronize: false })
+@Index('idx_users_name_search', { synchronize: false })
 export class User {
   @PrimaryGeneratedColumn('uuid')
   id: string;

@@ -104,4 +104,26 @@ export class UsersRepository {
     );
     return { disabled: row?.disabledAt != null };
   }
+
+  findById(id: string, m: EntityManager = this.dataSource.manager): Promise<User | null> {
+    return m.getRepository(User).findOneBy({ id });
+  }
+
+  /**
+   * Disables the user (keeping the first `disabled_at`); the user as it is now, or null when there is none.
+   * Takes the row lock every key change of the user takes (lockForKeyChanges), until the transaction ends.
+   */
+  async disable(id: string, m: EntityManager): Promise<User | null> {
+    await m.query(
+      'UPDATE users SET disabled_at = COALESCE(disabled_at, now()), updated_at = now() WHERE id = $1',
+      [id],
+    );
+    return this.findById(id, m);
+  }
+
+  /** Enables the user; the user as it is now, or null when there is none. */
+  async enable(id: string, m: EntityManager): Promise<User | null> {
+    await m.query('UPDATE users SET disabled_at = NULL, updated_at = now() WHERE id = $1', [id]);
+    return this.findById(id, m);
+  }
 }

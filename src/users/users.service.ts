@@ -56,4 +56,18 @@ export class UsersService {
   lockForKeyChanges(userId: string, manager: EntityManager): Promise<{ disabled: boolean }> {
     return this.users.lockForKeyChanges(userId, manager);
   }
+
+  findById(id: string, manager?: EntityManager): Promise<User | null> {
+    return this.users.findById(id, manager);
+  }
+
+  /** See UsersRepository.disable. */
+  disable(id: string, manager: EntityManager): Promise<User | null> {
+    return this.users.disable(id, manager);
+  }
+
+  /** See UsersRepository.enable. */
+  enable(id: string, manager: EntityManager): Promise<User | null> {
+    return this.users.enable(id, manager);
+  }
 }

@@ -73,6 +73,16 @@ const IsResourceIndicator = (): PropertyDecorator =>
     },
   });
 
+const IsRevocationEndpoint = (): PropertyDecorator =>
+  ValidateBy({
+    name: 'isRevocationEndpoint',
+    validator: {
+      validate: isTokenEndpointUrl,
+      defaultMessage: () =>
+        'revocationEndpoint must be an absolute http(s) URL without credentials or fragment',
+    },
+  });
+
 const IsTokenEndpoint = (): PropertyDecorator =>
   ValidateBy({
     name: 'isTokenEndpoint',
@@ -207,6 +217,22 @@ export class DepositCredentialDto {
   @IsResourceIndicator()
   @IsString()
   resource?: string;
+
+  @ApiPropertyOptional({
+    maxLength: TOKEN_ENDPOINT_MAX,
+    format: 'uri',
+    pattern: TOKEN_ENDPOINT_PATTERN,
+    example: 'https://auth.example.com/oauth/revoke',
+    description:
+      'The authorization server’s token revocation endpoint (RFC 7009), under the same rules as ' +
+      '`tokenEndpoint`. When the user is offboarded, the refresh token is revoked there (bounded, best ' +
+      'effort) before the credential is forgotten.',
+  })
+  @OptionalField()
+  @MaxLength(TOKEN_ENDPOINT_MAX)
+  @IsRevocationEndpoint()
+  @IsString()
+  revocationEndpoint?: string;
 }
 
 export class DepositedCredentialDto {

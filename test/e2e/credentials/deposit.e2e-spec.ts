@@ -311,7 +311,8 @@ describe('credentials: deposit, list and delete (session)', () => {
           action: 'mcp_oauth_credential.delete',
           actor: 'session:erin',
           target_id: events[0]!.target_id,
-          metadata: { mcpServerId: 'audited' },
+          // No revocation endpoint was deposited: nothing was revoked upstream (issue 20).
+          metadata: { mcpServerId: 'audited', upstreamRevoked: null },
         },
       ]);
     });

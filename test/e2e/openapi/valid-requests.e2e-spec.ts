@@ -32,6 +32,10 @@ interface Parameter {
   in: 'path' | 'query' | 'header';
   required?: boolean;
   schema: Schema;
+  /** Only a value the service issued is valid (a page cursor): the document cannot describe which. */
+  'x-opaque'?: boolean;
+  /** The maximum unless the query asks for `format=ndjson` (the audit export's `limit`). */
+  'x-json-maximum'?: number;
 }
 interface Operation {
   operationId: string;
@@ -199,19 +203,29 @@ describe('the OpenAPI document: every request it calls valid is accepted', () =>
             .map((v) => [p.name, v] as const),
         ),
     );
-    const query = fc.record(
-      Object.fromEntries(
-        parameters
-          .filter((p) => p.in === 'query')
-          .map((p) => [
-            p.name,
-            arbitrary(document, p.schema)
-              .filter((v) => valid(p.schema, v))
-              .map(String),
-          ]),
-      ),
-      { requiredKeys: parameters.filter((p) => p.in === 'query' && p.required).map((p) => p.name) },
-    );
+    const query = fc
+      .record(
+        Object.fromEntries(
+          parameters
+            .filter((p) => p.in === 'query' && p['x-opaque'] !== true)
+            .map((p) => [
+              p.name,
+              arbitrary(document, p.schema)
+                .filter((v) => valid(p.schema, v))
+                .map(String),
+            ]),
+        ),
+        { requiredKeys: parameters.filter((p) => p.in === 'query' && p.required).map((p) => p.name) },
+      )
+      .filter((q: Record<string, string>) =>
+        parameters.every(
+          (p) =>
+            p['x-json-maximum'] === undefined ||
+            q.format === 'ndjson' ||
+            q[p.name] === undefined ||
+            Number(q[p.name]) <= p['x-json-maximum'],
+        ),
+      );
     const schema = operation.requestBody?.content['application/json']?.schema;
     const body = schema
       ? arbitrary(document, schema).filter((v) => valid(schema, v))

@@ -129,6 +129,7 @@ describe('repositories answer camelCase rows', () => {
         authMethod: 'client_secret_basic',
         scopes: null,
         resource: null,
+        revocationEndpoint: null,
         clientSecretExpiresAt: null,
         refreshTokenEnc: Buffer.from('ciphertext'),
         clientSecretEnc: null,
