@@ -406,7 +406,11 @@ export class ApiKeysRepository {
     });
   }
 
-  /** Revokes key `id` of any user for `reason` if it is not revoked yet; undefined when it was (or is none). */
+  /**
+   * Revokes key `id` of any user for `reason` if it is not revoked yet (a rolled key in its grace included: its
+   * grace ends now); undefined when it was, when it was rolled away with its grace over (it stays revoked as
+   * `rolled`, decision 0060), or when there is none.
+   */
   async revokeById(
     id: string,
     reason: ApiKeyRevokedReason,
@@ -414,7 +418,7 @@ export class ApiKeysRepository {
   ): Promise<RevokedKeyRow | undefined> {
     const [rows] = await m.query<[RevokedKeyRow[], number]>(
       `UPDATE api_keys SET revoked_at = now(), revoked_reason = $2
-        WHERE id = $1 AND revoked_at IS NULL
+        WHERE id = $1 AND revoked_at IS NULL AND NOT ${graceEndedSql('api_keys')}
         RETURNING id, key_id AS "keyId", key_prefix AS "keyPrefix"`,
       [id, reason],
     );
@@ -423,17 +427,34 @@ export class ApiKeysRepository {
 
   /**
    * Every key of the user that is not revoked (active, disabled or expired: an expired key could be given a
-   * new expiry), newest first, whatever its origin: what an offboarding revokes.
+   * new expiry; a rolled key in its grace), newest first, whatever its origin: what an offboarding revokes. A
+   * key rolled away with its grace over is revoked already (`rolled`, decision 0060) and is not listed.
    */
   unrevokedOfUser(userId: string, m: EntityManager): Promise<OffboardedKeyRow[]> {
     return m.query<OffboardedKeyRow[]>(
       `SELECT id, key_id AS "keyId", key_prefix AS "keyPrefix", label, last_used_at AS "lastUsedAt"
-         FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC, id DESC`,
+         FROM api_keys WHERE user_id = $1 AND revoked_at IS NULL AND NOT ${graceEndedSql('api_keys')}
+        ORDER BY created_at DESC, id DESC`,
       [userId],
     );
   }
 
-  /** Revokes every key of the user that is not revoked yet, for `reason`; the keys, newest first. */
+  /**
+   * The lookup ids of every keysmith-minted key of the user, whatever its state: what a disable or an enable
+   * of the user announces, since each of them then resolves otherwise (403 while the user is disabled).
+   */
+  async lookupIdsOfUser(userId: string, m: EntityManager): Promise<string[]> {
+    const rows = await m.query<{ keyId: string }[]>(
+      'SELECT key_id AS "keyId" FROM api_keys WHERE user_id = $1 AND billing_provider_id IS NULL',
+      [userId],
+    );
+    return rows.map((r) => r.keyId);
+  }
+
+  /**
+   * Revokes every key of the user that is not revoked yet, for `reason` (the keys `unrevokedOfUser` lists: a
+   * key rolled away with its grace over stays `rolled`); the keys, newest first.
+   */
   async revokeAllOfUser(
     userId: string,
     reason: ApiKeyRevokedReason,
@@ -441,7 +462,7 @@ export class ApiKeysRepository {
   ): Promise<OffboardedKeyRow[]> {
     const [rows] = await m.query<[(OffboardedKeyRow & { createdAt: Date })[], number]>(
       `UPDATE api_keys SET revoked_at = now(), revoked_reason = $2
-        WHERE user_id = $1 AND revoked_at IS NULL
+        WHERE user_id = $1 AND revoked_at IS NULL AND NOT ${graceEndedSql('api_keys')}
         RETURNING id, key_id AS "keyId", key_prefix AS "keyPrefix", label, last_used_at AS "lastUsedAt",
                   created_at AS "createdAt"`,
       [userId, reason],

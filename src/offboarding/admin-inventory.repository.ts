@@ -1,8 +1,8 @@
-import { graceEndedSql } from 'src/api-keys/grace';
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import type { ApiKeyOrigin, ApiKeyRevokedReason, ApiKeyStatus } from 'src/api-keys/api-key.entity';
+import { graceEndedSql } from 'src/api-keys/grace';
 import type { InventoryPosition } from 'src/offboarding/inventory-cursor';
 import type { UserStatus } from 'src/offboarding/dto/admin-inventory.dto';
 
@@ -68,6 +68,14 @@ const KEY_STATUS_SQL: Record<ApiKeyStatus, string> = {
   DISABLED: `k.revoked_at IS NULL AND NOT ${graceEndedSql('k')} AND (k.expires_at IS NULL OR k.expires_at > now()) AND k.disabled_at IS NOT NULL`,
   ACTIVE: `k.revoked_at IS NULL AND NOT ${graceEndedSql('k')} AND (k.expires_at IS NULL OR k.expires_at > now()) AND k.disabled_at IS NULL`,
 };
+
+/**
+ * How many keys of user `u` are live: not revoked, not expired, not rolled away past their grace (decision
+ * 0060; a key in its grace is live). Disabled keys count: they can be switched back on.
+ */
+const LIVE_KEY_COUNT = `(SELECT count(*) FROM api_keys k
+                WHERE k.user_id = u.id AND k.revoked_at IS NULL AND NOT ${graceEndedSql('k')}
+                  AND (k.expires_at IS NULL OR k.expires_at > now()))::int`;
 
 /** `created_at` in microseconds since the epoch, exactly (EXTRACT answers numeric). */
 const MICROS = (column: string): string => `(EXTRACT(EPOCH FROM ${column}) * 1000000)::bigint::text`;
@@ -157,9 +165,7 @@ export class AdminInventoryRepository {
     return this.dataSource.query<InventoryUserRow[]>(
       `SELECT u.id, u.external_id AS "externalId", u.email, u.name, u.created_at AS "createdAt",
               u.disabled_at AS "disabledAt", ${MICROS('u.created_at')} AS "createdAtUs",
-              (SELECT count(*) FROM api_keys k
-                WHERE k.user_id = u.id AND k.revoked_at IS NULL
-                  AND (k.expires_at IS NULL OR k.expires_at > now()))::int AS "liveKeyCount"
+              ${LIVE_KEY_COUNT} AS "liveKeyCount"
          FROM users u
         ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY u.created_at DESC, u.id DESC
@@ -179,9 +185,7 @@ export class AdminInventoryRepository {
     const rows = await this.dataSource.query<InventoryUserRow[]>(
       `SELECT u.id, u.external_id AS "externalId", u.email, u.name, u.created_at AS "createdAt",
               u.disabled_at AS "disabledAt", ${MICROS('u.created_at')} AS "createdAtUs",
-              (SELECT count(*) FROM api_keys k
-                WHERE k.user_id = u.id AND k.revoked_at IS NULL
-                  AND (k.expires_at IS NULL OR k.expires_at > now()))::int AS "liveKeyCount"
+              ${LIVE_KEY_COUNT} AS "liveKeyCount"
          FROM users u WHERE u.id = $1`,
       [id],
     );

@@ -62,12 +62,18 @@ export class OrgTokensRepository {
       .getMany();
   }
 
-  /** Revokes token `id` if it is not revoked yet, and returns its prefix; undefined otherwise. */
+  /**
+   * Revokes token `id` with reason `admin` if it is not revoked yet (a rolled token in its grace included: its
+   * grace ends now), and returns its prefix; undefined otherwise, and for a rolled token whose grace is over
+   * (it stopped working then, rolled away: nothing to revoke, no audit row).
+   */
   async revoke(id: string, m: EntityManager): Promise<{ prefix: string } | undefined> {
     // UPDATE ... RETURNING answers [rows, rowCount]. Concurrent revocations serialise on the row lock; the
     // later ones then match nothing.
     const [rows] = await m.query<[{ prefix: string }[], number]>(
-      'UPDATE org_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING prefix',
+      `UPDATE org_tokens SET revoked_at = now(), revoked_reason = 'admin'
+        WHERE id = $1 AND revoked_at IS NULL AND (grace_ends_at IS NULL OR grace_ends_at > now())
+        RETURNING prefix`,
       [id],
     );
     return rows[0];
@@ -186,17 +192,21 @@ export class OrgTokensRepository {
     );
   }
 
-  /** Revokes every live token `createdBy` minted; those tokens. */
+  /**
+   * Revokes every live token `createdBy` minted, with `reason` (an offboarding); those tokens. A rolled token
+   * past its grace is not live and keeps its row as it is.
+   */
   async revokeCreatedBy(
     createdBy: string,
+    reason: OrgTokenRevokedReason,
     m: EntityManager,
   ): Promise<Pick<OrgToken, 'id' | 'prefix' | 'name'>[]> {
     const [rows] = await m.query<
       [(Pick<OrgToken, 'id' | 'prefix' | 'name'> & { createdAt: Date })[], number]
     >(
-      `UPDATE org_tokens SET revoked_at = now() WHERE created_by = $1 AND ${LIVE}
+      `UPDATE org_tokens SET revoked_at = now(), revoked_reason = $2 WHERE created_by = $1 AND ${LIVE}
        RETURNING id, prefix, name, created_at AS "createdAt"`,
-      [createdBy],
+      [createdBy, reason],
     );
     return rows
       .sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : -1))

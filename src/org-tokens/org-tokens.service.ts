@@ -181,7 +181,10 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
     return { tokens: rows.map(toDto) };
   }
 
-  /** Idempotent: an already revoked token answers the same; only the first revocation is audited. */
+  /**
+   * Idempotent: an already revoked token answers the same, a rolled one past its grace too (it stays rolled);
+   * only the first revocation is audited. Reason `admin`.
+   */
   async revoke(ctx: AuditContext, id: string): Promise<RevokedOrgTokenDto> {
     await this.dataSource.transaction(async (m) => {
       const revoked = await this.tokens.revoke(id, m);
@@ -194,7 +197,7 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
             action: OrgTokensAudit.Revoke,
             targetType: 'org_token',
             targetId: id,
-            metadata: { prefix: revoked.prefix },
+            metadata: { prefix: revoked.prefix, revokedReason: 'admin' },
           },
           m,
         );
@@ -259,7 +262,7 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
     metadata: Record<string, unknown>,
     m: EntityManager,
   ): Promise<Pick<OrgToken, 'id' | 'prefix' | 'name'>[]> {
-    const revoked = await this.tokens.revokeCreatedBy(Actors.session(sub), m);
+    const revoked = await this.tokens.revokeCreatedBy(Actors.session(sub), 'offboarding', m);
     if (revoked.length === 0) return revoked;
     await this.feed.notify(
       ORG_TOKEN_REVOCATION_CHANNEL,

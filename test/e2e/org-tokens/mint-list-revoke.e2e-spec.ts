@@ -286,7 +286,14 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
         `SELECT actor, metadata FROM audit_events WHERE action = 'org_token.revoke' AND target_id = $1`,
         [minted.id],
       );
-      expect(rows).toEqual([{ actor: 'admin-token', metadata: { prefix: minted.prefix } }]);
+      expect(rows).toEqual([
+        { actor: 'admin-token', metadata: { prefix: minted.prefix, revokedReason: 'admin' } },
+      ]);
+      const [row] = await suite.db.query<{ revoked_reason: string | null }>(
+        'SELECT revoked_reason FROM org_tokens WHERE id = $1',
+        [minted.id],
+      );
+      expect(row).toEqual({ revoked_reason: 'admin' });
     });
 
     it('concurrent revocations all answer 200 and write exactly one audit row', async () => {

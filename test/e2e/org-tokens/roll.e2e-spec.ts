@@ -214,6 +214,28 @@ describe('org tokens: roll (POST /api/v1/org/tokens/:id/roll)', () => {
     await whoami(old.token, b).expect(200);
     await as(ADMIN_TOKEN).delete(`/api/v1/org/tokens/${old.id}`).expect(200);
     await whoami(old.token, b).expect(401, UNAUTHORIZED);
+    const [row] = await suite.db.query<{ revoked_reason: string | null }>(
+      'SELECT revoked_reason FROM org_tokens WHERE id = $1',
+      [old.id],
+    );
+    expect(row).toEqual({ revoked_reason: 'admin' });
+  });
+
+  it('revoking the old token after its grace answers 200 and changes nothing: it stays rolled away', async () => {
+    const old = await mint();
+    await rolled(old.id, { graceSeconds: 0 });
+    const res = await as(ADMIN_TOKEN).delete(`/api/v1/org/tokens/${old.id}`).expect(200);
+    expect(res.body).toEqual({ id: old.id, revoked: true });
+    const rows = await suite.db.query<{ revoked_at: Date | null; revoked_reason: string | null }>(
+      'SELECT revoked_at, revoked_reason FROM org_tokens WHERE id = $1',
+      [old.id],
+    );
+    expect(rows).toEqual([{ revoked_at: null, revoked_reason: null }]);
+    const audited = await suite.db.query(
+      `SELECT 1 FROM audit_events WHERE action = 'org_token.revoke' AND target_id = $1`,
+      [old.id],
+    );
+    expect(audited).toEqual([]);
   });
 
   describe('what cannot be rolled: 409 conflict', () => {
