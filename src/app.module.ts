@@ -32,6 +32,7 @@ import { ProjectsModule } from 'src/projects/projects.module';
 import { IpRateLimitGuard, PrincipalRateLimitGuard } from 'src/rate-limit/rate-limit.guard';
 import { RateLimitModule } from 'src/rate-limit/rate-limit.module';
 import { UsersModule } from 'src/users/users.module';
+import { UsersService } from 'src/users/users.service';
 import { createValidationPipe } from 'src/validation/validation.pipe';
 
 export interface AppModuleOptions {
@@ -60,11 +61,12 @@ export class AppModule {
         RateLimitModule,
         AuditModule,
         AuthModule.forRoot({
-          imports: [OrgTokensModule, ApiKeyResolutionModule],
+          imports: [OrgTokensModule, ApiKeyResolutionModule, UsersModule],
           orgTokens: OrgTokensService,
           bootstrapLatch: OrgTokensService,
           apiKeys: ApiKeyResolutionService,
           auditTrail: AuditService,
+          disabledIdentities: UsersService,
         }),
         SigningModule,
         EncryptionModule.forRoot(ENCRYPTED_TABLES),

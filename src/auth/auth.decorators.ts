@@ -28,6 +28,10 @@ export const MetricsAuth = (): MethodDecorator & ClassDecorator =>
     }),
   );
 
+/** Every admin route's 403 for the session of a disabled user (decision 0085). */
+export const DISABLED_ADMIN_SESSION =
+  'The session of a disabled user (`identity_not_allowed`), on every admin route, reads included.';
+
 /**
  * The org admin surface: the tiered AdminAuth guard (bootstrap, session, org token, ADMIN_TOKEN, API key), on
  * the `admin` rate limit unless the route names its own.
@@ -38,6 +42,7 @@ export const AdminAuth = (): MethodDecorator & ClassDecorator =>
     DefaultRateLimit(ADMIN_RATE_LIMIT),
     ApiBearerAuth('admin'),
     ApiUnauthorizedResponse({ description: 'No valid admin credential (`unauthorized`).' }),
+    ApiForbiddenResponse({ description: DISABLED_ADMIN_SESSION }),
   );
 
 /** A canvas settings UI user (session JWT). */

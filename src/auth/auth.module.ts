@@ -5,10 +5,12 @@ import {
   ADMIN_API_KEY_VERIFIER,
   ADMIN_AUDIT_TRAIL,
   BOOTSTRAP_LATCH,
+  DISABLED_IDENTITIES,
   ORG_TOKEN_VERIFIER,
   type AdminApiKeyVerifier,
   type AdminAuditTrail,
   type BootstrapLatch,
+  type DisabledIdentities,
   type OrgTokenVerifier,
 } from 'src/auth/admin/admin-auth.ports';
 import { AdminController } from 'src/auth/admin/admin.controller';
@@ -29,6 +31,7 @@ export interface AuthModuleOptions {
   bootstrapLatch: Type<BootstrapLatch>;
   apiKeys: Type<AdminApiKeyVerifier>;
   auditTrail: Type<AdminAuditTrail>;
+  disabledIdentities: Type<DisabledIdentities>;
 }
 
 /**
@@ -49,6 +52,7 @@ export class AuthModule {
         { provide: BOOTSTRAP_LATCH, useExisting: options.bootstrapLatch },
         { provide: ADMIN_API_KEY_VERIFIER, useExisting: options.apiKeys },
         { provide: ADMIN_AUDIT_TRAIL, useExisting: options.auditTrail },
+        { provide: DISABLED_IDENTITIES, useExisting: options.disabledIdentities },
         AdminAuthService,
         DevelopmentIssuerService,
         SessionAuthService,

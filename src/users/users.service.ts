@@ -57,6 +57,14 @@ export class UsersService {
     return this.users.lockForKeyChanges(userId, manager);
   }
 
+  /**
+   * Whether the user with `externalId` is disabled; false when there is none (AdminAuth's session tier, at
+   * every request, so no instance holds a stale answer).
+   */
+  async isDisabled(externalId: string): Promise<boolean> {
+    return (await this.users.findByExternalId(externalId))?.disabledAt != null;
+  }
+
   findById(id: string, manager?: EntityManager): Promise<User | null> {
     return this.users.findById(id, manager);
   }

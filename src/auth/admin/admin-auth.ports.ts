@@ -33,7 +33,17 @@ export interface AdminApiKeyVerifier {
   verify(credential: string): Promise<{ keyPrefix: string } | null>;
 }
 
+/**
+ * Tier 1: whether the user behind a session is disabled (`users.disabled_at`, read at every request: no
+ * instance caches it, so a disable or an enable holds on every instance at the next request).
+ */
+export interface DisabledIdentities {
+  /** Whether the user with this external id (a session's `sub`) is disabled; false when there is none. */
+  isDisabled(externalId: string): Promise<boolean>;
+}
+
 export const ORG_TOKEN_VERIFIER = Symbol('ORG_TOKEN_VERIFIER');
 export const BOOTSTRAP_LATCH = Symbol('BOOTSTRAP_LATCH');
 export const ADMIN_API_KEY_VERIFIER = Symbol('ADMIN_API_KEY_VERIFIER');
 export const ADMIN_AUDIT_TRAIL = Symbol('ADMIN_AUDIT_TRAIL');
+export const DISABLED_IDENTITIES = Symbol('DISABLED_IDENTITIES');

@@ -26,11 +26,17 @@ interface Fakes {
   };
   audit: { record: jest.Mock<Promise<void>, unknown[]> };
   apiKeys: { verify: jest.Mock<Promise<{ keyPrefix: string } | null>, [string]> };
+  identities: { isDisabled: jest.Mock<Promise<boolean>, [string]> };
 }
 
 function build(
   env: Env,
-  overrides: Partial<{ session: SessionPrincipal | null; anyToken: boolean; scopes: AdminScope[] }> = {},
+  overrides: Partial<{
+    session: SessionPrincipal | null;
+    anyToken: boolean;
+    scopes: AdminScope[];
+    disabled: string[];
+  }> = {},
 ) {
   const fakes: Fakes = {
     sessions: {
@@ -59,6 +65,9 @@ function build(
     apiKeys: {
       verify: jest.fn((c: string) => Promise.resolve(c === API_KEY ? { keyPrefix: c.slice(0, 12) } : null)),
     },
+    identities: {
+      isDisabled: jest.fn((sub: string) => Promise.resolve((overrides.disabled ?? []).includes(sub))),
+    },
   };
   const service = new AdminAuthService(
     loadSlice(authConfig, { NODE_ENV: 'test', ...env }),
@@ -68,6 +77,7 @@ function build(
     fakes.tokens,
     fakes.tokens,
     fakes.apiKeys,
+    fakes.identities,
   );
   return { service, fakes };
 }
@@ -128,6 +138,27 @@ describe('AdminAuthService', () => {
     await expect(member.service.authenticate(req(JWT), ANY)).resolves.toMatchObject({ tier: 'session' });
     const outsider = build({ ADMIN_TOKEN, ORG_ID: 'org-2' });
     await expect(outsider.service.authenticate(req(JWT), ANY)).rejects.toEqual(ApiError.unauthorized());
+  });
+
+  it("refuses a disabled user's session with 403 identity_not_allowed, reads included (decision 0085)", async () => {
+    const { service, fakes } = build({ ADMIN_TOKEN }, { disabled: ['alice'] });
+    const write: AdminRouteScope = { declared: 'org-tokens:write', read: false };
+    for (const [method, route] of [
+      ['GET', ANY],
+      ['POST', write],
+    ] as const)
+      await expect(service.authenticate(req(JWT, method), route)).rejects.toMatchObject({
+        status: 403,
+        type: 'identity_not_allowed',
+      });
+    expect(fakes.identities.isDisabled).toHaveBeenCalledWith('alice');
+    // Another user's session passes; a session outside ORG_ID is the 401 without a look at its user.
+    await expect(
+      build({ ADMIN_TOKEN }, { disabled: ['bob'] }).service.authenticate(req(JWT), ANY),
+    ).resolves.toMatchObject({ tier: 'session' });
+    const outsider = build({ ADMIN_TOKEN, ORG_ID: 'org-2' }, { disabled: ['alice'] });
+    await expect(outsider.service.authenticate(req(JWT), ANY)).rejects.toEqual(ApiError.unauthorized());
+    expect(outsider.fakes.identities.isDisabled).not.toHaveBeenCalled();
   });
 
   it('does not verify a credential that is not shaped like a JWT as a session', async () => {

@@ -5,10 +5,12 @@ import {
   ADMIN_API_KEY_VERIFIER,
   ADMIN_AUDIT_TRAIL,
   BOOTSTRAP_LATCH,
+  DISABLED_IDENTITIES,
   ORG_TOKEN_VERIFIER,
   type AdminApiKeyVerifier,
   type AdminAuditTrail,
   type BootstrapLatch,
+  type DisabledIdentities,
   type OrgTokenVerifier,
 } from 'src/auth/admin/admin-auth.ports';
 import {
@@ -88,13 +90,19 @@ class BootstrapTier implements AdminTierStrategy {
   }
 }
 
-/** Tier 1: a verified session JWT of an org admin (ORG_ID unset, or the token's `org_id` equals it). */
+/**
+ * Tier 1: a verified session JWT of an org admin (ORG_ID unset, or the token's `org_id` equals it) whose user
+ * is not disabled. A disabled user's session is 403 `identity_not_allowed` on every admin route, reads
+ * included (decision 0085): the caller proved the session, so naming the refusal tells them nothing new, and
+ * the admin surface reads other people's data, which the read-only rule of decision 0055 never opened.
+ */
 class SessionTier implements AdminTierStrategy {
   readonly tier = 'session' as const;
 
   constructor(
     private readonly sessions: SessionAuthService,
     private readonly orgId: string | undefined,
+    private readonly identities: DisabledIdentities,
   ) {}
 
   async authenticate({ credential }: RequestFacts): Promise<AdminPrincipal | null> {
@@ -103,6 +111,9 @@ class SessionTier implements AdminTierStrategy {
     const session = await this.sessions.verify(credential);
     if (!session) return null;
     if (this.orgId !== undefined && session.orgId !== this.orgId) return null;
+    // Read at every request (one indexed read; admin routes are not the hot path): nothing to announce.
+    if (await this.identities.isDisabled(session.sub))
+      throw ApiError.identityNotAllowed('This user is disabled and cannot use admin routes.');
     return principal(this.tier, session.actor);
   }
 }
@@ -156,7 +167,8 @@ class ApiKeyTier implements AdminTierStrategy {
 
 /**
  * The AdminAuth guard's logic (API.md, "AdminAuth"): the tiers in their fixed order, the first that accepts
- * wins. Every refusal is the same 401, whatever the reason, so a caller learns nothing from it.
+ * wins. Every refusal is the same 401, whatever the reason, so a caller learns nothing from it; the one
+ * exception is the valid session of a disabled user (403, decision 0085).
  */
 @Injectable()
 export class AdminAuthService implements OnApplicationBootstrap {
@@ -177,6 +189,7 @@ export class AdminAuthService implements OnApplicationBootstrap {
     @Inject(ORG_TOKEN_VERIFIER) tokens: OrgTokenVerifier,
     @Inject(BOOTSTRAP_LATCH) private readonly latch: BootstrapLatch,
     @Inject(ADMIN_API_KEY_VERIFIER) apiKeys: AdminApiKeyVerifier,
+    @Inject(DISABLED_IDENTITIES) identities: DisabledIdentities,
   ) {
     const adminTokenSet = config.adminToken !== undefined;
     this.bootstrap = new BootstrapTier(
@@ -196,7 +209,7 @@ export class AdminAuthService implements OnApplicationBootstrap {
     this.developmentIssuer = config.developmentIssuer;
     this.tiers = [
       this.bootstrap,
-      new SessionTier(sessions, config.orgId),
+      new SessionTier(sessions, config.orgId, identities),
       new OrgTokenTier(tokens),
       new AdminTokenTier(config.adminToken),
       new ApiKeyTier(this.apiKeyTierOn, apiKeys),
@@ -225,8 +238,9 @@ export class AdminAuthService implements OnApplicationBootstrap {
   }
 
   /**
-   * The admin principal of `request`, allowed on `route`: 401 when no tier accepts the credential, then 403
-   * `forbidden` when the credential's scopes do not open the route (decision 0070).
+   * The admin principal of `request`, allowed on `route`: 401 when no tier accepts the credential, 403
+   * `identity_not_allowed` for a disabled user's session (decision 0085), then 403 `forbidden` when the
+   * credential's scopes do not open the route (decision 0070).
    */
   async authenticate(request: RequestFacts, route: AdminRouteScope): Promise<AdminPrincipal> {
     for (const tier of this.tiers) {

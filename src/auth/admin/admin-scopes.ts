@@ -47,7 +47,8 @@ export const RequiresAdminScope = (scope: AdminScope): MethodDecorator & ClassDe
     ApiForbiddenResponse({
       description:
         `The credential lacks the \`${scope}\` scope (\`forbidden\`). ` +
-        '`admin` holds every scope, and `admin:read` every GET of the admin surface.',
+        '`admin` holds every scope, and `admin:read` every GET of the admin surface. ' +
+        'Or the session of a disabled user (`identity_not_allowed`, on every admin route).',
     }),
   );
 
