@@ -38,7 +38,7 @@ export type Resolution =
   | { kind: 'ok'; key: ResolvedApiKey }
   /** Malformed, unknown, wrong secret, revoked or expired: indistinguishable to the caller. */
   | { kind: 'invalid' }
-  /** A live key whose user is disabled. */
+  /** A key of a disabled user, whatever its own state (revoked, expired and switched off included). */
   | { kind: 'user_disabled' };
 
 /** Live keys held per instance. */
@@ -83,8 +83,9 @@ export class ApiKeyCache extends RevocableCache<Live, Refusal> {
 
   /**
    * Stores `resolution` (a live key unless an invalidation happened since `generation` was read). A refusal
-   * of the existing key `keyId` (switched off, or its user disabled) is held under that id, so that switching
-   * it back on drops it everywhere (see RevocableCache.setRefusal).
+   * of the existing key `keyId` (the hash matched: revoked, expired, switched off, or its user disabled) is
+   * held under that id, so that switching it back on, or disabling or enabling its user, drops it everywhere
+   * (see RevocableCache.setRefusal).
    */
   set(cacheKey: string, resolution: Resolution, generation: number, keyId?: string): void {
     if (resolution.kind === 'ok') this.setLive(cacheKey, resolution, generation);

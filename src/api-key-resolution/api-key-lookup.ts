@@ -137,23 +137,27 @@ export class ApiKeyLookup {
 }
 
 /**
- * The resolution of `row` for a key of digest `hash`, and the key id when the hash matched (a refusal of an
- * existing key can be undone: a switched-off key switched on again).
+ * The resolution of `row` for a key of digest `hash`, and the key id when the hash matched: every refusal of
+ * an existing key is held under its id (decision 0019), because each can change into another answer: a
+ * switched-off key switched on again, and any key of a user who is disabled or enabled (decision 0080).
  */
 function decide(row: ResolvableKeyRow | undefined, hash: string): { resolution: Resolution; keyId?: string } {
   // The comparison runs whether or not a row was found, against a dummy hash for an unknown key id.
   const matches = hashesEqual(hash, row?.keyHash ?? '0'.repeat(64)) && row !== undefined;
   if (!row || !matches) return { resolution: INVALID };
   const keyId = row.keyId;
-  if (row.revokedAt) return { resolution: INVALID };
+  // While its user is disabled, every key of theirs answers 403, whatever its own state (revoked by the kill
+  // switch or before, expired, rolled away, switched off): the presenter proved they hold this exact secret,
+  // so naming the disabled identity tells them nothing they did not know (API.md; decision 0080).
+  if (row.disabledAt) return { resolution: { kind: 'user_disabled' }, keyId };
+  if (row.revokedAt) return { resolution: INVALID, keyId };
   const now = Date.now();
-  if (row.expiresAt && row.expiresAt.getTime() <= now) return { resolution: INVALID };
-  // A rolled key past its grace is revoked for good (decision 0060): refused like one, nothing to undo.
+  if (row.expiresAt && row.expiresAt.getTime() <= now) return { resolution: INVALID, keyId };
+  // A rolled key past its grace is revoked for good (decision 0060): refused like one.
   const graceEnd = graceEndMs(row);
-  if (graceEnd !== null && graceEnd <= now) return { resolution: INVALID };
+  if (graceEnd !== null && graceEnd <= now) return { resolution: INVALID, keyId };
   // A switched-off key answers like a revoked one.
   if (row.keyDisabledAt) return { resolution: INVALID, keyId };
-  if (row.disabledAt) return { resolution: { kind: 'user_disabled' }, keyId };
   const scopes = row.scopes ?? [];
   return {
     resolution: {

@@ -93,4 +93,25 @@ export class ApiKeyConsumersRepository {
       [keyId, limit],
     );
   }
+
+  /**
+   * The `limit` most recently seen consumers of each key of `keyIds` (`api_keys.id`), in one statement (an
+   * offboarding reports up to thousands of keys): ranked per key by a window over the primary key's rows,
+   * most recent first (ties by client id), by key.
+   */
+  recentOfMany(keyIds: readonly string[], limit: number): Promise<(ApiKeyConsumerRow & { keyId: string })[]> {
+    if (keyIds.length === 0) return Promise.resolve([]);
+    return this.dataSource.query<(ApiKeyConsumerRow & { keyId: string })[]>(
+      `SELECT key_id AS "keyId", client_id AS "clientId", first_resolved_at AS "firstResolvedAt",
+              last_resolved_at AS "lastResolvedAt"
+         FROM (SELECT c.key_id, c.client_id, c.first_resolved_at, c.last_resolved_at,
+                      row_number() OVER (PARTITION BY c.key_id
+                                         ORDER BY c.last_resolved_at DESC, c.client_id) AS rank
+                 FROM api_key_consumers c
+                WHERE c.key_id = ANY($1::uuid[])) r
+        WHERE rank <= $2
+        ORDER BY key_id, last_resolved_at DESC, client_id`,
+      [keyIds, limit],
+    );
+  }
 }

@@ -1,3 +1,9 @@
+import type { ApiKeyConsumersRepository } from 'src/api-keys/api-key-consumers.repository';
+import { iso } from 'src/validation/instants';
+
+/** How many consumers an offboarding report lists per key (the developer surface shows as many). */
+export const REPORTED_CONSUMERS_PER_KEY = 20;
+
 /** A client (M2M) that resolved a key: what an offboarding report lists, so the admin sees what breaks. */
 export interface KeyConsumer {
   clientId: string;
@@ -6,24 +12,20 @@ export interface KeyConsumer {
 }
 
 /**
- * The consumers of each key in `keyIds` (most recent first, at most 20 each), by key id (`api_keys.id`).
- *
- * MERGE: the consumers table (`api_key_consumers`, ApiKeyConsumersRepository on main since the `consumers`
- * merge) did not exist on this branch; until it is wired this answers `[]` for every key. Wire it here, and
- * only here: one batched read for all `keyIds` (an offboarding reports up to thousands of keys, so not
- * `recentOf` per key), e.g. a `recentOfMany(keyIds, 20)` on ApiKeyConsumersRepository:
- *
- *   SELECT key_id AS "keyId", client_id AS "clientId", first_resolved_at AS "firstResolvedAt",
- *          last_resolved_at AS "lastResolvedAt"
- *     FROM (SELECT c.*, row_number() OVER (PARTITION BY key_id
- *                                          ORDER BY last_resolved_at DESC, client_id) AS rank
- *             FROM api_key_consumers c WHERE key_id = ANY($1::uuid[])) r
- *    WHERE rank <= $2 ORDER BY key_id, last_resolved_at DESC, client_id
- *
- * then make this function take that repository (OffboardingService holds ApiKeysModule's exports) and map the
- * dates with `iso`. The report and its DTO already carry the field; the e2e suite expects `consumers: []` for a
- * key no M2M client resolved, and a resolved one then lists `gateway` (test/e2e/admin-inventory/offboarding).
+ * The consumers of each key in `keyIds` (most recent first, at most 20 each), by key id (`api_keys.id`): one
+ * batched read for all of them (`recentOfMany`), whatever their number. A key no M2M client resolved (or
+ * whose uses are not flushed yet, decision 0065) has `[]`.
  */
-export function consumersOf(keyIds: readonly string[]): Promise<Map<string, KeyConsumer[]>> {
-  return Promise.resolve(new Map(keyIds.map((id) => [id, []])));
+export async function consumersOf(
+  repository: ApiKeyConsumersRepository,
+  keyIds: readonly string[],
+): Promise<Map<string, KeyConsumer[]>> {
+  const byKey = new Map<string, KeyConsumer[]>(keyIds.map((id) => [id, []]));
+  for (const row of await repository.recentOfMany(keyIds, REPORTED_CONSUMERS_PER_KEY))
+    byKey.get(row.keyId)?.push({
+      clientId: row.clientId,
+      firstResolvedAt: iso(row.firstResolvedAt),
+      lastResolvedAt: iso(row.lastResolvedAt),
+    });
+  return byKey;
 }

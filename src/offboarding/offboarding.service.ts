@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import { ApiKeyConsumersRepository } from 'src/api-keys/api-key-consumers.repository';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { ApiKeysAudit } from 'src/api-keys/api-keys.audit';
 import { ApiKeysRepository, type OffboardedKeyRow } from 'src/api-keys/api-keys.repository';
@@ -34,6 +35,11 @@ import { isoOrNull } from 'src/validation/instants';
 interface Found {
   user: User;
   keys: OffboardedKeyRow[];
+  /**
+   * The lookup ids of every key of the user, revoked before or now: announced, since each resolves 403 while
+   * the user is disabled (every instance drops what it cached of them). Empty for a dry run.
+   */
+  announced: string[];
   orgTokens: Pick<OrgToken, 'id' | 'prefix' | 'name'>[];
   oauthSessions: number;
   credentials: TakenCredential[];
@@ -51,6 +57,7 @@ export class OffboardingService {
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly users: UsersService,
     private readonly keys: ApiKeysRepository,
+    private readonly consumers: ApiKeyConsumersRepository,
     private readonly revocations: ApiKeyRevocations,
     private readonly orgTokens: OrgTokensService,
     private readonly oauthSessions: OAuthSessionsRepository,
@@ -104,7 +111,7 @@ export class OffboardingService {
     );
     let upstream = new Map<string, UpstreamRevoked>();
     if (!dryRun) {
-      this.revocations.invalidateLocally(found.keys.map((k) => k.keyId));
+      this.revocations.invalidateLocally(found.announced);
       this.orgTokens.revokedLocally(found.orgTokens.map((t) => t.id));
       upstream = await this.credentials.revokeUpstream(found.credentials, ctx);
     }
@@ -115,24 +122,31 @@ export class OffboardingService {
     };
   }
 
-  /** Enables the user again. Their revoked keys and tokens stay revoked; audited when it changed anything. */
+  /**
+   * Enables the user again. Their revoked keys and tokens stay revoked (they resolve 401 again, not 403: the
+   * change is announced for every key of theirs); audited when it changed anything.
+   */
   async enable(ctx: AuditContext, userId: string, dto: EnableUserDto): Promise<AdminUserDto> {
-    await this.dataSource.transaction(async (m) => {
+    const announced = await this.dataSource.transaction(async (m) => {
       const before = await this.users.findById(userId, m);
       if (!before) throw offboardingError(OffboardingErrorCode.UserNotFound);
       await this.users.enable(userId, m);
-      if (before.disabledAt !== null)
-        await this.audit.record(
-          ctx,
-          {
-            action: OffboardingAudit.UserEnable,
-            targetType: 'user',
-            targetId: userId,
-            metadata: { externalId: before.externalId, reason: dto.reason ?? null },
-          },
-          m,
-        );
+      if (before.disabledAt === null) return [];
+      const keyIds = await this.keys.lookupIdsOfUser(userId, m);
+      await this.revocations.notify(keyIds, m);
+      await this.audit.record(
+        ctx,
+        {
+          action: OffboardingAudit.UserEnable,
+          targetType: 'user',
+          targetId: userId,
+          metadata: { externalId: before.externalId, reason: dto.reason ?? null },
+        },
+        m,
+      );
+      return keyIds;
     });
+    this.revocations.invalidateLocally(announced);
     return this.view(userId);
   }
 
@@ -143,6 +157,7 @@ export class OffboardingService {
     return {
       user,
       keys: await this.keys.unrevokedOfUser(userId, m),
+      announced: [],
       orgTokens: await this.orgTokens.liveMintedBySession(user.externalId, m),
       oauthSessions: await this.oauthSessions.countLiveOfUser(userId, m),
       // Nothing is sent upstream in a dry run: every credential reports null.
@@ -161,10 +176,9 @@ export class OffboardingService {
     if (!user) throw offboardingError(OffboardingErrorCode.UserNotFound);
     const offboarding = { offboarding: true, userId, reason };
     const keys = await this.keys.revokeAllOfUser(userId, 'offboarding', m);
-    await this.revocations.notify(
-      keys.map((k) => k.keyId),
-      m,
-    );
+    // Every key of theirs, not only those revoked now: a key revoked before resolves 403 from now on too.
+    const announced = await this.keys.lookupIdsOfUser(userId, m);
+    await this.revocations.notify(announced, m);
     await this.audit.recordMany(
       ctx,
       keys.map((k) => ({
@@ -199,11 +213,14 @@ export class OffboardingService {
       },
       m,
     );
-    return { user, keys, orgTokens, oauthSessions, credentials };
+    return { user, keys, announced, orgTokens, oauthSessions, credentials };
   }
 
   private async report(found: Found, upstream: Map<string, UpstreamRevoked>): Promise<OffboardingReportDto> {
-    const consumers = await consumersOf(found.keys.map((k) => k.id));
+    const consumers = await consumersOf(
+      this.consumers,
+      found.keys.map((k) => k.id),
+    );
     return {
       apiKeys: found.keys.map((k) => ({
         id: k.id,

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-recorder';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { depositCredential, requestAccessToken } from 'test/helpers/credentials';
@@ -46,6 +47,8 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
   let b: TestApp;
   let revocation: TestRevocationServer;
   let resolver: string;
+  /** A second M2M client that resolves keys: a key resolved by both has two consumers. */
+  let billing: string;
   let provisioner: string;
   let acmeId: string;
   const secrets: string[] = [FULL_ADMIN_TOKEN];
@@ -61,6 +64,7 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
     b = await suite.boot(env);
     await eventually(() => a.app.get(ApiKeyRevocations).listening && b.app.get(ApiKeyRevocations).listening);
     resolver = await m2mToken(suite.m2m, 'gateway', 'apikeys:resolve');
+    billing = await m2mToken(suite.m2m, 'billing', 'apikeys:resolve');
     provisioner = await m2mToken(suite.m2m, 'provisioner', 'provision:apikey');
     const [acme] = await suite.db.query<{ id: string }>(
       `SELECT id FROM billing_providers WHERE slug = 'acme'`,
@@ -184,10 +188,14 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
       await resolveKey(a.http, resolver, minted.secret).expect(200);
       await resolveKey(b.http, resolver, minted.secret).expect(200);
       await resolveKey(b.http, resolver, provisioned.apiKey).expect(200);
+      // A second consumer of the laptop key, on the other instance.
+      await resolveKey(b.http, billing, minted.secret).expect(200);
       await request(b.http)
         .get('/api/v1/admin/whoami')
         .set('authorization', `Bearer ${orgToken}`)
         .expect(200);
+      // The consumers are written by the usage recorders: flush both.
+      for (const t of [a, b]) await t.app.get(ApiKeyUsageRecorder).flush();
       // Last uses are written in the background: wait for them, so the dry run's snapshot holds still.
       await eventually(async () => {
         const [row] = await suite.db.query<{ n: number }>(
@@ -209,15 +217,28 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
       expect(new Set(body.report.apiKeys.map((k) => k.id))).toEqual(
         new Set([minted.id, disabledKey.id, providerKeyId, await keyUuid(provisioned.keyId)]),
       );
-      expect(body.report.apiKeys.find((k) => k.id === minted.id)).toEqual({
+      const laptop = body.report.apiKeys.find((k) => k.id === minted.id);
+      expect(laptop).toEqual({
         id: minted.id,
         keyPrefix: minted.secret.slice(0, 12),
         label: 'laptop',
         lastUsedAt: expect.any(String) as unknown,
-        // MERGE: once consumersOf (src/offboarding/consumers.ts) is wired, this key, resolved above by the
-        // `gateway` client on both instances, lists [{clientId: 'gateway', firstResolvedAt, lastResolvedAt}].
-        consumers: [],
+        // Resolved above by `gateway` on both instances and by `billing` on one: both, most recent first.
+        consumers: expect.arrayContaining(
+          ['gateway', 'billing'].map((clientId) => ({
+            clientId,
+            firstResolvedAt: expect.stringMatching(/Z$/) as unknown,
+            lastResolvedAt: expect.stringMatching(/Z$/) as unknown,
+          })),
+        ) as unknown,
       });
+      const consumers = laptop!.consumers as { clientId: string; lastResolvedAt: string }[];
+      expect(consumers).toHaveLength(2);
+      expect(consumers.map((c) => c.lastResolvedAt)).toEqual(
+        consumers.map((c) => c.lastResolvedAt).sort((x, y) => y.localeCompare(x)),
+      );
+      // A key no M2M client resolved has none.
+      expect(body.report.apiKeys.find((k) => k.id === disabledKey.id)!.consumers).toEqual([]);
       expect(body.report.orgTokens).toEqual([
         { id: orgTokenId, prefix: orgToken.slice(0, 12), name: 'leaver-script' },
       ]);
@@ -268,12 +289,17 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
       ).toEqual([]);
     });
 
-    it('every instance refuses all of it on the next request', async () => {
-      // Key and user were cached live on b: the revocation reaches it through the channel.
-      for (const secret of [minted.secret, provisioned.apiKey]) {
-        const res = await resolveKey(b.http, resolver, secret);
-        expect(res.status).toBe(401);
-      }
+    it('every instance refuses all of it on the next request; the keys answer 403 identity_not_allowed', async () => {
+      // Key and user were cached live on b (and a): the change reaches them through the channel. While the
+      // user is disabled their keys, revoked by the kill switch, answer 403 (API.md; decision 0080).
+      for (const t of [b, a])
+        for (const secret of [minted.secret, provisioned.apiKey, disabledKey.secret]) {
+          const res = await resolveKey(t.http, resolver, secret);
+          expect({ status: res.status, body: res.body as unknown }).toEqual({
+            status: 403,
+            body: errorShape('identity_not_allowed', 403),
+          });
+        }
       await request(b.http)
         .get('/api/v1/admin/whoami')
         .set('authorization', `Bearer ${orgToken}`)
@@ -337,7 +363,15 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
         disabledAt: null,
         liveKeyCount: 0,
       });
-      await resolveKey(a.http, resolver, minted.secret).expect(401);
+      // The 403s both instances cached are dropped by the enable's announcement: revoked keys answer 401.
+      for (const t of [a, b])
+        for (const secret of [minted.secret, provisioned.apiKey, disabledKey.secret]) {
+          const refused = await resolveKey(t.http, resolver, secret);
+          expect({ status: refused.status, body: refused.body as unknown }).toEqual({
+            status: 401,
+            body: errorShape('invalid_api_key', 401),
+          });
+        }
       // An expired key could otherwise be given a new expiry: it was revoked too.
       const patch = await request(a.http)
         .patch(`/api/v1/developer/keys/${disabledKey.id}`)
@@ -411,6 +445,229 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
         [keys.map((k) => k.id)],
       );
       expect(audited).toHaveLength(3);
+    });
+  });
+
+  describe('rolled keys and tokens (decision 0060: past its grace a key is revoked, `rolled`)', () => {
+    const sub = 'roller';
+    let userId: string;
+    let rolledAway: { id: string; secret: string };
+    let rolledAwaySuccessor: string;
+    let inGrace: { id: string; secret: string };
+    let inGraceSuccessor: string;
+    let tokenAway: string;
+    let tokenInGrace: string;
+    let tokenSuccessors: string[];
+
+    const rollKey = async (id: string, graceSeconds: number): Promise<string> => {
+      const res = await request(a.http)
+        .post(`/api/v1/developer/keys/${id}/roll`)
+        .set('authorization', await bearer(sub))
+        .send({ graceSeconds });
+      expect(res.status).toBe(201);
+      const rolled = res.body as { key: { id: string }; secret: string };
+      secrets.push(rolled.secret);
+      return rolled.key.id;
+    };
+    const mintToken = async (): Promise<string> => {
+      const res = await request(a.http)
+        .post('/api/v1/org/tokens')
+        .set('authorization', await bearer(sub))
+        .send({});
+      expect(res.status).toBe(201);
+      const minted = res.body as { id: string; token: string };
+      secrets.push(minted.token);
+      return minted.id;
+    };
+    const rollToken = async (id: string, graceSeconds: number): Promise<string> => {
+      const res = await request(a.http)
+        .post(`/api/v1/org/tokens/${id}/roll`)
+        .set('authorization', await bearer(sub))
+        .send({ graceSeconds });
+      expect(res.status).toBe(201);
+      const rolled = res.body as { id: string; token: string };
+      secrets.push(rolled.token);
+      return rolled.id;
+    };
+    const rows = (table: string, ids: string[]) =>
+      suite.db.query<{ id: string; revoked_at: Date | null; revoked_reason: string | null }>(
+        `SELECT id, revoked_at, revoked_reason FROM ${table} WHERE id = ANY($1::uuid[]) ORDER BY id`,
+        [ids],
+      );
+
+    beforeAll(async () => {
+      rolledAway = await mintKey(sub, { label: 'rolled away' });
+      rolledAwaySuccessor = await rollKey(rolledAway.id, 0);
+      inGrace = await mintKey(sub, { label: 'in its grace' });
+      inGraceSuccessor = await rollKey(inGrace.id, 3600);
+      tokenAway = await mintToken();
+      tokenInGrace = await mintToken();
+      tokenSuccessors = [await rollToken(tokenAway, 0), await rollToken(tokenInGrace, 3600)];
+      userId = await userIdOf(sub);
+    });
+
+    it('the user list counts a key in its grace as live, a rolled-away one not', async () => {
+      const res = await request(b.http)
+        .get('/api/v1/admin/users')
+        .query({ q: sub })
+        .set('authorization', ADMIN)
+        .expect(200);
+      const [user] = (res.body as { users: { id: string; liveKeyCount: number }[] }).users;
+      expect(user).toMatchObject({ id: userId, liveKeyCount: 3 });
+    });
+
+    it('the admin revoke of a rolled-away key answers it as it is, `rolled`, and writes nothing', async () => {
+      const res = await request(a.http)
+        .post(`/api/v1/admin/api-keys/${rolledAway.id}/revoke`)
+        .set('authorization', ADMIN)
+        .send({ reason: 'cleanup' });
+      expect(res.status).toBe(200);
+      expect((res.body as { key: unknown }).key).toMatchObject({
+        id: rolledAway.id,
+        status: 'REVOKED',
+        revokedReason: 'rolled',
+      });
+      expect(await rows('api_keys', [rolledAway.id])).toEqual([
+        { id: rolledAway.id, revoked_at: null, revoked_reason: null },
+      ]);
+      const audit = await suite.db.query(
+        `SELECT 1 FROM audit_events WHERE action = 'api_key.revoke' AND target_id = $1`,
+        [rolledAway.id],
+      );
+      expect(audit).toEqual([]);
+    });
+
+    it('the dry run and the kill switch report and revoke what is live: the grace, not what was rolled away', async () => {
+      const expectedKeys = [rolledAwaySuccessor, inGrace.id, inGraceSuccessor].sort();
+      const expectedTokens = [tokenInGrace, ...tokenSuccessors].sort();
+      const dry = await disable(a, userId, { reason: 'roll check', dryRun: true });
+      expect(dry.status).toBe(200);
+      const dryReport = (dry.body as DisableAnswer).report;
+      expect(dryReport.apiKeys.map((k) => k.id).sort()).toEqual(expectedKeys);
+      expect(dryReport.orgTokens.map((t) => t.id).sort()).toEqual(expectedTokens);
+
+      await resolveKey(b.http, resolver, inGrace.secret).expect(200);
+      const res = await disable(a, userId, { reason: 'roll check' });
+      expect(res.status).toBe(200);
+      const body = res.body as DisableAnswer;
+      expect(body.report.apiKeys.map((k) => k.id).sort()).toEqual(expectedKeys);
+      expect(body.report.orgTokens.map((t) => t.id).sort()).toEqual(expectedTokens);
+      expect(body.user.liveKeyCount).toBe(0);
+
+      // The rolled-away key and token keep their rows as they were; the rest is revoked `offboarding`.
+      expect(await rows('api_keys', [rolledAway.id])).toEqual([
+        { id: rolledAway.id, revoked_at: null, revoked_reason: null },
+      ]);
+      expect((await rows('api_keys', expectedKeys)).map((r) => r.revoked_reason)).toEqual(
+        Array(3).fill('offboarding'),
+      );
+      expect(await rows('org_tokens', [tokenAway])).toEqual([
+        { id: tokenAway, revoked_at: null, revoked_reason: null },
+      ]);
+      expect((await rows('org_tokens', expectedTokens)).map((t) => t.revoked_reason)).toEqual(
+        Array(3).fill('offboarding'),
+      );
+      const audited = await suite.db.query<{ target_id: string }>(
+        `SELECT target_id FROM audit_events WHERE action = 'api_key.revoke' AND metadata->>'reason' = 'roll check'`,
+      );
+      expect(audited.map((r) => r.target_id).sort()).toEqual(expectedKeys);
+      // The key in its grace, cached live on b, is refused there at once; the admin view says `offboarding`.
+      await resolveKey(b.http, resolver, inGrace.secret).expect(403);
+      const view = await request(b.http)
+        .get('/api/v1/admin/api-keys')
+        .query({ userId })
+        .set('authorization', ADMIN)
+        .expect(200);
+      const reasons = Object.fromEntries(
+        (view.body as { keys: { id: string; revokedReason: string | null }[] }).keys.map((k) => [
+          k.id,
+          k.revokedReason,
+        ]),
+      );
+      expect(reasons).toEqual({
+        [rolledAway.id]: 'rolled',
+        [rolledAwaySuccessor]: 'offboarding',
+        [inGrace.id]: 'offboarding',
+        [inGraceSuccessor]: 'offboarding',
+      });
+    });
+  });
+
+  describe("a disabled user's keys resolve 403 identity_not_allowed, whatever revoked them, on every instance", () => {
+    it('a key revoked before the disable too; after the enable all of them answer 401 again', async () => {
+      for (let round = 0; round < 3; round++) {
+        const sub = `resolve-403-${round}`;
+        const [here, there] = round % 2 === 0 ? [a, b] : [b, a];
+        const live = await mintKey(sub);
+        const revokedBefore = await mintKey(sub);
+        await request(a.http)
+          .delete(`/api/v1/developer/keys/${revokedBefore.id}`)
+          .set('authorization', await bearer(sub))
+          .expect(200);
+        const userId = await userIdOf(sub);
+        // Cached on both instances: a live answer and a refusal of the revoked key.
+        for (const t of [a, b]) {
+          await resolveKey(t.http, resolver, live.secret).expect(200);
+          await resolveKey(t.http, resolver, revokedBefore.secret).expect(401);
+        }
+        await disable(here, userId, { reason: `round ${round}` }).expect(200);
+        for (const secret of [live.secret, revokedBefore.secret]) {
+          const res = await resolveKey(there.http, resolver, secret);
+          expect({ status: res.status, body: res.body as unknown }).toEqual({
+            status: 403,
+            body: errorShape('identity_not_allowed', 403),
+          });
+          await resolveKey(here.http, resolver, secret).expect(403);
+        }
+        // Only the exact secret tells: the key's lookup id with another secret (a well-formed legacy key,
+        // read from the database) is the 401 of any unknown key.
+        await resolveKey(there.http, resolver, `ksk_${live.secret.split('_')[1]}_${'0'.repeat(64)}`).expect(
+          401,
+        );
+        await request(there.http)
+          .post(`/api/v1/admin/users/${userId}/enable`)
+          .set('authorization', ADMIN)
+          .send({})
+          .expect(200);
+        for (const secret of [live.secret, revokedBefore.secret]) {
+          await resolveKey(here.http, resolver, secret).expect(401);
+          await resolveKey(there.http, resolver, secret).expect(401);
+        }
+      }
+    });
+  });
+
+  describe("a disabled user's session on the admin routes (decision 0085)", () => {
+    it('is 403 identity_not_allowed on every instance at its next request, reads included; enable restores it', async () => {
+      const sub = 'admin-leaver';
+      await mintKey(sub);
+      const userId = await userIdOf(sub);
+      const session = await bearer(sub);
+      const whoami = (t: TestApp): request.Test =>
+        request(t.http).get('/api/v1/admin/whoami').set('authorization', session);
+      const users = (t: TestApp): request.Test =>
+        request(t.http).get('/api/v1/admin/users').set('authorization', session);
+      const mintToken = (t: TestApp): request.Test =>
+        request(t.http).post('/api/v1/org/tokens').set('authorization', session).send({ name: 'late' });
+      // ORG_ID unset: every session is an org admin.
+      await whoami(a).expect(200);
+      await users(b).expect(200);
+      await disable(a, userId, { reason: 'left' }).expect(200);
+      for (const t of [b, a])
+        for (const res of [await whoami(t), await users(t), await mintToken(t)])
+          expect({ status: res.status, body: res.body as unknown }).toEqual({
+            status: 403,
+            body: errorShape('identity_not_allowed', 403),
+          });
+      const minted = await suite.db.query(`SELECT 1 FROM org_tokens WHERE name = 'late'`);
+      expect(minted).toEqual([]);
+      await request(b.http)
+        .post(`/api/v1/admin/users/${userId}/enable`)
+        .set('authorization', ADMIN)
+        .send({})
+        .expect(200);
+      await whoami(a).expect(200);
+      await users(b).expect(200);
     });
   });
 
