@@ -3,6 +3,7 @@ import { KeyUsageBuffer } from 'src/api-key-resolution/key-usage-buffer';
 import { ApiKeyConsumersRepository, MAX_CONSUMERS_PER_KEY } from 'src/api-keys/api-key-consumers.repository';
 import { ApiKeysModule } from 'src/api-keys/api-keys.module';
 import { ApiKeysRepository } from 'src/api-keys/api-keys.repository';
+import { consumersOf as consumersOf_, REPORTED_CONSUMERS_PER_KEY } from 'src/offboarding/consumers';
 import { AuditModule } from 'src/audit/audit.module';
 import { createTestDatabase, type TestDatabase } from 'test/helpers/database';
 import { apiKey } from 'test/helpers/factories';
@@ -208,5 +209,41 @@ describe('API key consumers: the recorder’s upsert', () => {
     await one.flush();
     await db.query('DELETE FROM api_keys WHERE id = $1', [id]);
     expect(await consumersOf(id)).toEqual([]);
+  });
+
+  it('recentOfMany: the most recent consumers of every key asked for, at most `limit` each', async () => {
+    const crowded = await mint('consumers-many-crowded');
+    const pair = await mint('consumers-many-pair');
+    const none = await mint('consumers-many-none');
+    const one = instance();
+    for (let i = 0; i < 25; i++) one.at(BASE + i * STEP_MS, crowded, `client-${String(i).padStart(2, '0')}`);
+    one.at(BASE, pair, 'gateway');
+    one.at(BASE + STEP_MS, pair, 'billing');
+    await one.flush();
+    const repository = modules.moduleRef.get(ApiKeyConsumersRepository);
+    const rows = await repository.recentOfMany([crowded, pair, none], REPORTED_CONSUMERS_PER_KEY);
+    const of = (id: string) => rows.filter((r) => r.keyId === id).map((r) => r.clientId);
+    // The 20 latest of 25, most recent first.
+    expect(of(crowded)).toEqual(
+      Array.from({ length: 20 }, (_, i) => `client-${String(24 - i).padStart(2, '0')}`),
+    );
+    expect(of(pair)).toEqual(['billing', 'gateway']);
+    expect(of(none)).toEqual([]);
+    expect(await repository.recentOfMany([], 20)).toEqual([]);
+
+    const byKey = await consumersOf_(repository, [pair, none]);
+    expect(byKey.get(none)).toEqual([]);
+    expect(byKey.get(pair)).toEqual([
+      {
+        clientId: 'billing',
+        firstResolvedAt: new Date(BASE + STEP_MS).toISOString(),
+        lastResolvedAt: new Date(BASE + STEP_MS).toISOString(),
+      },
+      {
+        clientId: 'gateway',
+        firstResolvedAt: new Date(BASE).toISOString(),
+        lastResolvedAt: new Date(BASE).toISOString(),
+      },
+    ]);
   });
 });
