@@ -313,6 +313,7 @@ describe('credentials: deposit, list and delete (session)', () => {
             endpointHost: 'auth.example.com',
             authMethod: 'client_secret_post',
             replaced: false,
+            validated: false,
           },
         },
         {
