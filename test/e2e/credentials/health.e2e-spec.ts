@@ -332,6 +332,16 @@ describe('credentials: health, backoff, validation on deposit', () => {
       expect(await rowCount(sub)).toBe(0);
     });
 
+    it('two validated deposits racing on two instances: both 200, one row, holding a token the server accepts', async () => {
+      const bodies = [depositBody({ validate: true }), depositBody({ validate: true })];
+      const results = await concurrently(2, (i) => deposit(i === 0 ? a : b, 'v-race', bodies[i]!));
+      expect(results.map((r) => r.status)).toEqual([200, 200]);
+      expect(await rowCount('v-race')).toBe(1);
+      const userId = await userIdOf('v-race');
+      expect(server.accepts(await storedRefreshToken(userId))).toBe(true);
+      expect((await ask(a, userId)).status).toBe(200);
+    });
+
     it('an unreachable provider: 502 upstream_failed, nothing stored', async () => {
       const gone = await TestTokenServer.start();
       const refreshToken = gone.grant();
@@ -416,6 +426,18 @@ describe('credentials: health, backoff, validation on deposit', () => {
     for (const t of [a, b]) expect(t.logs.leaked([PROVIDER_SECRET, ...all])).toEqual([]);
     // The failures were logged, with keysmith's words only.
     expect(a.logs.lines.some((l) => l.includes('"oauthError":"unregistered"'))).toBe(true);
+    // Every status change went through the one place (CredentialHealth.healthChanged), on either instance.
+    const changes = [...a.logs.lines, ...b.logs.lines]
+      .filter((l) => l.includes('credential health changed'))
+      .map((l) => JSON.parse(l) as { from: string; to: string; cause: string });
+    for (const [from, to, cause] of [
+      ['healthy', 'failing', 'refresh'],
+      ['failing', 'healthy', 'refresh'],
+      ['healthy', 'reauthorization_required', 'refresh'],
+      ['reauthorization_required', 'healthy', 'deposit'],
+    ])
+      expect(changes).toContainEqual(expect.objectContaining({ from, to, cause }));
+    expect(changes.filter((c) => c.from === c.to)).toEqual([]);
   });
 
   /** Sessions of this suite's database waiting for a lock. */
