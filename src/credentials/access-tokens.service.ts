@@ -372,8 +372,8 @@ export class AccessTokensService {
 
 /**
  * The failure a refresh recorded after `seenFailureAt` (the last one the caller saw before queueing for the
- * row lock), with the backoff it started; undefined when there is none newer. `invalid_grant` never gets
- * here: the row then answers 409 before.
+ * row lock); undefined when there is none newer. One that started a backoff never gets here (the caller
+ * answers `backing_off` with Retry-After before), nor `invalid_grant` (the row answers 409 before).
  */
 function failedSince(
   row: UsableCredentialRow,

@@ -1,6 +1,9 @@
-import { CredentialHealth, credentialStatus } from 'src/credentials/credential-health';
+import {
+  CREDENTIAL_FAILURE_TYPES,
+  CredentialHealth,
+  credentialStatus,
+} from 'src/credentials/credential-health';
 import { UPSTREAM_FAILURE_REASONS } from 'src/credentials/credentials.errors';
-import { CREDENTIAL_FAILURE_TYPES } from 'src/credentials/credential-health';
 import type { EntityManager } from 'typeorm';
 
 describe('credentialStatus', () => {

@@ -247,13 +247,6 @@ function checkClientAuthentication(dto: DepositCredentialDto): AuthMethod {
 
 function toView(row: CredentialMetadataRow): CredentialDto {
   return {
-    status: credentialStatus(row),
-    lastRefreshedAt: isoOrNull(row.lastRefreshedAt),
-    consecutiveFailures: row.consecutiveFailures,
-    lastFailure:
-      row.lastFailureReason === null || row.lastFailureAt === null
-        ? null
-        : { type: row.lastFailureReason, at: iso(row.lastFailureAt) },
     mcpServerId: row.mcpServerId,
     tokenEndpoint: row.tokenEndpoint,
     clientId: row.clientId,
@@ -262,5 +255,12 @@ function toView(row: CredentialMetadataRow): CredentialDto {
     clientSecretExpiresAt: isoOrNull(row.clientSecretExpiresAt),
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
+    status: credentialStatus(row),
+    lastRefreshedAt: isoOrNull(row.lastRefreshedAt),
+    consecutiveFailures: row.consecutiveFailures,
+    lastFailure:
+      row.lastFailureReason === null || row.lastFailureAt === null
+        ? null
+        : { type: row.lastFailureReason, at: iso(row.lastFailureAt) },
   };
 }

@@ -231,8 +231,8 @@ export class DepositCredentialDto {
     example: 'https://auth.example.com/oauth/revoke',
     description:
       'The authorization server’s token revocation endpoint (RFC 7009), under the same rules as ' +
-      '`tokenEndpoint`. When the user is offboarded, the refresh token is revoked there (bounded, best ' +
-      'effort) before the credential is forgotten.',
+      '`tokenEndpoint`. When the credential is deleted, or its user offboarded, the refresh token is ' +
+      'revoked there (bounded, best effort) before the credential is forgotten.',
   })
   @OptionalField()
   @MaxLength(TOKEN_ENDPOINT_MAX)
