@@ -52,7 +52,9 @@ export class AccessTokensController {
       '4xx), `provider_unavailable` (unreachable, 5xx, 429), `timeout`, `invalid_response` (a redirect, no ' +
       'access token, over 64 KiB), `backing_off` (not tried: after CREDENTIALS_FAILURES_BEFORE_BACKOFF ' +
       'failures in a row the credential backs off, 30 s doubling to 10 min). `Retry-After` is set while ' +
-      'the credential backs off, including on the failure that starts the backoff.',
+      'the credential backs off, including on the failure that starts the backoff. A call that waited ' +
+      'while another instance’s refresh of the credential failed answers that failure without calling ' +
+      'again. The list shows each credential’s health (`status`, `consecutiveFailures`, `lastFailure`).',
   })
   @ApiServiceUnavailableResponse({
     description:

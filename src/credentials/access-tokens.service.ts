@@ -2,6 +2,12 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
+import {
+  CredentialHealth,
+  credentialStatus,
+  type CredentialFailureType,
+  type CredentialStatus,
+} from 'src/credentials/credential-health';
 import { CREDENTIAL_TARGET, CredentialsAudit } from 'src/credentials/credentials.audit';
 import { credentialsConfig, type CredentialsConfig } from 'src/credentials/credentials.config';
 import { credentialField, type CredentialColumn } from 'src/credentials/credentials.encrypted-table';
@@ -89,6 +95,7 @@ export class AccessTokensService {
     private readonly encryption: EncryptionService,
     private readonly client: TokenEndpointClient,
     private readonly audit: AuditService,
+    private readonly health: CredentialHealth,
   ) {
     this.refreshSlots = new RefreshSlots({
       total: config.maxConcurrentRefreshes,
@@ -105,13 +112,23 @@ export class AccessTokensService {
     if (cached) return cached;
     refuseBackingOff(row);
     const host = new URL(row.tokenEndpoint).host;
-    return this.flights.run(`${dto.userId}\n${dto.mcpServerId}`, () => this.refreshLocked(ctx, dto, host));
+    const seenFailureAt = row.lastFailureAt;
+    return this.flights.run(`${dto.userId}\n${dto.mcpServerId}`, () =>
+      this.refreshLocked(ctx, dto, host, seenFailureAt),
+    );
   }
 
+  /**
+   * `seenFailureAt` is the last failure the caller saw before it queued for the row lock: a newer one found
+   * under the lock was recorded by a refresh that ran while it waited (on another instance), and is answered
+   * as it is instead of calling the provider again, so instances that queue behind each other for a failing
+   * provider cost it one call, not one each.
+   */
   private async refreshLocked(
     ctx: AuditContext,
     dto: AccessTokenRequestDto,
     host: string,
+    seenFailureAt: Date | null,
   ): Promise<AccessTokenDto> {
     const waitMs = this.config.refreshTimeoutMs + LOCK_SLACK_MS;
     const slot = this.refreshSlots.tryAcquire(dto.userId, host);
@@ -132,6 +149,8 @@ export class AccessTokensService {
         const cached = this.cachedToken(row);
         if (cached) return { token: cached };
         refuseBackingOff(row);
+        const justFailed = failedSince(row, seenFailureAt);
+        if (justFailed) return { failed: justFailed };
         return this.refresh(ctx, row, m);
       });
     } catch (err) {
@@ -168,11 +187,19 @@ export class AccessTokensService {
       authMethod: row.authMethod,
       resource: row.resource,
     });
+    const from = credentialStatus(row);
     switch (outcome.kind) {
-      case 'issued':
-        return { token: await this.storeIssued(row, outcome, refreshToken, clientSecret, m) };
+      case 'issued': {
+        const token = await this.storeIssued(row, outcome, refreshToken, clientSecret, m);
+        await this.healthChanged(m, row, from, 'healthy', { consecutiveFailures: 0 });
+        return { token };
+      }
       case 'invalid_grant':
         await this.credentials.markReauthorizationRequired(row.id, m);
+        await this.healthChanged(m, row, from, 'reauthorization_required', {
+          consecutiveFailures: row.consecutiveFailures + 1,
+          failureType: 'invalid_grant',
+        });
         await this.audit.record(
           ctx,
           {
@@ -216,12 +243,16 @@ export class AccessTokensService {
    */
   private async recordFailure(
     row: UsableCredentialRow,
-    reason: UpstreamFailureReason,
+    reason: Exclude<CredentialFailureType, 'invalid_grant'>,
     m: EntityManager,
   ): Promise<{ outcome: LockedOutcome; log: Record<string, unknown> }> {
     const failures = row.consecutiveFailures + 1;
     const backoffMs = backoffAfter(failures, this.config.failuresBeforeBackoff);
     await this.credentials.recordFailure(row.id, reason, backoffMs, m);
+    await this.healthChanged(m, row, credentialStatus(row), 'failing', {
+      consecutiveFailures: failures,
+      failureType: reason,
+    });
     return {
       outcome:
         backoffMs === null
@@ -269,6 +300,21 @@ export class AccessTokensService {
       expiresAt: isoOrNull(expiresAt),
       scope: issued.scope ?? row.scopes,
     };
+  }
+
+  /**
+   * A refresh changed the credential's status (written in `m`, the transaction holding its row lock): the
+   * one place that announces it (CredentialHealth.healthChanged). Nothing when the status stays.
+   */
+  private async healthChanged(
+    m: EntityManager,
+    row: UsableCredentialRow,
+    from: CredentialStatus,
+    to: CredentialStatus,
+    change: { consecutiveFailures: number; failureType?: CredentialFailureType },
+  ): Promise<void> {
+    if (from === to) return;
+    await this.health.healthChanged(m, row, from, to, { cause: 'refresh', ...change });
   }
 
   private refuseUnusable(row: UsableCredentialRow | undefined): asserts row is UsableCredentialRow {
@@ -322,6 +368,21 @@ export class AccessTokensService {
       endpointHost: new URL(row.tokenEndpoint).host,
     };
   }
+}
+
+/**
+ * The failure a refresh recorded after `seenFailureAt` (the last one the caller saw before queueing for the
+ * row lock); undefined when there is none newer. One that started a backoff never gets here (the caller
+ * answers `backing_off` with Retry-After before), nor `invalid_grant` (the row answers 409 before).
+ */
+function failedSince(
+  row: UsableCredentialRow,
+  seenFailureAt: Date | null,
+): UpstreamFailureReason | undefined {
+  const { lastFailureAt: at, lastFailureReason: reason } = row;
+  if (!at || !reason || reason === 'invalid_grant') return undefined;
+  if (seenFailureAt && at.getTime() <= seenFailureAt.getTime()) return undefined;
+  return reason;
 }
 
 /** 502 `backing_off` while the credential's backoff runs, with the seconds left as Retry-After. */

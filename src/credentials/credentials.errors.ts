@@ -11,6 +11,8 @@ export enum CredentialsErrorCode {
   ClientSecretRequired = 'client_secret_required',
   ClientSecretUnused = 'client_secret_unused',
   ReauthorizationRequired = 'reauthorization_required',
+  /** A deposit's validation refresh got `invalid_grant`: nothing stored. */
+  DepositRefused = 'deposit_refused',
   ClientSecretExpired = 'client_secret_expired',
   RefreshBusy = 'refresh_busy',
   UserRefreshesBusy = 'user_refreshes_busy',
@@ -104,6 +106,11 @@ export function credentialsError(code: CredentialsErrorCode, detail?: string): A
       return new ApiError(
         'reauthorization_required',
         'The MCP server refused the stored refresh token: the user must authorize it again.',
+      );
+    case CredentialsErrorCode.DepositRefused:
+      return new ApiError(
+        'reauthorization_required',
+        'The token endpoint refused this refresh token (invalid_grant): nothing was stored; authorize the MCP server again.',
       );
     case CredentialsErrorCode.ClientSecretExpired:
       return new ApiError(

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { provideConfig } from 'src/config/config-slice';
 import { AccessTokensController } from 'src/credentials/access-tokens.controller';
 import { AccessTokensService } from 'src/credentials/access-tokens.service';
+import { CredentialHealth } from 'src/credentials/credential-health';
 import { credentialsConfig } from 'src/credentials/credentials.config';
 import { CredentialsOffboarding } from 'src/credentials/credentials-offboarding';
 import { UpstreamRevocation } from 'src/credentials/upstream-revocation';
@@ -31,6 +32,7 @@ import { UsersModule } from 'src/users/users.module';
     TokenEndpointClient,
     UpstreamRevocation,
     CredentialsOffboarding,
+    CredentialHealth,
   ],
   exports: [CredentialsOffboarding],
 })

@@ -1,6 +1,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import {
+  ApiBadGatewayResponse,
   ApiBadRequestResponse,
+  ApiConflictResponse,
   ApiForbiddenResponse,
   ApiNoContentResponse,
   ApiNotFoundResponse,
@@ -41,9 +43,20 @@ export class McpOAuthCredentialsController {
     description:
       'Stores the refresh token and client secret encrypted (AES-256-GCM), for the user of the session ' +
       'only. A second deposit for the same `mcpServerId` replaces the first and clears any ' +
-      '"reauthorization required" state. Secrets are never returned.',
+      '"reauthorization required" state and the health (`status: healthy`). Secrets are never returned. ' +
+      'With `validate: true`, one refresh is made first and nothing is stored unless it succeeds.',
   })
   @ApiOkResponse({ type: DepositedCredentialDto })
+  @ApiConflictResponse({
+    description:
+      '`validate: true` and the token endpoint refused the refresh token (`reauthorization_required`); ' +
+      'nothing was stored.',
+  })
+  @ApiBadGatewayResponse({
+    description:
+      '`validate: true` and the refresh failed otherwise (`upstream_failed`, `error.reason` as on the ' +
+      'access-token route); nothing was stored.',
+  })
   @ApiBadRequestResponse({
     description: 'Invalid body, or a token endpoint the outbound policy refuses (`validation_failed`).',
   })
@@ -60,7 +73,12 @@ export class McpOAuthCredentialsController {
   }
 
   @Get()
-  @ApiOperation({ summary: 'List your MCP OAuth credentials (metadata only, by server id)' })
+  @ApiOperation({
+    summary: 'List your MCP OAuth credentials (metadata and health, by server id)',
+    description:
+      'Each credential’s health: `status`, `lastRefreshedAt`, `consecutiveFailures` and `lastFailure` ' +
+      '(keysmith’s failure type and time, never the provider’s text).',
+  })
   @ApiOkResponse({ type: CredentialListDto })
   async list(@SessionUser() principal: SessionPrincipal): Promise<CredentialListDto> {
     return { credentials: await this.credentials.list(principal) };

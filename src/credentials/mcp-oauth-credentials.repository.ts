@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import type { CredentialFailureType, HealthFields } from 'src/credentials/credential-health';
 import type { AuthMethod } from 'src/credentials/token-endpoint-client';
 import { preparedQuery } from 'src/database/prepared-query';
 
@@ -18,6 +19,8 @@ export interface NewCredentialRow {
   refreshTokenEnc: Buffer;
   clientSecretEnc: Buffer | null;
   encKeyVersion: number;
+  /** The deposit was validated by a refresh (`validate: true`): its time is the last refresh. */
+  validated: boolean;
 }
 
 export interface DepositedRow {
@@ -29,7 +32,7 @@ export interface DepositedRow {
   inserted: boolean;
 }
 
-export interface CredentialMetadataRow {
+export interface CredentialMetadataRow extends HealthFields {
   mcpServerId: string;
   tokenEndpoint: string;
   clientId: string | null;
@@ -38,6 +41,14 @@ export interface CredentialMetadataRow {
   clientSecretExpiresAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  lastRefreshedAt: Date | null;
+  lastFailureReason: CredentialFailureType | null;
+  lastFailureAt: Date | null;
+}
+
+/** A stored credential's health, as a deposit that replaces it reads it (under its row lock). */
+export interface CredentialHealthRow extends HealthFields {
+  id: string;
 }
 
 /** Everything a refresh needs of a credential, ciphertexts included, and whether its user is disabled. */
@@ -63,6 +74,9 @@ export interface UsableCredentialRow {
   reauthorizationRequiredAt: Date | null;
   consecutiveFailures: number;
   backoffUntil: Date | null;
+  /** When the last upstream failure was recorded: a caller that waited for the lock sees whether one just happened. */
+  lastFailureAt: Date | null;
+  lastFailureReason: CredentialFailureType | null;
   userDisabledAt: Date | null;
 }
 
@@ -85,7 +99,8 @@ const USABLE_COLUMNS = `c.id, c.user_id AS "userId", c.mcp_server_id AS "mcpServ
   c.access_token_type AS "accessTokenType", c.access_token_scope AS "accessTokenScope",
   c.access_token_expires_at AS "accessTokenExpiresAt", c.enc_key_version AS "encKeyVersion",
   c.reauthorization_required_at AS "reauthorizationRequiredAt", c.consecutive_failures AS "consecutiveFailures",
-  c.backoff_until AS "backoffUntil", u.disabled_at AS "userDisabledAt"`;
+  c.backoff_until AS "backoffUntil", c.last_failure_at AS "lastFailureAt",
+  c.last_failure_reason AS "lastFailureReason", u.disabled_at AS "userDisabledAt"`;
 
 /** A credential as an offboarding reads it: enough to report it, and to revoke its refresh token upstream. */
 export interface OffboardedCredentialRow {
@@ -113,14 +128,14 @@ export class McpOAuthCredentialsRepository {
   /**
    * Stores the user's credential for the server, replacing one already there. A replacement starts afresh:
    * the cached access token, any "reauthorization required" mark and any failure count or backoff are
-   * cleared.
+   * cleared; the last refresh is now when the deposit was validated by one, else none yet.
    */
   async upsert(row: NewCredentialRow, m: EntityManager): Promise<DepositedRow> {
     const [out] = await m.query<DepositedRow[]>(
       `INSERT INTO mcp_oauth_credentials (user_id, mcp_server_id, token_endpoint, client_id, auth_method, scopes,
          client_secret_expires_at, refresh_token_enc, client_secret_enc, enc_key_version, resource,
-         revocation_endpoint)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         revocation_endpoint, last_refreshed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $13::boolean THEN now() END)
        ON CONFLICT (user_id, mcp_server_id) DO UPDATE SET
          token_endpoint = EXCLUDED.token_endpoint,
          client_id = EXCLUDED.client_id,
@@ -137,7 +152,7 @@ export class McpOAuthCredentialsRepository {
          access_token_scope = NULL,
          access_token_expires_at = NULL,
          reauthorization_required_at = NULL,
-         last_refreshed_at = NULL,
+         last_refreshed_at = EXCLUDED.last_refreshed_at,
          consecutive_failures = 0,
          backoff_until = NULL,
          last_failure_reason = NULL,
@@ -158,17 +173,39 @@ export class McpOAuthCredentialsRepository {
         row.encKeyVersion,
         row.resource,
         row.revocationEndpoint,
+        row.validated,
       ],
     );
     return out!;
   }
 
-  /** The user's credentials, metadata only, by server id. */
+  /**
+   * The health of the user's credential for the server, its row locked until the transaction ends (a deposit
+   * replacing it reads what it replaces; a refresh in progress finishes first). Undefined when none is stored.
+   */
+  async lockHealth(
+    userId: string,
+    mcpServerId: string,
+    m: EntityManager,
+  ): Promise<CredentialHealthRow | undefined> {
+    const [row] = await m.query<CredentialHealthRow[]>(
+      `SELECT id, reauthorization_required_at AS "reauthorizationRequiredAt",
+              client_secret_expires_at AS "clientSecretExpiresAt", consecutive_failures AS "consecutiveFailures"
+       FROM mcp_oauth_credentials WHERE user_id = $1 AND mcp_server_id = $2 FOR UPDATE`,
+      [userId, mcpServerId],
+    );
+    return row;
+  }
+
+  /** The user's credentials, metadata and health only, by server id. */
   listOwned(userId: string): Promise<CredentialMetadataRow[]> {
     return this.dataSource.query<CredentialMetadataRow[]>(
       `SELECT mcp_server_id AS "mcpServerId", token_endpoint AS "tokenEndpoint", client_id AS "clientId",
               auth_method AS "authMethod", scopes, client_secret_expires_at AS "clientSecretExpiresAt",
-              created_at AS "createdAt", updated_at AS "updatedAt"
+              created_at AS "createdAt", updated_at AS "updatedAt",
+              reauthorization_required_at AS "reauthorizationRequiredAt",
+              last_refreshed_at AS "lastRefreshedAt", consecutive_failures AS "consecutiveFailures",
+              last_failure_reason AS "lastFailureReason", last_failure_at AS "lastFailureAt"
        FROM mcp_oauth_credentials WHERE user_id = $1 ORDER BY mcp_server_id LIMIT $2`,
       [userId, LIST_LIMIT],
     );
@@ -252,7 +289,12 @@ export class McpOAuthCredentialsRepository {
   /**
    * Counts one more upstream failure of `reason`, and starts a backoff of `backoffMs` when it is not null.
    */
-  async recordFailure(id: string, reason: string, backoffMs: number | null, m: EntityManager): Promise<void> {
+  async recordFailure(
+    id: string,
+    reason: CredentialFailureType,
+    backoffMs: number | null,
+    m: EntityManager,
+  ): Promise<void> {
     await m.query(
       `UPDATE mcp_oauth_credentials SET consecutive_failures = consecutive_failures + 1,
          last_failure_reason = $2, last_failure_at = now(),
@@ -262,11 +304,16 @@ export class McpOAuthCredentialsRepository {
     );
   }
 
-  /** Marks the credential as refused by its server; the cached access token goes with it. */
+  /**
+   * Marks the credential as refused by its server (`invalid_grant`, its last failure, counted like any other);
+   * the cached access token and any backoff go with it: nothing is tried until the user deposits again.
+   */
   async markReauthorizationRequired(id: string, m: EntityManager): Promise<void> {
     await m.query(
       `UPDATE mcp_oauth_credentials SET reauthorization_required_at = now(), access_token_enc = NULL,
-         access_token_type = NULL, access_token_scope = NULL, access_token_expires_at = NULL
+         access_token_type = NULL, access_token_scope = NULL, access_token_expires_at = NULL,
+         consecutive_failures = consecutive_failures + 1, last_failure_reason = 'invalid_grant',
+         last_failure_at = now(), backoff_until = NULL
        WHERE id = $1`,
       [id],
     );

@@ -1,11 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import type { SessionPrincipal } from 'src/auth/principal';
+import { CredentialHealth, credentialStatus } from 'src/credentials/credential-health';
 import { CREDENTIAL_TARGET, CredentialsAudit } from 'src/credentials/credentials.audit';
 import { credentialField } from 'src/credentials/credentials.encrypted-table';
-import { credentialsError, CredentialsErrorCode } from 'src/credentials/credentials.errors';
+import { credentialsError, CredentialsErrorCode, upstreamFailed } from 'src/credentials/credentials.errors';
 import type {
   CredentialDto,
   DepositCredentialDto,
@@ -15,7 +16,7 @@ import {
   McpOAuthCredentialsRepository,
   type CredentialMetadataRow,
 } from 'src/credentials/mcp-oauth-credentials.repository';
-import type { AuthMethod } from 'src/credentials/token-endpoint-client';
+import { TokenEndpointClient, type AuthMethod } from 'src/credentials/token-endpoint-client';
 import { TokenEndpointPolicy } from 'src/credentials/token-endpoint-policy';
 import { UpstreamRevocation } from 'src/credentials/upstream-revocation';
 import { encryptionKeyMissing } from 'src/crypto/encryption/encryption.errors';
@@ -29,6 +30,8 @@ import { UsersService } from 'src/users/users.service';
  */
 @Injectable()
 export class McpOAuthCredentialsService {
+  private readonly logger = new Logger('Credentials');
+
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
     private readonly credentials: McpOAuthCredentialsRepository,
@@ -37,6 +40,8 @@ export class McpOAuthCredentialsService {
     private readonly policy: TokenEndpointPolicy,
     private readonly audit: AuditService,
     private readonly upstream: UpstreamRevocation,
+    private readonly client: TokenEndpointClient,
+    private readonly health: CredentialHealth,
   ) {}
 
   async deposit(
@@ -59,13 +64,18 @@ export class McpOAuthCredentialsService {
       throw credentialsError(CredentialsErrorCode.RevocationEndpointRefused, revocationRefusal);
 
     const user = await this.users.findOrCreateByExternalId(principal.sub);
+    // Checked again under the lock below; this spares the provider a validation for a disabled user.
+    if (user.disabledAt) throw credentialsError(CredentialsErrorCode.UserDisabled);
+    const validated = dto.validate === true;
+    const refreshTokenToStore = validated ? await this.validate(user.id, dto, authMethod) : dto.refreshToken;
     return this.dataSource.transaction(async (m) => {
       // Taken before the write: a user disabled meanwhile is refused, and deposits of one user queue.
       const { disabled } = await this.users.lockForKeyChanges(user.id, m);
       if (disabled) throw credentialsError(CredentialsErrorCode.UserDisabled);
+      const replaced = await this.credentials.lockHealth(user.id, dto.mcpServerId, m);
 
       const refreshToken = this.encryption.encrypt(
-        dto.refreshToken,
+        refreshTokenToStore,
         credentialField(user.id, dto.mcpServerId, 'refresh_token_enc'),
       );
       const clientSecret =
@@ -75,6 +85,8 @@ export class McpOAuthCredentialsService {
               dto.clientSecret,
               credentialField(user.id, dto.mcpServerId, 'client_secret_enc'),
             );
+      const clientSecretExpiresAt =
+        dto.clientSecretExpiresAt === undefined ? null : new Date(dto.clientSecretExpiresAt);
       const stored = await this.credentials.upsert(
         {
           userId: user.id,
@@ -85,11 +97,11 @@ export class McpOAuthCredentialsService {
           scopes: dto.scopes ?? null,
           resource: dto.resource ?? null,
           revocationEndpoint: dto.revocationEndpoint ?? null,
-          clientSecretExpiresAt:
-            dto.clientSecretExpiresAt === undefined ? null : new Date(dto.clientSecretExpiresAt),
+          clientSecretExpiresAt,
           refreshTokenEnc: refreshToken.ciphertext,
           clientSecretEnc: clientSecret?.ciphertext ?? null,
           encKeyVersion: refreshToken.keyVersion,
+          validated,
         },
         m,
       );
@@ -104,16 +116,79 @@ export class McpOAuthCredentialsService {
             endpointHost: new URL(dto.tokenEndpoint).host,
             authMethod,
             replaced: !stored.inserted,
+            validated,
           },
         },
         m,
       );
+      // A replacement starts afresh: whatever the old credential's health was, the new one's is its own.
+      if (replaced)
+        await this.health.healthChanged(
+          m,
+          { id: replaced.id, userId: user.id, mcpServerId: dto.mcpServerId },
+          credentialStatus(replaced),
+          credentialStatus({
+            reauthorizationRequiredAt: null,
+            clientSecretExpiresAt,
+            consecutiveFailures: 0,
+          }),
+          { cause: 'deposit', consecutiveFailures: 0 },
+        );
       return {
         mcpServerId: stored.mcpServerId,
         createdAt: iso(stored.createdAt),
         updatedAt: iso(stored.updatedAt),
       };
     });
+  }
+
+  /**
+   * `validate: true`: one refresh-token grant with what was deposited, before anything is stored, through the
+   * same client as every refresh (outbound policy, CREDENTIALS_REFRESH_TIMEOUT_MS, no redirects). Answers the
+   * refresh token to store: the rotated one when the server returned one (it usually retired the deposited
+   * one), else the deposited one. The access token it issued is not kept: the first access-token call
+   * refreshes again. `invalid_grant` is 409 `reauthorization_required`; any other failure 502
+   * `upstream_failed` with its reason; either way nothing is stored.
+   */
+  private async validate(userId: string, dto: DepositCredentialDto, authMethod: AuthMethod): Promise<string> {
+    const endpointHost = new URL(dto.tokenEndpoint).host;
+    const outcome = await this.client.refresh({
+      tokenEndpoint: dto.tokenEndpoint,
+      refreshToken: dto.refreshToken,
+      clientId: dto.clientId ?? null,
+      clientSecret: dto.clientSecret ?? null,
+      authMethod,
+      resource: dto.resource ?? null,
+    });
+    const about = { userId, mcpServerId: dto.mcpServerId, endpointHost };
+    switch (outcome.kind) {
+      case 'issued':
+        return outcome.refreshToken ?? dto.refreshToken;
+      case 'invalid_grant':
+        this.logger.warn(
+          about,
+          'deposit not stored: the token endpoint refused the refresh token (invalid_grant)',
+        );
+        throw credentialsError(CredentialsErrorCode.DepositRefused);
+      case 'refused':
+        this.logger.warn(
+          { ...about, reason: 'host_refused', detail: outcome.reason },
+          'deposit not stored: the token endpoint is refused by the outbound policy',
+        );
+        throw upstreamFailed('host_refused');
+      case 'failed':
+        this.logger.warn(
+          {
+            ...about,
+            reason: outcome.cause,
+            detail: outcome.reason,
+            status: outcome.status,
+            oauthError: outcome.oauthError,
+          },
+          'deposit not stored: its validation refresh failed',
+        );
+        throw upstreamFailed(outcome.cause);
+    }
   }
 
   async list(principal: SessionPrincipal): Promise<CredentialDto[]> {
@@ -180,5 +255,12 @@ function toView(row: CredentialMetadataRow): CredentialDto {
     clientSecretExpiresAt: isoOrNull(row.clientSecretExpiresAt),
     createdAt: iso(row.createdAt),
     updatedAt: iso(row.updatedAt),
+    status: credentialStatus(row),
+    lastRefreshedAt: isoOrNull(row.lastRefreshedAt),
+    consecutiveFailures: row.consecutiveFailures,
+    lastFailure:
+      row.lastFailureReason === null || row.lastFailureAt === null
+        ? null
+        : { type: row.lastFailureReason, at: iso(row.lastFailureAt) },
   };
 }

@@ -48,7 +48,14 @@ export type RefreshOutcome =
    * Anything else: network error, timeout, 5xx, a redirect, an unusable answer. Nothing is known of the
    * grant. `reason` is for the log; `cause` is what the caller is told.
    */
-  | { kind: 'failed'; cause: FailureCause; reason: string; status?: number; oauthError?: string };
+  | {
+      kind: 'failed';
+      cause: FailureCause;
+      reason: string;
+      status?: number;
+      /** The answer's OAuth `error` when it is a registered code, `unregistered` for any other. */
+      oauthError?: string;
+    };
 
 /**
  * One refresh-token grant (RFC 6749 §6) against a stored token endpoint, with the stored client
@@ -251,9 +258,28 @@ function interpret(res: { status: number; body: Buffer }): RefreshOutcome {
     cause: failureCause(status, oauthError),
     reason: `the token endpoint answered ${status}`,
     status,
-    oauthError,
+    // Logged: only a registered code, since a server may put anything in `error`.
+    oauthError: oauthError === undefined || KNOWN_OAUTH_ERRORS.has(oauthError) ? oauthError : 'unregistered',
   };
 }
+
+/**
+ * The token endpoint's registered error codes (RFC 6749 §5.2 and §4.1.2.1, RFC 8707 §2, RFC 9449 §5): the only
+ * `error` values a log line repeats.
+ */
+const KNOWN_OAUTH_ERRORS = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'server_error',
+  'temporarily_unavailable',
+  'invalid_target',
+  'invalid_dpop_proof',
+  'use_dpop_nonce',
+]);
 
 const CLIENT_ERRORS = new Set(['invalid_client', 'unauthorized_client']);
 

@@ -410,6 +410,15 @@ describe('fuzz: every route', () => {
               clientSecretExpiresAt: '2099-01-01T00:00:00Z',
             }),
           ),
+          // Validated against the suite's token server: a made-up refresh token is refused (409), nothing stored.
+          fc.tuple(madeUpSecret, fc.boolean()).map(([refreshToken, validate]) =>
+            e({
+              mcpServerId: 'fuzz-validated',
+              refreshToken,
+              tokenEndpoint: tokenServer.tokenEndpoint,
+              validate,
+            }),
+          ),
         ];
       case 'POST /api/v1/keys/revoke':
         return [

@@ -52,6 +52,8 @@ export class TestTokenServer {
   /** Token requests are answered only once this resolves (see `hold`). */
   private gate: Promise<void> = Promise.resolve();
   private readonly faults: Fault[] = [];
+  /** While set (see `down`), every token request meets this fault, after the gate of `hold`. */
+  private outage: Fault | null = null;
   private readonly valid = new Set<string>();
 
   private readonly server: http.Server;
@@ -114,6 +116,18 @@ export class TestTokenServer {
     this.faults.push(fault);
   }
 
+  /**
+   * The server is down until `up()`: every token request meets `fault`, held like any other by `hold()` (so
+   * a test can have several callers wait on one failing request).
+   */
+  down(fault: Fault): void {
+    this.outage = fault;
+  }
+
+  up(): void {
+    this.outage = null;
+  }
+
   /** Holds every token request until the returned function is called. */
   hold(): () => void {
     let release!: () => void;
@@ -135,7 +149,11 @@ export class TestTokenServer {
       return;
     }
     this.tokenRequests++;
-    const fault = this.faults.shift();
+    let fault = this.faults.shift();
+    if (!fault && this.outage) {
+      await this.gate;
+      fault = this.outage ?? undefined;
+    }
     if (fault) {
       switch (fault.kind) {
         case 'hang':

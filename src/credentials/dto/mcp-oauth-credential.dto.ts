@@ -1,6 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { applyDecorators } from '@nestjs/common';
-import { IsIn, IsString, Length, MaxLength, ValidateBy } from 'class-validator';
+import { IsBoolean, IsIn, IsString, Length, MaxLength, ValidateBy } from 'class-validator';
+import {
+  CREDENTIAL_FAILURE_TYPES,
+  CREDENTIAL_STATUSES,
+  type CredentialFailureType,
+  type CredentialStatus,
+} from 'src/credentials/credential-health';
 import {
   CLIENT_ID_MAX,
   CLIENT_SECRET_MAX,
@@ -225,14 +231,27 @@ export class DepositCredentialDto {
     example: 'https://auth.example.com/oauth/revoke',
     description:
       'The authorization server’s token revocation endpoint (RFC 7009), under the same rules as ' +
-      '`tokenEndpoint`. When the user is offboarded, the refresh token is revoked there (bounded, best ' +
-      'effort) before the credential is forgotten.',
+      '`tokenEndpoint`. When the credential is deleted, or its user offboarded, the refresh token is ' +
+      'revoked there (bounded, best effort) before the credential is forgotten.',
   })
   @OptionalField()
   @MaxLength(TOKEN_ENDPOINT_MAX)
   @IsRevocationEndpoint()
   @IsString()
   revocationEndpoint?: string;
+
+  @ApiPropertyOptional({
+    default: false,
+    description:
+      'Check the refresh token before storing it: one refresh-token grant at `tokenEndpoint` (the same ' +
+      'outbound policy and timeout as every refresh). `invalid_grant`: 409 `reauthorization_required`; ' +
+      'any other failure: 502 `upstream_failed` with its `reason`; nothing is stored either way. On ' +
+      'success the refresh token the server returned (rotation) is stored instead of the deposited one, ' +
+      'and `lastRefreshedAt` is set; the access token it issued is not kept.',
+  })
+  @OptionalField()
+  @IsBoolean()
+  validate?: boolean;
 }
 
 export class DepositedCredentialDto {
@@ -244,6 +263,19 @@ export class DepositedCredentialDto {
 
   @ApiProperty({ format: 'date-time' })
   updatedAt: string;
+}
+
+export class CredentialFailureDto {
+  @ApiProperty({
+    enum: CREDENTIAL_FAILURE_TYPES,
+    description:
+      'What failed, in keysmith’s words (never the provider’s text): the 502 `reason` of the failure, or ' +
+      '`invalid_grant`.',
+  })
+  type: CredentialFailureType;
+
+  @ApiProperty({ format: 'date-time' })
+  at: string;
 }
 
 export class CredentialDto {
@@ -273,6 +305,38 @@ export class CredentialDto {
 
   @ApiProperty({ format: 'date-time' })
   updatedAt: string;
+
+  @ApiProperty({
+    enum: CREDENTIAL_STATUSES,
+    description:
+      '`reauthorization_required`: access tokens answer 409 until you deposit again (the provider said ' +
+      '`invalid_grant`, or the client secret expired). `failing`: the last refreshes failed ' +
+      '(`consecutiveFailures`); from CREDENTIALS_FAILURES_BEFORE_BACKOFF on, refreshes back off. ' +
+      '`healthy`: otherwise, including never refreshed yet.',
+  })
+  status: CredentialStatus;
+
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'The last successful refresh (or validated deposit); null when none since the deposit.',
+  })
+  lastRefreshedAt: string | null;
+
+  @ApiProperty({
+    type: 'integer',
+    minimum: 0,
+    description: 'Failed refreshes since the last success or deposit.',
+  })
+  consecutiveFailures: number;
+
+  @ApiProperty({
+    type: () => CredentialFailureDto,
+    nullable: true,
+    description: 'The last failed refresh since the deposit; null when none.',
+  })
+  lastFailure: CredentialFailureDto | null;
 }
 
 export class CredentialListDto {

@@ -21,6 +21,10 @@ interface CredentialView {
   clientSecretExpiresAt: string | null;
   createdAt: string;
   updatedAt: string;
+  status: string;
+  lastRefreshedAt: string | null;
+  consecutiveFailures: number;
+  lastFailure: { type: string; at: string } | null;
 }
 
 describe('credentials: deposit, list and delete (session)', () => {
@@ -119,6 +123,10 @@ describe('credentials: deposit, list and delete (session)', () => {
           clientSecretExpiresAt: '2031-01-01T00:00:00.000Z',
           createdAt: (res.body as CredentialView).createdAt,
           updatedAt: (res.body as CredentialView).updatedAt,
+          status: 'healthy',
+          lastRefreshedAt: null,
+          consecutiveFailures: 0,
+          lastFailure: null,
         },
       ]);
     });
@@ -305,6 +313,7 @@ describe('credentials: deposit, list and delete (session)', () => {
             endpointHost: 'auth.example.com',
             authMethod: 'client_secret_post',
             replaced: false,
+            validated: false,
           },
         },
         {

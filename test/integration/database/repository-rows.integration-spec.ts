@@ -134,6 +134,7 @@ describe('repositories answer camelCase rows', () => {
         refreshTokenEnc: Buffer.from('ciphertext'),
         clientSecretEnc: null,
         encKeyVersion: 1,
+        validated: false,
       },
       m,
     );
@@ -152,6 +153,14 @@ describe('repositories answer camelCase rows', () => {
     expect(usable).toMatchObject({ userId, encKeyVersion: 1, consecutiveFailures: 0, userDisabledAt: null });
     const locked = await dataSource.transaction((t) => credentials.lockUsable(userId, 'rows-server', t));
     expect(locked).toEqual(usable);
+    const health = await dataSource.transaction((t) => credentials.lockHealth(userId, 'rows-server', t));
+    expect(notCamel(health)).toEqual([]);
+    expect(health).toEqual({
+      id: deposited.id,
+      reauthorizationRequiredAt: null,
+      clientSecretExpiresAt: null,
+      consecutiveFailures: 0,
+    });
   });
 
   it('oauth sessions: the insert, the claim, and the reads by state and by owner', async () => {

@@ -1,0 +1,95 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type { UpstreamFailureReason } from 'src/credentials/credentials.errors';
+
+/** A stored credential's health, as the list shows it (API.md, "Credential health"). */
+export const CREDENTIAL_STATUSES = ['healthy', 'failing', 'reauthorization_required'] as const;
+export type CredentialStatus = (typeof CREDENTIAL_STATUSES)[number];
+
+/**
+ * What a refresh failure is recorded as (`lastFailure.type`, column `last_failure_reason`): the 502 reasons
+ * of credentials.errors.ts that mean "the provider was tried and did not issue a token", and `invalid_grant`.
+ * keysmith's own words, never the provider's text (a provider's `error_description` can carry anything).
+ */
+export const CREDENTIAL_FAILURE_TYPES = [
+  'host_refused',
+  'client_rejected',
+  'request_rejected',
+  'provider_unavailable',
+  'timeout',
+  'invalid_response',
+  'invalid_grant',
+] as const satisfies readonly (Exclude<UpstreamFailureReason, 'backing_off'> | 'invalid_grant')[];
+export type CredentialFailureType = (typeof CREDENTIAL_FAILURE_TYPES)[number];
+
+/** The row fields a credential's status is derived from. */
+export interface HealthFields {
+  reauthorizationRequiredAt: Date | null;
+  clientSecretExpiresAt: Date | null;
+  consecutiveFailures: number;
+}
+
+/**
+ * The status of a credential: `reauthorization_required` when access tokens answer 409 (the provider said
+ * `invalid_grant`, or the deposited client secret has expired), `failing` after one or more upstream failures
+ * in a row, `healthy` otherwise (including a credential never refreshed yet).
+ */
+export function credentialStatus(row: HealthFields, now = Date.now()): CredentialStatus {
+  if (row.reauthorizationRequiredAt) return 'reauthorization_required';
+  if (row.clientSecretExpiresAt && row.clientSecretExpiresAt.getTime() <= now)
+    return 'reauthorization_required';
+  return row.consecutiveFailures > 0 ? 'failing' : 'healthy';
+}
+
+/** The credential whose health changed: ids only, never a value. */
+export interface HealthSubject {
+  id: string;
+  userId: string;
+  mcpServerId: string;
+}
+
+/** What changed it, for the log and (later) the event's data. */
+export interface HealthChange {
+  /** A refresh's outcome (access-token route), or a deposit that replaced the credential. */
+  cause: 'refresh' | 'deposit';
+  /** Failures in a row after the change (0 once healthy). */
+  consecutiveFailures: number;
+  /** The failure that made it `failing` or `reauthorization_required`; absent on a recovery. */
+  failureType?: CredentialFailureType;
+}
+
+/**
+ * The one place a credential's status changes are announced: called in the transaction that wrote the
+ * change (the refresh's, holding the row lock, or the deposit's), once per transition and never when the
+ * status stays. `healthy → failing` is a refresh that failed, `failing → healthy` a recovery, anything →
+ * `reauthorization_required` the provider's `invalid_grant`; a deposit resets any status to `healthy`.
+ *
+ * Events (`credential.refresh_failed|recovered|reauthorization_required`, API.md "Events") are to be written
+ * here, with `m`, so they commit or roll back with the change.
+ */
+@Injectable()
+export class CredentialHealth {
+  private readonly logger = new Logger('CredentialHealth');
+
+  async healthChanged(
+    m: EntityManager,
+    credential: HealthSubject,
+    from: CredentialStatus,
+    to: CredentialStatus,
+    change: HealthChange,
+  ): Promise<void> {
+    if (from === to) return;
+    this.logger.log(
+      {
+        userId: credential.userId,
+        mcpServerId: credential.mcpServerId,
+        from,
+        to,
+        cause: change.cause,
+        consecutiveFailures: change.consecutiveFailures,
+        ...(change.failureType === undefined ? {} : { failureType: change.failureType }),
+      },
+      'credential health changed',
+    );
+  }
+}
