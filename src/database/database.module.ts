@@ -20,11 +20,18 @@ import { RevocationFeed } from 'src/database/revocation-feed';
           throw new Error('DATABASE_URL is not set (main.ts starts the embedded database)');
         // Each feature registers its own entities (TypeOrmModule.forFeature).
         const pooled = config.databaseListenUrl !== undefined;
-        return { ...dataSourceOptions(config.databaseUrl, [], pooled), autoLoadEntities: true };
+        return {
+          ...dataSourceOptions(config.databaseUrl, [], pooled),
+          autoLoadEntities: true,
+          // A pooler that refuses the startup parameters refuses them on every attempt: say so at once.
+          toRetry: (err: unknown) => !(err instanceof PoolerRefusal),
+        };
       },
       // Migrations run before anything else touches the database, under an advisory lock.
       dataSourceFactory: async (options) => {
-        const dataSource = await new DataSource(options!).initialize();
+        const dataSource = await new DataSource(options!).initialize().catch((err: Error) => {
+          throw explainPoolerRefusal(err);
+        });
         if (transactionPooler(options!)) {
           useUnnamedStatements(dataSource);
           await checkStatementTimeout(dataSource);
@@ -60,4 +67,19 @@ async function checkStatementTimeout(dataSource: DataSource): Promise<void> {
       'DATABASE_URL goes through a transaction-mode pooler (DATABASE_LISTEN_URL is set) and its connections ' +
         'have no statement_timeout: set it on the role or in the pooler (docs/operations.md)',
     );
+}
+
+/**
+ * PgBouncer refuses the pool's statement_timeout startup parameter ("unsupported startup parameter"): that
+ * DATABASE_URL is a pooler, and DATABASE_LISTEN_URL (which also turns the startup parameters off) is missing.
+ */
+class PoolerRefusal extends Error {}
+
+function explainPoolerRefusal(err: Error): Error {
+  if (!/unsupported startup parameter/i.test(err.message)) return err;
+  return new PoolerRefusal(
+    `${err.message}: DATABASE_URL goes through a pooler (PgBouncer) that refuses session startup parameters; ` +
+      'set DATABASE_LISTEN_URL to a direct connection to PostgreSQL (docs/operations.md#behind-a-connection-pooler)',
+    { cause: err },
+  );
 }

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { STATEMENT_TIMEOUT_MS } from 'src/database/data-source-options';
 import { eventually } from 'test/helpers/waiting';
 
-const HOW_TO_RUN = 'install Debian’s pgbouncer (apt-get install pgbouncer; .ci/run does) or set PGBOUNCER_PATH';
+const HOW_TO_RUN =
+  'install Debian’s pgbouncer (apt-get install pgbouncer; .ci/run does) or set PGBOUNCER_PATH';
 
 /** The pgbouncer binary: PGBOUNCER_PATH, else Debian's, else one on PATH; undefined when there is none. */
 export function pgbouncerPath(): string | undefined {
@@ -66,9 +67,18 @@ export class PgBouncer {
    * (a `*` entry), `pool_mode = transaction`, the user of `serverUrl` (trust between the test and PgBouncer;
    * its password, if any, towards PostgreSQL), and statement_timeout set on each server connection
    * (`connect_query`), as docs/operations.md tells operators to. PgBouncer refuses to run as root: as root it
-   * runs as `nobody`.
+   * runs as `nobody`. Unless `ignoreStartupParameters` says otherwise it refuses every startup parameter it
+   * does not track (statement_timeout among them), as PgBouncer does by default.
    */
-  static async start(binary: string, serverUrl: string, options: { poolSize?: number } = {}): Promise<PgBouncer> {
+  static async start(
+    binary: string,
+    serverUrl: string,
+    options: {
+      poolSize?: number;
+      /** `ignore_startup_parameters`: what many real configurations list so that clients' SETs pass. */
+      ignoreStartupParameters?: string[];
+    } = {},
+  ): Promise<PgBouncer> {
     const server = new URL(serverUrl);
     const user = decodeURIComponent(server.username || 'postgres');
     const password = decodeURIComponent(server.password);
@@ -95,6 +105,9 @@ export class PgBouncer {
       `default_pool_size = ${options.poolSize ?? 10}`,
       'max_client_conn = 1000',
       'max_db_connections = 0',
+      ...(options.ignoreStartupParameters?.length
+        ? [`ignore_startup_parameters = ${options.ignoreStartupParameters.join(',')}`]
+        : []),
       // Test databases come and go: no idle server connection should keep one from being dropped for long.
       'server_idle_timeout = 5',
       'server_lifetime = 60',
@@ -110,8 +123,8 @@ export class PgBouncer {
       ...(asRoot && { uid: 65534, gid: 65534 }),
     });
     const output: string[] = [];
-    child.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => output.push(chunk.toString()));
     const bouncer = new PgBouncer(child, dir, port, output);
     try {
       await eventually(async () => {

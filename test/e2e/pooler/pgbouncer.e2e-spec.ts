@@ -48,7 +48,9 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', (binary) => {
 
     beforeAll(async () => {
       acme = await FakeProvider.start();
-      tokens = await TestTokenServer.start({ client: { id: 'pooled-client', secret: 'pooled-client-secret' } });
+      tokens = await TestTokenServer.start({
+        client: { id: 'pooled-client', secret: 'pooled-client-secret' },
+      });
       const env = {
         ...fullEnv(suite.m2m, suite.session),
         ...oauthEnv(suite.session, [acme.entry('acme', 'Acme Billing')]),
@@ -203,10 +205,7 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', (binary) => {
     it('two instances starting together on an empty database through the pooler apply the migrations once', async () => {
       const fresh = await suite.database();
       const env = { ...fullEnv(suite.m2m, suite.session), DATABASE_LISTEN_URL: fresh.url };
-      await Promise.all([
-        suite.start(env, { db: pooled(fresh) }),
-        suite.start(env, { db: pooled(fresh) }),
-      ]);
+      await Promise.all([suite.start(env, { db: pooled(fresh) }), suite.start(env, { db: pooled(fresh) })]);
       const applied = await fresh.query<{ name: string }>('SELECT name FROM migrations');
       expect(applied).toHaveLength(MIGRATIONS.length);
     });
@@ -214,10 +213,30 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', (binary) => {
 
   describe('without DATABASE_LISTEN_URL', () => {
     const suite = e2eSuite();
+    /** A PgBouncer that lets statement_timeout through (ignores it), as many configurations do. */
+    let lenient: PgBouncer;
 
-    it('the feed refuses the pooled connection loudly, and every credential is checked in the database', async () => {
+    beforeAll(async () => {
+      lenient = await PgBouncer.start(binary, process.env.KEYSMITH_TEST_PG_URL!, {
+        ignoreStartupParameters: ['statement_timeout'],
+      });
+    });
+
+    afterAll(async () => {
+      await lenient?.stop();
+    });
+
+    it('a default PgBouncer refuses the pool’s startup parameters: the start fails and says what to set', async () => {
+      await expect(suite.start(fullEnv(suite.m2m, suite.session), { db: pooled(suite.db) })).rejects.toThrow(
+        /DATABASE_LISTEN_URL/,
+      );
+    });
+
+    it('the feed refuses a pooled connection loudly, and every credential is checked in the database', async () => {
       const direct = await suite.start(fullEnv(suite.m2m, suite.session));
-      const deaf = await suite.start(fullEnv(suite.m2m, suite.session), { db: pooled(suite.db) });
+      const deaf = await suite.start(fullEnv(suite.m2m, suite.session), {
+        db: { ...suite.db, url: lenient.urlFor(suite.db.url) },
+      });
       await eventually(() => deaf.logs.text().includes('revocation listener refused its connection'));
       expect(deaf.logs.text()).toContain('set DATABASE_LISTEN_URL');
       expect(deaf.app.get(RevocationFeed).listening).toBe(false);
