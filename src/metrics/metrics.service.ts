@@ -1,4 +1,4 @@
-import { Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ThrottlerStorage } from '@nestjs/throttler';
 import type { FastifyInstance } from 'fastify';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -57,7 +57,7 @@ export class MetricsService {
   constructor(
     @Optional() feed?: RevocationFeed,
     @Optional() dataSource?: DataSource,
-    @Optional() storage?: ThrottlerStorage,
+    @Optional() @Inject(ThrottlerStorage) storage?: ThrottlerStorage,
   ) {
     collectDefaultMetrics({ register: this.registry });
     this.caches(feed);
