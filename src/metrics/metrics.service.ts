@@ -66,12 +66,13 @@ export class MetricsService {
     this.rateLimitStorage(storage instanceof RedisRateLimitStorage ? storage : undefined);
   }
 
-  /** Hits and misses of each revocable cache (`cache` = its channel without `keysmith_`: two values). */
+  /** Hits and misses of each revocable cache (`cache`: its channel's name, `api_key` or `org_token`). */
   private caches(feed: RevocationFeed | undefined): void {
     const stats = () =>
       [...(feed?.subscribed() ?? [])].flatMap(([channel, listener]) => {
         const numbers = listener.stats?.();
-        return numbers ? [{ cache: channel.replace(/^keysmith_/, ''), ...numbers }] : [];
+        const cache = channel.replace(/^keysmith_/, '').replace(/_revoked$/, '');
+        return numbers ? [{ cache, ...numbers }] : [];
       });
     new Counter({
       name: 'keysmith_cache_lookups_total',
