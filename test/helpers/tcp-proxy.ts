@@ -2,11 +2,15 @@ import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 
 /**
  * A TCP proxy on a free loopback port in front of `host:port`, that a test can cut (every connection closed,
- * new ones refused at once, as when the peer goes down) and restore. For faults of Redis, say.
+ * new ones refused at once, as when the peer goes down), stall (connections stay open but nothing gets
+ * through, as in a partition) and restore. For faults of Redis, say.
  */
 export class TcpProxy {
   private readonly sockets = new Set<Socket>();
   private down = false;
+  private stalled = false;
+  /** Each open connection's client side and its upstream, to pause and resume. */
+  private readonly pairs = new Set<[Socket, Socket]>();
 
   private constructor(private readonly server: Server) {}
 
@@ -29,9 +33,23 @@ export class TcpProxy {
     this.sockets.clear();
   }
 
-  /** Connections reach the peer again. */
+  /** Nothing gets through any more, either way, and nothing is closed: requests go unanswered. */
+  stall(): void {
+    this.stalled = true;
+    for (const [client, upstream] of this.pairs) {
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  /** Connections reach the peer again (after a stall, what was sent meanwhile goes through now). */
   restore(): void {
     this.down = false;
+    this.stalled = false;
+    for (const [client, upstream] of this.pairs) {
+      client.resume();
+      upstream.resume();
+    }
   }
 
   async stop(): Promise<void> {
@@ -45,16 +63,23 @@ export class TcpProxy {
       return;
     }
     const upstream = new Socket();
+    const pair: [Socket, Socket] = [client, upstream];
+    this.pairs.add(pair);
     for (const socket of [client, upstream]) {
       this.sockets.add(socket);
       socket.on('error', () => undefined);
       socket.on('close', () => {
         this.sockets.delete(socket);
+        this.pairs.delete(pair);
         client.destroy();
         upstream.destroy();
       });
     }
     upstream.connect(port, host);
     client.pipe(upstream).pipe(client);
+    if (this.stalled) {
+      client.pause();
+      upstream.pause();
+    }
   }
 }

@@ -148,4 +148,28 @@ describeWithRedis('rate limits while Redis is down', (redisUrl) => {
     expect(await redis.zcard(`keysmith:rl:org-token-mint:${again}`)).toBe(CAP);
     expect(logged('rate-limit storage (Redis) unavailable')).toBe(2);
   });
+
+  it('a silent Redis (a stalled connection): counts fall back after the command timeout, and are shared again once it answers', async () => {
+    const down = logged('rate-limit storage (Redis) unavailable');
+    const back = logged('rate-limit storage (Redis) is back');
+    const fallbacks = await metric(a, 'keysmith_rate_limit_storage_fallbacks_total');
+    proxy.stall();
+    const quiet = randomIp();
+    ips.push(quiet);
+    // Every mint answers (each count waits at most REDIS_COMMAND_TIMEOUT_MS), and the cap holds in memory.
+    for (let i = 0; i < CAP; i++) expect((await mint(a, quiet)).status).toBe(201);
+    expect((await mint(a, quiet)).status).toBe(429);
+    expect(logged('rate-limit storage (Redis) unavailable')).toBe(down + 1);
+    expect(await metric(a, 'keysmith_rate_limit_storage_degraded')).toBe(1);
+    expect(await metric(a, 'keysmith_rate_limit_storage_fallbacks_total')).toBe(fallbacks + 1);
+
+    proxy.restore();
+    // The connection never dropped (no reconnect to report it): the first count Redis answers does.
+    const after = randomIp();
+    ips.push(after);
+    expect((await mint(a, after)).status).toBe(201);
+    expect(await metric(a, 'keysmith_rate_limit_storage_degraded')).toBe(0);
+    expect(logged('rate-limit storage (Redis) is back')).toBe(back + 1);
+    expect(await redis.zcard(`keysmith:rl:org-token-mint:${after}`)).toBe(1);
+  });
 });
