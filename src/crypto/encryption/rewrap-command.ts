@@ -89,7 +89,7 @@ export async function runRewrapCommand(
 ): Promise<number> {
   let encryption: EncryptionService;
   let databaseUrl: string | undefined;
-  let pooled = false;
+  let pooled: boolean;
   try {
     const config = app.loadConfig(env);
     encryption = new EncryptionService(config.get(encryptionConfig));
