@@ -24,6 +24,12 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {count + 1, 1, tonumber(oldest[2]) + window - now}
 `;
 
+/**
+ * While Redis is down, one count per this interval still tries it (a probe); the others go straight to
+ * memory, so a Redis that stops answering costs one request a second the command timeout, not every request.
+ */
+const PROBE_INTERVAL_MS = 1_000;
+
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
 /** How the shared storage fares, read when /metrics is scraped (plain numbers: nothing on the hot path). */
@@ -41,6 +47,8 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
   /** Counts while Redis is unreachable: limits still hold, per instance, instead of failing open. */
   private readonly fallback: MemoryRateLimitStorage;
   readonly stats: RateLimitStorageStats = { degraded: false, fallbacks: 0, fallbackCounts: 0 };
+  /** While degraded: when the next count may try Redis (epoch ms). */
+  private nextProbeAt = 0;
 
   constructor(
     private readonly redis: Redis,
@@ -61,6 +69,11 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
     blockDuration?: number,
     policy?: string,
   ): Promise<ThrottlerStorageRecord> {
+    if (this.stats.degraded) {
+      const now = Date.now();
+      if (now < this.nextProbeAt) return this.countInMemory(key, ttl, limit, blockDuration, policy);
+      this.nextProbeAt = now + PROBE_INTERVAL_MS;
+    }
     const run = (this.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)
       .keysmithSlidingWindow!;
     let reply: [number, number, number];
@@ -68,8 +81,7 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
       reply = (await run.call(this.redis, key, ttl, limit, randomBytes(6).toString('hex'))) as typeof reply;
     } catch (err) {
       this.reportOutage(err as Error);
-      this.stats.fallbackCounts++;
-      return this.fallback.increment(key, ttl, limit, blockDuration, policy);
+      return this.countInMemory(key, ttl, limit, blockDuration, policy);
     }
     // Redis answers again (a reconnect reports it too; a stalled connection that resumes only says so here).
     if (this.stats.degraded) this.reportRecovery();
@@ -83,11 +95,23 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
     };
   }
 
+  private countInMemory(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration?: number,
+    policy?: string,
+  ): Promise<ThrottlerStorageRecord> {
+    this.stats.fallbackCounts++;
+    return this.fallback.increment(key, ttl, limit, blockDuration, policy);
+  }
+
   /** Once per outage (the transition down), and never a key or a count. */
   private reportOutage(err: Error): void {
     if (this.stats.degraded) return;
     this.stats.degraded = true;
     this.stats.fallbacks++;
+    this.nextProbeAt = Date.now() + PROBE_INTERVAL_MS;
     this.logger.error(
       { err: err.message },
       'rate-limit storage (Redis) unavailable: counting in this instance’s memory until it is back',
