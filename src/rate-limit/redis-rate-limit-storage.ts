@@ -28,7 +28,7 @@ return {count + 1, 1, tonumber(oldest[2]) + window - now}
  * While Redis is down, one count per this interval still tries it (a probe); the others go straight to
  * memory, so a Redis that stops answering costs one request a second the command timeout, not every request.
  */
-const PROBE_INTERVAL_MS = 1_000;
+export const PROBE_INTERVAL_MS = 1_000;
 
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
 
@@ -53,6 +53,8 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
   constructor(
     private readonly redis: Redis,
     maxKeys?: number,
+    /** The clock of the probe interval (a test's own). */
+    private readonly now: () => number = Date.now,
   ) {
     this.fallback = new MemoryRateLimitStorage(maxKeys);
     redis.defineCommand('keysmithSlidingWindow', { numberOfKeys: 1, lua: SLIDING_WINDOW_SCRIPT });
@@ -70,7 +72,7 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
     policy?: string,
   ): Promise<ThrottlerStorageRecord> {
     if (this.stats.degraded) {
-      const now = Date.now();
+      const now = this.now();
       if (now < this.nextProbeAt) return this.countInMemory(key, ttl, limit, blockDuration, policy);
       this.nextProbeAt = now + PROBE_INTERVAL_MS;
     }
@@ -111,7 +113,7 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
     if (this.stats.degraded) return;
     this.stats.degraded = true;
     this.stats.fallbacks++;
-    this.nextProbeAt = Date.now() + PROBE_INTERVAL_MS;
+    this.nextProbeAt = this.now() + PROBE_INTERVAL_MS;
     this.logger.error(
       { err: err.message },
       'rate-limit storage (Redis) unavailable: counting in this instance’s memory until it is back',
