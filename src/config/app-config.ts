@@ -12,6 +12,12 @@ export interface AppConfig {
   port: number;
   host: string;
   databaseUrl?: string;
+  /**
+   * DATABASE_LISTEN_URL: a direct (session-mode) connection for the revocation feed's LISTEN. Set, it also
+   * says that DATABASE_URL goes through a transaction-mode pooler (decision 0103): the pool then uses unnamed
+   * statements and sends no session startup parameters.
+   */
+  databaseListenUrl?: string;
   trustProxy: TrustProxy;
   logLevel: string;
   /** This service's public origin: provider redirects come back to it, and it is the `iss` of minted JWTs. */
@@ -59,12 +65,17 @@ export const appConfig = defineConfig('app', (env: EnvReader): AppConfig => {
     );
   }
 
+  const databaseListenUrl = env.url('DATABASE_LISTEN_URL', ['postgres:', 'postgresql:']);
+  if (databaseListenUrl && env.str('DATABASE_URL') === undefined)
+    env.problem('DATABASE_LISTEN_URL needs DATABASE_URL (the pooled connection it stands beside)');
+
   return {
     nodeEnv: env.nodeEnv,
     isProduction: env.isProduction,
     port,
     host,
     databaseUrl: env.url('DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseListenUrl,
     trustProxy: trustProxy === INVALID ? undefined : trustProxy,
     logLevel,
     oauthCallbackOrigin: callbackOrigin ?? `http://${host}:${port}`,

@@ -9,4 +9,7 @@ if (!url)
     'DATABASE_URL must be set for the TypeORM CLI (`npm start` on the embedded database prints its DATABASE_URL).',
   );
 
-export default new DataSource(dataSourceOptions(url));
+// DATABASE_LISTEN_URL set: DATABASE_URL is a transaction-mode pooler (decision 0103), no startup parameters.
+export default new DataSource(
+  dataSourceOptions(url, undefined, process.env.DATABASE_LISTEN_URL !== undefined),
+);

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { RevocationFeed } from 'src/database/revocation-feed';
+import type { CacheStats, RevocationFeed } from 'src/database/revocation-feed';
 
 /** What one credential's cache is: its channel, its sizes, and how to read its live values. */
 export interface RevocableCacheOptions<Live extends object> {
@@ -52,6 +52,9 @@ export class RevocableCache<Live extends object, Refusal extends object | true> 
   private readonly idOf: (value: Live) => string;
   private readonly expiresAtMs: (value: Live) => number | null;
   private currentGeneration = 0;
+  /** Plain counters (no work on the hot path beyond `++`): /metrics reads them through the feed. */
+  private hits = 0;
+  private misses = 0;
 
   constructor(
     private readonly feed: RevocationFeed,
@@ -80,6 +83,7 @@ export class RevocableCache<Live extends object, Refusal extends object | true> 
     feed.subscribe(options.channel, {
       revoked: (ids) => this.invalidate(ids),
       reset: () => this.clear(),
+      stats: (): CacheStats => ({ hits: this.hits, misses: this.misses, entries: this.size }),
     });
   }
 
@@ -105,8 +109,14 @@ export class RevocableCache<Live extends object, Refusal extends object | true> 
    */
   lookup(cacheKey: string): Refusal | Promise<Live | Refusal | undefined> | undefined {
     const refused = this.refusals.get(cacheKey);
-    if (refused && refused.id === undefined) return refused.refusal;
-    if (!refused && this.live(cacheKey) === undefined) return undefined;
+    if (refused && refused.id === undefined) {
+      this.hits++;
+      return refused.refusal;
+    }
+    if (!refused && this.live(cacheKey) === undefined) {
+      this.misses++;
+      return undefined;
+    }
     return this.afterBarrier(cacheKey);
   }
 
@@ -165,7 +175,12 @@ export class RevocableCache<Live extends object, Refusal extends object | true> 
   }
 
   private afterBarrier(cacheKey: string): Promise<Live | Refusal | undefined> {
-    return this.feed.barrier().then((passed) => (passed ? this.get(cacheKey) : undefined));
+    return this.feed.barrier().then((passed) => {
+      const cached = passed ? this.get(cacheKey) : undefined;
+      if (cached === undefined) this.misses++;
+      else this.hits++;
+      return cached;
+    });
   }
 
   /** The revocation feed connected or dropped: notifications may have been missed, start from empty. */

@@ -17,6 +17,15 @@ export interface RevocationListener {
   revoked(ids: readonly string[]): void;
   /** The feed was (re)established or lost: revocations may have been missed, start from empty. */
   reset(): void;
+  /** The listener's cache counts, read when /metrics is scraped. */
+  stats?(): CacheStats;
+}
+
+/** Lookups a cache answered (`hits`) or left to the database (`misses`) since the start, and its entries. */
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  entries: number;
 }
 
 // NOTIFY payloads must stay under 8000 bytes; ids are ASCII.
@@ -50,6 +59,25 @@ export const FEED_CLIENT_FACTORY = Symbol('FEED_CLIENT_FACTORY');
 const newClient: FeedClientFactory = (config) => new Client(config);
 
 type Waiter = (passed: boolean) => void;
+
+/**
+ * What the feed reports for /metrics (src/metrics binds one, decision 0105). Called on the hot path: each
+ * method must be as cheap as incrementing a counter.
+ */
+export interface RevocationFeedObserver {
+  /** A barrier that waited for a mark: how long (seconds), and whether it passed (false: the caller asks the database). */
+  barrierWaited(seconds: number, passed: boolean): void;
+  /** A mark came back after `seconds`: the delay a revocation committed when it was sent needed at most. */
+  markReturned(seconds: number): void;
+  /** The feed's connection was established again after it had been up before. */
+  reconnected(): void;
+}
+
+/**
+ * The feed's connection goes through a pooler (its backend is not the session pg connected to): LISTEN
+ * there is deaf, so the feed refuses it (decision 0103).
+ */
+class PooledListenConnection extends Error {}
 
 /**
  * Revocations of cached credentials (API keys, org tokens), announced to every instance through PostgreSQL
@@ -88,6 +116,9 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   private connecting?: Promise<void>;
   /** This instance's own channel for marks. */
   private readonly markChannel = `keysmith_mark_${randomBytes(8).toString('hex')}`;
+  private observer?: RevocationFeedObserver;
+  /** Whether the feed was connected once already (the next connection is a reconnect). */
+  private connectedBefore = false;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -106,6 +137,21 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     this.listeners.set(channel, listener);
   }
 
+  /** Reports to `observer` from now on (one observer: the metrics of this instance). */
+  observe(observer: RevocationFeedObserver): void {
+    this.observer = observer;
+  }
+
+  /** Channels subscribed so far, with their listeners (for the metrics of each cache). */
+  subscribed(): ReadonlyMap<string, RevocationListener> {
+    return this.listeners;
+  }
+
+  /** Seconds since the newest mark that came back was sent (0 when none did): how stale the caches may be. */
+  get staleness(): number {
+    return this.client && this.markSentAt ? (Date.now() - this.markSentAt) / 1000 : 0;
+  }
+
   /** True while the feed is connected and receiving (a recent mark came back): caches may hold positives. */
   get listening(): boolean {
     return this.client !== undefined && Date.now() - this.markSentAt < TRUST_WINDOW_MS;
@@ -119,8 +165,17 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   barrier(): Promise<boolean> {
     if (!this.listening) return Promise.resolve(false);
     return new Promise<boolean>((resolve) => {
-      if (this.inflight) this.next.push(resolve);
-      else this.sendMark([resolve]);
+      const observer = this.observer;
+      let waiter: Waiter = resolve;
+      if (observer) {
+        const start = performance.now();
+        waiter = (passed) => {
+          observer.barrierWaited((performance.now() - start) / 1000, passed);
+          resolve(passed);
+        };
+      }
+      if (this.inflight) this.next.push(waiter);
+      else this.sendMark([waiter]);
     });
   }
 
@@ -169,9 +224,10 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async doConnect(): Promise<void> {
-    if (this.stopped || !this.config.databaseUrl) return;
+    const url = this.config.databaseListenUrl ?? this.config.databaseUrl;
+    if (this.stopped || !url) return;
     const client = this.openClient({
-      connectionString: this.config.databaseUrl,
+      connectionString: url,
       application_name: FEED_APPLICATION_NAME,
       keepAlive: true,
       connectionTimeoutMillis: 5_000,
@@ -181,12 +237,19 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     client.on('notification', (msg) => this.onNotification(msg));
     try {
       await client.connect();
+      await this.checkDirect(client);
       for (const channel of [...this.listeners.keys(), this.markChannel])
         await client.query(`LISTEN ${channel}`);
     } catch (err) {
       client.removeAllListeners('end');
       await client.end().catch(() => undefined);
-      this.logger.warn({ err: (err as Error).message }, 'revocation listener could not connect; retrying');
+      if (err instanceof PooledListenConnection) {
+        // Loud, and at the longest backoff: caches stay off (every credential is checked in the database).
+        this.backoffMs = BACKOFF_MAX_MS;
+        this.logger.error({ err: err.message }, 'revocation listener refused its connection');
+      } else {
+        this.logger.warn({ err: (err as Error).message }, 'revocation listener could not connect; retrying');
+      }
       this.scheduleRetry();
       return;
     }
@@ -199,7 +262,26 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     this.backoffMs = BACKOFF_MIN_MS;
     this.markSentAt = Date.now();
     this.heartbeatTimer = setInterval(() => this.beat(client), HEARTBEAT_INTERVAL_MS).unref();
+    if (this.connectedBefore) this.observer?.reconnected();
+    this.connectedBefore = true;
     this.logger.log('revocation listener connected');
+  }
+
+  /**
+   * Refuses a connection that is not a session of its own on the server: through a pooler (PgBouncer in any
+   * mode, a cloud proxy) the backend that runs the queries is not the one the pooler's BackendKeyData names.
+   * In transaction mode LISTEN would stay on a server connection the pooler hands to others, and the feed
+   * would go deaf while its own marks, landing there by chance, still came back (decision 0103).
+   */
+  private async checkDirect(client: Client): Promise<void> {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const announced = (client as unknown as { processID: number | null }).processID;
+    if (rows[0]?.pid === announced) return;
+    throw new PooledListenConnection(
+      'the revocation feed needs a direct session, and its connection goes through a pooler: set ' +
+        'DATABASE_LISTEN_URL to the PostgreSQL server itself (not the pooler); until then every credential ' +
+        'is checked in the database',
+    );
   }
 
   /** Sends a mark for `waiters` (and as a heartbeat). Only one is in flight at a time. */
@@ -223,6 +305,7 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
       if (!inflight || Number(msg.payload) !== inflight.seq) return;
       if (inflight.sentAt > this.markSentAt) this.markSentAt = inflight.sentAt;
       clearTimeout(inflight.timer);
+      this.observer?.markReturned((Date.now() - inflight.sentAt) / 1000);
       this.inflight = undefined;
       for (const waiter of inflight.waiters) waiter(true);
       if (this.next.length) {

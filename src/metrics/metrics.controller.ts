@@ -13,7 +13,8 @@ export class MetricsController {
   @ApiOperation({
     summary: 'Prometheus metrics',
     description:
-      'http_requests_total and http_request_duration_seconds by method, route pattern and status, plus Node process metrics. ' +
+      'http_requests_total and http_request_duration_seconds by method, route pattern and status, Node process metrics, ' +
+      'and the operator metrics keysmith_* (caches, the revocation feed, the database pool, the rate-limit storage; docs/operations.md). ' +
       'With METRICS_TOKEN set, it requires that token as a bearer token; unset, it is public.',
   })
   @ApiProduces('text/plain')

@@ -24,17 +24,37 @@ local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return {count + 1, 1, tonumber(oldest[2]) + window - now}
 `;
 
+/**
+ * While Redis is down, one count per this interval still tries it (a probe); the others go straight to
+ * memory, so a Redis that stops answering costs one request a second the command timeout, not every request.
+ */
+export const PROBE_INTERVAL_MS = 1_000;
+
 type ThrottlerStorageRecord = Awaited<ReturnType<ThrottlerStorage['increment']>>;
+
+/** How the shared storage fares, read when /metrics is scraped (plain numbers: nothing on the hot path). */
+export interface RateLimitStorageStats {
+  /** True while counts are made in this instance's memory because Redis does not answer. */
+  degraded: boolean;
+  /** Times Redis became unavailable (transitions into the in-memory fallback). */
+  fallbacks: number;
+  /** Counts made in memory instead of Redis. */
+  fallbackCounts: number;
+}
 
 export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShutdown {
   private readonly logger = new Logger('RateLimit');
   /** Counts while Redis is unreachable: limits still hold, per instance, instead of failing open. */
   private readonly fallback: MemoryRateLimitStorage;
-  private outage = false;
+  readonly stats: RateLimitStorageStats = { degraded: false, fallbacks: 0, fallbackCounts: 0 };
+  /** While degraded: when the next count may try Redis (epoch ms). */
+  private nextProbeAt = 0;
 
   constructor(
     private readonly redis: Redis,
     maxKeys?: number,
+    /** The clock of the probe interval (a test's own). */
+    private readonly now: () => number = Date.now,
   ) {
     this.fallback = new MemoryRateLimitStorage(maxKeys);
     redis.defineCommand('keysmithSlidingWindow', { numberOfKeys: 1, lua: SLIDING_WINDOW_SCRIPT });
@@ -51,6 +71,11 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
     blockDuration?: number,
     policy?: string,
   ): Promise<ThrottlerStorageRecord> {
+    if (this.stats.degraded) {
+      const now = this.now();
+      if (now < this.nextProbeAt) return this.countInMemory(key, ttl, limit, blockDuration, policy);
+      this.nextProbeAt = now + PROBE_INTERVAL_MS;
+    }
     const run = (this.redis as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>)
       .keysmithSlidingWindow!;
     let reply: [number, number, number];
@@ -58,8 +83,10 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
       reply = (await run.call(this.redis, key, ttl, limit, randomBytes(6).toString('hex'))) as typeof reply;
     } catch (err) {
       this.reportOutage(err as Error);
-      return this.fallback.increment(key, ttl, limit, blockDuration, policy);
+      return this.countInMemory(key, ttl, limit, blockDuration, policy);
     }
+    // Redis answers again (a reconnect reports it too; a stalled connection that resumes only says so here).
+    if (this.stats.degraded) this.reportRecovery();
     const [totalHits, blocked, msLeft] = reply;
     const secondsLeft = Math.max(1, Math.ceil(msLeft / 1000));
     return {
@@ -70,10 +97,23 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
     };
   }
 
-  /** Once per outage, and never a key or a count. */
+  private countInMemory(
+    key: string,
+    ttl: number,
+    limit: number,
+    blockDuration?: number,
+    policy?: string,
+  ): Promise<ThrottlerStorageRecord> {
+    this.stats.fallbackCounts++;
+    return this.fallback.increment(key, ttl, limit, blockDuration, policy);
+  }
+
+  /** Once per outage (the transition down), and never a key or a count. */
   private reportOutage(err: Error): void {
-    if (this.outage) return;
-    this.outage = true;
+    if (this.stats.degraded) return;
+    this.stats.degraded = true;
+    this.stats.fallbacks++;
+    this.nextProbeAt = this.now() + PROBE_INTERVAL_MS;
     this.logger.error(
       { err: err.message },
       'rate-limit storage (Redis) unavailable: counting in this instance’s memory until it is back',
@@ -81,8 +121,8 @@ export class RedisRateLimitStorage implements ThrottlerStorage, OnApplicationShu
   }
 
   private reportRecovery(): void {
-    if (!this.outage) return;
-    this.outage = false;
+    if (!this.stats.degraded) return;
+    this.stats.degraded = false;
     this.logger.warn('rate-limit storage (Redis) is back: counts are shared again');
   }
 

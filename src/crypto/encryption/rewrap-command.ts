@@ -89,10 +89,13 @@ export async function runRewrapCommand(
 ): Promise<number> {
   let encryption: EncryptionService;
   let databaseUrl: string | undefined;
+  let pooled: boolean;
   try {
     const config = app.loadConfig(env);
     encryption = new EncryptionService(config.get(encryptionConfig));
     databaseUrl = config.get(appConfig).databaseUrl;
+    // Behind a transaction-mode pooler (decision 0103): no startup parameters.
+    pooled = config.get(appConfig).databaseListenUrl !== undefined;
   } catch (err) {
     if (!(err instanceof ConfigValidationError)) throw err;
     out.write(`${err.message}\n`);
@@ -108,7 +111,7 @@ export async function runRewrapCommand(
   }
   const tables = app.encryptedTables;
   const current = encryption.currentVersion;
-  const dataSource = new DataSource(dataSourceOptions(databaseUrl, []));
+  const dataSource = new DataSource(dataSourceOptions(databaseUrl, [], pooled));
   await dataSource.initialize();
   const results: TableRewrap[] = [];
   try {
