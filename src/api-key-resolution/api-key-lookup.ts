@@ -145,15 +145,18 @@ function decide(row: ResolvableKeyRow | undefined, hash: string): { resolution: 
   const matches = hashesEqual(hash, row?.keyHash ?? '0'.repeat(64)) && row !== undefined;
   if (!row || !matches) return { resolution: INVALID };
   const keyId = row.keyId;
-  if (row.revokedAt) return { resolution: INVALID };
+  // The secret matched: a refusal from here on names the key, so that it is counted (decision 0095). Allocated
+  // once per cache fill, never per call.
+  const refused: Resolution = { kind: 'invalid', id: row.id };
+  if (row.revokedAt) return { resolution: refused };
   const now = Date.now();
-  if (row.expiresAt && row.expiresAt.getTime() <= now) return { resolution: INVALID };
+  if (row.expiresAt && row.expiresAt.getTime() <= now) return { resolution: refused };
   // A rolled key past its grace is revoked for good (decision 0060): refused like one, nothing to undo.
   const graceEnd = graceEndMs(row);
-  if (graceEnd !== null && graceEnd <= now) return { resolution: INVALID };
+  if (graceEnd !== null && graceEnd <= now) return { resolution: refused };
   // A switched-off key answers like a revoked one.
-  if (row.keyDisabledAt) return { resolution: INVALID, keyId };
-  if (row.disabledAt) return { resolution: { kind: 'user_disabled' }, keyId };
+  if (row.keyDisabledAt) return { resolution: refused, keyId };
+  if (row.disabledAt) return { resolution: { kind: 'user_disabled', id: row.id }, keyId };
   const scopes = row.scopes ?? [];
   return {
     resolution: {
