@@ -69,28 +69,28 @@ export class KeyUsageRepository {
            JOIN api_keys k ON k.id = w.id JOIN users s ON s.id = k.user_id AND s.external_id = $5`
       : `SELECT k.id, row_number() OVER (ORDER BY k.created_at DESC, k.id) AS ord
            FROM api_keys k WHERE k.user_id = $4`;
+    // Per key, one range scan of the primary key (key, hour) and small in-memory aggregates: no sort of the
+    // whole window. Starts come back as epoch seconds and are written as ISO strings once per distinct start.
     const rows = await this.dataSource.query<
-      { keyId: string; starts: string[] | null; valid: number[] | null; refused: number[] | null }[]
+      { keyId: string; starts: number[] | null; valid: number[] | null; refused: number[] | null }[]
     >(
-      `WITH keys AS (${keys}),
-       buckets AS (
-         SELECT u.api_key_id,
-                CASE WHEN $3 = 'day' THEN date_trunc('day', u.hour AT TIME ZONE 'UTC')
-                     ELSE u.hour AT TIME ZONE 'UTC' END AS start,
-                sum(u.valid)::float8 AS valid, sum(u.refused)::float8 AS refused
-           FROM api_key_usage u
-          WHERE u.api_key_id IN (SELECT id FROM keys) AND u.hour >= $1 AND u.hour < $2
-          GROUP BY 1, 2)
-       SELECT k.id AS "keyId",
-              array_agg(to_char(b.start, 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') ORDER BY b.start)
-                FILTER (WHERE b.start IS NOT NULL) AS starts,
-              array_agg(b.valid ORDER BY b.start) FILTER (WHERE b.start IS NOT NULL) AS valid,
-              array_agg(b.refused ORDER BY b.start) FILTER (WHERE b.start IS NOT NULL) AS refused
-         FROM keys k LEFT JOIN buckets b ON b.api_key_id = k.id
-        GROUP BY k.id, k.ord
+      `WITH keys AS (${keys})
+       SELECT k.id AS "keyId", b.starts, b.valid, b.refused
+         FROM keys k
+         LEFT JOIN LATERAL (
+           SELECT array_agg(extract(epoch FROM d.start)::float8 ORDER BY d.start) AS starts,
+                  array_agg(d.valid ORDER BY d.start) AS valid,
+                  array_agg(d.refused ORDER BY d.start) AS refused
+             FROM (SELECT CASE WHEN $3 = 'day' THEN date_trunc('day', u.hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+                               ELSE u.hour END AS start,
+                          sum(u.valid)::float8 AS valid, sum(u.refused)::float8 AS refused
+                     FROM api_key_usage u
+                    WHERE u.api_key_id = k.id AND u.hour >= $1 AND u.hour < $2
+                    GROUP BY 1) d) b ON true
         ORDER BY k.ord`,
       [from, to, granularity, ...(ids ? [owner.keyIds, owner.externalId] : [owner.userId])],
     );
+    const isoOf = new Map<number, string>();
     return rows.map((row) => {
       const starts = row.starts ?? [];
       const valid = row.valid ?? [];
@@ -99,11 +99,14 @@ export class KeyUsageRepository {
       let totalValid = 0;
       let totalRefused = 0;
       for (let i = 0; i < starts.length; i++) {
+        const seconds = starts[i]!;
+        let start = isoOf.get(seconds);
+        if (start === undefined) isoOf.set(seconds, (start = new Date(seconds * 1000).toISOString()));
         const v = valid[i]!;
         const r = refused[i]!;
         totalValid += v;
         totalRefused += r;
-        buckets[i] = { start: starts[i]!, valid: v, refused: r };
+        buckets[i] = { start, valid: v, refused: r };
       }
       return { keyId: row.keyId, valid: totalValid, refused: totalRefused, buckets };
     });

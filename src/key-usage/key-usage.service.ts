@@ -1,15 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import type { SessionPrincipal } from 'src/auth/principal';
 import { ApiError } from 'src/errors/api-error';
-import type {
-  AdminUsageQueryDto,
-  DeveloperKeyUsageQueryDto,
-  KeyUsageResponseDto,
+import {
+  DEFAULT_USAGE_WINDOW_HOURS,
+  MAX_USAGE_WINDOW_DAYS,
+  type AdminUsageQueryDto,
+  type DeveloperKeyUsageQueryDto,
+  type KeyUsageResponseDto,
 } from 'src/key-usage/dto/key-usage.dto';
 import { KeyUsageRepository, type UsageOwner } from 'src/key-usage/key-usage.repository';
 
-export const DEFAULT_WINDOW_MS = 24 * 3_600_000;
-export const MAX_WINDOW_MS = 90 * 86_400_000;
+const DEFAULT_WINDOW_MS = DEFAULT_USAGE_WINDOW_HOURS * 3_600_000;
+const MAX_WINDOW_MS = MAX_USAGE_WINDOW_DAYS * 86_400_000;
 
 /** The usage reads (issue 23): a developer's keys by id, or every key of one user for an admin. */
 @Injectable()

@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, type ApiPropertyOptions } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsIn, IsUUID } from 'class-validator';
 import type { UsageGranularity } from 'src/key-usage/key-usage.repository';
@@ -6,6 +6,8 @@ import { OptionalField } from 'src/validation/body.decorators';
 import { Instant } from 'src/validation/instants';
 
 export const MAX_USAGE_KEY_IDS = 100;
+export const MAX_USAGE_WINDOW_DAYS = 90;
+export const DEFAULT_USAGE_WINDOW_HOURS = 24;
 export const USAGE_GRANULARITIES = ['hour', 'day'] as const satisfies readonly UsageGranularity[];
 const UUID = '[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}';
 
@@ -17,8 +19,12 @@ class UsageWindowQueryDto {
   @Instant()
   from?: string;
 
-  /** End of the window (exclusive). Default now. At most 90 days after `from`, and after it. */
-  @ApiProperty({ format: 'date-time' })
+  /**
+   * End of the window (exclusive). Default now. After `from`, at most 90 days after it. `x-window-max-days`:
+   * the window [from, to), with the defaults, must be non-empty and at most that many days long (a rule
+   * between two parameters, which a schema cannot state).
+   */
+  @ApiProperty({ format: 'date-time', 'x-window-max-days': MAX_USAGE_WINDOW_DAYS } as ApiPropertyOptions)
   @OptionalField()
   @Instant()
   to?: string;
