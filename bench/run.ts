@@ -46,6 +46,8 @@ const ADMIN_TOKEN = `bench-${randomBytes(24).toString('hex')}`;
 const BENCH_SCOPES = Array.from({ length: 10 }, (_, i) => `service${i}:read`);
 const SCOPED_ROW = 'keysmith resolve, a key with 10 scopes and requiredScopes';
 const ROLLED_ROW = 'keysmith resolve, a rolled key in its grace (answers rolling)';
+const HOT_OFF_ROW = 'keysmith resolve, one hot key, usage counting off';
+const CYCLED_OFF_ROW = `keysmith resolve, ${CYCLED_KEYS.toLocaleString('en')} keys cycled, usage counting off`;
 
 interface Measured {
   result: Result;
@@ -145,6 +147,19 @@ function load(port: number, spec: Load): Promise<Result> {
     duration: spec.duration ?? DURATION_S,
     ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
     requests: [request],
+  });
+}
+
+/** Switches keysmith's usage counters of resolves on or off (bench/server.ts), to measure what counting costs. */
+function counting(server: Server, on: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const onMessage = (msg: FromServer): void => {
+      if (msg.type !== 'counting') return;
+      server.child.off('message', onMessage);
+      resolve();
+    };
+    server.child.on('message', onMessage);
+    server.child.send({ type: 'counting', on });
   });
 }
 
@@ -449,6 +464,8 @@ async function main(): Promise<void> {
         ['keysmith resolve, paced', { ...resolve, keys: hot, overallRate: PACED_RATE }],
         [SCOPED_ROW, scoped],
         [ROLLED_ROW, rolled],
+        [HOT_OFF_ROW, { ...resolve, keys: hot }],
+        [CYCLED_OFF_ROW, { ...resolve, keys: cycled }],
       ];
       for (const [name, spec] of rowsToProfile.filter(([name]) =>
         only.split('|').some((part) => name.includes(part)),
@@ -460,7 +477,10 @@ async function main(): Promise<void> {
           );
           continue;
         }
+        const off = name.includes('counting off');
+        if (off) await counting(keysmith, false);
         const m = await measure(keysmith, spec);
+        if (off) await counting(keysmith, true);
         process.stdout.write(
           `${name}: ${Math.round(m.result.requests.average)} req/s, p50/p99 ${m.result.latency.p50}/${m.result.latency.p99} ms, ${Math.round(m.cpu)} µs/request\n`,
         );
@@ -490,6 +510,19 @@ async function main(): Promise<void> {
     const pacedResolve = await paced(keysmith, { ...resolve, keys: hot }, PACED_RATE, DURATION_S);
     const scopedRun = await measure(keysmith, scoped);
     const rolledRun = await measure(keysmith, rolled);
+    // What counting usage costs: the hot key with counting on and off, alternating over rounds (medians); the
+    // cycled keys once with counting off, beside the cycled row above.
+    const hotOn: Measured[] = [];
+    const hotOff: Measured[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      hotOn.push(await measure(keysmith, { ...resolve, keys: hot }));
+      await counting(keysmith, false);
+      hotOff.push(await measure(keysmith, { ...resolve, keys: hot }));
+      await counting(keysmith, true);
+    }
+    await counting(keysmith, false);
+    const cycledOffRun = await measure(keysmith, { ...resolve, keys: cycled });
+    await counting(keysmith, true);
     const memory = await ask(keysmith.child, 'report');
 
     const rows: Row[] = [
@@ -504,6 +537,13 @@ async function main(): Promise<void> {
       row(badChecksumName, badChecksumRun, floor),
       row(SCOPED_ROW, scopedRun, floor),
       row(ROLLED_ROW, rolledRun, floor),
+      row(
+        'keysmith resolve, one hot key, usage counting on (alternating with the next row)',
+        median(hotOn),
+        floor,
+      ),
+      row(HOT_OFF_ROW, median(hotOff), floor),
+      row(CYCLED_OFF_ROW, cycledOffRun, floor),
     ];
     const goals = [
       { what: '/health/live ≥ 0.5', met: rows[3]!.ratio! >= 0.5 },
@@ -514,6 +554,9 @@ async function main(): Promise<void> {
       // No cache, no database: a bad checksum costs no more than the hot key (which also signs a JWT).
       { what: 'bad checksum CPU µs ≤ hot key', met: rows[9]!.cpuMicros <= rows[5]!.cpuMicros },
       { what: 'peak RSS < 200 MB', met: memory.maxRss < 200 * 1024 * 1024 },
+      // Usage counting: a Map increment per resolve (decision 0095).
+      { what: 'usage counting, hot key ≤ +3 CPU µs', met: rows[12]!.cpuMicros - rows[13]!.cpuMicros <= 3 },
+      { what: 'usage counting, keys cycled ≤ +3 CPU µs', met: rows[6]!.cpuMicros - rows[14]!.cpuMicros <= 3 },
     ];
 
     const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MB`;
