@@ -47,6 +47,7 @@ const BENCH_SCOPES = Array.from({ length: 10 }, (_, i) => `service${i}:read`);
 const SCOPED_ROW = 'keysmith resolve, a key with 10 scopes and requiredScopes';
 const ROLLED_ROW = 'keysmith resolve, a rolled key in its grace (answers rolling)';
 const HOT_OFF_ROW = 'keysmith resolve, one hot key, usage counting off';
+const CYCLED_ON_ROW = `keysmith resolve, ${CYCLED_KEYS.toLocaleString('en')} keys cycled, usage counting on (alternating with the next row)`;
 const CYCLED_OFF_ROW = `keysmith resolve, ${CYCLED_KEYS.toLocaleString('en')} keys cycled, usage counting off`;
 
 interface Measured {
@@ -510,19 +511,21 @@ async function main(): Promise<void> {
     const pacedResolve = await paced(keysmith, { ...resolve, keys: hot }, PACED_RATE, DURATION_S);
     const scopedRun = await measure(keysmith, scoped);
     const rolledRun = await measure(keysmith, rolled);
-    // What counting usage costs: the hot key with counting on and off, alternating over rounds (medians); the
-    // cycled keys once with counting off, beside the cycled row above.
+    // What counting usage costs: the hot key and the cycled keys with counting on and off, alternating over
+    // rounds (medians). Not the cycled row above: its run is the first to see the 12,000 keys, so it also
+    // inserts their consumers, which later runs only touch.
     const hotOn: Measured[] = [];
     const hotOff: Measured[] = [];
+    const cycledOn: Measured[] = [];
+    const cycledOff: Measured[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       hotOn.push(await measure(keysmith, { ...resolve, keys: hot }));
+      cycledOn.push(await measure(keysmith, { ...resolve, keys: cycled }));
       await counting(keysmith, false);
       hotOff.push(await measure(keysmith, { ...resolve, keys: hot }));
+      cycledOff.push(await measure(keysmith, { ...resolve, keys: cycled }));
       await counting(keysmith, true);
     }
-    await counting(keysmith, false);
-    const cycledOffRun = await measure(keysmith, { ...resolve, keys: cycled });
-    await counting(keysmith, true);
     const memory = await ask(keysmith.child, 'report');
 
     const rows: Row[] = [
@@ -543,7 +546,8 @@ async function main(): Promise<void> {
         floor,
       ),
       row(HOT_OFF_ROW, median(hotOff), floor),
-      row(CYCLED_OFF_ROW, cycledOffRun, floor),
+      row(CYCLED_ON_ROW, median(cycledOn), floor),
+      row(CYCLED_OFF_ROW, median(cycledOff), floor),
     ];
     const goals = [
       { what: '/health/live ≥ 0.5', met: rows[3]!.ratio! >= 0.5 },
@@ -556,7 +560,10 @@ async function main(): Promise<void> {
       { what: 'peak RSS < 200 MB', met: memory.maxRss < 200 * 1024 * 1024 },
       // Usage counting: a Map increment per resolve (decision 0095).
       { what: 'usage counting, hot key ≤ +3 CPU µs', met: rows[12]!.cpuMicros - rows[13]!.cpuMicros <= 3 },
-      { what: 'usage counting, keys cycled ≤ +3 CPU µs', met: rows[6]!.cpuMicros - rows[14]!.cpuMicros <= 3 },
+      {
+        what: 'usage counting, keys cycled ≤ +3 CPU µs',
+        met: rows[14]!.cpuMicros - rows[15]!.cpuMicros <= 3,
+      },
     ];
 
     const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MB`;
