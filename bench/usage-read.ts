@@ -73,7 +73,13 @@ async function main(): Promise<void> {
     RATE_LIMIT_ADMIN: '100000000/1s',
     LOG_LEVEL: 'warn',
   });
-  const { app, port } = await listenBenchApp([]);
+  // A refused start (a configuration error) must not leave the database behind.
+  const started = await listenBenchApp([]).catch(async (err: unknown) => {
+    await issuer.stop();
+    await database.cleanup();
+    throw err;
+  });
+  const { app, port } = started;
   try {
     await db.connect();
     let started = Date.now();
