@@ -74,12 +74,12 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'warn',
   });
   // A refused start (a configuration error) must not leave the database behind.
-  const started = await listenBenchApp([]).catch(async (err: unknown) => {
+  const listening = await listenBenchApp([]).catch(async (err: unknown) => {
     await issuer.stop();
     await database.cleanup();
     throw err;
   });
-  const { app, port } = started;
+  const { app, port } = listening;
   try {
     await db.connect();
     let started = Date.now();
