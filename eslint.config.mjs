@@ -13,8 +13,11 @@ const NAMED_DEPENDENCIES = {
   projects: ['users'],
   'billing-providers': [],
   'api-keys': ['users', 'projects', 'billing-providers'],
-  // The hot path reads api_keys through ApiKeysModule's repository, the key format and the revocation channel.
-  'api-key-resolution': ['api-keys'],
+  // The hot path reads api_keys through ApiKeysModule's repository, the key format and the revocation channel,
+  // and counts each resolve with KeyUsageModule's counters.
+  'api-key-resolution': ['api-keys', 'key-usage'],
+  // Usage counts are kept per key (`api_key_usage` references `api_keys`).
+  'key-usage': ['api-keys'],
   'org-tokens': [],
   'oauth-sessions': ['users', 'billing-providers'],
   credentials: ['users'],

@@ -8,6 +8,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from 'src/app.module';
 import { createApp } from 'src/app.setup';
 import { loadAppConfig } from 'src/app.registrations';
+import { KeyUsageCounters } from 'src/key-usage/key-usage-counters';
 
 export async function listenBenchApp(
   controllers: Type[],
@@ -20,4 +21,9 @@ export async function listenBenchApp(
   await app.listen(0, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   return { app, port: address.port };
+}
+
+/** Switches the usage counters of resolves on or off: the benchmark's measure of what counting costs. */
+export function setUsageCounting(app: NestFastifyApplication, on: boolean): void {
+  app.get(KeyUsageCounters).setCounting(on);
 }

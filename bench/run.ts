@@ -46,6 +46,9 @@ const ADMIN_TOKEN = `bench-${randomBytes(24).toString('hex')}`;
 const BENCH_SCOPES = Array.from({ length: 10 }, (_, i) => `service${i}:read`);
 const SCOPED_ROW = 'keysmith resolve, a key with 10 scopes and requiredScopes';
 const ROLLED_ROW = 'keysmith resolve, a rolled key in its grace (answers rolling)';
+const HOT_OFF_ROW = 'keysmith resolve, one hot key, usage counting off';
+const CYCLED_ON_ROW = `keysmith resolve, ${CYCLED_KEYS.toLocaleString('en')} keys cycled, usage counting on (alternating with the next row)`;
+const CYCLED_OFF_ROW = `keysmith resolve, ${CYCLED_KEYS.toLocaleString('en')} keys cycled, usage counting off`;
 
 interface Measured {
   result: Result;
@@ -145,6 +148,19 @@ function load(port: number, spec: Load): Promise<Result> {
     duration: spec.duration ?? DURATION_S,
     ...(spec.overallRate ? { overallRate: spec.overallRate } : {}),
     requests: [request],
+  });
+}
+
+/** Switches keysmith's usage counters of resolves on or off (bench/server.ts), to measure what counting costs. */
+function counting(server: Server, on: boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const onMessage = (msg: FromServer): void => {
+      if (msg.type !== 'counting') return;
+      server.child.off('message', onMessage);
+      resolve();
+    };
+    server.child.on('message', onMessage);
+    server.child.send({ type: 'counting', on });
   });
 }
 
@@ -449,6 +465,8 @@ async function main(): Promise<void> {
         ['keysmith resolve, paced', { ...resolve, keys: hot, overallRate: PACED_RATE }],
         [SCOPED_ROW, scoped],
         [ROLLED_ROW, rolled],
+        [HOT_OFF_ROW, { ...resolve, keys: hot }],
+        [CYCLED_OFF_ROW, { ...resolve, keys: cycled }],
       ];
       for (const [name, spec] of rowsToProfile.filter(([name]) =>
         only.split('|').some((part) => name.includes(part)),
@@ -460,7 +478,10 @@ async function main(): Promise<void> {
           );
           continue;
         }
+        const off = name.includes('counting off');
+        if (off) await counting(keysmith, false);
         const m = await measure(keysmith, spec);
+        if (off) await counting(keysmith, true);
         process.stdout.write(
           `${name}: ${Math.round(m.result.requests.average)} req/s, p50/p99 ${m.result.latency.p50}/${m.result.latency.p99} ms, ${Math.round(m.cpu)} µs/request\n`,
         );
@@ -490,6 +511,21 @@ async function main(): Promise<void> {
     const pacedResolve = await paced(keysmith, { ...resolve, keys: hot }, PACED_RATE, DURATION_S);
     const scopedRun = await measure(keysmith, scoped);
     const rolledRun = await measure(keysmith, rolled);
+    // What counting usage costs: the hot key and the cycled keys with counting on and off, alternating over
+    // rounds (medians). Not the cycled row above: its run is the first to see the 12,000 keys, so it also
+    // inserts their consumers, which later runs only touch.
+    const hotOn: Measured[] = [];
+    const hotOff: Measured[] = [];
+    const cycledOn: Measured[] = [];
+    const cycledOff: Measured[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      hotOn.push(await measure(keysmith, { ...resolve, keys: hot }));
+      cycledOn.push(await measure(keysmith, { ...resolve, keys: cycled }));
+      await counting(keysmith, false);
+      hotOff.push(await measure(keysmith, { ...resolve, keys: hot }));
+      cycledOff.push(await measure(keysmith, { ...resolve, keys: cycled }));
+      await counting(keysmith, true);
+    }
     const memory = await ask(keysmith.child, 'report');
 
     const rows: Row[] = [
@@ -504,6 +540,14 @@ async function main(): Promise<void> {
       row(badChecksumName, badChecksumRun, floor),
       row(SCOPED_ROW, scopedRun, floor),
       row(ROLLED_ROW, rolledRun, floor),
+      row(
+        'keysmith resolve, one hot key, usage counting on (alternating with the next row)',
+        median(hotOn),
+        floor,
+      ),
+      row(HOT_OFF_ROW, median(hotOff), floor),
+      row(CYCLED_ON_ROW, median(cycledOn), floor),
+      row(CYCLED_OFF_ROW, median(cycledOff), floor),
     ];
     const goals = [
       { what: '/health/live ≥ 0.5', met: rows[3]!.ratio! >= 0.5 },
@@ -514,6 +558,12 @@ async function main(): Promise<void> {
       // No cache, no database: a bad checksum costs no more than the hot key (which also signs a JWT).
       { what: 'bad checksum CPU µs ≤ hot key', met: rows[9]!.cpuMicros <= rows[5]!.cpuMicros },
       { what: 'peak RSS < 200 MB', met: memory.maxRss < 200 * 1024 * 1024 },
+      // Usage counting: a Map increment per resolve (decision 0095).
+      { what: 'usage counting, hot key ≤ +3 CPU µs', met: rows[12]!.cpuMicros - rows[13]!.cpuMicros <= 3 },
+      {
+        what: 'usage counting, keys cycled ≤ +3 CPU µs',
+        met: rows[14]!.cpuMicros - rows[15]!.cpuMicros <= 3,
+      },
     ];
 
     const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MB`;

@@ -1,7 +1,8 @@
 /**
  * The server side of `npm run bench` (bench/run.ts compiles it with the app and forks it once per server):
  * `node server.js <kind>` listens on a free port of 127.0.0.1, reports `{type: 'listening', port}`, and
- * answers `cpu` (its own CPU time so far, µs), `report` (memory) and `stop` over IPC.
+ * answers `cpu` (its own CPU time so far, µs), `report` (memory), `counting` (keysmith only: switches the usage
+ * counters of resolves on or off, to measure what counting costs; never off in the service) and `stop` over IPC.
  *
  * Kinds: `node-http` (bare node:http answering the same JSON), `nest-fastify` and `nest-express` (a bare
  * NestJS route, nothing else), `keysmith` (the real AppModule through createApp, as main.ts runs it).
@@ -14,6 +15,7 @@ import { createServer } from 'node:http';
 export type FromServer =
   | { type: 'listening'; port: number }
   | { type: 'cpu'; micros: number }
+  | { type: 'counting'; on: boolean }
   | { type: 'report'; rss: number; maxRss: number; heapUsed: number };
 
 const BODY = JSON.stringify({ status: 'ok' });
@@ -29,7 +31,9 @@ class BareController {
 @Module({ controllers: [BareController] })
 class BareModule {}
 
-async function listen(kind: string): Promise<{ port: number; close(): Promise<unknown> }> {
+async function listen(
+  kind: string,
+): Promise<{ port: number; close(): Promise<unknown>; setCounting?(on: boolean): void }> {
   switch (kind) {
     case 'node-http': {
       const server = createServer((_req, res) => {
@@ -58,9 +62,13 @@ async function listen(kind: string): Promise<{ port: number; close(): Promise<un
       return { port: (app.getHttpServer().address() as { port: number }).port, close: () => app.close() };
     }
     case 'keysmith': {
-      const { listenBenchApp } = await import('./bench-app.js');
+      const { listenBenchApp, setUsageCounting } = await import('./bench-app.js');
       const { app, port } = await listenBenchApp([]);
-      return { port, close: () => app.close() };
+      return {
+        port,
+        close: () => app.close(),
+        setCounting: (on: boolean) => setUsageCounting(app, on),
+      };
     }
     default:
       throw new Error(`unknown server kind ${kind}`);
@@ -70,8 +78,11 @@ async function listen(kind: string): Promise<{ port: number; close(): Promise<un
 async function main(): Promise<void> {
   const server = await listen(process.argv[2] ?? '');
   const send = (msg: FromServer): void => void process.send!(msg);
-  process.on('message', (msg: { type: string }) => {
-    if (msg.type === 'cpu') {
+  process.on('message', (msg: { type: string; on?: boolean }) => {
+    if (msg.type === 'counting') {
+      server.setCounting?.(msg.on === true);
+      send({ type: 'counting', on: msg.on === true });
+    } else if (msg.type === 'cpu') {
       const { user, system } = process.cpuUsage();
       send({ type: 'cpu', micros: user + system });
     } else if (msg.type === 'report') {

@@ -20,6 +20,7 @@ import { SigningModule } from 'src/crypto/signing/signing.module';
 import { DatabaseModule } from 'src/database/database.module';
 import { HttpExceptionFilter } from 'src/errors/http-exception.filter';
 import { HealthModule } from 'src/health/health.module';
+import { KeyUsageModule } from 'src/key-usage/key-usage.module';
 import { LeaksModule } from 'src/leaks/leaks.module';
 import { LoggingModule } from 'src/logging/logging.module';
 import { MetricsModule } from 'src/metrics/metrics.module';
@@ -80,6 +81,7 @@ export class AppModule {
         BillingProvidersModule,
         ApiKeysModule,
         ApiKeyResolutionModule,
+        KeyUsageModule,
         CredentialsModule,
         OAuthSessionsModule,
         LeaksModule,

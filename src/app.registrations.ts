@@ -15,6 +15,7 @@ import { encryptionConfig } from 'src/crypto/encryption/encryption.config';
 import type { RewrapApp } from 'src/crypto/encryption/rewrap-command';
 import { signingConfig } from 'src/crypto/signing/signing.config';
 import { httpConfig } from 'src/http/http.config';
+import { keyUsageConfig } from 'src/key-usage/key-usage.config';
 import { leaksConfig } from 'src/leaks/leaks.config';
 import { PUBLIC_REVOKE_RATE_LIMIT } from 'src/leaks/leaks.rate-limits';
 import { oauthSessionsConfig } from 'src/oauth-sessions/oauth-sessions.config';
@@ -46,6 +47,7 @@ export const CONFIG_SLICES: readonly ConfigSlice<unknown>[] = [
   encryptionConfig,
   oauthSessionsConfig,
   leaksConfig,
+  keyUsageConfig,
   rateLimitConfig,
   httpConfig,
 ];

@@ -36,10 +36,14 @@ export interface ResolvedApiKey {
 /** A definitive answer for a presented key. "The database could not be asked" is never one. */
 export type Resolution =
   | { kind: 'ok'; key: ResolvedApiKey }
-  /** Malformed, unknown, wrong secret, revoked or expired: indistinguishable to the caller. */
-  | { kind: 'invalid' }
-  /** A key of a disabled user, whatever its own state (revoked, expired and switched off included). */
-  | { kind: 'user_disabled' };
+  /**
+   * Malformed, unknown, wrong secret, revoked or expired: indistinguishable to the caller. `id` (`api_keys.id`)
+   * is set when the presented secret matched a key (revoked, expired, switched off): its refusals are counted
+   * (usage, decision 0095), never answered.
+   */
+  | { kind: 'invalid'; id?: string }
+  /** A key of a disabled user, whatever its own state (revoked, expired and switched off included); `id` as for `invalid`. */
+  | { kind: 'user_disabled'; id?: string };
 
 /** Live keys held per instance. */
 export const CACHE_MAX_ENTRIES = 10_000;

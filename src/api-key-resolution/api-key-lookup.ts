@@ -149,15 +149,18 @@ function decide(row: ResolvableKeyRow | undefined, hash: string): { resolution: 
   // While its user is disabled, every key of theirs answers 403, whatever its own state (revoked by the kill
   // switch or before, expired, rolled away, switched off): the presenter proved they hold this exact secret,
   // so naming the disabled identity tells them nothing they did not know (API.md; decision 0080).
-  if (row.disabledAt) return { resolution: { kind: 'user_disabled' }, keyId };
-  if (row.revokedAt) return { resolution: INVALID, keyId };
+  if (row.disabledAt) return { resolution: { kind: 'user_disabled', id: row.id }, keyId };
+  // The secret matched: a refusal from here on names the key, so that it is counted (decision 0095). Allocated
+  // once per cache fill, never per call.
+  const refused: Resolution = { kind: 'invalid', id: row.id };
+  if (row.revokedAt) return { resolution: refused, keyId };
   const now = Date.now();
-  if (row.expiresAt && row.expiresAt.getTime() <= now) return { resolution: INVALID, keyId };
+  if (row.expiresAt && row.expiresAt.getTime() <= now) return { resolution: refused, keyId };
   // A rolled key past its grace is revoked for good (decision 0060): refused like one.
   const graceEnd = graceEndMs(row);
-  if (graceEnd !== null && graceEnd <= now) return { resolution: INVALID, keyId };
+  if (graceEnd !== null && graceEnd <= now) return { resolution: refused, keyId };
   // A switched-off key answers like a revoked one.
-  if (row.keyDisabledAt) return { resolution: INVALID, keyId };
+  if (row.keyDisabledAt) return { resolution: refused, keyId };
   const scopes = row.scopes ?? [];
   return {
     resolution: {

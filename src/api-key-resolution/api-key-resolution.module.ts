@@ -8,6 +8,7 @@ import { ApiKeysModule } from 'src/api-keys/api-keys.module';
 import { authConfig } from 'src/auth/auth.config';
 import { provideConfig } from 'src/config/config-slice';
 import { SigningModule } from 'src/crypto/signing/signing.module';
+import { KeyUsageModule } from 'src/key-usage/key-usage.module';
 
 /**
  * The hot path: internal services resolve presented API keys (M2M). Answers are cached per instance
@@ -15,7 +16,7 @@ import { SigningModule } from 'src/crypto/signing/signing.module';
  * `api_keys` through the table's repository, which ApiKeysModule provides and exports.
  */
 @Module({
-  imports: [ApiKeysModule, SigningModule],
+  imports: [ApiKeysModule, KeyUsageModule, SigningModule],
   controllers: [ApiKeyResolutionController],
   providers: [
     // ORG_ID, for the deprecated API-key admin tier's verifier.

@@ -11,6 +11,7 @@ import type { ResolveApiKeyResponseDto } from 'src/api-key-resolution/dto/resolv
 import { ApiKeysRepository } from 'src/api-keys/api-keys.repository';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
 import { TokenSigner } from 'src/crypto/signing/token-signer';
+import { KeyUsageCounters } from 'src/key-usage/key-usage-counters';
 import { isoOrNull } from 'src/validation/instants';
 
 /** Lifetime of the JWT minted by each resolution. */
@@ -19,7 +20,8 @@ export const RESOLVED_TOKEN_TTL_SECONDS = 300;
 /**
  * Turns a presented API key into an identity and a JWT minted for this call only (`resolve`), or, for the
  * deprecated API-key admin tier, into a yes or no (`verify`: only keys an ORG_ID admin minted). Every
- * successful use is recorded, a resolve with its M2M client.
+ * successful use is recorded, a resolve with its M2M client; every resolve of an existing key is counted,
+ * answered or refused (usage, decision 0095).
  */
 @Injectable()
 export class ApiKeyResolutionService {
@@ -30,6 +32,7 @@ export class ApiKeyResolutionService {
     private readonly usage: ApiKeyUsageRecorder,
     private readonly signer: TokenSigner,
     private readonly keys: ApiKeysRepository,
+    private readonly counters: KeyUsageCounters,
     @Inject(authConfig.KEY) { orgId }: AuthConfig,
   ) {
     this.orgId = orgId;
@@ -72,7 +75,9 @@ export class ApiKeyResolutionService {
 
   /**
    * A use of the key, with the M2M client that resolved it (lastUsedAt, lastUsedBy, the key's consumers), is
-   * recorded for a 200 only: refusals are not uses (decision 0065).
+   * recorded for a 200 only: refusals are not uses (decision 0065). The usage counters count a 200 as valid and
+   * every refusal of a key whose secret matched (revoked, expired, switched off, user disabled, insufficient
+   * scope) as refused; a malformed, unknown or wrong key names no key and is not counted (decision 0095).
    */
   private answer(
     resolution: Resolution,
@@ -81,13 +86,22 @@ export class ApiKeyResolutionService {
   ): ResolveApiKeyResponseDto {
     switch (resolution.kind) {
       case 'ok':
-        if (requiredScopes !== undefined && requiredScopes.length > 0)
-          checkScopes(resolution.key.scopeSet, requiredScopes);
+        if (
+          requiredScopes !== undefined &&
+          requiredScopes.length > 0 &&
+          !holdsAll(resolution.key.scopeSet, requiredScopes)
+        ) {
+          this.counters.refused(resolution.key.id);
+          throw insufficientScopeError(missingScopes(resolution.key.scopeSet, requiredScopes));
+        }
         this.usage.record(resolution.key.id, clientId);
+        this.counters.valid(resolution.key.id);
         return this.withToken(resolution.key);
       case 'invalid':
+        if (resolution.id !== undefined) this.counters.refused(resolution.id);
         throw keyRefusal(ApiKeyResolutionErrorCode.InvalidKey);
       case 'user_disabled':
+        if (resolution.id !== undefined) this.counters.refused(resolution.id);
         throw keyRefusal(ApiKeyResolutionErrorCode.UserDisabled);
     }
   }
@@ -121,9 +135,12 @@ export class ApiKeyResolutionService {
   }
 }
 
-/** Throws 403 `insufficient_scope` naming the required scopes the key lacks, in the order they were asked. */
-function checkScopes(held: ReadonlySet<string>, required: readonly string[]): void {
-  let missing: string[] | undefined;
-  for (const scope of required) if (!held.has(scope)) (missing ??= []).push(scope);
-  if (missing) throw insufficientScopeError(missing);
+function holdsAll(held: ReadonlySet<string>, required: readonly string[]): boolean {
+  for (const scope of required) if (!held.has(scope)) return false;
+  return true;
+}
+
+/** The required scopes the key lacks, in the order they were asked. */
+function missingScopes(held: ReadonlySet<string>, required: readonly string[]): string[] {
+  return required.filter((scope) => !held.has(scope));
 }

@@ -568,6 +568,11 @@ describe('fuzz: every route', () => {
     'before',
     'includeRevoked',
     'projectId',
+    'keyIds',
+    'userId',
+    'from',
+    'to',
+    'granularity',
     'loginSessionId',
     'state',
     'token',
@@ -584,6 +589,16 @@ describe('fuzz: every route', () => {
       valid.push('includeRevoked=true', `projectId=${ids.devProjectId}`, 'includeRevoked=false');
     if (key === 'GET /api/v1/audit-events')
       valid.push('limit=5', `before=${encodeURIComponent('2099-01-01T00:00:00Z')}`, 'limit=500');
+    if (key === 'GET /api/v1/developer/keys/usage')
+      valid.push(
+        `keyIds=${ids.devKeyRowId},${ids.otherKeyRowId}`,
+        `keyIds=${ids.devKeyRowId}&granularity=day&from=${encodeURIComponent('2030-01-01T00:00:00Z')}&to=2030-03-01`,
+      );
+    if (key === 'GET /api/v1/admin/usage')
+      valid.push(
+        `userId=${ids.devUserId}`,
+        `userId=${ids.devUserId}&granularity=day&from=2030-01-01&to=2030-02-01`,
+      );
     if (key.endsWith('/result')) valid.push(`loginSessionId=${ids.loginSessionId}`);
     if (key === CALLBACK) valid.push(...callbackQueries);
     const pair = fc

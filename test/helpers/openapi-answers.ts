@@ -107,7 +107,10 @@ export class AnswerChecker {
     const path = answer.url.split('?')[0]!;
     if (/^\/api\/docs/i.test(path) || answer.method === 'HEAD' || answer.method === 'OPTIONS')
       return undefined;
-    const matching = this.operations.filter((o) => o.pattern.test(path));
+    // As the router does, a static segment wins over a parameter: `/keys/usage` is not `/keys/{id}`.
+    const matching = this.operations
+      .filter((o) => o.pattern.test(path))
+      .sort((x, y) => parameters(x.template) - parameters(y.template));
     const operation = matching.find((o) => o.method === answer.method);
     if (!operation) return this.envelope(answer);
     const where = `${operation.method} ${operation.template}`;
@@ -132,6 +135,10 @@ export class AnswerChecker {
 
 /** One checker per document text (every app of a file usually serves the same one): compiled schemas kept. */
 const checkers = new Map<string, AnswerChecker>();
+function parameters(template: string): number {
+  return template.split('{').length - 1;
+}
+
 const mismatches: string[] = [];
 
 /**

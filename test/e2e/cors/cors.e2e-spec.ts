@@ -22,6 +22,7 @@ const BROWSER_CALLABLE = [
   'GET /api/v1/billing-providers',
   'GET /api/v1/developer/keys',
   'GET /api/v1/developer/keys/:id',
+  'GET /api/v1/developer/keys/usage',
   'GET /api/v1/developer/projects',
   'GET /api/v1/mcp-oauth-credentials',
   'PATCH /api/v1/developer/keys/:id',

@@ -36,6 +36,11 @@ interface Parameter {
   'x-opaque'?: boolean;
   /** The maximum unless the query asks for `format=ndjson` (the audit export's `limit`). */
   'x-json-maximum'?: number;
+  /**
+   * On `to`: the window [from, to), `to` defaulting to now and `from` to 24 hours before `to`, is non-empty
+   * and at most this many days long (the usage reads).
+   */
+  'x-window-max-days'?: number;
 }
 interface Operation {
   operationId: string;
@@ -225,6 +230,15 @@ describe('the OpenAPI document: every request it calls valid is accepted', () =>
             q[p.name] === undefined ||
             Number(q[p.name]) <= p['x-json-maximum'],
         ),
+      )
+      .filter((q: Record<string, string>) =>
+        parameters.every((p) => {
+          const days = p['x-window-max-days'];
+          if (days === undefined) return true;
+          const to = q.to === undefined ? Date.now() : Date.parse(q.to);
+          const from = q.from === undefined ? to - 86_400_000 : Date.parse(q.from);
+          return from < to && to - from <= days * 86_400_000;
+        }),
       );
     const schema = operation.requestBody?.content['application/json']?.schema;
     const body = schema

@@ -1,0 +1,66 @@
+import { Injectable } from '@nestjs/common';
+import type { SessionPrincipal } from 'src/auth/principal';
+import { ApiError } from 'src/errors/api-error';
+import {
+  DEFAULT_USAGE_WINDOW_HOURS,
+  MAX_USAGE_WINDOW_DAYS,
+  type AdminUsageQueryDto,
+  type DeveloperKeyUsageQueryDto,
+  type KeyUsageResponseDto,
+} from 'src/key-usage/dto/key-usage.dto';
+import { KeyUsageRepository, type UsageOwner } from 'src/key-usage/key-usage.repository';
+
+const DEFAULT_WINDOW_MS = DEFAULT_USAGE_WINDOW_HOURS * 3_600_000;
+const MAX_WINDOW_MS = MAX_USAGE_WINDOW_DAYS * 86_400_000;
+
+/** The usage reads (issue 23): a developer's keys by id, or every key of one user for an admin. */
+@Injectable()
+export class KeyUsageService {
+  constructor(private readonly usage: KeyUsageRepository) {}
+
+  /** The session user's keys among `keyIds`; others' and unknown ids are left out alike. */
+  async forDeveloper(
+    principal: SessionPrincipal,
+    query: DeveloperKeyUsageQueryDto,
+  ): Promise<KeyUsageResponseDto> {
+    // Each key once, answered with the id as the caller spelled it (a UUID's case is not significant).
+    const asGiven = new Map<string, string>();
+    for (const id of query.keyIds) if (!asGiven.has(id.toLowerCase())) asGiven.set(id.toLowerCase(), id);
+    const answer = await this.read({ keyIds: [...asGiven.keys()], externalId: principal.sub }, query);
+    for (const key of answer.usage) key.keyId = asGiven.get(key.keyId) ?? key.keyId;
+    return answer;
+  }
+
+  /** Every key of the user `userId` (none for an unknown user). */
+  forAdmin(query: AdminUsageQueryDto): Promise<KeyUsageResponseDto> {
+    return this.read({ userId: query.userId }, query);
+  }
+
+  private async read(
+    owner: UsageOwner,
+    query: { from?: string; to?: string; granularity?: 'hour' | 'day' },
+  ): Promise<KeyUsageResponseDto> {
+    const { from, to } = usageWindow(query.from, query.to, Date.now());
+    return { usage: await this.usage.read(owner, from, to, query.granularity ?? 'hour') };
+  }
+}
+
+/**
+ * The window [from, to): `to` defaults to now, `from` to 24 hours before `to`; 400 when `from` is not before
+ * `to` or the window is longer than 90 days.
+ */
+export function usageWindow(
+  from: string | undefined,
+  to: string | undefined,
+  now: number,
+): { from: Date; to: Date } {
+  const end = to === undefined ? now : Date.parse(to);
+  const start = from === undefined ? end - DEFAULT_WINDOW_MS : Date.parse(from);
+  if (start >= end) throw invalid('from', 'from must be before to');
+  if (end - start > MAX_WINDOW_MS) throw invalid('to', 'the window from from to to must be at most 90 days');
+  return { from: new Date(start), to: new Date(end) };
+}
+
+function invalid(field: string, message: string): ApiError {
+  return ApiError.validation(message, [{ field, messages: [message] }]);
+}

@@ -1,0 +1,456 @@
+import { Client } from 'pg';
+import request from 'supertest';
+import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
+import { parseApiKey } from 'src/api-keys/api-key-format';
+import { KeyUsageCounters } from 'src/key-usage/key-usage-counters';
+import { SWEEP_LOCK_KEY, UsageRetention } from 'src/key-usage/usage-retention';
+import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
+import { e2eSuite, type TestApp } from 'test/helpers/app';
+import { disableUser, expireApiKey } from 'test/helpers/factories';
+import { FULL_ADMIN_TOKEN, fullEnv } from 'test/helpers/full-app';
+import { m2mToken, sessionBearer } from 'test/helpers/issuers';
+import { eventually } from 'test/helpers/waiting';
+
+const KEYS = '/api/v1/developer/keys';
+const USAGE = '/api/v1/developer/keys/usage';
+const ADMIN_USAGE = '/api/v1/admin/usage';
+const ADMIN = `Bearer ${FULL_ADMIN_TOKEN}`;
+const HOUR = 3_600_000;
+const UNKNOWN_ID = '00000000-0000-4000-8000-000000000000';
+
+interface Bucket {
+  start: string;
+  valid: number;
+  refused: number;
+}
+interface KeyUsage {
+  keyId: string;
+  valid: number;
+  refused: number;
+  buckets: Bucket[];
+}
+
+/**
+ * Usage (issue 23): every resolve of an existing key is counted per key, hour and outcome on each instance,
+ * and the counts of several instances add up in `api_key_usage`; developers read their keys' counts, admins
+ * one user's. Two instances share the database, as behind a load balancer.
+ */
+describe('API key usage', () => {
+  const suite = e2eSuite();
+  let a: TestApp;
+  let b: TestApp;
+  let resolver: string;
+  const secrets: string[] = [FULL_ADMIN_TOKEN];
+
+  beforeAll(async () => {
+    a = await suite.boot(fullEnv(suite.m2m, suite.session));
+    b = await suite.boot(fullEnv(suite.m2m, suite.session));
+    await eventually(() => a.app.get(ApiKeyRevocations).listening && b.app.get(ApiKeyRevocations).listening);
+    resolver = await m2mToken(suite.m2m, 'usage-client', 'apikeys:resolve');
+  });
+
+  suite.beforeTeardown(async () => {
+    await a.app.get(OrgTokensService).settle();
+    expect(a.logs.leaked(secrets)).toEqual([]);
+  });
+
+  const mint = async (
+    sub: string,
+    body: Record<string, unknown> = {},
+  ): Promise<{ id: string; secret: string }> => {
+    const res = await request(a.http)
+      .post(KEYS)
+      .set('authorization', await sessionBearer(suite.session, sub))
+      .send(body)
+      .expect(201);
+    const { key, secret } = res.body as { key: { id: string }; secret: string };
+    secrets.push(secret);
+    return { id: key.id, secret };
+  };
+  const resolve = (on: TestApp, key: string, status: number, requiredScopes?: string[]): request.Test =>
+    request(on.http)
+      .post('/api/v1/internal/api-keys/resolve')
+      .set('authorization', `Bearer ${resolver}`)
+      .send(requiredScopes ? { key, requiredScopes } : { key })
+      .expect(status);
+  const times = async (n: number, call: () => PromiseLike<unknown>): Promise<void> => {
+    for (let i = 0; i < n; i++) await call();
+  };
+  const flush = (...apps: TestApp[]): Promise<unknown> =>
+    Promise.all(apps.map((app) => app.app.get(KeyUsageCounters).flush()));
+  const usageOf = async (
+    sub: string,
+    query: Record<string, string>,
+    on: TestApp = a,
+  ): Promise<KeyUsage[]> => {
+    const res = await request(on.http)
+      .get(USAGE)
+      .query(query)
+      .set('authorization', await sessionBearer(suite.session, sub));
+    expect(res.status).toBe(200);
+    return (res.body as { usage: KeyUsage[] }).usage;
+  };
+  const stored = async (ids: string[]): Promise<Record<string, { valid: number; refused: number }>> => {
+    const rows = await suite.db.query<{ id: string; valid: string; refused: string }>(
+      `SELECT api_key_id AS id, sum(valid) AS valid, sum(refused) AS refused FROM api_key_usage
+        WHERE api_key_id = ANY($1::uuid[]) GROUP BY api_key_id`,
+      [ids],
+    );
+    return Object.fromEntries(
+      rows.map((r) => [r.id, { valid: Number(r.valid), refused: Number(r.refused) }]),
+    );
+  };
+  const totals = (usage: KeyUsage[]) =>
+    Object.fromEntries(usage.map((u) => [u.keyId, { valid: u.valid, refused: u.refused }]));
+
+  describe('counting', () => {
+    let live: { id: string; secret: string };
+    let revoked: { id: string; secret: string };
+    let expired: { id: string; secret: string };
+    let off: { id: string; secret: string };
+    let carols: { id: string; secret: string };
+
+    beforeAll(async () => {
+      live = await mint('alice', { scopes: ['orders:read'] });
+      revoked = await mint('alice');
+      expired = await mint('alice');
+      off = await mint('alice');
+      carols = await mint('carol');
+      await expireApiKey(suite.db, parseApiKey(expired.secret)!.keyId);
+      await request(a.http)
+        .patch(`${KEYS}/${off.id}`)
+        .set('authorization', await sessionBearer(suite.session, 'alice'))
+        .send({ enabled: false })
+        .expect(200);
+      await disableUser(suite.db, { externalId: 'carol' });
+    });
+
+    it('adds up exactly the valid and refused resolves of existing keys seen by two instances', async () => {
+      const window = {
+        from: new Date(Date.now() - HOUR).toISOString(),
+        to: new Date(Date.now() + HOUR).toISOString(),
+      };
+      // Instance a: the live key answered 3 times, refused twice for a scope it lacks.
+      await times(3, () => resolve(a, live.secret, 200));
+      await times(2, () => resolve(a, live.secret, 403, ['orders:write']));
+      // Not counted: they name no key the caller holds (a wrong secret, an unknown key, a malformed one).
+      const keyId = parseApiKey(live.secret)!.keyId;
+      await times(2, () => resolve(a, `ksk_${keyId}_${'0'.repeat(64)}`, 401));
+      await resolve(a, `ksk_${'f'.repeat(16)}_${'0'.repeat(64)}`, 401);
+      await resolve(a, 'not-a-key', 401);
+      // Instance b: answered twice, refused once.
+      await times(2, () => resolve(b, live.secret, 200));
+      await resolve(b, live.secret, 403, ['orders:write']);
+      // The revoked key: used once, then refused on both instances.
+      await resolve(a, revoked.secret, 200);
+      await request(a.http)
+        .delete(`${KEYS}/${revoked.id}`)
+        .set('authorization', await sessionBearer(suite.session, 'alice'))
+        .expect(200);
+      await times(2, () => resolve(a, revoked.secret, 401));
+      await resolve(b, revoked.secret, 401);
+      // Expired, switched off, a disabled user's: refused.
+      await times(2, () => resolve(a, expired.secret, 401));
+      await times(2, () => resolve(b, expired.secret, 401));
+      await resolve(a, off.secret, 401);
+      await resolve(b, off.secret, 401);
+      await times(2, () => resolve(a, carols.secret, 403));
+
+      await flush(a, b);
+
+      const expected = {
+        [live.id]: { valid: 5, refused: 3 },
+        [revoked.id]: { valid: 1, refused: 3 },
+        [expired.id]: { valid: 0, refused: 4 },
+        [off.id]: { valid: 0, refused: 2 },
+      };
+      const ids = [live.id, revoked.id, expired.id, off.id];
+      expect(await stored(ids)).toEqual(
+        Object.fromEntries(Object.entries(expected).filter(([, c]) => c.valid + c.refused > 0)),
+      );
+      const usage = await usageOf('alice', { keyIds: ids.join(','), ...window });
+      expect(usage.map((u) => u.keyId)).toEqual(ids);
+      expect(totals(usage)).toEqual(expected);
+      for (const u of usage) {
+        // Buckets hold the totals, whole hours, oldest first.
+        expect(u.buckets.reduce((s, x) => s + x.valid, 0)).toBe(u.valid);
+        expect(u.buckets.reduce((s, x) => s + x.refused, 0)).toBe(u.refused);
+        for (const x of u.buckets) expect(Date.parse(x.start) % HOUR).toBe(0);
+      }
+      expect(totals(await usageOf('carol', { keyIds: carols.id, ...window }))).toEqual({
+        [carols.id]: { valid: 0, refused: 2 },
+      });
+
+      // Both instances flushing at once again: counts keep adding up, nothing is counted twice.
+      await times(4, () => resolve(a, live.secret, 200));
+      await times(3, () => resolve(b, live.secret, 200));
+      await resolve(b, live.secret, 403, ['orders:write']);
+      await flush(a, b);
+      expect((await stored([live.id]))[live.id]).toEqual({ valid: 12, refused: 4 });
+    });
+
+    it('writes what an instance counted when it shuts down', async () => {
+      // A long interval: only the shutdown writes.
+      const c = await suite.boot(fullEnv(suite.m2m, suite.session, { USAGE_FLUSH_INTERVAL_SECONDS: '300' }));
+      const key = await mint('dave');
+      await times(3, () => resolve(c, key.secret, 200));
+      await resolve(c, key.secret, 403, ['orders:write']);
+      expect(await stored([key.id])).toEqual({});
+      await c.close();
+      expect(await stored([key.id])).toEqual({ [key.id]: { valid: 3, refused: 1 } });
+    });
+  });
+
+  describe('GET /api/v1/developer/keys/usage', () => {
+    let erin: { id: string; secret: string };
+    let frank: { id: string; secret: string };
+
+    beforeAll(async () => {
+      erin = await mint('erin');
+      frank = await mint('frank');
+      // Hour buckets over two UTC days, written as a flush would.
+      await suite.db.query(
+        `INSERT INTO api_key_usage (api_key_id, hour, valid, refused) VALUES
+           ($1, '2030-01-01T22:00:00Z', 5, 1), ($1, '2030-01-01T23:00:00Z', 7, 0),
+           ($1, '2030-01-02T00:00:00Z', 2, 2), ($1, '2030-01-02T05:00:00Z', 1, 0),
+           ($2, '2030-01-01T23:00:00Z', 100, 100)`,
+        [erin.id, frank.id],
+      );
+    });
+
+    it('answers the hour buckets that start in [from, to), without empty ones; day folds them per UTC day', async () => {
+      const window = { keyIds: erin.id, from: '2030-01-01T23:00:00Z', to: '2030-01-02T05:00:00Z' };
+      expect(await usageOf('erin', window)).toEqual([
+        {
+          keyId: erin.id,
+          valid: 9,
+          refused: 2,
+          buckets: [
+            { start: '2030-01-01T23:00:00.000Z', valid: 7, refused: 0 },
+            { start: '2030-01-02T00:00:00.000Z', valid: 2, refused: 2 },
+          ],
+        },
+      ]);
+      expect(
+        await usageOf('erin', {
+          ...window,
+          from: '2030-01-01T00:00:00Z',
+          to: '2030-01-03T00:00:00Z',
+          granularity: 'day',
+        }),
+      ).toEqual([
+        {
+          keyId: erin.id,
+          valid: 15,
+          refused: 3,
+          buckets: [
+            { start: '2030-01-01T00:00:00.000Z', valid: 12, refused: 1 },
+            { start: '2030-01-02T00:00:00.000Z', valid: 3, refused: 2 },
+          ],
+        },
+      ]);
+      // A key without counts in the window: zeros, no buckets.
+      expect(await usageOf('erin', { keyIds: erin.id })).toEqual([
+        { keyId: erin.id, valid: 0, refused: 0, buckets: [] },
+      ]);
+    });
+
+    it("leaves out another user's keys and unknown ids, as if unknown; keeps the caller's order and spelling", async () => {
+      const window = { from: '2030-01-01T00:00:00Z', to: '2030-01-03T00:00:00Z' };
+      const usage = await usageOf('erin', {
+        keyIds: [frank.id, UNKNOWN_ID, erin.id.toUpperCase(), erin.id].join(','),
+        ...window,
+      });
+      expect(usage.map((u) => u.keyId)).toEqual([erin.id.toUpperCase()]);
+      expect(await usageOf('frank', { keyIds: erin.id, ...window })).toEqual([]);
+      expect(await usageOf('nobody-yet', { keyIds: erin.id, ...window })).toEqual([]);
+    });
+
+    it('is not swallowed by GET /developer/keys/:id, and :id still answers', async () => {
+      const bearer = await sessionBearer(suite.session, 'erin');
+      await request(a.http).get(`${KEYS}/${erin.id}`).set('authorization', bearer).expect(200);
+      await request(a.http).get(`${USAGE}?keyIds=${erin.id}`).set('authorization', bearer).expect(200);
+    });
+
+    it('refuses a missing or wrong credential with 401', async () => {
+      await request(a.http).get(USAGE).query({ keyIds: erin.id }).expect(401);
+      await request(a.http)
+        .get(USAGE)
+        .query({ keyIds: erin.id })
+        .set('authorization', 'Bearer nope')
+        .expect(401);
+      await request(a.http)
+        .get(USAGE)
+        .query({ keyIds: erin.id })
+        .set('authorization', `Bearer ${resolver}`)
+        .expect(401);
+    });
+
+    it.each([
+      ['no keyIds', {}],
+      ['an empty keyIds', { keyIds: '' }],
+      ['a malformed id', { keyIds: `${UNKNOWN_ID},not-a-uuid` }],
+      ['101 ids', { keyIds: Array.from({ length: 101 }, () => UNKNOWN_ID).join(',') }],
+      ['from after to', { keyIds: UNKNOWN_ID, from: '2030-01-02T00:00:00Z', to: '2030-01-01T00:00:00Z' }],
+      ['from equal to to', { keyIds: UNKNOWN_ID, from: '2030-01-02T00:00:00Z', to: '2030-01-02T00:00:00Z' }],
+      [
+        'a window over 90 days',
+        { keyIds: UNKNOWN_ID, from: '2030-01-01T00:00:00Z', to: '2030-04-02T00:00:00Z' },
+      ],
+      ['a from that is no instant', { keyIds: UNKNOWN_ID, from: 'yesterday' }],
+      ['a date-time without a zone', { keyIds: UNKNOWN_ID, to: '2030-01-02T00:00:00' }],
+      ['an unknown granularity', { keyIds: UNKNOWN_ID, granularity: 'minute' }],
+      ['an unknown parameter', { keyIds: UNKNOWN_ID, userId: UNKNOWN_ID }],
+    ])('answers 400 validation_failed for %s', async (_what, query) => {
+      const res = await request(a.http)
+        .get(USAGE)
+        .query(query)
+        .set('authorization', await sessionBearer(suite.session, 'erin'))
+        .expect(400);
+      expect((res.body as { error: { type: string } }).error.type).toBe('validation_failed');
+    });
+
+    it('takes exactly 100 ids and a window of exactly 90 days', async () => {
+      const ids = [
+        erin.id,
+        ...Array.from({ length: 99 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`),
+      ];
+      const usage = await usageOf('erin', {
+        keyIds: ids.join(','),
+        from: '2030-01-01T00:00:00Z',
+        to: '2030-04-01T00:00:00Z',
+      });
+      expect(totals(usage)).toEqual({ [erin.id]: { valid: 15, refused: 3 } });
+    });
+
+    it('answers 100 keys over 30 days of hour buckets (72,000 rows) exactly', async () => {
+      const keys: string[] = [];
+      for (let i = 0; i < 100; i++) keys.push((await mint('heavy')).id);
+      await suite.db.query(
+        `INSERT INTO api_key_usage (api_key_id, hour, valid, refused)
+         SELECT k.id, h, 1 + (extract(epoch FROM h)::bigint / 3600) % 5, k.n % 3
+           FROM unnest($1::uuid[]) WITH ORDINALITY AS k(id, n),
+                generate_series('2030-03-01T00:00:00Z'::timestamptz, '2030-03-30T23:00:00Z', interval '1 hour') h`,
+        [keys],
+      );
+      const expected = await stored(keys);
+      const usage = await usageOf('heavy', {
+        keyIds: keys.join(','),
+        from: '2030-03-01T00:00:00Z',
+        to: '2030-03-31T00:00:00Z',
+      });
+      expect(usage.map((u) => u.keyId)).toEqual(keys);
+      expect(totals(usage)).toEqual(expected);
+      for (const u of usage) expect(u.buckets).toHaveLength(720);
+      const days = await usageOf('heavy', {
+        keyIds: keys.join(','),
+        from: '2030-03-01T00:00:00Z',
+        to: '2030-03-31T00:00:00Z',
+        granularity: 'day',
+      });
+      expect(totals(days)).toEqual(expected);
+      for (const u of days) expect(u.buckets).toHaveLength(30);
+    });
+  });
+
+  describe('GET /api/v1/admin/usage', () => {
+    let gina: { id: string; secret: string }[];
+    let ginaUserId: string;
+
+    beforeAll(async () => {
+      gina = [await mint('gina'), await mint('gina')];
+      ginaUserId = (
+        await suite.db.query<{ id: string }>(`SELECT id FROM users WHERE external_id = 'gina'`)
+      )[0]!.id;
+      await suite.db.query(
+        `INSERT INTO api_key_usage (api_key_id, hour, valid, refused) VALUES ($1, '2030-01-01T10:00:00Z', 4, 1)`,
+        [gina[0]!.id],
+      );
+    });
+
+    const admin = (query: Record<string, string>, credential = ADMIN): request.Test =>
+      request(a.http).get(ADMIN_USAGE).query(query).set('authorization', credential);
+    const orgToken = async (scopes: string[]): Promise<string> => {
+      const res = await request(a.http)
+        .post('/api/v1/org/tokens')
+        .set('authorization', ADMIN)
+        .send({ name: `usage ${scopes.join(' ')}`, scopes })
+        .expect(201);
+      const token = (res.body as { token: string }).token;
+      secrets.push(token);
+      return `Bearer ${token}`;
+    };
+
+    it('answers every key of the user, newest first, with the same shape', async () => {
+      const res = await admin({
+        userId: ginaUserId,
+        from: '2030-01-01T00:00:00Z',
+        to: '2030-01-02T00:00:00Z',
+      }).expect(200);
+      expect(res.body).toEqual({
+        usage: [
+          { keyId: gina[1]!.id, valid: 0, refused: 0, buckets: [] },
+          {
+            keyId: gina[0]!.id,
+            valid: 4,
+            refused: 1,
+            buckets: [{ start: '2030-01-01T10:00:00.000Z', valid: 4, refused: 1 }],
+          },
+        ],
+      });
+    });
+
+    it('answers no keys for an unknown user', async () => {
+      expect((await admin({ userId: UNKNOWN_ID }).expect(200)).body).toEqual({ usage: [] });
+    });
+
+    it('takes an org token with admin:read, refuses one without it (403), and no credential (401)', async () => {
+      await admin({ userId: ginaUserId }, await orgToken(['admin:read'])).expect(200);
+      const res = await admin({ userId: ginaUserId }, await orgToken(['api-keys:admin'])).expect(403);
+      expect((res.body as { error: { type: string } }).error.type).toBe('forbidden');
+      await request(a.http).get(ADMIN_USAGE).query({ userId: ginaUserId }).expect(401);
+    });
+
+    it.each([
+      ['no userId', {}],
+      ['a malformed userId', { userId: 'gina' }],
+      [
+        'a window over 90 days',
+        { userId: UNKNOWN_ID, from: '2030-01-01T00:00:00Z', to: '2030-06-01T00:00:00Z' },
+      ],
+      ['from after to', { userId: UNKNOWN_ID, from: '2030-01-02T00:00:00Z', to: '2030-01-01T00:00:00Z' }],
+    ])('answers 400 for %s', async (_what, query) => {
+      await admin(query).expect(400);
+    });
+  });
+
+  describe('retention', () => {
+    it('deletes the buckets older than USAGE_RETENTION_DAYS only, one instance at a time', async () => {
+      const key = await mint('henry');
+      const now = Date.now();
+      const hourAgo = (days: number) =>
+        new Date(now - days * 86_400_000 - ((now - days * 86_400_000) % HOUR));
+      await suite.db.query(
+        `INSERT INTO api_key_usage (api_key_id, hour, valid, refused) VALUES ($1, $2, 1, 0), ($1, $3, 2, 0), ($1, $4, 3, 0)`,
+        [key.id, hourAgo(120), hourAgo(91), hourAgo(89)],
+      );
+      // Another instance holding the lock: this one skips.
+      const holder = new Client({ connectionString: suite.db.url });
+      await holder.connect();
+      try {
+        await holder.query('BEGIN');
+        await holder.query('SELECT pg_advisory_xact_lock($1)', [SWEEP_LOCK_KEY]);
+        expect(await a.app.get(UsageRetention).sweep(now)).toEqual({ skipped: true, deleted: 0 });
+        await holder.query('COMMIT');
+      } finally {
+        await holder.end();
+      }
+      expect(await a.app.get(UsageRetention).sweep(now)).toEqual({ skipped: false, deleted: 2 });
+      const left = await suite.db.query<{ valid: string }>(
+        'SELECT valid FROM api_key_usage WHERE api_key_id = $1',
+        [key.id],
+      );
+      expect(left.map((r) => Number(r.valid))).toEqual([3]);
+    });
+  });
+});
