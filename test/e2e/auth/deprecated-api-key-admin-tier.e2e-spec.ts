@@ -92,6 +92,35 @@ describe('the deprecated API-key admin tier', () => {
     await whoami(t, devKey).expect(401, UNAUTHORIZED);
   });
 
+  it('a roll records the rolling session’s admin org, not the old key’s', async () => {
+    const sessionOf = (claims: Record<string, unknown>) => suite.session.token({ sub: 'demoted', ...claims });
+    const roll = async (claims: Record<string, unknown>, id: string) => {
+      const res = await request(t.http)
+        .post(`/api/v1/developer/keys/${id}/roll`)
+        .set('authorization', `Bearer ${await sessionOf(claims)}`)
+        .send({ graceSeconds: 0 })
+        .expect(201);
+      const body = res.body as { key: { id: string }; secret: string };
+      secrets.push(body.secret);
+      return body;
+    };
+    // Minted while an admin of ORG_ID: an admin credential.
+    const minted = await request(t.http)
+      .post('/api/v1/developer/keys')
+      .set('authorization', `Bearer ${await sessionOf({ org_id: ORG })}`)
+      .send({})
+      .expect(201);
+    const { key, secret } = minted.body as { key: { id: string }; secret: string };
+    secrets.push(secret);
+    await whoami(t, secret).expect(200);
+    // Rolled by the same person once no longer an admin of ORG_ID: the successor is no admin credential.
+    const demoted = await roll({ org_id: 'org-elsewhere' }, key.id);
+    await whoami(t, demoted.secret).expect(401, UNAUTHORIZED);
+    // Rolled again by an admin session of ORG_ID: the successor is one again.
+    const promoted = await roll({ org_id: ORG }, demoted.key.id);
+    await whoami(t, promoted.secret).expect(200);
+  });
+
   it('refuses to start in production with the tier on, naming the variable', () => {
     let error: unknown;
     try {
