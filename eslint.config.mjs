@@ -15,7 +15,8 @@ const NAMED_DEPENDENCIES = {
   'api-keys': ['users', 'projects', 'billing-providers'],
   // The hot path reads api_keys through ApiKeysModule's repository, the key format and the revocation channel.
   'api-key-resolution': ['api-keys'],
-  'org-tokens': [],
+  // A mint or roll of a person's lineage takes their user's lock, the kill switch's (decision 0110).
+  'org-tokens': ['users'],
   'oauth-sessions': ['users', 'billing-providers'],
   credentials: ['users'],
   // Leak response revokes through the two tables' repositories, formats and revocation channels.

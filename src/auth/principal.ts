@@ -9,6 +9,8 @@ export interface AdminPrincipal {
   actor: string;
   /** What the credential may do: an org token's own scopes; `['admin']` for every other tier (decision 0070). */
   scopes: readonly AdminScope[];
+  /** Tier `org_token`: the token's id (a token it mints is of its lineage, decision 0110). */
+  orgTokenId?: string;
 }
 
 /** A canvas settings UI user, from a verified session JWT. */

@@ -8,7 +8,7 @@ import type { AdminScope } from 'src/auth/admin/admin-scopes';
 /** Tier 2: the org tokens. */
 export interface OrgTokenVerifier {
   /** The live org token `credential` is (not revoked, not expired, not past its grace), or null. */
-  verify(credential: string): Promise<{ prefix: string; scopes: readonly AdminScope[] } | null>;
+  verify(credential: string): Promise<{ id: string; prefix: string; scopes: readonly AdminScope[] } | null>;
 }
 
 /** Tier 0: whether bootstrap is closed for good (an org token exists or has ever existed). */

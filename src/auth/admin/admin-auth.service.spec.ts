@@ -115,7 +115,12 @@ describe('AdminAuthService', () => {
     [
       'an org token',
       ORG_TOKEN,
-      { tier: 'org_token', actor: `org-token:${ORG_TOKEN.slice(0, 12)}`, scopes: ['admin'] },
+      {
+        tier: 'org_token',
+        actor: `org-token:${ORG_TOKEN.slice(0, 12)}`,
+        scopes: ['admin'],
+        orgTokenId: 'id-1',
+      },
     ],
     ['ADMIN_TOKEN', ADMIN_TOKEN, { tier: 'admin_token', actor: 'admin-token', scopes: ['admin'] }],
   ])('accepts %s', async (_label, credential, expected) => {

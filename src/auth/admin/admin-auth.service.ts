@@ -116,7 +116,9 @@ class OrgTokenTier implements AdminTierStrategy {
   async authenticate({ credential }: RequestFacts): Promise<AdminPrincipal | null> {
     if (!credential) return null;
     const token = await this.tokens.verify(credential);
-    return token ? principal(this.tier, Actors.orgToken(token.prefix), token.scopes) : null;
+    return token
+      ? { ...principal(this.tier, Actors.orgToken(token.prefix), token.scopes), orgTokenId: token.id }
+      : null;
   }
 }
 

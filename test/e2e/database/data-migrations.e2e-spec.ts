@@ -3,6 +3,7 @@ import { MIGRATIONS } from 'migrations/index';
 import { AddApiKeyRolls1796800000000 } from 'migrations/1796800000000-AddApiKeyRolls';
 import { AddAuditCallerRequestId1796154835854 } from 'migrations/1796154835854-AddAuditCallerRequestId';
 import { AddOrgTokenScopesAndRoll1796820000000 } from 'migrations/1796820000000-AddOrgTokenScopesAndRoll';
+import { AddOrgTokenMintedFor1796950000000 } from 'migrations/1796950000000-AddOrgTokenMintedFor';
 import { dataSourceOptions } from 'src/database/data-source-options';
 import { e2eSuite } from 'test/helpers/app';
 
@@ -209,8 +210,8 @@ describe('data migrations over rows written before them', () => {
     const token = async (name: string, scopes: string, successorId: string | null, grace: string | null) =>
       (
         await db.query<{ id: string }>(
-          `INSERT INTO org_tokens (name, token_hash, prefix, created_by, scopes, successor_id, grace_ends_at)
-           VALUES ($1::text, md5($1::text) || md5($1::text), 'kso_' || substr(md5($1::text), 1, 8), 'admin-token', $2::text[], $3,
+          `INSERT INTO org_tokens (name, token_hash, prefix, created_by, minted_for, scopes, successor_id, grace_ends_at)
+           VALUES ($1::text, md5($1::text) || md5($1::text), 'kso_' || substr(md5($1::text), 1, 8), 'admin-token', 'admin-token', $2::text[], $3,
                    ${grace ?? 'NULL'})
            RETURNING id`,
           [name, scopes, successorId],
@@ -266,5 +267,49 @@ describe('data migrations over rows written before them', () => {
 
     // And up again: the chain still applies over these rows.
     await migrate(MIGRATIONS, db.url);
+  });
+
+  it('gives every org token written before lineage its person: rolls and token-minted tokens follow', async () => {
+    const db = await suite.database();
+    await migrate(MIGRATIONS.slice(0, MIGRATIONS.indexOf(AddOrgTokenMintedFor1796950000000)), db.url);
+    const token = async (name: string, prefix: string, createdBy: string, minutesAgo: number) =>
+      (
+        await db.query<{ id: string }>(
+          `INSERT INTO org_tokens (name, token_hash, prefix, created_by, created_at)
+           VALUES ($1::text, md5($1::text) || md5($1::text), $2, $3, now() - make_interval(mins => $4))
+           RETURNING id`,
+          [name, prefix, createdBy, minutesAgo],
+        )
+      )[0]!.id;
+    const root = await token('root', 'kso_root0000', 'session:boss', 60);
+    const child = await token('child', 'kso_child000', 'org-token:kso_root0000', 50);
+    await token('grandchild', 'kso_grand000', 'org-token:kso_child000', 40);
+    // Rolled by ADMIN_TOKEN, and the roll's successor rolled by itself: both still the boss's.
+    const rolled = await token('rolled', 'kso_rolled00', 'admin-token', 30);
+    const rolledAgain = await token('rolled-again', 'kso_rolled01', 'org-token:kso_rolled00', 20);
+    const link = (from: string, to: string) =>
+      db.query(`UPDATE org_tokens SET successor_id = $2, grace_ends_at = now() WHERE id = $1`, [from, to]);
+    await link(child, rolled);
+    await link(rolled, rolledAgain);
+    // A prefix two tokens share names neither: the token it minted keeps its own created_by.
+    await token('twin-1', 'kso_twin0000', 'session:boss', 15);
+    await token('twin-2', 'kso_twin0000', 'admin-token', 14);
+    await token('twin-child', 'kso_twinkid0', 'org-token:kso_twin0000', 10);
+    await token('ops', 'kso_ops00000', 'admin-token', 5);
+    expect(root).toBeDefined();
+
+    await migrate(MIGRATIONS, db.url);
+
+    expect(await db.query('SELECT name, minted_for FROM org_tokens ORDER BY name')).toEqual([
+      { name: 'child', minted_for: 'session:boss' },
+      { name: 'grandchild', minted_for: 'session:boss' },
+      { name: 'ops', minted_for: 'admin-token' },
+      { name: 'rolled', minted_for: 'session:boss' },
+      { name: 'rolled-again', minted_for: 'session:boss' },
+      { name: 'root', minted_for: 'session:boss' },
+      { name: 'twin-1', minted_for: 'session:boss' },
+      { name: 'twin-2', minted_for: 'admin-token' },
+      { name: 'twin-child', minted_for: 'org-token:kso_twin0000' },
+    ]);
   });
 });
