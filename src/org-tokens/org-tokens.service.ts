@@ -72,7 +72,7 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
   /**
    * Mints a token with the scopes asked for (`admin` when none are): never one the caller's credential does
    * not hold itself (403). The token joins the caller's lineage (decision 0110): a session's, ADMIN_TOKEN's,
-   * or, minted with an org token, that token's. When that lineage is a person's (a session), their user row is
+   * the owner's of an API key (the deprecated tier), or, minted with an org token, that token's. When that lineage is a person's (a session), their user row is
    * locked first, the lock the kill switch takes: a mint racing their offboarding commits before it (and is
    * revoked by it) or sees them disabled (403), never leaving a live token behind.
    */
@@ -95,7 +95,7 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
       }
       const mintedFor =
         principal.orgTokenId === undefined
-          ? ctx.actor
+          ? (principal.mintsFor ?? ctx.actor)
           : ((await this.tokens.mintedFor(principal.orgTokenId, m)) ?? ctx.actor);
       await this.lockOwner(mintedFor, m);
       const saved = await this.tokens.insert(

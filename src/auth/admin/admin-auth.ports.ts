@@ -29,8 +29,11 @@ export interface AdminAuditTrail {
 
 /** Tier 4 (deprecated): API keys, checked exactly as any other presented key is. */
 export interface AdminApiKeyVerifier {
-  /** The live key `credential` is (not revoked, not expired, its user not disabled), or null. */
-  verify(credential: string): Promise<{ keyPrefix: string } | null>;
+  /**
+   * The live key `credential` is (not revoked, not expired, its user not disabled), with its user's external
+   * id (an org token it mints is that person's, decision 0110), or null.
+   */
+  verify(credential: string): Promise<{ keyPrefix: string; user: { externalId: string } } | null>;
 }
 
 export const ORG_TOKEN_VERIFIER = Symbol('ORG_TOKEN_VERIFIER');

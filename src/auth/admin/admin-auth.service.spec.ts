@@ -25,7 +25,9 @@ interface Fakes {
     bootstrapClosed: jest.Mock<Promise<boolean>, []>;
   };
   audit: { record: jest.Mock<Promise<void>, unknown[]> };
-  apiKeys: { verify: jest.Mock<Promise<{ keyPrefix: string } | null>, [string]> };
+  apiKeys: {
+    verify: jest.Mock<Promise<{ keyPrefix: string; user: { externalId: string } } | null>, [string]>;
+  };
 }
 
 function build(
@@ -57,7 +59,9 @@ function build(
     },
     audit: { record: jest.fn(() => Promise.resolve()) },
     apiKeys: {
-      verify: jest.fn((c: string) => Promise.resolve(c === API_KEY ? { keyPrefix: c.slice(0, 12) } : null)),
+      verify: jest.fn((c: string) =>
+        Promise.resolve(c === API_KEY ? { keyPrefix: c.slice(0, 12), user: { externalId: 'owner' } } : null),
+      ),
     },
   };
   const service = new AdminAuthService(
@@ -176,6 +180,7 @@ describe('AdminAuthService', () => {
       tier: 'api_key',
       actor: `api-key:${API_KEY.slice(0, 12)}`,
       scopes: ['admin'],
+      mintsFor: 'session:owner',
     });
     const off = build({});
     await expect(off.service.authenticate(req(API_KEY), ANY)).rejects.toEqual(ApiError.unauthorized());

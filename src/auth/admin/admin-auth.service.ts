@@ -152,7 +152,12 @@ class ApiKeyTier implements AdminTierStrategy {
   async authenticate({ credential }: RequestFacts): Promise<AdminPrincipal | null> {
     if (!this.configured || !credential) return null;
     const key = await this.verifier.verify(credential);
-    return key ? principal(this.tier, Actors.apiKey(key.keyPrefix)) : null;
+    return key
+      ? {
+          ...principal(this.tier, Actors.apiKey(key.keyPrefix)),
+          mintsFor: Actors.session(key.user.externalId),
+        }
+      : null;
   }
 }
 

@@ -121,6 +121,26 @@ describe('the deprecated API-key admin tier', () => {
     await whoami(t, promoted.secret).expect(200);
   });
 
+  it('an org token minted with an admin key is the key owner’s: their offboarding revokes it', async () => {
+    const key = await mintKey(t, 'key-owner', { org_id: ORG });
+    const res = await mintOrgToken(t, key).expect(201);
+    const { id, token } = res.body as { id: string; token: string };
+    secrets.push(token);
+    expect(await suite.db.query('SELECT created_by, minted_for FROM org_tokens WHERE id = $1', [id])).toEqual(
+      [{ created_by: `api-key:${key.slice(0, 12)}`, minted_for: 'session:key-owner' }],
+    );
+    const [user] = await suite.db.query<{ id: string }>('SELECT id FROM users WHERE external_id = $1', [
+      'key-owner',
+    ]);
+    const admin = await suite.session.token({ sub: 'another-admin', org_id: ORG });
+    await request(t.http)
+      .post(`/api/v1/admin/users/${user!.id}/disable`)
+      .set('authorization', `Bearer ${admin}`)
+      .send({ reason: 'left' })
+      .expect(200);
+    await whoami(t, token).expect(401, UNAUTHORIZED);
+  });
+
   it('refuses to start in production with the tier on, naming the variable', () => {
     let error: unknown;
     try {
