@@ -18,7 +18,8 @@ const NAMED_DEPENDENCIES = {
   'api-key-resolution': ['api-keys', 'key-usage'],
   // Usage counts are kept per key (`api_key_usage` references `api_keys`).
   'key-usage': ['api-keys'],
-  'org-tokens': [],
+  // A mint or roll of a person's lineage takes their user's lock, the kill switch's (decision 0110).
+  'org-tokens': ['users'],
   'oauth-sessions': ['users', 'billing-providers'],
   credentials: ['users'],
   // Leak response revokes through the two tables' repositories, formats and revocation channels.

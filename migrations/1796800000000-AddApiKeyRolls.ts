@@ -28,7 +28,24 @@ export class AddApiKeyRolls1796800000000 implements MigrationInterface {
     );
   }
 
+  /**
+   * Before the roll columns go, every rolled key still unrevoked is revoked (reason `rolled`) at the end of its
+   * grace, or now if that is later: without the columns nothing would end the grace, and a rolled-away key
+   * would be live again. The end is src/api-keys/grace.ts's rule (`graceEndMs`), its slack inlined: a
+   * migration does not follow later code.
+   */
   public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(
+      `UPDATE "api_keys"
+          SET "revoked_at" = LEAST(
+                "grace_ends_at",
+                CASE WHEN "grace_unused_seconds" IS NOT NULL
+                     THEN GREATEST("rolled_at", "last_used_at") + make_interval(secs => "grace_unused_seconds" + 150)
+                END,
+                now()),
+              "revoked_reason" = 'rolled'
+        WHERE "successor_id" IS NOT NULL AND "revoked_at" IS NULL`,
+    );
     await queryRunner.query(`ALTER TABLE "api_keys" DROP CONSTRAINT "fk_api_keys_successor"`);
     await queryRunner.query(`ALTER TABLE "api_keys" DROP CONSTRAINT "fk_api_keys_predecessor"`);
     await queryRunner.query(`DROP INDEX "public"."uq_api_keys_predecessor"`);

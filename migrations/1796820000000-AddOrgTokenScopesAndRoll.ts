@@ -21,7 +21,20 @@ export class AddOrgTokenScopesAndRoll1796820000000 implements MigrationInterface
     );
   }
 
+  /**
+   * Before the columns go, nothing may gain by it: a rolled token still unrevoked is revoked at the end of its
+   * grace (or now, if that is later), else it would be live again with no grace to end; and a token whose
+   * scopes do not include `admin` is revoked now, else it would be a full admin token. (`revoked_reason` comes
+   * later in the chain, AddOrgTokenRevokedReason, and is already gone here.)
+   */
   public async down(queryRunner: QueryRunner): Promise<void> {
+    await queryRunner.query(
+      `UPDATE "org_tokens" SET "revoked_at" = LEAST("grace_ends_at", now())
+        WHERE "successor_id" IS NOT NULL AND "revoked_at" IS NULL`,
+    );
+    await queryRunner.query(
+      `UPDATE "org_tokens" SET "revoked_at" = now() WHERE NOT ('admin' = ANY("scopes")) AND "revoked_at" IS NULL`,
+    );
     await queryRunner.query(`ALTER TABLE "org_tokens" DROP CONSTRAINT "FK_3f7776bb861024f46c1ced50720"`);
     await queryRunner.query(`ALTER TABLE "org_tokens" DROP CONSTRAINT "chk_org_tokens_scopes"`);
     await queryRunner.query(`DROP INDEX "public"."uq_org_tokens_successor"`);

@@ -19,6 +19,7 @@ import { AddOrgTokenScopesAndRoll1796820000000 } from 'migrations/1796820000000-
 import { AddOrgTokenRevokedReason1796830000000 } from 'migrations/1796830000000-AddOrgTokenRevokedReason';
 import { AddAdminInventory1796840000000 } from 'migrations/1796840000000-AddAdminInventory';
 import { AddApiKeyUsage1796920000000 } from 'migrations/1796920000000-AddApiKeyUsage';
+import { AddOrgTokenMintedFor1796950000000 } from 'migrations/1796950000000-AddOrgTokenMintedFor';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -42,4 +43,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddOrgTokenRevokedReason1796830000000,
   AddAdminInventory1796840000000,
   AddApiKeyUsage1796920000000,
+  AddOrgTokenMintedFor1796950000000,
 ];

@@ -289,8 +289,9 @@ export class DeveloperKeysService {
   }
 
   /**
-   * Rolls the user's key `id`: mints its successor (same project, label, scopes, allowed origins, expiry, origin
-   * and admin org) and gives the old key a grace (decision 0060). The old key's row is locked first, so of
+   * Rolls the user's key `id`: mints its successor (same project, label, scopes, allowed origins, expiry and
+   * origin; the admin org is the rolling session's own, as a mint records it: a roll never carries an admin
+   * tier forward for a session that is no longer an org admin) and gives the old key a grace (decision 0060). The old key's row is locked first, so of
    * concurrent rolls, on any instance, one wins and the others find it rolled (409); the unique predecessor
    * index is the backstop. The change is announced on the revocation channel in the transaction: every
    * instance drops what it cached of the old key, so its next resolve says `rolling`, or refuses it at once
@@ -331,7 +332,7 @@ export class DeveloperKeysService {
             origin: old.origin,
             allowedOrigins: old.allowedOrigins,
             expiresAt: old.expiresAt,
-            adminOrgId: old.adminOrgId,
+            adminOrgId: this.adminOrgOf(principal),
             scopes: old.scopes,
             predecessorId: old.id,
           },

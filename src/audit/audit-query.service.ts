@@ -26,9 +26,11 @@ export class AuditQueryService {
   constructor(@InjectRepository(AuditEvent) private readonly events: Repository<AuditEvent>) {}
 
   /**
-   * Newest first. `before` / `after` are an event id (exact keyset paging on (at, id), at the database's
-   * microsecond precision, so no event is skipped or repeated) or an ISO instant (events strictly older /
-   * newer); `actor`, `action` and `targetId` match exactly.
+   * Newest first; oldest first when `after` is given, so `limit` keeps the events right after it and a SIEM
+   * polling `after=<the last id it holds>` walks forward without a gap (newest first, the limit would keep the
+   * newest and drop those in between for good). `before` / `after` are an event id (exact keyset paging on
+   * (at, id), at the database's microsecond precision, so no event is skipped or repeated) or an ISO instant
+   * (events strictly older / newer); `actor`, `action` and `targetId` match exactly.
    */
   async list(query: ListAuditEventsQueryDto): Promise<AuditEventListDto> {
     const limit = query.limit ?? AUDIT_EVENTS_DEFAULT_LIMIT;
@@ -42,7 +44,7 @@ export class AuditQueryService {
   }
 
   /**
-   * The same events as NDJSON, one per line, newest first, read EXPORT_BATCH_SIZE at a time, each batch
+   * The same events as NDJSON, one per line, in the same order (newest first; oldest first with `after`), read EXPORT_BATCH_SIZE at a time, each batch
    * keyset-paged after the last event sent and fetched only when the reader wants more (backpressure): memory
    * stays constant, and no connection or transaction is held between batches. A failing batch destroys the
    * stream: the response ends without its terminating chunk, so the client sees a broken transfer, never a
@@ -59,9 +61,10 @@ export class AuditQueryService {
         }
         const batch = this.filtered(query);
         if (lastId !== undefined)
-          batch.andWhere('(e.at, e.id) < (SELECT c.at, c.id FROM audit_events c WHERE c.id = :lastId)', {
-            lastId,
-          });
+          batch.andWhere(
+            `(e.at, e.id) ${oldestFirst(query) ? '>' : '<'} (SELECT c.at, c.id FROM audit_events c WHERE c.id = :lastId)`,
+            { lastId },
+          );
         batch
           .limit(Math.min(EXPORT_BATCH_SIZE, remaining))
           .getMany()
@@ -83,7 +86,8 @@ export class AuditQueryService {
   }
 
   private filtered(query: ListAuditEventsQueryDto): SelectQueryBuilder<AuditEvent> {
-    const q = this.events.createQueryBuilder('e').orderBy('e.at', 'DESC').addOrderBy('e.id', 'DESC');
+    const order = oldestFirst(query) ? 'ASC' : 'DESC';
+    const q = this.events.createQueryBuilder('e').orderBy('e.at', order).addOrderBy('e.id', order);
     const { before, after, actor, action, targetId } = query;
     if (before !== undefined && isUUID(before)) {
       // An unknown id matches nothing, so the page is empty rather than restarting from the top.
@@ -101,6 +105,11 @@ export class AuditQueryService {
     if (targetId !== undefined) q.andWhere('e.target_id = :targetId', { targetId });
     return q;
   }
+}
+
+/** With `after`, events come oldest first: the limit then cuts the newest, which the next poll reads. */
+function oldestFirst(query: ListAuditEventsQueryDto): boolean {
+  return query.after !== undefined;
 }
 
 function toDto({

@@ -11,6 +11,9 @@ export const Actors = {
   anonymous: 'anonymous',
   /** A session JWT's user. */
   session: (sub: string): string => `session:${sub}`,
+  /** The `sub` of a `session(sub)` label; undefined for any other actor. */
+  sessionSubOf: (actor: string): string | undefined =>
+    actor.startsWith('session:') ? actor.slice('session:'.length) : undefined,
   /** An org token, by its display prefix. */
   orgToken: (prefix: string): string => `org-token:${prefix}`,
   /** An API key presented to the deprecated admin tier, by its display prefix. */

@@ -9,6 +9,13 @@ export interface AdminPrincipal {
   actor: string;
   /** What the credential may do: an org token's own scopes; `['admin']` for every other tier (decision 0070). */
   scopes: readonly AdminScope[];
+  /** Tier `org_token`: the token's id (a token it mints is of its lineage, decision 0110). */
+  orgTokenId?: string;
+  /**
+   * Tier `api_key`: whose an org token this credential mints is, the key's owner (`session:<externalId>`), so
+   * that the owner's offboarding revokes it (decision 0110). Other tiers: the actor.
+   */
+  mintsFor?: string;
 }
 
 /** A canvas settings UI user, from a verified session JWT. */

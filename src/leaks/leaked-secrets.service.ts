@@ -223,8 +223,8 @@ function typeName(secret: RecognisedSecret): string {
 
 /**
  * The audit row of one revocation, with the lifecycle's action for the kind and the reason; for a scanner's
- * report, where the secret was found: the URL (with the secret itself cut out, should the URL hold it), the
- * scanner's type name and source.
+ * report, where the secret was found: the URL, the scanner's type name and source (every secret cut out of
+ * them by parseReport).
  */
 function revocationEntry(
   kind: 'api_key' | 'org_token',
@@ -234,7 +234,8 @@ function revocationEntry(
 ): AuditEntry {
   const found = match
     ? {
-        url: match.url === null ? null : match.url.split(match.token).join('[secret]'),
+        // Redacted already (parseReport): the token and every keysmith secret shape cut out, then cut to length.
+        url: match.url,
         source: match.source,
         type: match.type,
       }

@@ -1,6 +1,14 @@
 import { generateKeyPairSync, sign } from 'node:crypto';
 import { ApiError } from 'src/errors/api-error';
-import { parseReport, signatureHeaders, signatureHolds } from 'src/leaks/scanning-report';
+import { generateApiKey } from 'src/api-keys/api-key-format';
+import { generateOrgToken } from 'src/org-tokens/org-token-format';
+import { MAX_KEPT_TEXT, parseReport, signatureHeaders, signatureHolds } from 'src/leaks/scanning-report';
+import {
+  API_KEY_SCAN_PATTERN,
+  ORG_TOKEN_SCAN_PATTERN,
+  redactSecrets,
+  REDACTED,
+} from 'src/leaks/secret-formats';
 import { scannerKeysAsJwks } from 'src/leaks/scanner-key-set';
 
 const pair = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -72,6 +80,44 @@ describe('parseReport', () => {
     expect(parseReport(Buffer.from('[]'))).toEqual([]);
   });
 
+  it('keeps no fragment of the token in a URL where it straddles the length cut', () => {
+    const { plaintext } = generateApiKey();
+    for (const offset of [1, 10, 50, plaintext.length - 1]) {
+      // The token starts `offset` characters before the cut.
+      const url = `https://example.com/${'a'.repeat(MAX_KEPT_TEXT - 20 - offset)}${plaintext}/rest`;
+      const [match] = parseReport(
+        Buffer.from(JSON.stringify([{ token: plaintext, url, source: 'content' }])),
+      );
+      expect(match!.url!.length).toBeLessThanOrEqual(MAX_KEPT_TEXT);
+      expect(match!.url).not.toContain(plaintext.slice(0, 12));
+      expect(match!.url).not.toContain('ksk_');
+    }
+  });
+
+  it('cuts every keysmith secret out of url, source and type, not only the reported token', () => {
+    const reported = generateApiKey().plaintext;
+    const otherKey = generateApiKey().plaintext;
+    const legacyKey = otherKey.slice(0, otherKey.lastIndexOf('_'));
+    const { token: orgToken } = generateOrgToken();
+    const text = `x${otherKey}y ${legacyKey} (${orgToken}) ${reported}`;
+    const [match] = parseReport(
+      Buffer.from(
+        JSON.stringify([{ token: reported, url: `https://e.com/?q=${text}`, source: text, type: text }]),
+      ),
+    );
+    for (const field of [match!.url, match!.source, match!.type]) {
+      for (const secret of [reported, otherKey, legacyKey, orgToken])
+        expect(field).not.toContain(secret.slice(4, 20));
+      expect(field).toContain(REDACTED);
+    }
+    expect(match!.source).toBe(`x${REDACTED}y ${REDACTED} (${REDACTED}) ${REDACTED}`);
+    // A reported string of no keysmith shape is cut out too.
+    const [odd] = parseReport(
+      Buffer.from(JSON.stringify([{ token: 'not-ours-123', url: 'https://e.com/not-ours-123' }])),
+    );
+    expect(odd!.url).toBe(`https://e.com/${REDACTED}`);
+  });
+
   it('refuses what is not a UTF-8 JSON array of objects with a string token, never quoting it', () => {
     const secret = 'ksk_secret_never_echoed';
     for (const body of [
@@ -115,5 +161,17 @@ describe('scannerKeysAsJwks', () => {
   it('refuses a document without public_keys', () => {
     expect(() => scannerKeysAsJwks({ keys: [] })).toThrow(/public_keys/);
     expect(() => scannerKeysAsJwks(null)).toThrow(/public_keys/);
+  });
+});
+
+describe('redactSecrets', () => {
+  it('cuts out whatever a published expression finds, and the known strings', () => {
+    const key = generateApiKey().plaintext;
+    const { token } = generateOrgToken();
+    const text = `a ${key} b ${token} c secret-x`;
+    expect(redactSecrets(text, ['secret-x'])).toBe(`a ${REDACTED} b ${REDACTED} c ${REDACTED}`);
+    for (const pattern of [API_KEY_SCAN_PATTERN, ORG_TOKEN_SCAN_PATTERN])
+      expect(redactSecrets(text).match(new RegExp(pattern, 'g'))).toBeNull();
+    expect(redactSecrets('nothing here', [''])).toBe('nothing here');
   });
 });

@@ -3,6 +3,7 @@ import { ApiError } from 'src/errors/api-error';
 import { MAX_JSON_DEPTH, nestsDeeperThan, TOO_DEEP_MESSAGE } from 'src/http/body-parsing';
 import { LeaksErrorCode, leaksError } from 'src/leaks/leaks.errors';
 import { MAX_KEY_IDENTIFIER_LENGTH } from 'src/leaks/scanner-key-set';
+import { redactSecrets } from 'src/leaks/secret-formats';
 
 /** The protocol's headers (GitHub's secret scanning partner program). */
 export const KEY_IDENTIFIER_HEADER = 'github-public-key-identifier';
@@ -35,7 +36,10 @@ export function signatureHolds(body: Buffer, signature: Buffer, key: KeyObject):
   }
 }
 
-/** One match of a report, as GitHub sends it. Only `token` is needed; the rest is kept for the audit row. */
+/**
+ * One match of a report, as GitHub sends it. Only `token` is needed; the rest is kept for the audit row, with
+ * every secret cut out (keptText).
+ */
 export interface ReportedMatch {
   token: string;
   type: string | null;
@@ -44,10 +48,15 @@ export interface ReportedMatch {
 }
 
 /** Free text of a match kept for the audit trail is cut to this many characters. */
-const MAX_KEPT_TEXT = 2048;
+export const MAX_KEPT_TEXT = 2048;
 
-const textOrNull = (value: unknown): string | null =>
-  typeof value === 'string' && value !== '' ? value.slice(0, MAX_KEPT_TEXT) : null;
+/**
+ * A string field of a match as kept for the audit trail: the reported token and every string of a keysmith
+ * secret's shape cut out of the whole text first, then cut to MAX_KEPT_TEXT (in that order: cut first, a
+ * secret straddling the cut would leave a fragment behind). Null when absent, empty or not a string.
+ */
+const keptText = (value: unknown, token: string): string | null =>
+  typeof value === 'string' && value !== '' ? redactSecrets(value, [token]).slice(0, MAX_KEPT_TEXT) : null;
 
 const malformed = (message: string): ApiError => leaksError(LeaksErrorCode.MalformedReport, { message });
 
@@ -79,6 +88,11 @@ export function parseReport(body: Buffer): ReportedMatch[] {
       throw malformed(`entry ${i} is not an object.`);
     const { token, type, url, source } = entry as Record<string, unknown>;
     if (typeof token !== 'string') throw malformed(`entry ${i} has no string "token".`);
-    return { token, type: textOrNull(type), url: textOrNull(url), source: textOrNull(source) };
+    return {
+      token,
+      type: keptText(type, token),
+      url: keptText(url, token),
+      source: keptText(source, token),
+    };
   });
 }

@@ -18,6 +18,34 @@ export const API_KEY_SCAN_PATTERN = '\\bksk_[0-9a-f]{16}_[0-9a-f]{64}_[0-9A-Za-z
 /** `kso_` + 32 base62 random characters + 6 base62 characters of checksum, bounded on both sides. */
 export const ORG_TOKEN_SCAN_PATTERN = '\\bkso_[0-9A-Za-z]{38}\\b';
 
+/** What stands in for a secret cut out of text kept for the audit trail. */
+export const REDACTED = '[secret]';
+
+/**
+ * Every string of a published shape (the expressions above and the legacy API key's, without the word
+ * boundaries: a secret glued to other characters is still cut out), whatever its checksum. Checksummed API
+ * keys first, so a legacy-shaped match never leaves a checksum behind.
+ */
+const SECRET_SHAPES = new RegExp(
+  [
+    'ksk_[0-9a-f]{16}_[0-9a-f]{64}_[0-9A-Za-z]{6}',
+    'ksk_[0-9a-f]{16}_[0-9a-f]{64}',
+    'kso_[0-9A-Za-z]{38}',
+  ].join('|'),
+  'g',
+);
+
+/**
+ * `text` with every occurrence of `known` (the reported strings, whatever their shape) and of every published
+ * secret shape replaced by REDACTED. Run it on the whole text before cutting it to length: cut first, a secret
+ * straddling the cut would leave a fragment no pattern matches any more.
+ */
+export function redactSecrets(text: string, known: readonly string[] = []): string {
+  let out = text;
+  for (const secret of known) if (secret !== '') out = out.split(secret).join(REDACTED);
+  return out.replace(SECRET_SHAPES, REDACTED);
+}
+
 /** A reported string recognised offline (shape and checksum): what to look up, never the string itself. */
 export type RecognisedSecret =
   { kind: 'api_key'; keyId: string; hash: string } | { kind: 'org_token'; hash: string };

@@ -24,8 +24,9 @@ export type OrgTokenRevokedReason = (typeof ORG_TOKEN_REVOKED_REASONS)[number];
   'chk_org_tokens_scopes',
   `cardinality("scopes") > 0 AND "scopes" <@ ARRAY[${ADMIN_SCOPES.map((s) => `'${s}'`).join(', ')}]::text[]`,
 )
-// Offboarding revokes the tokens a person's sessions minted.
 @Index('idx_org_tokens_created_by', ['createdBy'])
+// Offboarding revokes the tokens of a person's lineage (decision 0110).
+@Index('idx_org_tokens_minted_for', ['mintedFor'])
 export class OrgToken {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -47,6 +48,14 @@ export class OrgToken {
 
   @Column({ name: 'created_by', type: 'varchar', length: 300 })
   createdBy: string;
+
+  /**
+   * Whose token this is, the root of its lineage (decision 0110): its minter's actor (`session:<sub>`,
+   * `admin-token`, `bootstrap`, ...), except that a token another org token minted, and a roll's successor,
+   * inherit the minting or rolled token's. Offboarding a user revokes every live token `session:<their sub>`.
+   */
+  @Column({ name: 'minted_for', type: 'varchar', length: 300 })
+  mintedFor: string;
 
   @Column({ name: 'created_at', type: 'timestamptz', default: () => 'now()' })
   createdAt: Date;

@@ -32,7 +32,9 @@ import { RollOrgTokenDto } from 'src/org-tokens/dto/roll-org-token.dto';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 
 const NOT_HELD =
-  'Or the new token would hold a scope the credential does not hold itself (`forbidden`, naming those scopes).';
+  'Or the new token would hold a scope the credential does not hold itself (`forbidden`, naming those scopes); ' +
+  'or the person it would belong to (the minting session, or the minting token’s owner) is disabled ' +
+  '(`identity_not_allowed`).';
 
 @ApiTags('org tokens')
 @AdminAuth()
@@ -62,7 +64,7 @@ export class OrgTokensController {
     @CurrentPrincipal('admin') principal: AdminPrincipal,
     @Body() dto: CreateOrgTokenDto,
   ): Promise<MintedOrgTokenDto> {
-    return this.tokens.mint(ctx, principal.scopes, dto);
+    return this.tokens.mint(ctx, principal, dto);
   }
 
   @Get()
@@ -97,7 +99,11 @@ export class OrgTokensController {
 
   @Post(':id/roll')
   @HttpCode(201)
-  @ApiForbiddenResponse({ description: 'Or the token holds a scope the credential does not hold itself.' })
+  @ApiForbiddenResponse({
+    description:
+      'Or the token holds a scope the credential does not hold itself; or the person the token belongs to is ' +
+      'disabled (`identity_not_allowed`).',
+  })
   @RequiresAdminScope('org-tokens:write')
   @RateLimit(ADMIN_RATE_LIMIT, ORG_TOKEN_MINT_RATE_LIMIT)
   @ApiOperation({

@@ -11,6 +11,8 @@ export enum OrgTokenErrorCode {
   RollRevoked = 'org_token_roll_revoked',
   RollExpired = 'org_token_roll_expired',
   RollRolled = 'org_token_roll_rolled',
+  /** The user whose lineage the new token would join (decision 0110) is disabled: offboarded. */
+  OwnerDisabled = 'org_token_owner_disabled',
 }
 
 /** The API error each org-token failure answers with; `scopes` names the scopes of ScopesNotHeld. */
@@ -30,6 +32,10 @@ export function orgTokenError(code: OrgTokenErrorCode, scopes: readonly string[]
       return ApiError.conflict('The org token has expired: only a live token can be rolled.');
     case OrgTokenErrorCode.RollRolled:
       return ApiError.conflict('The org token was already rolled: roll its successor instead.');
+    case OrgTokenErrorCode.OwnerDisabled:
+      return ApiError.identityNotAllowed(
+        'The user this token would belong to is disabled: no org token can be minted or rolled for them.',
+      );
     default:
       return assertUnreachable(code);
   }

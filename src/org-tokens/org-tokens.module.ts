@@ -5,10 +5,11 @@ import { OrgTokenCache } from 'src/org-tokens/org-token-cache';
 import { OrgTokensController } from 'src/org-tokens/org-tokens.controller';
 import { OrgTokensRepository } from 'src/org-tokens/org-tokens.repository';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
+import { UsersModule } from 'src/users/users.module';
 
 /** Org-scoped admin tokens (mint, list, revoke), and what AdminAuth's org-token and bootstrap tiers consult. */
 @Module({
-  imports: [TypeOrmModule.forFeature([OrgToken])],
+  imports: [TypeOrmModule.forFeature([OrgToken]), UsersModule],
   controllers: [OrgTokensController],
   providers: [OrgTokensRepository, OrgTokenCache, OrgTokensService],
   // The repository and the cache's channel for whatever else revokes tokens (a leak report, src/leaks).

@@ -43,7 +43,7 @@ export class OrgTokensRepository {
   constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
 
   insert(
-    row: Pick<OrgToken, 'name' | 'tokenHash' | 'prefix' | 'scopes' | 'createdBy' | 'expiresAt'>,
+    row: Pick<OrgToken, 'name' | 'tokenHash' | 'prefix' | 'scopes' | 'createdBy' | 'mintedFor' | 'expiresAt'>,
     m: EntityManager,
   ): Promise<OrgToken> {
     const repo = m.getRepository(OrgToken);
@@ -183,18 +183,30 @@ export class OrgTokensRepository {
     return poolHasWaiters(this.dataSource);
   }
 
-  /** The live tokens `createdBy` minted (an offboarding's report), newest first. */
+  /**
+   * Whose token `id` is (`minted_for`, decision 0110), or undefined. Read without a lock: it never changes once
+   * written.
+   */
+  async mintedFor(id: string, m: EntityManager): Promise<string | undefined> {
+    const rows = await m.query<{ mintedFor: string }[]>(
+      'SELECT minted_for AS "mintedFor" FROM org_tokens WHERE id = $1',
+      [id],
+    );
+    return rows[0]?.mintedFor;
+  }
+
+  /** The live tokens of `createdBy`'s lineage (`minted_for`; an offboarding's report), newest first. */
   liveCreatedBy(createdBy: string, m: EntityManager): Promise<Pick<OrgToken, 'id' | 'prefix' | 'name'>[]> {
     return m.query(
-      `SELECT id, prefix, name FROM org_tokens WHERE created_by = $1 AND ${LIVE}
+      `SELECT id, prefix, name FROM org_tokens WHERE minted_for = $1 AND ${LIVE}
         ORDER BY created_at DESC, id DESC`,
       [createdBy],
     );
   }
 
   /**
-   * Revokes every live token `createdBy` minted, with `reason` (an offboarding); those tokens. A rolled token
-   * past its grace is not live and keeps its row as it is.
+   * Revokes every live token of `createdBy`'s lineage (`minted_for`: rolls and token-minted tokens too), with
+   * `reason` (an offboarding); those tokens. A rolled token past its grace is not live and keeps its row as it is.
    */
   async revokeCreatedBy(
     createdBy: string,
@@ -204,7 +216,7 @@ export class OrgTokensRepository {
     const [rows] = await m.query<
       [(Pick<OrgToken, 'id' | 'prefix' | 'name'> & { createdAt: Date })[], number]
     >(
-      `UPDATE org_tokens SET revoked_at = now(), revoked_reason = $2 WHERE created_by = $1 AND ${LIVE}
+      `UPDATE org_tokens SET revoked_at = now(), revoked_reason = $2 WHERE minted_for = $1 AND ${LIVE}
        RETURNING id, prefix, name, created_at AS "createdAt"`,
       [createdBy, reason],
     );

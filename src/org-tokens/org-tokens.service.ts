@@ -4,6 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { Actors } from 'src/auth/actors';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import type { BootstrapLatch, OrgTokenVerifier } from 'src/auth/admin/admin-auth.ports';
+import type { AdminPrincipal } from 'src/auth/principal';
 import { adminScopesOf, inCatalogOrder, scopesNotHeld, type AdminScope } from 'src/auth/admin/admin-scopes';
 import { LastUsedRecorder } from 'src/database/last-used-recorder';
 import { RevocationFeed } from 'src/database/revocation-feed';
@@ -23,6 +24,7 @@ import { generateOrgToken, hashOrgToken, isWellFormedOrgToken } from 'src/org-to
 import { OrgTokensAudit } from 'src/org-tokens/org-tokens.audit';
 import { OrgTokenErrorCode, orgTokenError } from 'src/org-tokens/org-tokens.errors';
 import { OrgTokensRepository } from 'src/org-tokens/org-tokens.repository';
+import { UsersService } from 'src/users/users.service';
 
 export const ORG_TOKEN_LIST_LIMIT = 500;
 export const MINT_WARNING = 'Store this token now: it will not be shown again.';
@@ -55,6 +57,7 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
     private readonly audit: AuditService,
     private readonly cache: OrgTokenCache,
     private readonly feed: RevocationFeed,
+    private readonly users: UsersService,
   ) {
     this.lastUsed = new LastUsedRecorder({
       what: 'org tokens',
@@ -67,16 +70,19 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
   }
 
   /**
-   * Mints a token with the scopes asked for (`admin` when none are): never one the caller's credential, which
-   * holds `held`, does not hold itself (403).
+   * Mints a token with the scopes asked for (`admin` when none are): never one the caller's credential does
+   * not hold itself (403). The token joins the caller's lineage (decision 0110): a session's, ADMIN_TOKEN's,
+   * the owner's of an API key (the deprecated tier), or, minted with an org token, that token's. When that lineage is a person's (a session), their user row is
+   * locked first, the lock the kill switch takes: a mint racing their offboarding commits before it (and is
+   * revoked by it) or sees them disabled (403), never leaving a live token behind.
    */
   async mint(
     ctx: AuditContext,
-    held: readonly AdminScope[],
+    principal: AdminPrincipal,
     dto: CreateOrgTokenDto,
   ): Promise<MintedOrgTokenDto> {
     const scopes = inCatalogOrder(dto.scopes ?? DEFAULT_SCOPES);
-    const notHeld = scopesNotHeld(held, scopes);
+    const notHeld = scopesNotHeld(principal.scopes, scopes);
     if (notHeld.length > 0) throw orgTokenError(OrgTokenErrorCode.ScopesNotHeld, notHeld);
     const { token, hash, prefix } = generateOrgToken();
     const name = dto.name || null;
@@ -87,8 +93,13 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
         await this.tokens.lockBootstrapMints(m);
         if (await this.tokens.anyExists(m)) throw orgTokenError(OrgTokenErrorCode.BootstrapClosed);
       }
+      const mintedFor =
+        principal.orgTokenId === undefined
+          ? (principal.mintsFor ?? ctx.actor)
+          : ((await this.tokens.mintedFor(principal.orgTokenId, m)) ?? ctx.actor);
+      await this.lockOwner(mintedFor, m);
       const saved = await this.tokens.insert(
-        { name, tokenHash: hash, prefix, scopes, createdBy: ctx.actor, expiresAt },
+        { name, tokenHash: hash, prefix, scopes, createdBy: ctx.actor, mintedFor, expiresAt },
         m,
       );
       await this.audit.record(
@@ -97,7 +108,7 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
           action: OrgTokensAudit.Mint,
           targetType: 'org_token',
           targetId: saved.id,
-          metadata: { prefix, name, expiresAt: isoOrNull(expiresAt), scopes },
+          metadata: { prefix, name, expiresAt: isoOrNull(expiresAt), scopes, mintedFor },
         },
         m,
       );
@@ -112,7 +123,8 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
    * one keeps working for `graceSeconds` (never past its expiry), then is refused everywhere. Only a live
    * token that was never rolled can be (409 otherwise), and only by a credential that holds its scopes (403):
    * a roll never hands out more than its caller holds. Concurrent rolls take turns on the row's lock: one
-   * wins, the others see it rolled.
+   * wins, the others see it rolled. The successor stays in the old token's lineage (decision 0110), whoever
+   * rolls it; when that is a person's, their user row is locked first, as a mint does.
    */
   async roll(
     ctx: AuditContext,
@@ -123,6 +135,10 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
     const graceSeconds = dto.graceSeconds ?? DEFAULT_GRACE_SECONDS;
     const { token, hash, prefix } = generateOrgToken();
     const { row, previous } = await this.dataSource.transaction(async (m) => {
+      // The user's lock before the token's, in the kill switch's order (it locks the user, then the tokens).
+      const mintedFor = await this.tokens.mintedFor(id, m);
+      if (mintedFor === undefined) throw orgTokenError(OrgTokenErrorCode.NotFound);
+      await this.lockOwner(mintedFor, m);
       const old = await this.tokens.lockForRoll(id, m);
       if (!old) throw orgTokenError(OrgTokenErrorCode.NotFound);
       const scopes = inCatalogOrder(adminScopesOf(old.scopes));
@@ -132,7 +148,15 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
       if (old.rolled) throw orgTokenError(OrgTokenErrorCode.RollRolled);
       if (old.expired) throw orgTokenError(OrgTokenErrorCode.RollExpired);
       const saved = await this.tokens.insert(
-        { name: old.name, tokenHash: hash, prefix, scopes, createdBy: ctx.actor, expiresAt: old.expiresAt },
+        {
+          name: old.name,
+          tokenHash: hash,
+          prefix,
+          scopes,
+          createdBy: ctx.actor,
+          mintedFor,
+          expiresAt: old.expiresAt,
+        },
         m,
       );
       const graceEndsAt = await this.tokens.markRolled(id, saved.id, graceSeconds, m);
@@ -164,6 +188,7 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
             name: old.name,
             expiresAt: isoOrNull(old.expiresAt),
             scopes,
+            mintedFor,
             rolledFrom: id,
           },
         },
@@ -247,13 +272,29 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
     return this.bootstrapLatched;
   }
 
-  /** The live tokens a session of `sub` minted (an offboarding's report). */
+  /**
+   * When `mintedFor` is a person's (`session:<sub>`), locks their user row until the transaction ends (the
+   * lock every key change of theirs and the kill switch take, UsersService.lockForKeyChanges), and refuses a
+   * disabled user (403). Nothing for ADMIN_TOKEN, bootstrap and the other lineages: no offboarding targets them.
+   */
+  private async lockOwner(mintedFor: string, m: EntityManager): Promise<void> {
+    const sub = Actors.sessionSubOf(mintedFor);
+    if (sub === undefined) return;
+    const user = await this.users.findOrCreateByExternalId(sub, {}, m);
+    const { disabled } = await this.users.lockForKeyChanges(user.id, m);
+    if (disabled) throw orgTokenError(OrgTokenErrorCode.OwnerDisabled);
+  }
+
+  /**
+   * The live tokens of the lineage of `sub`'s sessions (decision 0110): those they minted, their rolls and
+   * the tokens minted with them (an offboarding's report).
+   */
   liveMintedBySession(sub: string, m: EntityManager): Promise<Pick<OrgToken, 'id' | 'prefix' | 'name'>[]> {
     return this.tokens.liveCreatedBy(Actors.session(sub), m);
   }
 
   /**
-   * Revokes, in `m`'s transaction, every live token a session of `sub` minted (an offboarding), announced to
+   * Revokes, in `m`'s transaction, every live token of the lineage of `sub`'s sessions (an offboarding), announced to
    * every instance on commit and audited one by one. Call `revokedLocally` with the ids once it committed.
    */
   async revokeMintedBySession(

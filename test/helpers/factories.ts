@@ -161,7 +161,15 @@ export async function orgTokens(
   await nest
     .get(DataSource)
     .getRepository(OrgToken)
-    .insert(generated.map(({ hash, prefix }) => ({ name, tokenHash: hash, prefix, createdBy })));
+    .insert(
+      generated.map(({ hash, prefix }) => ({
+        name,
+        tokenHash: hash,
+        prefix,
+        createdBy,
+        mintedFor: createdBy,
+      })),
+    );
   return generated.map((g) => g.token);
 }
 

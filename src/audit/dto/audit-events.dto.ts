@@ -40,7 +40,7 @@ export class ListAuditEventsQueryDto {
   before?: string;
 
   /**
-   * An event id: only events newer than that event. Or an ISO 8601 instant: only events strictly newer (a SIEM's incremental export: the newest `at` it holds).
+   * An event id: only events newer than that event. Or an ISO 8601 instant: only events strictly newer. With `after` the events come oldest first (ascending `at`, then `id`), so `limit` keeps those right after it: an incremental export (a SIEM) polls again with `after` = the `id` of the last event it received and walks forward, every event exactly once, none skipped.
    * @example 3f0c8a4e-8a5b-4c1e-9d2f-0a1b2c3d4e5f
    */
   @ApiProperty({ anyOf: [{ format: 'uuid' }, { format: 'date-time' }, { format: 'date' }] })

@@ -8,7 +8,7 @@ import type { AdminScope } from 'src/auth/admin/admin-scopes';
 /** Tier 2: the org tokens. */
 export interface OrgTokenVerifier {
   /** The live org token `credential` is (not revoked, not expired, not past its grace), or null. */
-  verify(credential: string): Promise<{ prefix: string; scopes: readonly AdminScope[] } | null>;
+  verify(credential: string): Promise<{ id: string; prefix: string; scopes: readonly AdminScope[] } | null>;
 }
 
 /** Tier 0: whether bootstrap is closed for good (an org token exists or has ever existed). */
@@ -29,8 +29,11 @@ export interface AdminAuditTrail {
 
 /** Tier 4 (deprecated): API keys, checked exactly as any other presented key is. */
 export interface AdminApiKeyVerifier {
-  /** The live key `credential` is (not revoked, not expired, its user not disabled), or null. */
-  verify(credential: string): Promise<{ keyPrefix: string } | null>;
+  /**
+   * The live key `credential` is (not revoked, not expired, its user not disabled), with its user's external
+   * id (an org token it mints is that person's, decision 0110), or null.
+   */
+  verify(credential: string): Promise<{ keyPrefix: string; user: { externalId: string } } | null>;
 }
 
 /**

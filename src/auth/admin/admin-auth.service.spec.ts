@@ -25,7 +25,9 @@ interface Fakes {
     bootstrapClosed: jest.Mock<Promise<boolean>, []>;
   };
   audit: { record: jest.Mock<Promise<void>, unknown[]> };
-  apiKeys: { verify: jest.Mock<Promise<{ keyPrefix: string } | null>, [string]> };
+  apiKeys: {
+    verify: jest.Mock<Promise<{ keyPrefix: string; user: { externalId: string } } | null>, [string]>;
+  };
   identities: { isDisabled: jest.Mock<Promise<boolean>, [string]> };
 }
 
@@ -63,7 +65,9 @@ function build(
     },
     audit: { record: jest.fn(() => Promise.resolve()) },
     apiKeys: {
-      verify: jest.fn((c: string) => Promise.resolve(c === API_KEY ? { keyPrefix: c.slice(0, 12) } : null)),
+      verify: jest.fn((c: string) =>
+        Promise.resolve(c === API_KEY ? { keyPrefix: c.slice(0, 12), user: { externalId: 'owner' } } : null),
+      ),
     },
     identities: {
       isDisabled: jest.fn((sub: string) => Promise.resolve((overrides.disabled ?? []).includes(sub))),
@@ -125,7 +129,12 @@ describe('AdminAuthService', () => {
     [
       'an org token',
       ORG_TOKEN,
-      { tier: 'org_token', actor: `org-token:${ORG_TOKEN.slice(0, 12)}`, scopes: ['admin'] },
+      {
+        tier: 'org_token',
+        actor: `org-token:${ORG_TOKEN.slice(0, 12)}`,
+        scopes: ['admin'],
+        orgTokenId: 'id-1',
+      },
     ],
     ['ADMIN_TOKEN', ADMIN_TOKEN, { tier: 'admin_token', actor: 'admin-token', scopes: ['admin'] }],
   ])('accepts %s', async (_label, credential, expected) => {
@@ -202,6 +211,7 @@ describe('AdminAuthService', () => {
       tier: 'api_key',
       actor: `api-key:${API_KEY.slice(0, 12)}`,
       scopes: ['admin'],
+      mintsFor: 'session:owner',
     });
     const off = build({});
     await expect(off.service.authenticate(req(API_KEY), ANY)).rejects.toEqual(ApiError.unauthorized());

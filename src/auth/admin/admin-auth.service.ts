@@ -127,7 +127,9 @@ class OrgTokenTier implements AdminTierStrategy {
   async authenticate({ credential }: RequestFacts): Promise<AdminPrincipal | null> {
     if (!credential) return null;
     const token = await this.tokens.verify(credential);
-    return token ? principal(this.tier, Actors.orgToken(token.prefix), token.scopes) : null;
+    return token
+      ? { ...principal(this.tier, Actors.orgToken(token.prefix), token.scopes), orgTokenId: token.id }
+      : null;
   }
 }
 
@@ -161,7 +163,12 @@ class ApiKeyTier implements AdminTierStrategy {
   async authenticate({ credential }: RequestFacts): Promise<AdminPrincipal | null> {
     if (!this.configured || !credential) return null;
     const key = await this.verifier.verify(credential);
-    return key ? principal(this.tier, Actors.apiKey(key.keyPrefix)) : null;
+    return key
+      ? {
+          ...principal(this.tier, Actors.apiKey(key.keyPrefix)),
+          mintsFor: Actors.session(key.user.externalId),
+        }
+      : null;
   }
 }
 

@@ -80,7 +80,7 @@ export class OffboardingReportDto {
   @ApiProperty({ type: [OffboardedApiKeyDto] }) // items: see swagger-plugin.ts-jest.js
   apiKeys: OffboardedApiKeyDto[];
 
-  /** Live org tokens minted by a session of the user, newest first. */
+  /** Live org tokens of the user's lineage (minted by a session of theirs, their rolls, tokens minted with them), newest first. */
   @ApiProperty({ type: [OffboardedOrgTokenDto] }) // items: see swagger-plugin.ts-jest.js
   orgTokens: OffboardedOrgTokenDto[];
 

@@ -426,6 +426,88 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
     });
   });
 
+  describe('org tokens of a person’s lineage (decision 0110)', () => {
+    const mintToken = async (t: TestApp, authorization: string, name: string): Promise<request.Response> =>
+      request(t.http).post('/api/v1/org/tokens').set('authorization', authorization).send({ name });
+    const minted = (res: request.Response): { id: string; token: string } => {
+      expect(res.status).toBe(201);
+      const body = res.body as { id: string; token: string };
+      secrets.push(body.token);
+      return body;
+    };
+    const rollToken = async (authorization: string, id: string): Promise<{ id: string; token: string }> =>
+      minted(
+        await request(a.http)
+          .post(`/api/v1/org/tokens/${id}/roll`)
+          .set('authorization', authorization)
+          .send({ graceSeconds: 3600 }),
+      );
+    const whoami = (t: TestApp, token: string): request.Test =>
+      request(t.http).get('/api/v1/admin/whoami').set('authorization', `Bearer ${token}`);
+
+    it('a roll, a token-minted token and their rolls are revoked and reported with the person', async () => {
+      const sub = 'boss';
+      const session = await bearer(sub);
+      const own = minted(await mintToken(a, session, 'own'));
+      // The token mints another, and rolls itself: neither is created by the session, both are the boss's.
+      const child = minted(await mintToken(a, `Bearer ${own.token}`, 'child'));
+      const ownRolled = await rollToken(`Bearer ${own.token}`, own.id);
+      // ADMIN_TOKEN rolls the child: the successor is still the boss's.
+      const childRolled = await rollToken(ADMIN, child.id);
+      // ADMIN_TOKEN's own token is nobody's person: it survives.
+      const ops = minted(await mintToken(a, ADMIN, 'ops'));
+      const lineage = [own, child, ownRolled, childRolled];
+      for (const t of lineage) await whoami(b, t.token).expect(200);
+      const userId = await userIdOf(sub);
+
+      const dry = await disable(a, userId, { reason: 'lineage', dryRun: true }).expect(200);
+      const ids = lineage.map((t) => t.id).sort();
+      expect((dry.body as DisableAnswer).report.orgTokens.map((t) => t.id).sort()).toEqual(ids);
+      const res = await disable(b, userId, { reason: 'lineage' }).expect(200);
+      expect((res.body as DisableAnswer).report.orgTokens.map((t) => t.id).sort()).toEqual(ids);
+      for (const t of lineage) {
+        await whoami(a, t.token).expect(401);
+        await whoami(b, t.token).expect(401);
+      }
+      await whoami(a, ops.token).expect(200);
+      expect(
+        await suite.db.query(`SELECT id FROM org_tokens WHERE minted_for = $1 AND revoked_at IS NULL`, [
+          `session:${sub}`,
+        ]),
+      ).toEqual([]);
+    });
+
+    it('an org-token mint racing the disable on two instances leaves no live token (five rounds)', async () => {
+      for (let round = 0; round < 5; round++) {
+        const sub = `token-racer-${round}`;
+        await mintKey(sub);
+        const userId = await userIdOf(sub);
+        const session = await bearer(sub);
+        const parent = minted(await mintToken(a, session, 'parent'));
+        const settled = await Promise.all([
+          concurrently(8, (i) =>
+            // Half by the session, half by the session's own token, alternating instances.
+            mintToken(i % 2 === 0 ? a : b, i % 4 < 2 ? session : `Bearer ${parent.token}`, `r${i}`).then(
+              (r) => {
+                if (r.status === 201) secrets.push((r.body as { token: string }).token);
+                return r.status;
+              },
+            ),
+          ),
+          disable(round % 2 === 0 ? b : a, userId, { reason: 'race' }).then((r) => r.status),
+        ]);
+        expect(settled[1]).toBe(200);
+        // 403: the mint saw the user disabled under the lock; 401: the credential was refused already.
+        for (const status of settled[0]) expect([201, 401, 403]).toContain(status);
+        expect(
+          await suite.db.query(`SELECT id FROM org_tokens WHERE minted_for = $1 AND revoked_at IS NULL`, [
+            `session:${sub}`,
+          ]),
+        ).toEqual([]);
+      }
+    });
+  });
+
   describe('two disables at once, on two instances', () => {
     it('both answer 200; each key is reported (and audited) by exactly one of them', async () => {
       const sub = 'twice-at-once';

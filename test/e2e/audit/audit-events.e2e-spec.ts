@@ -73,7 +73,13 @@ describe('GET /api/v1/audit-events and the OpenAPI document of the admin surface
       // The request's own id; the caller's x-request-id is kept apart.
       requestId: expect.stringMatching(/^[0-9a-f-]{36}$/),
       callerRequestId: 'audit-mint-1',
-      metadata: { prefix: first.prefix, name: 'first', expiresAt: null, scopes: ['admin'] },
+      metadata: {
+        prefix: first.prefix,
+        name: 'first',
+        expiresAt: null,
+        scopes: ['admin'],
+        mintedFor: 'bootstrap',
+      },
     });
     const body = JSON.stringify(res.body);
     for (const secret of secrets) expect(body).not.toContain(secret);

@@ -63,18 +63,52 @@ describe('GET /api/v1/audit-events: filters and format=ndjson', () => {
     );
   });
 
-  it('after=<event id> and after=<instant> keep only newer events; with before, a window', async () => {
+  it('after=<event id> and after=<instant> keep only newer events, oldest first; with before, a window', async () => {
     const ids = await all(`actor = 'filler-a'`);
     const pivot = ids[100]!;
     const newer = await get({ actor: 'filler-a', after: pivot, limit: 500 }).expect(200);
-    expect((newer.body as { events: Event[] }).events.map((e) => e.id)).toEqual(ids.slice(0, 100));
+    expect((newer.body as { events: Event[] }).events.map((e) => e.id)).toEqual(ids.slice(0, 100).reverse());
     const [row] = await suite.db.query<{ at: Date }>('SELECT at FROM audit_events WHERE id = $1', [pivot]);
     const byTime = await get({ actor: 'filler-a', after: row!.at.toISOString(), limit: 500 }).expect(200);
-    expect((byTime.body as { events: Event[] }).events.map((e) => e.id)).toEqual(ids.slice(0, 100));
+    expect((byTime.body as { events: Event[] }).events.map((e) => e.id)).toEqual(ids.slice(0, 100).reverse());
     const windowed = await get({ actor: 'filler-a', after: ids[10]!, before: ids[4]!, limit: 500 }).expect(
       200,
     );
-    expect((windowed.body as { events: Event[] }).events.map((e) => e.id)).toEqual(ids.slice(5, 10));
+    expect((windowed.body as { events: Event[] }).events.map((e) => e.id)).toEqual(
+      ids.slice(5, 10).reverse(),
+    );
+  });
+
+  it('an incremental export (after=<last id>, a limit) walks forward: every event once, in order', async () => {
+    await pastAuditEvents(t.app, 30, 'siem-source');
+    const oldestFirst = (await all(`actor = 'siem-source'`)).reverse();
+    expect(oldestFirst).toHaveLength(30);
+    const [first] = await suite.db.query<{ at: Date }>(
+      `SELECT min(at) AS at FROM audit_events WHERE actor = 'siem-source'`,
+    );
+    let after = new Date(first!.at.getTime() - 1000).toISOString();
+    const received: string[] = [];
+    for (let poll = 0; poll < 3; poll++) {
+      const res = await get({ format: 'ndjson', actor: 'siem-source', after, limit: 10 }).expect(200);
+      const batch = lines(res.text).map((e) => e.id);
+      expect(batch).toHaveLength(10);
+      received.push(...batch);
+      after = batch.at(-1)!;
+    }
+    expect(received).toEqual(oldestFirst);
+    // Caught up: the next poll is empty, in NDJSON and as a JSON page.
+    expect(lines((await get({ format: 'ndjson', actor: 'siem-source', after }).expect(200)).text)).toEqual(
+      [],
+    );
+    expect(
+      ((await get({ actor: 'siem-source', after }).expect(200)).body as { events: Event[] }).events,
+    ).toEqual([]);
+  });
+
+  it('an incremental export across batches (after, more than 1000 events) stays oldest first', async () => {
+    const ids = (await all(`actor = 'filler-a'`)).reverse();
+    const res = await get({ format: 'ndjson', actor: 'filler-a', after: ids[0]!, limit: 1500 }).expect(200);
+    expect(lines(res.text).map((e) => e.id)).toEqual(ids.slice(1, 1501));
   });
 
   it('keeps the JSON limit at 500', async () => {

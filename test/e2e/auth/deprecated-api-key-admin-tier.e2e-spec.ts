@@ -92,6 +92,55 @@ describe('the deprecated API-key admin tier', () => {
     await whoami(t, devKey).expect(401, UNAUTHORIZED);
   });
 
+  it('a roll records the rolling session’s admin org, not the old key’s', async () => {
+    const sessionOf = (claims: Record<string, unknown>) => suite.session.token({ sub: 'demoted', ...claims });
+    const roll = async (claims: Record<string, unknown>, id: string) => {
+      const res = await request(t.http)
+        .post(`/api/v1/developer/keys/${id}/roll`)
+        .set('authorization', `Bearer ${await sessionOf(claims)}`)
+        .send({ graceSeconds: 0 })
+        .expect(201);
+      const body = res.body as { key: { id: string }; secret: string };
+      secrets.push(body.secret);
+      return body;
+    };
+    // Minted while an admin of ORG_ID: an admin credential.
+    const minted = await request(t.http)
+      .post('/api/v1/developer/keys')
+      .set('authorization', `Bearer ${await sessionOf({ org_id: ORG })}`)
+      .send({})
+      .expect(201);
+    const { key, secret } = minted.body as { key: { id: string }; secret: string };
+    secrets.push(secret);
+    await whoami(t, secret).expect(200);
+    // Rolled by the same person once no longer an admin of ORG_ID: the successor is no admin credential.
+    const demoted = await roll({ org_id: 'org-elsewhere' }, key.id);
+    await whoami(t, demoted.secret).expect(401, UNAUTHORIZED);
+    // Rolled again by an admin session of ORG_ID: the successor is one again.
+    const promoted = await roll({ org_id: ORG }, demoted.key.id);
+    await whoami(t, promoted.secret).expect(200);
+  });
+
+  it('an org token minted with an admin key is the key owner’s: their offboarding revokes it', async () => {
+    const key = await mintKey(t, 'key-owner', { org_id: ORG });
+    const res = await mintOrgToken(t, key).expect(201);
+    const { id, token } = res.body as { id: string; token: string };
+    secrets.push(token);
+    expect(await suite.db.query('SELECT created_by, minted_for FROM org_tokens WHERE id = $1', [id])).toEqual(
+      [{ created_by: `api-key:${key.slice(0, 12)}`, minted_for: 'session:key-owner' }],
+    );
+    const [user] = await suite.db.query<{ id: string }>('SELECT id FROM users WHERE external_id = $1', [
+      'key-owner',
+    ]);
+    const admin = await suite.session.token({ sub: 'another-admin', org_id: ORG });
+    await request(t.http)
+      .post(`/api/v1/admin/users/${user!.id}/disable`)
+      .set('authorization', `Bearer ${admin}`)
+      .send({ reason: 'left' })
+      .expect(200);
+    await whoami(t, token).expect(401, UNAUTHORIZED);
+  });
+
   it('refuses to start in production with the tier on, naming the variable', () => {
     let error: unknown;
     try {

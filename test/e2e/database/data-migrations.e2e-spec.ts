@@ -1,7 +1,9 @@
 import { DataSource } from 'typeorm';
 import { MIGRATIONS } from 'migrations/index';
+import { AddApiKeyRolls1796800000000 } from 'migrations/1796800000000-AddApiKeyRolls';
 import { AddAuditCallerRequestId1796154835854 } from 'migrations/1796154835854-AddAuditCallerRequestId';
 import { AddOrgTokenScopesAndRoll1796820000000 } from 'migrations/1796820000000-AddOrgTokenScopesAndRoll';
+import { AddOrgTokenMintedFor1796950000000 } from 'migrations/1796950000000-AddOrgTokenMintedFor';
 import { dataSourceOptions } from 'src/database/data-source-options';
 import { e2eSuite } from 'test/helpers/app';
 
@@ -19,6 +21,17 @@ describe('data migrations over rows written before them', () => {
     await ds.initialize();
     try {
       await ds.runMigrations({ transaction: 'each' });
+    } finally {
+      await ds.destroy();
+    }
+  };
+  /** Reverts the applied migrations down to (and including) `to`, last first. */
+  const revert = async (to: (typeof MIGRATIONS)[number], url: string): Promise<void> => {
+    const ds = new DataSource({ ...dataSourceOptions(url, []), migrations: MIGRATIONS });
+    await ds.initialize();
+    try {
+      for (let n = MIGRATIONS.length - MIGRATIONS.indexOf(to); n > 0; n--)
+        await ds.undoLastMigration({ transaction: 'each' });
     } finally {
       await ds.destroy();
     }
@@ -159,5 +172,144 @@ describe('data migrations over rows written before them', () => {
     await expect(db.query(`UPDATE org_tokens SET scopes = '{root}'`)).rejects.toThrow(
       /chk_org_tokens_scopes/,
     );
+  });
+
+  it('reverting the rolls and scopes leaves no rolled secret live again and no narrow org token admin', async () => {
+    const db = await suite.database();
+    await migrate(MIGRATIONS, db.url);
+    const [user] = await db.query<{ id: string }>(
+      `INSERT INTO users (external_id) VALUES ('u') RETURNING id`,
+    );
+    const [project] = await db.query<{ id: string }>(
+      `INSERT INTO projects (user_id, name, is_default) VALUES ($1, 'Default', true) RETURNING id`,
+      [user!.id],
+    );
+    /** A key; `roll` is SQL for its (rolled_at, grace_ends_at, grace_unused_seconds, last_used_at). */
+    const key = async (label: string, roll = 'NULL, NULL, NULL, NULL', successorId: string | null = null) =>
+      (
+        await db.query<{ id: string }>(
+          `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, origin, successor_id,
+                                 rolled_at, grace_ends_at, grace_unused_seconds, last_used_at)
+           VALUES (substr(md5($1::text), 1, 16), md5($1::text) || md5($1::text), 'ksk_' || substr(md5($1::text), 1, 8), $1::text, $2, $3, 'minted', $4,
+                   ${roll})
+           RETURNING id`,
+          [label, user!.id, project!.id, successorId],
+        )
+      )[0]!.id;
+    await key('in-grace', `now(), now() + interval '1 day', NULL, NULL`, await key('successor'));
+    await key(
+      'grace-over',
+      `now() - interval '2 days', now() - interval '1 hour', NULL, NULL`,
+      await key('successor-2'),
+    );
+    await key(
+      'unused-over',
+      `now() - interval '2 days', now() + interval '1 day', 60, now() - interval '1 day'`,
+      await key('successor-3'),
+    );
+    const token = async (name: string, scopes: string, successorId: string | null, grace: string | null) =>
+      (
+        await db.query<{ id: string }>(
+          `INSERT INTO org_tokens (name, token_hash, prefix, created_by, minted_for, scopes, successor_id, grace_ends_at)
+           VALUES ($1::text, md5($1::text) || md5($1::text), 'kso_' || substr(md5($1::text), 1, 8), 'admin-token', 'admin-token', $2::text[], $3,
+                   ${grace ?? 'NULL'})
+           RETURNING id`,
+          [name, scopes, successorId],
+        )
+      )[0]!.id;
+    const tokenSuccessor = await token('t-successor', '{admin}', null, null);
+    await token('t-in-grace', '{admin}', tokenSuccessor, `now() + interval '1 day'`);
+    await token(
+      't-grace-over',
+      '{admin}',
+      await token('t-successor-2', '{admin}', null, null),
+      `now() - interval '1 hour'`,
+    );
+    await token('t-narrow', '{audit:read}', null, null);
+    await token('t-admin-and-more', '{admin,audit:read}', null, null);
+
+    await revert(AddApiKeyRolls1796800000000, db.url);
+
+    const keys = await db.query<{ label: string; revoked: string; revoked_reason: string | null }>(
+      `SELECT label, revoked_reason,
+              CASE WHEN revoked_at IS NULL THEN 'live'
+                   WHEN revoked_at > now() - interval '1 minute' THEN 'now'
+                   ELSE 'at grace end' END AS revoked
+         FROM api_keys ORDER BY label`,
+    );
+    expect(keys).toEqual([
+      { label: 'grace-over', revoked: 'at grace end', revoked_reason: 'rolled' },
+      { label: 'in-grace', revoked: 'now', revoked_reason: 'rolled' },
+      { label: 'successor', revoked: 'live', revoked_reason: null },
+      { label: 'successor-2', revoked: 'live', revoked_reason: null },
+      { label: 'successor-3', revoked: 'live', revoked_reason: null },
+      { label: 'unused-over', revoked: 'at grace end', revoked_reason: 'rolled' },
+    ]);
+    // The unused limit's end: the last use + 60 s + the 150 s slack, not the planned end a day ahead.
+    const [unused] = await db.query<{ ok: boolean }>(
+      `SELECT revoked_at = last_used_at + interval '210 seconds' AS ok FROM api_keys WHERE label = 'unused-over'`,
+    );
+    expect(unused).toEqual({ ok: true });
+    const tokens = await db.query<{ name: string; revoked: string }>(
+      `SELECT name, CASE WHEN revoked_at IS NULL THEN 'live'
+                         WHEN revoked_at > now() - interval '1 minute' THEN 'now'
+                         ELSE 'at grace end' END AS revoked
+         FROM org_tokens ORDER BY name`,
+    );
+    expect(tokens).toEqual([
+      { name: 't-admin-and-more', revoked: 'live' },
+      { name: 't-grace-over', revoked: 'at grace end' },
+      { name: 't-in-grace', revoked: 'now' },
+      { name: 't-narrow', revoked: 'now' },
+      { name: 't-successor', revoked: 'live' },
+      { name: 't-successor-2', revoked: 'live' },
+    ]);
+
+    // And up again: the chain still applies over these rows.
+    await migrate(MIGRATIONS, db.url);
+  });
+
+  it('gives every org token written before lineage its person: rolls and token-minted tokens follow', async () => {
+    const db = await suite.database();
+    await migrate(MIGRATIONS.slice(0, MIGRATIONS.indexOf(AddOrgTokenMintedFor1796950000000)), db.url);
+    const token = async (name: string, prefix: string, createdBy: string, minutesAgo: number) =>
+      (
+        await db.query<{ id: string }>(
+          `INSERT INTO org_tokens (name, token_hash, prefix, created_by, created_at)
+           VALUES ($1::text, md5($1::text) || md5($1::text), $2, $3, now() - make_interval(mins => $4))
+           RETURNING id`,
+          [name, prefix, createdBy, minutesAgo],
+        )
+      )[0]!.id;
+    const root = await token('root', 'kso_root0000', 'session:boss', 60);
+    const child = await token('child', 'kso_child000', 'org-token:kso_root0000', 50);
+    await token('grandchild', 'kso_grand000', 'org-token:kso_child000', 40);
+    // Rolled by ADMIN_TOKEN, and the roll's successor rolled by itself: both still the boss's.
+    const rolled = await token('rolled', 'kso_rolled00', 'admin-token', 30);
+    const rolledAgain = await token('rolled-again', 'kso_rolled01', 'org-token:kso_rolled00', 20);
+    const link = (from: string, to: string) =>
+      db.query(`UPDATE org_tokens SET successor_id = $2, grace_ends_at = now() WHERE id = $1`, [from, to]);
+    await link(child, rolled);
+    await link(rolled, rolledAgain);
+    // A prefix two tokens share names neither: the token it minted keeps its own created_by.
+    await token('twin-1', 'kso_twin0000', 'session:boss', 15);
+    await token('twin-2', 'kso_twin0000', 'admin-token', 14);
+    await token('twin-child', 'kso_twinkid0', 'org-token:kso_twin0000', 10);
+    await token('ops', 'kso_ops00000', 'admin-token', 5);
+    expect(root).toBeDefined();
+
+    await migrate(MIGRATIONS, db.url);
+
+    expect(await db.query('SELECT name, minted_for FROM org_tokens ORDER BY name')).toEqual([
+      { name: 'child', minted_for: 'session:boss' },
+      { name: 'grandchild', minted_for: 'session:boss' },
+      { name: 'ops', minted_for: 'admin-token' },
+      { name: 'rolled', minted_for: 'session:boss' },
+      { name: 'rolled-again', minted_for: 'session:boss' },
+      { name: 'root', minted_for: 'session:boss' },
+      { name: 'twin-1', minted_for: 'session:boss' },
+      { name: 'twin-2', minted_for: 'admin-token' },
+      { name: 'twin-child', minted_for: 'org-token:kso_twin0000' },
+    ]);
   });
 });

@@ -160,7 +160,13 @@ describe('org tokens: mint, list, revoke (POST/GET/DELETE /api/v1/org/tokens)', 
           actor: 'admin-token',
           target_type: 'org_token',
           ip: expect.stringMatching(/^198\.51\.100\./),
-          metadata: { prefix: minted.prefix, name: 'audited', expiresAt: null, scopes: ['admin'] },
+          metadata: {
+            prefix: minted.prefix,
+            name: 'audited',
+            expiresAt: null,
+            scopes: ['admin'],
+            mintedFor: 'admin-token',
+          },
         }),
       ]);
       expect(JSON.stringify(rows)).not.toContain(minted.token);

@@ -367,6 +367,7 @@ describe('org tokens: roll (POST /api/v1/org/tokens/:id/roll)', () => {
           name: 'audited roll',
           expiresAt: null,
           scopes: ['admin:read'],
+          mintedFor: 'admin-token',
           rolledFrom: old.id,
         },
       },
@@ -375,7 +376,13 @@ describe('org tokens: roll (POST /api/v1/org/tokens/:id/roll)', () => {
         action: 'org_token.mint',
         target_type: 'org_token',
         target_id: old.id,
-        metadata: { prefix: old.prefix, name: 'audited roll', expiresAt: null, scopes: ['admin:read'] },
+        metadata: {
+          prefix: old.prefix,
+          name: 'audited roll',
+          expiresAt: null,
+          scopes: ['admin:read'],
+          mintedFor: 'admin-token',
+        },
       },
       {
         actor: 'admin-token',

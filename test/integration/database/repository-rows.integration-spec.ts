@@ -97,8 +97,8 @@ describe('repositories answer camelCase rows', () => {
     const tokenHash = hex64();
     const expiresAt = new Date(Date.now() + 3_600_000);
     const [token] = await db.query<{ id: string }>(
-      `INSERT INTO org_tokens (name, token_hash, prefix, created_by, expires_at)
-       VALUES ('rows', $1, 'kso_rows', 'test', $2) RETURNING id`,
+      `INSERT INTO org_tokens (name, token_hash, prefix, created_by, minted_for, expires_at)
+       VALUES ('rows', $1, 'kso_rows', 'test', 'test', $2) RETURNING id`,
       [tokenHash, expiresAt],
     );
     const live = await tokens.findLiveByHash(tokenHash);
