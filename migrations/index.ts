@@ -18,6 +18,7 @@ import { AddApiKeyConsumers1796810000000 } from 'migrations/1796810000000-AddApi
 import { AddOrgTokenScopesAndRoll1796820000000 } from 'migrations/1796820000000-AddOrgTokenScopesAndRoll';
 import { AddOrgTokenRevokedReason1796830000000 } from 'migrations/1796830000000-AddOrgTokenRevokedReason';
 import { AddAdminInventory1796840000000 } from 'migrations/1796840000000-AddAdminInventory';
+import { AddWebhooks1796910000000 } from 'migrations/1796910000000-AddWebhooks';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -40,4 +41,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddOrgTokenScopesAndRoll1796820000000,
   AddOrgTokenRevokedReason1796830000000,
   AddAdminInventory1796840000000,
+  AddWebhooks1796910000000,
 ];

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
+import { EventsOutbox } from 'src/events/events-outbox';
 import { CREDENTIAL_TARGET, CredentialsAudit } from 'src/credentials/credentials.audit';
 import { credentialsConfig, type CredentialsConfig } from 'src/credentials/credentials.config';
 import { credentialField, type CredentialColumn } from 'src/credentials/credentials.encrypted-table';
@@ -89,6 +90,7 @@ export class AccessTokensService {
     private readonly encryption: EncryptionService,
     private readonly client: TokenEndpointClient,
     private readonly audit: AuditService,
+    private readonly events: EventsOutbox,
   ) {
     this.refreshSlots = new RefreshSlots({
       total: config.maxConcurrentRefreshes,
@@ -183,6 +185,11 @@ export class AccessTokensService {
           },
           m,
         );
+        await this.events.emit(m, 'credential.reauthorization_required', {
+          credentialId: row.id,
+          userId: row.userId,
+          mcpServerId: row.mcpServerId,
+        });
         this.logger.warn(this.about(row), 'the token endpoint refused the refresh token (invalid_grant)');
         return { reauthorizationRequired: true };
       case 'refused': {
