@@ -9,6 +9,11 @@ export interface EventsConfig {
   expiringLeadMs: number;
   /** WEBHOOK_ALLOWED_HOSTS: hosts (as a URL spells them) webhooks may reach whatever address they resolve to. */
   allowedHosts: ReadonlySet<string>;
+  /**
+   * WEBHOOK_REQUIRE_HTTPS: only `https` URLs, except for a host in WEBHOOK_ALLOWED_HOSTS, or a loopback host
+   * where WEBHOOK_ALLOW_LOOPBACK. Always on in production, as for token endpoints.
+   */
+  requireHttps: boolean;
   /** WEBHOOK_ALLOW_LOOPBACK: loopback receivers (development and tests); never in production. */
   allowLoopback: boolean;
   /** WEBHOOK_TIMEOUT_MS: one attempt's whole deadline (resolve, connect, send, answer). */
@@ -47,6 +52,9 @@ export function parseRetrySchedule(text: string): number[] | string {
 }
 
 export const eventsConfig = defineConfig('events', (env): EventsConfig => {
+  const requireHttps = env.bool('WEBHOOK_REQUIRE_HTTPS', env.isProduction);
+  if (env.isProduction && !requireHttps)
+    env.problem('WEBHOOK_REQUIRE_HTTPS cannot be turned off in production');
   const allowLoopback = env.bool('WEBHOOK_ALLOW_LOOPBACK', !env.isProduction);
   if (env.isProduction && allowLoopback)
     env.problem(
@@ -57,6 +65,7 @@ export const eventsConfig = defineConfig('events', (env): EventsConfig => {
     retryScheduleMs: retrySchedule(env),
     expiringLeadMs: expiringLead(env),
     allowedHosts: new Set(allowedHosts(env)),
+    requireHttps,
     allowLoopback,
     timeoutMs: env.int('WEBHOOK_TIMEOUT_MS', DEFAULT_WEBHOOK_TIMEOUT_MS, 100, 60_000),
     pollIntervalMs: env.int('WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 60_000),

@@ -14,8 +14,8 @@ const CREATE_RESOLVE_TIMEOUT_MS = 2_000;
  * with its own variables. A webhook URL is chosen by an admin, but keysmith posts to it from inside the
  * network, so without this it would reach internal services and cloud metadata.
  *
- * - `https`; `http` only for a host named in WEBHOOK_ALLOWED_HOSTS, or a loopback host where
- *   WEBHOOK_ALLOW_LOOPBACK (development and tests).
+ * - `https` where WEBHOOK_REQUIRE_HTTPS (always in production); `http` then only for a host named in
+ *   WEBHOOK_ALLOWED_HOSTS, or a loopback host where WEBHOOK_ALLOW_LOOPBACK (development and tests).
  * - Public addresses only; loopback where WEBHOOK_ALLOW_LOOPBACK; any address for a host in
  *   WEBHOOK_ALLOWED_HOSTS.
  *
@@ -51,7 +51,12 @@ export class WebhookUrlPolicy {
     const host = url.hostname;
     const bare = host.replace(/^\[|\]$/g, '');
     const loopback = LOOPBACK_NAME.test(host) || classifyAddress(bare) === 'loopback';
-    if (url.protocol === 'http:' && !this.isAllowlisted(host) && !(loopback && this.config.allowLoopback))
+    if (
+      url.protocol === 'http:' &&
+      this.config.requireHttps &&
+      !this.isAllowlisted(host) &&
+      !(loopback && this.config.allowLoopback)
+    )
       return 'url must use https';
     if (isIP(bare) !== 0) return this.refuseAddress(host, bare);
     if (LOOPBACK_NAME.test(host)) return this.refuseAddress(host, '127.0.0.1');

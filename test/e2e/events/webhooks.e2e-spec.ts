@@ -88,6 +88,8 @@ describe('events: webhooks', () => {
       WEBHOOK_RETRY_SCHEDULE: '1s,1s,1s',
       WEBHOOK_TIMEOUT_MS: '400',
       WEBHOOK_POLL_INTERVAL_MS: '50',
+      // As production: https only, loopback (this suite's receiver) excepted.
+      WEBHOOK_REQUIRE_HTTPS: 'true',
     };
     a = await suite.boot(env);
     b = await suite.boot(env);
