@@ -60,7 +60,7 @@ export const eventsConfig = defineConfig('events', (env): EventsConfig => {
     env.problem(
       'WEBHOOK_ALLOW_LOOPBACK cannot be turned on in production (name the hosts in WEBHOOK_ALLOWED_HOSTS)',
     );
-  const concurrency = env.int('WEBHOOK_CONCURRENCY', 32, 1, 1000);
+  const concurrency = env.int('WEBHOOK_CONCURRENCY', 64, 1, 1000);
   return {
     retryScheduleMs: retrySchedule(env),
     expiringLeadMs: expiringLead(env),
@@ -70,7 +70,7 @@ export const eventsConfig = defineConfig('events', (env): EventsConfig => {
     timeoutMs: env.int('WEBHOOK_TIMEOUT_MS', DEFAULT_WEBHOOK_TIMEOUT_MS, 100, 60_000),
     pollIntervalMs: env.int('WEBHOOK_POLL_INTERVAL_MS', 1000, 10, 60_000),
     concurrency,
-    concurrencyPerEndpoint: Math.min(concurrency, env.int('WEBHOOK_CONCURRENCY_PER_ENDPOINT', 8, 1, 1000)),
+    concurrencyPerEndpoint: Math.min(concurrency, env.int('WEBHOOK_CONCURRENCY_PER_ENDPOINT', 16, 1, 1000)),
     sweepIntervalSeconds: env.int('WEBHOOK_SWEEP_INTERVAL_SECONDS', 60, 1, 86_400),
   };
 });

@@ -146,41 +146,46 @@ export class WebhookDeliveries implements OnApplicationBootstrap, BeforeApplicat
     this.attempts.add(attempt);
   }
 
-  /** Claims up to `free` due deliveries, within the per-endpoint bound, in one short transaction. */
-  private claim(free: number): Promise<Claimed[]> {
-    return this.dataSource.transaction(async (m) => {
-      const candidates = await m.query<{ id: string; endpointId: string }[]>(
-        `SELECT d.id, d.endpoint_id AS "endpointId" FROM webhook_deliveries d
+  /**
+   * Claims up to `free` due deliveries in one statement (autocommit: one round trip): due rows are locked
+   * `SKIP LOCKED`, ranked per endpoint, and those within the per-endpoint bound (counting this instance's
+   * attempts under way) are leased; the others are released when the statement ends.
+   */
+  private async claim(free: number): Promise<Claimed[]> {
+    const busy = [...this.perEndpoint];
+    const [rows] = await this.dataSource.query<[Claimed[], number]>(
+      `WITH due AS (
+         SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d
          JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
          WHERE d.status = 'pending' AND d.next_attempt_at <= now()
          ORDER BY d.next_attempt_at
          LIMIT $1
-         FOR UPDATE OF d SKIP LOCKED`,
-        [free * CANDIDATES_PER_SLOT],
-      );
-      const taken = new Map(this.perEndpoint);
-      const chosen: string[] = [];
-      for (const c of candidates) {
-        if (chosen.length >= free) break;
-        const n = taken.get(c.endpointId) ?? 0;
-        if (n >= this.config.concurrencyPerEndpoint) continue;
-        taken.set(c.endpointId, n + 1);
-        chosen.push(c.id);
-      }
-      if (chosen.length === 0) return [];
-      const [rows] = await m.query<[Claimed[], number]>(
-        `UPDATE webhook_deliveries d SET attempt = d.attempt + 1, last_attempt_at = now(),
-           next_attempt_at = now() + $2 * interval '1 millisecond'
-         FROM events ev, webhook_endpoints e
-         WHERE d.id = ANY($1::uuid[]) AND ev.id = d.event_id AND e.id = d.endpoint_id
-         RETURNING d.id, d.attempt, ev.id AS "eventId", ev.type, ev.occurred_at AS "occurredAt", ev.data,
-           e.id AS "endpointId", e.url, e.format, e.secret_enc AS "secretEnc",
-           e.previous_secret_enc AS "previousSecretEnc",
-           e.previous_secret_expires_at AS "previousSecretExpiresAt", e.enc_key_version AS "encKeyVersion"`,
-        [chosen, this.config.timeoutMs + LEASE_MARGIN_MS],
-      );
-      return rows;
-    });
+         FOR UPDATE OF d SKIP LOCKED
+       ), ranked AS (
+         SELECT due.id, due.next_attempt_at,
+           row_number() OVER (PARTITION BY due.endpoint_id ORDER BY due.next_attempt_at) + COALESCE(b.n, 0) AS slot
+         FROM due LEFT JOIN unnest($2::uuid[], $3::int[]) AS b(endpoint_id, n) ON b.endpoint_id = due.endpoint_id
+       ), chosen AS (
+         SELECT id FROM ranked WHERE slot <= $4 ORDER BY next_attempt_at LIMIT $5
+       )
+       UPDATE webhook_deliveries d SET attempt = d.attempt + 1, last_attempt_at = now(),
+         next_attempt_at = now() + $6 * interval '1 millisecond'
+       FROM events ev, webhook_endpoints e
+       WHERE d.id IN (SELECT id FROM chosen) AND ev.id = d.event_id AND e.id = d.endpoint_id
+       RETURNING d.id, d.attempt, ev.id AS "eventId", ev.type, ev.occurred_at AS "occurredAt", ev.data,
+         e.id AS "endpointId", e.url, e.format, e.secret_enc AS "secretEnc",
+         e.previous_secret_enc AS "previousSecretEnc",
+         e.previous_secret_expires_at AS "previousSecretExpiresAt", e.enc_key_version AS "encKeyVersion"`,
+      [
+        free * CANDIDATES_PER_SLOT,
+        busy.map(([endpointId]) => endpointId),
+        busy.map(([, n]) => n),
+        this.config.concurrencyPerEndpoint,
+        free,
+        this.config.timeoutMs + LEASE_MARGIN_MS,
+      ],
+    );
+    return rows;
   }
 
   private async attempt(delivery: Claimed): Promise<void> {
