@@ -384,6 +384,43 @@ describe('events: webhooks', () => {
       expect(await deliveries(webhook.id)).toHaveLength(2);
     });
 
+    it('announces a reported leak and an offboarding from their own transactions', async () => {
+      const { secret } = await endpoint('/leak', {
+        events: ['api_key.leaked', 'api_key.revoked', 'user.disabled'],
+      });
+      const minted = await apiKey(a.app, 'leaky-user', { label: 'leaky' });
+      secrets.push(minted.secret);
+      await request(a.http).post('/api/v1/keys/revoke').send({ key: minted.secret }).expect(200);
+      const other = await apiKey(a.app, 'offboarded-user');
+      secrets.push(other.secret);
+      const [user] = await suite.db.query<{ id: string }>(
+        `SELECT id FROM users WHERE external_id = 'offboarded-user'`,
+      );
+      await admin()
+        .post(`/api/v1/admin/users/${user!.id}/disable`, { reason: 'left the company' })
+        .expect(200);
+      await eventually(() => receiver.at('/leak').length === 4, 400);
+      const got = receiver
+        .at('/leak')
+        .map(
+          (r) =>
+            new Webhook(secret).verify(r.body, r.headers as Record<string, string>) as {
+              type: string;
+              data: Record<string, unknown>;
+            },
+        )
+        .map((p) => `${p.type} ${String(p.data.keyId ?? p.data.userId)} ${String(p.data.reason)}`);
+      expect(got.sort()).toEqual(
+        [
+          `api_key.leaked ${minted.key.id} reported`,
+          `api_key.revoked ${minted.key.id} reported`,
+          `api_key.revoked ${other.key.id} offboarding`,
+          `user.disabled ${user!.id} left the company`,
+        ].sort(),
+      );
+      for (const r of receiver.at('/leak')) expect(r.body).not.toContain(minted.secret.slice(4));
+    });
+
     it('`expiring` fires once per key, from whichever instance sweeps', async () => {
       const { secret } = await endpoint('/expiring', { events: ['api_key.expiring'] });
       const soon = new Date(Date.now() + 3 * 86_400_000).toISOString();
