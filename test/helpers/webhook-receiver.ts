@@ -17,6 +17,8 @@ export type Behaviour = (req: ReceivedWebhook, nth: number) => number | 'hang' |
  */
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
+  /** The most requests held open at once (`hang`). */
+  maxHanging = 0;
   private readonly behaviours = new Map<string, Behaviour>();
   private readonly hanging = new Set<ServerResponse>();
 
@@ -39,6 +41,7 @@ export class WebhookReceiver {
         const answer = receiver.behaviours.get(got.path)?.(got, nth) ?? 200;
         if (answer === 'hang') {
           receiver.hanging.add(res);
+          receiver.maxHanging = Math.max(receiver.maxHanging, receiver.hanging.size);
           res.on('close', () => receiver.hanging.delete(res));
           return;
         }

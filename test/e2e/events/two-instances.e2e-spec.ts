@@ -22,11 +22,11 @@ describe('events: two instances delivering', () => {
   let receiver: WebhookReceiver;
   const secrets: string[] = [ADMIN_TOKEN, ENCRYPTION_KEY];
 
-  const create = async (path: string): Promise<string> => {
+  const create = async (path: string, events = ['api_key.created']): Promise<string> => {
     const res = await request(a.http)
       .post(BASE)
       .set('authorization', `Bearer ${ADMIN_TOKEN}`)
-      .send({ url: receiver.url(path), events: ['api_key.created'] })
+      .send({ url: receiver.url(path), events })
       .expect(201);
     const created = res.body as { webhook: { id: string }; secret: string };
     secrets.push(created.secret);
@@ -103,5 +103,27 @@ describe('events: two instances delivering', () => {
       [claimed!.id],
     );
     expect(row).toEqual({ status: 'delivered', attempt: 2 });
+  });
+
+  it('a receiver that hangs holds at most its per-endpoint share: another endpoint is still served', async () => {
+    receiver.on('/slow', () => 'hang');
+    await create('/slow', ['api_key.disabled']);
+    await create('/fast', ['api_key.enabled']);
+    await a.app.get(DataSource).transaction((m) =>
+      a.app.get(EventsOutbox).emitMany(
+        m,
+        Array.from({ length: 40 }, (_, i) => ({
+          type: 'api_key.disabled' as const,
+          data: { keyId: `slow-${i}` },
+        })),
+      ),
+    );
+    await eventually(() => receiver.at('/slow').length >= 16, 400);
+    await a.app
+      .get(DataSource)
+      .transaction((m) => a.app.get(EventsOutbox).emit(m, 'api_key.enabled', { keyId: 'fast' }));
+    await eventually(() => receiver.at('/fast').length === 1, 400);
+    // 8 per endpoint on each of the two instances, whatever the 40 queued.
+    expect(receiver.maxHanging).toBeLessThanOrEqual(16);
   });
 });
