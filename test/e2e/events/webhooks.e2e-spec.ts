@@ -447,6 +447,35 @@ describe('events: webhooks', () => {
       });
     });
 
+    it('`api_key.expired` once after the expiry, `org_token.expiring` once before it', async () => {
+      await endpoint('/expiry-kinds', { events: ['api_key.expired', 'org_token.expiring'] });
+      const minted = await apiKey(a.app, 'expired-user', {
+        expiresAt: new Date(Date.now() + 86_400_000).toISOString(),
+      });
+      secrets.push(minted.secret);
+      await suite.db.query(`UPDATE api_keys SET expires_at = now() - interval '1 minute' WHERE id = $1`, [
+        minted.key.id,
+      ]);
+      const token = await admin()
+        .post('/api/v1/org/tokens', { expiresAt: new Date(Date.now() + 2 * 86_400_000).toISOString() })
+        .expect(201);
+      const { id: tokenId, token: tokenSecret } = token.body as { id: string; token: string };
+      secrets.push(tokenSecret);
+      await a.app.get(ExpiringSweep).sweep();
+      await b.app.get(ExpiringSweep).sweep();
+      await eventually(() => receiver.at('/expiry-kinds').length >= 2, 400);
+      const rows = await suite.db.query<{ type: string; subject: string }>(
+        `SELECT type, COALESCE(data->>'keyId', data->>'tokenId') AS subject FROM events
+         WHERE type IN ('api_key.expired', 'org_token.expiring') AND COALESCE(data->>'keyId', data->>'tokenId') IN ($1, $2)
+         ORDER BY type`,
+        [minted.key.id, tokenId],
+      );
+      expect(rows).toEqual([
+        { type: 'api_key.expired', subject: minted.key.id },
+        { type: 'org_token.expiring', subject: tokenId },
+      ]);
+    });
+
     it('counts attempts and latency in /metrics, and the pending deliveries', async () => {
       const res = await request(a.http).get('/metrics').expect(200);
       expect(res.text).toMatch(/webhook_delivery_attempts_total\{outcome="delivered"\} [1-9]/);
