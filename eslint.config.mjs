@@ -12,21 +12,23 @@ const NAMED_DEPENDENCIES = {
   users: [],
   projects: ['users'],
   'billing-providers': [],
-  'api-keys': ['users', 'projects', 'billing-providers'],
+  // Features announce their changes through src/events' outbox writer; src/events imports no feature.
+  events: [],
+  'api-keys': ['users', 'projects', 'billing-providers', 'events'],
   // The hot path reads api_keys through ApiKeysModule's repository, the key format and the revocation channel,
   // and counts each resolve with KeyUsageModule's counters.
   'api-key-resolution': ['api-keys', 'key-usage'],
   // Usage counts are kept per key (`api_key_usage` references `api_keys`).
   'key-usage': ['api-keys'],
   // A mint or roll of a person's lineage takes their user's lock, the kill switch's (decision 0110).
-  'org-tokens': ['users'],
-  'oauth-sessions': ['users', 'billing-providers'],
-  credentials: ['users'],
+  'org-tokens': ['users', 'events'],
+  'oauth-sessions': ['users', 'billing-providers', 'events'],
+  credentials: ['users', 'events'],
   // Leak response revokes through the two tables' repositories, formats and revocation channels.
-  leaks: ['api-keys', 'org-tokens'],
+  leaks: ['api-keys', 'org-tokens', 'events'],
   // The admin inventory and the kill switch act on every kind of credential a person holds, through what
   // each feature exports; none of them imports it.
-  offboarding: ['users', 'api-keys', 'org-tokens', 'oauth-sessions', 'credentials'],
+  offboarding: ['users', 'api-keys', 'org-tokens', 'oauth-sessions', 'credentials', 'events'],
 };
 const CROSS_CUTTING = [
   'auth',

@@ -18,6 +18,7 @@ import { AddApiKeyConsumers1796810000000 } from 'migrations/1796810000000-AddApi
 import { AddOrgTokenScopesAndRoll1796820000000 } from 'migrations/1796820000000-AddOrgTokenScopesAndRoll';
 import { AddOrgTokenRevokedReason1796830000000 } from 'migrations/1796830000000-AddOrgTokenRevokedReason';
 import { AddAdminInventory1796840000000 } from 'migrations/1796840000000-AddAdminInventory';
+import { AddWebhooks1796910000000 } from 'migrations/1796910000000-AddWebhooks';
 import { AddApiKeyUsage1796920000000 } from 'migrations/1796920000000-AddApiKeyUsage';
 import { AddOrgTokenMintedFor1796950000000 } from 'migrations/1796950000000-AddOrgTokenMintedFor';
 
@@ -42,6 +43,7 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddOrgTokenScopesAndRoll1796820000000,
   AddOrgTokenRevokedReason1796830000000,
   AddAdminInventory1796840000000,
+  AddWebhooks1796910000000,
   AddApiKeyUsage1796920000000,
   AddOrgTokenMintedFor1796950000000,
 ];

@@ -15,6 +15,7 @@ import type { LoadedConfig } from 'src/config/config-slice';
 import { AppConfigModule } from 'src/config/config.module';
 import type { Env } from 'src/config/env-reader';
 import { CredentialsModule } from 'src/credentials/credentials.module';
+import { EventsModule } from 'src/events/events.module';
 import { EncryptionModule } from 'src/crypto/encryption/encryption.module';
 import { SigningModule } from 'src/crypto/signing/signing.module';
 import { DatabaseModule } from 'src/database/database.module';
@@ -86,6 +87,7 @@ export class AppModule {
         OAuthSessionsModule,
         LeaksModule,
         OffboardingModule,
+        EventsModule,
       ],
       providers: [
         // Guards run in this order: the per-IP limits count every request, authenticated or not (brute force

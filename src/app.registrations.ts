@@ -14,6 +14,8 @@ import type { EncryptedTable } from 'src/crypto/encryption/encrypted-tables';
 import { encryptionConfig } from 'src/crypto/encryption/encryption.config';
 import type { RewrapApp } from 'src/crypto/encryption/rewrap-command';
 import { signingConfig } from 'src/crypto/signing/signing.config';
+import { eventsConfig } from 'src/events/events.config';
+import { WEBHOOK_ENDPOINTS_ENCRYPTED_TABLE } from 'src/events/events.encrypted-table';
 import { httpConfig } from 'src/http/http.config';
 import { keyUsageConfig } from 'src/key-usage/key-usage.config';
 import { leaksConfig } from 'src/leaks/leaks.config';
@@ -50,6 +52,7 @@ export const CONFIG_SLICES: readonly ConfigSlice<unknown>[] = [
   keyUsageConfig,
   rateLimitConfig,
   httpConfig,
+  eventsConfig,
 ];
 
 /**
@@ -72,6 +75,7 @@ export const RATE_LIMIT_POLICIES: readonly RateLimitPolicy[] = [
 export const ENCRYPTED_TABLES: readonly EncryptedTable[] = [
   credentialsEncryptedTable,
   OAUTH_SESSIONS_ENCRYPTED_TABLE,
+  WEBHOOK_ENDPOINTS_ENCRYPTED_TABLE,
 ];
 
 /**

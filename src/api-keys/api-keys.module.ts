@@ -15,6 +15,7 @@ import { AuditModule } from 'src/audit/audit.module';
 import { authConfig } from 'src/auth/auth.config';
 import { BillingProvidersModule } from 'src/billing-providers/billing-providers.module';
 import { provideConfig } from 'src/config/config-slice';
+import { EventsOutboxModule } from 'src/events/events-outbox.module';
 import { ProjectsModule } from 'src/projects/projects.module';
 import { UsersModule } from 'src/users/users.module';
 
@@ -31,6 +32,7 @@ import { UsersModule } from 'src/users/users.module';
     UsersModule,
     ProjectsModule,
     BillingProvidersModule,
+    EventsOutboxModule,
     // Global in the app; named here so that the module, and the resolution hot path that imports it, also
     // boot on their own (the integration tier).
     AuditModule,

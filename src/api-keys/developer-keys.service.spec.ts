@@ -14,6 +14,7 @@ import type { UsersService } from 'src/users/users.service';
 import type { AuditService } from 'src/audit/audit.service';
 import type { SessionPrincipal } from 'src/auth/principal';
 import { ApiError } from 'src/errors/api-error';
+import type { EventsOutbox } from 'src/events/events-outbox';
 
 /**
  * The checks that must refuse a request before anything is read or written. Every collaborator throws if
@@ -37,6 +38,7 @@ describe('DeveloperKeysService.create: refusals before any storage', () => {
     { orgId: undefined },
     {},
     untouchable<ApiKeyConsumersRepository>('consumers'),
+    untouchable<EventsOutbox>('events'),
   );
   const principal: SessionPrincipal = { kind: 'session', sub: 'u1', actor: 'session:u1' };
   const ctx = { actor: 'session:u1', ip: null, requestId: null };

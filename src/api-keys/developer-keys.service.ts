@@ -34,6 +34,7 @@ import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
 import type { SessionPrincipal } from 'src/auth/principal';
 import { BillingProvidersService } from 'src/billing-providers/billing-providers.service';
+import { EventsOutbox } from 'src/events/events-outbox';
 import { iso, isoOrNull } from 'src/validation/instants';
 import type { Project } from 'src/projects/project.entity';
 import { ProjectsService } from 'src/projects/projects.service';
@@ -68,6 +69,7 @@ export class DeveloperKeysService {
     @Inject(authConfig.KEY) private readonly auth: Pick<AuthConfig, 'orgId'>,
     @Inject(apiKeysConfig.KEY) private readonly config: ApiKeysConfig,
     private readonly consumers: ApiKeyConsumersRepository,
+    private readonly events: EventsOutbox,
   ) {}
 
   async create(principal: SessionPrincipal, dto: CreateApiKeyDto, ctx: AuditContext): Promise<CreatedKey> {
@@ -154,6 +156,14 @@ export class DeveloperKeysService {
         },
         m,
       );
+      await this.events.emit(m, 'api_key.created', {
+        keyId: id,
+        keyPrefix: key.keyPrefix,
+        label,
+        userId: user.id,
+        projectId: project.id,
+        scopes,
+      });
       return secret === undefined ? { key } : { key, secret };
     });
   }
@@ -211,6 +221,12 @@ export class DeveloperKeysService {
           },
           m,
         );
+        await this.events.emit(m, 'api_key.revoked', {
+          keyId: revoked.id,
+          keyPrefix: revoked.keyPrefix,
+          userId: user.id,
+          reason: 'user',
+        });
         return revoked.keyId;
       }
       if (!(await this.keys.existsOwned(user.id, id, m))) throw apiKeysError(ApiKeysErrorCode.KeyNotFound);
@@ -278,6 +294,13 @@ export class DeveloperKeysService {
           },
           m,
         );
+      if (change.enabled !== undefined && change.enabled !== wasEnabled)
+        await this.events.emit(m, change.enabled ? 'api_key.enabled' : 'api_key.disabled', {
+          keyId: id,
+          keyPrefix: before.keyPrefix,
+          label: before.label,
+          userId: user.id,
+        });
       // A label is not part of a resolution; everything else is.
       if (fields.length === 1 && fields[0] === 'label' && change.enabled === undefined) return undefined;
       // Fires on commit: every instance drops what it cached of this key, positive or refused.
@@ -366,6 +389,15 @@ export class DeveloperKeysService {
         },
         m,
       );
+      await this.events.emit(m, 'api_key.rolled', {
+        keyId: old.id,
+        keyPrefix: old.keyPrefix,
+        successorId: newId,
+        successorKeyPrefix: key.keyPrefix,
+        label: old.label,
+        userId: user.id,
+        graceEndsAt: graceEndsAt.toISOString(),
+      });
       return { key, secret, oldKeyId: old.keyId };
     });
     this.revocations.invalidateLocally([rolled.oldKeyId]);

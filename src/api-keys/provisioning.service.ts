@@ -18,6 +18,7 @@ import {
   type ProvisioningConfig,
 } from 'src/api-keys/provisioning.config';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
+import { EventsOutbox } from 'src/events/events-outbox';
 import { ProjectsService } from 'src/projects/projects.service';
 import { UsersService } from 'src/users/users.service';
 
@@ -43,6 +44,7 @@ export class ProvisioningService implements OnModuleInit {
     private readonly revocations: ApiKeyRevocations,
     private readonly audit: AuditService,
     @Inject(apiKeysConfig.KEY) private readonly apiKeys: ApiKeysConfig,
+    private readonly events: EventsOutbox,
   ) {
     this.clients = new ProvisioningClients(config);
   }
@@ -137,6 +139,44 @@ export class ProvisioningService implements OnModuleInit {
         },
         m,
       );
+      await this.events.emitMany(m, [
+        {
+          type: 'api_key.created',
+          data: {
+            keyId: createdId,
+            keyPrefix: key.prefix,
+            label: keyName,
+            userId: user.id,
+            projectId: project.id,
+            scopes,
+          },
+        },
+        ...(previous && graceSeconds > 0
+          ? [
+              {
+                type: 'api_key.rolled' as const,
+                data: {
+                  keyId: previous.id,
+                  keyPrefix: previous.keyPrefix,
+                  successorId: createdId,
+                  successorKeyPrefix: key.prefix,
+                  label: keyName,
+                  userId: user.id,
+                },
+              },
+            ]
+          : []),
+        ...revoked.map((r) => ({
+          type: 'api_key.revoked' as const,
+          data: {
+            keyId: r.id,
+            keyPrefix: r.keyPrefix,
+            label: keyName,
+            userId: user.id,
+            reason: 'provisioning',
+          },
+        })),
+      ]);
       const replaced = { previousKeyId: previous?.id ?? null, changedKeyIds };
       return { userId: user.id, projectId: project.id, replaced };
     });

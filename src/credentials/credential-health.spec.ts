@@ -5,6 +5,7 @@ import {
 } from 'src/credentials/credential-health';
 import { UPSTREAM_FAILURE_REASONS } from 'src/credentials/credentials.errors';
 import type { EntityManager } from 'typeorm';
+import type { EventsOutbox } from 'src/events/events-outbox';
 
 describe('credentialStatus', () => {
   const now = Date.parse('2026-01-01T00:00:00Z');
@@ -30,19 +31,59 @@ describe('credentialStatus', () => {
 });
 
 describe('CredentialHealth.healthChanged', () => {
-  it('says nothing when the status stays, and never throws', async () => {
-    const health = new CredentialHealth();
-    const m = {} as EntityManager;
-    const subject = { id: 'id', userId: 'user', mcpServerId: 'srv' };
-    await expect(
-      health.healthChanged(m, subject, 'failing', 'failing', { cause: 'refresh', consecutiveFailures: 2 }),
-    ).resolves.toBeUndefined();
-    await expect(
-      health.healthChanged(m, subject, 'healthy', 'failing', {
-        cause: 'refresh',
-        consecutiveFailures: 1,
-        failureType: 'timeout',
-      }),
-    ).resolves.toBeUndefined();
+  const subject = { id: 'id', userId: 'user', mcpServerId: 'srv' };
+  const m = {} as EntityManager;
+  function build(): { health: CredentialHealth; emitted: [string, unknown][] } {
+    const emitted: [string, unknown][] = [];
+    const events = {
+      emit: (_m: EntityManager, type: string, data: unknown) => {
+        emitted.push([type, data]);
+        return Promise.resolve(1);
+      },
+    } as unknown as EventsOutbox;
+    return { health: new CredentialHealth(events), emitted };
+  }
+
+  it('says nothing when the status stays', async () => {
+    const { health, emitted } = build();
+    await health.healthChanged(m, subject, 'failing', 'failing', {
+      cause: 'refresh',
+      consecutiveFailures: 2,
+    });
+    expect(emitted).toEqual([]);
+  });
+
+  it('emits refresh_failed, recovered and reauthorization_required in the change transaction; a deposit is no recovery', async () => {
+    const { health, emitted } = build();
+    await health.healthChanged(m, subject, 'healthy', 'failing', {
+      cause: 'refresh',
+      consecutiveFailures: 1,
+      failureType: 'timeout',
+    });
+    await health.healthChanged(m, subject, 'failing', 'healthy', {
+      cause: 'refresh',
+      consecutiveFailures: 0,
+    });
+    await health.healthChanged(m, subject, 'failing', 'reauthorization_required', {
+      cause: 'refresh',
+      consecutiveFailures: 2,
+      failureType: 'invalid_grant',
+    });
+    await health.healthChanged(m, subject, 'reauthorization_required', 'healthy', {
+      cause: 'deposit',
+      consecutiveFailures: 0,
+    });
+    expect(emitted.map(([type]) => type)).toEqual([
+      'credential.refresh_failed',
+      'credential.recovered',
+      'credential.reauthorization_required',
+    ]);
+    expect(emitted[0]![1]).toEqual({
+      credentialId: 'id',
+      userId: 'user',
+      mcpServerId: 'srv',
+      consecutiveFailures: 1,
+      failureType: 'timeout',
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { UpstreamFailureReason } from 'src/credentials/credentials.errors';
+import { EventsOutbox } from 'src/events/events-outbox';
 
 /** A stored credential's health, as the list shows it (API.md, "Credential health"). */
 export const CREDENTIAL_STATUSES = ['healthy', 'failing', 'reauthorization_required'] as const;
@@ -64,12 +65,15 @@ export interface HealthChange {
  * status stays. `healthy → failing` is a refresh that failed, `failing → healthy` a recovery, anything →
  * `reauthorization_required` the provider's `invalid_grant`; a deposit resets any status to `healthy`.
  *
- * Events (`credential.refresh_failed|recovered|reauthorization_required`, API.md "Events") are to be written
- * here, with `m`, so they commit or roll back with the change.
+ * The events (`credential.refresh_failed|recovered|reauthorization_required`, API.md "Events") are written
+ * here, with `m`, so they commit or roll back with the change. A deposit that resets the status is the user's
+ * own act, not a recovery: it emits nothing.
  */
 @Injectable()
 export class CredentialHealth {
   private readonly logger = new Logger('CredentialHealth');
+
+  constructor(private readonly events: EventsOutbox) {}
 
   async healthChanged(
     m: EntityManager,
@@ -91,5 +95,21 @@ export class CredentialHealth {
       },
       'credential health changed',
     );
+    const type =
+      to === 'reauthorization_required'
+        ? 'credential.reauthorization_required'
+        : to === 'failing'
+          ? 'credential.refresh_failed'
+          : change.cause === 'refresh'
+            ? 'credential.recovered'
+            : undefined;
+    if (type === undefined) return;
+    await this.events.emit(m, type, {
+      credentialId: credential.id,
+      userId: credential.userId,
+      mcpServerId: credential.mcpServerId,
+      consecutiveFailures: change.consecutiveFailures,
+      failureType: change.failureType ?? null,
+    });
   }
 }

@@ -1,6 +1,6 @@
-import { isIP } from 'node:net';
 import { defineConfig } from 'src/config/config-slice';
 import type { EnvReader } from 'src/config/env-reader';
+import { normalizeHost } from 'src/http/outbound-address';
 
 export interface CredentialsConfig {
   /**
@@ -98,19 +98,6 @@ function integer(env: EnvReader, name: string, fallback: number, min: number, ma
     return fallback;
   }
   return n;
-}
-
-/** Each entry as `new URL()` spells a host: lowercase, IDNs in punycode, IPv6 in brackets. */
-export function normalizeHost(entry: string): string | undefined {
-  const candidate = isIP(entry) === 6 ? `[${entry}]` : entry;
-  if (/[/?#@\s]/.test(candidate)) return undefined;
-  try {
-    const url = new URL(`http://${candidate}`);
-    if (url.port !== '' || url.host !== url.hostname) return undefined;
-    return url.hostname;
-  } catch {
-    return undefined;
-  }
 }
 
 function parseHosts(env: EnvReader): string[] {

@@ -13,6 +13,7 @@ import { McpOAuthCredentialsRepository } from 'src/credentials/mcp-oauth-credent
 import { McpOAuthCredentialsService } from 'src/credentials/mcp-oauth-credentials.service';
 import { TokenEndpointClient } from 'src/credentials/token-endpoint-client';
 import { TokenEndpointPolicy } from 'src/credentials/token-endpoint-policy';
+import { EventsOutboxModule } from 'src/events/events-outbox.module';
 import { UsersModule } from 'src/users/users.module';
 
 /**
@@ -21,7 +22,7 @@ import { UsersModule } from 'src/users/users.module';
  * ever leaving. Refreshes call user-chosen URLs, under the outbound policy of TokenEndpointPolicy.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([McpOAuthCredential]), UsersModule],
+  imports: [TypeOrmModule.forFeature([McpOAuthCredential]), UsersModule, EventsOutboxModule],
   controllers: [McpOAuthCredentialsController, AccessTokensController],
   providers: [
     provideConfig(credentialsConfig),

@@ -225,3 +225,16 @@ export function pinnedLookup(
     );
   };
 }
+
+/** Each entry as `new URL()` spells a host: lowercase, IDNs in punycode, IPv6 in brackets. */
+export function normalizeHost(entry: string): string | undefined {
+  const candidate = isIP(entry) === 6 ? `[${entry}]` : entry;
+  if (/[/?#@\s]/.test(candidate)) return undefined;
+  try {
+    const url = new URL(`http://${candidate}`);
+    if (url.port !== '' || url.host !== url.hostname) return undefined;
+    return url.hostname;
+  } catch {
+    return undefined;
+  }
+}

@@ -6,6 +6,8 @@ import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { ApiKeysAudit } from 'src/api-keys/api-keys.audit';
 import { ApiKeysRepository, type ReportedKey } from 'src/api-keys/api-keys.repository';
 import { AuditService, type AuditContext, type AuditEntry } from 'src/audit/audit.service';
+import type { OutboxEvent } from 'src/events/events-outbox';
+import { EventsOutbox } from 'src/events/events-outbox';
 import { Actors } from 'src/auth/actors';
 import { RevocationFeed } from 'src/database/revocation-feed';
 import { LeaksAudit } from 'src/leaks/leaks.audit';
@@ -57,6 +59,7 @@ export class LeakedSecretsService {
     private readonly feed: RevocationFeed,
     private readonly audit: AuditService,
     private readonly scannerKeys: ScannerKeys,
+    private readonly events: EventsOutbox,
   ) {}
 
   /** Whether SECRET_SCANNING_GITHUB_KEYS_URL is set (otherwise the scanning route answers 404). */
@@ -152,6 +155,7 @@ export class LeakedSecretsService {
       });
       await this.announce(done, m);
       await this.audit.recordMany(ctx, entries, m);
+      await this.events.emitMany(m, revocationEvents(entries));
       return done;
     });
     this.invalidateLocally(revoked);
@@ -198,6 +202,7 @@ export class LeakedSecretsService {
         entries.push({ action: LeaksAudit.PublicRevokeUnmatched, targetType: 'secret', metadata: {} });
       await this.announce(done, m);
       await this.audit.recordMany(ctx, entries, m);
+      await this.events.emitMany(m, revocationEvents(entries));
       return done;
     });
     this.invalidateLocally(revoked);
@@ -215,6 +220,40 @@ export class LeakedSecretsService {
     this.apiKeyRevocations.invalidateLocally(revoked.apiKeyIds);
     this.feed.revokedLocally(ORG_TOKEN_REVOCATION_CHANNEL, revoked.orgTokenIds);
   }
+}
+
+/**
+ * The events of a report's revocations, from their audit entries: a key is `api_key.leaked` and
+ * `api_key.revoked`, a token `org_token.revoked`, each with its reason (`leaked`: a scanner; `reported`: the
+ * public revoke). Never where it was found (a URL may still say too much).
+ */
+function revocationEvents(entries: readonly AuditEntry[]): OutboxEvent[] {
+  return entries.flatMap((e): OutboxEvent[] => {
+    const reason = (e.metadata?.reason as string | undefined) ?? '';
+    if (e.targetType === 'api_key') {
+      const data = {
+        keyId: e.targetId ?? null,
+        keyPrefix: (e.metadata?.keyPrefix as string | undefined) ?? '',
+        reason,
+      };
+      return [
+        { type: 'api_key.leaked', data },
+        { type: 'api_key.revoked', data },
+      ];
+    }
+    if (e.targetType === 'org_token')
+      return [
+        {
+          type: 'org_token.revoked',
+          data: {
+            tokenId: e.targetId ?? null,
+            prefix: (e.metadata?.prefix as string | undefined) ?? '',
+            reason,
+          },
+        },
+      ];
+    return [];
+  });
 }
 
 function typeName(secret: RecognisedSecret): string {

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { ApiKeysModule } from 'src/api-keys/api-keys.module';
 import { AuditModule } from 'src/audit/audit.module';
+import { EventsOutboxModule } from 'src/events/events-outbox.module';
 import { provideConfig } from 'src/config/config-slice';
 import { LeakedSecretsController } from 'src/leaks/leaked-secrets.controller';
 import { LeakedSecretsService } from 'src/leaks/leaked-secrets.service';
@@ -14,7 +15,7 @@ import { OrgTokensModule } from 'src/org-tokens/org-tokens.module';
  * repositories and revocation channels.
  */
 @Module({
-  imports: [ApiKeysModule, OrgTokensModule, AuditModule],
+  imports: [ApiKeysModule, OrgTokensModule, AuditModule, EventsOutboxModule],
   controllers: [LeakedSecretsController],
   providers: [provideConfig(leaksConfig), ScannerKeys, LeakedSecretsService],
 })

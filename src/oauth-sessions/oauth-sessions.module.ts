@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { EventsOutboxModule } from 'src/events/events-outbox.module';
 import { BillingProvidersModule } from 'src/billing-providers/billing-providers.module';
 import { provideConfig } from 'src/config/config-slice';
 import { OAuthSession } from 'src/oauth-sessions/oauth-session.entity';
@@ -15,7 +16,12 @@ import { UsersModule } from 'src/users/users.module';
  * poll that hands the provider's API key to its user once. Sessions live in PostgreSQL only.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([OAuthSession]), UsersModule, BillingProvidersModule],
+  imports: [
+    TypeOrmModule.forFeature([OAuthSession]),
+    UsersModule,
+    BillingProvidersModule,
+    EventsOutboxModule,
+  ],
   controllers: [OAuthSessionsController],
   providers: [
     provideConfig(oauthSessionsConfig),

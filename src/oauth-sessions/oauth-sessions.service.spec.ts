@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
+import type { EventsOutbox } from 'src/events/events-outbox';
 import type { HostResolver } from 'src/http/host-resolver';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { AuditService } from 'src/audit/audit.service';
@@ -45,6 +46,7 @@ const inTransaction = {
   transaction: (work: (m: EntityManager) => unknown) => work(manager),
 } as unknown as DataSource;
 const noAudit = { record: jest.fn(async () => undefined) } as unknown as AuditService;
+const noEvents = { emit: jest.fn(async () => 1) } as unknown as EventsOutbox;
 
 interface Parts {
   dataSource?: DataSource;
@@ -68,6 +70,7 @@ function service(parts: Parts): OAuthSessionsService {
     (parts.encryption as EncryptionService) ?? untouchable<EncryptionService>('encryption'),
     noAudit,
     {} as HostResolver,
+    noEvents,
   );
 }
 

@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
+import { EventsOutbox } from 'src/events/events-outbox';
 import type { SessionPrincipal } from 'src/auth/principal';
 import { BillingProvidersService } from 'src/billing-providers/billing-providers.service';
 import { APP_CONFIG, type AppConfig } from 'src/config/app-config';
@@ -84,6 +85,7 @@ export class OAuthSessionsService {
     private readonly encryption: EncryptionService,
     private readonly audit: AuditService,
     resolver: HostResolver,
+    private readonly events: EventsOutbox,
   ) {
     this.outbound = {
       resolver,
@@ -218,6 +220,11 @@ export class OAuthSessionsService {
           },
           m,
         );
+        await this.events.emit(m, 'oauth_session.completed', {
+          sessionId: claimed.id,
+          userId: claimed.userId,
+          billingProviderId: claimed.providerId,
+        });
         return true;
       });
       if (!completed) {

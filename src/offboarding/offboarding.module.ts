@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { EventsOutboxModule } from 'src/events/events-outbox.module';
 import { ApiKeysModule } from 'src/api-keys/api-keys.module';
 import { CredentialsModule } from 'src/credentials/credentials.module';
 import { OAuthSessionsModule } from 'src/oauth-sessions/oauth-sessions.module';
@@ -16,7 +17,14 @@ import { UsersModule } from 'src/users/users.module';
  * it.
  */
 @Module({
-  imports: [UsersModule, ApiKeysModule, OrgTokensModule, OAuthSessionsModule, CredentialsModule],
+  imports: [
+    UsersModule,
+    ApiKeysModule,
+    OrgTokensModule,
+    OAuthSessionsModule,
+    CredentialsModule,
+    EventsOutboxModule,
+  ],
   controllers: [AdminApiKeysController, AdminUsersController],
   providers: [AdminInventoryRepository, AdminInventoryService, OffboardingService],
 })

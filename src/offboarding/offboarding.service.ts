@@ -6,6 +6,7 @@ import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { ApiKeysAudit } from 'src/api-keys/api-keys.audit';
 import { ApiKeysRepository, type OffboardedKeyRow } from 'src/api-keys/api-keys.repository';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
+import { EventsOutbox } from 'src/events/events-outbox';
 import {
   CredentialsOffboarding,
   type TakenCredential,
@@ -64,6 +65,7 @@ export class OffboardingService {
     private readonly credentials: CredentialsOffboarding,
     private readonly inventory: AdminInventoryRepository,
     private readonly audit: AuditService,
+    private readonly events: EventsOutbox,
   ) {}
 
   /**
@@ -85,6 +87,12 @@ export class OffboardingService {
         },
         m,
       );
+      await this.events.emit(m, 'api_key.revoked', {
+        keyId: revoked.id,
+        keyPrefix: revoked.keyPrefix,
+        reason: 'admin',
+        adminReason: reason,
+      });
       return revoked.keyId;
     });
     if (revokedKeyId) this.revocations.invalidateLocally([revokedKeyId]);
@@ -144,6 +152,11 @@ export class OffboardingService {
         },
         m,
       );
+      await this.events.emit(m, 'user.enabled', {
+        userId,
+        externalId: before.externalId,
+        reason: dto.reason ?? null,
+      });
       return keyIds;
     });
     this.revocations.invalidateLocally(announced);
@@ -189,6 +202,13 @@ export class OffboardingService {
       })),
       m,
     );
+    await this.events.emitMany(m, [
+      { type: 'user.disabled', data: { userId, externalId: user.externalId, reason } },
+      ...keys.map((k) => ({
+        type: 'api_key.revoked' as const,
+        data: { keyId: k.id, keyPrefix: k.keyPrefix, userId, reason: 'offboarding' },
+      })),
+    ]);
     const orgTokens = await this.orgTokens.revokeMintedBySession(ctx, user.externalId, offboarding, m);
     const oauthSessions = await this.oauthSessions.cancelAllOfUser(
       userId,

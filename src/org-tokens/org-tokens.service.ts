@@ -3,6 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
 import { Actors } from 'src/auth/actors';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
+import { EventsOutbox } from 'src/events/events-outbox';
 import type { BootstrapLatch, OrgTokenVerifier } from 'src/auth/admin/admin-auth.ports';
 import type { AdminPrincipal } from 'src/auth/principal';
 import { adminScopesOf, inCatalogOrder, scopesNotHeld, type AdminScope } from 'src/auth/admin/admin-scopes';
@@ -58,6 +59,7 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
     private readonly cache: OrgTokenCache,
     private readonly feed: RevocationFeed,
     private readonly users: UsersService,
+    private readonly events: EventsOutbox,
   ) {
     this.lastUsed = new LastUsedRecorder({
       what: 'org tokens',
@@ -112,6 +114,14 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
         },
         m,
       );
+      await this.events.emit(m, 'org_token.created', {
+        tokenId: saved.id,
+        prefix,
+        name,
+        scopes,
+        createdBy: ctx.actor,
+        expiresAt: isoOrNull(expiresAt),
+      });
       return saved;
     });
     this.bootstrapLatched = true;
@@ -194,6 +204,14 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
         },
         m,
       );
+      await this.events.emit(m, 'org_token.rolled', {
+        tokenId: id,
+        successorId: saved.id,
+        successorPrefix: prefix,
+        name: old.name,
+        createdBy: ctx.actor,
+        graceEndsAt: iso(graceEndsAt),
+      });
       return { row: saved, previous: { id, graceEndsAt: iso(graceEndsAt) } };
     });
     this.feed.revokedLocally(ORG_TOKEN_REVOCATION_CHANNEL, [id]);
@@ -226,6 +244,11 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
           },
           m,
         );
+        await this.events.emit(m, 'org_token.revoked', {
+          tokenId: id,
+          prefix: revoked.prefix,
+          reason: 'admin',
+        });
         return;
       }
       if (!(await this.tokens.exists(id, m))) throw orgTokenError(OrgTokenErrorCode.NotFound);
@@ -319,6 +342,13 @@ export class OrgTokensService implements OrgTokenVerifier, BootstrapLatch, Befor
         metadata: { prefix: t.prefix, ...metadata },
       })),
       m,
+    );
+    await this.events.emitMany(
+      m,
+      revoked.map((t) => ({
+        type: 'org_token.revoked',
+        data: { tokenId: t.id, prefix: t.prefix, name: t.name, reason: 'offboarding' },
+      })),
     );
     return revoked;
   }

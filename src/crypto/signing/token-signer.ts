@@ -104,6 +104,21 @@ export class TokenSigner implements OnModuleInit {
     return { token: `${signingInput}.${b64url(signature)}`, expiresAt: new Date(exp * 1000) };
   }
 
+  /**
+   * A compact JWS over exactly `payload` (no claim added), with `typ` in its header: a Security Event Token
+   * (RFC 8417) is `secevent+jwt` and carries no `exp`, so `sign` (an access token's shape) does not fit it.
+   */
+  signPayload(payload: Record<string, unknown>, typ: string): string {
+    const key = this.activeKey();
+    const header = b64url(JSON.stringify({ alg: key.alg, typ, kid: key.kid }));
+    const signingInput = `${header}.${b64url(JSON.stringify(payload))}`;
+    const signature = sign(DIGEST[key.alg], Buffer.from(signingInput), {
+      key: key.privateKey,
+      dsaEncoding: 'ieee-p1363',
+    });
+    return `${signingInput}.${b64url(signature)}`;
+  }
+
   jwks(): { keys: PublicJwk[] } {
     return { keys: [this.activeKey().publicJwk] };
   }
