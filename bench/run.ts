@@ -450,13 +450,22 @@ async function main(): Promise<void> {
         [SCOPED_ROW, scoped],
         [ROLLED_ROW, rolled],
       ];
-      for (const [name, spec] of rowsToProfile.filter(([name]) =>
-        only.split('|').some((part) => name.includes(part)),
-      )) {
+      const pacedBareName = 'bare NestJS route, Fastify, paced';
+      const wanted = (name: string): boolean => only.split('|').some((part) => name.includes(part));
+      // The paced rows compare with the bare route paced in the same run: `BENCH_ONLY=paced` runs both.
+      const pacedBare = wanted(pacedBareName)
+        ? await paced(nestFastify, live, PACED_RATE, DURATION_S)
+        : undefined;
+      if (pacedBare)
+        process.stdout.write(
+          `${pacedBareName}: p50/p99/max ${pacedBare.p50}/${pacedBare.p99}/${pacedBare.max} ms\n`,
+        );
+      for (const [name, spec] of rowsToProfile.filter(([name]) => wanted(name))) {
         if (spec.overallRate) {
           const r = await paced(keysmith, spec, spec.overallRate, DURATION_S);
+          const ratio = pacedBare ? `, p99 ${(r.p99 / pacedBare.p99).toFixed(1)}× the bare route's` : '';
           process.stdout.write(
-            `${name}: p50/p99/max ${r.p50}/${r.p99}/${r.max} ms, ${Math.round(r.cpu)} µs/request\n`,
+            `${name}: p50/p99/max ${r.p50}/${r.p99}/${r.max} ms, ${Math.round(r.cpu)} µs/request${ratio}\n`,
           );
           continue;
         }
