@@ -16,7 +16,7 @@
  *
  * Phases: warm; db-cut (PostgreSQL cut for DB_CUT_MS, then restored); redis-cut (same, with Redis); sigkill
  * (instance b killed with SIGKILL mid-phase, restarted); feed-kill (the revocation listeners' backends
- * terminated with pg_terminate_backend); calm; soak (steady rate, RSS sampled); after (no load, RSS sampled).
+ * terminated with pg_terminate_backend); calm; idle, soak (steady rate) and after (no load), RSS sampled throughout.
  *
  * Checks: no 5xx but 503 with Retry-After; no revoked, disabled or rolled-away key accepted by a resolve that
  * started after the change returned; the org-token mint cap held; at most one redeem per OAuth session (exactly
@@ -33,10 +33,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Client } from 'pg';
+import { RATE_LIMIT_POLICIES } from 'src/app.registrations';
 import { startEmbeddedPostgres } from 'src/database/embedded-postgres';
+import { rateLimitVariable } from 'src/rate-limit/rate-limit.config';
 import { FEED_APPLICATION_NAME } from 'src/database/revocation-feed';
 import { FakeProvider } from 'test/helpers/fake-provider';
-import { roomyRateLimits } from 'test/helpers/full-app';
 import { internalEnv, m2mToken, sessionBearer, TestIssuer } from 'test/helpers/issuers';
 import { completionOf } from 'test/helpers/oauth';
 import { TestTokenServer } from 'test/helpers/token-server';
@@ -347,10 +348,8 @@ async function main(): Promise<void> {
             CREDENTIALS_ALLOWED_TOKEN_HOSTS: '127.0.0.1',
             ...internalEnv(m2m, session),
             PROVISION_CLIENTS: 'load-client:org-allowed',
-            ...roomyRateLimits(),
-            RATE_LIMIT_OAUTH_START: '100000/60s',
-            RATE_LIMIT_OAUTH_START_USER: '100000/60s',
-            RATE_LIMIT_OAUTH_CALLBACK: '100000/60s',
+            // Every limit lifted (the workload measures the routes, not 429s) but the org-token mint cap.
+            ...Object.fromEntries(RATE_LIMIT_POLICIES.map((p) => [rateLimitVariable(p), '1000000/60s'])),
             RATE_LIMIT_ORG_TOKEN_MINT: `${MINT_CAP}/1h`,
           },
           join(logDir, `${name}.log`),
@@ -400,6 +399,7 @@ async function main(): Promise<void> {
       userIds.push(row.rows[0]!.id);
     }
     let orgMints = 0;
+    const orgMintsByPhase = new Map<string, number>();
     const mintOrgToken = async (at: Instance): Promise<Answer> => {
       const answer = record(
         'org-token mint',
@@ -409,7 +409,10 @@ async function main(): Promise<void> {
           body: { name: 'load' },
         }),
       );
-      if (answer.status === 201) orgMints++;
+      if (answer.status === 201) {
+        orgMints++;
+        orgMintsByPhase.set(phase, (orgMintsByPhase.get(phase) ?? 0) + 1);
+      }
       return answer;
     };
     const first = await mintOrgToken(a);
@@ -766,6 +769,8 @@ async function main(): Promise<void> {
       },
       Math.max(1_000, Math.round((SOAK_S * 1000) / 60)),
     );
+    phase = 'idle';
+    await sleep(Math.min(30, AFTER_S) * 1000);
     phase = 'soak';
     await load(SOAK_S, RATE);
     phase = 'after';
@@ -774,15 +779,21 @@ async function main(): Promise<void> {
     rss.push({ t: (now() - soakStart) / 1000, phase, a: a.rssMb(), b: b.rssMb() });
 
     // ------------------------------------------------------------------ checks
-    // Mint cap: per instance while Redis is cut or absent, and an instance restarted forgets its counts.
-    const capBound = redisProxy
-      ? MINT_CAP * (1 + instances.length)
-      : MINT_CAP * (instances.length + b.restarts);
-    if (orgMints > capBound)
-      violations.push({
-        check: 'the mint cap held',
-        detail: `${orgMints} org tokens minted, bound ${capBound}`,
-      });
+    // Mint cap: with Redis, one shared count while it is up (a restart forgets nothing), and each instance
+    // counting alone while it is cut; without Redis, each instance alone, and a restarted one from zero.
+    const mintedDuringCut = orgMintsByPhase.get('redis-cut') ?? 0;
+    const capChecks: [string, number, number][] = redisProxy
+      ? [
+          ['while Redis was up', orgMints - mintedDuringCut, MINT_CAP],
+          ['while Redis was cut', mintedDuringCut, MINT_CAP * instances.length],
+        ]
+      : [['without Redis', orgMints, MINT_CAP * (instances.length + b.restarts)]];
+    for (const [when, minted, bound] of capChecks)
+      if (minted > bound)
+        violations.push({
+          check: 'the mint cap held',
+          detail: `${minted} org tokens minted ${when}, bound ${bound}`,
+        });
 
     for (const s of oauthSessions) {
       if (s.completes > 1 || (s.polls === instances.length && s.completes !== 1))
@@ -902,7 +913,7 @@ async function main(): Promise<void> {
         `b killed (SIGKILL) and answering again after ${(restartMs / 1000).toFixed(1)} s; ` +
         `revocation listeners back ${feedRecovery.map((ms) => `${ms.toFixed(0)} ms`).join(', ')} after pg_terminate_backend` +
         (redisProxy ? `; Redis cut ${DB_CUT_MS} ms` : ''),
-      `org tokens minted ${orgMints} (cap ${MINT_CAP} per hour, bound checked ${capBound}); OAuth sessions completed ${oauthSessions.length}; ` +
+      `org tokens minted ${orgMints} (cap ${MINT_CAP} per hour: ${capChecks.map(([when, minted, bound]) => `${minted} ${when}, bound ${bound}`).join('; ')}); OAuth sessions completed ${oauthSessions.length}; ` +
         `credentials ${credentials.length}, token-endpoint refreshes ${tokens.requests.length}; keys ${keys.length} ` +
         `(${keys.filter((k) => k.changedAt !== undefined).length} revoked, disabled or rolled); operations not started (in-flight bound) ${dropped}`,
       '',
@@ -910,9 +921,12 @@ async function main(): Promise<void> {
       '',
       '| t s | phase | a | b |',
       '| ---: | --- | ---: | ---: |',
-      ...rss.map(
-        (s) => `| ${s.t.toFixed(0)} | ${s.phase} | ${s.a?.toFixed(0) ?? '—'} | ${s.b?.toFixed(0) ?? '—'} |`,
-      ),
+      // At most ~30 rows: every n-th sample, and the last.
+      ...rss
+        .filter((_, i) => i % Math.ceil(rss.length / 30) === 0 || i === rss.length - 1)
+        .map(
+          (s) => `| ${s.t.toFixed(0)} | ${s.phase} | ${s.a?.toFixed(0) ?? '—'} | ${s.b?.toFixed(0) ?? '—'} |`,
+        ),
       '',
       ...memory,
       ...notes,
