@@ -120,6 +120,8 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   /** The listener's connection and the mark-only ones; the listener is first. */
   private senders: Sender[] = [];
   private connecting?: Promise<void>;
+  /** Connections that only send marks; `bench/barrier-wait.ts` compares with none (0009's one at a time). */
+  protected readonly markSenders: number = MARK_SENDERS;
   /** This instance's own channel for marks. */
   private readonly markChannel = `keysmith_mark_${randomBytes(8).toString('hex')}`;
 
@@ -243,7 +245,7 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     this.markSentAt = performance.now();
     this.heartbeatTimer = setInterval(() => this.beat(client), HEARTBEAT_INTERVAL_MS).unref();
     this.logger.log('revocation listener connected');
-    for (let i = 0; i < MARK_SENDERS; i++) void this.openSender(client);
+    for (let i = 0; i < this.markSenders; i++) void this.openSender(client);
   }
 
   /**
