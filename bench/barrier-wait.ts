@@ -3,9 +3,11 @@
  * marks pipelined on the listener and MARK_SENDERS mark-only connections (decision 0107), against marks sent
  * one at a time on the listener's connection alone (decision 0009's scheme: a barrier asked while a mark is in
  * flight waits for it and then for the next). Both feeds run in this process on one database and take turns
- * second by second, so the machine's load falls on both alike. No HTTP: only the barrier.
+ * second by second, so the machine's load falls on both alike; a third feed, pipelined with
+ * REVOCATION_MAX_STALENESS_MS, takes its turn too. No HTTP: only the barrier.
  *
- * Knobs: BENCH_DURATION (s per feed, default 10), BENCH_RATE (barriers per second, default 1,000).
+ * Knobs: BENCH_DURATION (s per feed, default 10), BENCH_RATE (barriers per second, default 1,000),
+ * BENCH_STALENESS_MS (the third feed's allowance, default 50).
  */
 import { performance } from 'node:perf_hooks';
 import type { AppConfig } from 'src/config/app-config';
@@ -14,6 +16,8 @@ import { benchDatabase, runBenchmark } from './bench-kit';
 
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 10);
 const RATE = Number(process.env.BENCH_RATE ?? 1_000);
+/** The operator's trade measured beside the strict feeds (BENCH_STALENESS_MS, default 50). */
+const STALENESS_MS = Number(process.env.BENCH_STALENESS_MS ?? 50);
 
 /** Decision 0009's feed: marks one at a time, on the listener's connection only. */
 class OneConnectionFeed extends RevocationFeed {
@@ -49,10 +53,14 @@ async function oneSecond(feed: RevocationFeed, waits: number[]): Promise<number>
 
 async function main(): Promise<void> {
   const db = await benchDatabase('ks_barrier');
-  const config = { databaseUrl: db.url } as AppConfig;
+  const config = { databaseUrl: db.url, revocationMaxStalenessMs: 0 } as AppConfig;
   const feeds: [string, RevocationFeed][] = [
     ['pipelined (listener + 2 mark senders, 0107)', new RevocationFeed(config)],
     ['one at a time (listener only, 0009)', new OneConnectionFeed(config)],
+    [
+      `pipelined, REVOCATION_MAX_STALENESS_MS=${STALENESS_MS}`,
+      new RevocationFeed({ ...config, revocationMaxStalenessMs: STALENESS_MS }),
+    ],
   ];
   try {
     for (const [, feed] of feeds) {

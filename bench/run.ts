@@ -17,7 +17,8 @@
  * report their median, default 2), BENCH_OUT (write the results as JSON there), BENCH_CPU_PROF (a directory:
  * keysmith runs with --cpu-prof and writes its profile there on exit), BENCH_ONLY (run only the keysmith
  * rows whose name contains it, e.g. `whoami`, or any of several separated by `|`, e.g. `hot key|checksum`, so a
- * profile shows one path; one line each, no table).
+ * profile shows one path; one line each, no table; `paced` also runs the bare route paced and prints the
+ * ratio), REVOCATION_MAX_STALENESS_MS (passed to keysmith: the operator's trade of decision 0107).
  */
 import autocannon, { type Request, type Result } from 'autocannon';
 import { execFileSync, execSync, type ChildProcess } from 'node:child_process';
@@ -403,6 +404,10 @@ async function main(): Promise<void> {
       AUTH_M2M_JWKS_URI: issuer.jwksUri,
       AUTH_M2M_ISSUER: issuer.url,
       AUTH_M2M_AUDIENCE: issuer.audience,
+      // The operator's trade (decision 0107), when the bench is asked to measure it.
+      ...(process.env.REVOCATION_MAX_STALENESS_MS
+        ? { REVOCATION_MAX_STALENESS_MS: process.env.REVOCATION_MAX_STALENESS_MS }
+        : {}),
     });
 
     const orgToken = await mintOrgToken(keysmith.port);

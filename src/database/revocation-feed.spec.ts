@@ -193,3 +193,75 @@ describe('RevocationFeed: pipelined marks (decision 0107)', () => {
     await expect(feed.barrier()).resolves.toBe(false);
   });
 });
+
+describe('RevocationFeed: REVOCATION_MAX_STALENESS_MS (decision 0107)', () => {
+  const STALENESS = 50;
+  let server: FakeServer;
+  let feed: RevocationFeed;
+
+  beforeEach(async () => {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    server = new FakeServer();
+    feed = new RevocationFeed(
+      { databaseUrl: 'postgres://fake/db', revocationMaxStalenessMs: STALENESS } as AppConfig,
+      server.open,
+      server.open,
+    );
+    feed.subscribe(CHANNEL, { revoked: () => undefined, reset: () => undefined });
+    await feed.onModuleInit();
+    await flush();
+    jest.advanceTimersByTime(STALENESS + 1); // the connection's own time no longer counts
+  });
+
+  afterEach(async () => {
+    await feed.onApplicationShutdown();
+    jest.useRealTimers();
+  });
+
+  const marksRunning = (): number[] => server.running.map((r) => Number(r.payload));
+
+  it('passes at once while the newest mark back was sent less than the allowance ago', async () => {
+    const first = feed.barrier();
+    expect(marksRunning()).toEqual([1]);
+    server.commitMark(1);
+    server.deliver();
+    await expect(first).resolves.toBe(true);
+    jest.advanceTimersByTime(STALENESS - 10);
+    await expect(feed.barrier()).resolves.toBe(true);
+    // Half the allowance gone and nothing in flight: a mark keeps the next barriers passing at once.
+    expect(marksRunning()).toEqual([2]);
+  });
+
+  it('uses a mark in flight sent within the allowance, and never one sent before it', async () => {
+    const first = feed.barrier();
+    jest.advanceTimersByTime(STALENESS - 10);
+    const within = feed.barrier();
+    expect(marksRunning()).toEqual([1]); // no mark of its own: mark 1 was sent 40 ms before it
+    jest.advanceTimersByTime(20);
+    const beyond = feed.barrier();
+    expect(marksRunning().sort()).toEqual([1, 2]); // mark 1 is 60 ms old now: a mark of its own
+    server.commitMark(1);
+    server.deliver();
+    await expect(Promise.all([first, within])).resolves.toEqual([true, true]);
+    let settled = false;
+    void beyond.then(() => (settled = true));
+    await flush();
+    expect(settled).toBe(false);
+    server.commitMark(2);
+    server.deliver();
+    await expect(beyond).resolves.toBe(true);
+  });
+
+  it('waits for a new mark once the newest back is older than the allowance', async () => {
+    const first = feed.barrier();
+    server.commitMark(1);
+    server.deliver();
+    await first;
+    jest.advanceTimersByTime(STALENESS + 1);
+    const late = feed.barrier();
+    expect(marksRunning()).toEqual([2]);
+    server.commitMark(2);
+    server.deliver();
+    await expect(late).resolves.toBe(true);
+  });
+});

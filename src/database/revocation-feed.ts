@@ -151,12 +151,30 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   }
 
   /**
-   * Resolves true once every revocation committed before this call has been applied to the caches; false when
-   * the feed cannot tell (not connected, or no mark came back within BARRIER_TIMEOUT_MS): then the caller
+   * Resolves true once every revocation committed before this call has been applied to the caches (with
+   * REVOCATION_MAX_STALENESS_MS = N > 0: every one committed more than N ms before it); false when the feed
+   * cannot tell (not connected, or no mark came back within BARRIER_TIMEOUT_MS): then the caller
    * must ask the database.
    */
   barrier(): Promise<boolean> {
     if (!this.listening) return Promise.resolve(false);
+    const staleness = this.config.revocationMaxStalenessMs;
+    if (staleness > 0) {
+      // The operator's trade (decision 0107): revocations committed up to `staleness` ms before this call may
+      // be missed. Every revocation committed before a mark was sent has been applied once it is back.
+      const oldest = performance.now() - staleness;
+      if (this.markSentAt > oldest) {
+        this.keepFresh(staleness);
+        return Promise.resolve(true);
+      }
+      let soonest: Mark | undefined;
+      for (const mark of this.inflight.values())
+        if (mark.sentAt > oldest && (!soonest || mark.seq < soonest.seq)) soonest = mark;
+      if (soonest) {
+        const mark = soonest;
+        return new Promise<boolean>((resolve) => mark.waiters.push(resolve));
+      }
+    }
     return new Promise<boolean>((resolve) => {
       // A mark already in flight may have committed before this call: only one sent from now on will do.
       this.pending.push(resolve);
@@ -278,6 +296,16 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     if (this.stopped || this.client !== listener) return drop();
     this.senders.push(sender);
     this.flush();
+  }
+
+  /**
+   * With a staleness allowance, a mark goes out once the newest one back is half the allowance old and none
+   * is in flight, so that under steady load barriers keep passing at once.
+   */
+  private keepFresh(staleness: number): void {
+    if (this.inflight.size || performance.now() - this.markSentAt < staleness / 2) return;
+    const sender = this.senders.find((s) => !s.busy);
+    if (sender) this.sendMark(sender, []);
   }
 
   /** Sends the pending barriers' mark on a free sender, if any is free (else the next one freed sends it). */
