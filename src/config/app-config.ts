@@ -30,6 +30,11 @@ export interface AppConfig {
   settingsUiOrigins: readonly string[];
   /** ALLOW_INSECURE_HTTP: production may use http:// URLs that are not loopback (the operator said so). */
   allowInsecureHttp: boolean;
+  /**
+   * REVOCATION_MAX_STALENESS_MS: how old a revocation a cached positive may miss (decision 0107). 0, the
+   * default, is the contract's guarantee: a revocation committed before a request arrived always wins.
+   */
+  revocationMaxStalenessMs: number;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -81,8 +86,12 @@ export const appConfig = defineConfig('app', (env: EnvReader): AppConfig => {
     oauthCallbackOrigin: callbackOrigin ?? `http://${host}:${port}`,
     settingsUiOrigins: uiOrigins ?? [callbackOrigin ?? `http://${host}:${port}`],
     allowInsecureHttp,
+    revocationMaxStalenessMs: env.int('REVOCATION_MAX_STALENESS_MS', 0, 0, MAX_REVOCATION_STALENESS_MS),
   };
 });
+
+/** The largest REVOCATION_MAX_STALENESS_MS: well inside the feed's 2.5 s trust window. */
+export const MAX_REVOCATION_STALENESS_MS = 1_000;
 
 /** ALLOW_INSECURE_HTTP, read by every slice that checks a URL's scheme (a bad value is reported once). */
 export function allowsInsecureHttp(env: EnvReader): boolean {

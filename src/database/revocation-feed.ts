@@ -47,6 +47,13 @@ const HEARTBEAT_DEAD_MS = 5_000;
 export const BARRIER_TIMEOUT_MS = 250;
 /** The application_name of the feed's connection (pg_stat_activity). */
 export const FEED_APPLICATION_NAME = 'keysmith-revocation-listener';
+/** The application_name of the connections that only send marks (decision 0107). */
+export const MARK_APPLICATION_NAME = 'keysmith-revocation-marks';
+/**
+ * Connections that only send marks, beside the listener's own: with the listener, at most this many + 1 marks
+ * are in flight, so a barrier rarely queues behind a round trip it cannot use (decision 0107).
+ */
+export const MARK_SENDERS = 2;
 
 /** Opens the feed's connection: `new Client(config)` unless something is provided for the token below. */
 export type FeedClientFactory = (config: ClientConfig) => Client;
@@ -56,9 +63,28 @@ export type FeedClientFactory = (config: ClientConfig) => Client;
  * do (a half-open socket that silently stops delivering) without reaching into pg's or this class's internals.
  */
 export const FEED_CLIENT_FACTORY = Symbol('FEED_CLIENT_FACTORY');
+/** Test hook, never provided in production: opens the connections that only send marks (MARK_SENDERS). */
+export const MARK_CLIENT_FACTORY = Symbol('MARK_CLIENT_FACTORY');
 const newClient: FeedClientFactory = (config) => new Client(config);
 
 type Waiter = (passed: boolean) => void;
+
+/** A mark sent and not back yet: the barriers it will pass were all asked for before it was sent. */
+interface Mark {
+  seq: number;
+  /** performance.now() when it was handed to its connection. */
+  sentAt: number;
+  waiters: Waiter[];
+  timer: NodeJS.Timeout;
+}
+
+/** A connection marks are sent on; `busy` while its NOTIFY has not returned. */
+interface Sender {
+  client: Client;
+  busy: boolean;
+  /** Gives this connection up (a mark sender that failed; the listener's loss is `lost`). */
+  drop: (err: Error) => void;
+}
 
 /**
  * What the feed reports for /metrics (src/metrics binds one, decision 0105). Called on the hot path: each
@@ -90,12 +116,14 @@ class PooledListenConnection extends Error {}
  * exponential backoff. While it is down nothing is trusted (caches go to the database); once it is back
  * every subscriber is reset, because notifications sent meanwhile are lost.
  *
- * Barriers: a notification reaches a session in commit order, so once a mark this connection NOTIFYs itself
- * at T comes back, every revocation committed before T has been applied. A cache serves a positive answer
- * only after `barrier()` passed — a mark sent after the request arrived came back — so a revocation committed
- * before a request arrived always wins, whatever the scheduling of the instances. Requests that arrive while
- * a mark is in flight share the next one: one NOTIFY round trip per batch, not per request. The same marks
- * are the heartbeat: without any for HEARTBEAT_DEAD_MS (a half-open socket) the connection is replaced.
+ * Barriers: a notification reaches a session in commit order, whichever session committed it, so once a mark
+ * NOTIFYed on this instance's mark channel at T comes back, every revocation committed before T has been
+ * applied. A cache serves a positive answer only after `barrier()` passed — a mark sent after the call came
+ * back — so a revocation committed before a request arrived always wins, whatever the scheduling of the
+ * instances. Marks are pipelined (decision 0107): the listener's connection and MARK_SENDERS connections that
+ * only send marks each carry one, so a barrier's mark leaves at once unless every sender is busy; barriers
+ * asked meanwhile share the next mark, and a mark passes every mark sent before it. The same marks are the
+ * heartbeat: without any for HEARTBEAT_DEAD_MS (a half-open socket) the connection is replaced.
  */
 @Injectable()
 export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
@@ -106,14 +134,22 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   private backoffMs = BACKOFF_MIN_MS;
   private retryTimer?: NodeJS.Timeout;
   private heartbeatTimer?: NodeJS.Timeout;
-  /** When the newest mark that came back was sent (ms). */
+  /** When the newest mark that came back was sent (performance.now()). */
   private markSentAt = 0;
-  /** The mark in flight and the barriers it will pass (they were asked for before it was sent). */
-  private inflight?: { seq: number; sentAt: number; waiters: Waiter[]; timer: NodeJS.Timeout };
-  /** Barriers asked for while a mark was in flight: they wait for the next one. */
-  private next: Waiter[] = [];
+  /** Marks in flight, by sequence number (sent in that order, on any sender). */
+  private readonly inflight = new Map<number, Mark>();
+  /** Barriers asked for while every sender was busy: they share the next mark sent. */
+  private pending: Waiter[] = [];
+  /** Fails the pending barriers when no sender freed up within BARRIER_TIMEOUT_MS (all stalled). */
+  private pendingTimer?: NodeJS.Timeout;
   private seq = 0;
+  /** Marks numbered below this were sent on an earlier connection: ignored. */
+  private firstSeq = 1;
+  /** The listener's connection and the mark-only ones; the listener is first. */
+  private senders: Sender[] = [];
   private connecting?: Promise<void>;
+  /** Connections that only send marks; `bench/barrier-wait.ts` compares with none (0009's one at a time). */
+  protected readonly markSenders: number = MARK_SENDERS;
   /** This instance's own channel for marks. */
   private readonly markChannel = `keysmith_mark_${randomBytes(8).toString('hex')}`;
   private observer?: RevocationFeedObserver;
@@ -125,6 +161,9 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     @Optional()
     @Inject(FEED_CLIENT_FACTORY)
     private readonly openClient: FeedClientFactory = newClient,
+    @Optional()
+    @Inject(MARK_CLIENT_FACTORY)
+    private readonly openMarkClient: FeedClientFactory = newClient,
   ) {}
 
   /** Registers the cache of `channel`, from a constructor: channels are LISTENed when the app starts. */
@@ -149,21 +188,39 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
 
   /** Seconds since the newest mark that came back was sent (0 when none did): how stale the caches may be. */
   get staleness(): number {
-    return this.client && this.markSentAt ? (Date.now() - this.markSentAt) / 1000 : 0;
+    return this.client && this.markSentAt ? (performance.now() - this.markSentAt) / 1000 : 0;
   }
 
   /** True while the feed is connected and receiving (a recent mark came back): caches may hold positives. */
   get listening(): boolean {
-    return this.client !== undefined && Date.now() - this.markSentAt < TRUST_WINDOW_MS;
+    return this.client !== undefined && performance.now() - this.markSentAt < TRUST_WINDOW_MS;
   }
 
   /**
-   * Resolves true once every revocation committed before this call has been applied to the caches; false when
-   * the feed cannot tell (not connected, or no mark came back within BARRIER_TIMEOUT_MS): then the caller
+   * Resolves true once every revocation committed before this call has been applied to the caches (with
+   * REVOCATION_MAX_STALENESS_MS = N > 0: every one committed more than N ms before it); false when the feed
+   * cannot tell (not connected, or no mark came back within BARRIER_TIMEOUT_MS): then the caller
    * must ask the database.
    */
   barrier(): Promise<boolean> {
     if (!this.listening) return Promise.resolve(false);
+    const staleness = this.config.revocationMaxStalenessMs;
+    if (staleness > 0) {
+      // The operator's trade (decision 0107): revocations committed up to `staleness` ms before this call may
+      // be missed. Every revocation committed before a mark was sent has been applied once it is back.
+      const oldest = performance.now() - staleness;
+      if (this.markSentAt > oldest) {
+        this.keepFresh(staleness);
+        return Promise.resolve(true);
+      }
+      let soonest: Mark | undefined;
+      for (const mark of this.inflight.values())
+        if (mark.sentAt > oldest && (!soonest || mark.seq < soonest.seq)) soonest = mark;
+      if (soonest) {
+        const mark = soonest;
+        return new Promise<boolean>((resolve) => mark.waiters.push(resolve));
+      }
+    }
     return new Promise<boolean>((resolve) => {
       const observer = this.observer;
       let waiter: Waiter = resolve;
@@ -174,8 +231,9 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
           resolve(passed);
         };
       }
-      if (this.inflight) this.next.push(waiter);
-      else this.sendMark([waiter]);
+      // A mark already in flight may have committed before this call: only one sent from now on will do.
+      this.pending.push(waiter);
+      this.flush();
     });
   }
 
@@ -215,7 +273,10 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     const client = this.client;
     this.client = undefined;
     this.failWaiters();
-    await client?.end().catch(() => undefined);
+    const senders = this.senders;
+    this.senders = [];
+    const clients = [...(client ? [client] : []), ...senders.slice(1).map((s) => s.client)];
+    await Promise.all(clients.map((c) => c.end().catch(() => undefined)));
   }
 
   private connect(): Promise<void> {
@@ -259,12 +320,15 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     }
     this.resetAll();
     this.client = client;
+    this.senders = [{ client, busy: false, drop: (err) => this.lost(client, err) }];
+    this.firstSeq = this.seq + 1;
     this.backoffMs = BACKOFF_MIN_MS;
-    this.markSentAt = Date.now();
+    this.markSentAt = performance.now();
     this.heartbeatTimer = setInterval(() => this.beat(client), HEARTBEAT_INTERVAL_MS).unref();
     if (this.connectedBefore) this.observer?.reconnected();
     this.connectedBefore = true;
     this.logger.log('revocation listener connected');
+    for (let i = 0; i < this.markSenders; i++) void this.openSender(client);
   }
 
   /**
@@ -284,34 +348,96 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
-  /** Sends a mark for `waiters` (and as a heartbeat). Only one is in flight at a time. */
-  private sendMark(waiters: Waiter[]): void {
-    const client = this.client;
-    if (!client) {
-      for (const waiter of waiters) waiter(false);
+  /**
+   * Opens a connection that only sends marks, for as long as `listener` is the feed's connection. A mark
+   * sender that fails is dropped (its marks time out: their barriers ask the database); the feed's next
+   * connection opens new ones.
+   */
+  private async openSender(listener: Client): Promise<void> {
+    const client = this.openMarkClient({
+      connectionString: this.config.databaseUrl,
+      application_name: MARK_APPLICATION_NAME,
+      keepAlive: true,
+      connectionTimeoutMillis: 5_000,
+    });
+    const drop = (): void => {
+      this.senders = this.senders.filter((s) => s !== sender);
+      client.removeAllListeners('end');
+      void client.end().catch(() => undefined);
+    };
+    const sender: Sender = { client, busy: false, drop };
+    client.on('error', drop);
+    client.on('end', drop);
+    try {
+      await client.connect();
+    } catch (err) {
+      drop();
+      this.logger.warn({ err: (err as Error).message }, 'revocation mark sender could not connect');
       return;
     }
+    if (this.stopped || this.client !== listener) return drop();
+    this.senders.push(sender);
+    this.flush();
+  }
+
+  /**
+   * With a staleness allowance, a mark goes out once the newest one back is half the allowance old and none
+   * is in flight, so that under steady load barriers keep passing at once.
+   */
+  private keepFresh(staleness: number): void {
+    if (this.inflight.size || performance.now() - this.markSentAt < staleness / 2) return;
+    const sender = this.senders.find((s) => !s.busy);
+    if (sender) this.sendMark(sender, []);
+  }
+
+  /** Sends the pending barriers' mark on a free sender, if any is free (else the next one freed sends it). */
+  private flush(): void {
+    if (!this.pending.length) return;
+    const sender = this.senders.find((s) => !s.busy);
+    if (!sender) {
+      this.pendingTimer ??= setTimeout(() => {
+        this.pendingTimer = undefined;
+        const waiting = this.pending;
+        this.pending = [];
+        for (const waiter of waiting) waiter(false);
+      }, BARRIER_TIMEOUT_MS).unref();
+      return;
+    }
+    clearTimeout(this.pendingTimer);
+    this.pendingTimer = undefined;
+    const waiters = this.pending;
+    this.pending = [];
+    this.sendMark(sender, waiters);
+  }
+
+  /** Sends a mark for `waiters` (none: a heartbeat) on `sender`, which is busy until its NOTIFY returns. */
+  private sendMark(sender: Sender, waiters: Waiter[]): void {
     const seq = ++this.seq;
     const timer = setTimeout(() => this.markTimedOut(seq), BARRIER_TIMEOUT_MS).unref();
-    this.inflight = { seq, sentAt: Date.now(), waiters, timer };
-    client
-      .query('SELECT pg_notify($1, $2)', [this.markChannel, String(seq)])
-      .catch((err: Error) => this.lost(client, err));
+    this.inflight.set(seq, { seq, sentAt: performance.now(), waiters, timer });
+    sender.busy = true;
+    sender.client.query('SELECT pg_notify($1, $2)', [this.markChannel, String(seq)]).then(
+      () => {
+        sender.busy = false;
+        this.flush();
+      },
+      (err: Error) => sender.drop(err),
+    );
   }
 
   private onNotification(msg: Notification): void {
     if (msg.channel === this.markChannel) {
-      const inflight = this.inflight;
-      if (!inflight || Number(msg.payload) !== inflight.seq) return;
-      if (inflight.sentAt > this.markSentAt) this.markSentAt = inflight.sentAt;
-      clearTimeout(inflight.timer);
-      this.observer?.markReturned((Date.now() - inflight.sentAt) / 1000);
-      this.inflight = undefined;
-      for (const waiter of inflight.waiters) waiter(true);
-      if (this.next.length) {
-        const waiting = this.next;
-        this.next = [];
-        this.sendMark(waiting);
+      const seq = Number(msg.payload);
+      if (!Number.isSafeInteger(seq) || seq < this.firstSeq) return;
+      // Marks are numbered in the order they were sent, whichever connection sent them: mark `seq` was sent
+      // after every mark numbered below it, so it passes their barriers too (they may come back later).
+      for (const mark of [...this.inflight.values()]) {
+        if (mark.seq > seq) continue;
+        this.inflight.delete(mark.seq);
+        clearTimeout(mark.timer);
+        if (mark.sentAt > this.markSentAt) this.markSentAt = mark.sentAt;
+        this.observer?.markReturned((performance.now() - mark.sentAt) / 1000);
+        for (const waiter of mark.waiters) waiter(true);
       }
       return;
     }
@@ -322,23 +448,21 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
 
   /** A mark that did not come back in time: its barriers cannot tell (the heartbeat decides on the connection). */
   private markTimedOut(seq: number): void {
-    if (this.inflight?.seq !== seq) return;
-    const { waiters } = this.inflight;
-    this.inflight = undefined;
-    for (const waiter of waiters) waiter(false);
-    const waiting = this.next;
-    this.next = [];
-    for (const waiter of waiting) waiter(false);
+    const mark = this.inflight.get(seq);
+    if (!mark) return;
+    this.inflight.delete(seq);
+    for (const waiter of mark.waiters) waiter(false);
   }
 
   /** The heartbeat: a mark when none is in flight, or gives the connection up when marks stopped coming back. */
   private beat(client: Client): void {
     if (this.client !== client) return;
-    if (Date.now() - this.markSentAt >= HEARTBEAT_DEAD_MS) {
+    if (performance.now() - this.markSentAt >= HEARTBEAT_DEAD_MS) {
       this.lost(client, new Error(`no mark came back for ${HEARTBEAT_DEAD_MS} ms`));
       return;
     }
-    if (!this.inflight) this.sendMark([]);
+    const sender = this.senders.find((s) => !s.busy);
+    if (this.inflight.size === 0 && sender) this.sendMark(sender, []);
   }
 
   private lost(client: Client, err?: Error): void {
@@ -349,6 +473,13 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     this.resetAll();
     client.removeAllListeners('end');
     void client.end().catch(() => undefined);
+    // The mark senders go with it: the next connection opens its own.
+    const senders = this.senders.slice(1);
+    this.senders = [];
+    for (const sender of senders) {
+      sender.client.removeAllListeners('end');
+      void sender.client.end().catch(() => undefined);
+    }
     if (this.stopped) return;
     this.logger.warn(
       { err: err?.message },
@@ -358,11 +489,13 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   }
 
   private failWaiters(): void {
-    const inflight = this.inflight;
-    this.inflight = undefined;
-    if (inflight) clearTimeout(inflight.timer);
-    const waiting = [...(inflight?.waiters ?? []), ...this.next];
-    this.next = [];
+    const marks = [...this.inflight.values()];
+    this.inflight.clear();
+    const waiting = [...marks.flatMap((m) => m.waiters), ...this.pending];
+    this.pending = [];
+    clearTimeout(this.pendingTimer);
+    this.pendingTimer = undefined;
+    for (const mark of marks) clearTimeout(mark.timer);
     for (const waiter of waiting) waiter(false);
   }
 
