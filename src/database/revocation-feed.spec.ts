@@ -50,6 +50,8 @@ class FakeServer {
 
 class FakeClient extends EventEmitter {
   running: { channel: string; payload: string; done: () => void }[] = [];
+  /** The backend pid the server announced: the feed checks its session is its own (decision 0103). */
+  readonly processID = 4242;
 
   constructor(
     private readonly server: FakeServer,
@@ -63,6 +65,7 @@ class FakeClient extends EventEmitter {
   }
 
   query(text: string, values?: string[]): Promise<unknown> {
+    if (text.includes('pg_backend_pid()')) return Promise.resolve({ rows: [{ pid: this.processID }] });
     if (text.startsWith('LISTEN')) {
       this.server.listener = this;
       return Promise.resolve({ rows: [] });
