@@ -1,12 +1,12 @@
 import {
   Inject,
   Injectable,
-  Logger,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import { PeriodicSweep } from 'src/database/periodic-sweep';
 import type { EventType } from 'src/events/event-types';
 import { eventsConfig, type EventsConfig } from 'src/events/events.config';
 import { EventsOutbox, type OutboxEvent } from 'src/events/events-outbox';
@@ -35,70 +35,50 @@ interface Subject {
  * The events no request causes: `api_key.expiring` and `org_token.expiring` WEBHOOK_EXPIRING_LEAD before a
  * live key's `expiresAt`, and `api_key.expired` once it has passed. Each fires once per key and expiry: its
  * dedup key names the key and the instant, so a second run (or instance) writes nothing, and an expiry moved
- * later fires again. Every instance tries every WEBHOOK_SWEEP_INTERVAL_SECONDS; a transaction-level advisory
- * lock taken without waiting lets one at a time run it, as the OAuth session purge does. `expired` is
- * announced for keys that expired within the last lead (a database that had keys expire long before this
- * feature is not flooded). The tables are read by name (src/events imports no feature: decision 0090).
+ * later fires again. Every instance tries every WEBHOOK_SWEEP_INTERVAL_SECONDS, one at a time (a
+ * PeriodicSweep, as the OAuth session purge is). `expired` is announced for keys that expired within the last
+ * lead (a database that had keys expire long before this feature is not flooded). The tables are read by name (src/events imports no feature: decision 0090).
  */
 @Injectable()
 export class ExpiringSweep implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger('EventsSweep');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<SweepResult>;
-  private stopped = false;
+  private readonly periodic: PeriodicSweep<SweepResult>;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectDataSource() dataSource: DataSource,
     @Inject(eventsConfig.KEY) private readonly config: EventsConfig,
     private readonly outbox: EventsOutbox,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.schedule();
+  ) {
+    this.periodic = new PeriodicSweep(dataSource, {
+      name: 'EventsSweep',
+      what: 'expiry sweep',
+      lockKey: SWEEP_LOCK_KEY,
+      intervalMs: config.sweepIntervalSeconds * 1000,
+      run: async ({ locked }) => (await locked((m) => this.run(m))) ?? { skipped: true, written: 0 },
+      logged: (r) => (r.written ? 'expiry events written' : undefined),
+    });
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
+  onApplicationBootstrap(): void {
+    this.periodic.start();
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** One sweep now (or the one under way on this instance). */
   sweep(): Promise<SweepResult> {
-    this.running ??= this.run().finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.periodic.runOnce();
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), this.config.sweepIntervalSeconds * 1000).unref();
-  }
-
-  private async tick(): Promise<void> {
-    try {
-      const result = await this.sweep();
-      if (result.written) this.logger.log(result, 'expiry events written');
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'expiry sweep failed; retrying next time');
-    }
-    this.schedule();
-  }
-
-  private run(): Promise<SweepResult> {
-    return this.dataSource.transaction(async (m) => {
-      const [lock] = await m.query<{ locked: boolean }[]>('SELECT pg_try_advisory_xact_lock($1) AS locked', [
-        SWEEP_LOCK_KEY,
-      ]);
-      if (!lock?.locked) return { skipped: true, written: 0 };
-      const lead = this.config.expiringLeadMs;
-      let written = 0;
-      written += await this.announce(m, 'api_key.expiring', await this.apiKeys(m, 'expiring', lead));
-      written += await this.announce(m, 'api_key.expired', await this.apiKeys(m, 'expired', lead));
-      written += await this.announce(m, 'org_token.expiring', await this.orgTokens(m, lead));
-      return { skipped: false, written };
-    });
+  /** One run, under the sweep lock. */
+  private async run(m: EntityManager): Promise<SweepResult> {
+    const lead = this.config.expiringLeadMs;
+    let written = 0;
+    written += await this.announce(m, 'api_key.expiring', await this.apiKeys(m, 'expiring', lead));
+    written += await this.announce(m, 'api_key.expired', await this.apiKeys(m, 'expired', lead));
+    written += await this.announce(m, 'org_token.expiring', await this.orgTokens(m, lead));
+    return { skipped: false, written };
   }
 
   private announce(m: EntityManager, type: EventType, subjects: Subject[]): Promise<number> {

@@ -1,12 +1,12 @@
 import {
   Inject,
   Injectable,
-  Logger,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { PeriodicSweep, type SweepRun } from 'src/database/periodic-sweep';
 import { keyUsageConfig, type KeyUsageConfig } from 'src/key-usage/key-usage.config';
 import { KeyUsageRepository } from 'src/key-usage/key-usage.repository';
 
@@ -26,63 +26,46 @@ export interface SweepResult {
 }
 
 /**
- * Deletes hour buckets older than USAGE_RETENTION_DAYS, off the request path, once an hour per instance. A
- * transaction-level advisory lock taken without waiting lets one instance at a time delete a batch; the
- * others skip. The timer never keeps the process alive and stops at shutdown after a run under way.
+ * Deletes hour buckets older than USAGE_RETENTION_DAYS, off the request path, once an hour per instance, one
+ * instance at a time (a PeriodicSweep: advisory try-lock per batch, unref'd timer, stopped at shutdown).
  */
 @Injectable()
 export class UsageRetention implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger('KeyUsageRetention');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<SweepResult>;
-  private stopped = false;
+  private readonly periodic: PeriodicSweep<SweepResult>;
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectDataSource() dataSource: DataSource,
     @Inject(keyUsageConfig.KEY) private readonly config: KeyUsageConfig,
     private readonly usage: KeyUsageRepository,
-  ) {}
-
-  onApplicationBootstrap(): void {
-    this.schedule();
+  ) {
+    this.periodic = new PeriodicSweep(dataSource, {
+      name: 'KeyUsageRetention',
+      what: 'usage retention sweep',
+      lockKey: SWEEP_LOCK_KEY,
+      intervalMs: SWEEP_INTERVAL_MS,
+      run: (sweep) => this.run(sweep),
+      logged: (r) => (r.deleted ? 'old usage counts deleted' : undefined),
+    });
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.running?.catch(() => undefined);
+  onApplicationBootstrap(): void {
+    this.periodic.start();
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** One sweep now (or the one under way on this instance), deleting buckets started before `now − retention`. */
   sweep(now = Date.now()): Promise<SweepResult> {
-    this.running ??= this.run(new Date(now - this.config.retentionDays * 86_400_000)).finally(() => {
-      this.running = undefined;
-    });
-    return this.running;
+    return this.periodic.runOnce(now);
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), SWEEP_INTERVAL_MS).unref();
-  }
-
-  private async tick(): Promise<void> {
-    try {
-      const result = await this.sweep();
-      if (result.deleted) this.logger.log(result, 'old usage counts deleted');
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'usage retention sweep failed; retrying next time');
-    }
-    this.schedule();
-  }
-
-  private async run(before: Date): Promise<SweepResult> {
+  private async run({ locked, stopping, now }: SweepRun): Promise<SweepResult> {
+    const before = new Date(now - this.config.retentionDays * 86_400_000);
     let deleted = 0;
-    for (let batch = 0; batch < MAX_BATCHES_PER_RUN && !this.stopped; batch++) {
-      const result = await this.dataSource.transaction(async (m) => {
-        if (!(await this.usage.trySweepLock(SWEEP_LOCK_KEY, m))) return null;
-        return this.usage.deleteBefore(before, SWEEP_BATCH, m);
-      });
+    for (let batch = 0; batch < MAX_BATCHES_PER_RUN && !stopping(); batch++) {
+      const result = await locked((m) => this.usage.deleteBefore(before, SWEEP_BATCH, m));
       if (result === null) return { skipped: batch === 0, deleted };
       deleted += result;
       if (result < SWEEP_BATCH) break;

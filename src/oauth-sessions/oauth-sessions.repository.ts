@@ -198,17 +198,6 @@ export class OAuthSessionsRepository {
     return rows.length > 0;
   }
 
-  /**
-   * Takes the purge lock for the caller's transaction, without waiting: false when another instance holds
-   * it (that one is purging).
-   */
-  async tryPurgeLock(lockKey: number, m: EntityManager): Promise<boolean> {
-    const [row] = await m.query<{ locked: boolean }[]>('SELECT pg_try_advisory_xact_lock($1) AS locked', [
-      lockKey,
-    ]);
-    return row?.locked === true;
-  }
-
   /** Marks every live session past its expiry expired, erasing any key it held; how many. */
   async expireAll(m: EntityManager): Promise<number> {
     const [, count] = await m.query<[unknown[], number]>(
