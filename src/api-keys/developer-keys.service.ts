@@ -8,7 +8,8 @@ import {
   maskedProviderKeyPrefix,
   randomLookupId,
 } from 'src/api-keys/api-key-format';
-import type { ApiKey, ApiKeyStatus } from 'src/api-keys/api-key.entity';
+import type { ApiKey } from 'src/api-keys/api-key.entity';
+import { keyViewFields } from 'src/api-keys/api-key-view';
 import { ApiKeysAudit } from 'src/api-keys/api-keys.audit';
 import { apiKeysConfig, scopesOutsideCatalog, type ApiKeysConfig } from 'src/api-keys/api-keys.config';
 import {
@@ -28,14 +29,14 @@ import type {
   RolledApiKeyResponseDto,
   UpdateApiKeyDto,
 } from 'src/api-keys/dto/api-key.dto';
-import { DEFAULT_ROLL_GRACE_SECONDS, graceEndMs } from 'src/api-keys/grace';
+import { DEFAULT_ROLL_GRACE_SECONDS } from 'src/api-keys/grace';
 import { normalizeOrigin } from 'src/api-keys/origin';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import { authConfig, type AuthConfig } from 'src/auth/auth.config';
 import type { SessionPrincipal } from 'src/auth/principal';
 import { BillingProvidersService } from 'src/billing-providers/billing-providers.service';
 import { EventsOutbox } from 'src/events/events-outbox';
-import { iso, isoOrNull } from 'src/validation/instants';
+import { iso } from 'src/validation/instants';
 import type { Project } from 'src/projects/project.entity';
 import { ProjectsService } from 'src/projects/projects.service';
 import type { User } from 'src/users/user.entity';
@@ -447,62 +448,5 @@ export class DeveloperKeysService {
 }
 
 export function toView(k: ApiKey, now = Date.now()): ApiKeyDto {
-  const project = k.project!;
-  const bp = k.billingProvider ?? null;
-  const graceEnd = graceEndedAt(k, now);
-  return {
-    id: k.id,
-    label: k.label,
-    keyPrefix: k.keyPrefix,
-    status: statusOf(k, now),
-    project: { id: project.id, name: project.name },
-    billingProvider: bp ? { id: bp.id, slug: bp.slug, name: bp.name } : null,
-    allowedOrigins: k.allowedOrigins,
-    scopes: k.scopes,
-    createdAt: iso(k.createdAt),
-    lastUsedAt: isoOrNull(k.lastUsedAt),
-    lastUsedBy: k.lastUsedBy,
-    revokedAt: isoOrNull(graceEnd === undefined ? k.revokedAt : graceEnd),
-    revokedReason: graceEnd === undefined ? k.revokedReason : 'rolled',
-    disabledAt: isoOrNull(k.disabledAt),
-    expiresAt: isoOrNull(k.expiresAt),
-    predecessorId: k.predecessorId,
-    successorId: k.successorId,
-    graceEndsAt: isoOrNull(k.graceEndsAt),
-  };
-}
-
-/** When a rolled key's grace ended, if it did and nothing revoked the key before (decision 0060). */
-export function graceEndedAt(
-  k: Pick<ApiKey, 'revokedAt' | 'graceEndsAt' | 'graceUnusedSeconds' | 'rolledAt' | 'lastUsedAt'>,
-  now: number,
-): Date | undefined {
-  if (k.revokedAt) return undefined;
-  const end = graceEndMs(k);
-  return end !== null && end <= now ? new Date(end) : undefined;
-}
-
-/**
- * A revocation is for good and wins, and so does the end of a rolled key's grace (REVOKED, reason `rolled`,
- * computed: decision 0060); an expiry cannot be switched back on; a disabled key can.
- */
-export function statusOf(
-  k: Pick<
-    ApiKey,
-    | 'revokedAt'
-    | 'expiresAt'
-    | 'disabledAt'
-    | 'graceEndsAt'
-    | 'graceUnusedSeconds'
-    | 'rolledAt'
-    | 'lastUsedAt'
-  >,
-  now = Date.now(),
-): ApiKeyStatus {
-  if (k.revokedAt) return 'REVOKED';
-  const graceEnd = graceEndMs(k);
-  if (graceEnd !== null && graceEnd <= now) return 'REVOKED';
-  if (k.expiresAt && k.expiresAt.getTime() <= now) return 'EXPIRED';
-  if (k.disabledAt) return 'DISABLED';
-  return 'ACTIVE';
+  return keyViewFields({ ...k, project: k.project!, billingProvider: k.billingProvider ?? null }, now);
 }

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { graceEndedAt, statusOf } from 'src/api-keys/developer-keys.service';
+import { keyViewFields } from 'src/api-keys/api-key-view';
 import {
   INVENTORY_DEFAULT_LIMIT,
   type AdminApiKeyDto,
@@ -63,31 +63,18 @@ export class AdminInventoryService {
 }
 
 export function toAdminKey(k: InventoryKeyRow, now = Date.now()): AdminApiKeyDto {
-  const graceEnd = graceEndedAt(k, now);
-  return {
-    id: k.id,
-    label: k.label,
-    keyPrefix: k.keyPrefix,
-    status: statusOf(k, now),
-    project: { id: k.projectId, name: k.projectName },
-    billingProvider:
-      k.billingProviderId === null
-        ? null
-        : { id: k.billingProviderId, slug: k.billingProviderSlug ?? '', name: k.billingProviderName ?? '' },
-    allowedOrigins: k.allowedOrigins,
-    scopes: k.scopes,
-    createdAt: iso(k.createdAt),
-    lastUsedAt: isoOrNull(k.lastUsedAt),
-    lastUsedBy: k.lastUsedBy,
-    revokedAt: isoOrNull(graceEnd === undefined ? k.revokedAt : graceEnd),
-    revokedReason: graceEnd === undefined ? k.revokedReason : 'rolled',
-    disabledAt: isoOrNull(k.disabledAt),
-    expiresAt: isoOrNull(k.expiresAt),
-    predecessorId: k.predecessorId,
-    successorId: k.successorId,
-    graceEndsAt: isoOrNull(k.graceEndsAt),
-    user: { id: k.userId, externalId: k.externalId, email: k.email },
-  };
+  const view = keyViewFields(
+    {
+      ...k,
+      project: { id: k.projectId, name: k.projectName },
+      billingProvider:
+        k.billingProviderId === null
+          ? null
+          : { id: k.billingProviderId, slug: k.billingProviderSlug ?? '', name: k.billingProviderName ?? '' },
+    },
+    now,
+  );
+  return { ...view, user: { id: k.userId, externalId: k.externalId, email: k.email } };
 }
 
 export function toAdminUser(u: InventoryUserRow): AdminUserDto {
