@@ -1,4 +1,4 @@
-import { Controller, Get, Query, StreamableFile } from '@nestjs/common';
+import { Get, Query, StreamableFile } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiExtraModels,
@@ -6,20 +6,16 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiProduces,
-  ApiTags,
-  ApiTooManyRequestsResponse,
   getSchemaPath,
 } from '@nestjs/swagger';
 import { AuditQueryService } from 'src/audit/audit-query.service';
 import { AuditEventListDto, ListAuditEventsQueryDto } from 'src/audit/dto/audit-events.dto';
 import { RequiresAdminScope } from 'src/auth/admin/admin-scopes';
-import { AdminAuth } from 'src/auth/auth.decorators';
+import { AdminRateLimitedResponse, AdminRoutes } from 'src/auth/admin/admin-routes.decorators';
 
 export const NDJSON = 'application/x-ndjson';
 
-@ApiTags('audit')
-@AdminAuth()
-@Controller('api/v1/audit-events')
+@AdminRoutes('api/v1/audit-events', 'audit')
 export class AuditController {
   constructor(private readonly audit: AuditQueryService) {}
 
@@ -47,7 +43,7 @@ export class AuditController {
       '`limit` not an integer in 1..500 (1..100000 with `format=ndjson`), `before` or `after` neither an event id nor a date, a filter too long, or an unknown parameter (`validation_failed`).',
   })
   @ApiForbiddenResponse({ description: 'An org token without the `audit:read` scope (`forbidden`).' })
-  @ApiTooManyRequestsResponse({ description: 'Admin rate limit (`rate_limited`, with `Retry-After`).' })
+  @AdminRateLimitedResponse()
   async list(@Query() query: ListAuditEventsQueryDto): Promise<AuditEventListDto | StreamableFile> {
     if (query.format === 'ndjson') return new StreamableFile(this.audit.export(query), { type: NDJSON });
     return this.audit.list(query);

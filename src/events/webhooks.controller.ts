@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -10,13 +10,11 @@ import {
   ApiOperation,
   ApiParam,
   ApiServiceUnavailableResponse,
-  ApiTags,
-  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import { Audit } from 'src/audit/audit-context.decorator';
 import type { AuditContext } from 'src/audit/audit.service';
 import { RequiresAdminScope } from 'src/auth/admin/admin-scopes';
-import { AdminAuth } from 'src/auth/auth.decorators';
+import { AdminRateLimitedResponse, AdminRoutes } from 'src/auth/admin/admin-routes.decorators';
 import {
   CreatedWebhookDto,
   CreateWebhookDto,
@@ -31,15 +29,12 @@ import {
 import { WebhooksService } from 'src/events/webhooks.service';
 import { ParseUuidPipe } from 'src/validation/parse-uuid.pipe';
 
-const RATE_LIMITED = 'Admin rate limit (`rate_limited`, with `Retry-After`).';
 const NO_ENDPOINT = 'No such webhook endpoint.';
 const NO_KEY = 'No encryption key is configured (`encryption_key_missing`); nothing was stored.';
 
-@ApiTags('webhooks')
-@AdminAuth()
+@AdminRoutes('api/v1/admin/webhooks', 'webhooks')
 @RequiresAdminScope('webhooks:admin')
-@Controller('api/v1/admin/webhooks')
-@ApiTooManyRequestsResponse({ description: RATE_LIMITED })
+@AdminRateLimitedResponse()
 export class WebhooksController {
   constructor(private readonly webhooks: WebhooksService) {}
 

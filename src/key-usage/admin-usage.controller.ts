@@ -1,19 +1,11 @@
-import { Controller, Get, Query } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiOkResponse,
-  ApiOperation,
-  ApiTags,
-  ApiTooManyRequestsResponse,
-} from '@nestjs/swagger';
+import { Get, Query } from '@nestjs/common';
+import { ApiBadRequestResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { RequiresAdminScope } from 'src/auth/admin/admin-scopes';
-import { AdminAuth } from 'src/auth/auth.decorators';
+import { AdminRateLimitedResponse, AdminRoutes } from 'src/auth/admin/admin-routes.decorators';
 import { AdminUsageQueryDto, KeyUsageResponseDto } from 'src/key-usage/dto/key-usage.dto';
 import { KeyUsageService } from 'src/key-usage/key-usage.service';
 
-@ApiTags('admin inventory')
-@AdminAuth()
-@Controller('api/v1/admin/usage')
+@AdminRoutes('api/v1/admin/usage', 'admin inventory')
 export class AdminUsageController {
   constructor(private readonly usage: KeyUsageService) {}
 
@@ -31,7 +23,7 @@ export class AdminUsageController {
       '`userId` missing or not a UUID; `from`/`to` not instants, `from` not before `to`, or a window longer ' +
       'than 90 days (`validation_failed`).',
   })
-  @ApiTooManyRequestsResponse({ description: 'Admin rate limit (`rate_limited`, with `Retry-After`).' })
+  @AdminRateLimitedResponse()
   usageOf(@Query() query: AdminUsageQueryDto): Promise<KeyUsageResponseDto> {
     return this.usage.forAdmin(query);
   }

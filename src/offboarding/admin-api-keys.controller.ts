@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiForbiddenResponse,
@@ -6,13 +6,11 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiTags,
-  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import { Audit } from 'src/audit/audit-context.decorator';
 import type { AuditContext } from 'src/audit/audit.service';
 import { RequiresAdminScope } from 'src/auth/admin/admin-scopes';
-import { AdminAuth } from 'src/auth/auth.decorators';
+import { AdminRateLimitedResponse, AdminRoutes } from 'src/auth/admin/admin-routes.decorators';
 import { AdminInventoryService } from 'src/offboarding/admin-inventory.service';
 import {
   AdminApiKeyListDto,
@@ -23,12 +21,9 @@ import { RevokeApiKeyAsAdminDto } from 'src/offboarding/dto/offboarding.dto';
 import { OffboardingService } from 'src/offboarding/offboarding.service';
 import { ParseUuidPipe } from 'src/validation/parse-uuid.pipe';
 
-const RATE_LIMITED = 'Admin rate limit (`rate_limited`, with `Retry-After`).';
 const SCOPE_MISSING = 'An org token without the route’s scope (`forbidden`).';
 
-@ApiTags('admin inventory')
-@AdminAuth()
-@Controller('api/v1/admin/api-keys')
+@AdminRoutes('api/v1/admin/api-keys', 'admin inventory')
 export class AdminApiKeysController {
   constructor(
     private readonly inventory: AdminInventoryService,
@@ -49,7 +44,7 @@ export class AdminApiKeysController {
     description: 'A filter, `limit` or `cursor` that is not valid (`validation_failed`).',
   })
   @ApiForbiddenResponse({ description: SCOPE_MISSING })
-  @ApiTooManyRequestsResponse({ description: RATE_LIMITED })
+  @AdminRateLimitedResponse()
   list(@Query() query: AdminListApiKeysQueryDto): Promise<AdminApiKeyListDto> {
     return this.inventory.listKeys(query);
   }
@@ -68,7 +63,7 @@ export class AdminApiKeysController {
   @ApiBadRequestResponse({ description: 'The id is not a UUID, or `reason` is missing or not valid.' })
   @ApiForbiddenResponse({ description: SCOPE_MISSING })
   @ApiNotFoundResponse({ description: 'No such key.' })
-  @ApiTooManyRequestsResponse({ description: RATE_LIMITED })
+  @AdminRateLimitedResponse()
   async revoke(
     @Audit() ctx: AuditContext,
     @Param('id', ParseUuidPipe) id: string,

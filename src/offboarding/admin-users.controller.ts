@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBody,
@@ -7,13 +7,11 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiTags,
-  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import { Audit } from 'src/audit/audit-context.decorator';
 import type { AuditContext } from 'src/audit/audit.service';
 import { RequiresAdminScope } from 'src/auth/admin/admin-scopes';
-import { AdminAuth } from 'src/auth/auth.decorators';
+import { AdminRateLimitedResponse, AdminRoutes } from 'src/auth/admin/admin-routes.decorators';
 import { AdminInventoryService } from 'src/offboarding/admin-inventory.service';
 import {
   AdminListUsersQueryDto,
@@ -24,12 +22,9 @@ import { DisableUserDto, DisableUserResponseDto, EnableUserDto } from 'src/offbo
 import { OffboardingService } from 'src/offboarding/offboarding.service';
 import { ParseUuidPipe } from 'src/validation/parse-uuid.pipe';
 
-const RATE_LIMITED = 'Admin rate limit (`rate_limited`, with `Retry-After`).';
 const SCOPE_MISSING = 'An org token without the route’s scope (`forbidden`).';
 
-@ApiTags('admin inventory')
-@AdminAuth()
-@Controller('api/v1/admin/users')
+@AdminRoutes('api/v1/admin/users', 'admin inventory')
 export class AdminUsersController {
   constructor(
     private readonly inventory: AdminInventoryService,
@@ -49,7 +44,7 @@ export class AdminUsersController {
     description: 'A filter, `limit` or `cursor` that is not valid (`validation_failed`).',
   })
   @ApiForbiddenResponse({ description: SCOPE_MISSING })
-  @ApiTooManyRequestsResponse({ description: RATE_LIMITED })
+  @AdminRateLimitedResponse()
   list(@Query() query: AdminListUsersQueryDto): Promise<AdminUserListDto> {
     return this.inventory.listUsers(query);
   }
@@ -72,7 +67,7 @@ export class AdminUsersController {
   @ApiBadRequestResponse({ description: 'The id is not a UUID, or `reason` is missing or not valid.' })
   @ApiForbiddenResponse({ description: SCOPE_MISSING })
   @ApiNotFoundResponse({ description: 'No such user.' })
-  @ApiTooManyRequestsResponse({ description: RATE_LIMITED })
+  @AdminRateLimitedResponse()
   disable(
     @Audit() ctx: AuditContext,
     @Param('id', ParseUuidPipe) id: string,
@@ -94,7 +89,7 @@ export class AdminUsersController {
   @ApiBadRequestResponse({ description: 'The id is not a UUID, or `reason` is not valid.' })
   @ApiForbiddenResponse({ description: SCOPE_MISSING })
   @ApiNotFoundResponse({ description: 'No such user.' })
-  @ApiTooManyRequestsResponse({ description: RATE_LIMITED })
+  @AdminRateLimitedResponse()
   async enable(
     @Audit() ctx: AuditContext,
     @Param('id', ParseUuidPipe) id: string,

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Delete, Get, HttpCode, Param, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiConflictResponse,
@@ -8,13 +8,11 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiParam,
-  ApiTags,
-  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import { Audit } from 'src/audit/audit-context.decorator';
 import type { AuditContext } from 'src/audit/audit.service';
 import { RequiresAdminScope } from 'src/auth/admin/admin-scopes';
-import { AdminAuth } from 'src/auth/auth.decorators';
+import { AdminRateLimitedResponse, AdminRoutes } from 'src/auth/admin/admin-routes.decorators';
 import { CurrentPrincipal } from 'src/auth/current-principal.decorator';
 import type { AdminPrincipal } from 'src/auth/principal';
 import { ParseUuidPipe } from 'src/validation/parse-uuid.pipe';
@@ -36,9 +34,7 @@ const NOT_HELD =
   'or the person it would belong to (the minting session, or the minting token’s owner) is disabled ' +
   '(`identity_not_allowed`).';
 
-@ApiTags('org tokens')
-@AdminAuth()
-@Controller('api/v1/org/tokens')
+@AdminRoutes('api/v1/org/tokens', 'org tokens')
 export class OrgTokensController {
   constructor(private readonly tokens: OrgTokensService) {}
 
@@ -74,7 +70,7 @@ export class OrgTokensController {
     description: 'A rolled token is listed until its grace ends, with `graceEndsAt` and `successorId`.',
   })
   @ApiOkResponse({ type: OrgTokenListDto })
-  @ApiTooManyRequestsResponse({ description: 'Admin rate limit (`rate_limited`, with `Retry-After`).' })
+  @AdminRateLimitedResponse()
   list(): Promise<OrgTokenListDto> {
     return this.tokens.list();
   }
@@ -92,7 +88,7 @@ export class OrgTokensController {
   @ApiOkResponse({ type: RevokedOrgTokenDto })
   @ApiBadRequestResponse({ description: 'The id is not a UUID.' })
   @ApiNotFoundResponse({ description: 'No such token.' })
-  @ApiTooManyRequestsResponse({ description: 'Admin rate limit (`rate_limited`, with `Retry-After`).' })
+  @AdminRateLimitedResponse()
   revoke(@Audit() ctx: AuditContext, @Param('id', ParseUuidPipe) id: string): Promise<RevokedOrgTokenDto> {
     return this.tokens.revoke(ctx, id);
   }

@@ -1,14 +1,12 @@
-import { Controller, Get } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import { Get } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { AnyAdminScope } from 'src/auth/admin/admin-scopes';
 import { WhoamiDto } from 'src/auth/admin/dto/whoami.dto';
-import { AdminAuth } from 'src/auth/auth.decorators';
+import { AdminRateLimitedResponse, AdminRoutes } from 'src/auth/admin/admin-routes.decorators';
 import { CurrentPrincipal } from 'src/auth/current-principal.decorator';
 import type { AdminPrincipal } from 'src/auth/principal';
 
-@ApiTags('admin')
-@AdminAuth()
-@Controller('api/v1/admin')
+@AdminRoutes('api/v1/admin', 'admin')
 export class AdminController {
   @Get('whoami')
   // Every admin credential may ask what it is and what it may do, whatever its scopes (decision 0070).
@@ -18,7 +16,7 @@ export class AdminController {
     description: 'Open to every admin credential, whatever its scopes.',
   })
   @ApiOkResponse({ type: WhoamiDto })
-  @ApiTooManyRequestsResponse({ description: 'Admin rate limit (`rate_limited`, with `Retry-After`).' })
+  @AdminRateLimitedResponse()
   whoami(@CurrentPrincipal('admin') principal: AdminPrincipal): WhoamiDto {
     return { tier: principal.tier, actor: principal.actor, scopes: [...principal.scopes] };
   }
