@@ -227,6 +227,23 @@ export async function provision(
   return res.body as Provisioned;
 }
 
+/**
+ * A developer key minted through the real endpoint, `POST /api/v1/developer/keys`, by the session bearer
+ * `authorization`: the 201's body, the key's view and its secret (shown this once).
+ */
+export async function mintDeveloperKey<K = ApiKeyDto>(
+  http: Server,
+  authorization: string,
+  body: object = {},
+): Promise<{ key: K; secret: string }> {
+  const res = await request(http)
+    .post('/api/v1/developer/keys')
+    .set('authorization', authorization)
+    .send(body);
+  if (res.status !== 201) throw new Error(`mint failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as { key: K; secret: string };
+}
+
 // States no API can produce, forced with SQL.
 
 /** Org token `id` expired `ago` (an interval) ago; a token can only be minted with a future expiry. */

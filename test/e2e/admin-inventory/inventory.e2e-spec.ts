@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
-import { provision } from 'test/helpers/factories';
+import { mintDeveloperKey, provision } from 'test/helpers/factories';
 import { FULL_ADMIN_TOKEN, fullEnv } from 'test/helpers/full-app';
 import { errorShape } from 'test/helpers/http';
 import { m2mToken, sessionBearer } from 'test/helpers/issuers';
@@ -59,12 +59,7 @@ describe('the admin inventory', () => {
     return seen;
   };
   const mint = async (sub: string, body: object = {}): Promise<string> => {
-    const res = await request(t.http)
-      .post('/api/v1/developer/keys')
-      .set('authorization', await sessionBearer(suite.session, sub))
-      .send(body);
-    expect(res.status).toBe(201);
-    const minted = res.body as { key: { id: string }; secret: string };
+    const minted = await mintDeveloperKey(t.http, await sessionBearer(suite.session, sub), body);
     secrets.push(minted.secret);
     return minted.key.id;
   };

@@ -3,7 +3,7 @@ import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-record
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { depositCredential, requestAccessToken } from 'test/helpers/credentials';
-import { provision } from 'test/helpers/factories';
+import { mintDeveloperKey, provision } from 'test/helpers/factories';
 import { FULL_ADMIN_TOKEN, fullEnv } from 'test/helpers/full-app';
 import { errorShape, resolveKey } from 'test/helpers/http';
 import { m2mToken, sessionBearer } from 'test/helpers/issuers';
@@ -89,9 +89,7 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
       .set('authorization', await bearer(sub))
       .send(body);
   const mintKey = async (sub: string, body: object = {}): Promise<{ id: string; secret: string }> => {
-    const res = await mint(a, sub, body);
-    expect(res.status).toBe(201);
-    const minted = res.body as { key: { id: string }; secret: string };
+    const minted = await mintDeveloperKey(a.http, await bearer(sub), body);
     secrets.push(minted.secret);
     return { id: minted.key.id, secret: minted.secret };
   };

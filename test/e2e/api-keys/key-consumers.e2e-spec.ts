@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-recorder';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
-import { disableUser } from 'test/helpers/factories';
+import { disableUser, mintDeveloperKey } from 'test/helpers/factories';
 import { resolveKey, UNAUTHORIZED } from 'test/helpers/http';
 import { internalEnv, m2mToken, sessionBearer } from 'test/helpers/issuers';
 import { spyOnQueries } from 'test/helpers/query-spy';
@@ -60,16 +60,8 @@ describe('API key consumers: GET /api/v1/developer/keys/:id', () => {
   ): Promise<void> => {
     await resolveKey(on.http, await client(clientId), secret).expect(status);
   };
-  const mint = async (
-    sub: string,
-    body: Record<string, unknown> = {},
-  ): Promise<{ id: string; secret: string }> => {
-    const res = await request(a.http)
-      .post(KEYS)
-      .set('authorization', await sessionBearer(suite.session, sub))
-      .send(body)
-      .expect(201);
-    const { key, secret } = res.body as { key: KeyView; secret: string };
+  const mint = async (sub: string, body: object = {}): Promise<{ id: string; secret: string }> => {
+    const { key, secret } = await mintDeveloperKey(a.http, await sessionBearer(suite.session, sub), body);
     secrets.push(secret);
     return { id: key.id, secret };
   };

@@ -1,6 +1,12 @@
 import request from 'supertest';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
-import { billingProvider, disableUser, expireApiKey, provision } from 'test/helpers/factories';
+import {
+  billingProvider,
+  disableUser,
+  expireApiKey,
+  mintDeveloperKey,
+  provision,
+} from 'test/helpers/factories';
 import { errorShape, INVALID_API_KEY, resolveKey, UNAUTHORIZED } from 'test/helpers/http';
 import { m2mToken, sessionBearer } from 'test/helpers/issuers';
 
@@ -47,16 +53,8 @@ describe('API key states: PATCH /api/v1/developer/keys/:id', () => {
       .patch(`${KEYS}/${id}`)
       .set('authorization', await bearer(sub))
       .send(body as object);
-  const mint = async (
-    sub: string,
-    body: Record<string, unknown> = {},
-  ): Promise<{ key: KeyView; secret: string }> => {
-    const res = await request(a.http)
-      .post(KEYS)
-      .set('authorization', await bearer(sub))
-      .send(body)
-      .expect(201);
-    const out = res.body as { key: KeyView; secret: string };
+  const mint = async (sub: string, body: object = {}): Promise<{ key: KeyView; secret: string }> => {
+    const out = await mintDeveloperKey<KeyView>(a.http, await bearer(sub), body);
     secrets.push(out.secret);
     return out;
   };

@@ -3,7 +3,7 @@ import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-record
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { GRACE_UNUSED_SLACK_SECONDS } from 'src/api-keys/grace';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
-import { billingProvider, disableUser, expireApiKey } from 'test/helpers/factories';
+import { billingProvider, disableUser, expireApiKey, mintDeveloperKey } from 'test/helpers/factories';
 import { errorShape, INVALID_API_KEY, resolveKey, UNAUTHORIZED } from 'test/helpers/http';
 import { m2mToken, sessionBearer } from 'test/helpers/issuers';
 
@@ -76,16 +76,8 @@ describe('rolling an API key: POST /api/v1/developer/keys/:id/roll', () => {
     if (res.status === 201) secrets.push((res.body as Rolled).secret);
     return res;
   };
-  const mint = async (
-    sub: string,
-    body: Record<string, unknown> = {},
-  ): Promise<{ key: KeyView; secret: string }> => {
-    const res = await request(a.http)
-      .post(KEYS)
-      .set('authorization', await bearer(sub))
-      .send(body)
-      .expect(201);
-    const out = res.body as { key: KeyView; secret: string };
+  const mint = async (sub: string, body: object = {}): Promise<{ key: KeyView; secret: string }> => {
+    const out = await mintDeveloperKey<KeyView>(a.http, await bearer(sub), body);
     secrets.push(out.secret);
     return out;
   };

@@ -6,7 +6,7 @@ import { KeyUsageCounters } from 'src/key-usage/key-usage-counters';
 import { SWEEP_LOCK_KEY, UsageRetention } from 'src/key-usage/usage-retention';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
-import { disableUser, expireApiKey } from 'test/helpers/factories';
+import { disableUser, expireApiKey, mintDeveloperKey } from 'test/helpers/factories';
 import { FULL_ADMIN_TOKEN, fullEnv } from 'test/helpers/full-app';
 import { m2mToken, sessionBearer } from 'test/helpers/issuers';
 import { eventually } from 'test/helpers/waiting';
@@ -54,16 +54,8 @@ describe('API key usage', () => {
     expect(a.logs.leaked(secrets)).toEqual([]);
   });
 
-  const mint = async (
-    sub: string,
-    body: Record<string, unknown> = {},
-  ): Promise<{ id: string; secret: string }> => {
-    const res = await request(a.http)
-      .post(KEYS)
-      .set('authorization', await sessionBearer(suite.session, sub))
-      .send(body)
-      .expect(201);
-    const { key, secret } = res.body as { key: { id: string }; secret: string };
+  const mint = async (sub: string, body: object = {}): Promise<{ id: string; secret: string }> => {
+    const { key, secret } = await mintDeveloperKey(a.http, await sessionBearer(suite.session, sub), body);
     secrets.push(secret);
     return { id: key.id, secret };
   };
