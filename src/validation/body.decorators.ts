@@ -106,6 +106,32 @@ export const HTTP_URL_START_PATTERN =
   '[Hh][Tt][Tt][Pp][Ss]?://(?:(?![Xx][Nn]--)[A-Za-z0-9-]+\\.)*(?![Xx][Nn]--)[A-Za-z][A-Za-z0-9-]*' +
   '(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?';
 
+/** A URL as written in a request: printable ASCII without spaces (the URL parser would drop tabs silently). */
+const URL_TEXT = /^[\x21-\x7e]+$/;
+
+/** `isHttpUrl` as an OpenAPI pattern: an http(s) URL of printable ASCII, no credentials, no fragment. */
+export const HTTP_URL_PATTERN = `^${HTTP_URL_START_PATTERN}(?:[/?][\\x21\\x22\\x24-\\x7e]*)?$`;
+
+/**
+ * Whether `value` is an absolute http(s) URL of printable ASCII without credentials or fragment (a token
+ * endpoint, a resource indicator, a webhook URL); where it may point is the outbound policy's to say.
+ */
+export function isHttpUrl(value: unknown): boolean {
+  if (typeof value !== 'string' || !URL_TEXT.test(value)) return false;
+  try {
+    const url = new URL(value);
+    return (
+      (url.protocol === 'https:' || url.protocol === 'http:') &&
+      url.hostname !== '' &&
+      url.username === '' &&
+      url.password === '' &&
+      !value.includes('#')
+    );
+  } catch {
+    return false;
+  }
+}
+
 const BODY_RULES = new Map<string, object>();
 
 /**

@@ -17,17 +17,19 @@ import {
   TOKEN_ENDPOINT_MAX,
 } from 'src/credentials/mcp-oauth-credential.entity';
 import { AUTH_METHODS, type AuthMethod } from 'src/credentials/token-endpoint-client';
-import { ApiBodyRule, FreeText, HTTP_URL_START_PATTERN, OptionalField } from 'src/validation/body.decorators';
+import {
+  ApiBodyRule,
+  FreeText,
+  HTTP_URL_PATTERN,
+  isHttpUrl,
+  OptionalField,
+} from 'src/validation/body.decorators';
 import { Instant } from 'src/validation/instants';
 
 /** RFC 6749 Appendix A: refresh tokens, client ids and secrets are VSCHAR (printable ASCII and space). */
 const VSCHAR = /^[\x20-\x7e]+$/;
 /** RFC 6749 §3.3: space-delimited scope tokens of NQCHAR without space. */
 const SCOPE_LIST = /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/;
-/** A URL as written in a request: printable ASCII without spaces (the URL parser would drop tabs silently). */
-const URL_TEXT = /^[\x21-\x7e]+$/;
-/** isTokenEndpointUrl as a pattern: an http(s) URL of printable ASCII, no credentials, no fragment. */
-const TOKEN_ENDPOINT_PATTERN = `^${HTTP_URL_START_PATTERN}(?:[/?][\\x21\\x22\\x24-\\x7e]*)?$`;
 
 /** Printable ASCII (and space), `min`..`max` characters, kept exactly as given (never trimmed). */
 const OAuthText = (max: number): PropertyDecorator =>
@@ -43,30 +45,12 @@ const OAuthText = (max: number): PropertyDecorator =>
     IsString(),
   );
 
-/** Whether `value` is an absolute http(s) URL without credentials or fragment. */
-export function isTokenEndpointUrl(value: unknown): boolean {
-  if (typeof value !== 'string' || !URL_TEXT.test(value)) return false;
-  try {
-    const url = new URL(value);
-    return (
-      (url.protocol === 'https:' || url.protocol === 'http:') &&
-      url.hostname !== '' &&
-      url.username === '' &&
-      url.password === '' &&
-      url.hash === '' &&
-      !value.includes('#')
-    );
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Whether `value` is a resource indicator as RFC 8707 §2 wants it: an absolute http(s) URI without a
  * fragment (and, like a token endpoint, without credentials).
  */
 export function isResourceIndicator(value: unknown): boolean {
-  return isTokenEndpointUrl(value);
+  return isHttpUrl(value);
 }
 
 const IsResourceIndicator = (): PropertyDecorator =>
@@ -83,7 +67,7 @@ const IsRevocationEndpoint = (): PropertyDecorator =>
   ValidateBy({
     name: 'isRevocationEndpoint',
     validator: {
-      validate: isTokenEndpointUrl,
+      validate: isHttpUrl,
       defaultMessage: () =>
         'revocationEndpoint must be an absolute http(s) URL without credentials or fragment',
     },
@@ -93,7 +77,7 @@ const IsTokenEndpoint = (): PropertyDecorator =>
   ValidateBy({
     name: 'isTokenEndpoint',
     validator: {
-      validate: isTokenEndpointUrl,
+      validate: isHttpUrl,
       defaultMessage: () => 'tokenEndpoint must be an absolute http(s) URL without credentials or fragment',
     },
   });
@@ -134,7 +118,7 @@ export class DepositCredentialDto {
   @ApiProperty({
     maxLength: TOKEN_ENDPOINT_MAX,
     format: 'uri',
-    pattern: TOKEN_ENDPOINT_PATTERN,
+    pattern: HTTP_URL_PATTERN,
     example: 'https://auth.example.com/oauth/token',
     description:
       'The authorization server’s token endpoint: an absolute `https` URL (http only where the server ' +
@@ -211,7 +195,7 @@ export class DepositCredentialDto {
   @ApiPropertyOptional({
     maxLength: RESOURCE_MAX,
     format: 'uri',
-    pattern: TOKEN_ENDPOINT_PATTERN,
+    pattern: HTTP_URL_PATTERN,
     example: 'https://mcp.example.com/mcp',
     description:
       'The MCP server’s resource indicator (RFC 8707), sent as `resource` with every refresh: an absolute ' +
@@ -227,7 +211,7 @@ export class DepositCredentialDto {
   @ApiPropertyOptional({
     maxLength: TOKEN_ENDPOINT_MAX,
     format: 'uri',
-    pattern: TOKEN_ENDPOINT_PATTERN,
+    pattern: HTTP_URL_PATTERN,
     example: 'https://auth.example.com/oauth/revoke',
     description:
       'The authorization server’s token revocation endpoint (RFC 7009), under the same rules as ' +

@@ -16,7 +16,7 @@ import {
 } from 'class-validator';
 import { SUBSCRIBABLE_EVENTS } from 'src/events/event-types';
 import type { DeliveryStatus, WebhookFormat } from 'src/events/webhooks.repository';
-import { FreeText, HTTP_URL_START_PATTERN, OptionalField } from 'src/validation/body.decorators';
+import { FreeText, HTTP_URL_PATTERN, isHttpUrl, OptionalField } from 'src/validation/body.decorators';
 
 export const WEBHOOK_URL_MAX = 2048;
 export const WEBHOOK_FORMATS = ['standard-webhooks', 'set'] as const satisfies readonly WebhookFormat[];
@@ -31,33 +31,11 @@ export const DELIVERY_STATUSES = [
   'failed',
 ] as const satisfies readonly DeliveryStatus[];
 
-/** A URL as written in a request: printable ASCII without spaces (the URL parser would drop tabs silently). */
-const URL_TEXT = /^[\x21-\x7e]+$/;
-/** isWebhookUrl as a pattern: an http(s) URL of printable ASCII, no credentials, no fragment. */
-const WEBHOOK_URL_PATTERN = `^${HTTP_URL_START_PATTERN}(?:[/?][\\x21\\x22\\x24-\\x7e]*)?$`;
-
-/** An absolute http(s) URL without credentials or fragment (the outbound policy is the service's). */
-export function isWebhookUrl(value: unknown): boolean {
-  if (typeof value !== 'string' || !URL_TEXT.test(value)) return false;
-  try {
-    const url = new URL(value);
-    return (
-      (url.protocol === 'https:' || url.protocol === 'http:') &&
-      url.hostname !== '' &&
-      url.username === '' &&
-      url.password === '' &&
-      !value.includes('#')
-    );
-  } catch {
-    return false;
-  }
-}
-
 const IsWebhookUrl = (): PropertyDecorator =>
   ValidateBy({
     name: 'isWebhookUrl',
     validator: {
-      validate: isWebhookUrl,
+      validate: isHttpUrl,
       defaultMessage: () => 'url must be an absolute https URL without credentials or fragment',
     },
   });
@@ -65,7 +43,7 @@ const IsWebhookUrl = (): PropertyDecorator =>
 const URL_PROPERTY = {
   maxLength: WEBHOOK_URL_MAX,
   format: 'uri',
-  pattern: WEBHOOK_URL_PATTERN,
+  pattern: HTTP_URL_PATTERN,
   example: 'https://hooks.example.com/keysmith',
   description:
     'Where events are posted: an absolute `https` URL on a public address (`http`, private and loopback ' +
