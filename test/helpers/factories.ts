@@ -244,6 +244,20 @@ export async function mintDeveloperKey<K = ApiKeyDto>(
   return res.body as { key: K; secret: string };
 }
 
+/**
+ * An org token minted through the real endpoint, `POST /api/v1/org/tokens`, by the admin credential
+ * `authorization`: the 201's body (`id`, and the `token` shown this once).
+ */
+export async function mintOrgToken(
+  http: Server,
+  authorization: string,
+  body: { name?: string; scopes?: string[]; expiresAt?: string } = {},
+): Promise<{ id: string; token: string }> {
+  const res = await request(http).post('/api/v1/org/tokens').set('authorization', authorization).send(body);
+  if (res.status !== 201) throw new Error(`org token mint failed: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body as { id: string; token: string };
+}
+
 // States no API can produce, forced with SQL.
 
 /** Org token `id` expired `ago` (an interval) ago; a token can only be minted with a future expiry. */

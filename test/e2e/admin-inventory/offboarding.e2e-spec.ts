@@ -3,7 +3,7 @@ import { ApiKeyUsageRecorder } from 'src/api-key-resolution/api-key-usage-record
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { depositCredential, requestAccessToken } from 'test/helpers/credentials';
-import { mintDeveloperKey, provision } from 'test/helpers/factories';
+import { mintDeveloperKey, mintOrgToken, provision } from 'test/helpers/factories';
 import { FULL_ADMIN_TOKEN, fullEnv } from 'test/helpers/full-app';
 import { errorShape, resolveKey } from 'test/helpers/http';
 import { m2mToken, sessionBearer } from 'test/helpers/issuers';
@@ -550,12 +550,7 @@ describe('offboarding: POST /api/v1/admin/users/:id/disable, enable, and the adm
       return rolled.key.id;
     };
     const mintToken = async (): Promise<string> => {
-      const res = await request(a.http)
-        .post('/api/v1/org/tokens')
-        .set('authorization', await bearer(sub))
-        .send({});
-      expect(res.status).toBe(201);
-      const minted = res.body as { id: string; token: string };
+      const minted = await mintOrgToken(a.http, await bearer(sub));
       secrets.push(minted.token);
       return minted.id;
     };

@@ -7,6 +7,7 @@ import {
 } from 'src/auth/admin/admin-scopes';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
+import { mintOrgToken } from 'test/helpers/factories';
 import { controllerRoutes, type ControllerRoute } from 'test/helpers/routes';
 
 const ADMIN_TOKEN = 'break-glass-admin-token-for-admin-route-scopes';
@@ -40,12 +41,10 @@ describe('AdminAuth: every admin route checks the org-token scope', () => {
     });
     routes = controllerRoutes(t).filter((r) => r.auth?.kind === 'admin');
     for (const scope of ADMIN_SCOPES) {
-      const res = await request(t.http)
-        .post('/api/v1/org/tokens')
-        .set('authorization', `Bearer ${ADMIN_TOKEN}`)
-        .send({ name: `scope ${scope}`, scopes: [scope] })
-        .expect(201);
-      const token = (res.body as { token: string }).token;
+      const { token } = await mintOrgToken(t.http, `Bearer ${ADMIN_TOKEN}`, {
+        name: `scope ${scope}`,
+        scopes: [scope],
+      });
       tokens.set(scope, token);
       secrets.push(token);
     }

@@ -6,7 +6,7 @@ import { KeyUsageCounters } from 'src/key-usage/key-usage-counters';
 import { SWEEP_LOCK_KEY, UsageRetention } from 'src/key-usage/usage-retention';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
-import { disableUser, expireApiKey, mintDeveloperKey } from 'test/helpers/factories';
+import { disableUser, expireApiKey, mintDeveloperKey, mintOrgToken } from 'test/helpers/factories';
 import { FULL_ADMIN_TOKEN, fullEnv } from 'test/helpers/full-app';
 import { m2mToken, sessionBearer } from 'test/helpers/issuers';
 import { eventually } from 'test/helpers/waiting';
@@ -363,12 +363,7 @@ describe('API key usage', () => {
     const admin = (query: Record<string, string>, credential = ADMIN): request.Test =>
       request(a.http).get(ADMIN_USAGE).query(query).set('authorization', credential);
     const orgToken = async (scopes: string[]): Promise<string> => {
-      const res = await request(a.http)
-        .post('/api/v1/org/tokens')
-        .set('authorization', ADMIN)
-        .send({ name: `usage ${scopes.join(' ')}`, scopes })
-        .expect(201);
-      const token = (res.body as { token: string }).token;
+      const { token } = await mintOrgToken(a.http, ADMIN, { name: `usage ${scopes.join(' ')}`, scopes });
       secrets.push(token);
       return `Bearer ${token}`;
     };

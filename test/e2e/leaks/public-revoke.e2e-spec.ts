@@ -3,7 +3,7 @@ import { generateApiKey } from 'src/api-keys/api-key-format';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { generateOrgToken } from 'src/org-tokens/org-token-format';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
-import { apiKey, revokeApiKey } from 'test/helpers/factories';
+import { apiKey, mintOrgToken, revokeApiKey } from 'test/helpers/factories';
 import { FULL_ADMIN_TOKEN } from 'test/helpers/full-app';
 import { resolveKey } from 'test/helpers/http';
 import { m2mToken } from 'test/helpers/issuers';
@@ -38,12 +38,7 @@ describe('public revoke: POST /api/v1/keys/revoke', () => {
     return secret;
   };
   const orgToken = async (): Promise<{ id: string; token: string }> => {
-    const res = await request(t.http)
-      .post('/api/v1/org/tokens')
-      .set('authorization', `Bearer ${FULL_ADMIN_TOKEN}`)
-      .send({ name: 'found' })
-      .expect(201);
-    const body = res.body as { id: string; token: string };
+    const body = await mintOrgToken(t.http, `Bearer ${FULL_ADMIN_TOKEN}`, { name: 'found' });
     secrets.add(body.token);
     return body;
   };

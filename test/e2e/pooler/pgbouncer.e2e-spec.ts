@@ -5,7 +5,7 @@ import { MIGRATIONS } from 'migrations/index';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
 import { depositCredential, requestAccessToken, type AccessTokenAnswer } from 'test/helpers/credentials';
 import type { TestDatabase } from 'test/helpers/database';
-import { provision } from 'test/helpers/factories';
+import { mintOrgToken, provision } from 'test/helpers/factories';
 import { FakeProvider } from 'test/helpers/fake-provider';
 import { FULL_ADMIN_TOKEN, fullEnv } from 'test/helpers/full-app';
 import { INVALID_API_KEY, resolveKey, UNAUTHORIZED } from 'test/helpers/http';
@@ -88,12 +88,9 @@ describeWithPgBouncer('behind PgBouncer in transaction mode', (binary) => {
 
     it('an org token revoked on one instance is refused by the other on the next request', async () => {
       for (let round = 0; round < ROUNDS; round++) {
-        const minted = await request(a.http)
-          .post('/api/v1/org/tokens')
-          .set('authorization', `Bearer ${FULL_ADMIN_TOKEN}`)
-          .send({ name: `pooled ${round}` })
-          .expect(201);
-        const { id, token } = minted.body as { id: string; token: string };
+        const { id, token } = await mintOrgToken(a.http, `Bearer ${FULL_ADMIN_TOKEN}`, {
+          name: `pooled ${round}`,
+        });
         secrets.push(token);
         const whoami = () =>
           request(b.http).get('/api/v1/admin/whoami').set('authorization', `Bearer ${token}`);
