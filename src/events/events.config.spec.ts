@@ -22,6 +22,7 @@ describe('events config', () => {
     expect(config.timeoutMs).toBe(10_000);
     expect(config.requireHttps).toBe(false);
     expect(config.allowLoopback).toBe(true);
+    expect(config.retentionDays).toBe(30);
   });
 
   it('production: https required, no loopback, and neither can be turned around', () => {
@@ -60,6 +61,16 @@ describe('events config', () => {
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(/^WEBHOOK_/);
     for (const value of Object.values(env)) expect(found[0]).not.toContain(value);
+  });
+
+  it('reads EVENTS_RETENTION_DAYS from 1 to 3650 and refuses anything else, naming it only', () => {
+    expect(loadSlice(eventsConfig, { EVENTS_RETENTION_DAYS: '1' }).retentionDays).toBe(1);
+    expect(loadSlice(eventsConfig, { EVENTS_RETENTION_DAYS: '3650' }).retentionDays).toBe(3650);
+    for (const bad of ['0', '3651', '-1', '7.5', '30d', 'forever']) {
+      expect(problems({ EVENTS_RETENTION_DAYS: bad })).toEqual([
+        'EVENTS_RETENTION_DAYS must be an integer from 1 to 3650',
+      ]);
+    }
   });
 
   it('parses durations and schedules', () => {

@@ -26,11 +26,24 @@ export interface EventsConfig {
   concurrencyPerEndpoint: number;
   /** WEBHOOK_SWEEP_INTERVAL_SECONDS: how often the `expiring`/`expired` sweep runs (one instance at a time). */
   sweepIntervalSeconds: number;
+  /**
+   * EVENTS_RETENTION_DAYS: events older than this whose deliveries are all finished are deleted; one with a
+   * dedup key is kept at least DEDUP_HORIZON_MS (decision 0115).
+   */
+  retentionDays: number;
 }
 
 export const DEFAULT_RETRY_SCHEDULE = '5s,30s,2m,10m,1h,4h,12h';
 export const DEFAULT_EXPIRING_LEAD = '7d';
 export const DEFAULT_WEBHOOK_TIMEOUT_MS = 10_000;
+export const DEFAULT_EVENTS_RETENTION_DAYS = 30;
+/** The longest WEBHOOK_EXPIRING_LEAD accepted. */
+export const MAX_EXPIRING_LEAD_MS = 90 * 86_400_000;
+/**
+ * How long an event with a dedup key is kept at least, whatever EVENTS_RETENTION_DAYS says: past the longest
+ * lead (and a day for clocks), no sweep can pick its subject again, under any configuration (decision 0115).
+ */
+export const DEDUP_HORIZON_MS = MAX_EXPIRING_LEAD_MS + 86_400_000;
 const MAX_RETRIES = 20;
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -72,6 +85,7 @@ export const eventsConfig = defineConfig('events', (env): EventsConfig => {
     concurrency,
     concurrencyPerEndpoint: Math.min(concurrency, env.int('WEBHOOK_CONCURRENCY_PER_ENDPOINT', 16, 1, 1000)),
     sweepIntervalSeconds: env.int('WEBHOOK_SWEEP_INTERVAL_SECONDS', 60, 1, 86_400),
+    retentionDays: env.int('EVENTS_RETENTION_DAYS', DEFAULT_EVENTS_RETENTION_DAYS, 1, 3650),
   };
 });
 
@@ -87,7 +101,7 @@ function retrySchedule(env: EnvReader): number[] {
 function expiringLead(env: EnvReader): number {
   const raw = env.str('WEBHOOK_EXPIRING_LEAD') ?? DEFAULT_EXPIRING_LEAD;
   const ms = parseDuration(raw);
-  if (ms === undefined || ms < 60_000 || ms > 90 * 86_400_000) {
+  if (ms === undefined || ms < 60_000 || ms > MAX_EXPIRING_LEAD_MS) {
     env.problem('WEBHOOK_EXPIRING_LEAD must be a duration from 1m to 90d (e.g. 7d, 48h)');
     return parseDuration(DEFAULT_EXPIRING_LEAD)!;
   }
