@@ -21,6 +21,7 @@ import { AddAdminInventory1796840000000 } from 'migrations/1796840000000-AddAdmi
 import { AddWebhooks1796910000000 } from 'migrations/1796910000000-AddWebhooks';
 import { AddApiKeyUsage1796920000000 } from 'migrations/1796920000000-AddApiKeyUsage';
 import { AddOrgTokenMintedFor1796950000000 } from 'migrations/1796950000000-AddOrgTokenMintedFor';
+import { AddEventsOccurredAtIndex1797020000000 } from 'migrations/1797020000000-AddEventsOccurredAtIndex';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -46,4 +47,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddWebhooks1796910000000,
   AddApiKeyUsage1796920000000,
   AddOrgTokenMintedFor1796950000000,
+  AddEventsOccurredAtIndex1797020000000,
 ];
