@@ -147,13 +147,18 @@ export class WebhooksRepository {
   /**
    * Makes a delivered or failed delivery due again now (a manual retry: one more attempt). A pending one is
    * left as it is: it is scheduled already, or being attempted. False when the endpoint has no such delivery.
+   * The event's key share lock keeps the retention sweep from deleting it under the retry (decision 0115).
    */
   async retry(endpointId: string, deliveryId: string): Promise<boolean> {
     const rows = await this.dataSource.query<{ found: number }[]>(
-      `WITH target AS (SELECT id FROM webhook_deliveries WHERE id = $2 AND endpoint_id = $1),
+      `WITH target AS (
+         SELECT d.id FROM webhook_deliveries d JOIN events e ON e.id = d.event_id
+         WHERE d.id = $2 AND d.endpoint_id = $1
+         FOR KEY SHARE OF e
+       ),
        moved AS (
          UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = now()
-         WHERE id = $2 AND endpoint_id = $1 AND status <> 'pending'
+         WHERE id IN (SELECT id FROM target) AND status <> 'pending'
        )
        SELECT count(*)::int AS found FROM target`,
       [endpointId, deliveryId],
