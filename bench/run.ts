@@ -17,8 +17,8 @@
  * report their median, default 2), BENCH_OUT (write the results as JSON there), BENCH_CPU_PROF (a directory:
  * keysmith runs with --cpu-prof and writes its profile there on exit), BENCH_ONLY (run only the keysmith
  * rows whose name contains it, e.g. `whoami`, or any of several separated by `|`, e.g. `hot key|checksum`, so a
- * profile shows one path; one line each, no table; `paced` also runs the bare route paced and prints the
- * ratio), REVOCATION_MAX_STALENESS_MS (passed to keysmith: the operator's trade of decision 0107).
+ * profile shows one path; one line each, no table, then keysmith's memory; `paced` also runs the bare route
+ * paced and prints the ratio), REVOCATION_MAX_STALENESS_MS (passed to keysmith: the operator's trade of decision 0107).
  */
 import autocannon, { type Request, type Result } from 'autocannon';
 import { execFileSync, execSync, type ChildProcess } from 'node:child_process';
@@ -98,6 +98,13 @@ function start(outDir: string, kind: string, env: NodeJS.ProcessEnv = {}): Promi
     execArgv: ['--expose-gc', ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [])],
     quiet: kind === 'keysmith',
   });
+}
+
+/** keysmith's memory now: RSS, peak RSS and the V8 heap after a GC (the `report` message). */
+async function memoryLine(server: Server): Promise<string> {
+  const r = await ask(server.child, 'report');
+  const mb = (bytes: number): string => `${Math.round(bytes / 1048576)} MB`;
+  return `RSS ${mb(r.rss)}, peak ${mb(r.maxRss)}, V8 heap after GC ${mb(r.heapUsed)}`;
 }
 
 function ask<T extends FromServer['type']>(
@@ -451,6 +458,7 @@ async function main(): Promise<void> {
 
     const live = { path: '/health/live' };
     const whoami = { path: '/api/v1/admin/whoami', headers: { authorization: `Bearer ${orgToken}` } };
+    if (process.env.BENCH_ONLY) process.stdout.write(`before the warm-ups: ${await memoryLine(keysmith)}\n`);
     // Warm-ups (JIT, pools, the M2M issuer's keys), not reported.
     for (const server of servers) await load(server.port, { ...live, duration: 2 });
     await load(keysmith.port, { ...whoami, duration: 2 });
@@ -499,6 +507,7 @@ async function main(): Promise<void> {
         process.stdout.write(
           `${name}: ${Math.round(m.result.requests.average)} req/s, p50/p99 ${m.result.latency.p50}/${m.result.latency.p99} ms, ${Math.round(m.cpu)} µs/request\n`,
         );
+        process.stdout.write(`  ${await memoryLine(keysmith)}\n`);
       }
       return;
     }

@@ -89,6 +89,8 @@ class FakeClient extends EventEmitter {
 
 const CHANNEL = 'keysmith_test_revoked';
 const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** The end of the event-loop turn: barriers asked in it send their mark (decision 0113). */
+const turn = flush;
 
 describe('RevocationFeed: pipelined marks (decision 0107)', () => {
   let server: FakeServer;
@@ -120,9 +122,21 @@ describe('RevocationFeed: pipelined marks (decision 0107)', () => {
     expect(feed.listening).toBe(true);
   });
 
-  it('sends a barrier its own mark at once while another mark is in flight, and passes it one round trip later', async () => {
+  it('sends barriers asked in one event-loop turn one mark, at the end of the turn', async () => {
+    const asked = [feed.barrier(), feed.barrier(), feed.barrier()];
+    expect(marksRunning()).toEqual([]);
+    await turn();
+    expect(marksRunning()).toEqual([1]);
+    server.commitMark(1);
+    server.deliver();
+    await expect(Promise.all(asked)).resolves.toEqual([true, true, true]);
+  });
+
+  it('sends a barrier its own mark while another mark is in flight, and passes it one round trip later', async () => {
     const first = feed.barrier();
+    await turn();
     const second = feed.barrier();
+    await turn();
     // Each got a mark sent after it was asked for, on two connections at once.
     expect(marksRunning()).toEqual([1, 2]);
     server.commitMark(2);
@@ -134,6 +148,7 @@ describe('RevocationFeed: pipelined marks (decision 0107)', () => {
 
   it('never passes a barrier on a mark sent before it was asked for', async () => {
     const early = feed.barrier();
+    await turn();
     expect(marksRunning()).toEqual([1]);
     // Another instance revokes, then this instance is asked: mark 1 may have committed before the revocation.
     server.commitMark(1);
@@ -158,6 +173,7 @@ describe('RevocationFeed: pipelined marks (decision 0107)', () => {
     server.commitRevocation(CHANNEL, 'key-a');
     const order: string[] = [];
     const barrier = feed.barrier().then(() => order.push(`barrier after ${revoked.join(',')}`));
+    await turn();
     server.commitMark(1);
     server.deliver();
     await barrier;
@@ -165,9 +181,14 @@ describe('RevocationFeed: pipelined marks (decision 0107)', () => {
   });
 
   it('with every sender busy, barriers share the next mark, sent as soon as a sender frees up', async () => {
-    const busy = Array.from({ length: 1 + MARK_SENDERS }, () => feed.barrier());
+    const busy: Promise<boolean>[] = [];
+    for (let i = 0; i < 1 + MARK_SENDERS; i++) {
+      busy.push(feed.barrier());
+      await turn();
+    }
     expect(marksRunning()).toHaveLength(1 + MARK_SENDERS);
     const queued = [feed.barrier(), feed.barrier()];
+    await turn();
     expect(marksRunning()).toHaveLength(1 + MARK_SENDERS);
     server.commitMark(1); // its connection is free again; the queued barriers' mark leaves on it
     await flush();
@@ -178,9 +199,14 @@ describe('RevocationFeed: pipelined marks (decision 0107)', () => {
   });
 
   it('answers false when the mark does not come back in time, and when queued barriers find no free sender', async () => {
-    jest.useFakeTimers();
-    const busy = Array.from({ length: 1 + MARK_SENDERS }, () => feed.barrier());
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    const busy: Promise<boolean>[] = [];
+    for (let i = 0; i < 1 + MARK_SENDERS; i++) {
+      busy.push(feed.barrier());
+      await turn();
+    }
     const queued = feed.barrier();
+    await turn();
     jest.advanceTimersByTime(BARRIER_TIMEOUT_MS);
     await expect(Promise.all([...busy, queued])).resolves.toEqual(Array(2 + MARK_SENDERS).fill(false));
     // A late mark is ignored.
@@ -225,6 +251,7 @@ describe('RevocationFeed: REVOCATION_MAX_STALENESS_MS (decision 0107)', () => {
 
   it('passes at once while the newest mark back was sent less than the allowance ago', async () => {
     const first = feed.barrier();
+    await turn();
     expect(marksRunning()).toEqual([1]);
     server.commitMark(1);
     server.deliver();
@@ -237,11 +264,14 @@ describe('RevocationFeed: REVOCATION_MAX_STALENESS_MS (decision 0107)', () => {
 
   it('uses a mark in flight sent within the allowance, and never one sent before it', async () => {
     const first = feed.barrier();
+    await turn();
     jest.advanceTimersByTime(STALENESS - 10);
     const within = feed.barrier();
+    await turn();
     expect(marksRunning()).toEqual([1]); // no mark of its own: mark 1 was sent 40 ms before it
     jest.advanceTimersByTime(20);
     const beyond = feed.barrier();
+    await turn();
     expect(marksRunning().sort()).toEqual([1, 2]); // mark 1 is 60 ms old now: a mark of its own
     server.commitMark(1);
     server.deliver();
@@ -257,11 +287,13 @@ describe('RevocationFeed: REVOCATION_MAX_STALENESS_MS (decision 0107)', () => {
 
   it('waits for a new mark once the newest back is older than the allowance', async () => {
     const first = feed.barrier();
+    await turn();
     server.commitMark(1);
     server.deliver();
     await first;
     jest.advanceTimersByTime(STALENESS + 1);
     const late = feed.barrier();
+    await turn();
     expect(marksRunning()).toEqual([2]);
     server.commitMark(2);
     server.deliver();

@@ -121,8 +121,9 @@ class PooledListenConnection extends Error {}
  * applied. A cache serves a positive answer only after `barrier()` passed — a mark sent after the call came
  * back — so a revocation committed before a request arrived always wins, whatever the scheduling of the
  * instances. Marks are pipelined (decision 0107): the listener's connection and MARK_SENDERS connections that
- * only send marks each carry one, so a barrier's mark leaves at once unless every sender is busy; barriers
- * asked meanwhile share the next mark, and a mark passes every mark sent before it. The same marks are the
+ * only send marks each carry one, so a barrier's mark leaves at the end of the event-loop turn it was asked in
+ * (shared by that turn's barriers, decision 0113) unless every sender is busy; barriers asked meanwhile share
+ * the next mark, and a mark passes every mark sent before it. The same marks are the
  * heartbeat: without any for HEARTBEAT_DEAD_MS (a half-open socket) the connection is replaced.
  */
 @Injectable()
@@ -140,6 +141,12 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
   private readonly inflight = new Map<number, Mark>();
   /** Barriers asked for while every sender was busy: they share the next mark sent. */
   private pending: Waiter[] = [];
+  /** The end of the current event-loop turn, when the turn's barriers send their mark. */
+  private flushSoon?: NodeJS.Immediate;
+  private readonly flushNow = (): void => {
+    this.flushSoon = undefined;
+    this.flush();
+  };
   /** Fails the pending barriers when no sender freed up within BARRIER_TIMEOUT_MS (all stalled). */
   private pendingTimer?: NodeJS.Timeout;
   private seq = 0;
@@ -231,9 +238,10 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
           resolve(passed);
         };
       }
-      // A mark already in flight may have committed before this call: only one sent from now on will do.
+      // A mark already in flight may have committed before this call: only one sent from now on will do. It
+      // leaves at the end of this event-loop turn, shared by every barrier asked in the turn (decision 0113).
       this.pending.push(waiter);
-      this.flush();
+      this.flushSoon ??= setImmediate(this.flushNow);
     });
   }
 
@@ -493,6 +501,8 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     this.inflight.clear();
     const waiting = [...marks.flatMap((m) => m.waiters), ...this.pending];
     this.pending = [];
+    clearImmediate(this.flushSoon);
+    this.flushSoon = undefined;
     clearTimeout(this.pendingTimer);
     this.pendingTimer = undefined;
     for (const mark of marks) clearTimeout(mark.timer);
