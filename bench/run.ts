@@ -104,7 +104,7 @@ function start(outDir: string, kind: string, env: NodeJS.ProcessEnv = {}): Promi
 async function memoryLine(server: Server): Promise<string> {
   const r = await ask(server.child, 'report');
   const mb = (bytes: number): string => `${Math.round(bytes / 1048576)} MB`;
-  return `RSS ${mb(r.rss)}, peak ${mb(r.maxRss)}, V8 heap after GC ${mb(r.heapUsed)}`;
+  return `RSS ${mb(r.rss)}, peak ${mb(r.maxRss)}, V8 heap after GC ${mb(r.heapUsed)} (largest reserved ${mb(r.maxHeapTotal)}, off-heap ${mb(r.maxExternal)})`;
 }
 
 function ask<T extends FromServer['type']>(

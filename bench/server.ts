@@ -16,7 +16,15 @@ export type FromServer =
   | { type: 'listening'; port: number }
   | { type: 'cpu'; micros: number }
   | { type: 'counting'; on: boolean }
-  | { type: 'report'; rss: number; maxRss: number; heapUsed: number };
+  | {
+      type: 'report';
+      rss: number;
+      maxRss: number;
+      heapUsed: number;
+      /** The largest V8 heap (reserved, `heapTotal`) and off-heap memory (`external`) sampled every 100 ms. */
+      maxHeapTotal: number;
+      maxExternal: number;
+    };
 
 const BODY = JSON.stringify({ status: 'ok' });
 
@@ -77,6 +85,13 @@ async function listen(
 
 async function main(): Promise<void> {
   const server = await listen(process.argv[2] ?? '');
+  let maxHeapTotal = 0;
+  let maxExternal = 0;
+  setInterval(() => {
+    const { heapTotal, external } = process.memoryUsage();
+    maxHeapTotal = Math.max(maxHeapTotal, heapTotal);
+    maxExternal = Math.max(maxExternal, external);
+  }, 100).unref();
   const send = (msg: FromServer): void => void process.send!(msg);
   process.on('message', (msg: { type: string; on?: boolean }) => {
     if (msg.type === 'counting') {
@@ -93,6 +108,8 @@ async function main(): Promise<void> {
         rss: memory.rss,
         heapUsed: memory.heapUsed,
         maxRss: process.resourceUsage().maxRSS * 1024,
+        maxHeapTotal,
+        maxExternal,
       });
     } else if (msg.type === 'stop') {
       void server.close().then(() => process.exit(0));
