@@ -1,4 +1,4 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, Header, Query } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiOkResponse,
@@ -10,6 +10,7 @@ import { RequiresAdminScope } from 'src/auth/admin/admin-scopes';
 import { AdminAuth } from 'src/auth/auth.decorators';
 import { AdminUsageQueryDto, KeyUsageResponseDto } from 'src/key-usage/dto/key-usage.dto';
 import { KeyUsageService } from 'src/key-usage/key-usage.service';
+import { USAGE_CONTENT_TYPE } from 'src/key-usage/usage-json';
 
 @ApiTags('admin inventory')
 @AdminAuth()
@@ -18,6 +19,7 @@ export class AdminUsageController {
   constructor(private readonly usage: KeyUsageService) {}
 
   @Get()
+  @Header('Content-Type', USAGE_CONTENT_TYPE)
   @RequiresAdminScope('admin:read')
   @ApiOperation({
     summary: 'How often each key of one user was resolved, valid and refused, per hour or day',
@@ -32,7 +34,7 @@ export class AdminUsageController {
       'than 90 days (`validation_failed`).',
   })
   @ApiTooManyRequestsResponse({ description: 'Admin rate limit (`rate_limited`, with `Retry-After`).' })
-  usageOf(@Query() query: AdminUsageQueryDto): Promise<KeyUsageResponseDto> {
+  usageOf(@Query() query: AdminUsageQueryDto): Promise<string> {
     return this.usage.forAdmin(query);
   }
 }
