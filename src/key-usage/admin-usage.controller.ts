@@ -34,7 +34,7 @@ export class AdminUsageController {
       'than 90 days (`validation_failed`).',
   })
   @ApiTooManyRequestsResponse({ description: 'Admin rate limit (`rate_limited`, with `Retry-After`).' })
-  usageOf(@Query() query: AdminUsageQueryDto): Promise<string> {
+  usageOf(@Query() query: AdminUsageQueryDto): Promise<Buffer> {
     return this.usage.forAdmin(query);
   }
 }

@@ -34,7 +34,7 @@ export class DeveloperKeyUsageController {
   usageOf(
     @SessionUser() principal: SessionPrincipal,
     @Query() query: DeveloperKeyUsageQueryDto,
-  ): Promise<string> {
+  ): Promise<Buffer> {
     return this.usage.forDeveloper(principal, query);
   }
 }

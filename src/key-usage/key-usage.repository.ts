@@ -81,7 +81,7 @@ export class KeyUsageRepository {
     // the aggregate (a sort per key would cost more than the scan), so usageJson puts the buckets in order.
     const buckets =
       granularity === 'day'
-        ? `SELECT u.api_key_id, date_trunc('day', u.hour, 'UTC') AS start,
+        ? `SELECT u.api_key_id, date_trunc('day', u.hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS start,
                   sum(u.valid) AS valid, sum(u.refused) AS refused
              FROM api_key_usage u
             WHERE u.api_key_id = ANY(ARRAY(SELECT id FROM keys)) AND u.hour >= $1 AND u.hour < $2

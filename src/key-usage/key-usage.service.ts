@@ -15,14 +15,14 @@ const MAX_WINDOW_MS = MAX_USAGE_WINDOW_DAYS * 86_400_000;
 
 /**
  * The usage reads (issue 23): a developer's keys by id, or every key of one user for an admin. Each answers the
- * `KeyUsageResponseDto` as JSON text, written by `usageJson` (up to 72,000 buckets: decision 0111).
+ * `KeyUsageResponseDto` as JSON bytes, written by `usageJson` (up to 72,000 buckets: decision 0111).
  */
 @Injectable()
 export class KeyUsageService {
   constructor(private readonly usage: KeyUsageRepository) {}
 
   /** The session user's keys among `keyIds`; others' and unknown ids are left out alike. */
-  async forDeveloper(principal: SessionPrincipal, query: DeveloperKeyUsageQueryDto): Promise<string> {
+  async forDeveloper(principal: SessionPrincipal, query: DeveloperKeyUsageQueryDto): Promise<Buffer> {
     // Each key once, answered with the id as the caller spelled it (a UUID's case is not significant).
     const asGiven = new Map<string, string>();
     for (const id of query.keyIds) if (!asGiven.has(id.toLowerCase())) asGiven.set(id.toLowerCase(), id);
@@ -31,7 +31,7 @@ export class KeyUsageService {
   }
 
   /** Every key of the user `userId` (none for an unknown user). */
-  async forAdmin(query: AdminUsageQueryDto): Promise<string> {
+  async forAdmin(query: AdminUsageQueryDto): Promise<Buffer> {
     return usageJson(await this.read({ userId: query.userId }, query));
   }
 

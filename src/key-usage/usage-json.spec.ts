@@ -27,6 +27,8 @@ function expected(rows: { keyId: string; buckets: [number, number, number][] }[]
   return JSON.stringify(answer);
 }
 
+const json = (...args: Parameters<typeof usageJson>): string => usageJson(...args).toString('utf8');
+
 const counts = (buckets: [number, number, number][]): string | null =>
   buckets.length === 0 ? null : buckets.map((b) => b.join(',')).join(',');
 
@@ -40,13 +42,13 @@ describe('usageJson', () => {
       { keyId: KEY_B, counts: null },
       { keyId: KEY_A, counts: counts(a) },
     ];
-    expect(usageJson(rows)).toBe(
+    expect(json(rows)).toBe(
       expected([
         { keyId: KEY_B, buckets: [] },
         { keyId: KEY_A, buckets: a },
       ]),
     );
-    expect(usageJson([])).toBe('{"usage":[]}');
+    expect(json([])).toBe('{"usage":[]}');
   });
 
   it('puts buckets that PostgreSQL wrote out of order oldest first', () => {
@@ -55,7 +57,7 @@ describe('usageJson', () => {
       [H, 3, 0],
       [H + 3600, 0, 4],
     ];
-    expect(JSON.parse(usageJson([{ keyId: KEY_A, counts: counts(b) }]))).toEqual({
+    expect(JSON.parse(json([{ keyId: KEY_A, counts: counts(b) }]))).toEqual({
       usage: [
         {
           keyId: KEY_A,
@@ -71,14 +73,36 @@ describe('usageJson', () => {
     });
   });
 
+  it('takes 90 days of hour buckets for a key, newest first, and starts that are not whole positive seconds', () => {
+    const many = Array.from({ length: 24 * 90 }, (_, h): [number, number, number] => [
+      H + h * 3600,
+      h,
+      1,
+    ]).reverse();
+    const odd: [number, number, number][] = [
+      [H + 0.5, 1, 0],
+      [-3600, 2, 0],
+    ];
+    const rows = [
+      { keyId: KEY_A, counts: counts(many) },
+      { keyId: KEY_B, counts: counts(odd) },
+    ];
+    expect(json(rows)).toBe(
+      expected([
+        { keyId: KEY_A, buckets: many },
+        { keyId: KEY_B, buckets: odd },
+      ]),
+    );
+  });
+
   it("answers the id as keyIdOf spells it (the caller's spelling)", () => {
-    const body = usageJson([{ keyId: KEY_A, counts: null }], (id) => id.toUpperCase());
+    const body = json([{ keyId: KEY_A, counts: null }], (id) => id.toUpperCase());
     expect(body).toBe(`{"usage":[{"keyId":"${KEY_A.toUpperCase()}","valid":0,"refused":0,"buckets":[]}]}`);
   });
 
   it('prints counts beyond 2^53 as JavaScript numbers, as JSON.stringify did', () => {
     const [big, bigger] = ['9007199254740993', '12345678901234567890'];
-    const body = usageJson([{ keyId: KEY_A, counts: `${H},${big},${bigger}` }]);
+    const body = json([{ keyId: KEY_A, counts: `${H},${big},${bigger}` }]);
     expect(body).toBe(expected([{ keyId: KEY_A, buckets: [[H, Number(big), Number(bigger)]] }]));
     expect(body).toContain('"valid":9007199254740992,"refused":12345678901234567000}');
   });
@@ -99,7 +123,7 @@ describe('usageJson', () => {
     fc.assert(
       fc.property(fc.array(fc.tuple(fc.uuid(), bucketsArb), { maxLength: 5 }), (keys) => {
         const rows = keys.map(([keyId, buckets]) => ({ keyId, counts: counts(buckets) }));
-        expect(usageJson(rows)).toBe(expected(keys.map(([keyId, buckets]) => ({ keyId, buckets }))));
+        expect(json(rows)).toBe(expected(keys.map(([keyId, buckets]) => ({ keyId, buckets }))));
       }),
     );
   });
