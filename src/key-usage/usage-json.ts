@@ -3,11 +3,9 @@ import type { KeyUsageCounts } from 'src/key-usage/key-usage.repository';
 /** What Fastify would have sent the body as, had it serialised the object itself. */
 export const USAGE_CONTENT_TYPE = 'application/json; charset=utf-8';
 
-const BUCKET_START = Buffer.from('{"start":"');
-const BUCKET_VALID = Buffer.from('","valid":');
-const BUCKET_REFUSED = Buffer.from(',"refused":');
 const COMMA = 0x2c;
 const CLOSE_BRACE = 0x7d;
+const REFUSED = Buffer.from(',"refused":');
 /** At most this many digits, a decimal integer is exact in a double: it is parsed and printed digit by digit. */
 const EXACT_DIGITS = 15;
 
@@ -22,8 +20,12 @@ export function usageJson(
   rows: readonly KeyUsageCounts[],
   keyIdOf: (storedId: string) => string = (id) => id,
 ): Buffer {
-  const out = new JsonWriter();
-  const isoOf = new Map<number, Buffer>();
+  // A bucket's JSON is about 3.5 times its text from PostgreSQL (`1898553600,23,1,`): one allocation, mostly.
+  let estimate = 64;
+  for (const row of rows) estimate += 128 + 4 * (row.counts?.length ?? 0);
+  const out = new JsonWriter(estimate);
+  // Per distinct start, `{"start":"<ISO>","valid":`: the 45 bytes every bucket of that hour or day begins with.
+  const prefixOf = new Map<number, Buffer>();
   let key = new KeyCounts(720);
   out.text('{"usage":[');
   for (let k = 0; k < rows.length; k++) {
@@ -42,19 +44,18 @@ export function usageJson(
       `${k === 0 ? '' : ','}{"keyId":${JSON.stringify(keyIdOf(row.keyId))},"valid":${totalValid},` +
         `"refused":${totalRefused},"buckets":[`,
     );
-    out.reserve(n * (BUCKET_START.length + 24 + BUCKET_VALID.length + BUCKET_REFUSED.length + 2 * 22 + 2));
     for (let j = 0; j < n; j++) {
       const i = order === null ? j : order[j]!;
       const seconds = starts[i]!;
-      let start = isoOf.get(seconds);
-      if (start === undefined)
-        isoOf.set(seconds, (start = Buffer.from(new Date(seconds * 1000).toISOString())));
+      let prefix = prefixOf.get(seconds);
+      if (prefix === undefined) {
+        prefix = Buffer.from(`{"start":"${new Date(seconds * 1000).toISOString()}","valid":`);
+        prefixOf.set(seconds, prefix);
+      }
       if (j > 0) out.byte(COMMA);
-      out.bytes(BUCKET_START);
-      out.bytes(start);
-      out.bytes(BUCKET_VALID);
+      out.bytes(prefix);
       out.number(valid[i]!);
-      out.bytes(BUCKET_REFUSED);
+      out.bytes(REFUSED);
       out.number(refused[i]!);
       out.byte(CLOSE_BRACE);
     }
@@ -85,10 +86,11 @@ class KeyCounts {
     }
     let fields = 1;
     for (let i = text.indexOf(','); i !== -1; i = text.indexOf(',', i + 1)) fields++;
-    const n = fields / 3;
+    const n = Math.floor(fields / 3);
     const into = n <= this.capacity ? this : new KeyCounts(Math.max(n, 2 * this.capacity));
     into.n = n;
-    const columns = [into.starts, into.valid, into.refused] as const;
+    const { starts, valid, refused } = into;
+    let bucket = 0;
     let field = 0;
     let from = 0;
     let value = 0;
@@ -102,8 +104,10 @@ class KeyCounts {
       }
       // Anything but a short run of digits (a sign, a fraction, a count past 2^53) is left to Number.
       if (!plain || i - from > EXACT_DIGITS) value = Number(text.slice(from, i));
-      columns[field % 3]![Math.floor(field / 3)] = value;
-      field++;
+      if (field === 0) starts[bucket] = value;
+      else if (field === 1) valid[bucket] = value;
+      else refused[bucket++] = value;
+      field = field === 2 ? 0 : field + 1;
       from = i + 1;
       value = 0;
       plain = true;
@@ -131,12 +135,16 @@ class KeyCounts {
   }
 }
 
-/** A growing UTF-8 buffer. */
+/** A growing UTF-8 buffer; `bytes`, `byte` and `number` write within what `reserve` made room for. */
 class JsonWriter {
-  private buffer = Buffer.allocUnsafe(64 * 1024);
+  private buffer: Buffer;
   private at = 0;
 
-  reserve(bytes: number): void {
+  constructor(size: number) {
+    this.buffer = Buffer.allocUnsafe(size);
+  }
+
+  private reserve(bytes: number): void {
     if (this.at + bytes <= this.buffer.length) return;
     const larger = Buffer.allocUnsafe(Math.max(2 * this.buffer.length, this.at + bytes));
     this.buffer.copy(larger, 0, 0, this.at);
@@ -149,23 +157,35 @@ class JsonWriter {
   }
 
   bytes(b: Buffer): void {
-    for (let i = 0; i < b.length; i++) this.buffer[this.at++] = b[i]!;
+    this.reserve(b.length);
+    const buffer = this.buffer;
+    let at = this.at;
+    for (let i = 0; i < b.length; i++) buffer[at++] = b[i]!;
+    this.at = at;
   }
 
   byte(b: number): void {
+    this.reserve(1);
     this.buffer[this.at++] = b;
   }
 
   /** `x` as JSON.stringify prints it; a count, so nearly always a small integer written digit by digit. */
   number(x: number): void {
     if (!(x >= 0 && x <= Number.MAX_SAFE_INTEGER && Number.isInteger(x))) return this.text(String(x));
-    let scale = 1;
-    while (scale * 10 <= x) scale *= 10;
-    for (; scale >= 1; scale /= 10) {
-      const digit = Math.floor(x / scale);
-      this.buffer[this.at++] = 0x30 + digit;
-      x -= digit * scale;
+    this.reserve(16);
+    const buffer = this.buffer;
+    let at = this.at;
+    if (x < 10) buffer[at++] = 0x30 + x;
+    else {
+      let scale = 10;
+      while (scale * 10 <= x) scale *= 10;
+      for (; scale >= 1; scale /= 10) {
+        const digit = Math.floor(x / scale);
+        buffer[at++] = 0x30 + digit;
+        x -= digit * scale;
+      }
     }
+    this.at = at;
   }
 
   done(): Buffer {
