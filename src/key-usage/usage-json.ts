@@ -158,10 +158,8 @@ class JsonWriter {
 
   bytes(b: Buffer): void {
     this.reserve(b.length);
-    const buffer = this.buffer;
-    let at = this.at;
-    for (let i = 0; i < b.length; i++) buffer[at++] = b[i]!;
-    this.at = at;
+    this.buffer.set(b, this.at);
+    this.at += b.length;
   }
 
   byte(b: number): void {
