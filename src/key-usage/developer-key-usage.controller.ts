@@ -1,4 +1,4 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, Header, Query } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { SessionAuth } from 'src/auth/auth.decorators';
 import { SessionUser } from 'src/auth/current-principal.decorator';
@@ -6,6 +6,7 @@ import type { SessionPrincipal } from 'src/auth/principal';
 import { BrowserCallable } from 'src/http/cors';
 import { DeveloperKeyUsageQueryDto, KeyUsageResponseDto } from 'src/key-usage/dto/key-usage.dto';
 import { KeyUsageService } from 'src/key-usage/key-usage.service';
+import { USAGE_CONTENT_TYPE } from 'src/key-usage/usage-json';
 
 // A static path: Fastify's router prefers it to `/api/v1/developer/keys/:id` whatever the order of registration.
 @ApiTags('developer')
@@ -16,6 +17,7 @@ export class DeveloperKeyUsageController {
   constructor(private readonly usage: KeyUsageService) {}
 
   @Get()
+  @Header('Content-Type', USAGE_CONTENT_TYPE)
   @ApiOperation({
     summary: 'How often your keys were resolved, valid and refused, per hour or day',
     description:
@@ -32,7 +34,7 @@ export class DeveloperKeyUsageController {
   usageOf(
     @SessionUser() principal: SessionPrincipal,
     @Query() query: DeveloperKeyUsageQueryDto,
-  ): Promise<KeyUsageResponseDto> {
+  ): Promise<Buffer> {
     return this.usage.forDeveloper(principal, query);
   }
 }

@@ -14,12 +14,14 @@ export interface UsageCount {
 
 export type UsageGranularity = 'hour' | 'day';
 
-/** One key's counts in a window: its totals and its non-zero buckets, oldest first. */
-export interface KeyUsageRow {
+/**
+ * One key of a usage read as PostgreSQL wrote it: `counts` holds its non-empty buckets in the window as
+ * comma-separated triples `start,valid,refused` (start in epoch seconds), in no particular order; null when the
+ * key has none. `usageJson` turns the rows into the answer.
+ */
+export interface KeyUsageCounts {
   keyId: string;
-  valid: number;
-  refused: number;
-  buckets: { start: string; valid: number; refused: number }[];
+  counts: string | null;
 }
 
 /** Which keys a usage read covers: ids of one session user (others left out), or every key of one user. */
@@ -59,57 +61,46 @@ export class KeyUsageRepository {
 
   /**
    * The keys of `owner` with their counts in the hour buckets that start in [from, to), summed per UTC day for
-   * `day`, in one query: every key of the owner is answered, one without counts with zeros and no buckets.
-   * Keys come in the order `keyIds` gave them, or newest first for a whole user.
+   * `day`, in one query: every key of the owner is answered, one without counts with a null `counts`. Keys come
+   * in the order `keyIds` gave them, or newest first for a whole user.
    */
-  async read(owner: UsageOwner, from: Date, to: Date, granularity: UsageGranularity): Promise<KeyUsageRow[]> {
+  async read(
+    owner: UsageOwner,
+    from: Date,
+    to: Date,
+    granularity: UsageGranularity,
+  ): Promise<KeyUsageCounts[]> {
     const ids = 'keyIds' in owner;
     const keys = ids
-      ? `SELECT k.id, w.ord FROM unnest($4::uuid[]) WITH ORDINALITY AS w(id, ord)
-           JOIN api_keys k ON k.id = w.id JOIN users s ON s.id = k.user_id AND s.external_id = $5`
+      ? `SELECT k.id, w.ord FROM unnest($3::uuid[]) WITH ORDINALITY AS w(id, ord)
+           JOIN api_keys k ON k.id = w.id JOIN users s ON s.id = k.user_id AND s.external_id = $4`
       : `SELECT k.id, row_number() OVER (ORDER BY k.created_at DESC, k.id) AS ord
-           FROM api_keys k WHERE k.user_id = $4`;
-    // Per key, one range scan of the primary key (key, hour) and small in-memory aggregates: no sort of the
-    // whole window. Starts come back as epoch seconds and are written as ISO strings once per distinct start.
-    const rows = await this.dataSource.query<
-      { keyId: string; starts: number[] | null; valid: number[] | null; refused: number[] | null }[]
-    >(
-      `WITH keys AS (${keys})
-       SELECT k.id AS "keyId", b.starts, b.valid, b.refused
-         FROM keys k
-         LEFT JOIN LATERAL (
-           SELECT array_agg(extract(epoch FROM d.start)::float8 ORDER BY d.start) AS starts,
-                  array_agg(d.valid ORDER BY d.start) AS valid,
-                  array_agg(d.refused ORDER BY d.start) AS refused
-             FROM (SELECT CASE WHEN $3 = 'day' THEN date_trunc('day', u.hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-                               ELSE u.hour END AS start,
-                          sum(u.valid)::float8 AS valid, sum(u.refused)::float8 AS refused
-                     FROM api_key_usage u
-                    WHERE u.api_key_id = k.id AND u.hour >= $1 AND u.hour < $2
-                    GROUP BY 1) d) b ON true
+           FROM api_keys k WHERE k.user_id = $3`;
+    // One bitmap scan of the primary key for all the keys at once (each heap page visited once, where a scan
+    // per key revisits the pages a flush fills hour by hour), aggregated per key into one text: no ORDER BY in
+    // the aggregate (a sort per key would cost more than the scan), so usageJson puts the buckets in order.
+    const buckets =
+      granularity === 'day'
+        ? `SELECT u.api_key_id, date_trunc('day', u.hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS start,
+                  sum(u.valid) AS valid, sum(u.refused) AS refused
+             FROM api_key_usage u
+            WHERE u.api_key_id = ANY(ARRAY(SELECT id FROM keys)) AND u.hour >= $1 AND u.hour < $2
+            GROUP BY 1, 2`
+        : `SELECT u.api_key_id, u.hour AS start, u.valid, u.refused
+             FROM api_key_usage u
+            WHERE u.api_key_id = ANY(ARRAY(SELECT id FROM keys)) AND u.hour >= $1 AND u.hour < $2`;
+    return this.dataSource.query<KeyUsageCounts[]>(
+      `WITH keys AS (${keys}),
+       counts AS (
+         SELECT b.api_key_id, string_agg(concat_ws(',', date_part('epoch', b.start), b.valid, b.refused), ',')
+                  AS counts
+           FROM (${buckets}) b
+          GROUP BY b.api_key_id)
+       SELECT k.id AS "keyId", c.counts
+         FROM keys k LEFT JOIN counts c ON c.api_key_id = k.id
         ORDER BY k.ord`,
-      [from, to, granularity, ...(ids ? [owner.keyIds, owner.externalId] : [owner.userId])],
+      [from, to, ...(ids ? [owner.keyIds, owner.externalId] : [owner.userId])],
     );
-    const isoOf = new Map<number, string>();
-    return rows.map((row) => {
-      const starts = row.starts ?? [];
-      const valid = row.valid ?? [];
-      const refused = row.refused ?? [];
-      const buckets = new Array<KeyUsageRow['buckets'][number]>(starts.length);
-      let totalValid = 0;
-      let totalRefused = 0;
-      for (let i = 0; i < starts.length; i++) {
-        const seconds = starts[i]!;
-        let start = isoOf.get(seconds);
-        if (start === undefined) isoOf.set(seconds, (start = new Date(seconds * 1000).toISOString()));
-        const v = valid[i]!;
-        const r = refused[i]!;
-        totalValid += v;
-        totalRefused += r;
-        buckets[i] = { start, valid: v, refused: r };
-      }
-      return { keyId: row.keyId, valid: totalValid, refused: totalRefused, buckets };
-    });
   }
 
   /** Takes the retention sweep's lock for `m`'s transaction, without waiting; whether it was free. */
