@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import type { SessionPrincipal } from 'src/auth/principal';
-import { CredentialHealth, credentialStatus } from 'src/credentials/credential-health';
+import { clientSecretExpiryKey, CredentialHealth, credentialStatus } from 'src/credentials/credential-health';
 import { CREDENTIAL_TARGET, CredentialsAudit } from 'src/credentials/credentials.audit';
 import { credentialField } from 'src/credentials/credentials.encrypted-table';
 import { credentialsError, CredentialsErrorCode, upstreamFailed } from 'src/credentials/credentials.errors';
@@ -122,18 +122,28 @@ export class McpOAuthCredentialsService {
         m,
       );
       // A replacement starts afresh: whatever the old credential's health was, the new one's is its own.
-      if (replaced)
+      if (replaced) {
+        const to = credentialStatus({
+          reauthorizationRequiredAt: null,
+          clientSecretExpiresAt,
+          consecutiveFailures: 0,
+        });
         await this.health.healthChanged(
           m,
           { id: replaced.id, userId: user.id, mcpServerId: dto.mcpServerId },
           credentialStatus(replaced),
-          credentialStatus({
-            reauthorizationRequiredAt: null,
-            clientSecretExpiresAt,
+          to,
+          {
+            cause: 'deposit',
             consecutiveFailures: 0,
-          }),
-          { cause: 'deposit', consecutiveFailures: 0 },
+            // Only an expired client secret makes a fresh deposit need reauthorization: announced once.
+            ...(to === 'reauthorization_required' &&
+              clientSecretExpiresAt && {
+                dedupKey: clientSecretExpiryKey(replaced.id, clientSecretExpiresAt),
+              }),
+          },
         );
+      }
       return {
         mcpServerId: stored.mcpServerId,
         createdAt: iso(stored.createdAt),
