@@ -210,33 +210,50 @@ export class McpOAuthCredentialsService {
    * Deletes the user's credential, revoking its refresh token first at the revocation endpoint deposited with
    * it (RFC 7009; bounded, best effort: a provider that fails or hangs does not stop the delete). The audit
    * row says whether the provider confirmed (`upstreamRevoked`: true, false, or null without an endpoint).
+   *
+   * The revocation is sent before the delete's transaction, so no connection or lock is held while the provider
+   * answers. A refresh that rotated the refresh token meanwhile (on any instance) commits before the DELETE
+   * (its row lock), and the DELETE returns what it stored: when that token is not the one revoked, it is
+   * revoked too, in the transaction (rare, and bounded like the first), so no token the provider still honours
+   * outlives the credential.
    */
   async remove(principal: SessionPrincipal, mcpServerId: string, ctx: AuditContext): Promise<void> {
     const user = await this.users.findOrCreateByExternalId(principal.sub);
     const stored = await this.credentials.findUsable(user.id, mcpServerId);
     // A disabled identity is read-only: refused before anything is sent upstream (and again under the lock).
     if (stored?.userDisabledAt) throw credentialsError(CredentialsErrorCode.UserDisabled);
-    const upstreamRevoked = stored
-      ? await this.upstream.revoke(this.upstream.requestFor(user.id, stored))
-      : null;
+    const sent = stored ? this.upstream.requestFor(user.id, stored) : null;
+    let upstreamRevoked = stored ? await this.upstream.revoke(sent) : null;
     await this.dataSource.transaction(async (m) => {
       // A disabled identity is read-only: its deletions are refused like its deposits.
       const { disabled } = await this.users.lockForKeyChanges(user.id, m);
       if (disabled) throw credentialsError(CredentialsErrorCode.UserDisabled);
-      const id = await this.credentials.deleteOwned(user.id, mcpServerId, m);
-      if (!id) throw credentialsError(CredentialsErrorCode.CredentialNotFound);
+      const deleted = await this.credentials.deleteOwned(user.id, mcpServerId, m);
+      if (!deleted) throw credentialsError(CredentialsErrorCode.CredentialNotFound);
+      const last = this.upstream.requestFor(user.id, deleted);
+      if (!sameRevocation(sent, last)) upstreamRevoked = await this.upstream.revoke(last);
       await this.audit.record(
         ctx,
         {
           action: CredentialsAudit.Delete,
           targetType: CREDENTIAL_TARGET,
-          targetId: id,
+          targetId: deleted.id,
           metadata: { mcpServerId, upstreamRevoked },
         },
         m,
       );
     });
   }
+}
+
+/** Whether revoking `last` would send what `sent` sent already (the same token to the same endpoint). */
+function sameRevocation(
+  sent: ReturnType<UpstreamRevocation['requestFor']>,
+  last: ReturnType<UpstreamRevocation['requestFor']>,
+): boolean {
+  if (sent === null || last === null || sent === 'undecryptable' || last === 'undecryptable')
+    return sent === last;
+  return sent.refreshToken === last.refreshToken && sent.revocationEndpoint === last.revocationEndpoint;
 }
 
 /**
