@@ -64,4 +64,16 @@ describe('events: a hanging receiver with a backlog does not hold back other end
     // The slow endpoint never had more than its bound at once.
     expect(receiver.at('/slow')).toHaveLength(1);
   });
+
+  it('the answers that carry a signing secret are not stored by any cache', async () => {
+    const created = await subscribe('/secret', ['api_key.revoked']);
+    expect(created.headers['cache-control']).toBe('no-store');
+    const { id } = (created.body as { webhook: { id: string } }).webhook;
+    const rotated = await request(a.http)
+      .post(`${BASE}/${id}/rotate-secret`)
+      .set('authorization', `Bearer ${ADMIN_TOKEN}`)
+      .send({})
+      .expect(201);
+    expect(rotated.headers['cache-control']).toBe('no-store');
+  });
 });
