@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import { LRUCache } from 'lru-cache';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import {
+  clientSecretExpiryKey,
   CredentialHealth,
   credentialStatus,
   type CredentialFailureType,
@@ -87,6 +89,8 @@ export class AccessTokensService {
   private readonly logger = new Logger('Credentials');
   private readonly flights = new SingleFlight<AccessTokenDto>();
   private readonly refreshSlots: RefreshSlots;
+  /** Client-secret expiries this instance announced (or found announced): not written again. */
+  private readonly announcedExpiries = new LRUCache<string, true>({ max: 10_000 });
 
   constructor(
     @Inject(credentialsConfig.KEY) private readonly config: CredentialsConfig,
@@ -107,6 +111,7 @@ export class AccessTokensService {
   async accessToken(ctx: AuditContext, dto: AccessTokenRequestDto): Promise<AccessTokenDto> {
     if (!this.encryption.available) throw encryptionKeyMissing();
     const row = await this.credentials.findUsable(dto.userId, dto.mcpServerId);
+    if (row) await this.announceExpiredSecret(row);
     this.refuseUnusable(row);
     const cached = this.cachedToken(row);
     if (cached) return cached;
@@ -315,6 +320,27 @@ export class AccessTokensService {
   ): Promise<void> {
     if (from === to) return;
     await this.health.healthChanged(m, row, from, to, { cause: 'refresh', ...change });
+  }
+
+  /**
+   * A client secret that expired changed the credential's status to `reauthorization_required` by time alone:
+   * the first call that finds it so announces it (once per credential and expiry, by the event's dedup key;
+   * this instance also remembers it, so later calls cost nothing). The call is then answered 409 as before.
+   */
+  private async announceExpiredSecret(row: UsableCredentialRow): Promise<void> {
+    const expiresAt = row.clientSecretExpiresAt;
+    if (!expiresAt || expiresAt.getTime() > Date.now()) return;
+    if (row.userDisabledAt || row.reauthorizationRequiredAt) return;
+    const key = clientSecretExpiryKey(row.id, expiresAt);
+    if (this.announcedExpiries.has(key)) return;
+    await this.health.healthChanged(
+      this.dataSource.manager,
+      row,
+      credentialStatus({ ...row, clientSecretExpiresAt: null }),
+      'reauthorization_required',
+      { cause: 'client_secret_expired', consecutiveFailures: row.consecutiveFailures, dedupKey: key },
+    );
+    this.announcedExpiries.set(key, true);
   }
 
   private refuseUnusable(row: UsableCredentialRow | undefined): asserts row is UsableCredentialRow {

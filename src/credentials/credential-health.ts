@@ -49,14 +49,27 @@ export interface HealthSubject {
   mcpServerId: string;
 }
 
-/** What changed it, for the log and (later) the event's data. */
+/** What changed it, for the log and the event's data. */
 export interface HealthChange {
-  /** A refresh's outcome (access-token route), or a deposit that replaced the credential. */
-  cause: 'refresh' | 'deposit';
+  /**
+   * A refresh's outcome (access-token route), a deposit that replaced the credential, or the deposited client
+   * secret's expiry passing (found by the access-token route: time alone changed the status).
+   */
+  cause: 'refresh' | 'deposit' | 'client_secret_expired';
   /** Failures in a row after the change (0 once healthy). */
   consecutiveFailures: number;
   /** The failure that made it `failing` or `reauthorization_required`; absent on a recovery. */
   failureType?: CredentialFailureType;
+  /** For a change that may be seen more than once (a client secret's expiry): announced once per key. */
+  dedupKey?: string;
+}
+
+/**
+ * The dedup key of the announcement that credential `id`'s client secret expired at `expiresAt`: one event
+ * per credential and expiry, whoever notices it first (a deposit replacing it, or an access-token call).
+ */
+export function clientSecretExpiryKey(id: string, expiresAt: Date): string {
+  return `credential.client_secret_expired:${id}:${expiresAt.getTime()}`;
 }
 
 /**
@@ -83,6 +96,32 @@ export class CredentialHealth {
     change: HealthChange,
   ): Promise<void> {
     if (from === to) return;
+    const type =
+      to === 'reauthorization_required'
+        ? 'credential.reauthorization_required'
+        : to === 'failing'
+          ? 'credential.refresh_failed'
+          : change.cause === 'refresh'
+            ? 'credential.recovered'
+            : undefined;
+    const written =
+      type === undefined
+        ? 1
+        : await this.events.emit(
+            m,
+            type,
+            {
+              credentialId: credential.id,
+              userId: credential.userId,
+              mcpServerId: credential.mcpServerId,
+              consecutiveFailures: change.consecutiveFailures,
+              failureType: change.failureType ?? null,
+              ...(change.cause === 'client_secret_expired' ? { cause: change.cause } : {}),
+            },
+            change.dedupKey,
+          );
+    // Announced already (its dedup key): not a transition of its own.
+    if (written === 0) return;
     this.logger.log(
       {
         userId: credential.userId,
@@ -95,21 +134,5 @@ export class CredentialHealth {
       },
       'credential health changed',
     );
-    const type =
-      to === 'reauthorization_required'
-        ? 'credential.reauthorization_required'
-        : to === 'failing'
-          ? 'credential.refresh_failed'
-          : change.cause === 'refresh'
-            ? 'credential.recovered'
-            : undefined;
-    if (type === undefined) return;
-    await this.events.emit(m, type, {
-      credentialId: credential.id,
-      userId: credential.userId,
-      mcpServerId: credential.mcpServerId,
-      consecutiveFailures: change.consecutiveFailures,
-      failureType: change.failureType ?? null,
-    });
   }
 }

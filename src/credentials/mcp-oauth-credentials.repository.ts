@@ -114,6 +114,11 @@ export interface OffboardedCredentialRow {
   encKeyVersion: number;
 }
 
+/** What a DELETE returns of a credential: an OffboardedCredentialRow. */
+const DELETED_COLUMNS = `id, mcp_server_id AS "mcpServerId", revocation_endpoint AS "revocationEndpoint",
+  client_id AS "clientId", auth_method AS "authMethod", refresh_token_enc AS "refreshTokenEnc",
+  client_secret_enc AS "clientSecretEnc", enc_key_version AS "encKeyVersion"`;
+
 /** The most credentials one list answers with. */
 export const LIST_LIMIT = 1000;
 
@@ -211,14 +216,23 @@ export class McpOAuthCredentialsRepository {
     );
   }
 
-  /** Deletes the user's credential for the server; its id, or undefined when there was none. */
-  async deleteOwned(userId: string, mcpServerId: string, m: EntityManager): Promise<string | undefined> {
+  /**
+   * Deletes the user's credential for the server and returns it as it was, ciphertexts included (undefined when
+   * there was none). A refresh holding the row's lock finishes first: the DELETE returns the refresh token it
+   * stored, which is the one to revoke upstream.
+   */
+  async deleteOwned(
+    userId: string,
+    mcpServerId: string,
+    m: EntityManager,
+  ): Promise<OffboardedCredentialRow | undefined> {
     // DELETE … RETURNING comes back as [rows, count] through TypeORM's postgres driver.
-    const [rows] = await m.query<[{ id: string }[], number]>(
-      'DELETE FROM mcp_oauth_credentials WHERE user_id = $1 AND mcp_server_id = $2 RETURNING id',
+    const [rows] = await m.query<[OffboardedCredentialRow[], number]>(
+      `DELETE FROM mcp_oauth_credentials WHERE user_id = $1 AND mcp_server_id = $2
+       RETURNING ${DELETED_COLUMNS}`,
       [userId, mcpServerId],
     );
-    return rows[0]?.id;
+    return rows[0];
   }
 
   /** The credential without any lock (the cached-token path; one prepared statement). */
@@ -335,10 +349,7 @@ export class McpOAuthCredentialsRepository {
    */
   async deleteAllOfUser(userId: string, m: EntityManager): Promise<OffboardedCredentialRow[]> {
     const [rows] = await m.query<[OffboardedCredentialRow[], number]>(
-      `DELETE FROM mcp_oauth_credentials WHERE user_id = $1
-       RETURNING id, mcp_server_id AS "mcpServerId", revocation_endpoint AS "revocationEndpoint",
-                 client_id AS "clientId", auth_method AS "authMethod", refresh_token_enc AS "refreshTokenEnc",
-                 client_secret_enc AS "clientSecretEnc", enc_key_version AS "encKeyVersion"`,
+      `DELETE FROM mcp_oauth_credentials WHERE user_id = $1 RETURNING ${DELETED_COLUMNS}`,
       [userId],
     );
     return rows.sort((a, b) => (a.mcpServerId < b.mcpServerId ? -1 : a.mcpServerId > b.mcpServerId ? 1 : 0));

@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { AuditService, type AuditContext } from 'src/audit/audit.service';
 import type { SessionPrincipal } from 'src/auth/principal';
-import { CredentialHealth, credentialStatus } from 'src/credentials/credential-health';
+import { clientSecretExpiryKey, CredentialHealth, credentialStatus } from 'src/credentials/credential-health';
 import { CREDENTIAL_TARGET, CredentialsAudit } from 'src/credentials/credentials.audit';
 import { credentialField } from 'src/credentials/credentials.encrypted-table';
 import { credentialsError, CredentialsErrorCode, upstreamFailed } from 'src/credentials/credentials.errors';
@@ -122,18 +122,28 @@ export class McpOAuthCredentialsService {
         m,
       );
       // A replacement starts afresh: whatever the old credential's health was, the new one's is its own.
-      if (replaced)
+      if (replaced) {
+        const to = credentialStatus({
+          reauthorizationRequiredAt: null,
+          clientSecretExpiresAt,
+          consecutiveFailures: 0,
+        });
         await this.health.healthChanged(
           m,
           { id: replaced.id, userId: user.id, mcpServerId: dto.mcpServerId },
           credentialStatus(replaced),
-          credentialStatus({
-            reauthorizationRequiredAt: null,
-            clientSecretExpiresAt,
+          to,
+          {
+            cause: 'deposit',
             consecutiveFailures: 0,
-          }),
-          { cause: 'deposit', consecutiveFailures: 0 },
+            // Only an expired client secret makes a fresh deposit need reauthorization: announced once.
+            ...(to === 'reauthorization_required' &&
+              clientSecretExpiresAt && {
+                dedupKey: clientSecretExpiryKey(replaced.id, clientSecretExpiresAt),
+              }),
+          },
         );
+      }
       return {
         mcpServerId: stored.mcpServerId,
         createdAt: iso(stored.createdAt),
@@ -200,33 +210,50 @@ export class McpOAuthCredentialsService {
    * Deletes the user's credential, revoking its refresh token first at the revocation endpoint deposited with
    * it (RFC 7009; bounded, best effort: a provider that fails or hangs does not stop the delete). The audit
    * row says whether the provider confirmed (`upstreamRevoked`: true, false, or null without an endpoint).
+   *
+   * The revocation is sent before the delete's transaction, so no connection or lock is held while the provider
+   * answers. A refresh that rotated the refresh token meanwhile (on any instance) commits before the DELETE
+   * (its row lock), and the DELETE returns what it stored: when that token is not the one revoked, it is
+   * revoked too, in the transaction (rare, and bounded like the first), so no token the provider still honours
+   * outlives the credential.
    */
   async remove(principal: SessionPrincipal, mcpServerId: string, ctx: AuditContext): Promise<void> {
     const user = await this.users.findOrCreateByExternalId(principal.sub);
     const stored = await this.credentials.findUsable(user.id, mcpServerId);
     // A disabled identity is read-only: refused before anything is sent upstream (and again under the lock).
     if (stored?.userDisabledAt) throw credentialsError(CredentialsErrorCode.UserDisabled);
-    const upstreamRevoked = stored
-      ? await this.upstream.revoke(this.upstream.requestFor(user.id, stored))
-      : null;
+    const sent = stored ? this.upstream.requestFor(user.id, stored) : null;
+    let upstreamRevoked = stored ? await this.upstream.revoke(sent) : null;
     await this.dataSource.transaction(async (m) => {
       // A disabled identity is read-only: its deletions are refused like its deposits.
       const { disabled } = await this.users.lockForKeyChanges(user.id, m);
       if (disabled) throw credentialsError(CredentialsErrorCode.UserDisabled);
-      const id = await this.credentials.deleteOwned(user.id, mcpServerId, m);
-      if (!id) throw credentialsError(CredentialsErrorCode.CredentialNotFound);
+      const deleted = await this.credentials.deleteOwned(user.id, mcpServerId, m);
+      if (!deleted) throw credentialsError(CredentialsErrorCode.CredentialNotFound);
+      const last = this.upstream.requestFor(user.id, deleted);
+      if (!sameRevocation(sent, last)) upstreamRevoked = await this.upstream.revoke(last);
       await this.audit.record(
         ctx,
         {
           action: CredentialsAudit.Delete,
           targetType: CREDENTIAL_TARGET,
-          targetId: id,
+          targetId: deleted.id,
           metadata: { mcpServerId, upstreamRevoked },
         },
         m,
       );
     });
   }
+}
+
+/** Whether revoking `last` would send what `sent` sent already (the same token to the same endpoint). */
+function sameRevocation(
+  sent: ReturnType<UpstreamRevocation['requestFor']>,
+  last: ReturnType<UpstreamRevocation['requestFor']>,
+): boolean {
+  if (sent === null || last === null || sent === 'undecryptable' || last === 'undecryptable')
+    return sent === last;
+  return sent.refreshToken === last.refreshToken && sent.revocationEndpoint === last.revocationEndpoint;
 }
 
 /**

@@ -30,6 +30,9 @@ export class EventsOutbox {
   /** Writes several events in `m`'s transaction, in one statement; answers how many were written. */
   async emitMany(m: EntityManager, events: readonly OutboxEvent[]): Promise<number> {
     if (events.length === 0) return 0;
+    // FOR KEY SHARE: the lock the deliveries' foreign key takes anyway, taken while choosing the endpoints, so
+    // an endpoint deleted by a transaction under way is waited for and then left out, instead of failing the
+    // caller's change with a foreign-key violation.
     const rows = await m.query<{ written: number }[]>(
       `WITH written AS (
          INSERT INTO events (type, data, dedup_key)
@@ -40,6 +43,7 @@ export class EventsOutbox {
          INSERT INTO webhook_deliveries (event_id, endpoint_id)
          SELECT w.id, e.id FROM written w
          JOIN webhook_endpoints e ON e.enabled AND (w.type = ANY(e.events) OR '*' = ANY(e.events))
+         FOR KEY SHARE OF e
        )
        SELECT count(*)::int AS written FROM written`,
       [

@@ -149,7 +149,9 @@ export class WebhookDeliveries implements OnApplicationBootstrap, BeforeApplicat
   /**
    * Claims up to `free` due deliveries in one statement (autocommit: one round trip): due rows are locked
    * `SKIP LOCKED`, ranked per endpoint, and those within the per-endpoint bound (counting this instance's
-   * attempts under way) are leased; the others are released when the statement ends.
+   * attempts under way) are leased; the others are released when the statement ends. Endpoints already at
+   * their bound on this instance are left out of the candidates: otherwise a slow receiver's backlog, due
+   * before everything else, would fill every candidate and hold back every other endpoint's deliveries.
    */
   private async claim(free: number): Promise<Claimed[]> {
     const busy = [...this.perEndpoint];
@@ -157,7 +159,7 @@ export class WebhookDeliveries implements OnApplicationBootstrap, BeforeApplicat
       `WITH due AS (
          SELECT d.id, d.endpoint_id, d.next_attempt_at FROM webhook_deliveries d
          JOIN webhook_endpoints e ON e.id = d.endpoint_id AND e.enabled
-         WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+         WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND d.endpoint_id <> ALL($7::uuid[])
          ORDER BY d.next_attempt_at
          LIMIT $1
          FOR UPDATE OF d SKIP LOCKED
@@ -183,6 +185,7 @@ export class WebhookDeliveries implements OnApplicationBootstrap, BeforeApplicat
         this.config.concurrencyPerEndpoint,
         free,
         this.config.timeoutMs + LEASE_MARGIN_MS,
+        busy.filter(([, n]) => n >= this.config.concurrencyPerEndpoint).map(([endpointId]) => endpointId),
       ],
     );
     return rows;

@@ -184,7 +184,9 @@ export class OffboardingService {
     reason: string,
     m: EntityManager,
   ): Promise<Found> {
-    // First: the row lock that serialises this with every key write of the user (lockForKeyChanges).
+    // First: the row lock that serialises this with every key write of the user (lockForKeyChanges), read
+    // under it: a user disabled already (by an earlier or a concurrent kill switch) is not announced again.
+    const { disabled: wasDisabled } = await this.users.lockForKeyChanges(userId, m);
     const user = await this.users.disable(userId, m);
     if (!user) throw offboardingError(OffboardingErrorCode.UserNotFound);
     const offboarding = { offboarding: true, userId, reason };
@@ -203,7 +205,9 @@ export class OffboardingService {
       m,
     );
     await this.events.emitMany(m, [
-      { type: 'user.disabled', data: { userId, externalId: user.externalId, reason } },
+      ...(wasDisabled
+        ? []
+        : [{ type: 'user.disabled' as const, data: { userId, externalId: user.externalId, reason } }]),
       ...keys.map((k) => ({
         type: 'api_key.revoked' as const,
         data: { keyId: k.id, keyPrefix: k.keyPrefix, userId, reason: 'offboarding' },
