@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { integerArray, textArray, uuidArray } from 'src/database/pg-array';
 
 /**
  * At most this many consumers are kept per key: the most recently seen ones (GET shows 20). A key presented by
@@ -58,10 +59,10 @@ export class ApiKeyConsumersRepository {
            OR EXCLUDED.last_resolved_at > c.last_resolved_at
        RETURNING c.key_id AS "keyId", (c.xmax = 0) AS inserted`,
       [
-        uses.map((u) => u.keyId),
-        uses.map((u) => u.clientId),
-        uses.map((u) => u.firstResolvedAtMs),
-        uses.map((u) => u.lastResolvedAtMs),
+        uuidArray(uses.map((u) => u.keyId)),
+        textArray(uses.map((u) => u.clientId)),
+        integerArray(uses.map((u) => u.firstResolvedAtMs)),
+        integerArray(uses.map((u) => u.lastResolvedAtMs)),
       ],
     );
     return [...new Set(rows.filter((r) => r.inserted).map((r) => r.keyId))];

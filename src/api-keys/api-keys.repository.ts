@@ -4,6 +4,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { ApiKey, type ApiKeyOrigin, type ApiKeyRevokedReason } from 'src/api-keys/api-key.entity';
 import { graceEndedSql } from 'src/api-keys/grace';
 import { poolHasWaiters, preparedQuery } from 'src/database/prepared-query';
+import { integerArray, textArray, uuidArray } from 'src/database/pg-array';
 
 export interface NewApiKeyRow {
   keyId: string;
@@ -389,7 +390,12 @@ export class ApiKeysRepository {
                OR (k.last_used_at < u.at AND u.client_id IS DISTINCT FROM k.last_used_by
                    AND u.client_id IS NOT NULL))
           AND NOT ${graceEndedSql('k')}`,
-      [uses.map((u) => u.id), uses.map((u) => u.atMs), uses.map((u) => u.clientId), precisionSeconds],
+      [
+        uuidArray(uses.map((u) => u.id)),
+        integerArray(uses.map((u) => u.atMs)),
+        textArray(uses.map((u) => u.clientId)),
+        precisionSeconds,
+      ],
     );
   }
 

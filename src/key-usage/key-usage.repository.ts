@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, type EntityManager } from 'typeorm';
+import { integerArray, uuidArray } from 'src/database/pg-array';
 
 /** One instance's counts of one key in one hour, between two flushes. */
 export interface UsageCount {
@@ -51,10 +52,10 @@ export class KeyUsageRepository {
        ON CONFLICT (api_key_id, hour) DO UPDATE
           SET valid = u.valid + EXCLUDED.valid, refused = u.refused + EXCLUDED.refused`,
       [
-        counts.map((c) => c.apiKeyId),
-        counts.map((c) => c.hourMs),
-        counts.map((c) => c.valid),
-        counts.map((c) => c.refused),
+        uuidArray(counts.map((c) => c.apiKeyId)),
+        integerArray(counts.map((c) => c.hourMs)),
+        integerArray(counts.map((c) => c.valid)),
+        integerArray(counts.map((c) => c.refused)),
       ],
     );
   }
