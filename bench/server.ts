@@ -15,7 +15,7 @@ import { getHeapStatistics } from 'node:v8';
 
 export type FromServer =
   | { type: 'listening'; port: number }
-  | { type: 'cpu'; micros: number }
+  | { type: 'cpu'; micros: number; systemMicros: number }
   | { type: 'counting'; on: boolean }
   | {
       type: 'report';
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
       send({ type: 'counting', on: msg.on === true });
     } else if (msg.type === 'cpu') {
       const { user, system } = process.cpuUsage();
-      send({ type: 'cpu', micros: user + system });
+      send({ type: 'cpu', micros: user + system, systemMicros: system });
     } else if (msg.type === 'report') {
       (globalThis as { gc?: () => void }).gc?.();
       const memory = process.memoryUsage();

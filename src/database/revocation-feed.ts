@@ -55,6 +55,16 @@ export const MARK_APPLICATION_NAME = 'keysmith-revocation-marks';
  */
 export const MARK_SENDERS = 2;
 
+/**
+ * A mark: a NOTIFY in a transaction of its own. A NOTIFY takes a transaction id, so its commit writes a WAL
+ * record and, by default, waits for the WAL to reach the disk: one fsync per mark, and a barrier stalled by
+ * every slow flush (a checkpoint, a large write nearby). A mark needs no durability (after a crash the feed
+ * reconnects and every cache starts over), only its place in the commit order, which an asynchronous commit
+ * keeps: `synchronous_commit` is off for this transaction only (`set_config(..., true)`, safe behind a
+ * transaction-mode pooler). Revocations themselves commit as configured (decision 0113).
+ */
+const MARK_SQL = "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, $2)";
+
 /** Opens the feed's connection: `new Client(config)` unless something is provided for the token below. */
 export type FeedClientFactory = (config: ClientConfig) => Client;
 /**
@@ -424,7 +434,7 @@ export class RevocationFeed implements OnModuleInit, OnApplicationShutdown {
     const timer = setTimeout(() => this.markTimedOut(seq), BARRIER_TIMEOUT_MS).unref();
     this.inflight.set(seq, { seq, sentAt: performance.now(), waiters, timer });
     sender.busy = true;
-    sender.client.query('SELECT pg_notify($1, $2)', [this.markChannel, String(seq)]).then(
+    sender.client.query(MARK_SQL, [this.markChannel, String(seq)]).then(
       () => {
         sender.busy = false;
         this.flush();
