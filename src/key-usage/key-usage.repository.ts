@@ -104,14 +104,6 @@ export class KeyUsageRepository {
     );
   }
 
-  /** Takes the retention sweep's lock for `m`'s transaction, without waiting; whether it was free. */
-  async trySweepLock(lockKey: number, m: EntityManager): Promise<boolean> {
-    const [row] = await m.query<{ locked: boolean }[]>('SELECT pg_try_advisory_xact_lock($1) AS locked', [
-      lockKey,
-    ]);
-    return row?.locked === true;
-  }
-
   /** Deletes at most `limit` buckets that started before `before`; how many. */
   async deleteBefore(before: Date, limit: number, m: EntityManager): Promise<number> {
     const [, count] = await m.query<[unknown[], number]>(
