@@ -428,6 +428,38 @@ async function main(): Promise<void> {
     const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)]!;
     const inst = (): Instance => pick(instances);
     const liveKeys = (): Key[] => keys.filter((k) => k.changedAt === undefined && !k.busy);
+    /**
+     * A change to a live key (roll, revoke, disable) on a random instance, leaving a few keys live for resolve.
+     * The key is kept out of other changes meanwhile; `changedAt` marks when a successful change returned, the
+     * moment after which the resolve check refuses to see it accepted.
+     */
+    const changeLiveKey = async (
+      op: string,
+      method: string,
+      path: (id: string) => string,
+      body: unknown,
+      success: number,
+      changed?: (key: Key, answer: Answer) => void,
+    ): Promise<void> => {
+      const live = liveKeys();
+      if (live.length < 4) return;
+      const key = pick(live);
+      key.busy = true;
+      const at = inst();
+      const answer = record(
+        op,
+        at,
+        await call(at.port, method, `/api/v1/developer/keys/${path(key.id)}`, {
+          bearer: bearers[key.owner],
+          ...(body === undefined ? {} : { body }),
+        }),
+      );
+      if (answer.status === success) {
+        key.changedAt = now();
+        changed?.(key, answer);
+      }
+      key.busy = false;
+    };
 
     const ops: [number, string, () => Promise<void>][] = [
       [
@@ -482,69 +514,21 @@ async function main(): Promise<void> {
       [
         2,
         'roll',
-        async () => {
-          const live = liveKeys();
-          if (live.length < 4) return; // keep a few keys live for resolve
-          const key = pick(live);
-          key.busy = true;
-          const at = inst();
-          const answer = record(
+        () =>
+          changeLiveKey(
             'roll',
-            at,
-            await call(at.port, 'POST', `/api/v1/developer/keys/${key.id}/roll`, {
-              bearer: bearers[key.owner],
-              body: { graceSeconds: 0 },
-            }),
-          );
-          if (answer.status === 201) {
-            key.changedAt = now();
-            const body = answer.body as { key: { id: string }; secret: string };
-            keys.push({ id: body.key.id, secret: body.secret, owner: key.owner });
-          }
-          key.busy = false;
-        },
+            'POST',
+            (id) => `${id}/roll`,
+            { graceSeconds: 0 },
+            201,
+            (key, answer) => {
+              const body = answer.body as { key: { id: string }; secret: string };
+              keys.push({ id: body.key.id, secret: body.secret, owner: key.owner });
+            },
+          ),
       ],
-      [
-        2,
-        'revoke',
-        async () => {
-          const live = liveKeys();
-          if (live.length < 4) return; // keep a few keys live for resolve
-          const key = pick(live);
-          key.busy = true;
-          const at = inst();
-          const answer = record(
-            'revoke',
-            at,
-            await call(at.port, 'DELETE', `/api/v1/developer/keys/${key.id}`, {
-              bearer: bearers[key.owner],
-            }),
-          );
-          if (answer.status === 200) key.changedAt = now();
-          key.busy = false;
-        },
-      ],
-      [
-        1,
-        'disable',
-        async () => {
-          const live = liveKeys();
-          if (live.length < 4) return; // keep a few keys live for resolve
-          const key = pick(live);
-          key.busy = true;
-          const at = inst();
-          const answer = record(
-            'disable',
-            at,
-            await call(at.port, 'PATCH', `/api/v1/developer/keys/${key.id}`, {
-              bearer: bearers[key.owner],
-              body: { enabled: false },
-            }),
-          );
-          if (answer.status === 200) key.changedAt = now();
-          key.busy = false;
-        },
-      ],
+      [2, 'revoke', () => changeLiveKey('revoke', 'DELETE', (id) => id, undefined, 200)],
+      [1, 'disable', () => changeLiveKey('disable', 'PATCH', (id) => id, { enabled: false }, 200)],
       [2, 'org-token mint', async () => void (await mintOrgToken(inst()))],
       [
         3,
