@@ -761,8 +761,11 @@ describe('fuzz: every route', () => {
     if (res.status >= 400 && req.method !== 'HEAD' && !htmlCallbackPage) {
       const error = (json as { error?: Record<string, unknown> } | null)?.error;
       if (!isJson || !error) fail('an error without the error shape');
-      const { type, status, message, details, ...rest } = error!;
+      const { type, status, message, details, reason, ...rest } = error!;
       if (Object.keys(rest).length > 0) fail(`unexpected error fields ${Object.keys(rest).join(',')}`);
+      // The envelope's one optional field beside `details` (ErrorResponse): which kind of upstream failure.
+      if (reason !== undefined && (type !== 'upstream_failed' || typeof reason !== 'string' || reason === ''))
+        fail('a reason outside an upstream_failed error');
       if (typeof type !== 'string' || !(type in ERROR_STATUS)) fail(`unknown error type ${String(type)}`);
       if (status !== res.status) fail('error.status differs from the HTTP status');
       if (typeof message !== 'string' || message === '') fail('an error without a message');
