@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import {
   KeyUsageBuffer,
+  MAX_REMEMBERED_PAIRS,
   type KeyUsageBufferOptions,
   type KeyUse,
 } from 'src/api-key-resolution/key-usage-buffer';
@@ -117,8 +118,8 @@ describe('KeyUsageBuffer', () => {
     expect(writes[1]!.map((u) => u.id)).toEqual(['k3']);
   });
 
-  it('remembers at most 100 clients per key and 20,000 pairs in all: a forgotten pair is written again', async () => {
-    const { buffer: b, writes } = buffer({ maxPending: 30_000 });
+  it('remembers at most 100 clients per key and MAX_REMEMBERED_PAIRS pairs in all: a forgotten pair is written again', async () => {
+    const { buffer: b, writes } = buffer({ maxPending: MAX_REMEMBERED_PAIRS + 10_000 });
     const clients = Array.from({ length: 101 }, (_, i) => `c${String(i).padStart(3, '0')}`);
     for (const client of clients) b.record('k1', client);
     await b.flush();
@@ -129,12 +130,12 @@ describe('KeyUsageBuffer', () => {
     await b.flush();
     expect(writes[1]!.map((u) => u.clientId)).toEqual(['c000']);
 
-    for (let i = 0; i < 20_000; i++) b.record(`key-${i}`, 'gateway');
+    for (let i = 0; i < MAX_REMEMBERED_PAIRS; i++) b.record(`key-${i}`, 'gateway');
     await b.flush();
-    expect(writes[2]).toHaveLength(20_000);
-    // 20,000 newer pairs pushed k1's out; the newest are still remembered.
+    expect(writes[2]).toHaveLength(MAX_REMEMBERED_PAIRS);
+    // As many newer pairs pushed k1's out; the newest are still remembered.
     b.record('k1', 'c100');
-    b.record('key-19999', 'gateway');
+    b.record(`key-${MAX_REMEMBERED_PAIRS - 1}`, 'gateway');
     await b.flush();
     expect(writes[3]!.map((u) => `${u.id}/${u.clientId}`)).toEqual(['k1/c100']);
   });

@@ -29,10 +29,13 @@ export interface KeyUsageBufferOptions {
 
 /**
  * What the precision check remembers: at most this many keys, this many key and client pairs in all, and
- * this many clients per key (a key with more starts over). Forgetting only costs a write.
+ * this many clients per key (a key with more starts over). Forgetting only costs a write, but an LRU no larger
+ * than the resolution cache (10,000 entries) forgets every key of a cycle the cache cannot hold before its
+ * next use, and each of those uses is then written again, a flush a second. Five times the cache: about 10 MB
+ * at most (an entry is about 100 bytes).
  */
-const MAX_REMEMBERED_KEYS = 10_000;
-const MAX_REMEMBERED_PAIRS = 20_000;
+export const MAX_REMEMBERED_KEYS = 50_000;
+export const MAX_REMEMBERED_PAIRS = 100_000;
 const MAX_REMEMBERED_CLIENTS_PER_KEY = 100;
 
 /**

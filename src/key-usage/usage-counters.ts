@@ -13,7 +13,7 @@ export interface UsageCountersOptions {
   /** Counts wait at most this long before they are written. */
   flushIntervalMs: number;
   maxPending?: number;
-  /** Adds one flush's counts (one per key and hour, sorted by key then hour). */
+  /** Adds one flush's counts (one per key and hour, in no particular order). */
   write(counts: UsageCount[]): Promise<void>;
   /** The clock (tests). */
   now?: () => number;
@@ -95,26 +95,29 @@ export class UsageCounters {
     this.timer ??= setTimeout(() => void this.flush(), this.options.flushIntervalMs).unref();
   }
 
-  /** The waiting counters as rows sorted by key and hour, one per key and hour; the map starts over. */
+  /**
+   * The waiting counters as rows, one per key and hour; the map starts over. Not sorted: the upsert orders its
+   * rows itself (KeyUsageRepository.add), so a 12,000-key flush costs no sort on the event loop.
+   */
   private drain(): UsageCount[] {
     const pending = this.pending;
     this.pending = new Map();
     this.pendingCount = 0;
     const counts: UsageCount[] = [];
-    for (const head of pending.values())
-      for (let c: Counter | undefined = head; c !== undefined; c = c.older)
-        counts.push({ apiKeyId: c.id, hourMs: c.hourMs, valid: c.valid, refused: c.refused });
-    counts.sort((a, b) => (a.apiKeyId < b.apiKeyId ? -1 : a.apiKeyId > b.apiKeyId ? 1 : a.hourMs - b.hourMs));
-    // A clock set back can leave one key's hour twice in a list: one upsert must not touch a row twice.
-    const merged: UsageCount[] = [];
-    for (const c of counts) {
-      const last = merged[merged.length - 1];
-      if (last !== undefined && last.apiKeyId === c.apiKeyId && last.hourMs === c.hourMs) {
-        last.valid += c.valid;
-        last.refused += c.refused;
-      } else merged.push(c);
+    for (const head of pending.values()) {
+      const first = counts.length;
+      for (let c: Counter | undefined = head; c !== undefined; c = c.older) {
+        // A clock set back can leave one key's hour twice in its list: one upsert must not touch a row twice.
+        let same: UsageCount | undefined;
+        for (let i = first; i < counts.length && same === undefined; i++)
+          if (counts[i]!.hourMs === c.hourMs) same = counts[i];
+        if (same !== undefined) {
+          same.valid += c.valid;
+          same.refused += c.refused;
+        } else counts.push({ apiKeyId: c.id, hourMs: c.hourMs, valid: c.valid, refused: c.refused });
+      }
     }
-    return merged;
+    return counts;
   }
 
   private async write(counts: UsageCount[]): Promise<void> {
