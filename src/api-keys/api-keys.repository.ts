@@ -44,6 +44,7 @@ export interface ResolvableKeyRow {
   rolledAt: Date | null;
   graceEndsAt: Date | null;
   graceUnusedSeconds: number | null;
+  /** Null unless `graceUnusedSeconds` is set: the only rule that reads it (see findResolvable). */
   lastUsedAt: Date | null;
   userId: string;
   externalId: string;
@@ -333,6 +334,8 @@ export class ApiKeysRepository {
    * indexed read (the unique index on key_id), prepared once per connection, that also brings the users and
    * the projects; at most one row per key id. Only keysmith-minted keys resolve: a provider-issued key is the
    * provider's credential, not one of ours, even when it happens to be shaped like `ksk_<id>_<secret>`.
+   * `lastUsedAt` only matters to a grace that ends when unused (graceEndMs): for any other key it is left null,
+   * so a cache miss parses no Date it will not read.
    */
   findResolvable(keyIds: string[]): Promise<ResolvableKeyRow[]> {
     return preparedQuery<ResolvableKeyRow>(
@@ -342,7 +345,8 @@ export class ApiKeysRepository {
               k.allowed_origins AS "allowedOrigins", k.scopes, k.revoked_at AS "revokedAt",
               k.disabled_at AS "keyDisabledAt", k.expires_at AS "expiresAt",
               k.successor_id AS "successorId", k.rolled_at AS "rolledAt", k.grace_ends_at AS "graceEndsAt",
-              k.grace_unused_seconds AS "graceUnusedSeconds", k.last_used_at AS "lastUsedAt",
+              k.grace_unused_seconds AS "graceUnusedSeconds",
+              CASE WHEN k.grace_unused_seconds IS NOT NULL THEN k.last_used_at END AS "lastUsedAt",
               u.id AS "userId", u.external_id AS "externalId", u.email, u.name AS "userName",
               u.disabled_at AS "disabledAt", p.id AS "projectId", p.name AS "projectName"
          FROM api_keys k
