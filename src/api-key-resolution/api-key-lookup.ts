@@ -32,6 +32,9 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 }
 
 const INVALID: Resolution = { kind: 'invalid' };
+/** Most keys have no scopes: they share these instead of an empty array and Set each. */
+const NONE: readonly string[] = Object.freeze([]);
+const NO_SCOPES: ReadonlySet<string> = new Set<string>();
 
 /**
  * Cache misses that arrive together, in one turn of the event loop, share one query of at most this many
@@ -161,7 +164,7 @@ function decide(row: ResolvableKeyRow | undefined, hash: string): { resolution: 
   if (graceEnd !== null && graceEnd <= now) return { resolution: refused, keyId };
   // A switched-off key answers like a revoked one.
   if (row.keyDisabledAt) return { resolution: refused, keyId };
-  const scopes = row.scopes ?? [];
+  const scopes = row.scopes?.length ? row.scopes : NONE;
   return {
     resolution: {
       kind: 'ok',
@@ -172,7 +175,7 @@ function decide(row: ResolvableKeyRow | undefined, hash: string): { resolution: 
         allowedOrigins: row.allowedOrigins ?? [],
         // Computed once per cache fill, so the hot path neither copies, joins nor searches a list.
         scopes: Object.freeze(scopes),
-        scopeSet: new Set(scopes),
+        scopeSet: scopes.length > 0 ? new Set(scopes) : NO_SCOPES,
         scopeClaim: scopes.length > 0 ? scopes.join(' ') : undefined,
         expiresAt: row.expiresAt,
         rolling:
