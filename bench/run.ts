@@ -198,17 +198,12 @@ interface CountingPairs {
 async function countingPairs(server: Server, loads: Load[], rounds: number): Promise<CountingPairs[]> {
   const pairs = loads.map((): CountingPairs => ({ on: [], off: [], diffs: [], cost: 0 }));
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? [true, false] : [false, true];
-    const cpu = loads.map(() => ({ on: 0, off: 0 }));
-    for (const on of order) {
+    for (const on of round % 2 === 0 ? [true, false] : [false, true]) {
       await counting(server, on);
-      for (let i = 0; i < loads.length; i++) {
-        const m = await measure(server, loads[i]!);
-        pairs[i]![on ? 'on' : 'off'].push(m);
-        cpu[i]![on ? 'on' : 'off'] = m.cpu;
-      }
+      for (let i = 0; i < loads.length; i++)
+        pairs[i]![on ? 'on' : 'off'].push(await measure(server, loads[i]!));
     }
-    for (let i = 0; i < loads.length; i++) pairs[i]!.diffs.push(Math.round(cpu[i]!.on - cpu[i]!.off));
+    for (const p of pairs) p.diffs.push(Math.round(p.on[round]!.cpu - p.off[round]!.cpu));
   }
   await counting(server, true);
   for (const p of pairs) {
