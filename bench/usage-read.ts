@@ -1,29 +1,38 @@
 /**
  * `npm run bench:usage` (not a test): the usage read at its largest (issue 23): 100 keys over 30 days of hour
- * buckets, 72,000 rows, among the rows of 900 other keys (648,000 more).
+ * buckets, 72,000 in the answer, among the buckets of 900 other keys.
  *
  * On a fresh database (DATABASE_URL's server when set, otherwise a throwaway embedded PostgreSQL), keysmith
  * in production mode, in this process (ts-node, transpile only), listening on 127.0.0.1, with a session issuer
- * of its own. Seeded in SQL (generate_series): 1,000 keys of 10 users, 720 hour buckets each. Then, over HTTP,
- * BENCH_SAMPLES requests each (p50/p99, target < 50 ms):
- *   - `GET /api/v1/developer/keys/usage?keyIds=<100 ids>&from=&to=` (30 days, hour buckets: 72,000 in the
- *     answer), and with `granularity=day` (3,000);
+ * of its own. Seeded in SQL (generate_series): 1,000 keys of 10 users, 744 hour buckets each (31 UTC days).
+ * Then, over HTTP, BENCH_SAMPLES requests each (p50/p99, target < 50 ms) over the 720 hours that end at noon of
+ * the last day:
+ *   - `GET /api/v1/developer/keys/usage?keyIds=<100 ids>&from=&to=` (hour buckets: 72,000 in the answer), and
+ *     with `granularity=day` (31 days, the first and last cut);
  *   - `GET /api/v1/admin/usage?userId=` for the same user (100 keys) with `granularity=day`;
- * before and after ANALYZE (a table just filled has no statistics yet). The query plan is printed.
+ * first with every bucket still an hour row (as written, before any sweep), then after the usage sweep at that
+ * noon has compacted the closed days into a row per key and day (decision 0117: the steady state, where only
+ * the current day is in hour rows); each before and after ANALYZE (a table just filled has no statistics yet).
+ * The query plans of the two scans are printed.
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { Agent, request as httpRequest } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { Client } from 'pg';
+import { UsageRetention } from 'src/key-usage/usage-retention';
 import { TestIssuer, sessionEnv } from 'test/helpers/issuers';
 import { listenBenchApp } from './bench-app';
 import { baseServerEnv, benchDatabase, runBenchmark } from './bench-kit';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 50);
 const ADMIN_TOKEN = `bench-${randomBytes(24).toString('hex')}`;
-const FROM = '2030-03-01T00:00:00Z';
-const TO = '2030-03-31T00:00:00Z';
+/** The seeded hours: 31 whole UTC days. */
+const SEEDED_FROM = '2030-03-01T00:00:00Z';
+const SEEDED_TO = '2030-04-01T00:00:00Z';
+/** The read: 720 hours, the first 12 from a day the window cuts, the last 12 from hour rows once compacted. */
+const FROM = '2030-03-01T12:00:00Z';
+const TO = '2030-03-31T12:00:00Z';
 const agent = new Agent({ keepAlive: true, maxSockets: 1 });
 
 function get(port: number, path: string, bearer: string): Promise<{ status: number; bytes: number }> {
@@ -97,7 +106,7 @@ async function main(): Promise<void> {
        SELECT k.id, h, 1 + (extract(epoch FROM h)::bigint / 3600) % 50, (extract(epoch FROM h)::bigint / 3600) % 3
          FROM api_keys k,
               generate_series($1::timestamptz, $2::timestamptz - interval '1 hour', interval '1 hour') h`,
-      [FROM, TO],
+      [SEEDED_FROM, SEEDED_TO],
     );
     const [user] = (await db.query<{ id: string }>(`SELECT id FROM users WHERE external_id = 'usage-1'`))
       .rows;
@@ -116,35 +125,55 @@ async function main(): Promise<void> {
     const developer = `/api/v1/developer/keys/usage?keyIds=${ids.join(',')}&from=${FROM}&to=${TO}`;
     const admin = `/api/v1/admin/usage?userId=${user!.id}&from=${FROM}&to=${TO}`;
     const results: [string, { p50: number; p99: number; bytes: number }][] = [];
-    for (const stats of ['no statistics', 'after ANALYZE']) {
-      if (stats === 'after ANALYZE') await db.query('ANALYZE');
-      started = Date.now();
-      results.push([
-        `${stats}: developer, 100 keys, hour (72,000 buckets)`,
-        await timed(port, developer, session),
-      ]);
-      results.push([
-        `${stats}: developer, 100 keys, day (3,000 buckets)`,
-        await timed(port, `${developer}&granularity=day`, session),
-      ]);
-      results.push([
-        `${stats}: admin, userId (100 keys), day`,
-        await timed(port, `${admin}&granularity=day`, ADMIN_TOKEN),
-      ]);
-    }
+    for (const stored of ['hour rows', 'compacted'])
+      for (const stats of ['no statistics', 'after ANALYZE']) {
+        if (stored === 'compacted' && stats === 'no statistics') {
+          started = Date.now();
+          let compacted = 0;
+          for (let run; (run = await app.get(UsageRetention).sweep(Date.parse(TO))).compacted > 0;)
+            compacted += run.compacted;
+          process.stdout.write(`the sweep compacted ${compacted} hour rows in ${Date.now() - started} ms\n`);
+        }
+        if (stats === 'after ANALYZE') await db.query('ANALYZE');
+        const name = `${stored}, ${stats}`;
+        results.push([
+          `${name}: developer, 100 keys, hour (72,000 buckets)`,
+          await timed(port, developer, session),
+        ]);
+        results.push([
+          `${name}: developer, 100 keys, day (3,100 buckets)`,
+          await timed(port, `${developer}&granularity=day`, session),
+        ]);
+        results.push([
+          `${name}: admin, userId (100 keys), day`,
+          await timed(port, `${admin}&granularity=day`, ADMIN_TOKEN),
+        ]);
+      }
     process.stdout.write('\n| request | p50 ms | p99 ms | answer bytes |\n| --- | ---: | ---: | ---: |\n');
     for (const [name, r] of results)
       process.stdout.write(
         `| ${name} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.bytes.toLocaleString('en')} |\n`,
       );
 
-    const { rows: plan } = await db.query<{ 'QUERY PLAN': string }>(
-      `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)
-       SELECT u.api_key_id, u.hour, u.valid, u.refused FROM api_key_usage u
-        WHERE u.api_key_id = ANY($1::uuid[]) AND u.hour >= $2 AND u.hour < $3`,
-      [ids, FROM, TO],
-    );
-    process.stdout.write(`\n-- the buckets' scan\n${plan.map((r) => r['QUERY PLAN']).join('\n')}\n`);
+    for (const [what, sql] of [
+      [
+        'hour rows',
+        `SELECT u.api_key_id, u.hour, u.valid, u.refused FROM api_key_usage u
+          WHERE u.api_key_id = ANY($1::uuid[]) AND u.hour >= $2 AND u.hour < $3`,
+      ],
+      [
+        'compacted days',
+        `SELECT d.api_key_id, d.counts FROM api_key_usage_days d
+          WHERE d.api_key_id = ANY($1::uuid[]) AND d.day > $2::timestamptz - interval '1 day' AND d.day < $3`,
+      ],
+    ] as const) {
+      const { rows: plan } = await db.query<{ 'QUERY PLAN': string }>(
+        `EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) ${sql}`,
+        [ids, FROM, TO],
+      );
+      const lines = plan.map((r) => r['QUERY PLAN'].replace(/'\{[^}]*\}'/g, "'{…100 ids}'"));
+      process.stdout.write(`\n-- the scan of the ${what}\n${lines.join('\n')}\n`);
+    }
   } finally {
     await db.end().catch(() => undefined);
     await app.close();

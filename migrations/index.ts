@@ -22,6 +22,7 @@ import { AddWebhooks1796910000000 } from 'migrations/1796910000000-AddWebhooks';
 import { AddApiKeyUsage1796920000000 } from 'migrations/1796920000000-AddApiKeyUsage';
 import { AddOrgTokenMintedFor1796950000000 } from 'migrations/1796950000000-AddOrgTokenMintedFor';
 import { AddEventsOccurredAtIndex1797020000000 } from 'migrations/1797020000000-AddEventsOccurredAtIndex';
+import { AddApiKeyUsageDays1797030000000 } from 'migrations/1797030000000-AddApiKeyUsageDays';
 
 /** Every migration, in order. A generated migration is added here by hand (see README, "Migrations"). */
 export const MIGRATIONS: (new () => MigrationInterface)[] = [
@@ -48,4 +49,5 @@ export const MIGRATIONS: (new () => MigrationInterface)[] = [
   AddApiKeyUsage1796920000000,
   AddOrgTokenMintedFor1796950000000,
   AddEventsOccurredAtIndex1797020000000,
+  AddApiKeyUsageDays1797030000000,
 ];

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { provideConfig } from 'src/config/config-slice';
 import { AdminUsageController } from 'src/key-usage/admin-usage.controller';
+import { ApiKeyUsageDay } from 'src/key-usage/api-key-usage-day.entity';
 import { ApiKeyUsage } from 'src/key-usage/api-key-usage.entity';
 import { DeveloperKeyUsageController } from 'src/key-usage/developer-key-usage.controller';
 import { KeyUsageCounters } from 'src/key-usage/key-usage-counters';
@@ -15,7 +16,7 @@ import { UsageRetention } from 'src/key-usage/usage-retention';
  * are added to (`api_key_usage`), the developer and admin reads, and the retention sweep.
  */
 @Module({
-  imports: [TypeOrmModule.forFeature([ApiKeyUsage])],
+  imports: [TypeOrmModule.forFeature([ApiKeyUsage, ApiKeyUsageDay])],
   controllers: [DeveloperKeyUsageController, AdminUsageController],
   providers: [
     provideConfig(keyUsageConfig),

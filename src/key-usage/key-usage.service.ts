@@ -7,7 +7,7 @@ import {
   type AdminUsageQueryDto,
   type DeveloperKeyUsageQueryDto,
 } from 'src/key-usage/dto/key-usage.dto';
-import { KeyUsageRepository, type KeyUsageCounts, type UsageOwner } from 'src/key-usage/key-usage.repository';
+import { KeyUsageRepository, type UsageOwner } from 'src/key-usage/key-usage.repository';
 import { usageJson } from 'src/key-usage/usage-json';
 
 const DEFAULT_WINDOW_MS = DEFAULT_USAGE_WINDOW_HOURS * 3_600_000;
@@ -22,25 +22,30 @@ export class KeyUsageService {
   constructor(private readonly usage: KeyUsageRepository) {}
 
   /** The session user's keys among `keyIds`; others' and unknown ids are left out alike. */
-  async forDeveloper(principal: SessionPrincipal, query: DeveloperKeyUsageQueryDto): Promise<Buffer> {
+  forDeveloper(principal: SessionPrincipal, query: DeveloperKeyUsageQueryDto): Promise<Buffer> {
     // Each key once, answered with the id as the caller spelled it (a UUID's case is not significant).
     const asGiven = new Map<string, string>();
     for (const id of query.keyIds) if (!asGiven.has(id.toLowerCase())) asGiven.set(id.toLowerCase(), id);
-    const rows = await this.read({ keyIds: [...asGiven.keys()], externalId: principal.sub }, query);
-    return usageJson(rows, (id) => asGiven.get(id) ?? id);
+    return this.answer(
+      { keyIds: [...asGiven.keys()], externalId: principal.sub },
+      query,
+      (id) => asGiven.get(id) ?? id,
+    );
   }
 
   /** Every key of the user `userId` (none for an unknown user). */
-  async forAdmin(query: AdminUsageQueryDto): Promise<Buffer> {
-    return usageJson(await this.read({ userId: query.userId }, query));
+  forAdmin(query: AdminUsageQueryDto): Promise<Buffer> {
+    return this.answer({ userId: query.userId }, query);
   }
 
-  private read(
+  private async answer(
     owner: UsageOwner,
     query: { from?: string; to?: string; granularity?: 'hour' | 'day' },
-  ): Promise<KeyUsageCounts[]> {
+    keyIdOf?: (storedId: string) => string,
+  ): Promise<Buffer> {
     const { from, to } = usageWindow(query.from, query.to, Date.now());
-    return this.usage.read(owner, from, to, query.granularity ?? 'hour');
+    const rows = await this.usage.read(owner, from, to, query.granularity ?? 'hour');
+    return usageJson(rows, keyIdOf, { from: from.getTime() / 1000, to: to.getTime() / 1000 });
   }
 }
 

@@ -8,10 +8,20 @@ const KEY_B = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
 const H = 1_898_553_600; // 2030-03-01T00:00:00Z, in seconds
 
 /** The answer as the object it stands for, written by JSON.stringify: what usageJson must equal byte for byte. */
-function expected(rows: { keyId: string; buckets: [number, number, number][] }[]): string {
+function expected(
+  rows: { keyId: string; buckets: [number, number, number][] }[],
+  window = { from: -Infinity, to: Infinity },
+): string {
   const answer: KeyUsageResponseDto = {
     usage: rows.map(({ keyId, buckets }) => {
-      const sorted = [...buckets].sort((a, b) => a[0] - b[0]);
+      const byStart = new Map<number, [number, number, number]>();
+      for (const [start, valid, refused] of buckets) {
+        if (start < window.from || start >= window.to) continue;
+        const b = byStart.get(start);
+        if (b) [b[1], b[2]] = [b[1] + valid, b[2] + refused];
+        else byStart.set(start, [start, valid, refused]);
+      }
+      const sorted = [...byStart.values()].sort((a, b) => a[0] - b[0]);
       return {
         keyId,
         valid: sorted.reduce((s, b) => s + b[1], 0),
@@ -105,6 +115,56 @@ describe('usageJson', () => {
     const body = json([{ keyId: KEY_A, counts: `${H},${big},${bigger}` }]);
     expect(body).toBe(expected([{ keyId: KEY_A, buckets: [[H, Number(big), Number(bigger)]] }]));
     expect(body).toContain('"valid":9007199254740992,"refused":12345678901234567000}');
+  });
+
+  it('leaves out the buckets that start outside the window: [from, to)', () => {
+    const b: [number, number, number][] = [
+      [H - 3600, 1, 0],
+      [H, 2, 0],
+      [H + 3600, 3, 1],
+      [H + 7200, 4, 0],
+    ];
+    const window = { from: H, to: H + 7200 };
+    expect(json([{ keyId: KEY_A, counts: counts(b) }], undefined, window)).toBe(
+      expected([{ keyId: KEY_A, buckets: b }], window),
+    );
+    expect(json([{ keyId: KEY_A, counts: counts(b) }], undefined, { from: H + 1, to: H + 2 })).toBe(
+      `{"usage":[{"keyId":"${KEY_A}","valid":0,"refused":0,"buckets":[]}]}`,
+    );
+  });
+
+  it('adds up the buckets of a start given twice (a late flush compacted after its day)', () => {
+    const b: [number, number, number][] = [
+      [H, 2, 2],
+      [H + 3600, 1, 0],
+      [H, 10, 1],
+      [H - 0.5, 1, 1],
+      [H - 0.5, 1, 1],
+    ];
+    expect(JSON.parse(json([{ keyId: KEY_A, counts: counts(b) }])).usage[0].buckets).toEqual([
+      { start: new Date((H - 0.5) * 1000).toISOString(), valid: 2, refused: 2 },
+      { start: '2030-03-01T00:00:00.000Z', valid: 12, refused: 3 },
+      { start: '2030-03-01T01:00:00.000Z', valid: 1, refused: 0 },
+    ]);
+  });
+
+  it('equals JSON.stringify of the answer for any keys, buckets (an hour possibly twice) and window', () => {
+    const hour = fc.integer({ min: 0, max: 24 * 90 });
+    const duplicated = fc
+      .array(fc.tuple(hour, fc.nat(1_000_000), fc.nat(1_000_000)), { maxLength: 60 })
+      .map((bs) => bs.map(([h, v, r]): [number, number, number] => [H + h * 3600, v, r]));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.uuid(), duplicated), { maxLength: 5 }), hour, hour, (keys, x, y) => {
+        const window = { from: H + Math.min(x, y) * 3600, to: H + Math.max(x, y) * 3600 + 1 };
+        const rows = keys.map(([keyId, buckets]) => ({ keyId, counts: counts(buckets) }));
+        expect(json(rows, undefined, window)).toBe(
+          expected(
+            keys.map(([keyId, buckets]) => ({ keyId, buckets })),
+            window,
+          ),
+        );
+      }),
+    );
   });
 
   it('equals JSON.stringify of the answer for any keys and buckets, in any order', () => {

@@ -9,16 +9,26 @@ const REFUSED = Buffer.from(',"refused":');
 /** At most this many digits, a decimal integer is exact in a double: it is parsed and printed digit by digit. */
 const EXACT_DIGITS = 15;
 
+/** The instants [from, to) of a read, in epoch seconds: buckets that start outside are left out. */
+export interface UsageWindowSeconds {
+  from: number;
+  to: number;
+}
+
+const EVERYTHING: UsageWindowSeconds = { from: -Infinity, to: Infinity };
+
 /**
  * The body of a usage read, `{"usage":[{keyId, valid, refused, buckets:[{start, valid, refused}]}]}`, written
  * as UTF-8 JSON straight from the rows (decision 0111): byte for byte what `JSON.stringify` writes for the
  * `KeyUsageResponseDto` (same key order, numbers as JavaScript prints them, starts as `toISOString`), without
  * an object or a string per bucket. `keyIdOf` gives the id to answer for a stored one (the caller's spelling).
- * Each key's buckets come oldest first and its totals are their sums, added in that order.
+ * Each key's buckets come oldest first, one per start (a start given twice is added up), only those that start
+ * in `window`; its totals are their sums, added in that order.
  */
 export function usageJson(
   rows: readonly KeyUsageCounts[],
   keyIdOf: (storedId: string) => string = (id) => id,
+  window: UsageWindowSeconds = EVERYTHING,
 ): Buffer {
   // A bucket's JSON is about 3.5 times its text from PostgreSQL (`1898553600,23,1,`): one allocation, mostly.
   let estimate = 64;
@@ -30,13 +40,12 @@ export function usageJson(
   out.text('{"usage":[');
   for (let k = 0; k < rows.length; k++) {
     const row = rows[k]!;
-    key = key.read(row.counts);
+    key = key.read(row.counts, window);
+    key.oldestFirst();
     const { n, starts, valid, refused } = key;
-    const order = key.oldestFirst();
     let totalValid = 0;
     let totalRefused = 0;
-    for (let j = 0; j < n; j++) {
-      const i = order === null ? j : order[j]!;
+    for (let i = 0; i < n; i++) {
       totalValid += valid[i]!;
       totalRefused += refused[i]!;
     }
@@ -44,15 +53,14 @@ export function usageJson(
       `${k === 0 ? '' : ','}{"keyId":${JSON.stringify(keyIdOf(row.keyId))},"valid":${totalValid},` +
         `"refused":${totalRefused},"buckets":[`,
     );
-    for (let j = 0; j < n; j++) {
-      const i = order === null ? j : order[j]!;
+    for (let i = 0; i < n; i++) {
       const seconds = starts[i]!;
       let prefix = prefixOf.get(seconds);
       if (prefix === undefined) {
         prefix = Buffer.from(`{"start":"${new Date(seconds * 1000).toISOString()}","valid":`);
         prefixOf.set(seconds, prefix);
       }
-      if (j > 0) out.byte(COMMA);
+      if (i > 0) out.byte(COMMA);
       out.bytes(prefix);
       out.number(valid[i]!);
       out.bytes(REFUSED);
@@ -65,31 +73,46 @@ export function usageJson(
   return out.done();
 }
 
-/** One key's buckets parsed from PostgreSQL's `start,valid,refused,…` text, into arrays reused from key to key. */
+/** 2^21: a bucket's index packed below its start, so one native sort of doubles orders both (see oldestFirst). */
+const INDEX_SPAN = 2_097_152;
+/** Starts below 2^32 seconds (2106) times INDEX_SPAN stay below 2^53: exact in a double. */
+const PACKABLE_START = 4_294_967_296;
+
+/**
+ * One key's buckets parsed from PostgreSQL's `start,valid,refused,…` text, into arrays reused from key to key
+ * (a second set is the scratch space of oldestFirst).
+ */
 class KeyCounts {
   n = 0;
-  readonly starts: Float64Array;
-  readonly valid: Float64Array;
-  readonly refused: Float64Array;
+  starts: Float64Array;
+  valid: Float64Array;
+  refused: Float64Array;
+  private spare: { starts: Float64Array; valid: Float64Array; refused: Float64Array; packed: Float64Array };
 
   constructor(readonly capacity: number) {
     this.starts = new Float64Array(capacity);
     this.valid = new Float64Array(capacity);
     this.refused = new Float64Array(capacity);
+    this.spare = {
+      starts: new Float64Array(capacity),
+      valid: new Float64Array(capacity),
+      refused: new Float64Array(capacity),
+      packed: new Float64Array(capacity),
+    };
   }
 
-  /** Parses `text` here, or into a larger KeyCounts that it returns. */
-  read(text: string | null): KeyCounts {
+  /** Parses the buckets of `text` that start in `window` here, or into a larger KeyCounts that it returns. */
+  read(text: string | null, window: UsageWindowSeconds): KeyCounts {
     if (text === null) {
       this.n = 0;
       return this;
     }
     let fields = 1;
     for (let i = text.indexOf(','); i !== -1; i = text.indexOf(',', i + 1)) fields++;
-    const n = Math.floor(fields / 3);
-    const into = n <= this.capacity ? this : new KeyCounts(Math.max(n, 2 * this.capacity));
-    into.n = n;
+    const most = Math.floor(fields / 3);
+    const into = most <= this.capacity ? this : new KeyCounts(Math.max(most, 2 * this.capacity));
     const { starts, valid, refused } = into;
+    const { from: after, to: before } = window;
     let bucket = 0;
     let field = 0;
     let from = 0;
@@ -106,32 +129,64 @@ class KeyCounts {
       if (!plain || i - from > EXACT_DIGITS) value = Number(text.slice(from, i));
       if (field === 0) starts[bucket] = value;
       else if (field === 1) valid[bucket] = value;
-      else refused[bucket++] = value;
+      else {
+        refused[bucket] = value;
+        const start = starts[bucket]!;
+        if (start >= after && start < before) bucket++;
+      }
       field = field === 2 ? 0 : field + 1;
       from = i + 1;
       value = 0;
       plain = true;
     }
+    into.n = bucket;
     return into;
   }
 
   /**
-   * The indexes of the buckets oldest first, or null when they already are. A key's starts are distinct (the
-   * primary key, or the GROUP BY of days), so a native sort of the starts gives each one's place; a comparator
-   * sort of the indexes (several times slower) if they ever were not.
+   * Puts the buckets oldest first, adding up those with the same start, unless they already are (the common
+   * case: nothing to do). Each bucket's index is packed below its start, so one native sort of doubles, several
+   * times faster than a comparator, gives the order, and equal starts come out side by side; a comparator sort
+   * for starts that cannot be packed (not whole seconds in [0, 2^32)).
    */
-  oldestFirst(): Uint32Array | null {
-    const { n, starts } = this;
+  oldestFirst(): void {
+    const { n, starts, valid, refused } = this;
     let ordered = true;
     for (let i = 1; i < n && ordered; i++) ordered = starts[i - 1]! < starts[i]!;
-    if (ordered) return null;
-    const indexOf = new Map<number, number>();
-    for (let i = 0; i < n; i++) indexOf.set(starts[i]!, i);
-    const order = new Uint32Array(n);
-    if (indexOf.size < n) return order.map((_, i) => i).sort((a, b) => starts[a]! - starts[b]!);
-    const sorted = starts.slice(0, n).sort();
-    for (let j = 0; j < n; j++) order[j] = indexOf.get(sorted[j]!)!;
-    return order;
+    if (ordered) return;
+    const spare = this.spare;
+    let order: ArrayLike<number>;
+    const packed = spare.packed.subarray(0, n);
+    let packable = true;
+    for (let i = 0; i < n && packable; i++) {
+      const start = starts[i]!;
+      packable = Number.isInteger(start) && start >= 0 && start < PACKABLE_START;
+      packed[i] = start * INDEX_SPAN + i;
+    }
+    if (packable) {
+      packed.sort();
+      for (let j = 0; j < n; j++) packed[j] = packed[j]! % INDEX_SPAN;
+      order = packed;
+    } else {
+      order = Array.from({ length: n }, (_, i) => i).sort((a, b) => starts[a]! - starts[b]! || a - b);
+    }
+    let m = -1;
+    for (let j = 0; j < n; j++) {
+      const i = order[j]!;
+      if (m >= 0 && spare.starts[m] === starts[i]) {
+        spare.valid[m] = spare.valid[m]! + valid[i]!;
+        spare.refused[m] = spare.refused[m]! + refused[i]!;
+      } else {
+        m++;
+        spare.starts[m] = starts[i]!;
+        spare.valid[m] = valid[i]!;
+        spare.refused[m] = refused[i]!;
+      }
+    }
+    [this.starts, spare.starts] = [spare.starts, this.starts];
+    [this.valid, spare.valid] = [spare.valid, this.valid];
+    [this.refused, spare.refused] = [spare.refused, this.refused];
+    this.n = m + 1;
   }
 }
 

@@ -3,6 +3,7 @@ import request from 'supertest';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { parseApiKey } from 'src/api-keys/api-key-format';
 import { KeyUsageCounters } from 'src/key-usage/key-usage-counters';
+import { KeyUsageRepository } from 'src/key-usage/key-usage.repository';
 import { SWEEP_LOCK_KEY, UsageRetention } from 'src/key-usage/usage-retention';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
@@ -342,6 +343,24 @@ describe('API key usage', () => {
       });
       expect(totals(days)).toEqual(expected);
       for (const u of days) expect(u.buckets).toHaveLength(30);
+      // Compacted into 3,000 day rows (decision 0117), the same answers.
+      await a.app.get(UsageRetention).sweep(Date.parse('2030-04-01T01:00:00Z'));
+      expect(await stored(keys)).toEqual({});
+      expect(
+        await usageOf('heavy', {
+          keyIds: keys.join(','),
+          from: '2030-03-01T00:00:00Z',
+          to: '2030-03-31T00:00:00Z',
+        }),
+      ).toEqual(usage);
+      expect(
+        await usageOf('heavy', {
+          keyIds: keys.join(','),
+          from: '2030-03-01T00:00:00Z',
+          to: '2030-03-31T00:00:00Z',
+          granularity: 'day',
+        }),
+      ).toEqual(days);
     });
   });
 
@@ -411,6 +430,135 @@ describe('API key usage', () => {
     });
   });
 
+  describe('compaction', () => {
+    const at = (iso: string) => Date.parse(iso);
+    let ivan: { id: string; secret: string };
+    const windows: Record<string, string>[] = [
+      { from: '2030-02-01T23:00:00Z', to: '2030-02-02T05:00:00Z' },
+      { from: '2030-02-01T00:00:00Z', to: '2030-02-04T00:00:00Z' },
+      { from: '2030-02-01T00:00:00Z', to: '2030-02-04T00:00:00Z', granularity: 'day' },
+      { from: '2030-02-01T23:00:00Z', to: '2030-02-03T00:30:00Z', granularity: 'day' },
+      { from: '2030-02-02T04:59:59Z', to: '2030-02-03T01:00:00.001Z' },
+    ];
+    const readAll = async (): Promise<unknown[]> => {
+      const answers: unknown[] = [];
+      const [user] = await suite.db.query<{ id: string }>(`SELECT id FROM users WHERE external_id = 'ivan'`);
+      for (const w of windows) {
+        answers.push(await usageOf('ivan', { keyIds: ivan.id, ...w }));
+        const admin = await request(a.http)
+          .get(ADMIN_USAGE)
+          .query({ userId: user!.id, ...w })
+          .set('authorization', ADMIN)
+          .expect(200);
+        answers.push(admin.body);
+      }
+      return answers;
+    };
+    const rowsOf = async (id: string) => ({
+      hours: (
+        await suite.db.query<{ hour: Date }>(
+          'SELECT hour FROM api_key_usage WHERE api_key_id = $1 ORDER BY hour',
+          [id],
+        )
+      ).map((r) => r.hour.toISOString()),
+      days: (
+        await suite.db.query<{ day: Date; valid: string; refused: string }>(
+          'SELECT day, valid, refused FROM api_key_usage_days WHERE api_key_id = $1 ORDER BY day',
+          [id],
+        )
+      ).map((r) => [r.day.toISOString(), Number(r.valid), Number(r.refused)]),
+    });
+
+    beforeAll(async () => {
+      ivan = await mint('ivan');
+      await suite.db.query(
+        `INSERT INTO api_key_usage (api_key_id, hour, valid, refused) VALUES
+           ($1, '2030-02-01T22:00:00Z', 5, 1), ($1, '2030-02-01T23:00:00Z', 7, 0),
+           ($1, '2030-02-02T00:00:00Z', 2, 2), ($1, '2030-02-02T05:00:00Z', 1, 0),
+           ($1, '2030-02-02T23:00:00Z', 3, 3), ($1, '2030-02-03T01:00:00Z', 4, 0)`,
+        [ivan.id],
+      );
+    });
+
+    it('moves the hours of days over for an hour into a row per day, and every read answers the same', async () => {
+      const before = await readAll();
+      expect((before[2] as KeyUsage[])[0]).toMatchObject({ valid: 22, refused: 6 });
+      // At 00:59 the day before is not over for an hour yet: nothing of it moves.
+      await a.app.get(UsageRetention).sweep(at('2030-02-03T00:59:00Z'));
+      expect((await rowsOf(ivan.id)).days.map((d) => d[0])).toEqual(['2030-02-01T00:00:00.000Z']);
+      const result = await a.app.get(UsageRetention).sweep(at('2030-02-03T01:00:00Z'));
+      expect(result.compacted).toBeGreaterThanOrEqual(3);
+      expect(await rowsOf(ivan.id)).toEqual({
+        hours: ['2030-02-03T01:00:00.000Z'],
+        days: [
+          ['2030-02-01T00:00:00.000Z', 12, 1],
+          ['2030-02-02T00:00:00.000Z', 6, 5],
+        ],
+      });
+      expect(await readAll()).toEqual(before);
+    });
+
+    it('adds up a late flush for an hour of a day already compacted, before and after it is compacted too', async () => {
+      const repository = a.app.get(KeyUsageRepository);
+      await repository.add([
+        { apiKeyId: ivan.id, hourMs: at('2030-02-02T00:00:00Z'), valid: 10, refused: 1 },
+        { apiKeyId: ivan.id, hourMs: at('2030-02-02T06:00:00Z'), valid: 1, refused: 1 },
+      ]);
+      const expected = [
+        { start: '2030-02-02T00:00:00.000Z', valid: 12, refused: 3 },
+        { start: '2030-02-02T05:00:00.000Z', valid: 1, refused: 0 },
+        { start: '2030-02-02T06:00:00.000Z', valid: 1, refused: 1 },
+      ];
+      const window = { keyIds: ivan.id, from: '2030-02-02T00:00:00Z', to: '2030-02-02T07:00:00Z' };
+      const day = { ...window, to: '2030-02-03T00:00:00Z', granularity: 'day' };
+      const check = async () => {
+        expect((await usageOf('ivan', window))[0]!.buckets).toEqual(expected);
+        expect((await usageOf('ivan', day))[0]!.buckets).toEqual([
+          { start: '2030-02-02T00:00:00.000Z', valid: 17, refused: 7 },
+        ]);
+      };
+      await check();
+      await a.app.get(UsageRetention).sweep(at('2030-02-03T01:00:00Z'));
+      expect((await rowsOf(ivan.id)).days[1]).toEqual(['2030-02-02T00:00:00.000Z', 17, 7]);
+      await check();
+    });
+
+    it('loses no count when flushes of a closed day race the sweeps of two instances', async () => {
+      const key = await mint('ivan');
+      const hourMs = at('2030-02-05T10:00:00Z');
+      const writes = Array.from({ length: 40 }, (_, i) =>
+        (i % 2 ? a : b).app
+          .get(KeyUsageRepository)
+          .add([{ apiKeyId: key.id, hourMs: hourMs + (i % 3) * HOUR, valid: 1, refused: i % 2 }]),
+      );
+      const sweeps = Array.from({ length: 6 }, (_, i) =>
+        (i % 2 ? a : b).app.get(UsageRetention).sweep(at('2030-02-07T00:00:00Z')),
+      );
+      await Promise.all([...writes, ...sweeps]);
+      const window = { keyIds: key.id, from: '2030-02-05T00:00:00Z', to: '2030-02-06T00:00:00Z' };
+      const hours = (await usageOf('ivan', window))[0]!;
+      expect(hours).toMatchObject({ valid: 40, refused: 20 });
+      expect(hours.buckets.map((x) => x.valid)).toEqual([14, 13, 13]);
+      expect((await usageOf('ivan', { ...window, granularity: 'day' }))[0]).toMatchObject({
+        valid: 40,
+        refused: 20,
+      });
+      await a.app.get(UsageRetention).sweep(at('2030-02-07T00:00:00Z'));
+      expect((await rowsOf(key.id)).days).toEqual([['2030-02-05T00:00:00.000Z', 40, 20]]);
+    });
+
+    it('goes with its key', async () => {
+      const key = await mint('ivan');
+      await a.app
+        .get(KeyUsageRepository)
+        .add([{ apiKeyId: key.id, hourMs: at('2030-02-05T10:00:00Z'), valid: 1, refused: 0 }]);
+      await a.app.get(UsageRetention).sweep(at('2030-02-07T00:00:00Z'));
+      expect((await rowsOf(key.id)).days).toHaveLength(1);
+      await suite.db.query('DELETE FROM api_keys WHERE id = $1', [key.id]);
+      expect(await rowsOf(key.id)).toEqual({ hours: [], days: [] });
+    });
+  });
+
   describe('retention', () => {
     it('deletes the buckets older than USAGE_RETENTION_DAYS only, one instance at a time', async () => {
       const key = await mint('henry');
@@ -427,17 +575,27 @@ describe('API key usage', () => {
       try {
         await holder.query('BEGIN');
         await holder.query('SELECT pg_advisory_xact_lock($1)', [SWEEP_LOCK_KEY]);
-        expect(await a.app.get(UsageRetention).sweep(now)).toEqual({ skipped: true, deleted: 0 });
+        expect(await a.app.get(UsageRetention).sweep(now)).toEqual({
+          skipped: true,
+          compacted: 0,
+          deleted: 0,
+        });
         await holder.query('COMMIT');
       } finally {
         await holder.end();
       }
-      expect(await a.app.get(UsageRetention).sweep(now)).toEqual({ skipped: false, deleted: 2 });
-      const left = await suite.db.query<{ valid: string }>(
-        'SELECT valid FROM api_key_usage WHERE api_key_id = $1',
+      // The two old hours go; the last one is compacted into its day.
+      expect(await a.app.get(UsageRetention).sweep(now)).toMatchObject({ skipped: false, deleted: 2 });
+      const days = await suite.db.query<{ valid: string }>(
+        'SELECT valid FROM api_key_usage_days WHERE api_key_id = $1',
         [key.id],
       );
-      expect(left.map((r) => Number(r.valid))).toEqual([3]);
+      expect(days.map((r) => Number(r.valid))).toEqual([3]);
+      // A compacted day goes once it has ended USAGE_RETENTION_DAYS ago.
+      expect(await a.app.get(UsageRetention).sweep(now + 2 * 86_400_000)).toMatchObject({ deleted: 1 });
+      expect(
+        await suite.db.query('SELECT 1 FROM api_key_usage_days WHERE api_key_id = $1', [key.id]),
+      ).toEqual([]);
     });
   });
 });
