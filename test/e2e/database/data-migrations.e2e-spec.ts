@@ -4,6 +4,7 @@ import { AddApiKeyRolls1796800000000 } from 'migrations/1796800000000-AddApiKeyR
 import { AddAuditCallerRequestId1796154835854 } from 'migrations/1796154835854-AddAuditCallerRequestId';
 import { AddOrgTokenScopesAndRoll1796820000000 } from 'migrations/1796820000000-AddOrgTokenScopesAndRoll';
 import { AddOrgTokenMintedFor1796950000000 } from 'migrations/1796950000000-AddOrgTokenMintedFor';
+import { AddApiKeyUsageDays1797030000000 } from 'migrations/1797030000000-AddApiKeyUsageDays';
 import { dataSourceOptions } from 'src/database/data-source-options';
 import { e2eSuite } from 'test/helpers/app';
 
@@ -266,6 +267,44 @@ describe('data migrations over rows written before them', () => {
     ]);
 
     // And up again: the chain still applies over these rows.
+    await migrate(MIGRATIONS, db.url);
+  });
+
+  it('reverting the compacted usage days puts their hours back into hour rows, adding up an hour twice', async () => {
+    const db = await suite.database();
+    await migrate(MIGRATIONS, db.url);
+    const [user] = await db.query<{ id: string }>(
+      `INSERT INTO users (external_id) VALUES ('u') RETURNING id`,
+    );
+    const [project] = await db.query<{ id: string }>(
+      `INSERT INTO projects (user_id, name, is_default) VALUES ($1, 'Default', true) RETURNING id`,
+      [user!.id],
+    );
+    const [key] = await db.query<{ id: string }>(
+      `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, origin)
+       VALUES ('0123456789abcdef', md5('k') || md5('k'), 'ksk_01234567', 'k', $1, $2, 'minted') RETURNING id`,
+      [user!.id, project!.id],
+    );
+    const H = Date.parse('2030-02-02T00:00:00Z') / 1000;
+    // 00:00 twice in the day (a late flush compacted after its day), and an hour row for 00:00 as well.
+    await db.query(
+      `INSERT INTO api_key_usage_days (api_key_id, day, counts, valid, refused) VALUES ($1, '2030-02-02T00:00:00Z', $2, 13, 3)`,
+      [key!.id, `${H},2,2,${H + 3600},1,0,${H},10,1`],
+    );
+    await db.query(
+      `INSERT INTO api_key_usage (api_key_id, hour, valid, refused) VALUES ($1, '2030-02-02T00:00:00Z', 1, 1)`,
+      [key!.id],
+    );
+
+    await revert(AddApiKeyUsageDays1797030000000, db.url);
+
+    const hours = await db.query<{ hour: Date; valid: string; refused: string }>(
+      'SELECT hour, valid, refused FROM api_key_usage ORDER BY hour',
+    );
+    expect(hours.map((h) => [h.hour.toISOString(), Number(h.valid), Number(h.refused)])).toEqual([
+      ['2030-02-02T00:00:00.000Z', 13, 4],
+      ['2030-02-02T01:00:00.000Z', 1, 0],
+    ]);
     await migrate(MIGRATIONS, db.url);
   });
 
