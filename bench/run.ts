@@ -18,9 +18,9 @@
  * keysmith runs with --cpu-prof and writes its profile there on exit), BENCH_ONLY (run only the keysmith
  * rows whose name contains it, e.g. `whoami`, or any of several separated by `|`, e.g. `hot key|checksum`, so a
  * profile shows one path; one line each, no table, then keysmith's memory; `paced` also runs the bare route
- * paced and prints the ratio; `counting` alone runs only the usage-counting pairs, BENCH_COUNTING_ROUNDS of
- * them, default 4), BENCH_PACED_WARMUP (s at the paced rate before a paced row counts, default 3),
- * REVOCATION_MAX_STALENESS_MS (passed to keysmith: the operator's trade of decision 0107).
+ * paced and prints the ratio; `counting` alone runs only the two measures of usage counting's cost),
+ * BENCH_COUNTING_SECONDS (s of load for each of them, default 30), BENCH_PACED_WARMUP (s at the paced rate
+ * before a paced row counts, default 3), REVOCATION_MAX_STALENESS_MS (passed to keysmith: the operator's trade of decision 0107).
  */
 import autocannon, { type Request, type Result } from 'autocannon';
 import { execFileSync, execSync, type ChildProcess } from 'node:child_process';
@@ -33,14 +33,16 @@ import { Client } from 'pg';
 import * as ts from 'typescript';
 import { generateApiKey, parseApiKey } from 'src/api-keys/api-key-format';
 import { baseServerEnv, benchDatabase, forkServer, runBenchmark, stopServer } from './bench-kit';
-import type { FromServer } from './server';
+import type { FromServer, Share } from './server';
 import { TestIssuer } from 'test/helpers/issuers';
 
 const CONNECTIONS = 50;
 const DURATION_S = Number(process.env.BENCH_DURATION ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
-/** Rounds of usage counting on and off (see `countingPairs`). */
-const COUNTING_ROUNDS = Number(process.env.BENCH_COUNTING_ROUNDS ?? 4);
+/** Seconds of load for each measure of what usage counting costs (see `countingCost`). */
+const COUNTING_S = Number(process.env.BENCH_COUNTING_SECONDS ?? 30);
+/** How long counting stays on, then off, in turn, during that load. */
+const COUNTING_PERIOD_MS = 250;
 const PACED_RATE = 1_000;
 /** Seconds at the paced rate before a paced row starts counting (see `paced`). */
 const PACED_WARMUP_S = Number(process.env.BENCH_PACED_WARMUP ?? 3);
@@ -53,9 +55,6 @@ const ADMIN_TOKEN = `bench-${randomBytes(24).toString('hex')}`;
 const BENCH_SCOPES = Array.from({ length: 10 }, (_, i) => `service${i}:read`);
 const SCOPED_ROW = 'keysmith resolve, a key with 10 scopes and requiredScopes';
 const ROLLED_ROW = 'keysmith resolve, a rolled key in its grace (answers rolling)';
-const HOT_OFF_ROW = 'keysmith resolve, one hot key, usage counting off';
-const CYCLED_ON_ROW = `keysmith resolve, ${CYCLED_KEYS.toLocaleString('en')} keys cycled, usage counting on (alternating with the next row)`;
-const CYCLED_OFF_ROW = `keysmith resolve, ${CYCLED_KEYS.toLocaleString('en')} keys cycled, usage counting off`;
 
 interface Measured {
   result: Result;
@@ -118,6 +117,7 @@ async function memoryLine(server: Server): Promise<string> {
 function ask<T extends FromServer['type']>(
   child: ChildProcess,
   type: T,
+  with_: object = {},
 ): Promise<Extract<FromServer, { type: T }>> {
   return new Promise((resolve) => {
     const onMessage = (msg: FromServer): void => {
@@ -126,7 +126,7 @@ function ask<T extends FromServer['type']>(
       resolve(msg as Extract<FromServer, { type: T }>);
     };
     child.on('message', onMessage);
-    child.send({ type });
+    child.send({ ...with_, type });
   });
 }
 
@@ -167,51 +167,38 @@ function load(port: number, spec: Load): Promise<Result> {
   });
 }
 
-/** Switches keysmith's usage counters of resolves on or off (bench/server.ts), to measure what counting costs. */
-function counting(server: Server, on: boolean): Promise<void> {
-  return new Promise((resolve) => {
-    const onMessage = (msg: FromServer): void => {
-      if (msg.type !== 'counting') return;
-      server.child.off('message', onMessage);
-      resolve();
-    };
-    server.child.on('message', onMessage);
-    server.child.send({ type: 'counting', on });
-  });
-}
-
-interface CountingPairs {
-  on: Measured[];
-  off: Measured[];
-  /** CPU µs per request, counting on minus off, one per round. */
-  diffs: number[];
-  /** The median of `diffs`. */
+interface CountingCost {
+  /** CPU µs per request with counting on, and off. */
+  on: number;
+  off: number;
+  /** on − off. */
   cost: number;
+  /** Whole periods measured, both states together. */
+  periods: number;
 }
 
 /**
- * What counting usage costs: each round measures every load with counting on and with it off, one right after
- * the other, so a machine that drifts (other work, the server's own flushes) moves both halves of a pair
- * alike; odd rounds measure off first, so the order does not favour either. The cost is the median of the
- * rounds' differences, not the difference of two medians.
+ * What counting usage costs under `spec`'s load: one run of COUNTING_S seconds during which keysmith switches
+ * counting on and off every COUNTING_PERIOD_MS (bench/server.ts, `alternate`), adding each period's CPU time and
+ * requests to its state. Both states share the same seconds, so a machine that drifts between runs (other
+ * work, the server's own timers) weighs on both alike; consecutive 5-second runs differ by ±10 µs here, more
+ * than the 3 µs to be measured.
  */
-async function countingPairs(server: Server, loads: Load[], rounds: number): Promise<CountingPairs[]> {
-  const pairs = loads.map((): CountingPairs => ({ on: [], off: [], diffs: [], cost: 0 }));
-  for (let round = 0; round < rounds; round++) {
-    for (const on of round % 2 === 0 ? [true, false] : [false, true]) {
-      await counting(server, on);
-      for (let i = 0; i < loads.length; i++)
-        pairs[i]![on ? 'on' : 'off'].push(await measure(server, loads[i]!));
-    }
-    for (const p of pairs) p.diffs.push(Math.round(p.on[round]!.cpu - p.off[round]!.cpu));
-  }
-  await counting(server, true);
-  for (const p of pairs) {
-    const sorted = [...p.diffs].sort((x, y) => x - y);
-    const mid = Math.floor(sorted.length / 2);
-    p.cost = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  }
-  return pairs;
+async function countingCost(server: Server, spec: Load): Promise<CountingCost> {
+  await ask(server.child, 'alternate', { periodMs: COUNTING_PERIOD_MS });
+  await load(server.port, { ...spec, duration: COUNTING_S });
+  const { on, off, periods } = await ask(server.child, 'alternated');
+  const perRequest = (share: Share): number => share.micros / Math.max(1, share.requests);
+  return { on: perRequest(on), off: perRequest(off), cost: perRequest(on) - perRequest(off), periods };
+}
+
+/** `hot key: on 131.2 / off 130.9 CPU µs per request, +0.3 (238 periods of 250 ms)`. */
+function countingLine(name: string, c: CountingCost): string {
+  const sign = c.cost >= 0 ? '+' : '−';
+  return (
+    `${name}: on ${c.on.toFixed(1)} / off ${c.off.toFixed(1)} CPU µs per request, ${sign}${Math.abs(c.cost).toFixed(1)} ` +
+    `(${c.periods} periods of ${COUNTING_PERIOD_MS} ms)`
+  );
 }
 
 async function measure(server: Server, spec: Load): Promise<Measured> {
@@ -535,29 +522,15 @@ async function main(): Promise<void> {
         ['keysmith resolve, paced', { ...resolve, keys: hot, overallRate: PACED_RATE }],
         [SCOPED_ROW, scoped],
         [ROLLED_ROW, rolled],
-        [HOT_OFF_ROW, { ...resolve, keys: hot }],
-        [CYCLED_OFF_ROW, { ...resolve, keys: cycled }],
       ];
       if (only === 'counting') {
-        // The usage-counting pairs alone, with their rounds' differences (BENCH_COUNTING_ROUNDS).
-        const loads: [string, Load][] = [
+        // What usage counting costs, alone (BENCH_COUNTING_SECONDS of load each).
+        await measure(keysmith, { ...resolve, keys: cycled }); // the first sight of the 12,000 keys
+        for (const [name, spec] of [
           ['hot key', { ...resolve, keys: hot }],
           ['keys cycled', { ...resolve, keys: cycled }],
-        ];
-        await measure(keysmith, { ...resolve, keys: cycled }); // the first sight of the 12,000 keys
-        const pairs = await countingPairs(
-          keysmith,
-          loads.map(([, load]) => load),
-          COUNTING_ROUNDS,
-        );
-        loads.forEach(([name], i) => {
-          const p = pairs[i]!;
-          const cpu = (runs: Measured[]): string => runs.map((m) => Math.round(m.cpu)).join(', ');
-          process.stdout.write(
-            `usage counting, ${name}: on ${cpu(p.on)} / off ${cpu(p.off)} CPU µs per request; ` +
-              `on − off ${p.diffs.join(', ')}, median ${p.cost}\n`,
-          );
-        });
+        ] as const)
+          process.stdout.write(`usage counting, ${countingLine(name, await countingCost(keysmith, spec))}\n`);
         return;
       }
       const pacedBareName = 'bare NestJS route, Fastify, paced';
@@ -579,10 +552,7 @@ async function main(): Promise<void> {
           );
           continue;
         }
-        const off = name.includes('counting off');
-        if (off) await counting(keysmith, false);
         const m = await measure(keysmith, spec);
-        if (off) await counting(keysmith, true);
         process.stdout.write(
           `${name}: ${Math.round(m.result.requests.average)} req/s, p50/p99 ${m.result.latency.p50}/${m.result.latency.p99} ms, ${Math.round(m.cpu)} µs/request (${Math.round(m.cpu - m.system)} user, ${Math.round(m.system)} kernel)\n`,
         );
@@ -613,17 +583,11 @@ async function main(): Promise<void> {
     const pacedResolve = await paced(keysmith, { ...resolve, keys: hot }, PACED_RATE, DURATION_S);
     const scopedRun = await measure(keysmith, scoped);
     const rolledRun = await measure(keysmith, rolled);
-    // What counting usage costs: the hot key and the cycled keys with counting on and off, in pairs (see
-    // `countingPairs`). Not the cycled row above: its run is the first to see the 12,000 keys, so it also
-    // inserts their consumers, which later runs only touch.
-    const [hotPairs, cycledPairs] = await countingPairs(
-      keysmith,
-      [
-        { ...resolve, keys: hot },
-        { ...resolve, keys: cycled },
-      ],
-      COUNTING_ROUNDS,
-    );
+    // What counting usage costs, under the hot key's load and the cycled keys' (see `countingCost`). Not from
+    // the cycled row above: its run is the first to see the 12,000 keys, so it also inserts their consumers,
+    // which later runs only touch.
+    const hotCounting = await countingCost(keysmith, { ...resolve, keys: hot });
+    const cycledCounting = await countingCost(keysmith, { ...resolve, keys: cycled });
     const memory = await ask(keysmith.child, 'report');
 
     const rows: Row[] = [
@@ -638,14 +602,6 @@ async function main(): Promise<void> {
       row(badChecksumName, badChecksumRun, floor),
       row(SCOPED_ROW, scopedRun, floor),
       row(ROLLED_ROW, rolledRun, floor),
-      row(
-        'keysmith resolve, one hot key, usage counting on (alternating with the next row)',
-        median(hotPairs!.on),
-        floor,
-      ),
-      row(HOT_OFF_ROW, median(hotPairs!.off), floor),
-      row(CYCLED_ON_ROW, median(cycledPairs!.on), floor),
-      row(CYCLED_OFF_ROW, median(cycledPairs!.off), floor),
     ];
     const goals = [
       { what: '/health/live ≥ 0.5', met: rows[3]!.ratio! >= 0.5 },
@@ -658,8 +614,8 @@ async function main(): Promise<void> {
       { what: 'bad checksum CPU µs ≤ hot key', met: rows[9]!.cpuMicros <= rows[5]!.cpuMicros },
       { what: 'peak RSS < 200 MB', met: memory.maxRss < 200 * 1024 * 1024 },
       // Usage counting: a Map increment per resolve (decision 0095).
-      { what: 'usage counting, hot key ≤ +3 CPU µs', met: hotPairs!.cost <= 3 },
-      { what: 'usage counting, keys cycled ≤ +3 CPU µs', met: cycledPairs!.cost <= 3 },
+      { what: 'usage counting, hot key ≤ +3 CPU µs', met: hotCounting.cost <= 3 },
+      { what: 'usage counting, keys cycled ≤ +3 CPU µs', met: cycledCounting.cost <= 3 },
     ];
 
     const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(0)} MB`;
@@ -678,8 +634,7 @@ async function main(): Promise<void> {
           `${r.ratio === undefined ? '—' : r.ratio.toFixed(2)} | ${r.non2xx} |`,
       ),
       '',
-      `usage counting, CPU µs per request on − off, round by round: hot key ${hotPairs!.diffs.join(', ')} ` +
-        `(median ${hotPairs!.cost}); keys cycled ${cycledPairs!.diffs.join(', ')} (median ${cycledPairs!.cost})`,
+      `usage counting, ${countingLine('hot key', hotCounting)}; ${countingLine('keys cycled', cycledCounting)}`,
       `keysmith peak RSS ${mb(memory.maxRss)} (RSS now ${mb(memory.rss)}, V8 heap after GC ${mb(memory.heapUsed)})`,
       `goals: ${goals.map((g) => `${g.what} ${g.met ? 'met' : 'NOT met'}`).join('; ')}`,
       `took ${((Date.now() - started) / 1000).toFixed(0)} s`,
