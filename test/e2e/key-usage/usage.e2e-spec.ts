@@ -547,6 +547,34 @@ describe('API key usage', () => {
       expect((await rowsOf(key.id)).days).toEqual([['2030-02-05T00:00:00.000Z', 40, 20]]);
     });
 
+    it('answers the day a day read cuts at its start, under the day’s start, before and after compaction', async () => {
+      const key = await mint('ivan');
+      await a.app.get(KeyUsageRepository).add([
+        { apiKeyId: key.id, hourMs: at('2030-02-10T22:00:00Z'), valid: 5, refused: 1 },
+        { apiKeyId: key.id, hourMs: at('2030-02-10T23:00:00Z'), valid: 7, refused: 0 },
+        { apiKeyId: key.id, hourMs: at('2030-02-11T03:00:00Z'), valid: 2, refused: 2 },
+      ]);
+      const query = {
+        keyIds: key.id,
+        from: '2030-02-10T23:00:00Z',
+        to: '2030-02-11T12:00:00Z',
+        granularity: 'day',
+      };
+      const expected = {
+        keyId: key.id,
+        valid: 9,
+        refused: 2,
+        buckets: [
+          { start: '2030-02-10T00:00:00.000Z', valid: 7, refused: 0 },
+          { start: '2030-02-11T00:00:00.000Z', valid: 2, refused: 2 },
+        ],
+      };
+      expect(await usageOf('ivan', query)).toEqual([expected]);
+      await a.app.get(UsageRetention).sweep(at('2030-02-12T01:00:00Z'));
+      expect((await rowsOf(key.id)).hours).toEqual([]);
+      expect(await usageOf('ivan', query)).toEqual([expected]);
+    });
+
     it('goes with its key', async () => {
       const key = await mint('ivan');
       await a.app
