@@ -1,9 +1,11 @@
 import { Client } from 'pg';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { parseApiKey } from 'src/api-keys/api-key-format';
 import { KeyUsageCounters } from 'src/key-usage/key-usage-counters';
 import { KeyUsageRepository } from 'src/key-usage/key-usage.repository';
+import { usageJson } from 'src/key-usage/usage-json';
 import { SWEEP_LOCK_KEY, UsageRetention } from 'src/key-usage/usage-retention';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
@@ -573,6 +575,48 @@ describe('API key usage', () => {
       await a.app.get(UsageRetention).sweep(at('2030-02-12T01:00:00Z'));
       expect((await rowsOf(key.id)).hours).toEqual([]);
       expect(await usageOf('ivan', query)).toEqual([expected]);
+    });
+
+    it('reads and keeps whole UTC days whatever the session time zone (a DST day is not 24 hours there)', async () => {
+      const key = await mint('ivan');
+      const [user] = await suite.db.query<{ id: string }>(`SELECT id FROM users WHERE external_id = 'ivan'`);
+      // In Berlin, 2029-03-25 is 23 hours long and 2029-10-28 25: there, `interval '1 day'` is not a UTC day.
+      await a.app.get(KeyUsageRepository).add([
+        { apiKeyId: key.id, hourMs: at('2029-03-25T22:00:00Z'), valid: 1, refused: 0 },
+        { apiKeyId: key.id, hourMs: at('2029-03-25T23:00:00Z'), valid: 10, refused: 0 },
+      ]);
+      await a.app.get(UsageRetention).sweep(at('2029-03-26T01:00:00Z'));
+      expect((await rowsOf(key.id)).days).toEqual([['2029-03-25T00:00:00.000Z', 11, 0]]);
+      const berlin = new URL(suite.db.url);
+      berlin.searchParams.set('options', '-c TimeZone=Europe/Berlin');
+      const ds = new DataSource({ type: 'postgres', url: berlin.toString() });
+      await ds.initialize();
+      try {
+        const repository = new KeyUsageRepository(ds);
+        const bucketsOf = async (from: string, to: string, granularity: 'hour' | 'day') => {
+          const rows = await repository.read({ userId: user!.id }, new Date(from), new Date(to), granularity);
+          const window = { from: Date.parse(from) / 1000, to: Date.parse(to) / 1000 };
+          const body = usageJson(rows, undefined, granularity === 'hour' ? window : undefined);
+          return (JSON.parse(body.toString()) as { usage: KeyUsage[] }).usage.find((u) => u.keyId === key.id)!
+            .buckets;
+        };
+        expect(await bucketsOf('2029-03-25T23:00:00Z', '2029-03-26T01:00:00Z', 'hour')).toEqual([
+          { start: '2029-03-25T23:00:00.000Z', valid: 10, refused: 0 },
+        ]);
+        expect(await bucketsOf('2029-03-25T00:00:00Z', '2029-03-25T23:00:00Z', 'day')).toEqual([
+          { start: '2029-03-25T00:00:00.000Z', valid: 1, refused: 0 },
+        ]);
+        // 2029-10-28 ended at 2029-10-29T00:00Z: a retention ending then takes it.
+        await a.app
+          .get(KeyUsageRepository)
+          .add([{ apiKeyId: key.id, hourMs: at('2029-10-28T12:00:00Z'), valid: 100, refused: 0 }]);
+        await a.app.get(UsageRetention).sweep(at('2029-10-29T01:00:00Z'));
+        expect((await rowsOf(key.id)).days).toEqual([['2029-10-28T00:00:00.000Z', 100, 0]]);
+        await ds.transaction((m) => repository.deleteDaysBefore(new Date('2029-10-29T00:00:00Z'), 1000, m));
+        expect((await rowsOf(key.id)).days).toEqual([]);
+      } finally {
+        await ds.destroy();
+      }
     });
 
     it('goes with its key', async () => {
