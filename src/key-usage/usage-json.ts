@@ -147,7 +147,7 @@ class KeyCounts {
    * Puts the buckets oldest first, adding up those with the same start, unless they already are (the common
    * case: nothing to do). Each bucket's index is packed below its start, so one native sort of doubles, several
    * times faster than a comparator, gives the order, and equal starts come out side by side; a comparator sort
-   * for starts that cannot be packed (not whole seconds in [0, 2^32)).
+   * for starts that cannot be packed (not whole seconds in [0, 2^32), or more than 2^21 buckets).
    */
   oldestFirst(): void {
     const { n, starts, valid, refused } = this;
@@ -157,7 +157,7 @@ class KeyCounts {
     const spare = this.spare;
     let order: ArrayLike<number>;
     const packed = spare.packed.subarray(0, n);
-    let packable = true;
+    let packable = n <= INDEX_SPAN;
     for (let i = 0; i < n && packable; i++) {
       const start = starts[i]!;
       packable = Number.isInteger(start) && start >= 0 && start < PACKABLE_START;
