@@ -131,13 +131,16 @@ export class KeyUsageRepository {
    * splits at most one key's day, and each day row is written once, in order); how many it moved. The keys are
    * share-locked before their buckets, in the order a key's deletion takes them, so a deletion meanwhile waits
    * or is waited for instead of deadlocking; a day already compacted (a late flush) gets the hours appended.
+   * The buckets are locked in key and hour order, a flush's order, before the DELETE takes them in the order
+   * they lie on the pages: a late flush of several of them waits or is waited for, instead of deadlocking.
    */
   async compactBefore(before: Date, limit: number, m: EntityManager): Promise<number> {
     const [row] = await m.query<{ moved: number }[]>(
       `WITH moved AS (
          DELETE FROM api_key_usage WHERE ctid = ANY(ARRAY(
            SELECT u.ctid FROM api_key_usage u JOIN api_keys k ON k.id = u.api_key_id
-            WHERE u.hour < $1 ORDER BY u.api_key_id, u.hour LIMIT $2 FOR KEY SHARE OF k))
+            WHERE u.hour < $1 ORDER BY u.api_key_id, u.hour LIMIT $2
+            FOR KEY SHARE OF k FOR UPDATE OF u))
          RETURNING api_key_id, hour, valid, refused),
        days AS (
          SELECT api_key_id, date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day,

@@ -619,6 +619,69 @@ describe('API key usage', () => {
       }
     });
 
+    it('takes the hour rows in the order a flush does: a late flush racing a compaction does not deadlock', async () => {
+      const key = await mint('ivan');
+      const hour = (h: number) => new Date(at('2028-01-01T00:00:00Z') + h * HOUR);
+      // Written 02:00, 03:00, 01:00: the rows lie on the page against their key order (a flush's order).
+      for (const h of [2, 3, 1])
+        await suite.db.query(
+          'INSERT INTO api_key_usage (api_key_id, hour, valid, refused) VALUES ($1, $2, 1, 0)',
+          [key.id, hour(h)],
+        );
+      const ctids = await suite.db.query<{ h: number }>(
+        `SELECT extract(hour FROM hour AT TIME ZONE 'UTC')::int AS h FROM api_key_usage
+          WHERE api_key_id = $1 ORDER BY ctid`,
+        [key.id],
+      );
+      expect(ctids.map((r) => r.h)).toEqual([2, 3, 1]);
+      const waiting = async (n: number) =>
+        eventually(async () => {
+          const [row] = await suite.db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          );
+          return row!.n >= n;
+        });
+      const holder = new Client({ connectionString: suite.db.url });
+      await holder.connect();
+      try {
+        // 03:00 held: the compaction stops there, past what it took first.
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM api_key_usage WHERE api_key_id = $1 AND hour = $2 FOR UPDATE', [
+          key.id,
+          hour(3),
+        ]);
+        const compaction = a.app
+          .get(DataSource)
+          .transaction((m) => a.app.get(KeyUsageRepository).compactBefore(hour(24), 5000, m));
+        await waiting(1);
+        // A late flush of 01:00 and 02:00, in key and hour order.
+        const flush = a.app.get(KeyUsageRepository).add([
+          { apiKeyId: key.id, hourMs: hour(1).getTime(), valid: 10, refused: 0 },
+          { apiKeyId: key.id, hourMs: hour(2).getTime(), valid: 10, refused: 0 },
+        ]);
+        await waiting(2);
+        await holder.query('COMMIT');
+        const settled = await Promise.allSettled([compaction, flush]);
+        expect(settled.map((r) => (r.status === 'rejected' ? String(r.reason) : 'done'))).toEqual([
+          'done',
+          'done',
+        ]);
+      } finally {
+        await holder.end();
+      }
+      // Every count once: in the day row, or flushed after and still an hour row.
+      const [day] = await suite.db.query<{ valid: string }>(
+        'SELECT valid FROM api_key_usage_days WHERE api_key_id = $1',
+        [key.id],
+      );
+      const [hours] = await suite.db.query<{ valid: string | null }>(
+        'SELECT sum(valid) AS valid FROM api_key_usage WHERE api_key_id = $1',
+        [key.id],
+      );
+      expect(Number(day?.valid ?? 0) + Number(hours?.valid ?? 0)).toBe(23);
+    });
+
     it('goes with its key', async () => {
       const key = await mint('ivan');
       await a.app
