@@ -167,7 +167,7 @@ async function main(): Promise<void> {
       [
         'compacted days',
         `SELECT d.api_key_id, d.counts FROM api_key_usage_days d
-          WHERE d.api_key_id = ANY($1::uuid[]) AND d.day > $2::timestamptz - interval '1 day' AND d.day < $3`,
+          WHERE d.api_key_id = ANY($1::uuid[]) AND d.day > $2::timestamptz - interval '24 hours' AND d.day < $3`,
       ],
     ] as const) {
       const { rows: plan } = await db.query<{ 'QUERY PLAN': string }>(

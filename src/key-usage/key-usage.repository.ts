@@ -89,10 +89,12 @@ export class KeyUsageRepository {
     // no ORDER BY in the aggregate (sorting every hour would cost more than the scan): the days, a few thousand
     // rows, are sorted and come first, the hour rows after them mostly in time order (as flushes wrote them),
     // so a key's text is nearly always in order already; usageJson puts the rest in order.
+    // A UTC day is '24 hours': '1 day' added to a timestamptz is a calendar day of the session's time zone, 23
+    // or 25 hours across a daylight saving change there.
     const ofKeys = 'ANY(ARRAY(SELECT id FROM keys))';
     const overlapping = `d.api_key_id = ${ofKeys}
-                         AND d.day > $1::timestamptz - interval '1 day' AND d.day < $2::timestamptz`;
-    const whole = `d.day >= $1::timestamptz AND d.day + interval '1 day' <= $2::timestamptz`;
+                         AND d.day > $1::timestamptz - interval '24 hours' AND d.day < $2::timestamptz`;
+    const whole = `d.day >= $1::timestamptz AND d.day + interval '24 hours' <= $2::timestamptz`;
     const hours = `FROM api_key_usage u WHERE u.api_key_id = ${ofKeys} AND u.hour >= $1 AND u.hour < $2`;
     const texts =
       granularity === 'day'
@@ -129,13 +131,16 @@ export class KeyUsageRepository {
    * splits at most one key's day, and each day row is written once, in order); how many it moved. The keys are
    * share-locked before their buckets, in the order a key's deletion takes them, so a deletion meanwhile waits
    * or is waited for instead of deadlocking; a day already compacted (a late flush) gets the hours appended.
+   * The buckets are locked in key and hour order, a flush's order, before the DELETE takes them in the order
+   * they lie on the pages: a late flush of several of them waits or is waited for, instead of deadlocking.
    */
   async compactBefore(before: Date, limit: number, m: EntityManager): Promise<number> {
     const [row] = await m.query<{ moved: number }[]>(
       `WITH moved AS (
          DELETE FROM api_key_usage WHERE ctid = ANY(ARRAY(
            SELECT u.ctid FROM api_key_usage u JOIN api_keys k ON k.id = u.api_key_id
-            WHERE u.hour < $1 ORDER BY u.api_key_id, u.hour LIMIT $2 FOR KEY SHARE OF k))
+            WHERE u.hour < $1 ORDER BY u.api_key_id, u.hour LIMIT $2
+            FOR KEY SHARE OF k FOR UPDATE OF u))
          RETURNING api_key_id, hour, valid, refused),
        days AS (
          SELECT api_key_id, date_trunc('day', hour AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS day,
@@ -164,11 +169,14 @@ export class KeyUsageRepository {
     return count;
   }
 
-  /** Deletes at most `limit` compacted days that ended by `before` (whole days only); how many. */
+  /**
+   * Deletes at most `limit` compacted days that ended by `before` (whole days only; a UTC day is '24 hours',
+   * whatever the session's time zone); how many.
+   */
   async deleteDaysBefore(before: Date, limit: number, m: EntityManager): Promise<number> {
     const [, count] = await m.query<[unknown[], number]>(
       `DELETE FROM api_key_usage_days WHERE ctid = ANY(ARRAY(
-         SELECT ctid FROM api_key_usage_days WHERE day <= $1::timestamptz - interval '1 day' LIMIT $2))`,
+         SELECT ctid FROM api_key_usage_days WHERE day <= $1::timestamptz - interval '24 hours' LIMIT $2))`,
       [before, limit],
     );
     return count;

@@ -44,8 +44,13 @@ export class KeyUsageService {
     keyIdOf?: (storedId: string) => string,
   ): Promise<Buffer> {
     const { from, to } = usageWindow(query.from, query.to, Date.now());
-    const rows = await this.usage.read(owner, from, to, query.granularity ?? 'hour');
-    return usageJson(rows, keyIdOf, { from: from.getTime() / 1000, to: to.getTime() / 1000 });
+    const granularity = query.granularity ?? 'hour';
+    const rows = await this.usage.read(owner, from, to, granularity);
+    // Only an hour read's text holds hours outside the window (whole days); a day read is folded to the window
+    // in SQL, and its first bucket starts at its UTC day's start, before `from` when the window cuts that day.
+    const window =
+      granularity === 'hour' ? { from: from.getTime() / 1000, to: to.getTime() / 1000 } : undefined;
+    return usageJson(rows, keyIdOf, window);
   }
 }
 

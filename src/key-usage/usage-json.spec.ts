@@ -148,6 +148,21 @@ describe('usageJson', () => {
     ]);
   });
 
+  it('orders and adds up more than 2^21 buckets of a key (more than the index packed below a start can hold)', () => {
+    // An hour, then 2^21 buckets of the hour before: out of order, so sorted; the last index is 2^21.
+    const n = 2 ** 21;
+    const text = `3600,1,0,${'0,1,0,'.repeat(n).slice(0, -1)}`;
+    expect(JSON.parse(json([{ keyId: KEY_A, counts: text }])).usage[0]).toEqual({
+      keyId: KEY_A,
+      valid: n + 1,
+      refused: 0,
+      buckets: [
+        { start: '1970-01-01T00:00:00.000Z', valid: n, refused: 0 },
+        { start: '1970-01-01T01:00:00.000Z', valid: 1, refused: 0 },
+      ],
+    });
+  });
+
   it('equals JSON.stringify of the answer for any keys, buckets (an hour possibly twice) and window', () => {
     const hour = fc.integer({ min: 0, max: 24 * 90 });
     const duplicated = fc

@@ -1,9 +1,11 @@
 import { Client } from 'pg';
 import request from 'supertest';
+import { DataSource } from 'typeorm';
 import { ApiKeyRevocations } from 'src/api-keys/api-key-revocations';
 import { parseApiKey } from 'src/api-keys/api-key-format';
 import { KeyUsageCounters } from 'src/key-usage/key-usage-counters';
 import { KeyUsageRepository } from 'src/key-usage/key-usage.repository';
+import { usageJson } from 'src/key-usage/usage-json';
 import { SWEEP_LOCK_KEY, UsageRetention } from 'src/key-usage/usage-retention';
 import { OrgTokensService } from 'src/org-tokens/org-tokens.service';
 import { e2eSuite, type TestApp } from 'test/helpers/app';
@@ -545,6 +547,139 @@ describe('API key usage', () => {
       });
       await a.app.get(UsageRetention).sweep(at('2030-02-07T00:00:00Z'));
       expect((await rowsOf(key.id)).days).toEqual([['2030-02-05T00:00:00.000Z', 40, 20]]);
+    });
+
+    it('answers the day a day read cuts at its start, under the day’s start, before and after compaction', async () => {
+      const key = await mint('ivan');
+      await a.app.get(KeyUsageRepository).add([
+        { apiKeyId: key.id, hourMs: at('2030-02-10T22:00:00Z'), valid: 5, refused: 1 },
+        { apiKeyId: key.id, hourMs: at('2030-02-10T23:00:00Z'), valid: 7, refused: 0 },
+        { apiKeyId: key.id, hourMs: at('2030-02-11T03:00:00Z'), valid: 2, refused: 2 },
+      ]);
+      const query = {
+        keyIds: key.id,
+        from: '2030-02-10T23:00:00Z',
+        to: '2030-02-11T12:00:00Z',
+        granularity: 'day',
+      };
+      const expected = {
+        keyId: key.id,
+        valid: 9,
+        refused: 2,
+        buckets: [
+          { start: '2030-02-10T00:00:00.000Z', valid: 7, refused: 0 },
+          { start: '2030-02-11T00:00:00.000Z', valid: 2, refused: 2 },
+        ],
+      };
+      expect(await usageOf('ivan', query)).toEqual([expected]);
+      await a.app.get(UsageRetention).sweep(at('2030-02-12T01:00:00Z'));
+      expect((await rowsOf(key.id)).hours).toEqual([]);
+      expect(await usageOf('ivan', query)).toEqual([expected]);
+    });
+
+    it('reads and keeps whole UTC days whatever the session time zone (a DST day is not 24 hours there)', async () => {
+      const key = await mint('ivan');
+      const [user] = await suite.db.query<{ id: string }>(`SELECT id FROM users WHERE external_id = 'ivan'`);
+      // In Berlin, 2029-03-25 is 23 hours long and 2029-10-28 25: there, `interval '1 day'` is not a UTC day.
+      await a.app.get(KeyUsageRepository).add([
+        { apiKeyId: key.id, hourMs: at('2029-03-25T22:00:00Z'), valid: 1, refused: 0 },
+        { apiKeyId: key.id, hourMs: at('2029-03-25T23:00:00Z'), valid: 10, refused: 0 },
+      ]);
+      await a.app.get(UsageRetention).sweep(at('2029-03-26T01:00:00Z'));
+      expect((await rowsOf(key.id)).days).toEqual([['2029-03-25T00:00:00.000Z', 11, 0]]);
+      const berlin = new URL(suite.db.url);
+      berlin.searchParams.set('options', '-c TimeZone=Europe/Berlin');
+      const ds = new DataSource({ type: 'postgres', url: berlin.toString() });
+      await ds.initialize();
+      try {
+        const repository = new KeyUsageRepository(ds);
+        const bucketsOf = async (from: string, to: string, granularity: 'hour' | 'day') => {
+          const rows = await repository.read({ userId: user!.id }, new Date(from), new Date(to), granularity);
+          const window = { from: Date.parse(from) / 1000, to: Date.parse(to) / 1000 };
+          const body = usageJson(rows, undefined, granularity === 'hour' ? window : undefined);
+          return (JSON.parse(body.toString()) as { usage: KeyUsage[] }).usage.find((u) => u.keyId === key.id)!
+            .buckets;
+        };
+        expect(await bucketsOf('2029-03-25T23:00:00Z', '2029-03-26T01:00:00Z', 'hour')).toEqual([
+          { start: '2029-03-25T23:00:00.000Z', valid: 10, refused: 0 },
+        ]);
+        expect(await bucketsOf('2029-03-25T00:00:00Z', '2029-03-25T23:00:00Z', 'day')).toEqual([
+          { start: '2029-03-25T00:00:00.000Z', valid: 1, refused: 0 },
+        ]);
+        // 2029-10-28 ended at 2029-10-29T00:00Z: a retention ending then takes it.
+        await a.app
+          .get(KeyUsageRepository)
+          .add([{ apiKeyId: key.id, hourMs: at('2029-10-28T12:00:00Z'), valid: 100, refused: 0 }]);
+        await a.app.get(UsageRetention).sweep(at('2029-10-29T01:00:00Z'));
+        expect((await rowsOf(key.id)).days).toEqual([['2029-10-28T00:00:00.000Z', 100, 0]]);
+        await ds.transaction((m) => repository.deleteDaysBefore(new Date('2029-10-29T00:00:00Z'), 1000, m));
+        expect((await rowsOf(key.id)).days).toEqual([]);
+      } finally {
+        await ds.destroy();
+      }
+    });
+
+    it('takes the hour rows in the order a flush does: a late flush racing a compaction does not deadlock', async () => {
+      const key = await mint('ivan');
+      const hour = (h: number) => new Date(at('2028-01-01T00:00:00Z') + h * HOUR);
+      // Written 02:00, 03:00, 01:00: the rows lie on the page against their key order (a flush's order).
+      for (const h of [2, 3, 1])
+        await suite.db.query(
+          'INSERT INTO api_key_usage (api_key_id, hour, valid, refused) VALUES ($1, $2, 1, 0)',
+          [key.id, hour(h)],
+        );
+      const ctids = await suite.db.query<{ h: number }>(
+        `SELECT extract(hour FROM hour AT TIME ZONE 'UTC')::int AS h FROM api_key_usage
+          WHERE api_key_id = $1 ORDER BY ctid`,
+        [key.id],
+      );
+      expect(ctids.map((r) => r.h)).toEqual([2, 3, 1]);
+      const waiting = async (n: number) =>
+        eventually(async () => {
+          const [row] = await suite.db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          );
+          return row!.n >= n;
+        });
+      const holder = new Client({ connectionString: suite.db.url });
+      await holder.connect();
+      try {
+        // 03:00 held: the compaction stops there, past what it took first.
+        await holder.query('BEGIN');
+        await holder.query('SELECT 1 FROM api_key_usage WHERE api_key_id = $1 AND hour = $2 FOR UPDATE', [
+          key.id,
+          hour(3),
+        ]);
+        const compaction = a.app
+          .get(DataSource)
+          .transaction((m) => a.app.get(KeyUsageRepository).compactBefore(hour(24), 5000, m));
+        await waiting(1);
+        // A late flush of 01:00 and 02:00, in key and hour order.
+        const flush = a.app.get(KeyUsageRepository).add([
+          { apiKeyId: key.id, hourMs: hour(1).getTime(), valid: 10, refused: 0 },
+          { apiKeyId: key.id, hourMs: hour(2).getTime(), valid: 10, refused: 0 },
+        ]);
+        await waiting(2);
+        await holder.query('COMMIT');
+        const settled = await Promise.allSettled([compaction, flush]);
+        expect(settled.map((r) => (r.status === 'rejected' ? String(r.reason) : 'done'))).toEqual([
+          'done',
+          'done',
+        ]);
+      } finally {
+        await holder.end();
+      }
+      // Every count once: in the day row, or flushed after and still an hour row.
+      const [day] = await suite.db.query<{ valid: string }>(
+        'SELECT valid FROM api_key_usage_days WHERE api_key_id = $1',
+        [key.id],
+      );
+      const [hours] = await suite.db.query<{ valid: string | null }>(
+        'SELECT sum(valid) AS valid FROM api_key_usage WHERE api_key_id = $1',
+        [key.id],
+      );
+      expect(Number(day?.valid ?? 0) + Number(hours?.valid ?? 0)).toBe(23);
     });
 
     it('goes with its key', async () => {
