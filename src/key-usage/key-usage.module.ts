@@ -13,7 +13,8 @@ import { UsageRetention } from 'src/key-usage/usage-retention';
 
 /**
  * Usage of API keys (issue 23): the counters the resolution hot path feeds (exported to it), the table they
- * are added to (`api_key_usage`), the developer and admin reads, and the retention sweep.
+ * are added to (`api_key_usage`), the developer and admin reads, and the sweep that compacts closed days into
+ * `api_key_usage_days` and deletes old counts.
  */
 @Module({
   imports: [TypeOrmModule.forFeature([ApiKeyUsage, ApiKeyUsageDay])],

@@ -38,6 +38,18 @@ describe('data migrations over rows written before them', () => {
     }
   };
 
+  /** A user and its default project, on a database whose schema is fully migrated. */
+  const userWithProject = async (db: Awaited<ReturnType<typeof suite.database>>) => {
+    const [user] = await db.query<{ id: string }>(
+      `INSERT INTO users (external_id) VALUES ('u') RETURNING id`,
+    );
+    const [project] = await db.query<{ id: string }>(
+      `INSERT INTO projects (user_id, name, is_default) VALUES ($1, 'Default', true) RETURNING id`,
+      [user!.id],
+    );
+    return { user: user!, project: project! };
+  };
+
   it('classifies and rewrites the rows written before them', async () => {
     const firstNew = MIGRATIONS.indexOf(AddAuditCallerRequestId1796154835854);
     expect(firstNew).toBeGreaterThan(0);
@@ -178,13 +190,7 @@ describe('data migrations over rows written before them', () => {
   it('reverting the rolls and scopes leaves no rolled secret live again and no narrow org token admin', async () => {
     const db = await suite.database();
     await migrate(MIGRATIONS, db.url);
-    const [user] = await db.query<{ id: string }>(
-      `INSERT INTO users (external_id) VALUES ('u') RETURNING id`,
-    );
-    const [project] = await db.query<{ id: string }>(
-      `INSERT INTO projects (user_id, name, is_default) VALUES ($1, 'Default', true) RETURNING id`,
-      [user!.id],
-    );
+    const { user, project } = await userWithProject(db);
     /** A key; `roll` is SQL for its (rolled_at, grace_ends_at, grace_unused_seconds, last_used_at). */
     const key = async (label: string, roll = 'NULL, NULL, NULL, NULL', successorId: string | null = null) =>
       (
@@ -194,7 +200,7 @@ describe('data migrations over rows written before them', () => {
            VALUES (substr(md5($1::text), 1, 16), md5($1::text) || md5($1::text), 'ksk_' || substr(md5($1::text), 1, 8), $1::text, $2, $3, 'minted', $4,
                    ${roll})
            RETURNING id`,
-          [label, user!.id, project!.id, successorId],
+          [label, user.id, project.id, successorId],
         )
       )[0]!.id;
     await key('in-grace', `now(), now() + interval '1 day', NULL, NULL`, await key('successor'));
@@ -273,17 +279,11 @@ describe('data migrations over rows written before them', () => {
   it('reverting the compacted usage days puts their hours back into hour rows, adding up an hour twice', async () => {
     const db = await suite.database();
     await migrate(MIGRATIONS, db.url);
-    const [user] = await db.query<{ id: string }>(
-      `INSERT INTO users (external_id) VALUES ('u') RETURNING id`,
-    );
-    const [project] = await db.query<{ id: string }>(
-      `INSERT INTO projects (user_id, name, is_default) VALUES ($1, 'Default', true) RETURNING id`,
-      [user!.id],
-    );
+    const { user, project } = await userWithProject(db);
     const [key] = await db.query<{ id: string }>(
       `INSERT INTO api_keys (key_id, key_hash, key_prefix, label, user_id, project_id, origin)
        VALUES ('0123456789abcdef', md5('k') || md5('k'), 'ksk_01234567', 'k', $1, $2, 'minted') RETURNING id`,
-      [user!.id, project!.id],
+      [user.id, project.id],
     );
     const H = Date.parse('2030-02-02T00:00:00Z') / 1000;
     // 00:00 twice in the day (a late flush compacted after its day), and an hour row for 00:00 as well.
